@@ -1,0 +1,136 @@
+# kpulse - kernel telemetry daemon. `make help` lists the targets.
+
+BUILD ?= build
+CLANG ?= clang
+BPFTOOL ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
+CC ?= cc
+ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+PYTHON ?= /usr/bin/python3
+
+# Debian 12 packages: build, runtime libraries, test load generators.
+DEPS_BUILD := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make gcc \
+	libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev
+DEPS_TEST := fio stress-ng iperf3 iproute2 nftables python3-pytest valgrind linux-perf \
+	procps util-linux
+DEPS := $(DEPS_BUILD) $(DEPS_TEST)
+
+PKGS := libbpf jansson sqlite3 libmicrohttpd libcurl libcrypto
+CFLAGS_EXTRA ?=
+LDFLAGS_EXTRA ?=
+ifeq ($(SANITIZE),1)
+CFLAGS_EXTRA += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS_EXTRA += -fsanitize=address,undefined
+endif
+
+CFLAGS := -O2 -g -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter \
+	-Wshadow -Wformat=2 -Iinclude -Iuserspace -I$(BUILD) \
+	$(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CFLAGS_EXTRA)
+LDLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -ljansson -lsqlite3 -lmicrohttpd -lcurl -lcrypto) \
+	-lelf -lz -lm -lpthread
+LDFLAGS := $(LDFLAGS_EXTRA)
+
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -Ivmlinux -Ibpf \
+	-Wall -Wno-unused-function -Werror
+
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
+SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
+
+USER_SRCS := $(shell find userspace -name '*.c' | sort)
+USER_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(USER_SRCS))
+MAIN_OBJ := $(BUILD)/obj/userspace/cli/main.o
+LIB_OBJS := $(filter-out $(MAIN_OBJ),$(USER_OBJS))
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+
+.PHONY: all deps build run test test-unit test-kernel bench sanitize valgrind vmlinux \
+	format format-check clean help
+
+all: build
+
+help:
+	@echo "make deps         install missing Debian packages (apt-get)"
+	@echo "make              build build/kpulse"
+	@echo "make run          deps + build + start kpulse with defaults"
+	@echo "make test         deps + build + unit tests + kernel tests (root)"
+	@echo "make test-unit    unit tests only (no root)"
+	@echo "make sanitize     unit and kernel tests under ASan + UBSan"
+	@echo "make valgrind     the CLI's start and stop under valgrind"
+	@echo "make bench        cost per kernel event and throughput loss"
+	@echo "make vmlinux      regenerate vmlinux/vmlinux.h from this kernel's BTF"
+	@echo "make format       clang-format the C sources"
+
+# Installs only what is missing; does nothing when everything is present.
+deps:
+	@missing=""; for p in $(DEPS); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' \
+			|| missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "deps: installing$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+build: $(BUILD)/kpulse
+
+$(BUILD)/kpulse: $(USER_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) include/kpulse_abi.h vmlinux/vmlinux.h
+	@mkdir -p $(dir $@)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name kpulse_$* > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/%.o: %.c $(SKELS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIB_OBJS) $(LDLIBS) $(LDFLAGS)
+
+-include $(USER_OBJS:.o=.d)
+
+run: deps build
+	./$(BUILD)/kpulse top
+
+test: deps build
+	$(MAKE) --no-print-directory test-unit
+	$(MAKE) --no-print-directory test-kernel
+
+test-unit: $(UNIT_BINS)
+	@tests/run-unit.sh $(UNIT_BINS)
+
+test-kernel: build
+	@if [ "$$(id -u)" != 0 ]; then \
+		echo "test-kernel: skipped, needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN)"; \
+	else \
+		KPULSE_BIN=$(abspath $(BUILD)/kpulse) $(PYTHON) -m pytest -v -p no:cacheprovider \
+			tests/kernel; \
+	fi
+
+sanitize: deps
+	$(MAKE) --no-print-directory BUILD=build-asan SANITIZE=1 test-unit test-kernel
+
+valgrind: deps build
+	@tests/valgrind.sh $(BUILD)/kpulse
+
+bench: deps build
+	KPULSE_BIN=$(abspath $(BUILD)/kpulse) tests/bench/bench.sh
+
+vmlinux:
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/vmlinux.h
+
+FORMAT_SRCS = $(shell find bpf include userspace tests -name '*.[ch]')
+format:
+	clang-format -i $(FORMAT_SRCS)
+
+format-check:
+	clang-format --dry-run --Werror $(FORMAT_SRCS)
+
+clean:
+	rm -rf build build-asan

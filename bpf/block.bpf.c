@@ -1,0 +1,234 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * block.bpf.c - block I/O probes: per device completed I/Os and bytes by
+ * operation, errors, latency (issue -> complete) and queue time (insert or
+ * start -> issue) histograms; per-process I/O bytes; I/Os slower than a
+ * threshold as events.
+ *
+ * Requests are followed from block_io_start (or block_rq_insert where that
+ * is missing) through block_rq_issue to block_rq_complete in a hash keyed
+ * by the request's address.
+ */
+#include "vmlinux.h"
+#include "kpulse.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Set by the loader before load: I/Os at least this slow become events. */
+const volatile __u64 slow_io_ns = 50ULL * 1000 * 1000;
+
+#define REQ_OP_MASK 0xff
+#define REQ_OP_READ 0
+#define REQ_OP_WRITE 1
+#define REQ_OP_FLUSH 2
+#define REQ_OP_DISCARD 3
+
+struct rq_track {
+	__u64 queued_ns;
+	__u64 issue_ns;
+	__u32 tgid;
+	char comm[KP_COMM_LEN];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct rq_track);
+} rq_tracks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u32);
+	__type(value, struct kp_blk_dev_stat);
+} blk_dev_stats SEC(".maps");
+
+/* Too large for the BPF stack: the zero value that starts a device. */
+static struct kp_blk_dev_stat zero_dev_stat;
+
+DECLARE_PROC_STATS()
+DECLARE_EVENTS(128 * 1024)
+
+/* request->rq_disk was removed in 5.17 in favour of rq->q->disk. */
+struct request___pre_5_17 {
+	struct gendisk *rq_disk;
+} __attribute__((preserve_access_index));
+
+static __always_inline __u32 rq_dev(struct request *rq, const bool btf)
+{
+	struct gendisk *disk;
+
+	if (bpf_core_field_exists(((struct request___pre_5_17 *)rq)->rq_disk)) {
+		disk = KP_READ(btf, (struct request___pre_5_17 *)rq, rq_disk);
+	} else {
+		struct request_queue *q = KP_READ(btf, rq, q);
+
+		disk = q ? KP_READ(btf, q, disk) : NULL;
+	}
+	if (!disk)
+		return 0;
+	return ((__u32)KP_READ(btf, disk, major) << 20) | (__u32)KP_READ(btf, disk, first_minor);
+}
+
+static __always_inline __u32 rq_op(struct request *rq, const bool btf)
+{
+	switch (KP_READ(btf, rq, cmd_flags) & REQ_OP_MASK) {
+	case REQ_OP_READ:
+		return KP_BLK_OP_READ;
+	case REQ_OP_WRITE:
+		return KP_BLK_OP_WRITE;
+	case REQ_OP_DISCARD:
+		return KP_BLK_OP_DISCARD;
+	default:
+		return KP_BLK_OP_OTHER;
+	}
+}
+
+static __always_inline bool rq_is_flush(struct request *rq, const bool btf)
+{
+	return (KP_READ(btf, rq, cmd_flags) & REQ_OP_MASK) == REQ_OP_FLUSH;
+}
+
+/* The submitter's context: record who and when, and count its bytes. */
+static __always_inline int track_start(struct request *rq, const bool btf)
+{
+	__u64 key = (__u64)rq, id = bpf_get_current_pid_tgid();
+	struct rq_track t = {};
+	struct kp_proc_stat *ps;
+	__u32 op;
+
+	if (rq_is_flush(rq, btf))
+		return 0;
+	t.queued_ns = bpf_ktime_get_ns();
+	t.tgid = id >> 32;
+	bpf_get_current_comm(t.comm, sizeof(t.comm));
+	bpf_map_update_elem(&rq_tracks, &key, &t, BPF_ANY);
+
+	op = rq_op(rq, btf);
+	if (t.tgid && (op == KP_BLK_OP_READ || op == KP_BLK_OP_WRITE)) {
+		ps = proc_stat_get(t.tgid, true);
+		if (ps) {
+			if (op == KP_BLK_OP_READ)
+				ps->io_read_bytes += KP_READ(btf, rq, __data_len);
+			else
+				ps->io_write_bytes += KP_READ(btf, rq, __data_len);
+		}
+	}
+	return 0;
+}
+
+static __always_inline int handle_io_start(__u64 *ctx, const bool btf)
+{
+	return track_start((void *)ctx[0], btf);
+}
+
+/* Used only where block_io_start (6.5) is missing. */
+static __always_inline int handle_rq_insert_as_start(__u64 *ctx, const bool btf)
+{
+	return track_start((void *)ctx[0], btf);
+}
+
+/* With block_io_start present, insert only moves the queue-time start. */
+static __always_inline int handle_rq_insert(__u64 *ctx, const bool btf)
+{
+	__u64 key = ctx[0];
+	struct rq_track *t = bpf_map_lookup_elem(&rq_tracks, &key);
+
+	if (t)
+		t->queued_ns = bpf_ktime_get_ns();
+	return 0;
+}
+
+static __always_inline int handle_rq_issue(__u64 *ctx, const bool btf)
+{
+	struct request *rq = (void *)ctx[0];
+	__u64 key = (__u64)rq;
+	struct rq_track *t;
+
+	if (rq_is_flush(rq, btf))
+		return 0;
+	t = bpf_map_lookup_elem(&rq_tracks, &key);
+	if (t) {
+		t->issue_ns = bpf_ktime_get_ns();
+	} else {
+		/* Started before we attached, or not through the block layer's
+		 * accounting: latency is still measurable from here. */
+		struct rq_track n = { .issue_ns = bpf_ktime_get_ns() };
+
+		bpf_map_update_elem(&rq_tracks, &key, &n, BPF_ANY);
+	}
+	return 0;
+}
+
+static __always_inline int handle_rq_complete(__u64 *ctx, const bool btf)
+{
+	struct request *rq = (void *)ctx[0];
+	int error = (int)ctx[1];
+	__u32 nr_bytes = (__u32)ctx[2];
+	__u64 key = (__u64)rq, now, lat;
+	struct kp_blk_dev_stat *st;
+	struct kp_event_slow_io *e;
+	struct rq_track *t;
+	__u32 dev, op;
+
+	if (rq_is_flush(rq, btf))
+		return 0;
+	dev = rq_dev(rq, btf);
+	op = rq_op(rq, btf);
+	st = lookup_or_init(&blk_dev_stats, &dev, &zero_dev_stat);
+	if (!st)
+		return 0;
+	st->bytes[op] += nr_bytes;
+	/* A partial completion leaves the rest of the request pending:
+	 * count the I/O when its last bytes complete. */
+	if (nr_bytes < KP_READ(btf, rq, __data_len))
+		return 0;
+	st->ios[op]++;
+	if (error)
+		st->errors++;
+
+	t = bpf_map_lookup_elem(&rq_tracks, &key);
+	if (!t)
+		return 0;
+	now = bpf_ktime_get_ns();
+	if (t->issue_ns) {
+		lat = now - t->issue_ns;
+		hist_add_percpu(&st->latency, lat);
+		if (t->queued_ns && t->issue_ns >= t->queued_ns)
+			hist_add_percpu(&st->queue_time, t->issue_ns - t->queued_ns);
+		if (slow_io_ns && lat >= slow_io_ns) {
+			e = event_reserve(sizeof(*e));
+			if (e) {
+				event_hdr_fill(&e->hdr, KP_EV_SLOW_IO, t->tgid);
+				__builtin_memcpy(e->hdr.comm, t->comm, sizeof(e->hdr.comm));
+				e->dev = dev;
+				e->op = op;
+				e->bytes = KP_READ(btf, rq, __data_len) ?: nr_bytes;
+				e->latency_ns = lat;
+				bpf_ringbuf_submit(e, 0);
+			}
+		}
+	}
+	bpf_map_delete_elem(&rq_tracks, &key);
+	return 0;
+}
+
+KP_HOOK(block_io_start, handle_io_start)
+KP_HOOK(block_rq_insert, handle_rq_insert)
+KP_HOOK(block_rq_issue, handle_rq_issue)
+KP_HOOK(block_rq_complete, handle_rq_complete)
+
+/* Fallback pair for kernels without block_io_start: insert starts the
+ * track. The loader enables either these or the two above. */
+SEC("tp_btf/block_rq_insert")
+int btf_block_rq_insert_start(__u64 *ctx)
+{
+	return handle_rq_insert_as_start(ctx, true);
+}
+
+SEC("raw_tp/block_rq_insert")
+int raw_block_rq_insert_start(__u64 *ctx)
+{
+	return handle_rq_insert_as_start(ctx, false);
+}

@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * sched.bpf.c - scheduler probes: context switches by kind, run-queue
+ * latency (wakeup or preemption to running), CPU busy time, on-CPU and
+ * run-queue time per process, and process fork / exec / exit events.
+ *
+ * sched_switch is the hottest hook kpulse has. Where the kernel keeps
+ * sched_info (CONFIG_SCHED_INFO, the source of /proc/PID/schedstat), the
+ * run-queue delay is read from it at switch time: the task's enqueue time
+ * against its run queue's clock, so no wakeup hook is needed at all. Every
+ * switch then touches one per-CPU value and nothing else in the common
+ * case. Without sched_info, wakeups stamp task-local storage instead.
+ */
+#include "vmlinux.h"
+#include "kpulse.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define TASK_RUNNING 0
+#define SIGNAL_GROUP_EXIT 0x00000004
+
+/* Set by the loader: the kernel has task->sched_info (CONFIG_SCHED_INFO)
+ * and cfs_rq->rq (CONFIG_FAIR_GROUP_SCHED), the way to the rq clock. */
+const volatile bool use_sched_info = false;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct kp_sched_cpu);
+} sched_cpu SEC(".maps");
+
+struct task_sched {
+	__u64 enqueue_ns; /* when the task became runnable; 0 while not queued */
+};
+
+/* Without sched_info, tp_btf entry points keep the enqueue time with the
+ * task itself. */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct task_sched);
+} task_sched_storage SEC(".maps");
+
+/* raw_tp entry points cannot pass a typed task pointer to task storage,
+ * so they keep the same state in a hash keyed by pid. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, struct task_sched);
+} task_sched_hash SEC(".maps");
+
+DECLARE_PROC_STATS()
+DECLARE_EVENTS(256 * 1024)
+
+/* task_struct->state was renamed __state in 5.14. */
+struct task_struct___pre_5_14 {
+	long state;
+} __attribute__((preserve_access_index));
+
+static __always_inline __u32 task_state(struct task_struct *t, const bool btf)
+{
+	if (bpf_core_field_exists(t->__state))
+		return KP_READ(btf, t, __state);
+	return KP_READ(btf, (struct task_struct___pre_5_14 *)t, state);
+}
+
+static __always_inline struct task_sched *task_sched_get(struct task_struct *t, const bool btf,
+							 bool create)
+{
+	if (btf)
+		return bpf_task_storage_get(&task_sched_storage, t, 0,
+					    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+
+	__u32 pid = KP_READ(btf, t, pid);
+	struct task_sched *ts = bpf_map_lookup_elem(&task_sched_hash, &pid);
+
+	if (ts || !create)
+		return ts;
+	struct task_sched zero = {};
+
+	bpf_map_update_elem(&task_sched_hash, &pid, &zero, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&task_sched_hash, &pid);
+}
+
+static __always_inline void sched_cache_flush(struct kp_proc_stat *ps,
+					      const struct kp_proc_cache_slot *slot)
+{
+	ps->oncpu_ns += slot->v[0];
+	ps->runq_delay_ns += slot->v[1];
+}
+
+/* Only loaded without sched_info. */
+static __always_inline int handle_wakeup(__u64 *ctx, const bool btf)
+{
+	struct task_sched *ts = task_sched_get((void *)ctx[0], btf, true);
+
+	if (ts)
+		ts->enqueue_ns = bpf_ktime_get_ns();
+	return 0;
+}
+
+static __always_inline int handle_switch(__u64 *ctx, const bool btf)
+{
+	bool preempt = ctx[0];
+	struct task_struct *prev = (void *)ctx[1];
+	struct task_struct *next = (void *)ctx[2];
+	__u32 zero = 0, prev_pid, prev_state;
+	__u64 now, delay = 0;
+	struct kp_sched_cpu *c;
+
+	c = bpf_map_lookup_elem(&sched_cpu, &zero);
+	if (!c)
+		return 0;
+
+	prev_pid = KP_READ(btf, prev, pid);
+	prev_state = task_state(prev, btf);
+	/* A task that is still runnable was preempted; one that sleeps
+	 * gave the CPU up. */
+	if (preempt || prev_state == TASK_RUNNING)
+		c->counters[KP_SCHED_CSW_INVOLUNTARY]++;
+	else
+		c->counters[KP_SCHED_CSW_VOLUNTARY]++;
+
+	if (use_sched_info) {
+		/* __schedule() has just updated this run queue's clock, and
+		 * sched_info_switch() consumes last_queued right after this
+		 * tracepoint. Every task's se.cfs_rq points into the run queue
+		 * of the CPU it is on, which for prev is this one. */
+		__u64 queued = KP_READ(btf, next, sched_info.last_queued);
+
+		if (btf)
+			now = prev->se.cfs_rq->rq->clock;
+		else
+			now = BPF_CORE_READ(prev, se.cfs_rq, rq, clock);
+		if (queued && now > queued)
+			delay = now - queued;
+	} else {
+		struct task_sched *ts;
+
+		now = bpf_ktime_get_ns();
+		if (prev_pid && prev_state == TASK_RUNNING) {
+			ts = task_sched_get(prev, btf, true);
+			if (ts) /* preempted: straight back on a run queue */
+				ts->enqueue_ns = now;
+		}
+		ts = task_sched_get(next, btf, false);
+		if (ts && ts->enqueue_ns) {
+			delay = now - ts->enqueue_ns;
+			ts->enqueue_ns = 0;
+		}
+	}
+
+	/* The idle task (pid 0) is not busy time. */
+	if (c->last_switch_ns && prev_pid && now > c->last_switch_ns) {
+		__u64 ran = now - c->last_switch_ns;
+
+		c->busy_ns += ran;
+		PROC_CACHE_ADD(c->cache, KP_READ(btf, prev, tgid), 0, ran, sched_cache_flush);
+	}
+	c->last_switch_ns = now;
+
+	if (delay) {
+		hist_add_percpu(&c->runq_latency, delay);
+		PROC_CACHE_ADD(c->cache, KP_READ(btf, next, tgid), 1, delay, sched_cache_flush);
+	}
+	return 0;
+}
+
+static __always_inline int handle_fork(__u64 *ctx, const bool btf)
+{
+	struct task_struct *parent = (void *)ctx[0];
+	struct task_struct *child = (void *)ctx[1];
+	__u32 pid = BPF_CORE_READ(child, pid), tgid = BPF_CORE_READ(child, tgid);
+	struct kp_event_proc *e;
+	__u32 zero = 0;
+	struct kp_sched_cpu *c;
+
+	if (pid != tgid) /* a new thread, not a new process */
+		return 0;
+	c = bpf_map_lookup_elem(&sched_cpu, &zero);
+	if (c)
+		c->counters[KP_SCHED_FORKS]++;
+	e = event_reserve(sizeof(*e));
+	if (!e)
+		return 0;
+	event_hdr_fill(&e->hdr, KP_EV_FORK, tgid);
+	BPF_CORE_READ_STR_INTO(&e->hdr.comm, child, comm);
+	e->ppid = BPF_CORE_READ(parent, tgid);
+	e->exit_code = 0;
+	e->lifetime_ns = 0;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+static __always_inline int handle_exec(__u64 *ctx, const bool btf)
+{
+	struct task_struct *p = (void *)ctx[0];
+	struct kp_event_proc *e;
+	__u32 zero = 0;
+	struct kp_sched_cpu *c;
+
+	c = bpf_map_lookup_elem(&sched_cpu, &zero);
+	if (c)
+		c->counters[KP_SCHED_EXECS]++;
+	e = event_reserve(sizeof(*e));
+	if (!e)
+		return 0;
+	event_hdr_fill(&e->hdr, KP_EV_EXEC, BPF_CORE_READ(p, tgid));
+	BPF_CORE_READ_STR_INTO(&e->hdr.comm, p, comm);
+	e->ppid = BPF_CORE_READ(p, real_parent, tgid);
+	e->exit_code = 0;
+	e->lifetime_ns = 0;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+static __always_inline int handle_exit(__u64 *ctx, const bool btf)
+{
+	struct task_struct *p = (void *)ctx[0];
+	struct kp_event_proc *e;
+	__u32 zero = 0;
+	struct kp_sched_cpu *c;
+	__s32 code;
+
+	/* Task storage goes away with the task; the fallback hash does not. */
+	if (!btf && !use_sched_info)
+		bpf_map_delete_elem(&task_sched_hash, &(__u32){ BPF_CORE_READ(p, pid) });
+
+	/* Only the last thread of a group to exit ends the process
+	 * (do_exit() has already decremented signal->live). */
+	if (BPF_CORE_READ(p, signal, live.counter) != 0)
+		return 0;
+	c = bpf_map_lookup_elem(&sched_cpu, &zero);
+	if (c)
+		c->counters[KP_SCHED_EXITS]++;
+	e = event_reserve(sizeof(*e));
+	if (!e)
+		return 0;
+	event_hdr_fill(&e->hdr, KP_EV_EXIT, BPF_CORE_READ(p, tgid));
+	BPF_CORE_READ_STR_INTO(&e->hdr.comm, p, group_leader, comm);
+	e->ppid = BPF_CORE_READ(p, real_parent, tgid);
+	/* exit_group() stores the status for the whole group. */
+	if (BPF_CORE_READ(p, signal, flags) & SIGNAL_GROUP_EXIT)
+		code = BPF_CORE_READ(p, signal, group_exit_code);
+	else
+		code = BPF_CORE_READ(p, exit_code);
+	e->exit_code = code;
+	e->lifetime_ns = e->hdr.ts_ns - BPF_CORE_READ(p, group_leader, start_time);
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+KP_HOOK(sched_switch, handle_switch)
+KP_HOOK(sched_wakeup, handle_wakeup)
+KP_HOOK(sched_wakeup_new, handle_wakeup)
+KP_HOOK(sched_process_fork, handle_fork)
+KP_HOOK(sched_process_exec, handle_exec)
+KP_HOOK(sched_process_exit, handle_exit)

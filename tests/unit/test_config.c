@@ -1,0 +1,878 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * test_config.c - unit tests for util/config: every default, every valid
+ * and invalid value form, the .env and environment loaders, the order of
+ * precedence, and that the committed .env.example is what the option table
+ * generates.
+ *
+ * .env files are written under a fresh mkdtemp directory that load_env_text()
+ * removes before returning, so a failed CHECK leaves nothing behind.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "test.h"
+#include "util/config.h"
+
+#define DAY 86400.0
+
+static bool config_equal(const struct kpulse_config *a, const struct kpulse_config *b)
+{
+	return a->interval_s == b->interval_s && strcmp(a->data_dir, b->data_dir) == 0 &&
+	       a->flush_interval_s == b->flush_interval_s &&
+	       a->retention_raw_s == b->retention_raw_s &&
+	       a->retention_1m_s == b->retention_1m_s && a->retention_1h_s == b->retention_1h_s &&
+	       a->retention_events_s == b->retention_events_s && a->slow_io_ms == b->slow_io_ms &&
+	       a->top_k == b->top_k && strcmp(a->listen, b->listen) == 0 &&
+	       strcmp(a->listen_host, b->listen_host) == 0 && a->listen_port == b->listen_port &&
+	       a->log_level == b->log_level && a->log_format == b->log_format &&
+	       a->buffer_max_samples == b->buffer_max_samples;
+}
+
+/*
+ * Writes len bytes of text to <tmpdir>/.env, loads it into c, and removes
+ * the file and directory. err gets the loader's message with the directory
+ * cut off, so it starts ".env:LINE: ". Returns the loader's result, or
+ * -EIO when the file could not be set up (distinct from all loader errors
+ * the tests expect).
+ */
+static int load_env_text(struct kpulse_config *c, const char *text, size_t len, char *err,
+			 size_t errlen)
+{
+	char dir[] = "/tmp/kpulse-test-config-XXXXXX", path[sizeof(dir) + 8], msg[512] = "";
+	FILE *f;
+	int r = -EIO;
+
+	if (!mkdtemp(dir))
+		return -EIO;
+	snprintf(path, sizeof(path), "%s/.env", dir);
+	f = fopen(path, "we");
+	if (f) {
+		bool written = fwrite(text, 1, len, f) == len;
+
+		if (fclose(f) == 0 && written)
+			r = config_load_env_file(c, path, true, msg, sizeof(msg));
+		unlink(path);
+	}
+	rmdir(dir);
+	if (strncmp(msg, dir, strlen(dir)) == 0)
+		snprintf(err, errlen, "%s", msg + strlen(dir) + 1);
+	else
+		snprintf(err, errlen, "%s", msg);
+	return r;
+}
+
+static int load_env_string(struct kpulse_config *c, const char *text, char *err, size_t errlen)
+{
+	return load_env_text(c, text, strlen(text), err, errlen);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Defaults and the option table                                          */
+/* ---------------------------------------------------------------------- */
+
+TEST(defaults_have_every_documented_value)
+{
+	struct kpulse_config c;
+
+	memset(&c, 0xa5, sizeof(c));
+	config_defaults(&c);
+	CHECK_NEAR(c.interval_s, 1.0, 0);
+	CHECK_STR(c.data_dir, "./data");
+	CHECK_NEAR(c.flush_interval_s, 1.0, 0);
+	CHECK_NEAR(c.retention_raw_s, 24 * 3600, 0);
+	CHECK_NEAR(c.retention_1m_s, 30 * DAY, 0);
+	CHECK_NEAR(c.retention_1h_s, 365 * DAY, 0);
+	CHECK_NEAR(c.retention_events_s, 7 * DAY, 0);
+	CHECK_EQ_INT(c.slow_io_ms, 50);
+	CHECK_EQ_INT(c.top_k, 10);
+	CHECK_STR(c.listen, "127.0.0.1:9876");
+	CHECK_STR(c.listen_host, "127.0.0.1");
+	CHECK_EQ_INT(c.listen_port, 9876);
+	CHECK_EQ_INT(c.log_level, LOG_LEVEL_INFO);
+	CHECK_EQ_INT(c.log_format, LOG_FORMAT_TEXT);
+	CHECK_EQ_INT(c.buffer_max_samples, 1000000);
+}
+
+TEST(option_table_is_complete_and_consistent)
+{
+	for (size_t i = 0; i < CONFIG_KEY_COUNT; i++) {
+		const struct config_option *opt = &config_options[i];
+		char flag[64];
+
+		CHECK_EQ_INT(opt->key, i);
+		CHECK(opt->env && strncmp(opt->env, "KPULSE_", 7) == 0);
+		CHECK(opt->flag && opt->flag[0] != '\0' && opt->flag[0] != '-');
+		CHECK(opt->value_name && opt->value_name[0] != '\0');
+		CHECK(opt->default_value && opt->default_value[0] != '\0');
+		CHECK(opt->help && opt->help[0] != '\0' && !strchr(opt->help, '\n'));
+		CHECK(opt->help[strlen(opt->help) - 1] != '.');
+		CHECK(config_option_find(opt->env) == opt);
+		snprintf(flag, sizeof(flag), "--%s", opt->flag);
+		CHECK(config_option_find(flag) == opt);
+	}
+	CHECK_STR(config_options[CONFIG_SLOW_IO_MS].env, "KPULSE_SLOW_IO_MS");
+	CHECK_STR(config_options[CONFIG_SLOW_IO_MS].flag, "slow-io-ms");
+	CHECK(config_option_find("KPULSE_NOPE") == NULL);
+	CHECK(config_option_find("interval") == NULL);
+	CHECK(config_option_find("kpulse_interval") == NULL);
+	CHECK(config_option_find(NULL) == NULL);
+}
+
+TEST(table_default_strings_are_what_config_defaults_sets)
+{
+	struct kpulse_config def, c;
+	char err[256];
+
+	config_defaults(&def);
+	for (size_t i = 0; i < CONFIG_KEY_COUNT; i++) {
+		memset(&c, 0, sizeof(c));
+		config_defaults(&c);
+		/* Move the option away from its default, then back. */
+		CHECK_EQ_INT(config_set(&c, "KPULSE_INTERVAL", "7", err, sizeof(err)), 0);
+		CHECK_EQ_INT(config_set(&c, "KPULSE_TOP_K", "77", err, sizeof(err)), 0);
+		CHECK_EQ_INT(config_set(&c, "KPULSE_LISTEN", "[::1]:1", err, sizeof(err)), 0);
+		CHECK_EQ_INT(config_set(&c, "KPULSE_INTERVAL", "1.0", err, sizeof(err)), 0);
+		CHECK_EQ_INT(config_set(&c, "KPULSE_TOP_K", "10", err, sizeof(err)), 0);
+		CHECK_EQ_INT(config_set(&c, "KPULSE_LISTEN", "127.0.0.1:9876", err, sizeof(err)),
+			     0);
+		CHECK_EQ_INT(config_set(&c, config_options[i].env, config_options[i].default_value,
+					err, sizeof(err)),
+			     0);
+		CHECK(config_equal(&c, &def));
+	}
+}
+
+/* ---------------------------------------------------------------------- */
+/* config_set: values that are accepted                                   */
+/* ---------------------------------------------------------------------- */
+
+struct good_double {
+	const char *key, *value;
+	double want;
+	size_t offset;
+};
+
+TEST(set_accepts_numbers_and_durations_in_range)
+{
+	static const struct good_double cases[] = {
+		{ "KPULSE_INTERVAL", "0.1", 0.1, offsetof(struct kpulse_config, interval_s) },
+		{ "KPULSE_INTERVAL", "3600", 3600, offsetof(struct kpulse_config, interval_s) },
+		{ "KPULSE_INTERVAL", "2.5", 2.5, offsetof(struct kpulse_config, interval_s) },
+		{ "KPULSE_INTERVAL", ".5", 0.5, offsetof(struct kpulse_config, interval_s) },
+		{ "KPULSE_INTERVAL", "1e2", 100, offsetof(struct kpulse_config, interval_s) },
+		{ "KPULSE_INTERVAL", "007", 7, offsetof(struct kpulse_config, interval_s) },
+		{ "KPULSE_FLUSH_INTERVAL", "0.1", 0.1,
+		  offsetof(struct kpulse_config, flush_interval_s) },
+		{ "KPULSE_FLUSH_INTERVAL", "60", 60,
+		  offsetof(struct kpulse_config, flush_interval_s) },
+		{ "KPULSE_RETENTION_RAW", "90s", 90,
+		  offsetof(struct kpulse_config, retention_raw_s) },
+		{ "KPULSE_RETENTION_RAW", "15m", 900,
+		  offsetof(struct kpulse_config, retention_raw_s) },
+		{ "KPULSE_RETENTION_RAW", "1.5h", 5400,
+		  offsetof(struct kpulse_config, retention_raw_s) },
+		{ "KPULSE_RETENTION_RAW", "3600", 3600,
+		  offsetof(struct kpulse_config, retention_raw_s) },
+		{ "KPULSE_RETENTION_RAW", "1s", 1,
+		  offsetof(struct kpulse_config, retention_raw_s) },
+		{ "KPULSE_RETENTION_1M", "30d", 30 * DAY,
+		  offsetof(struct kpulse_config, retention_1m_s) },
+		{ "KPULSE_RETENTION_1H", "3650d", 3650 * DAY,
+		  offsetof(struct kpulse_config, retention_1h_s) },
+		{ "KPULSE_RETENTION_EVENTS", "48h", 2 * DAY,
+		  offsetof(struct kpulse_config, retention_events_s) },
+	};
+	char err[256];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct kpulse_config c;
+		double got;
+
+		config_defaults(&c);
+		CHECK_EQ_INT(config_set(&c, cases[i].key, cases[i].value, err, sizeof(err)), 0);
+		memcpy(&got, (char *)&c + cases[i].offset, sizeof(got));
+		CHECK_NEAR(got, cases[i].want, 1e-9);
+	}
+}
+
+TEST(set_accepts_whole_numbers_at_both_ends_of_their_range)
+{
+	struct kpulse_config c;
+	char err[256];
+
+	config_defaults(&c);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_SLOW_IO_MS", "0", err, sizeof(err)), 0);
+	CHECK_EQ_INT(c.slow_io_ms, 0);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_SLOW_IO_MS", "600000", err, sizeof(err)), 0);
+	CHECK_EQ_INT(c.slow_io_ms, 600000);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_TOP_K", "1", err, sizeof(err)), 0);
+	CHECK_EQ_INT(c.top_k, 1);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_TOP_K", "1000", err, sizeof(err)), 0);
+	CHECK_EQ_INT(c.top_k, 1000);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_BUFFER_MAX_SAMPLES", "1000", err, sizeof(err)), 0);
+	CHECK_EQ_INT(c.buffer_max_samples, 1000);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_BUFFER_MAX_SAMPLES", "100000000", err, sizeof(err)), 0);
+	CHECK_EQ_INT(c.buffer_max_samples, 100000000);
+}
+
+TEST(set_accepts_strings_levels_and_formats)
+{
+	struct kpulse_config c;
+	char err[256];
+
+	config_defaults(&c);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_DATA_DIR", "/var/lib/kpulse data", err, sizeof(err)),
+		     0);
+	CHECK_STR(c.data_dir, "/var/lib/kpulse data");
+	CHECK_EQ_INT(config_set(&c, "KPULSE_LOG_LEVEL", "debug", err, sizeof(err)), 0);
+	CHECK_EQ_INT(c.log_level, LOG_LEVEL_DEBUG);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_LOG_LEVEL", "ERROR", err, sizeof(err)), 0);
+	CHECK_EQ_INT(c.log_level, LOG_LEVEL_ERROR);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_LOG_LEVEL", "warn", err, sizeof(err)), 0);
+	CHECK_EQ_INT(c.log_level, LOG_LEVEL_WARN);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_LOG_FORMAT", "json", err, sizeof(err)), 0);
+	CHECK_EQ_INT(c.log_format, LOG_FORMAT_JSON);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_LOG_FORMAT", "text", err, sizeof(err)), 0);
+	CHECK_EQ_INT(c.log_format, LOG_FORMAT_TEXT);
+}
+
+struct good_listen {
+	const char *value, *host;
+	int port;
+};
+
+TEST(set_accepts_listen_addresses_and_splits_host_and_port)
+{
+	static const struct good_listen cases[] = {
+		{ "127.0.0.1:9876", "127.0.0.1", 9876 },
+		{ "0.0.0.0:1", "0.0.0.0", 1 },
+		{ "localhost:80", "localhost", 80 },
+		{ "metrics-1.example.com:65535", "metrics-1.example.com", 65535 },
+		{ "[::1]:8080", "::1", 8080 },
+		{ "[::]:9876", "::", 9876 },
+		{ "[fe80::1:2]:443", "fe80::1:2", 443 },
+	};
+	char err[256];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct kpulse_config c;
+
+		config_defaults(&c);
+		CHECK_EQ_INT(config_set(&c, "KPULSE_LISTEN", cases[i].value, err, sizeof(err)), 0);
+		CHECK_STR(c.listen, cases[i].value);
+		CHECK_STR(c.listen_host, cases[i].host);
+		CHECK_EQ_INT(c.listen_port, cases[i].port);
+	}
+}
+
+TEST(set_accepts_flag_names_and_names_them_in_errors)
+{
+	struct kpulse_config c;
+	char err[256];
+
+	config_defaults(&c);
+	CHECK_EQ_INT(config_set(&c, "--slow-io-ms", "75", err, sizeof(err)), 0);
+	CHECK_EQ_INT(c.slow_io_ms, 75);
+	CHECK_EQ_INT(config_set(&c, "--retention-events", "2d", err, sizeof(err)), 0);
+	CHECK_NEAR(c.retention_events_s, 2 * DAY, 0);
+	CHECK_EQ_INT(config_set(&c, "--slow-io-ms", "slow", err, sizeof(err)), -EINVAL);
+	CHECK_STR(err, "--slow-io-ms: \"slow\" is not a whole number of milliseconds between 0 "
+		       "and 600000");
+	CHECK_EQ_INT(c.slow_io_ms, 75);
+}
+
+/* ---------------------------------------------------------------------- */
+/* config_set: values that are refused                                    */
+/* ---------------------------------------------------------------------- */
+
+TEST(bad_value_message_names_option_value_and_what_it_accepts)
+{
+	struct kpulse_config c;
+	char err[256];
+
+	config_defaults(&c);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_INTERVAL", "abc", err, sizeof(err)), -EINVAL);
+	CHECK_STR(err, "KPULSE_INTERVAL: \"abc\" is not a number of seconds between 0.1 and 3600");
+	CHECK_EQ_INT(config_set(&c, "KPULSE_FLUSH_INTERVAL", "61", err, sizeof(err)), -EINVAL);
+	CHECK_STR(err,
+		  "KPULSE_FLUSH_INTERVAL: \"61\" is not a number of seconds between 0.1 and 60");
+	CHECK_EQ_INT(config_set(&c, "KPULSE_RETENTION_RAW", "10x", err, sizeof(err)), -EINVAL);
+	CHECK_STR(err, "KPULSE_RETENTION_RAW: \"10x\" is not a duration between 1s and 3650d "
+		       "(a number with unit s, m, h or d, like 90s, 15m, 24h, 30d)");
+	CHECK_EQ_INT(config_set(&c, "KPULSE_TOP_K", "0", err, sizeof(err)), -EINVAL);
+	CHECK_STR(err, "KPULSE_TOP_K: \"0\" is not a whole number between 1 and 1000");
+	CHECK_EQ_INT(config_set(&c, "KPULSE_BUFFER_MAX_SAMPLES", "", err, sizeof(err)), -EINVAL);
+	CHECK_STR(err, "KPULSE_BUFFER_MAX_SAMPLES: \"\" is not a whole number between 1000 and "
+		       "100000000");
+	CHECK_EQ_INT(config_set(&c, "KPULSE_LISTEN", "::1:80", err, sizeof(err)), -EINVAL);
+	CHECK_STR(err, "KPULSE_LISTEN: \"::1:80\" is not HOST:PORT or [IPV6]:PORT with a port from "
+		       "1 to 65535");
+	CHECK_EQ_INT(config_set(&c, "KPULSE_LOG_LEVEL", "verbose", err, sizeof(err)), -EINVAL);
+	CHECK_STR(err, "KPULSE_LOG_LEVEL: \"verbose\" is not one of debug, info, warn, error");
+	CHECK_EQ_INT(config_set(&c, "KPULSE_LOG_FORMAT", "xml", err, sizeof(err)), -EINVAL);
+	CHECK_STR(err, "KPULSE_LOG_FORMAT: \"xml\" is not one of text, json");
+	CHECK_EQ_INT(config_set(&c, "KPULSE_DATA_DIR", "", err, sizeof(err)), -EINVAL);
+	CHECK_STR(err, "KPULSE_DATA_DIR: \"\" is not a non-empty path shorter than 4096 bytes");
+}
+
+struct bad_value {
+	const char *key, *value;
+};
+
+TEST(set_refuses_every_bad_form_and_leaves_config_unchanged)
+{
+	static const struct bad_value cases[] = {
+		/* not a number, junk, empty, whitespace, signs, specials */
+		{ "KPULSE_INTERVAL", "abc" },
+		{ "KPULSE_INTERVAL", "" },
+		{ "KPULSE_INTERVAL", "1x" },
+		{ "KPULSE_INTERVAL", "1s" },
+		{ "KPULSE_INTERVAL", "1 " },
+		{ "KPULSE_INTERVAL", " 1" },
+		{ "KPULSE_INTERVAL", "1,5" },
+		{ "KPULSE_INTERVAL", "1.2.3" },
+		{ "KPULSE_INTERVAL", "+1" },
+		{ "KPULSE_INTERVAL", "-1" },
+		{ "KPULSE_INTERVAL", "nan" },
+		{ "KPULSE_INTERVAL", "inf" },
+		{ "KPULSE_INTERVAL", "infinity" },
+		{ "KPULSE_INTERVAL", "0x10" },
+		{ "KPULSE_INTERVAL", "." },
+		{ "KPULSE_INTERVAL", "1e" },
+		{ "KPULSE_INTERVAL", "1e999" },
+		/* out of range */
+		{ "KPULSE_INTERVAL", "0.09" },
+		{ "KPULSE_INTERVAL", "0" },
+		{ "KPULSE_INTERVAL", "3600.001" },
+		{ "KPULSE_FLUSH_INTERVAL", "0.05" },
+		{ "KPULSE_FLUSH_INTERVAL", "60.5" },
+		/* durations: unit, junk, range, overflow */
+		{ "KPULSE_RETENTION_RAW", "" },
+		{ "KPULSE_RETENTION_RAW", "h" },
+		{ "KPULSE_RETENTION_RAW", "10x" },
+		{ "KPULSE_RETENTION_RAW", "10ms" },
+		{ "KPULSE_RETENTION_RAW", "10 h" },
+		{ "KPULSE_RETENTION_RAW", "10H" },
+		{ "KPULSE_RETENTION_RAW", "1hh" },
+		{ "KPULSE_RETENTION_RAW", "1h30m" },
+		{ "KPULSE_RETENTION_RAW", "-1h" },
+		{ "KPULSE_RETENTION_RAW", "0" },
+		{ "KPULSE_RETENTION_RAW", "0.5s" },
+		{ "KPULSE_RETENTION_1M", "3651d" },
+		{ "KPULSE_RETENTION_1H", "1e308d" },
+		{ "KPULSE_RETENTION_EVENTS", "nan" },
+		{ "KPULSE_RETENTION_EVENTS", "infd" },
+		/* whole numbers */
+		{ "KPULSE_SLOW_IO_MS", "" },
+		{ "KPULSE_SLOW_IO_MS", "abc" },
+		{ "KPULSE_SLOW_IO_MS", "-1" },
+		{ "KPULSE_SLOW_IO_MS", "+5" },
+		{ "KPULSE_SLOW_IO_MS", " 5" },
+		{ "KPULSE_SLOW_IO_MS", "1.5" },
+		{ "KPULSE_SLOW_IO_MS", "5ms" },
+		{ "KPULSE_SLOW_IO_MS", "600001" },
+		{ "KPULSE_SLOW_IO_MS", "18446744073709551616" },
+		{ "KPULSE_SLOW_IO_MS", "99999999999999999999999999" },
+		{ "KPULSE_TOP_K", "0" },
+		{ "KPULSE_TOP_K", "1001" },
+		{ "KPULSE_TOP_K", "10abc" },
+		{ "KPULSE_TOP_K", "0x10" },
+		{ "KPULSE_BUFFER_MAX_SAMPLES", "999" },
+		{ "KPULSE_BUFFER_MAX_SAMPLES", "100000001" },
+		{ "KPULSE_BUFFER_MAX_SAMPLES", "1e6" },
+		/* listen addresses */
+		{ "KPULSE_LISTEN", "" },
+		{ "KPULSE_LISTEN", "localhost" },
+		{ "KPULSE_LISTEN", ":9876" },
+		{ "KPULSE_LISTEN", "127.0.0.1:" },
+		{ "KPULSE_LISTEN", "127.0.0.1:0" },
+		{ "KPULSE_LISTEN", "127.0.0.1:65536" },
+		{ "KPULSE_LISTEN", "127.0.0.1:80x" },
+		{ "KPULSE_LISTEN", "127.0.0.1:-80" },
+		{ "KPULSE_LISTEN", "::1:9876" },
+		{ "KPULSE_LISTEN", "[::1]9876" },
+		{ "KPULSE_LISTEN", "[::1]:" },
+		{ "KPULSE_LISTEN", "[::1" },
+		{ "KPULSE_LISTEN", "[]:80" },
+		{ "KPULSE_LISTEN", "[localhost]:80" },
+		{ "KPULSE_LISTEN", "[127.0.0.1]:80" },
+		{ "KPULSE_LISTEN", "999.1.1.1:80" },
+		{ "KPULSE_LISTEN", "1.2.3:80" },
+		{ "KPULSE_LISTEN", "host_name:80" },
+		{ "KPULSE_LISTEN", "-bad:80" },
+		{ "KPULSE_LISTEN", "bad-:80" },
+		{ "KPULSE_LISTEN", "a..b:80" },
+		{ "KPULSE_LISTEN", "a.b.:80" },
+		{ "KPULSE_LISTEN", "host name:80" },
+		/* words */
+		{ "KPULSE_LOG_LEVEL", "" },
+		{ "KPULSE_LOG_LEVEL", "warning" },
+		{ "KPULSE_LOG_LEVEL", "info " },
+		{ "KPULSE_LOG_FORMAT", "" },
+		{ "KPULSE_LOG_FORMAT", "xml" },
+		{ "KPULSE_DATA_DIR", "" },
+	};
+	struct kpulse_config def, c;
+
+	config_defaults(&def);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char err[512] = "", prefix[64];
+		int r;
+
+		config_defaults(&c);
+		r = config_set(&c, cases[i].key, cases[i].value, err, sizeof(err));
+		if (r != -EINVAL)
+			fprintf(stderr, "  accepted %s=\"%s\"\n", cases[i].key, cases[i].value);
+		CHECK_EQ_INT(r, -EINVAL);
+		CHECK(config_equal(&c, &def));
+		snprintf(prefix, sizeof(prefix), "%s: \"", cases[i].key);
+		CHECK(strncmp(err, prefix, strlen(prefix)) == 0);
+		CHECK(strstr(err, "\" is not ") != NULL);
+		CHECK(strchr(err, '\n') == NULL);
+	}
+}
+
+TEST(set_refuses_a_path_too_long_for_the_buffer)
+{
+	static char path[CONFIG_PATH_MAX + 1];
+	struct kpulse_config def, c;
+	char err[256];
+
+	config_defaults(&def);
+	config_defaults(&c);
+	memset(path, 'a', sizeof(path) - 1);
+	path[0] = '/';
+	CHECK_EQ_INT(config_set(&c, "KPULSE_DATA_DIR", path, err, sizeof(err)), -EINVAL);
+	CHECK(config_equal(&c, &def));
+	path[CONFIG_PATH_MAX - 1] = '\0';
+	CHECK_EQ_INT(config_set(&c, "KPULSE_DATA_DIR", path, err, sizeof(err)), 0);
+	CHECK_EQ_INT(strlen(c.data_dir), CONFIG_PATH_MAX - 1);
+}
+
+TEST(error_quotes_at_most_64_bytes_and_no_control_bytes)
+{
+	struct kpulse_config c;
+	char value[200], err[512], want[256];
+
+	config_defaults(&c);
+	memset(value, '9', sizeof(value) - 1);
+	value[sizeof(value) - 1] = '\0';
+	CHECK_EQ_INT(config_set(&c, "KPULSE_TOP_K", value, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want),
+		 "KPULSE_TOP_K: \"%.64s...\" is not a whole number between 1 and 1000", value);
+	CHECK_STR(err, want);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_TOP_K", "1\n2\x1b", err, sizeof(err)), -EINVAL);
+	CHECK_STR(err, "KPULSE_TOP_K: \"1?2?\" is not a whole number between 1 and 1000");
+	/* A short buffer gets a cut message, and no buffer at all is fine. */
+	CHECK_EQ_INT(config_set(&c, "KPULSE_TOP_K", "x", err, 10), -EINVAL);
+	CHECK_STR(err, "KPULSE_TO");
+	CHECK_EQ_INT(config_set(&c, "KPULSE_TOP_K", "x", NULL, 0), -EINVAL);
+}
+
+TEST(set_refuses_unknown_keys_and_null_values)
+{
+	struct kpulse_config def, c;
+	char err[256];
+
+	config_defaults(&def);
+	config_defaults(&c);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_NOPE", "1", err, sizeof(err)), -ENOENT);
+	CHECK_STR(err, "KPULSE_NOPE: unknown option");
+	CHECK_EQ_INT(config_set(&c, "--nope", "1", err, sizeof(err)), -ENOENT);
+	CHECK_STR(err, "--nope: unknown option");
+	CHECK_EQ_INT(config_set(&c, "KPULSE_TOP_K", NULL, err, sizeof(err)), -EINVAL);
+	CHECK_STR(err, "KPULSE_TOP_K: \"\" is not a whole number between 1 and 1000");
+	CHECK(config_equal(&c, &def));
+}
+
+/* ---------------------------------------------------------------------- */
+/* config_parse_duration                                                  */
+/* ---------------------------------------------------------------------- */
+
+TEST(parse_duration_reads_units_and_plain_seconds)
+{
+	double s = -1;
+
+	CHECK_EQ_INT(config_parse_duration("90s", &s), 0);
+	CHECK_NEAR(s, 90, 0);
+	CHECK_EQ_INT(config_parse_duration("15m", &s), 0);
+	CHECK_NEAR(s, 900, 0);
+	CHECK_EQ_INT(config_parse_duration("24h", &s), 0);
+	CHECK_NEAR(s, 86400, 0);
+	CHECK_EQ_INT(config_parse_duration("30d", &s), 0);
+	CHECK_NEAR(s, 30 * DAY, 0);
+	CHECK_EQ_INT(config_parse_duration("45", &s), 0);
+	CHECK_NEAR(s, 45, 0);
+	CHECK_EQ_INT(config_parse_duration("0.25m", &s), 0);
+	CHECK_NEAR(s, 15, 0);
+	CHECK_EQ_INT(config_parse_duration("0", &s), 0);
+	CHECK_NEAR(s, 0, 0);
+}
+
+TEST(parse_duration_refuses_malformed_and_huge_values_without_writing)
+{
+	double s = 123;
+
+	CHECK_EQ_INT(config_parse_duration("", &s), -EINVAL);
+	CHECK_EQ_INT(config_parse_duration(NULL, &s), -EINVAL);
+	CHECK_EQ_INT(config_parse_duration("d", &s), -EINVAL);
+	CHECK_EQ_INT(config_parse_duration("5w", &s), -EINVAL);
+	CHECK_EQ_INT(config_parse_duration("5 d", &s), -EINVAL);
+	CHECK_EQ_INT(config_parse_duration("5dd", &s), -EINVAL);
+	CHECK_EQ_INT(config_parse_duration("-5s", &s), -EINVAL);
+	CHECK_EQ_INT(config_parse_duration("nan", &s), -EINVAL);
+	CHECK_EQ_INT(config_parse_duration("inf", &s), -EINVAL);
+	CHECK_EQ_INT(config_parse_duration("0x1p3", &s), -EINVAL);
+	CHECK_EQ_INT(config_parse_duration("1e999", &s), -ERANGE);
+	CHECK_EQ_INT(config_parse_duration("1e307d", &s), -ERANGE);
+	CHECK_NEAR(s, 123, 0);
+}
+
+/* ---------------------------------------------------------------------- */
+/* .env files                                                             */
+/* ---------------------------------------------------------------------- */
+
+TEST(env_file_reads_comments_export_quotes_and_crlf)
+{
+	static const char text[] =
+		"# kpulse settings\n"
+		"\n"
+		"   \t\n"
+		"export KPULSE_INTERVAL=2.5\n"
+		"KPULSE_DATA_DIR='/var/lib/kp \"data\" #1'\n"
+		"KPULSE_LISTEN=\"[::1]:9000\"   # the API\n"
+		"  KPULSE_TOP_K = 20 # twenty\n"
+		"KPULSE_LOG_LEVEL=debug\r\n"
+		"KPULSE_RETENTION_RAW=\"36h\"\n"
+		"OTHER_TOOL=anything goes \"here\n"
+		"PATH=/usr/bin\n"
+		"export\tKPULSE_LOG_FORMAT='json'\n"
+		"KPULSE_SLOW_IO_MS=100\n"
+		"KPULSE_SLOW_IO_MS=120\n";
+	struct kpulse_config c;
+	char err[512] = "";
+
+	config_defaults(&c);
+	CHECK_EQ_INT(load_env_string(&c, text, err, sizeof(err)), 0);
+	CHECK_STR(err, "");
+	CHECK_NEAR(c.interval_s, 2.5, 0);
+	CHECK_STR(c.data_dir, "/var/lib/kp \"data\" #1");
+	CHECK_STR(c.listen_host, "::1");
+	CHECK_EQ_INT(c.listen_port, 9000);
+	CHECK_EQ_INT(c.top_k, 20);
+	CHECK_EQ_INT(c.log_level, LOG_LEVEL_DEBUG);
+	CHECK_NEAR(c.retention_raw_s, 36 * 3600, 0);
+	CHECK_EQ_INT(c.log_format, LOG_FORMAT_JSON);
+	CHECK_EQ_INT(c.slow_io_ms, 120);
+	/* Untouched options keep their defaults. */
+	CHECK_NEAR(c.flush_interval_s, 1.0, 0);
+	CHECK_EQ_INT(c.buffer_max_samples, 1000000);
+}
+
+TEST(env_file_hash_needs_a_blank_before_it_to_start_a_comment)
+{
+	struct kpulse_config c;
+	char err[512];
+
+	config_defaults(&c);
+	CHECK_EQ_INT(load_env_string(&c, "KPULSE_DATA_DIR=/d#1 # c\n", err, sizeof(err)), 0);
+	CHECK_STR(c.data_dir, "/d#1");
+	CHECK_EQ_INT(load_env_string(&c, "KPULSE_RETENTION_1M=45d#x\n", err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "\"45d#x\"") != NULL);
+}
+
+TEST(env_file_double_quotes_unescape_quote_and_backslash_only)
+{
+	struct kpulse_config c;
+	char err[512];
+
+	config_defaults(&c);
+	CHECK_EQ_INT(load_env_string(&c, "KPULSE_DATA_DIR=\"/a \\\"b\\\" c\\\\d\\n\"\n", err,
+				     sizeof(err)),
+		     0);
+	CHECK_STR(c.data_dir, "/a \"b\" c\\d\\n");
+	CHECK_EQ_INT(load_env_string(&c, "KPULSE_DATA_DIR='/x\\y'\n", err, sizeof(err)), 0);
+	CHECK_STR(c.data_dir, "/x\\y");
+}
+
+TEST(env_file_last_line_without_newline_and_bom_are_read)
+{
+	struct kpulse_config c;
+	char err[512];
+
+	config_defaults(&c);
+	CHECK_EQ_INT(load_env_string(&c, "\xef\xbb\xbfKPULSE_TOP_K=3\nKPULSE_SLOW_IO_MS=9", err,
+				     sizeof(err)),
+		     0);
+	CHECK_EQ_INT(c.top_k, 3);
+	CHECK_EQ_INT(c.slow_io_ms, 9);
+	CHECK_EQ_INT(load_env_string(&c, "", err, sizeof(err)), 0);
+	CHECK_EQ_INT(c.top_k, 3);
+}
+
+struct bad_env {
+	const char *text, *want_err;
+};
+
+TEST(env_file_errors_name_file_line_and_cause)
+{
+	static const struct bad_env cases[] = {
+		{ "# ok\nKPULSE_TOP_K=abc\n",
+		  ".env:2: KPULSE_TOP_K: \"abc\" is not a whole number between 1 and 1000" },
+		{ "KPULSE_TOP_K=\n",
+		  ".env:1: KPULSE_TOP_K: \"\" is not a whole number between 1 and 1000" },
+		{ "KPULSE_TOP_K= # nothing\n",
+		  ".env:1: KPULSE_TOP_K: \"\" is not a whole number between 1 and 1000" },
+		{ "KPULSE_TOP_K=''\n",
+		  ".env:1: KPULSE_TOP_K: \"\" is not a whole number between 1 and 1000" },
+		{ "\n\nKPULSE_NOPE=1\n",
+		  ".env:3: unknown key KPULSE_NOPE (.env.example lists the known ones)" },
+		{ "export KPULSE_interval=1\n",
+		  ".env:1: unknown key KPULSE_interval (.env.example lists the known ones)" },
+		{ "KPULSE_DATA_DIR='/data\n", ".env:1: unterminated ' quote" },
+		{ "KPULSE_DATA_DIR=\"/data\n", ".env:1: unterminated \" quote" },
+		{ "KPULSE_DATA_DIR=\"/data\\\"\n", ".env:1: unterminated \" quote" },
+		{ "OTHER='not ours but broken\n", ".env:1: unterminated ' quote" },
+		{ "KPULSE_TOP_K=\"5\" x\n", ".env:1: unexpected text after the closing quote" },
+		{ "KPULSE_TOP_K 5\n", ".env:1: expected KEY=VALUE" },
+		{ "=5\n", ".env:1: expected KEY=VALUE" },
+		{ "1KPULSE=5\n", ".env:1: expected KEY=VALUE" },
+		{ "KPULSE-TOP-K=5\n", ".env:1: expected KEY=VALUE" },
+		{ "export\n", ".env:1: expected KEY=VALUE" },
+	};
+	struct kpulse_config def, c;
+
+	config_defaults(&def);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char err[512] = "";
+
+		config_defaults(&c);
+		CHECK_EQ_INT(load_env_string(&c, cases[i].text, err, sizeof(err)), -EINVAL);
+		CHECK_STR(err, cases[i].want_err);
+		CHECK(config_equal(&c, &def));
+	}
+}
+
+TEST(env_file_refuses_long_lines_and_nul_bytes)
+{
+	static char text[CONFIG_LINE_MAX + 64];
+	struct kpulse_config def, c;
+	char err[512];
+	size_t n;
+
+	config_defaults(&def);
+	config_defaults(&c);
+	/* Exactly CONFIG_LINE_MAX bytes, also with CRLF: accepted. */
+	n = (size_t)snprintf(text, sizeof(text), "OTHER=");
+	memset(text + n, 'x', CONFIG_LINE_MAX - n);
+	memcpy(text + CONFIG_LINE_MAX, "\r\nKPULSE_TOP_K=4\n", 18);
+	CHECK_EQ_INT(load_env_string(&c, text, err, sizeof(err)), 0);
+	CHECK_EQ_INT(c.top_k, 4);
+
+	/* One byte more: refused, whatever the key. */
+	config_defaults(&c);
+	memset(text + n, 'x', CONFIG_LINE_MAX + 1 - n);
+	memcpy(text + CONFIG_LINE_MAX + 1, "\nKPULSE_TOP_K=4\n", 17);
+	CHECK_EQ_INT(load_env_string(&c, text, err, sizeof(err)), -EINVAL);
+	CHECK_STR(err, ".env:1: line longer than 4096 bytes");
+	CHECK(config_equal(&c, &def));
+
+	CHECK_EQ_INT(load_env_text(&c, "KPULSE_TOP_K=4\nKPULSE_DATA_DIR=/a\0b\n", 36, err,
+				   sizeof(err)),
+		     -EINVAL);
+	CHECK_STR(err, ".env:2: line holds a NUL byte");
+	CHECK(config_equal(&c, &def));
+}
+
+TEST(env_file_is_all_or_nothing)
+{
+	struct kpulse_config def, c;
+	char err[512];
+
+	config_defaults(&def);
+	config_defaults(&c);
+	CHECK_EQ_INT(load_env_string(&c,
+				     "KPULSE_TOP_K=99\nKPULSE_INTERVAL=5\nKPULSE_SLOW_IO_MS=oops\n",
+				     err, sizeof(err)),
+		     -EINVAL);
+	CHECK(config_equal(&c, &def));
+}
+
+TEST(env_file_missing_is_fine_unless_it_must_exist)
+{
+	struct kpulse_config def, c;
+	char dir[] = "/tmp/kpulse-test-config-XXXXXX", path[64], err[512] = "";
+	int r_optional = 1, r_required = 1, r_dir = 1;
+
+	config_defaults(&def);
+	config_defaults(&c);
+	if (mkdtemp(dir)) {
+		snprintf(path, sizeof(path), "%s/missing.env", dir);
+		r_optional = config_load_env_file(&c, path, false, err, sizeof(err));
+		r_required = config_load_env_file(&c, path, true, err, sizeof(err));
+		/* A directory opens but cannot be read as a file. */
+		r_dir = config_load_env_file(&c, dir, false, NULL, 0);
+		rmdir(dir);
+	}
+	CHECK_EQ_INT(r_optional, 0);
+	CHECK_EQ_INT(r_required, -ENOENT);
+	CHECK(strstr(err, "missing.env: No such file or directory") != NULL);
+	CHECK_EQ_INT(r_dir, -EISDIR);
+	CHECK(config_equal(&c, &def));
+}
+
+/* ---------------------------------------------------------------------- */
+/* The environment and precedence                                         */
+/* ---------------------------------------------------------------------- */
+
+TEST(environ_applies_kpulse_entries_and_ignores_the_rest)
+{
+	char *envp[] = {
+		"PATH=/usr/bin",
+		"KPULSE_TOP_K=7",
+		"KPULSE_BIN=/usr/sbin/kpulse",
+		"KPULSE_LISTEN=[::]:1234",
+		"KPULSE_NO_EQUALS_SIGN",
+		"NOT_KPULSE_TOP_K=1",
+		"KPULSE_LOG_FORMAT=json",
+		NULL,
+	};
+	struct kpulse_config c;
+	char err[256] = "";
+
+	config_defaults(&c);
+	CHECK_EQ_INT(config_load_environ(&c, envp, err, sizeof(err)), 0);
+	CHECK_EQ_INT(c.top_k, 7);
+	CHECK_STR(c.listen_host, "::");
+	CHECK_EQ_INT(c.listen_port, 1234);
+	CHECK_EQ_INT(c.log_format, LOG_FORMAT_JSON);
+	CHECK_EQ_INT(config_load_environ(&c, NULL, err, sizeof(err)), 0);
+	CHECK_EQ_INT(c.top_k, 7);
+}
+
+TEST(environ_bad_value_fails_whole_and_names_the_variable)
+{
+	char *envp[] = { "KPULSE_TOP_K=7", "KPULSE_INTERVAL=abc", NULL };
+	struct kpulse_config def, c;
+	char err[256] = "";
+
+	config_defaults(&def);
+	config_defaults(&c);
+	CHECK_EQ_INT(config_load_environ(&c, envp, err, sizeof(err)), -EINVAL);
+	CHECK_STR(err, "KPULSE_INTERVAL: \"abc\" is not a number of seconds between 0.1 and 3600");
+	CHECK(config_equal(&c, &def));
+}
+
+TEST(precedence_env_file_then_environment_then_flags)
+{
+	char *envp[] = { "KPULSE_TOP_K=30", "KPULSE_SLOW_IO_MS=200", NULL };
+	struct kpulse_config c;
+	char err[512] = "";
+
+	config_defaults(&c);
+	CHECK_EQ_INT(load_env_string(&c,
+				     "KPULSE_INTERVAL=2\nKPULSE_TOP_K=20\nKPULSE_SLOW_IO_MS=100\n",
+				     err, sizeof(err)),
+		     0);
+	CHECK_EQ_INT(config_load_environ(&c, envp, err, sizeof(err)), 0);
+	CHECK_EQ_INT(config_set(&c, "--slow-io-ms", "300", err, sizeof(err)), 0);
+	CHECK_NEAR(c.interval_s, 2, 0);	   /* only the file set it */
+	CHECK_EQ_INT(c.top_k, 30);	   /* environment over file */
+	CHECK_EQ_INT(c.slow_io_ms, 300);   /* flag over both */
+	CHECK_NEAR(c.flush_interval_s, 1.0, 0); /* nobody: default */
+}
+
+/* ---------------------------------------------------------------------- */
+/* .env.example                                                           */
+/* ---------------------------------------------------------------------- */
+
+static char generated[16384], committed[16384];
+
+/* The committed file sits at the repository root, two levels above this
+ * source file; __FILE__ is relative to where make runs the compiler. */
+static int read_committed_example(void)
+{
+	const char *suffix = "tests/unit/test_config.c";
+	char path[PATH_MAX];
+	size_t root_len = strlen(__FILE__) - strlen(suffix), n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%.*s.env.example", (int)root_len, __FILE__);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	n = fread(committed, 1, sizeof(committed) - 1, f);
+	committed[n] = '\0';
+	fclose(f);
+	return 0;
+}
+
+static int write_generated_example(void)
+{
+	FILE *f;
+	int r;
+
+	memset(generated, 0, sizeof(generated));
+	f = fmemopen(generated, sizeof(generated) - 1, "w");
+	if (!f)
+		return -errno;
+	r = config_write_env_example(f);
+	fclose(f);
+	return r;
+}
+
+TEST(committed_env_example_is_what_the_table_generates)
+{
+	CHECK_EQ_INT(write_generated_example(), 0);
+	CHECK_EQ_INT(read_committed_example(), 0);
+	/* On failure: regenerate .env.example from config_write_env_example(). */
+	CHECK_STR(committed, generated);
+}
+
+TEST(env_example_lists_every_option_with_default_and_flag)
+{
+	CHECK_EQ_INT(write_generated_example(), 0);
+	for (size_t i = 0; i < CONFIG_KEY_COUNT; i++) {
+		const struct config_option *opt = &config_options[i];
+		char line[256];
+
+		snprintf(line, sizeof(line), "\n# %s.\n# Flag: --%s %s\n%s=%s\n", opt->help,
+			 opt->flag, opt->value_name, opt->env, opt->default_value);
+		CHECK(strstr(generated, line) != NULL);
+	}
+}
+
+TEST(env_example_loads_back_to_the_defaults)
+{
+	struct kpulse_config def, c;
+	char err[512] = "";
+
+	config_defaults(&def);
+	config_defaults(&c);
+	/* Move every option off its default first. */
+	CHECK_EQ_INT(config_set(&c, "KPULSE_INTERVAL", "5", err, sizeof(err)), 0);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_DATA_DIR", "/elsewhere", err, sizeof(err)), 0);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_FLUSH_INTERVAL", "5", err, sizeof(err)), 0);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_RETENTION_RAW", "1h", err, sizeof(err)), 0);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_RETENTION_1M", "1h", err, sizeof(err)), 0);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_RETENTION_1H", "1h", err, sizeof(err)), 0);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_RETENTION_EVENTS", "1h", err, sizeof(err)), 0);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_SLOW_IO_MS", "1", err, sizeof(err)), 0);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_TOP_K", "1", err, sizeof(err)), 0);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_LISTEN", "[::1]:1", err, sizeof(err)), 0);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_LOG_LEVEL", "error", err, sizeof(err)), 0);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_LOG_FORMAT", "json", err, sizeof(err)), 0);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_BUFFER_MAX_SAMPLES", "1000", err, sizeof(err)), 0);
+	CHECK_EQ_INT(write_generated_example(), 0);
+	CHECK_EQ_INT(load_env_string(&c, generated, err, sizeof(err)), 0);
+	CHECK(config_equal(&c, &def));
+}
+
+TEST_MAIN()

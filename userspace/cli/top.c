@@ -1,0 +1,403 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * top.c - `kpulse top`: a live terminal view refreshed every interval:
+ * busiest processes, run-queue latency, block latency and IOPS per device,
+ * network throughput, retransmits, OOM kills and dropped events. Rates
+ * come from the difference between two registry snapshots. q or Ctrl-C
+ * quits and the terminal is restored.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "collection/collector.h"
+#include "registry/hist.h"
+#include "registry/registry.h"
+
+static void top_usage(FILE *out)
+{
+	fprintf(out, "Usage: kpulse top [--interval SEC] [--count N]\n"
+		     "\n"
+		     "Live view of the busiest processes, devices and interfaces.\n"
+		     "Press q or Ctrl-C to quit.\n"
+		     "\n"
+		     "  --interval SEC  refresh period (default 1, 0.1 to 60)\n"
+		     "  --count N       quit after N refreshes (default: run until q)\n"
+		     "  -h, --help      this text\n");
+}
+
+/* ------------------------------------------------------------ terminal */
+
+static struct termios saved_termios;
+static bool termios_saved;
+
+static void term_enter(void)
+{
+	struct termios t;
+
+	if (isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved_termios) == 0) {
+		termios_saved = true;
+		t = saved_termios;
+		t.c_lflag &= ~(ICANON | ECHO);
+		t.c_cc[VMIN] = 0;
+		t.c_cc[VTIME] = 0;
+		tcsetattr(STDIN_FILENO, TCSANOW, &t);
+	}
+	if (isatty(STDOUT_FILENO))
+		fputs("\033[?1049h\033[?25l", stdout); /* alternate screen, hide cursor */
+}
+
+static void term_leave(void)
+{
+	if (isatty(STDOUT_FILENO))
+		fputs("\033[?25h\033[?1049l", stdout);
+	fflush(stdout);
+	if (termios_saved)
+		tcsetattr(STDIN_FILENO, TCSANOW, &saved_termios);
+}
+
+static bool quit_pressed(int timeout_ms)
+{
+	struct pollfd pfd = { .fd = STDIN_FILENO, .events = POLLIN };
+	char c;
+
+	if (!termios_saved)
+		return false;
+	if (poll(&pfd, 1, timeout_ms) <= 0)
+		return false;
+	while (read(STDIN_FILENO, &c, 1) == 1)
+		if (c == 'q' || c == 'Q')
+			return true;
+	return false;
+}
+
+/* --------------------------------------------------------------- rates */
+
+struct view {
+	const struct registry *cur;
+	const struct registry *prev;
+	double dt;
+};
+
+/* Copies the labels of s into an array for registry_find(). */
+static size_t labels_of(const struct metric_series *s, struct metric_label *l)
+{
+	for (size_t i = 0; i < s->nlabels; i++)
+		l[i] = (struct metric_label){ s->label_keys[i], s->label_values[i] };
+	return s->nlabels;
+}
+
+static const struct metric_series *prev_of(const struct view *v, const struct metric_series *s)
+{
+	struct metric_label l[REGISTRY_MAX_LABELS];
+	size_t n = labels_of(s, l);
+
+	return v->prev ? registry_find(v->prev, s->name, l, n) : NULL;
+}
+
+static double rate_of(const struct view *v, const struct metric_series *s)
+{
+	const struct metric_series *p = prev_of(v, s);
+	double d = s->value - (p ? p->value : 0);
+
+	return p && v->dt > 0 && d >= 0 ? d / v->dt : 0;
+}
+
+/* Sum of the per-second rates of every series with this name (and, when
+ * key is set, that label value). */
+static double rate_sum(const struct view *v, const char *name, const char *key, const char *val)
+{
+	double sum = 0;
+
+	for (size_t i = 0; i < registry_size(v->cur); i++) {
+		const struct metric_series *s = registry_at(v->cur, i);
+
+		if (strcmp(s->name, name))
+			continue;
+		if (key && (!metric_series_label(s, key) || strcmp(metric_series_label(s, key), val)))
+			continue;
+		sum += rate_of(v, s);
+	}
+	return sum;
+}
+
+/* Quantile of what a histogram recorded during the interval, in its unit. */
+static double interval_quantile(const struct view *v, const struct metric_series *s, double q)
+{
+	const struct metric_series *p = prev_of(v, s);
+	uint64_t slots[REGISTRY_HIST_SLOTS];
+
+	for (int i = 0; i < REGISTRY_HIST_SLOTS; i++)
+		slots[i] = s->slots[i] - (p && p->slots[i] <= s->slots[i] ? p->slots[i] : 0);
+	return hist_log2_quantile(slots, REGISTRY_HIST_SLOTS, q) * s->scale;
+}
+
+static double interval_count(const struct view *v, const struct metric_series *s)
+{
+	const struct metric_series *p = prev_of(v, s);
+
+	return (double)(s->hist_count - (p && p->hist_count <= s->hist_count ? p->hist_count : 0));
+}
+
+static double value_of(const struct registry *r, const char *name)
+{
+	const struct metric_series *s = registry_find(r, name, NULL, 0);
+
+	return s ? s->value : 0;
+}
+
+static const char *fmt_seconds(double s, char *buf, size_t len)
+{
+	if (isnan(s))
+		snprintf(buf, len, "-");
+	else if (s < 1e-3)
+		snprintf(buf, len, "%.0fus", s * 1e6);
+	else if (s < 1)
+		snprintf(buf, len, "%.1fms", s * 1e3);
+	else
+		snprintf(buf, len, "%.2fs", s);
+	return buf;
+}
+
+static const char *fmt_bytes(double b, char *buf, size_t len)
+{
+	const char *units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	int u = 0;
+
+	while (b >= 1024 && u < 4) {
+		b /= 1024;
+		u++;
+	}
+	snprintf(buf, len, u ? "%.1f%s" : "%.0f%s", b, units[u]);
+	return buf;
+}
+
+/* ------------------------------------------------------------- drawing */
+
+struct proc_line {
+	const struct metric_series *s;
+	double cpu;
+};
+
+static int proc_line_cmp(const void *a, const void *b)
+{
+	const struct proc_line *x = a, *y = b;
+
+	return x->cpu < y->cpu ? 1 : x->cpu > y->cpu ? -1 : 0;
+}
+
+static void draw(const struct view *v, const struct probes *probes, FILE *out)
+{
+	const struct registry *r = v->cur;
+	struct proc_line procs[64];
+	size_t nprocs = 0;
+	char a[32], b[32], c[32];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	localtime_r(&now, &tm);
+	strftime(a, sizeof(a), "%H:%M:%S", &tm);
+	fprintf(out, "\033[H\033[2Jkpulse top - %s - %zu/%zu probes attached - q to quit\n\n", a,
+		probes_attached(probes), probes_count(probes));
+
+	/* Scheduler */
+	const struct metric_series *runq =
+		registry_find(r, "kpulse_sched_runqueue_latency_seconds", NULL, 0);
+	double cpus = 0, busy = 0;
+
+	for (size_t i = 0; i < registry_size(r); i++) {
+		const struct metric_series *s = registry_at(r, i);
+
+		if (!strcmp(s->name, "kpulse_sched_cpu_busy_seconds_total")) {
+			cpus++;
+			busy += rate_of(v, s);
+		}
+	}
+	fprintf(out, "CPU  busy %5.1f%% of %.0f   ctx switches %8.0f/s   runq p50 %s  p99 %s\n",
+		cpus ? 100 * busy / cpus : 0, cpus,
+		rate_sum(v, "kpulse_sched_context_switches_total", NULL, NULL),
+		fmt_seconds(runq ? interval_quantile(v, runq, 0.5) : NAN, a, sizeof(a)),
+		fmt_seconds(runq ? interval_quantile(v, runq, 0.99) : NAN, b, sizeof(b)));
+
+	/* Memory */
+	fprintf(out, "MEM  available %s of %s   page faults %8.0f/s   OOM kills %.0f\n",
+		fmt_bytes(value_of(r, "kpulse_mem_available_bytes"), a, sizeof(a)),
+		fmt_bytes(value_of(r, "kpulse_mem_total_bytes"), b, sizeof(b)),
+		rate_sum(v, "kpulse_mem_page_faults_total", NULL, NULL),
+		value_of(r, "kpulse_mem_oom_kills_total"));
+
+	/* Network totals */
+	fprintf(out, "TCP  retransmits %6.1f/s   resets sent %5.1f/s   drops %8.1f/s\n",
+		rate_sum(v, "kpulse_net_tcp_retransmitted_segments_total", NULL, NULL),
+		rate_sum(v, "kpulse_net_tcp_resets_sent_total", NULL, NULL),
+		rate_sum(v, "kpulse_net_packet_drops_total", NULL, NULL));
+
+	double dropped = 0;
+
+	for (size_t i = 0; i < registry_size(r); i++) {
+		const struct metric_series *s = registry_at(r, i);
+
+		if (!strcmp(s->name, "kpulse_events_dropped_total"))
+			dropped += s->value;
+	}
+	fprintf(out, "EVT  dropped events %.0f\n\n", dropped);
+
+	/* Block devices */
+	fprintf(out, "%-12s %10s %10s %10s %10s\n", "DEVICE", "IOPS", "READ/s", "WRITE/s",
+		"LAT p99");
+	for (size_t i = 0; i < registry_size(r); i++) {
+		const struct metric_series *s = registry_at(r, i);
+		const char *dev;
+		double iops;
+
+		if (strcmp(s->name, "kpulse_block_io_latency_seconds"))
+			continue;
+		dev = metric_series_label(s, "device");
+		iops = v->dt > 0 ? interval_count(v, s) / v->dt : 0;
+		fprintf(out, "%-12s %10.0f %10s %10s %10s\n", dev, iops,
+			fmt_bytes(rate_sum(v, "kpulse_block_bytes_total", "device", dev) -
+					  0 * rate_sum(v, "", NULL, NULL),
+				  a, sizeof(a)),
+			"", fmt_seconds(interval_quantile(v, s, 0.99), b, sizeof(b)));
+	}
+
+	/* Interfaces */
+	fprintf(out, "\n%-16s %12s %12s\n", "INTERFACE", "RX/s", "TX/s");
+	for (size_t i = 0; i < registry_size(r); i++) {
+		const struct metric_series *s = registry_at(r, i);
+		const char *ifname;
+
+		if (strcmp(s->name, "kpulse_net_rx_bytes_total"))
+			continue;
+		ifname = metric_series_label(s, "interface");
+		fprintf(out, "%-16s %12s %12s\n", ifname, fmt_bytes(rate_of(v, s), a, sizeof(a)),
+			fmt_bytes(rate_sum(v, "kpulse_net_tx_bytes_total", "interface", ifname), b,
+				  sizeof(b)));
+	}
+
+	/* Processes */
+	for (size_t i = 0; i < registry_size(r) && nprocs < 64; i++) {
+		const struct metric_series *s = registry_at(r, i);
+
+		if (!strcmp(s->name, "kpulse_sched_process_cpu_seconds_total"))
+			procs[nprocs++] = (struct proc_line){ s, rate_of(v, s) };
+	}
+	qsort(procs, nprocs, sizeof(procs[0]), proc_line_cmp);
+	fprintf(out, "\n%8s %-16s %7s %12s\n", "PID", "COMM", "CPU%", "RUNQ WAIT/s");
+	for (size_t i = 0; i < nprocs && i < 15; i++) {
+		const char *pid = metric_series_label(procs[i].s, "pid");
+		const char *comm = metric_series_label(procs[i].s, "comm");
+		struct metric_label l[] = { { "comm", comm }, { "pid", pid } };
+		const struct metric_series *rq =
+			registry_find(r, "kpulse_sched_process_runqueue_seconds_total", l, 2);
+
+		fprintf(out, "%8s %-16s %6.1f%% %12s\n", pid, comm, 100 * procs[i].cpu,
+			rq ? fmt_seconds(rate_of(v, rq), c, sizeof(c)) : "-");
+	}
+	fflush(out);
+}
+
+static double now_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int cmd_top(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "interval", required_argument, NULL, 'i' },
+		{ "count", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	struct collector_options copts = { .top_k = 15, .slow_io_ns = 50ULL * 1000000 };
+	struct collector *col = NULL;
+	struct registry *cur = NULL, *prev = NULL;
+	double interval = 1, next, last = 0;
+	unsigned long count = 0, n = 0;
+	int opt, err, status = 0;
+
+	opterr = 0;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'i':
+			if (cli_parse_seconds("top", "--interval", optarg, 0.1, 60, &interval))
+				return EXIT_USAGE;
+			break;
+		case 'c':
+			if (cli_parse_uint("top", "--count", optarg, 1, 1000000000, &count))
+				return EXIT_USAGE;
+			break;
+		case 'h':
+			top_usage(stdout);
+			return 0;
+		default:
+			fprintf(stderr, "kpulse top: unknown or incomplete option '%s' (try --help)\n",
+				argv[optind - 1]);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "kpulse top: unexpected argument '%s' (try --help)\n", argv[optind]);
+		return EXIT_USAGE;
+	}
+
+	cli_install_stop_signals();
+	err = collector_new(&copts, &col);
+	if (err)
+		return cli_report_start_error("top", err);
+	cur = registry_new();
+	if (!cur) {
+		collector_free(col);
+		fprintf(stderr, "kpulse top: out of memory\n");
+		return 1;
+	}
+
+	term_enter();
+	next = now_mono();
+	while (!cli_stop) {
+		double left = next - now_mono();
+
+		if (left > 0) {
+			int ms = (int)ceil(left * 1000);
+
+			if (quit_pressed(0))
+				break;
+			collector_poll(col, ms > 100 ? 100 : ms);
+			continue;
+		}
+		collector_poll(col, 0);
+		json_decref(collector_take_events(col));
+		if (collector_sample(col, cur) != 0) {
+			status = 1;
+			break;
+		}
+		struct view v = { cur, prev, last ? registry_timestamp(cur) - last : 0 };
+
+		draw(&v, collector_probes(col), stdout);
+		last = registry_timestamp(cur);
+		registry_free(prev);
+		prev = registry_copy(cur);
+		next += interval;
+		if (count && ++n >= count)
+			break;
+	}
+	term_leave();
+
+	registry_free(prev);
+	registry_free(cur);
+	collector_free(col);
+	return status;
+}

@@ -1,0 +1,810 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * collector.c - reads the kernel-side aggregates into the registry.
+ *
+ * Per-CPU maps are summed over CPUs here; histograms stay log2 slots and
+ * are scaled to seconds on export. Per-process rows are ranked by what
+ * each process did during the last interval: the top K per metric become
+ * labelled series, the rest accumulate into an "other processes" counter
+ * so that the rows add up without unbounded labels.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include "kpulse_abi.h"
+#include "collection/collector.h"
+#include "collection/events.h"
+#include "collection/procfs.h"
+
+/* -------------------------------------------------- per-process metrics */
+
+enum proc_metric {
+	PM_ONCPU,
+	PM_RUNQ,
+	PM_FAULTS,
+	PM_IO_READ,
+	PM_IO_WRITE,
+	PM_NR,
+};
+
+static const struct {
+	const char *name;
+	const char *other;
+	const char *op; /* label op=..., or NULL */
+	double scale;
+} proc_metrics[PM_NR] = {
+	[PM_ONCPU] = { "kpulse_sched_process_cpu_seconds_total",
+		       "kpulse_sched_other_processes_cpu_seconds_total", NULL, 1e-9 },
+	[PM_RUNQ] = { "kpulse_sched_process_runqueue_seconds_total",
+		      "kpulse_sched_other_processes_runqueue_seconds_total", NULL, 1e-9 },
+	[PM_FAULTS] = { "kpulse_mem_process_page_faults_total",
+			"kpulse_mem_other_processes_page_faults_total", NULL, 1 },
+	[PM_IO_READ] = { "kpulse_block_process_io_bytes_total",
+			 "kpulse_block_other_processes_io_bytes_total", "read", 1 },
+	[PM_IO_WRITE] = { "kpulse_block_process_io_bytes_total",
+			  "kpulse_block_other_processes_io_bytes_total", "write", 1 },
+};
+
+struct proc_row {
+	uint32_t tgid;
+	uint64_t v[PM_NR];
+	uint64_t delta[PM_NR];
+	char comm[KP_COMM_LEN];
+};
+
+struct drop_reason_name {
+	uint32_t value;
+	char name[48];
+};
+
+struct collector {
+	struct collector_options opts;
+	struct probes *probes;
+	int ncpus;
+	json_t *events;
+	uint64_t events_discarded;
+	uint64_t event_counts[KP_EV_TYPE_MAX];
+	uint64_t events_malformed;
+	double mono_offset_s;
+	double last_round_mono;
+
+	struct proc_row *prev_rows;
+	size_t prev_nrows;
+	double other_total[PM_NR];
+
+	struct drop_reason_name *reasons;
+	size_t nreasons;
+};
+
+static double clock_s(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void on_event(void *ctx, const void *data, size_t size)
+{
+	struct collector *c = ctx;
+	const struct kp_event_hdr *h = data;
+	json_t *ev;
+
+	if (h->type < KP_EV_TYPE_MAX)
+		c->event_counts[h->type]++;
+	if (json_array_size(c->events) >= c->opts.max_events) {
+		c->events_discarded++;
+		return;
+	}
+	ev = event_to_json(data, size, c->mono_offset_s);
+	if (!ev) {
+		c->events_malformed++;
+		return;
+	}
+	json_array_append_new(c->events, ev);
+}
+
+/* Drop reasons are an enum whose values change between kernels: take
+ * their names from this kernel's BTF. */
+static void load_drop_reason_names(struct collector *c)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	const struct btf_type *t;
+	const struct btf_enum *e;
+	const char *prefix = "SKB_DROP_REASON_";
+	int id;
+
+	if (!btf)
+		return;
+	id = btf__find_by_name_kind(btf, "skb_drop_reason", BTF_KIND_ENUM);
+	t = id > 0 ? btf__type_by_id(btf, id) : NULL;
+	if (t && btf_vlen(t)) {
+		c->reasons = calloc(btf_vlen(t), sizeof(*c->reasons));
+		e = btf_enum(t);
+		for (int i = 0; c->reasons && i < btf_vlen(t); i++) {
+			const char *name = btf__name_by_offset(btf, e[i].name_off);
+
+			if (!name)
+				continue;
+			if (!strncmp(name, prefix, strlen(prefix)))
+				name += strlen(prefix);
+			c->reasons[c->nreasons].value = (uint32_t)e[i].val;
+			snprintf(c->reasons[c->nreasons].name, sizeof(c->reasons[0].name), "%s",
+				 name);
+			c->nreasons++;
+		}
+	}
+	btf__free(btf);
+}
+
+static void drop_reason_name(const struct collector *c, uint32_t value, char *buf, size_t len)
+{
+	for (size_t i = 0; i < c->nreasons; i++) {
+		if (c->reasons[i].value == value) {
+			snprintf(buf, len, "%s", c->reasons[i].name);
+			return;
+		}
+	}
+	snprintf(buf, len, "%" PRIu32, value);
+}
+
+int collector_new(const struct collector_options *opts, struct collector **ret)
+{
+	struct probes_options popts = { .slow_io_ns = opts->slow_io_ns };
+	struct collector *c;
+	int err;
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->opts = *opts;
+	if (!c->opts.top_k)
+		c->opts.top_k = COLLECTOR_DEFAULT_TOP_K;
+	if (!c->opts.max_events)
+		c->opts.max_events = COLLECTOR_DEFAULT_MAX_EVENTS;
+	c->ncpus = libbpf_num_possible_cpus();
+	c->events = json_array();
+	c->mono_offset_s = clock_s(CLOCK_REALTIME) - clock_s(CLOCK_MONOTONIC);
+	if (c->ncpus <= 0 || !c->events) {
+		err = c->ncpus <= 0 ? c->ncpus : -ENOMEM;
+		collector_free(c);
+		return err;
+	}
+	err = probes_open(&popts, on_event, c, &c->probes);
+	if (err) {
+		collector_free(c);
+		return err;
+	}
+	load_drop_reason_names(c);
+	c->last_round_mono = clock_s(CLOCK_MONOTONIC);
+	*ret = c;
+	return 0;
+}
+
+struct collector *collector_free(struct collector *c)
+{
+	if (!c)
+		return NULL;
+	probes_close(c->probes);
+	json_decref(c->events);
+	free(c->prev_rows);
+	free(c->reasons);
+	free(c);
+	return NULL;
+}
+
+const struct probes *collector_probes(const struct collector *c)
+{
+	return c->probes;
+}
+
+int collector_poll(struct collector *c, int timeout_ms)
+{
+	return probes_poll_events(c->probes, timeout_ms);
+}
+
+json_t *collector_take_events(struct collector *c)
+{
+	json_t *out = c->events;
+
+	c->events = json_array();
+	if (!c->events) {
+		c->events = out;
+		return NULL;
+	}
+	return out;
+}
+
+/* --------------------------------------------------------- map readers */
+
+/* Reads one per-CPU entry: ncpus copies of value_size bytes each,
+ * rounded up to 8 as the kernel lays them out. */
+static void *percpu_lookup(const struct collector *c, int fd, const void *key,
+			   size_t value_size)
+{
+	size_t stride = (value_size + 7) & ~(size_t)7;
+	void *vals = calloc(c->ncpus, stride);
+
+	if (vals && bpf_map_lookup_elem(fd, key, vals) != 0) {
+		free(vals);
+		return NULL;
+	}
+	return vals;
+}
+
+#define PERCPU_AT(vals, type, cpu) \
+	((const type *)((const char *)(vals) + (size_t)(cpu) * ((sizeof(type) + 7) & ~(size_t)7)))
+
+static void hist_sum_into(struct kp_hist *dst, const struct kp_hist *src)
+{
+	for (int i = 0; i < KP_HIST_SLOTS; i++)
+		dst->slots[i] += src->slots[i];
+	dst->count += src->count;
+	dst->sum += src->sum;
+}
+
+/* Kernel ns histogram -> registry series in seconds. */
+static int set_hist_ns(struct registry *r, const char *name, const struct metric_label *l,
+		       size_t nl, const struct kp_hist *h)
+{
+	uint64_t slots[REGISTRY_HIST_SLOTS] = {};
+
+	for (int i = 0; i < KP_HIST_SLOTS && i < REGISTRY_HIST_SLOTS; i++)
+		slots[i] = h->slots[i];
+	return registry_set_histogram(r, name, l, nl, slots, h->count, (double)h->sum, 1e-9);
+}
+
+static int set_counter0(struct registry *r, const char *name, double v)
+{
+	return registry_set_counter(r, name, NULL, 0, v);
+}
+
+static int set_counter1(struct registry *r, const char *name, const char *k, const char *val,
+			double v)
+{
+	struct metric_label l[] = { { k, val } };
+
+	return registry_set_counter(r, name, l, 1, v);
+}
+
+static int sample_sched(struct collector *c, struct registry *r)
+{
+	int fd = probes_map_fd(c->probes, PROBE_SCHED, "sched_cpu");
+	uint64_t counters[KP_SCHED_COUNTER_NR] = {};
+	struct kp_hist runq = {};
+	uint32_t zero = 0;
+	void *vals;
+	int err = 0;
+
+	if (fd < 0)
+		return 0;
+	vals = percpu_lookup(c, fd, &zero, sizeof(struct kp_sched_cpu));
+	if (!vals)
+		return 0;
+	for (int cpu = 0; cpu < c->ncpus; cpu++) {
+		const struct kp_sched_cpu *s = PERCPU_AT(vals, struct kp_sched_cpu, cpu);
+		char cpubuf[16];
+
+		for (int i = 0; i < KP_SCHED_COUNTER_NR; i++)
+			counters[i] += s->counters[i];
+		hist_sum_into(&runq, &s->runq_latency);
+		snprintf(cpubuf, sizeof(cpubuf), "%d", cpu);
+		err |= set_counter1(r, "kpulse_sched_cpu_busy_seconds_total", "cpu", cpubuf,
+				    s->busy_ns / 1e9);
+	}
+	free(vals);
+	err |= set_counter1(r, "kpulse_sched_context_switches_total", "kind", "voluntary",
+			    counters[KP_SCHED_CSW_VOLUNTARY]);
+	err |= set_counter1(r, "kpulse_sched_context_switches_total", "kind", "involuntary",
+			    counters[KP_SCHED_CSW_INVOLUNTARY]);
+	err |= set_counter0(r, "kpulse_sched_processes_forked_total", counters[KP_SCHED_FORKS]);
+	err |= set_counter0(r, "kpulse_sched_processes_exec_total", counters[KP_SCHED_EXECS]);
+	err |= set_counter0(r, "kpulse_sched_processes_exited_total", counters[KP_SCHED_EXITS]);
+	err |= set_hist_ns(r, "kpulse_sched_runqueue_latency_seconds", NULL, 0, &runq);
+	return err ? -ENOMEM : 0;
+}
+
+static int sample_mem(struct collector *c, struct registry *r)
+{
+	int fd = probes_map_fd(c->probes, PROBE_MEM, "mem_cpu");
+	uint64_t counters[KP_MEM_COUNTER_NR] = {};
+	struct kp_hist reclaim = {};
+	struct meminfo mi;
+	uint32_t zero = 0;
+	void *vals;
+	int err = 0;
+
+	if (fd >= 0 && (vals = percpu_lookup(c, fd, &zero, sizeof(struct kp_mem_cpu)))) {
+		for (int cpu = 0; cpu < c->ncpus; cpu++) {
+			const struct kp_mem_cpu *m = PERCPU_AT(vals, struct kp_mem_cpu, cpu);
+
+			for (int i = 0; i < KP_MEM_COUNTER_NR; i++)
+				counters[i] += m->counters[i];
+			hist_sum_into(&reclaim, &m->direct_reclaim_latency);
+		}
+		free(vals);
+		err |= set_counter1(r, "kpulse_mem_page_faults_total", "mode", "user",
+				    counters[KP_MEM_PGFAULT_USER]);
+		err |= set_counter1(r, "kpulse_mem_page_faults_total", "mode", "kernel",
+				    counters[KP_MEM_PGFAULT_KERNEL]);
+		err |= set_counter0(r, "kpulse_mem_direct_reclaim_total",
+				    counters[KP_MEM_DIRECT_RECLAIM]);
+		err |= set_counter0(r, "kpulse_mem_kswapd_wakeups_total",
+				    counters[KP_MEM_KSWAPD_WAKEUPS]);
+		err |= set_counter0(r, "kpulse_mem_oom_kills_total", counters[KP_MEM_OOM_KILLS]);
+		err |= set_hist_ns(r, "kpulse_mem_direct_reclaim_latency_seconds", NULL, 0,
+				   &reclaim);
+	}
+	if (procfs_read_meminfo("/proc/meminfo", &mi) == 0) {
+		err |= registry_set_gauge(r, "kpulse_mem_total_bytes", NULL, 0, mi.total_bytes);
+		err |= registry_set_gauge(r, "kpulse_mem_free_bytes", NULL, 0, mi.free_bytes);
+		err |= registry_set_gauge(r, "kpulse_mem_available_bytes", NULL, 0,
+					  mi.available_bytes);
+		err |= registry_set_gauge(r, "kpulse_mem_cached_bytes", NULL, 0, mi.cached_bytes);
+		err |= registry_set_gauge(r, "kpulse_mem_swap_total_bytes", NULL, 0,
+					  mi.swap_total_bytes);
+		err |= registry_set_gauge(r, "kpulse_mem_swap_free_bytes", NULL, 0,
+					  mi.swap_free_bytes);
+	}
+	return err ? -ENOMEM : 0;
+}
+
+static const char *blk_op_names[KP_BLK_OP_NR] = { "read", "write", "discard", "other" };
+
+static int sample_block(struct collector *c, struct registry *r)
+{
+	int fd = probes_map_fd(c->probes, PROBE_BLOCK, "blk_dev_stats");
+	uint32_t key, next, *prev = NULL;
+	int err = 0, guard = 0;
+
+	if (fd < 0)
+		return 0;
+	while (bpf_map_get_next_key(fd, prev, &next) == 0 && guard++ < 4096) {
+		struct kp_blk_dev_stat total = {};
+		char dev[32];
+		void *vals;
+
+		key = next;
+		prev = &key;
+		vals = percpu_lookup(c, fd, &key, sizeof(struct kp_blk_dev_stat));
+		if (!vals)
+			continue;
+		for (int cpu = 0; cpu < c->ncpus; cpu++) {
+			const struct kp_blk_dev_stat *s =
+				PERCPU_AT(vals, struct kp_blk_dev_stat, cpu);
+
+			for (int i = 0; i < KP_BLK_OP_NR; i++) {
+				total.ios[i] += s->ios[i];
+				total.bytes[i] += s->bytes[i];
+			}
+			total.errors += s->errors;
+			hist_sum_into(&total.latency, &s->latency);
+			hist_sum_into(&total.queue_time, &s->queue_time);
+		}
+		free(vals);
+
+		procfs_block_devname(KP_DEV_MAJOR(key), KP_DEV_MINOR(key), dev, sizeof(dev));
+		for (int i = 0; i < KP_BLK_OP_NR; i++) {
+			struct metric_label l[] = { { "device", dev }, { "op", blk_op_names[i] } };
+
+			if (i == KP_BLK_OP_OTHER && !total.ios[i])
+				continue;
+			err |= registry_set_counter(r, "kpulse_block_ios_completed_total", l, 2,
+						    total.ios[i]);
+			err |= registry_set_counter(r, "kpulse_block_bytes_total", l, 2,
+						    total.bytes[i]);
+		}
+		struct metric_label d[] = { { "device", dev } };
+
+		err |= registry_set_counter(r, "kpulse_block_io_errors_total", d, 1, total.errors);
+		err |= set_hist_ns(r, "kpulse_block_io_latency_seconds", d, 1, &total.latency);
+		err |= set_hist_ns(r, "kpulse_block_queue_time_seconds", d, 1, &total.queue_time);
+	}
+	err |= set_counter0(r, "kpulse_block_slow_ios_total", c->event_counts[KP_EV_SLOW_IO]);
+	return err ? -ENOMEM : 0;
+}
+
+struct iface_total {
+	char name[KP_IFNAME_LEN];
+	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
+};
+
+static int sample_net(struct collector *c, struct registry *r)
+{
+	static const struct {
+		const char *name;
+		int idx;
+	} tcp_counters[] = {
+		{ "kpulse_net_tcp_retransmitted_segments_total", KP_NET_TCP_RETRANS_SEGS },
+		{ "kpulse_net_tcp_synack_retransmits_total", KP_NET_TCP_SYNACK_RETRANS },
+		{ "kpulse_net_tcp_resets_sent_total", KP_NET_TCP_RST_SENT },
+		{ "kpulse_net_tcp_resets_received_total", KP_NET_TCP_RST_RECEIVED },
+		{ "kpulse_net_tcp_connections_opened_total", KP_NET_TCP_CONNECTS },
+		{ "kpulse_net_tcp_connections_closed_total", KP_NET_TCP_CLOSES },
+	};
+	struct iface_total *ifs = NULL;
+	size_t nifs = 0;
+	struct kp_iface_key ikey, inext, *iprev = NULL;
+	uint32_t rkey, rnext, *rprev = NULL;
+	int fd, err = 0, guard = 0;
+
+	if (!probes_subsystem_loaded(c->probes, PROBE_NET))
+		return 0;
+
+	/* Interfaces: summed by name, the label /proc/net/dev shows. */
+	fd = probes_map_fd(c->probes, PROBE_NET, "iface_stats");
+	while (fd >= 0 && bpf_map_get_next_key(fd, iprev, &inext) == 0 && guard++ < 8192) {
+		struct iface_total *t = NULL;
+		void *vals;
+
+		ikey = inext;
+		iprev = &ikey;
+		vals = percpu_lookup(c, fd, &ikey, sizeof(struct kp_iface_stat));
+		if (!vals)
+			continue;
+		for (int cpu = 0; cpu < c->ncpus; cpu++) {
+			const struct kp_iface_stat *s = PERCPU_AT(vals, struct kp_iface_stat, cpu);
+
+			if (!t && s->name[0]) {
+				for (size_t i = 0; i < nifs && !t; i++)
+					if (!strncmp(ifs[i].name, s->name, KP_IFNAME_LEN))
+						t = &ifs[i];
+				if (!t) {
+					struct iface_total *n =
+						realloc(ifs, (nifs + 1) * sizeof(*ifs));
+
+					if (!n)
+						break;
+					ifs = n;
+					t = &ifs[nifs++];
+					memset(t, 0, sizeof(*t));
+					memcpy(t->name, s->name, KP_IFNAME_LEN);
+					t->name[KP_IFNAME_LEN - 1] = 0;
+				}
+			}
+		}
+		for (int cpu = 0; t && cpu < c->ncpus; cpu++) {
+			const struct kp_iface_stat *s = PERCPU_AT(vals, struct kp_iface_stat, cpu);
+
+			t->rx_packets += s->rx_packets;
+			t->rx_bytes += s->rx_bytes;
+			t->tx_packets += s->tx_packets;
+			t->tx_bytes += s->tx_bytes;
+		}
+		free(vals);
+	}
+	for (size_t i = 0; i < nifs; i++) {
+		const char *n = ifs[i].name;
+
+		err |= set_counter1(r, "kpulse_net_rx_packets_total", "interface", n,
+				    ifs[i].rx_packets);
+		err |= set_counter1(r, "kpulse_net_rx_bytes_total", "interface", n,
+				    ifs[i].rx_bytes);
+		err |= set_counter1(r, "kpulse_net_tx_packets_total", "interface", n,
+				    ifs[i].tx_packets);
+		err |= set_counter1(r, "kpulse_net_tx_bytes_total", "interface", n,
+				    ifs[i].tx_bytes);
+	}
+	free(ifs);
+
+	fd = probes_map_fd(c->probes, PROBE_NET, "net_counters");
+	for (size_t i = 0; fd >= 0 && i < sizeof(tcp_counters) / sizeof(tcp_counters[0]); i++) {
+		uint32_t k = tcp_counters[i].idx;
+		uint64_t *vals = percpu_lookup(c, fd, &k, sizeof(uint64_t)), sum = 0;
+
+		if (!vals)
+			continue;
+		for (int cpu = 0; cpu < c->ncpus; cpu++)
+			sum += vals[cpu];
+		free(vals);
+		err |= set_counter0(r, tcp_counters[i].name, sum);
+	}
+
+	fd = probes_map_fd(c->probes, PROBE_NET, "drop_reasons");
+	guard = 0;
+	while (fd >= 0 && bpf_map_get_next_key(fd, rprev, &rnext) == 0 && guard++ < 4096) {
+		uint64_t *vals, sum = 0;
+		char name[48];
+
+		rkey = rnext;
+		rprev = &rkey;
+		vals = percpu_lookup(c, fd, &rkey, sizeof(uint64_t));
+		if (!vals)
+			continue;
+		for (int cpu = 0; cpu < c->ncpus; cpu++)
+			sum += vals[cpu];
+		free(vals);
+		drop_reason_name(c, rkey, name, sizeof(name));
+		err |= set_counter1(r, "kpulse_net_packet_drops_total", "reason", name, sum);
+	}
+	return err ? -ENOMEM : 0;
+}
+
+/* ------------------------------------------------------- per-process */
+
+static int row_cmp_tgid(const void *a, const void *b)
+{
+	const struct proc_row *x = a, *y = b;
+
+	return x->tgid < y->tgid ? -1 : x->tgid > y->tgid;
+}
+
+static enum proc_metric sort_metric;
+
+static int row_cmp_delta(const void *a, const void *b)
+{
+	const struct proc_row *x = *(const struct proc_row *const *)a;
+	const struct proc_row *y = *(const struct proc_row *const *)b;
+
+	if (x->delta[sort_metric] != y->delta[sort_metric])
+		return x->delta[sort_metric] > y->delta[sort_metric] ? -1 : 1;
+	return x->tgid < y->tgid ? -1 : x->tgid > y->tgid;
+}
+
+struct row_vec {
+	struct proc_row *rows;
+	size_t n, cap;
+};
+
+static struct proc_row *row_append(struct row_vec *rv, uint32_t tgid)
+{
+	struct proc_row *row;
+
+	if (rv->n == rv->cap) {
+		size_t cap = rv->cap ? 2 * rv->cap : 256;
+		struct proc_row *nr = realloc(rv->rows, cap * sizeof(*nr));
+
+		if (!nr)
+			return NULL;
+		rv->rows = nr;
+		rv->cap = cap;
+	}
+	row = &rv->rows[rv->n++];
+	memset(row, 0, sizeof(*row));
+	row->tgid = tgid;
+	return row;
+}
+
+/* Adds the per-CPU cache slots of a sched_cpu / mem_cpu value as rows. */
+static int append_cache_rows(struct collector *c, struct row_vec *rv, enum probe_subsystem s,
+			     const char *map, size_t value_size, size_t cache_off, int m0, int m1)
+{
+	int fd = probes_map_fd(c->probes, s, map);
+	size_t stride = (value_size + 7) & ~(size_t)7;
+	uint32_t zero = 0;
+	void *vals;
+
+	if (fd < 0 || !(vals = percpu_lookup(c, fd, &zero, value_size)))
+		return 0;
+	for (int cpu = 0; cpu < c->ncpus; cpu++) {
+		const struct kp_proc_cache_slot *slots =
+			(const void *)((const char *)vals + cpu * stride + cache_off);
+
+		for (int i = 0; i < KP_PROC_CACHE_SLOTS; i++) {
+			struct proc_row *row;
+
+			if (!slots[i].tgid || (!slots[i].v[0] && !slots[i].v[1]))
+				continue;
+			row = row_append(rv, slots[i].tgid);
+			if (!row) {
+				free(vals);
+				return -ENOMEM;
+			}
+			row->v[m0] = slots[i].v[0];
+			if (m1 >= 0)
+				row->v[m1] = slots[i].v[1];
+		}
+	}
+	free(vals);
+	return 0;
+}
+
+/*
+ * Per-process totals: proc_stats (per CPU, summed) plus what still sits in
+ * the per-CPU caches of the sched and mem programs. proc_stats is read
+ * first: a slot flushed between the two reads is then missed for one
+ * round rather than counted twice, so every row stays monotonic.
+ */
+static int read_proc_rows(struct collector *c, struct proc_row **ret_rows, size_t *ret_n)
+{
+	int fd = probes_proc_stats_fd(c->probes);
+	struct row_vec rv = {};
+	uint32_t key, next, *prev = NULL;
+	size_t out = 0;
+	int guard = 0, err;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0 && guard++ < 2 * KP_PROC_MAX_ENTRIES) {
+		struct proc_row *row;
+		void *vals;
+
+		key = next;
+		prev = &key;
+		vals = percpu_lookup(c, fd, &key, sizeof(struct kp_proc_stat));
+		if (!vals)
+			continue;
+		row = row_append(&rv, key);
+		if (!row) {
+			free(vals);
+			free(rv.rows);
+			return -ENOMEM;
+		}
+		for (int cpu = 0; cpu < c->ncpus; cpu++) {
+			const struct kp_proc_stat *s = PERCPU_AT(vals, struct kp_proc_stat, cpu);
+
+			row->v[PM_ONCPU] += s->oncpu_ns;
+			row->v[PM_RUNQ] += s->runq_delay_ns;
+			row->v[PM_FAULTS] += s->page_faults;
+			row->v[PM_IO_READ] += s->io_read_bytes;
+			row->v[PM_IO_WRITE] += s->io_write_bytes;
+			if (!row->comm[0] && s->comm[0])
+				memcpy(row->comm, s->comm, KP_COMM_LEN);
+		}
+		row->comm[KP_COMM_LEN - 1] = 0;
+		free(vals);
+	}
+	err = append_cache_rows(c, &rv, PROBE_SCHED, "sched_cpu", sizeof(struct kp_sched_cpu),
+				offsetof(struct kp_sched_cpu, cache), PM_ONCPU, PM_RUNQ);
+	if (!err)
+		err = append_cache_rows(c, &rv, PROBE_MEM, "mem_cpu", sizeof(struct kp_mem_cpu),
+					offsetof(struct kp_mem_cpu, cache), PM_FAULTS, -1);
+	if (err) {
+		free(rv.rows);
+		return err;
+	}
+	/* Sort by tgid and fold the rows of one process into one. */
+	if (rv.n)
+		qsort(rv.rows, rv.n, sizeof(*rv.rows), row_cmp_tgid);
+	for (size_t i = 0; i < rv.n; i++) {
+		struct proc_row *dst = &rv.rows[out];
+
+		if (out && rv.rows[out - 1].tgid == rv.rows[i].tgid) {
+			dst = &rv.rows[out - 1];
+			for (int m = 0; m < PM_NR; m++)
+				dst->v[m] += rv.rows[i].v[m];
+			if (!dst->comm[0])
+				memcpy(dst->comm, rv.rows[i].comm, KP_COMM_LEN);
+			continue;
+		}
+		if (out != i)
+			*dst = rv.rows[i];
+		out++;
+	}
+	*ret_rows = rv.rows;
+	*ret_n = out;
+	return 0;
+}
+
+static int sample_processes(struct collector *c, struct registry *r)
+{
+	struct proc_row *rows = NULL, **order = NULL;
+	size_t n = 0, j = 0;
+	int err;
+
+	err = read_proc_rows(c, &rows, &n);
+	if (err)
+		return err;
+	/* Deltas against the previous round (both sorted by tgid). A value
+	 * that went down is a new process reusing the pid. */
+	for (size_t i = 0; i < n; i++) {
+		while (j < c->prev_nrows && c->prev_rows[j].tgid < rows[i].tgid)
+			j++;
+		bool seen = j < c->prev_nrows && c->prev_rows[j].tgid == rows[i].tgid;
+
+		for (int m = 0; m < PM_NR; m++) {
+			uint64_t before = seen ? c->prev_rows[j].v[m] : 0;
+
+			rows[i].delta[m] = rows[i].v[m] >= before ? rows[i].v[m] - before
+								  : rows[i].v[m];
+		}
+	}
+	order = n ? malloc(n * sizeof(*order)) : NULL;
+	if (n && !order) {
+		free(rows);
+		return -ENOMEM;
+	}
+	for (int m = 0; m < PM_NR; m++) {
+		uint64_t all = 0, top = 0;
+		size_t k = 0;
+
+		for (size_t i = 0; i < n; i++) {
+			order[i] = &rows[i];
+			all += rows[i].delta[m];
+		}
+		sort_metric = m;
+		if (n)
+			qsort(order, n, sizeof(*order), row_cmp_delta);
+		for (k = 0; k < n && k < c->opts.top_k && order[k]->delta[m]; k++) {
+			struct proc_row *row = order[k];
+			char pid[16], comm[KP_COMM_LEN + 1];
+			struct metric_label l[3] = { { "comm", comm }, { "pid", pid } };
+			size_t nl = 2;
+
+			snprintf(pid, sizeof(pid), "%" PRIu32, row->tgid);
+			if (procfs_read_comm(row->tgid, comm, sizeof(comm)) != 0)
+				snprintf(comm, sizeof(comm), "%s", row->comm);
+			if (proc_metrics[m].op)
+				l[nl++] = (struct metric_label){ "op", proc_metrics[m].op };
+			err |= registry_set_counter(r, proc_metrics[m].name, l, nl,
+						    row->v[m] * proc_metrics[m].scale);
+			top += row->delta[m];
+		}
+		c->other_total[m] += (double)(all - top) * proc_metrics[m].scale;
+		if (proc_metrics[m].op)
+			err |= set_counter1(r, proc_metrics[m].other, "op", proc_metrics[m].op,
+					    c->other_total[m]);
+		else
+			err |= set_counter0(r, proc_metrics[m].other, c->other_total[m]);
+	}
+	free(order);
+	free(c->prev_rows);
+	c->prev_rows = rows;
+	c->prev_nrows = n;
+	return err ? -ENOMEM : 0;
+}
+
+/* ------------------------------------------------------------ kpulse */
+
+static int sample_self(struct collector *c, struct registry *r)
+{
+	int err = 0;
+
+	for (int s = 0; s < PROBE_SUBSYSTEM_NR; s++) {
+		int fd = probes_map_fd(c->probes, s, "events_dropped");
+		uint64_t *vals, sum = 0;
+		uint32_t zero = 0;
+
+		if (fd < 0)
+			continue;
+		vals = percpu_lookup(c, fd, &zero, sizeof(uint64_t));
+		if (!vals)
+			continue;
+		for (int cpu = 0; cpu < c->ncpus; cpu++)
+			sum += vals[cpu];
+		free(vals);
+		err |= set_counter1(r, "kpulse_events_dropped_total", "subsystem",
+				    probe_subsystem_name(s), sum);
+	}
+	err |= set_counter1(r, "kpulse_events_dropped_total", "subsystem", "userspace",
+			    c->events_discarded + c->events_malformed);
+	for (int t = 1; t < KP_EV_TYPE_MAX; t++)
+		err |= set_counter1(r, "kpulse_events_total", "type", event_type_name(t),
+				    c->event_counts[t]);
+	for (size_t i = 0; i < probes_count(c->probes); i++) {
+		const struct probe_info *pi = probes_at(c->probes, i);
+		struct metric_label l[] = { { "probe", pi->tracepoint },
+					    { "attach", probe_attach_name(pi->attach) } };
+
+		if (pi->state == PROBE_NOT_NEEDED)
+			continue;
+		err |= registry_set_gauge(r, "kpulse_probe_up", l, 2,
+					  pi->state == PROBE_ATTACHED ? 1 : 0);
+	}
+	return err ? -ENOMEM : 0;
+}
+
+int collector_sample(struct collector *c, struct registry *r)
+{
+	double now_mono = clock_s(CLOCK_MONOTONIC);
+	int err = 0;
+
+	c->mono_offset_s = clock_s(CLOCK_REALTIME) - now_mono;
+	registry_begin(r, now_mono + c->mono_offset_s, now_mono - c->last_round_mono);
+	c->last_round_mono = now_mono;
+	err |= sample_sched(c, r);
+	err |= sample_mem(c, r);
+	err |= sample_block(c, r);
+	err |= sample_net(c, r);
+	err |= sample_processes(c, r);
+	err |= sample_self(c, r);
+	registry_end(r);
+	return err ? -ENOMEM : 0;
+}

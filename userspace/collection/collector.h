@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * collector.h - one collection round: reads every BPF map and /proc gauge
+ * into the metric registry, and buffers the ring-buffer events that
+ * arrived since the last round. The daemon, `kpulse dump` and `kpulse top`
+ * all collect through this.
+ */
+#ifndef KPULSE_COLLECTOR_H
+#define KPULSE_COLLECTOR_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "collection/probes.h"
+#include "registry/registry.h"
+
+struct collector_options {
+	unsigned top_k;	     /* per-process rows per metric */
+	uint64_t slow_io_ns; /* block I/Os at least this slow become events */
+	unsigned max_events; /* events buffered between rounds; more are counted, not kept */
+};
+
+#define COLLECTOR_DEFAULT_TOP_K 10
+#define COLLECTOR_DEFAULT_MAX_EVENTS 10000
+
+struct collector;
+
+/* Loads the probes (see probes_open() for the errors). */
+int collector_new(const struct collector_options *opts, struct collector **ret);
+struct collector *collector_free(struct collector *c);
+
+const struct probes *collector_probes(const struct collector *c);
+
+/* Waits up to timeout_ms for ring-buffer events and buffers them.
+ * Returns the number received or -errno (-EINTR on a signal). */
+int collector_poll(struct collector *c, int timeout_ms);
+
+/* One round: registry_begin() .. registry_end() with every series.
+ * Returns 0 or -ENOMEM. A map that cannot be read is skipped. */
+int collector_sample(struct collector *c, struct registry *r);
+
+/* The events buffered since the last call, oldest first, as a JSON array
+ * the caller owns (never NULL unless out of memory). */
+json_t *collector_take_events(struct collector *c);
+
+#endif /* KPULSE_COLLECTOR_H */

@@ -1,0 +1,978 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * registry.c - the metric registry. Each series is one allocation, found
+ * through a hash table keyed by name + sorted labels and listed in an order
+ * array that is re-sorted only after series were added. Series of one name
+ * share a family, which holds the type (one type per name) and help text.
+ *
+ * Ownership: the registry owns every series node and family and frees them
+ * through series_drop() and family_put() during a round, or registry_free().
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "registry/hist.h"
+#include "registry/registry.h"
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+/* ---------------------------------------------------------------------------
+ * Hash table: intrusive chains, so removal is an unlink and nodes never move.
+ */
+
+struct hnode {
+	struct hnode *next;
+	uint64_t hash;
+};
+
+struct htab {
+	struct hnode **buckets; /* nbuckets is a power of two */
+	size_t nbuckets;
+	size_t n;
+};
+
+#define HTAB_MIN_BUCKETS 64
+
+static int htab_init(struct htab *t)
+{
+	t->buckets = calloc(HTAB_MIN_BUCKETS, sizeof(*t->buckets));
+	if (!t->buckets)
+		return -ENOMEM;
+	t->nbuckets = HTAB_MIN_BUCKETS;
+	t->n = 0;
+	return 0;
+}
+
+/* Makes room for n entries at a load factor of at most 1, so that
+ * htab_add() cannot fail. On failure the table is unchanged. */
+static int htab_reserve(struct htab *t, size_t n)
+{
+	struct hnode **buckets;
+	size_t nbuckets = t->nbuckets;
+
+	if (n <= nbuckets)
+		return 0;
+	while (nbuckets < n)
+		nbuckets *= 2;
+	buckets = calloc(nbuckets, sizeof(*buckets));
+	if (!buckets)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->nbuckets; i++) {
+		struct hnode *h, *next;
+
+		for (h = t->buckets[i]; h; h = next) {
+			next = h->next;
+			h->next = buckets[h->hash & (nbuckets - 1)];
+			buckets[h->hash & (nbuckets - 1)] = h;
+		}
+	}
+	free(t->buckets);
+	t->buckets = buckets;
+	t->nbuckets = nbuckets;
+	return 0;
+}
+
+static struct hnode *htab_chain(const struct htab *t, uint64_t hash)
+{
+	return t->buckets[hash & (t->nbuckets - 1)];
+}
+
+static void htab_add(struct htab *t, struct hnode *h, uint64_t hash)
+{
+	struct hnode **bucket = &t->buckets[hash & (t->nbuckets - 1)];
+
+	h->hash = hash;
+	h->next = *bucket;
+	*bucket = h;
+	t->n++;
+}
+
+static void htab_del(struct htab *t, struct hnode *h)
+{
+	struct hnode **p = &t->buckets[h->hash & (t->nbuckets - 1)];
+
+	while (*p && *p != h)
+		p = &(*p)->next;
+	if (*p) {
+		*p = h->next;
+		t->n--;
+	}
+}
+
+/* FNV-1a, 64 bits. The terminating NUL is hashed too, so that the pairs
+ * ("ab", "c") and ("a", "bc") hash differently. */
+#define FNV_OFFSET 0xcbf29ce484222325ULL
+#define FNV_PRIME 0x100000001b3ULL
+
+static uint64_t fnv1a(uint64_t hash, const char *s)
+{
+	do {
+		hash ^= (unsigned char)*s;
+		hash *= FNV_PRIME;
+	} while (*s++);
+	return hash;
+}
+
+/* ---------------------------------------------------------------------------
+ * Data
+ */
+
+struct family {
+	struct hnode hnode;
+	char name[REGISTRY_NAME_MAX];
+	enum metric_type type; /* meaningful while nseries > 0 */
+	size_t nseries;
+	char *help; /* NULL when not described */
+};
+
+struct series_node {
+	struct metric_series s; /* what registry_at() hands out */
+	struct hnode hnode;
+	struct family *family;
+};
+
+struct registry {
+	struct htab series; /* series_node by name + labels; series.n is the size */
+	struct htab families; /* family by name */
+	struct series_node **order; /* series.n entries */
+	size_t order_cap;
+	bool sorted;
+	uint64_t generation;
+	double timestamp;
+	double interval_s;
+};
+
+/* ---------------------------------------------------------------------------
+ * Names, labels and keys
+ */
+
+static bool is_alpha_or_underscore(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static bool valid_name(const char *name)
+{
+	size_t len;
+
+	if (!name || !(is_alpha_or_underscore(name[0]) || name[0] == ':'))
+		return false;
+	for (len = 1; name[len]; len++) {
+		if (!is_alpha_or_underscore(name[len]) && !is_digit(name[len]) && name[len] != ':')
+			return false;
+	}
+	return len < REGISTRY_NAME_MAX;
+}
+
+static bool valid_label_key(const char *key)
+{
+	size_t len;
+
+	if (!key || !is_alpha_or_underscore(key[0]))
+		return false;
+	for (len = 1; key[len]; len++) {
+		if (!is_alpha_or_underscore(key[len]) && !is_digit(key[len]))
+			return false;
+	}
+	return len < REGISTRY_LABEL_KEY_MAX;
+}
+
+/* Length of the valid UTF-8 sequence at s (RFC 3629: no overlong forms, no
+ * surrogates, nothing above U+10FFFF), or 0 when it is not valid. Stops at
+ * the first byte that breaks the pattern, so it never reads past a NUL. */
+static size_t utf8_seq_len(const unsigned char *s)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		return s[1] >= lo && s[1] <= hi ? 2 : 0;
+	if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		if (s[0] == 0xe0)
+			lo = 0xa0;
+		else if (s[0] == 0xed)
+			hi = 0x9f;
+		return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 ? 3 : 0;
+	}
+	if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		if (s[0] == 0xf0)
+			lo = 0x90;
+		else if (s[0] == 0xf4)
+			hi = 0x8f;
+		if (s[1] < lo || s[1] > hi || (s[2] & 0xc0) != 0x80)
+			return 0;
+		return (s[3] & 0xc0) == 0x80 ? 4 : 0;
+	}
+	return 0;
+}
+
+/*
+ * Copies a label value, truncated to fit dst without splitting a character.
+ * Values come from the kernel (comm, device names) and may hold any byte:
+ * invalid UTF-8 would make jansson refuse the string, and a control
+ * character would break the one-line-per-series text, so both become '?'.
+ */
+static void copy_label_value(char dst[REGISTRY_LABEL_VALUE_MAX], const char *src)
+{
+	const unsigned char *p = (const unsigned char *)src;
+	size_t out = 0;
+
+	while (*p) {
+		size_t len = utf8_seq_len(p);
+
+		if (len == 0 || (len == 1 && (*p < 0x20 || *p == 0x7f))) {
+			if (out + 1 > REGISTRY_LABEL_VALUE_MAX - 1)
+				break;
+			dst[out++] = '?';
+			p++;
+			continue;
+		}
+		if (out + len > REGISTRY_LABEL_VALUE_MAX - 1)
+			break;
+		memcpy(dst + out, p, len);
+		out += len;
+		p += len;
+	}
+	dst[out] = '\0';
+}
+
+/*
+ * Fills key's name and labels in canonical form: labels sorted by key,
+ * values cleaned and truncated. Returns 0 or -EINVAL; key is scratch space
+ * either way.
+ */
+static int series_key_init(struct metric_series *key, const char *name,
+			   const struct metric_label *labels, size_t nlabels)
+{
+	memset(key, 0, sizeof(*key));
+	if (!valid_name(name) || nlabels > REGISTRY_MAX_LABELS || (nlabels && !labels))
+		return -EINVAL;
+	strcpy(key->name, name);
+
+	/* insertion sort: there are at most REGISTRY_MAX_LABELS */
+	for (size_t i = 0; i < nlabels; i++) {
+		size_t j = key->nlabels;
+
+		if (!valid_label_key(labels[i].key) || !labels[i].value)
+			return -EINVAL;
+		while (j > 0 && strcmp(key->label_keys[j - 1], labels[i].key) > 0) {
+			memcpy(key->label_keys[j], key->label_keys[j - 1], REGISTRY_LABEL_KEY_MAX);
+			memcpy(key->label_values[j], key->label_values[j - 1],
+			       REGISTRY_LABEL_VALUE_MAX);
+			j--;
+		}
+		if (j > 0 && strcmp(key->label_keys[j - 1], labels[i].key) == 0)
+			return -EINVAL;
+		strcpy(key->label_keys[j], labels[i].key);
+		copy_label_value(key->label_values[j], labels[i].value);
+		key->nlabels++;
+	}
+	return 0;
+}
+
+static uint64_t series_hash(const struct metric_series *key)
+{
+	uint64_t hash = fnv1a(FNV_OFFSET, key->name);
+
+	for (size_t i = 0; i < key->nlabels; i++) {
+		hash = fnv1a(hash, key->label_keys[i]);
+		hash = fnv1a(hash, key->label_values[i]);
+	}
+	return hash;
+}
+
+static bool series_equal(const struct metric_series *a, const struct metric_series *b)
+{
+	if (a->nlabels != b->nlabels || strcmp(a->name, b->name) != 0)
+		return false;
+	for (size_t i = 0; i < a->nlabels; i++) {
+		if (strcmp(a->label_keys[i], b->label_keys[i]) != 0 ||
+		    strcmp(a->label_values[i], b->label_values[i]) != 0)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Label values compare in natural order, so that cpu="2" comes before
+ * cpu="10": runs of digits compare by value, other bytes as bytes. Runs of
+ * equal value ("01" and "1") fall back to strcmp so that the order stays
+ * total, which qsort needs.
+ */
+static int natural_cmp(const char *a, const char *b)
+{
+	const char *pa = a, *pb = b;
+
+	while (*pa && *pb) {
+		if (is_digit(*pa) && is_digit(*pb)) {
+			const char *ea, *eb;
+			int c;
+
+			while (*pa == '0')
+				pa++;
+			while (*pb == '0')
+				pb++;
+			for (ea = pa; is_digit(*ea); ea++)
+				;
+			for (eb = pb; is_digit(*eb); eb++)
+				;
+			if (ea - pa != eb - pb)
+				return ea - pa < eb - pb ? -1 : 1;
+			c = memcmp(pa, pb, ea - pa);
+			if (c)
+				return c;
+			pa = ea;
+			pb = eb;
+			continue;
+		}
+		if (*pa != *pb)
+			return (unsigned char)*pa < (unsigned char)*pb ? -1 : 1;
+		pa++;
+		pb++;
+	}
+	if (*pa || *pb)
+		return *pa ? 1 : -1;
+	return strcmp(a, b);
+}
+
+static int series_cmp(const struct metric_series *a, const struct metric_series *b)
+{
+	int c = strcmp(a->name, b->name);
+
+	for (size_t i = 0; !c && i < a->nlabels && i < b->nlabels; i++) {
+		c = natural_cmp(a->label_values[i], b->label_values[i]);
+		if (!c)
+			c = strcmp(a->label_keys[i], b->label_keys[i]);
+	}
+	if (!c)
+		c = (a->nlabels > b->nlabels) - (a->nlabels < b->nlabels);
+	return c;
+}
+
+static int series_node_cmp(const void *a, const void *b)
+{
+	const struct series_node *x = *(const struct series_node *const *)a;
+	const struct series_node *y = *(const struct series_node *const *)b;
+
+	return series_cmp(&x->s, &y->s);
+}
+
+/* ---------------------------------------------------------------------------
+ * Families and series
+ */
+
+static struct family *family_find(const struct registry *r, const char *name)
+{
+	uint64_t hash = fnv1a(FNV_OFFSET, name);
+
+	for (struct hnode *h = htab_chain(&r->families, hash); h; h = h->next) {
+		struct family *f = container_of(h, struct family, hnode);
+
+		if (h->hash == hash && strcmp(f->name, name) == 0)
+			return f;
+	}
+	return NULL;
+}
+
+/* Releases one series' hold on its family; a family with neither series
+ * nor help has nothing left to say and goes. */
+static void family_put(struct registry *r, struct family *f)
+{
+	f->nseries--;
+	if (f->nseries == 0 && !f->help) {
+		htab_del(&r->families, &f->hnode);
+		free(f);
+	}
+}
+
+static struct family *family_free(struct family *f)
+{
+	if (f) {
+		free(f->help);
+		free(f);
+	}
+	return NULL;
+}
+
+static struct series_node *series_find(const struct registry *r, const struct metric_series *key,
+				       uint64_t hash)
+{
+	for (struct hnode *h = htab_chain(&r->series, hash); h; h = h->next) {
+		struct series_node *node = container_of(h, struct series_node, hnode);
+
+		if (h->hash == hash && series_equal(&node->s, key))
+			return node;
+	}
+	return NULL;
+}
+
+static int order_reserve(struct registry *r, size_t n)
+{
+	struct series_node **order;
+	size_t cap = r->order_cap ? r->order_cap : 64;
+
+	if (n <= r->order_cap)
+		return 0;
+	while (cap < n)
+		cap *= 2;
+	order = realloc(r->order, cap * sizeof(*order));
+	if (!order)
+		return -ENOMEM;
+	r->order = order;
+	r->order_cap = cap;
+	return 0;
+}
+
+/*
+ * The order is a cache of the series set, so const readers may refresh it:
+ * nothing they can observe changes. Readers on other threads use a copy,
+ * which registry_copy() leaves sorted, so they never get here to write.
+ */
+static void registry_sort(const struct registry *cr)
+{
+	struct registry *r = (struct registry *)cr;
+
+	if (r->sorted)
+		return;
+	if (r->series.n > 1)
+		qsort(r->order, r->series.n, sizeof(*r->order), series_node_cmp);
+	r->sorted = true;
+}
+
+/*
+ * Finds or creates the series for this round and marks it as set. Returns
+ * 0 and *ret_series, or -EINVAL / -ENOSPC / -ENOMEM with the registry
+ * unchanged: every allocation happens before the first change.
+ */
+static int series_get(struct registry *r, const char *name, const struct metric_label *labels,
+		      size_t nlabels, enum metric_type type, struct metric_series **ret_series)
+{
+	struct family *family, *new_family = NULL;
+	struct series_node *node;
+	struct metric_series key;
+	uint64_t hash;
+	int err;
+
+	err = series_key_init(&key, name, labels, nlabels);
+	if (err)
+		return err;
+	family = family_find(r, key.name);
+	if (family && family->nseries > 0 && family->type != type)
+		return -EINVAL;
+
+	hash = series_hash(&key);
+	node = series_find(r, &key, hash);
+	if (node) {
+		node->s.generation = r->generation;
+		*ret_series = &node->s;
+		return 0;
+	}
+
+	if (r->series.n >= REGISTRY_MAX_SERIES)
+		return -ENOSPC;
+	node = calloc(1, sizeof(*node));
+	if (!node)
+		return -ENOMEM;
+	if (!family) {
+		new_family = calloc(1, sizeof(*new_family));
+		if (!new_family)
+			goto nomem;
+		if (htab_reserve(&r->families, r->families.n + 1))
+			goto nomem;
+	}
+	if (order_reserve(r, r->series.n + 1) || htab_reserve(&r->series, r->series.n + 1))
+		goto nomem;
+
+	if (new_family) {
+		strcpy(new_family->name, key.name);
+		htab_add(&r->families, &new_family->hnode, fnv1a(FNV_OFFSET, key.name));
+		family = new_family;
+	}
+	family->type = type;
+	family->nseries++;
+
+	node->s = key;
+	node->s.type = type;
+	node->s.generation = r->generation;
+	node->family = family;
+	/* collectors tend to add in order; appending keeps a sorted order sorted */
+	if (r->series.n > 0 && series_cmp(&r->order[r->series.n - 1]->s, &node->s) > 0)
+		r->sorted = false;
+	r->order[r->series.n] = node;
+	htab_add(&r->series, &node->hnode, hash);
+	*ret_series = &node->s;
+	return 0;
+
+nomem:
+	free(new_family);
+	free(node);
+	return -ENOMEM;
+}
+
+/* ---------------------------------------------------------------------------
+ * Lifetime and rounds
+ */
+
+struct registry *registry_new(void)
+{
+	struct registry *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	if (htab_init(&r->series) || htab_init(&r->families))
+		return registry_free(r);
+	r->sorted = true;
+	return r;
+}
+
+struct registry *registry_free(struct registry *r)
+{
+	if (!r)
+		return NULL;
+	for (size_t i = 0; i < r->series.n; i++)
+		free(r->order[i]);
+	for (size_t i = 0; r->families.buckets && i < r->families.nbuckets; i++) {
+		struct hnode *h, *next;
+
+		for (h = r->families.buckets[i]; h; h = next) {
+			next = h->next;
+			family_free(container_of(h, struct family, hnode));
+		}
+	}
+	free(r->families.buckets);
+	free(r->series.buckets);
+	free(r->order);
+	free(r);
+	return NULL;
+}
+
+void registry_begin(struct registry *r, double timestamp, double interval_s)
+{
+	if (!r)
+		return;
+	r->generation++;
+	r->timestamp = timestamp;
+	r->interval_s = interval_s;
+}
+
+void registry_end(struct registry *r)
+{
+	size_t n, kept = 0;
+
+	if (!r)
+		return;
+	n = r->series.n;
+	for (size_t i = 0; i < n; i++) {
+		struct series_node *node = r->order[i];
+
+		if (node->s.generation == r->generation) {
+			/* compacting in place keeps a sorted order sorted */
+			r->order[kept++] = node;
+			continue;
+		}
+		htab_del(&r->series, &node->hnode);
+		family_put(r, node->family);
+		free(node);
+	}
+}
+
+/* ---------------------------------------------------------------------------
+ * Setting values
+ */
+
+static int set_scalar(struct registry *r, const char *name, const struct metric_label *labels,
+		      size_t nlabels, enum metric_type type, double value)
+{
+	struct metric_series *s;
+	int err;
+
+	if (!r)
+		return -EINVAL;
+	err = series_get(r, name, labels, nlabels, type, &s);
+	if (err)
+		return err;
+	s->value = value;
+	return 0;
+}
+
+int registry_set_counter(struct registry *r, const char *name, const struct metric_label *labels,
+			 size_t nlabels, double value)
+{
+	return set_scalar(r, name, labels, nlabels, METRIC_COUNTER, value);
+}
+
+int registry_set_gauge(struct registry *r, const char *name, const struct metric_label *labels,
+		       size_t nlabels, double value)
+{
+	return set_scalar(r, name, labels, nlabels, METRIC_GAUGE, value);
+}
+
+int registry_set_histogram(struct registry *r, const char *name, const struct metric_label *labels,
+			   size_t nlabels, const uint64_t *slots, uint64_t count, double sum,
+			   double scale)
+{
+	double top = hist_log2_upper_bound(REGISTRY_HIST_SLOTS - 1);
+	struct metric_series *s;
+	int err;
+
+	/* every scaled bound must be a finite, increasing number for JSON */
+	if (!r || !slots || !(scale > 0) || !isfinite(top * scale))
+		return -EINVAL;
+	err = series_get(r, name, labels, nlabels, METRIC_HISTOGRAM, &s);
+	if (err)
+		return err;
+	memcpy(s->slots, slots, sizeof(s->slots));
+	s->hist_count = count;
+	s->hist_sum = sum * scale;
+	s->scale = scale;
+	return 0;
+}
+
+int registry_describe(struct registry *r, const char *name, const char *help)
+{
+	struct family *f;
+	char *copy;
+
+	if (!r || !valid_name(name) || !help)
+		return -EINVAL;
+	copy = strdup(help);
+	if (!copy)
+		return -ENOMEM;
+	f = family_find(r, name);
+	if (!f) {
+		f = calloc(1, sizeof(*f));
+		if (!f || htab_reserve(&r->families, r->families.n + 1)) {
+			free(f);
+			free(copy);
+			return -ENOMEM;
+		}
+		strcpy(f->name, name);
+		htab_add(&r->families, &f->hnode, fnv1a(FNV_OFFSET, name));
+	}
+	free(f->help);
+	f->help = copy;
+	return 0;
+}
+
+/* ---------------------------------------------------------------------------
+ * Reading
+ */
+
+const char *registry_help(const struct registry *r, const char *name)
+{
+	const struct family *f;
+
+	if (!r || !valid_name(name))
+		return NULL;
+	f = family_find(r, name);
+	return f ? f->help : NULL;
+}
+
+size_t registry_size(const struct registry *r)
+{
+	return r ? r->series.n : 0;
+}
+
+const struct metric_series *registry_at(const struct registry *r, size_t i)
+{
+	if (!r || i >= r->series.n)
+		return NULL;
+	registry_sort(r);
+	return &r->order[i]->s;
+}
+
+const struct metric_series *registry_find(const struct registry *r, const char *name,
+					  const struct metric_label *labels, size_t nlabels)
+{
+	const struct series_node *node;
+	struct metric_series key;
+
+	if (!r || series_key_init(&key, name, labels, nlabels))
+		return NULL;
+	node = series_find(r, &key, series_hash(&key));
+	return node ? &node->s : NULL;
+}
+
+const char *metric_series_label(const struct metric_series *s, const char *key)
+{
+	if (!s || !key)
+		return NULL;
+	for (size_t i = 0; i < s->nlabels; i++) {
+		if (strcmp(s->label_keys[i], key) == 0)
+			return s->label_values[i];
+	}
+	return NULL;
+}
+
+double registry_timestamp(const struct registry *r)
+{
+	return r ? r->timestamp : 0;
+}
+
+double registry_interval(const struct registry *r)
+{
+	return r ? r->interval_s : 0;
+}
+
+struct registry *registry_copy(const struct registry *r)
+{
+	struct registry *c;
+
+	if (!r)
+		return NULL;
+	c = registry_new();
+	if (!c)
+		return NULL;
+	if (htab_reserve(&c->families, r->families.n) || htab_reserve(&c->series, r->series.n) ||
+	    order_reserve(c, r->series.n))
+		return registry_free(c);
+
+	/* families first, so that each copied series can point at its copy */
+	for (size_t i = 0; i < r->families.nbuckets; i++) {
+		for (struct hnode *h = r->families.buckets[i]; h; h = h->next) {
+			const struct family *f = container_of(h, struct family, hnode);
+			struct family *fc = calloc(1, sizeof(*fc));
+
+			if (!fc)
+				return registry_free(c);
+			*fc = *f;
+			fc->help = NULL;
+			if (f->help) {
+				fc->help = strdup(f->help);
+				if (!fc->help) {
+					free(fc);
+					return registry_free(c);
+				}
+			}
+			htab_add(&c->families, &fc->hnode, h->hash);
+		}
+	}
+	for (size_t i = 0; i < r->series.n; i++) {
+		const struct series_node *node = r->order[i];
+		struct series_node *nc = malloc(sizeof(*nc));
+
+		if (!nc)
+			return registry_free(c);
+		*nc = *node;
+		nc->family = family_find(c, node->s.name);
+		c->order[i] = nc;
+		htab_add(&c->series, &nc->hnode, node->hnode.hash);
+	}
+	c->sorted = r->sorted;
+	registry_sort(c);
+	c->generation = r->generation;
+	c->timestamp = r->timestamp;
+	c->interval_s = r->interval_s;
+	return c;
+}
+
+/* ---------------------------------------------------------------------------
+ * JSON
+ */
+
+static const char *metric_type_name(enum metric_type type)
+{
+	switch (type) {
+	case METRIC_COUNTER:
+		return "counter";
+	case METRIC_GAUGE:
+		return "gauge";
+	case METRIC_HISTOGRAM:
+		return "histogram";
+	}
+	return "unknown";
+}
+
+/* JSON has no NaN or infinity (jansson's json_real() refuses them); null
+ * tells every consumer "no value" and keeps the line parseable. */
+static json_t *json_number_or_null(double v)
+{
+	return isfinite(v) ? json_real(v) : json_null();
+}
+
+static json_t *labels_to_json(const struct metric_series *s)
+{
+	json_t *labels = json_object();
+
+	if (!labels)
+		return NULL;
+	for (size_t i = 0; i < s->nlabels; i++) {
+		if (json_object_set_new(labels, s->label_keys[i],
+					json_string(s->label_values[i]))) {
+			json_decref(labels);
+			return NULL;
+		}
+	}
+	return labels;
+}
+
+static json_t *buckets_to_json(const struct metric_series *s)
+{
+	json_t *buckets = json_array();
+	size_t top = REGISTRY_HIST_SLOTS;
+	uint64_t cumulative = 0;
+
+	if (!buckets)
+		return NULL;
+	while (top > 0 && s->slots[top - 1] == 0)
+		top--;
+	for (size_t i = 0; i < top; i++) {
+		cumulative += s->slots[i];
+		if (json_array_append_new(buckets,
+					  json_pack("[f, I]", hist_log2_upper_bound(i) * s->scale,
+						    (json_int_t)cumulative))) {
+			json_decref(buckets);
+			return NULL;
+		}
+	}
+	return buckets;
+}
+
+/* json_object_set_new() fails on a NULL value, so one check per field
+ * covers the allocation of the value too. */
+static json_t *series_to_json(const struct metric_series *s)
+{
+	json_t *m = json_object();
+
+	if (!m)
+		return NULL;
+	if (json_object_set_new(m, "name", json_string(s->name)) ||
+	    json_object_set_new(m, "labels", labels_to_json(s)) ||
+	    json_object_set_new(m, "type", json_string(metric_type_name(s->type))))
+		goto fail;
+	if (s->type == METRIC_HISTOGRAM) {
+		if (json_object_set_new(m, "count", json_integer((json_int_t)s->hist_count)) ||
+		    json_object_set_new(m, "sum", json_number_or_null(s->hist_sum)) ||
+		    json_object_set_new(m, "buckets", buckets_to_json(s)))
+			goto fail;
+	} else if (json_object_set_new(m, "value", json_number_or_null(s->value))) {
+		goto fail;
+	}
+	return m;
+
+fail:
+	json_decref(m);
+	return NULL;
+}
+
+json_t *registry_to_json(const struct registry *r)
+{
+	json_t *top, *metrics;
+
+	if (!r)
+		return NULL;
+	top = json_object();
+	metrics = json_array();
+	if (!top || !metrics ||
+	    json_object_set_new(top, "timestamp", json_number_or_null(r->timestamp)) ||
+	    json_object_set_new(top, "interval_s", json_number_or_null(r->interval_s)))
+		goto fail;
+	for (size_t i = 0; i < registry_size(r); i++) {
+		if (json_array_append_new(metrics, series_to_json(registry_at(r, i))))
+			goto fail;
+	}
+	if (json_object_set_new(top, "metrics", metrics)) {
+		metrics = NULL; /* set_new released it */
+		goto fail;
+	}
+	return top;
+
+fail:
+	json_decref(metrics);
+	json_decref(top);
+	return NULL;
+}
+
+/* ---------------------------------------------------------------------------
+ * Text
+ */
+
+/* Longest name{k="v",...}: name, braces, and per label key, '=', two quotes,
+ * value and ',' (each *_MAX already counts a NUL, which leaves room). */
+#define SERIES_KEY_TEXT_MAX                                                                     \
+	(REGISTRY_NAME_MAX + 2 +                                                                \
+	 REGISTRY_MAX_LABELS * (REGISTRY_LABEL_KEY_MAX + REGISTRY_LABEL_VALUE_MAX + 2))
+/* Past this width one ragged line reads better than a table pushed right. */
+#define TEXT_KEY_COLUMN_MAX 80
+
+static int series_key_text(const struct metric_series *s, char buf[SERIES_KEY_TEXT_MAX])
+{
+	int len = snprintf(buf, SERIES_KEY_TEXT_MAX, "%s", s->name);
+
+	for (size_t i = 0; i < s->nlabels; i++)
+		len += snprintf(buf + len, SERIES_KEY_TEXT_MAX - len, "%c%s=\"%s\"", i ? ',' : '{',
+				s->label_keys[i], s->label_values[i]);
+	if (s->nlabels)
+		len += snprintf(buf + len, SERIES_KEY_TEXT_MAX - len, "}");
+	return len;
+}
+
+/* Whole numbers (counters mostly) in full, others to 6 significant digits,
+ * "-" for no value. */
+static const char *number_text(char buf[32], double v)
+{
+	if (isnan(v))
+		snprintf(buf, 32, "-");
+	else if (v == nearbyint(v) && fabs(v) < 1e15)
+		snprintf(buf, 32, "%.0f", v == 0 ? 0.0 : v); /* no "-0" */
+	else
+		snprintf(buf, 32, "%.6g", v);
+	return buf;
+}
+
+int registry_write_text(const struct registry *r, FILE *out)
+{
+	char key[SERIES_KEY_TEXT_MAX], num[4][32];
+	const char *prev_name = NULL;
+	int width = 0;
+
+	if (!r || !out)
+		return -EINVAL;
+	for (size_t i = 0; i < registry_size(r); i++) {
+		int len = series_key_text(registry_at(r, i), key);
+
+		if (len > width)
+			width = len;
+	}
+	if (width > TEXT_KEY_COLUMN_MAX)
+		width = TEXT_KEY_COLUMN_MAX;
+
+	for (size_t i = 0; i < registry_size(r); i++) {
+		const struct metric_series *s = registry_at(r, i);
+
+		if (!prev_name || strcmp(prev_name, s->name) != 0) {
+			const char *help = registry_help(r, s->name);
+
+			if (help)
+				fprintf(out, "# %s: %s\n", s->name, help);
+			prev_name = s->name;
+		}
+		series_key_text(s, key);
+		if (s->type == METRIC_HISTOGRAM) {
+			double mean = s->hist_count ? s->hist_sum / (double)s->hist_count : NAN;
+			double p50 = hist_log2_quantile(s->slots, REGISTRY_HIST_SLOTS, 0.5);
+			double p99 = hist_log2_quantile(s->slots, REGISTRY_HIST_SLOTS, 0.99);
+
+			fprintf(out, "%-*s count=%" PRIu64 " mean=%s p50=%s p99=%s\n", width, key,
+				s->hist_count, number_text(num[0], mean),
+				number_text(num[1], p50 * s->scale),
+				number_text(num[2], p99 * s->scale));
+		} else {
+			fprintf(out, "%-*s %s\n", width, key, number_text(num[3], s->value));
+		}
+	}
+	if (fflush(out) == EOF)
+		return errno > 0 ? -errno : -EIO;
+	return ferror(out) ? -EIO : 0;
+}

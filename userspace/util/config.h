@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * config.h - kpulse's configuration: one struct, one table of options and
+ * one function (config_set) that parses and validates a value, shared by
+ * the .env file, the environment and the command-line flags.
+ *
+ * The caller applies the sources in order of precedence, later wins:
+ *
+ *	config_defaults(&c);
+ *	config_load_env_file(&c, ".env", false, err, sizeof(err));
+ *	config_load_environ(&c, environ, err, sizeof(err));
+ *	config_set(&c, "--interval", "0.5", err, sizeof(err));	(per flag)
+ *
+ * Nothing here logs: on failure err holds one line naming the option, the
+ * value and what the option accepts, for the caller to print once.
+ */
+#ifndef KPULSE_CONFIG_H
+#define KPULSE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "util/log.h"
+
+#define CONFIG_PATH_MAX 4096
+/* A DNS name is at most 253 bytes; an IPv6 literal at most 45. */
+#define CONFIG_HOST_MAX 254
+/* "[" host "]:" port */
+#define CONFIG_LISTEN_MAX (CONFIG_HOST_MAX + 9)
+/* Longest .env line, without its newline. */
+#define CONFIG_LINE_MAX 4096
+
+struct kpulse_config {
+	double interval_s;		/* collection interval, 0.1..3600 */
+	char data_dir[CONFIG_PATH_MAX]; /* where the store keeps its files */
+	double flush_interval_s;	/* store flush interval, 0.1..60 */
+	double retention_raw_s;		/* how long each resolution is kept */
+	double retention_1m_s;
+	double retention_1h_s;
+	double retention_events_s;
+	uint32_t slow_io_ms;		/* block I/Os slower than this become events */
+	uint32_t top_k;			/* per-process series kept per round */
+	char listen[CONFIG_LISTEN_MAX]; /* as given: "127.0.0.1:9876", "[::1]:9876" */
+	char listen_host[CONFIG_HOST_MAX]; /* without brackets: "::1" */
+	uint16_t listen_port;
+	enum log_level log_level;
+	enum log_format log_format;
+	uint64_t buffer_max_samples; /* in-memory bound while the store cannot write */
+};
+
+/* One entry per option; config_options[] is indexed by this enum. */
+enum config_key {
+	CONFIG_INTERVAL,
+	CONFIG_DATA_DIR,
+	CONFIG_FLUSH_INTERVAL,
+	CONFIG_RETENTION_RAW,
+	CONFIG_RETENTION_1M,
+	CONFIG_RETENTION_1H,
+	CONFIG_RETENTION_EVENTS,
+	CONFIG_SLOW_IO_MS,
+	CONFIG_TOP_K,
+	CONFIG_LISTEN,
+	CONFIG_LOG_LEVEL,
+	CONFIG_LOG_FORMAT,
+	CONFIG_BUFFER_MAX_SAMPLES,
+	CONFIG_KEY_COUNT,
+};
+
+/* The one description of an option, for --help, .env.example and errors. */
+struct config_option {
+	enum config_key key;
+	const char *env;	   /* "KPULSE_SLOW_IO_MS" */
+	const char *flag;	   /* "slow-io-ms", used as --slow-io-ms */
+	const char *value_name;	   /* "MS", for "--slow-io-ms MS" in --help */
+	const char *default_value; /* "50", as the user would write it */
+	const char *help;	   /* one line, no trailing period */
+};
+
+extern const struct config_option config_options[CONFIG_KEY_COUNT];
+
+/* Looks up "KPULSE_X" or "--flag" (exact, case-sensitive); NULL if unknown. */
+const struct config_option *config_option_find(const char *key);
+
+/* Every option at its default (config_options[].default_value). */
+void config_defaults(struct kpulse_config *c);
+
+/*
+ * Parses and validates one value for key ("KPULSE_X" or "--flag") and
+ * stores it. Returns 0, -ENOENT for an unknown key, or -EINVAL for a bad
+ * value; on failure *c is unchanged and err (may be NULL) holds a message
+ * that starts with the key as given, e.g.
+ *	KPULSE_INTERVAL: "abc" is not a number of seconds between 0.1 and 3600
+ */
+int config_set(struct kpulse_config *c, const char *key, const char *value, char *err,
+	       size_t errlen);
+
+/*
+ * Applies a .env file: KEY=VALUE lines, blank lines, # comments (also after
+ * an unquoted value, preceded by a space), an optional "export " prefix,
+ * values in '...' (literal) or "..." (\" and \\ escaped). Keys not starting
+ * with KPULSE_ are ignored; an unknown KPULSE_ key is an error. Lines longer
+ * than CONFIG_LINE_MAX or holding a NUL byte are errors.
+ *
+ * Returns 0; -ENOENT when the file is missing and must_exist (a missing
+ * file with !must_exist changes nothing and returns 0); -EINVAL for bad
+ * content, err then starting with "path:line: "; or another -errno from
+ * reading. All or nothing: on failure *c is unchanged.
+ */
+int config_load_env_file(struct kpulse_config *c, const char *path, bool must_exist, char *err,
+			 size_t errlen);
+
+/*
+ * Applies the KPULSE_ entries of a NULL-terminated "KEY=VALUE" array such
+ * as environ. Unknown KPULSE_ names are ignored, unlike in a .env file: the
+ * environment is shared with other tools (the test harness sets KPULSE_BIN).
+ * Returns 0 or -EINVAL; all or nothing, as above.
+ */
+int config_load_environ(struct kpulse_config *c, char *const *envp, char *err, size_t errlen);
+
+/*
+ * A duration: a non-negative decimal number with an optional unit s, m, h
+ * or d ("90s", "15m", "1.5h", "30d"; no unit means seconds). Returns 0,
+ * -EINVAL (malformed) or -ERANGE (too large); *ret_seconds written only on
+ * success.
+ */
+int config_parse_duration(const char *s, double *ret_seconds);
+
+/* Writes the .env.example text: every option with its default and one line
+ * of explanation. Returns 0 or -EIO. */
+int config_write_env_example(FILE *out);
+
+#endif /* KPULSE_CONFIG_H */
