@@ -134,3 +134,4 @@ format-check:
 
 clean:
 	rm -rf build build-asan
+.SECONDARY:

@@ -1,0 +1,853 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * store_query.c - reading the store back: a small pool of read-only
+ * connections (WAL lets them read while the writer writes) and the query
+ * API the REST layer and the CLI build on: range queries with a tier
+ * chosen by step, the latest snapshot, the series list and events. Every
+ * result is bounded by the store's limits.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "registry/hist.h"
+#include "store/store_internal.h"
+
+/* ------------------------------------------------- read connections */
+
+int store_reader_get(struct store *s, sqlite3 **ret_db)
+{
+	sqlite3 *db;
+	int err;
+
+	pthread_mutex_lock(&s->rlock);
+	for (;;) {
+		if (s->nridle) {
+			db = s->ridle[--s->nridle];
+			pthread_mutex_unlock(&s->rlock);
+			*ret_db = db;
+			return 0;
+		}
+		if (s->nropen < s->opts.max_readers)
+			break;
+		pthread_cond_wait(&s->rcond, &s->rlock);
+	}
+	s->nropen++;
+	pthread_mutex_unlock(&s->rlock);
+
+	err = store_db_open(s->path, s->vfs, s->opts.busy_timeout_ms, false, &db, NULL, 0);
+	if (err) {
+		pthread_mutex_lock(&s->rlock);
+		s->nropen--;
+		pthread_cond_signal(&s->rcond);
+		pthread_mutex_unlock(&s->rlock);
+		return err;
+	}
+	*ret_db = db;
+	return 0;
+}
+
+/* Returns a connection to the pool, or closes it after an error that may
+ * have left it unusable. */
+static void reader_release(struct store *s, sqlite3 *db, int err)
+{
+	bool keep = !err || err == -EINVAL || err == -E2BIG || err == -ENOMEM || err == -EBUSY;
+
+	pthread_mutex_lock(&s->rlock);
+	if (keep) {
+		s->ridle[s->nridle++] = db;
+	} else {
+		s->nropen--;
+		sqlite3_close_v2(db);
+	}
+	pthread_cond_signal(&s->rcond);
+	pthread_mutex_unlock(&s->rlock);
+}
+
+void store_reader_put(struct store *s, sqlite3 *db)
+{
+	reader_release(s, db, 0);
+}
+
+void store_readers_close(struct store *s)
+{
+	pthread_mutex_lock(&s->rlock);
+	while (s->nridle) {
+		sqlite3_close_v2(s->ridle[--s->nridle]);
+		s->nropen--;
+	}
+	pthread_mutex_unlock(&s->rlock);
+}
+
+/* Prepares a statement for one query; a negative errno on failure. */
+static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **ret_stmt)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+
+	if (rc != SQLITE_OK) {
+		sqlite3_finalize(st);
+		return store_db_errno(db, rc);
+	}
+	*ret_stmt = st;
+	return 0;
+}
+
+/* ---------------------------------------------------------- selectors */
+
+static bool name_char(char c, bool first)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' ||
+	       (!first && c >= '0' && c <= '9');
+}
+
+static bool metric_name_valid(const char *name)
+{
+	size_t n;
+
+	for (n = 0; name[n]; n++)
+		if (n >= REGISTRY_NAME_MAX - 1 || !name_char(name[n], n == 0))
+			return false;
+	return n > 0;
+}
+
+static bool label_key_valid(const char *key)
+{
+	size_t n;
+
+	for (n = 0; key[n]; n++)
+		if (n >= REGISTRY_LABEL_KEY_MAX - 1 || key[n] == ':' || !name_char(key[n], n == 0))
+			return false;
+	return n > 0;
+}
+
+static int selector_check(const struct store_selector *sel, bool name_required)
+{
+	if (!sel)
+		return name_required ? -EINVAL : 0;
+	if (sel->name ? !metric_name_valid(sel->name) : name_required)
+		return -EINVAL;
+	if (sel->nmatchers > REGISTRY_MAX_LABELS)
+		return -EINVAL;
+	for (size_t i = 0; i < sel->nmatchers; i++) {
+		const struct metric_label *m = &sel->matchers[i];
+
+		if (!m->key || !label_key_valid(m->key) || !m->value ||
+		    strlen(m->value) >= REGISTRY_LABEL_VALUE_MAX)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+static void copy_str(char *dst, size_t size, const char *src)
+{
+	size_t n = src ? strnlen(src, size - 1) : 0;
+
+	memcpy(dst, src ? src : "", n);
+	dst[n] = '\0';
+}
+
+/* Fills info from (id, name, labels, type, scale) at column first. */
+static int info_from_row(sqlite3_stmt *st, int first, struct store_series_info *info)
+{
+	const char *labels = (const char *)sqlite3_column_text(st, first + 2);
+	json_t *obj, *value;
+	const char *key;
+
+	memset(info, 0, sizeof(*info));
+	info->id = sqlite3_column_int64(st, first);
+	copy_str(info->name, sizeof(info->name), (const char *)sqlite3_column_text(st, first + 1));
+	if (metric_type_parse((const char *)sqlite3_column_text(st, first + 3), &info->type) < 0)
+		info->type = METRIC_GAUGE;
+	info->scale = sqlite3_column_double(st, first + 4);
+	obj = labels ? json_loads(labels, 0, NULL) : NULL;
+	if (!json_is_object(obj)) {
+		json_decref(obj);
+		return -EBADMSG;
+	}
+	json_object_foreach(obj, key, value) {
+		if (info->nlabels == REGISTRY_MAX_LABELS)
+			break;
+		copy_str(info->label_keys[info->nlabels], REGISTRY_LABEL_KEY_MAX, key);
+		copy_str(info->label_values[info->nlabels], REGISTRY_LABEL_VALUE_MAX,
+			 json_string_value(value));
+		info->nlabels++;
+	}
+	json_decref(obj);
+	return 0;
+}
+
+static bool info_matches(const struct store_series_info *info, const struct store_selector *sel)
+{
+	if (!sel)
+		return true;
+	if (sel->name && strcmp(sel->name, info->name) != 0)
+		return false;
+	for (size_t i = 0; i < sel->nmatchers; i++) {
+		size_t j;
+
+		for (j = 0; j < info->nlabels; j++)
+			if (!strcmp(info->label_keys[j], sel->matchers[i].key))
+				break;
+		if (j == info->nlabels || strcmp(info->label_values[j], sel->matchers[i].value))
+			return false;
+	}
+	return true;
+}
+
+/* Appends one element of size to a growing array; -ENOMEM. */
+static int grow(void **arr, size_t *cap, size_t n, size_t size)
+{
+	void *p;
+	size_t ncap;
+
+	if (n < *cap)
+		return 0;
+	ncap = *cap ? *cap * 2 : 16;
+	p = realloc(*arr, ncap * size);
+	if (!p)
+		return -ENOMEM;
+	*arr = p;
+	*cap = ncap;
+	return 0;
+}
+
+/* The series matching sel, at most limit (else -E2BIG). */
+static int find_series(sqlite3 *db, const struct store_selector *sel, size_t limit,
+		       struct store_series_info **ret_infos, size_t *ret_n)
+{
+	static const char by_name[] = "SELECT id, name, labels, type, scale FROM series "
+				      "WHERE name = ?1 ORDER BY labels";
+	static const char all[] = "SELECT id, name, labels, type, scale FROM series "
+				  "ORDER BY name, labels";
+	struct store_series_info *infos = NULL, info;
+	size_t n = 0, cap = 0;
+	sqlite3_stmt *st = NULL;
+	int err, rc;
+
+	err = prepare(db, sel && sel->name ? by_name : all, &st);
+	if (err)
+		return err;
+	if (sel && sel->name)
+		sqlite3_bind_text(st, 1, sel->name, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (info_from_row(st, 0, &info) < 0 || !info_matches(&info, sel))
+			continue;
+		if (n == limit) {
+			err = -E2BIG;
+			break;
+		}
+		err = grow((void **)&infos, &cap, n, sizeof(*infos));
+		if (err)
+			break;
+		infos[n++] = info;
+	}
+	if (!err && rc != SQLITE_DONE)
+		err = store_db_errno(db, rc);
+	sqlite3_finalize(st);
+	if (err) {
+		free(infos);
+		return err;
+	}
+	*ret_infos = infos;
+	*ret_n = n;
+	return 0;
+}
+
+/* -------------------------------------------------------- range query */
+
+const char *store_tier_name(enum store_tier tier)
+{
+	switch (tier) {
+	case STORE_TIER_RAW:
+		return "raw";
+	case STORE_TIER_1M:
+		return "1m";
+	case STORE_TIER_1H:
+		return "1h";
+	}
+	return "?";
+}
+
+int store_agg_parse(const char *text, enum store_agg *ret_agg, double *ret_quantile)
+{
+	static const struct {
+		const char *name;
+		enum store_agg agg;
+	} names[] = {
+		{ "avg", STORE_AGG_AVG }, { "min", STORE_AGG_MIN },   { "max", STORE_AGG_MAX },
+		{ "sum", STORE_AGG_SUM }, { "last", STORE_AGG_LAST }, { "rate", STORE_AGG_RATE },
+	};
+	char *end;
+	double p;
+
+	if (!text || !ret_agg || !ret_quantile)
+		return -EINVAL;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!strcmp(text, names[i].name)) {
+			*ret_agg = names[i].agg;
+			*ret_quantile = 0;
+			return 0;
+		}
+	}
+	if (text[0] != 'p' || !(text[1] >= '0' && text[1] <= '9'))
+		return -EINVAL;
+	errno = 0;
+	p = strtod(text + 1, &end);
+	if (errno || *end || !(p >= 0 && p <= 100))
+		return -EINVAL;
+	*ret_agg = STORE_AGG_QUANTILE;
+	*ret_quantile = p / 100.0;
+	return 0;
+}
+
+static bool agg_fits(enum store_agg agg, enum metric_type type)
+{
+	switch (agg) {
+	case STORE_AGG_AVG:
+		return true;
+	case STORE_AGG_MIN:
+	case STORE_AGG_MAX:
+	case STORE_AGG_SUM:
+	case STORE_AGG_LAST:
+		return type != METRIC_HISTOGRAM;
+	case STORE_AGG_RATE:
+		return type != METRIC_GAUGE;
+	case STORE_AGG_QUANTILE:
+		return type == METRIC_HISTOGRAM;
+	}
+	return false;
+}
+
+/* The finest tier whose retention still covers from. */
+static enum store_tier choose_tier(const struct store *s, double now, double from, double step)
+{
+	enum store_tier t = step < TIER_1M_S ? STORE_TIER_RAW
+			    : step < TIER_1H_S ? STORE_TIER_1M
+					       : STORE_TIER_1H;
+
+	if (t == STORE_TIER_RAW && from < now - s->opts.retention_raw_s)
+		t = STORE_TIER_1M;
+	if (t == STORE_TIER_1M && from < now - s->opts.retention_1m_s)
+		t = STORE_TIER_1H;
+	return t;
+}
+
+/* The value of one step; false when it has none. */
+static bool step_value(const struct store_range_query *q, const struct store_series_info *info,
+		       const struct span_agg *a, double *ret)
+{
+	double v;
+
+	switch (q->agg) {
+	case STORE_AGG_AVG:
+		if (info->type == METRIC_HISTOGRAM) {
+			if (!a->has_hist || !a->hist_count)
+				return false;
+			v = a->hist_sum / (double)a->hist_count;
+		} else {
+			if (!a->has_values)
+				return false;
+			v = a->sum / (double)a->n;
+		}
+		break;
+	case STORE_AGG_MIN:
+		v = a->min;
+		if (!a->has_values)
+			return false;
+		break;
+	case STORE_AGG_MAX:
+		v = a->max;
+		if (!a->has_values)
+			return false;
+		break;
+	case STORE_AGG_SUM:
+		v = a->sum;
+		if (!a->has_values)
+			return false;
+		break;
+	case STORE_AGG_LAST:
+		v = a->last;
+		if (!a->has_values)
+			return false;
+		break;
+	case STORE_AGG_RATE:
+		if (info->type == METRIC_HISTOGRAM) {
+			if (!a->has_hist)
+				return false;
+			v = (double)a->hist_count / q->step;
+		} else {
+			if (!a->has_inc)
+				return false;
+			v = a->inc / q->step;
+		}
+		break;
+	case STORE_AGG_QUANTILE:
+		if (!a->has_hist)
+			return false;
+		v = hist_log2_quantile(a->slots, REGISTRY_HIST_SLOTS, q->quantile) * info->scale;
+		break;
+	default:
+		return false;
+	}
+	if (!isfinite(v))
+		return false;
+	*ret = v;
+	return true;
+}
+
+/* Walks one series' rows step by step. */
+struct stepper {
+	const struct store_range_query *q;
+	struct store_range_series *out;
+	size_t cap;
+	size_t nsteps;
+	long long k; /* current step, -1 before the first row */
+	struct span_agg acc;
+};
+
+static int stepper_emit(struct stepper *w)
+{
+	double v;
+	int err;
+
+	if (w->k < 0 || !step_value(w->q, &w->out->info, &w->acc, &v))
+		return 0;
+	err = grow((void **)&w->out->points, &w->cap, w->out->npoints, sizeof(*w->out->points));
+	if (err)
+		return err;
+	w->out->points[w->out->npoints++] = (struct store_point){
+		.ts = w->q->from + (double)w->k * w->q->step,
+		.value = v,
+	};
+	return 0;
+}
+
+/* Moves to the step holding ts, emitting the finished one. */
+static int stepper_seek(struct stepper *w, double ts)
+{
+	long long k = (long long)floor((ts - w->q->from) / w->q->step);
+	int err;
+
+	if (k < 0)
+		k = 0;
+	if ((size_t)k >= w->nsteps)
+		k = (long long)w->nsteps - 1;
+	if (k == w->k)
+		return 0;
+	err = stepper_emit(w);
+	memset(&w->acc, 0, sizeof(w->acc));
+	w->k = k;
+	return err;
+}
+
+static int range_raw(sqlite3 *db, struct stepper *w)
+{
+	static const char prev_sql[] = "SELECT ts_ms, value, hist_count, hist_slots FROM samples_raw "
+				       "WHERE series_id = ?1 AND ts_ms < ?2 "
+				       "ORDER BY ts_ms DESC LIMIT 1";
+	static const char rows_sql[] = "SELECT ts_ms, value, hist_count, hist_slots FROM samples_raw "
+				       "WHERE series_id = ?1 AND ts_ms >= ?2 AND ts_ms <= ?3 "
+				       "ORDER BY ts_ms";
+	int64_t from_ms = (int64_t)ceil(w->q->from * 1000.0);
+	int64_t to_ms = (int64_t)floor(w->q->to * 1000.0);
+	enum metric_type type = w->out->info.type;
+	struct raw_sample buf[2], *prev = NULL;
+	sqlite3_stmt *st = NULL;
+	int err = 0, rc, k = 0;
+
+	if (type != METRIC_GAUGE) {
+		err = prepare(db, prev_sql, &st);
+		if (err)
+			return err;
+		sqlite3_bind_int64(st, 1, w->out->info.id);
+		sqlite3_bind_int64(st, 2, from_ms);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW && raw_sample_from_row(st, 1, &buf[0]) == 0) {
+			prev = &buf[0];
+			k = 1;
+		}
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			err = store_db_errno(db, rc);
+		sqlite3_finalize(st);
+		if (err)
+			return err;
+	}
+	err = prepare(db, rows_sql, &st);
+	if (err)
+		return err;
+	sqlite3_bind_int64(st, 1, w->out->info.id);
+	sqlite3_bind_int64(st, 2, from_ms);
+	sqlite3_bind_int64(st, 3, to_ms);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct raw_sample *cur = &buf[k];
+
+		cur->ts_ms = sqlite3_column_int64(st, 0);
+		if (raw_sample_from_row(st, 1, cur) < 0)
+			continue;
+		err = stepper_seek(w, (double)cur->ts_ms / 1000.0);
+		if (err)
+			break;
+		span_agg_add_raw(&w->acc, type, prev, cur);
+		prev = cur;
+		k ^= 1;
+	}
+	if (!err && rc != SQLITE_DONE)
+		err = store_db_errno(db, rc);
+	sqlite3_finalize(st);
+	return err ? err : stepper_emit(w);
+}
+
+static int range_rollup(sqlite3 *db, enum store_tier tier, struct stepper *w)
+{
+	static const char m1_sql[] =
+		"SELECT bucket_ts, count, min, max, sum, last, inc, hist_count, hist_sum, "
+		"hist_slots FROM samples_1m WHERE series_id = ?1 AND bucket_ts >= ?2 "
+		"AND bucket_ts <= ?3 ORDER BY bucket_ts";
+	static const char h1_sql[] =
+		"SELECT bucket_ts, count, min, max, sum, last, inc, hist_count, hist_sum, "
+		"hist_slots FROM samples_1h WHERE series_id = ?1 AND bucket_ts >= ?2 "
+		"AND bucket_ts <= ?3 ORDER BY bucket_ts";
+	struct span_agg row;
+	sqlite3_stmt *st = NULL;
+	int err, rc;
+
+	err = prepare(db, tier == STORE_TIER_1M ? m1_sql : h1_sql, &st);
+	if (err)
+		return err;
+	sqlite3_bind_int64(st, 1, w->out->info.id);
+	sqlite3_bind_int64(st, 2, (int64_t)ceil(w->q->from));
+	sqlite3_bind_int64(st, 3, (int64_t)floor(w->q->to));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (span_agg_from_row(st, 1, &row) < 0)
+			continue;
+		err = stepper_seek(w, (double)sqlite3_column_int64(st, 0));
+		if (err)
+			break;
+		span_agg_merge(&w->acc, &row);
+	}
+	if (!err && rc != SQLITE_DONE)
+		err = store_db_errno(db, rc);
+	sqlite3_finalize(st);
+	return err ? err : stepper_emit(w);
+}
+
+struct store_range_result *store_range_result_free(struct store_range_result *r)
+{
+	if (r) {
+		for (size_t i = 0; i < r->nseries; i++)
+			free(r->series[i].points);
+		free(r->series);
+		free(r);
+	}
+	return NULL;
+}
+
+static int range_check(const struct store *s, const struct store_range_query *q, size_t *ret_steps)
+{
+	double nsteps;
+	int err;
+
+	err = selector_check(&q->selector, true);
+	if (err)
+		return err;
+	if (!isfinite(q->from) || !isfinite(q->to) || q->from > q->to || !isfinite(q->step) ||
+	    q->step <= 0)
+		return -EINVAL;
+	if (q->agg < STORE_AGG_AVG || q->agg > STORE_AGG_QUANTILE)
+		return -EINVAL;
+	if (q->agg == STORE_AGG_QUANTILE && !(q->quantile >= 0 && q->quantile <= 1))
+		return -EINVAL;
+	nsteps = floor((q->to - q->from) / q->step) + 1;
+	if (nsteps > (double)s->opts.max_points)
+		return -E2BIG;
+	*ret_steps = (size_t)nsteps;
+	return 0;
+}
+
+int store_query_range(struct store *s, const struct store_range_query *q,
+		      struct store_range_result **ret_result)
+{
+	struct store_series_info *infos = NULL;
+	struct store_range_result *res = NULL;
+	size_t n = 0, nsteps;
+	sqlite3 *db;
+	int err;
+
+	if (!s || !q || !ret_result)
+		return -EINVAL;
+	err = range_check(s, q, &nsteps);
+	if (err)
+		return err;
+	err = store_reader_get(s, &db);
+	if (err)
+		return err;
+	err = find_series(db, &q->selector, s->opts.max_query_series, &infos, &n);
+	if (err)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		if (!agg_fits(q->agg, infos[i].type)) {
+			err = -EINVAL;
+			goto out;
+		}
+	}
+	res = calloc(1, sizeof(*res));
+	if (!res || (n && !(res->series = calloc(n, sizeof(*res->series))))) {
+		err = -ENOMEM;
+		goto out;
+	}
+	res->tier = choose_tier(s, store_now(s), q->from, q->step);
+	res->step = q->step;
+	for (size_t i = 0; i < n; i++) {
+		struct stepper w = { .q = q, .out = &res->series[i], .nsteps = nsteps, .k = -1 };
+
+		res->series[i].info = infos[i];
+		res->nseries++;
+		if (res->tier == STORE_TIER_RAW)
+			err = range_raw(db, &w);
+		else
+			err = range_rollup(db, res->tier, &w);
+		if (err)
+			goto out;
+	}
+	*ret_result = res;
+	res = NULL;
+out:
+	reader_release(s, db, err);
+	store_range_result_free(res);
+	free(infos);
+	return err;
+}
+
+/* ------------------------------------------------------------ latest */
+
+struct store_latest_result *store_latest_result_free(struct store_latest_result *r)
+{
+	if (r) {
+		free(r->samples);
+		free(r);
+	}
+	return NULL;
+}
+
+static void latest_fill(sqlite3_stmt *st, const struct store_series_info *info,
+			struct store_latest_sample *out)
+{
+	struct metric_series *m = &out->series;
+	struct raw_sample raw;
+
+	memset(out, 0, sizeof(*out));
+	out->ts = (double)sqlite3_column_int64(st, 5) / 1000.0;
+	copy_str(m->name, sizeof(m->name), info->name);
+	for (size_t i = 0; i < info->nlabels; i++) {
+		memcpy(m->label_keys[i], info->label_keys[i], REGISTRY_LABEL_KEY_MAX);
+		memcpy(m->label_values[i], info->label_values[i], REGISTRY_LABEL_VALUE_MAX);
+	}
+	m->nlabels = info->nlabels;
+	m->type = info->type;
+	m->scale = info->type == METRIC_HISTOGRAM ? info->scale : 0;
+	if (raw_sample_from_row(st, 6, &raw) < 0)
+		raw.has_hist = false;
+	if (info->type == METRIC_HISTOGRAM && raw.has_hist) {
+		memcpy(m->slots, raw.slots, sizeof(m->slots));
+		m->hist_count = raw.hist_count;
+		m->hist_sum = raw.value;
+	} else {
+		m->value = raw.value;
+	}
+}
+
+int store_latest(struct store *s, const struct store_selector *sel,
+		 struct store_latest_result **ret_result)
+{
+	static const char sql[] =
+		"SELECT s.id, s.name, s.labels, s.type, s.scale, r.ts_ms, r.value, r.hist_count, "
+		"r.hist_slots FROM samples_raw AS r JOIN series AS s ON s.id = r.series_id "
+		"WHERE r.ts_ms = (SELECT max(ts_ms) FROM samples_raw) ORDER BY s.name, s.labels";
+	struct store_latest_result *res = NULL;
+	struct store_series_info info;
+	size_t cap = 0;
+	sqlite3_stmt *st = NULL;
+	sqlite3 *db;
+	int err, rc;
+
+	if (!s || !ret_result)
+		return -EINVAL;
+	err = selector_check(sel, false);
+	if (err)
+		return err;
+	err = store_reader_get(s, &db);
+	if (err)
+		return err;
+	res = calloc(1, sizeof(*res));
+	err = res ? prepare(db, sql, &st) : -ENOMEM;
+	if (err)
+		goto out;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (info_from_row(st, 0, &info) < 0 || !info_matches(&info, sel))
+			continue;
+		if (res->n == s->opts.max_list) {
+			err = -E2BIG;
+			break;
+		}
+		err = grow((void **)&res->samples, &cap, res->n, sizeof(*res->samples));
+		if (err)
+			break;
+		latest_fill(st, &info, &res->samples[res->n++]);
+	}
+	if (!err && rc != SQLITE_DONE)
+		err = store_db_errno(db, rc);
+	if (!err) {
+		*ret_result = res;
+		res = NULL;
+	}
+out:
+	sqlite3_finalize(st);
+	reader_release(s, db, err);
+	store_latest_result_free(res);
+	return err;
+}
+
+/* ------------------------------------------------------------ series */
+
+struct store_series_list *store_series_list_free(struct store_series_list *l)
+{
+	if (l) {
+		free(l->series);
+		free(l);
+	}
+	return NULL;
+}
+
+int store_list_series(struct store *s, const struct store_selector *sel,
+		      struct store_series_list **ret_list)
+{
+	struct store_series_list *l;
+	sqlite3 *db;
+	int err;
+
+	if (!s || !ret_list)
+		return -EINVAL;
+	err = selector_check(sel, false);
+	if (err)
+		return err;
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	err = store_reader_get(s, &db);
+	if (err) {
+		free(l);
+		return err;
+	}
+	err = find_series(db, sel, s->opts.max_list, &l->series, &l->n);
+	reader_release(s, db, err);
+	if (err) {
+		free(l);
+		return err;
+	}
+	*ret_list = l;
+	return 0;
+}
+
+/* ------------------------------------------------------------ events */
+
+struct store_event_list *store_event_list_free(struct store_event_list *l)
+{
+	if (l) {
+		for (size_t i = 0; i < l->n; i++)
+			json_decref(l->events[i].fields);
+		free(l->events);
+		free(l);
+	}
+	return NULL;
+}
+
+static bool event_type_ok(const char *type)
+{
+	size_t n;
+
+	for (n = 0; type[n]; n++) {
+		char c = type[n];
+
+		if (n >= STORE_EVENT_TYPE_MAX - 1 ||
+		    !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+			return false;
+	}
+	return n > 0;
+}
+
+int store_query_events(struct store *s, const struct store_event_query *q,
+		       struct store_event_list **ret_list)
+{
+	/* [by type][newest first] */
+	static const char *const sql[2][2] = {
+		{ "SELECT id, ts, type, pid, comm, fields FROM events WHERE ts >= ?1 AND ts <= ?2 "
+		  "ORDER BY ts, id LIMIT ?3",
+		  "SELECT id, ts, type, pid, comm, fields FROM events WHERE ts >= ?1 AND ts <= ?2 "
+		  "ORDER BY ts DESC, id DESC LIMIT ?3" },
+		{ "SELECT id, ts, type, pid, comm, fields FROM events WHERE type = ?4 AND ts >= ?1 "
+		  "AND ts <= ?2 ORDER BY ts, id LIMIT ?3",
+		  "SELECT id, ts, type, pid, comm, fields FROM events WHERE type = ?4 AND ts >= ?1 "
+		  "AND ts <= ?2 ORDER BY ts DESC, id DESC LIMIT ?3" },
+	};
+	struct store_event_list *l = NULL;
+	sqlite3_stmt *st = NULL;
+	size_t cap = 0;
+	sqlite3 *db;
+	int err, rc;
+
+	if (!s || !q || !ret_list)
+		return -EINVAL;
+	if (!isfinite(q->from) || !isfinite(q->to) || q->from > q->to || !q->limit ||
+	    (q->type && !event_type_ok(q->type)))
+		return -EINVAL;
+	if (q->limit > s->opts.max_events)
+		return -E2BIG;
+	err = store_reader_get(s, &db);
+	if (err)
+		return err;
+	l = calloc(1, sizeof(*l));
+	err = l ? prepare(db, sql[q->type != NULL][q->newest_first], &st) : -ENOMEM;
+	if (err)
+		goto out;
+	sqlite3_bind_double(st, 1, q->from);
+	sqlite3_bind_double(st, 2, q->to);
+	sqlite3_bind_int64(st, 3, (int64_t)q->limit);
+	if (q->type)
+		sqlite3_bind_text(st, 4, q->type, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_event *e;
+		const char *fields = (const char *)sqlite3_column_text(st, 5);
+
+		err = grow((void **)&l->events, &cap, l->n, sizeof(*l->events));
+		if (err)
+			break;
+		e = &l->events[l->n];
+		memset(e, 0, sizeof(*e));
+		e->id = sqlite3_column_int64(st, 0);
+		e->ts = sqlite3_column_double(st, 1);
+		copy_str(e->type, sizeof(e->type), (const char *)sqlite3_column_text(st, 2));
+		e->pid = (int32_t)sqlite3_column_int64(st, 3);
+		copy_str(e->comm, sizeof(e->comm), (const char *)sqlite3_column_text(st, 4));
+		e->fields = fields ? json_loads(fields, 0, NULL) : NULL;
+		if (!e->fields)
+			e->fields = json_object();
+		if (!e->fields) {
+			err = -ENOMEM;
+			break;
+		}
+		l->n++;
+	}
+	if (!err && rc != SQLITE_DONE)
+		err = store_db_errno(db, rc);
+	if (!err) {
+		*ret_list = l;
+		l = NULL;
+	}
+out:
+	sqlite3_finalize(st);
+	reader_release(s, db, err);
+	store_event_list_free(l);
+	return err;
+}

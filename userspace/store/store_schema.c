@@ -1,0 +1,362 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * store_schema.c - the store's connections: opening with the right
+ * pragmas, the schema version check (a database from a newer kpulse is
+ * refused and left untouched) and the forward migrations run at open.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "store/store_internal.h"
+
+/* ------------------------------------------------------------ errors */
+
+int store_sqlite_errno(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_ROW:
+	case SQLITE_DONE:
+		return 0;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return -EBUSY;
+	case SQLITE_FULL:
+		return -ENOSPC;
+	case SQLITE_READONLY:
+		return -EROFS;
+	case SQLITE_CANTOPEN:
+		return -EACCES;
+	case SQLITE_PERM:
+	case SQLITE_AUTH:
+		return -EPERM;
+	case SQLITE_NOMEM:
+		return -ENOMEM;
+	case SQLITE_TOOBIG:
+		return -E2BIG;
+	case SQLITE_CORRUPT:
+		return -EBADMSG;
+	case SQLITE_NOTADB:
+		return -EPROTO;
+	case SQLITE_CONSTRAINT:
+	case SQLITE_MISMATCH:
+	case SQLITE_RANGE:
+	case SQLITE_MISUSE:
+		return -EINVAL;
+	case SQLITE_INTERRUPT:
+		return -EINTR;
+	default:
+		return -EIO;
+	}
+}
+
+/* For I/O and open failures the system errno says more (EROFS, ENOSPC,
+ * ENOENT) than the SQLite code does. */
+int store_db_errno(sqlite3 *db, int rc)
+{
+	int prim = rc & 0xff;
+
+	if (db && (prim == SQLITE_IOERR || prim == SQLITE_CANTOPEN) && sqlite3_system_errno(db) > 0)
+		return -sqlite3_system_errno(db);
+	return store_sqlite_errno(rc);
+}
+
+int store_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **ret_stmt)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+	if (rc != SQLITE_OK) {
+		sqlite3_finalize(st);
+		return store_sqlite_errno(rc);
+	}
+	*ret_stmt = st;
+	return 0;
+}
+
+/* ------------------------------------------------------------ schema */
+
+/*
+ * Migration i takes a database from user_version i to i + 1; each runs in
+ * one transaction together with its user_version bump. Never edit a
+ * released step: add a new one and bump STORE_SCHEMA_VERSION.
+ *
+ * Timestamps: raw samples in integer milliseconds, rollup buckets and
+ * last_seen_ts in integer seconds (bucket start), events in real seconds.
+ */
+static const char *const migrations[STORE_SCHEMA_VERSION] = {
+	/* 0 -> 1: the tables */
+	"CREATE TABLE meta ("
+	"  key TEXT PRIMARY KEY,"
+	"  value INTEGER NOT NULL"
+	") WITHOUT ROWID;"
+	/* labels: canonical JSON object (compact, keys sorted) */
+	"CREATE TABLE series ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL,"
+	"  labels TEXT NOT NULL,"
+	"  type TEXT NOT NULL,"
+	"  scale REAL NOT NULL DEFAULT 1,"
+	"  UNIQUE (name, labels)"
+	");"
+	/* value: counter/gauge value or a histogram's cumulative sum;
+	 * hist_count and hist_slots (hist_blob) cumulative, NULL otherwise */
+	"CREATE TABLE samples_raw ("
+	"  series_id INTEGER NOT NULL,"
+	"  ts_ms INTEGER NOT NULL,"
+	"  value REAL,"
+	"  hist_count INTEGER,"
+	"  hist_slots BLOB,"
+	"  PRIMARY KEY (series_id, ts_ms)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX samples_raw_ts ON samples_raw (ts_ms);"
+	/* count: samples; min..last of the values; inc: a counter's increase;
+	 * hist_*: the observations made during the bucket */
+	"CREATE TABLE samples_1m ("
+	"  series_id INTEGER NOT NULL,"
+	"  bucket_ts INTEGER NOT NULL,"
+	"  count INTEGER NOT NULL,"
+	"  min REAL, max REAL, sum REAL, last REAL, inc REAL,"
+	"  hist_count INTEGER, hist_sum REAL, hist_slots BLOB,"
+	"  PRIMARY KEY (series_id, bucket_ts)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX samples_1m_bucket ON samples_1m (bucket_ts);"
+	"CREATE TABLE samples_1h ("
+	"  series_id INTEGER NOT NULL,"
+	"  bucket_ts INTEGER NOT NULL,"
+	"  count INTEGER NOT NULL,"
+	"  min REAL, max REAL, sum REAL, last REAL, inc REAL,"
+	"  hist_count INTEGER, hist_sum REAL, hist_slots BLOB,"
+	"  PRIMARY KEY (series_id, bucket_ts)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX samples_1h_bucket ON samples_1h (bucket_ts);"
+	"CREATE TABLE events ("
+	"  id INTEGER PRIMARY KEY,"
+	"  ts REAL NOT NULL,"
+	"  type TEXT NOT NULL,"
+	"  pid INTEGER NOT NULL,"
+	"  comm TEXT NOT NULL,"
+	"  fields TEXT NOT NULL"
+	");"
+	"CREATE INDEX events_ts ON events (ts);"
+	"CREATE INDEX events_type_ts ON events (type, ts);"
+	"PRAGMA application_id = 1802532204;" /* STORE_APPLICATION_ID */
+	"PRAGMA user_version = 1;",
+
+	/* 1 -> 2: when each series was last written, so that series with no
+	 * data left in any tier can be deleted */
+	"ALTER TABLE series ADD COLUMN last_seen_ts INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE series SET last_seen_ts = max("
+	"  coalesce((SELECT max(ts_ms) / 1000 FROM samples_raw WHERE series_id = series.id), 0),"
+	"  coalesce((SELECT max(bucket_ts) FROM samples_1m WHERE series_id = series.id), 0),"
+	"  coalesce((SELECT max(bucket_ts) FROM samples_1h WHERE series_id = series.id), 0));"
+	"CREATE INDEX series_last_seen ON series (last_seen_ts);"
+	"PRAGMA user_version = 2;",
+};
+
+_Static_assert(STORE_APPLICATION_ID == 1802532204, "application_id in migration 0");
+
+static int query_int(sqlite3 *db, const char *sql, int64_t *ret_value)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			*ret_value = sqlite3_column_int64(st, 0);
+			rc = SQLITE_OK;
+		} else if (rc == SQLITE_DONE) {
+			rc = SQLITE_ERROR;
+		}
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * Reads the schema version and refuses what this code must not write to.
+ * Only reads: safe on a database that will be refused.
+ */
+static int check_version(sqlite3 *db, const char *path, bool writer, int64_t *ret_version,
+			 char *err, size_t errlen)
+{
+	int64_t version, app_id, nobjects;
+	int rc;
+
+	rc = query_int(db, "PRAGMA user_version", &version);
+	if (rc == SQLITE_OK)
+		rc = query_int(db, "PRAGMA application_id", &app_id);
+	if (rc == SQLITE_OK)
+		rc = query_int(db, "SELECT count(*) FROM sqlite_master", &nobjects);
+	if (rc != SQLITE_OK) {
+		set_err(err, errlen, "cannot read %s: %s", path, sqlite3_errmsg(db));
+		return store_db_errno(db, rc);
+	}
+	if (version > STORE_SCHEMA_VERSION) {
+		set_err(err, errlen,
+			"%s has schema version %lld, newer than the %d this kpulse knows; "
+			"refusing to open it (it is left unchanged)",
+			path, (long long)version, STORE_SCHEMA_VERSION);
+		return -EPROTO;
+	}
+	if (app_id != STORE_APPLICATION_ID && (version > 0 || nobjects > 0)) {
+		set_err(err, errlen,
+			"%s is not a kpulse database (application_id %#llx); refusing to open it",
+			path, (unsigned long long)app_id);
+		return -EPROTO;
+	}
+	if (!writer && version != STORE_SCHEMA_VERSION) {
+		set_err(err, errlen, "%s has schema version %lld, expected %d", path,
+			(long long)version, STORE_SCHEMA_VERSION);
+		return -EPROTO;
+	}
+	*ret_version = version;
+	return 0;
+}
+
+static int migrate(sqlite3 *db, const char *path, int64_t version, char *err, size_t errlen)
+{
+	int rc;
+
+	while (version < STORE_SCHEMA_VERSION) {
+		int64_t now_version;
+
+		rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+		if (rc != SQLITE_OK)
+			goto fail;
+		/* another process may have migrated while we waited for the lock */
+		rc = query_int(db, "PRAGMA user_version", &now_version);
+		if (rc != SQLITE_OK)
+			goto fail;
+		if (now_version == version)
+			rc = sqlite3_exec(db, migrations[version], NULL, NULL, NULL);
+		if (rc != SQLITE_OK)
+			goto fail;
+		rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+		if (rc != SQLITE_OK)
+			goto fail;
+		if (now_version > STORE_SCHEMA_VERSION) {
+			set_err(err, errlen, "%s was upgraded to schema version %lld while opening",
+				path, (long long)now_version);
+			return -EPROTO;
+		}
+		version = now_version == version ? version + 1 : now_version;
+	}
+	return 0;
+fail:
+	set_err(err, errlen, "migrating %s to schema version %lld failed: %s", path,
+		(long long)version + 1, sqlite3_errmsg(db));
+	if (!sqlite3_get_autocommit(db))
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return store_db_errno(db, rc);
+}
+
+/*
+ * WAL lets the REST API read while the writer writes. synchronous=NORMAL
+ * is safe in WAL mode: the WAL is synced at each checkpoint, not at each
+ * commit, so a power cut can lose the last commits since the checkpoint
+ * but never corrupts the database. Losing a second or two of telemetry is
+ * a fair price for one fsync less per flush.
+ */
+static const char writer_pragmas[] = "PRAGMA synchronous = NORMAL;"
+				     "PRAGMA journal_size_limit = 67108864;"
+				     "PRAGMA temp_store = MEMORY;"
+				     "PRAGMA cache_size = -16384;";
+
+static const char reader_pragmas[] = "PRAGMA query_only = 1;"
+				     "PRAGMA temp_store = MEMORY;"
+				     "PRAGMA cache_size = -8192;";
+
+static int set_wal(sqlite3 *db)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			const char *mode = (const char *)sqlite3_column_text(st, 0);
+
+			rc = mode && strcmp(mode, "wal") == 0 ? SQLITE_OK : SQLITE_CANTOPEN;
+		}
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int store_db_open(const char *path, const char *vfs, int busy_timeout_ms, bool writer,
+		  sqlite3 **ret_db, char *err, size_t errlen)
+{
+	/* SQLite's unix VFS opens every file with O_CLOEXEC itself. */
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
+		    (writer ? SQLITE_OPEN_CREATE : 0);
+	sqlite3 *db = NULL;
+	int64_t version = 0;
+	int rc, ret;
+
+	rc = sqlite3_open_v2(path, &db, flags, vfs);
+	if (rc != SQLITE_OK) {
+		set_err(err, errlen, "cannot open %s: %s", path,
+			db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+		ret = store_db_errno(db, rc);
+		goto fail;
+	}
+	sqlite3_extended_result_codes(db, 1);
+	/* nothing may be written before the version is known to be ours:
+	 * not even the checkpoint a last connection does at close */
+	sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+	sqlite3_busy_timeout(db, busy_timeout_ms);
+
+	ret = check_version(db, path, writer, &version, err, errlen);
+	if (ret)
+		goto fail;
+
+	if (writer) {
+		sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, NULL);
+		rc = set_wal(db);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_exec(db, writer_pragmas, NULL, NULL, NULL);
+		if (rc != SQLITE_OK) {
+			set_err(err, errlen, "cannot set up %s: %s", path,
+				rc == SQLITE_CANTOPEN ? "WAL mode refused" : sqlite3_errmsg(db));
+			ret = store_db_errno(db, rc);
+			goto fail;
+		}
+		ret = migrate(db, path, version, err, errlen);
+		if (ret)
+			goto fail;
+	} else {
+		/* only the writer checkpoints (readers closing last must not) */
+		rc = sqlite3_exec(db, reader_pragmas, NULL, NULL, NULL);
+		if (rc != SQLITE_OK) {
+			set_err(err, errlen, "cannot set up %s: %s", path, sqlite3_errmsg(db));
+			ret = store_db_errno(db, rc);
+			goto fail;
+		}
+	}
+	*ret_db = db;
+	return 0;
+fail:
+	sqlite3_close_v2(db);
+	return ret;
+}
