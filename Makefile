@@ -96,7 +96,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
 -include $(USER_OBJS:.o=.d)
 
 run: deps build
-	./$(BUILD)/kpulse top
+	./$(BUILD)/kpulse run
 
 test: deps build
 	$(MAKE) --no-print-directory test-unit
@@ -119,8 +119,13 @@ sanitize: deps
 valgrind: deps build
 	@tests/valgrind.sh $(BUILD)/kpulse
 
-bench: deps build
-	KPULSE_BIN=$(abspath $(BUILD)/kpulse) tests/bench/bench.sh
+$(BUILD)/tests/bench_store: tests/unit/bench_store.c $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIB_OBJS) $(LDLIBS) $(LDFLAGS)
+
+bench: deps build $(BUILD)/tests/bench_store
+	KPULSE_BIN=$(abspath $(BUILD)/kpulse) BENCH_STORE_BIN=$(abspath $(BUILD)/tests/bench_store) \
+		tests/bench/bench.sh
 
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/vmlinux.h

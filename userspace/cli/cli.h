@@ -28,6 +28,7 @@ int cli_parse_uint(const char *cmd, const char *flag, const char *s, unsigned lo
  * status to use. */
 int cli_report_start_error(const char *cmd, int err);
 
+int cmd_run(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
 int cmd_top(int argc, char **argv);
 int cmd_probes(int argc, char **argv);

@@ -93,6 +93,7 @@ static void usage(FILE *out)
 		"eBPF kernel telemetry: scheduler, memory, block I/O and network.\n"
 		"\n"
 		"Commands:\n"
+		"  run      the daemon: collect every interval, keep history in SQLite\n"
 		"  dump     print snapshots of every metric (text or JSON lines)\n"
 		"  top      live view of the busiest processes, devices and links\n"
 		"  probes   list every probe with its state and attach type\n"
@@ -118,6 +119,8 @@ int main(int argc, char **argv)
 		printf("kpulse %s\n", KPULSE_VERSION);
 		return 0;
 	}
+	if (!strcmp(cmd, "run"))
+		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(cmd, "dump"))
 		return cmd_dump(argc - 1, argv + 1);
 	if (!strcmp(cmd, "top"))

@@ -791,20 +791,34 @@ static int sample_self(struct collector *c, struct registry *r)
 	return err ? -ENOMEM : 0;
 }
 
+void collector_set_top_k(struct collector *c, unsigned top_k)
+{
+	if (top_k)
+		c->opts.top_k = top_k;
+}
+
 int collector_sample(struct collector *c, struct registry *r)
 {
 	double now_mono = clock_s(CLOCK_MONOTONIC);
-	int err = 0;
+	int err;
 
 	c->mono_offset_s = clock_s(CLOCK_REALTIME) - now_mono;
 	registry_begin(r, now_mono + c->mono_offset_s, now_mono - c->last_round_mono);
 	c->last_round_mono = now_mono;
+	err = collector_collect(c, r);
+	registry_end(r);
+	return err;
+}
+
+int collector_collect(struct collector *c, struct registry *r)
+{
+	int err = 0;
+
 	err |= sample_sched(c, r);
 	err |= sample_mem(c, r);
 	err |= sample_block(c, r);
 	err |= sample_net(c, r);
 	err |= sample_processes(c, r);
 	err |= sample_self(c, r);
-	registry_end(r);
 	return err ? -ENOMEM : 0;
 }

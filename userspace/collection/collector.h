@@ -40,6 +40,13 @@ int collector_poll(struct collector *c, int timeout_ms);
  * Returns 0 or -ENOMEM. A map that cannot be read is skipped. */
 int collector_sample(struct collector *c, struct registry *r);
 
+/* The same series without begin/end, for a caller that adds its own
+ * series (the daemon's health) to the same round. */
+int collector_collect(struct collector *c, struct registry *r);
+
+/* Changes the number of per-process rows from the next round on. */
+void collector_set_top_k(struct collector *c, unsigned top_k);
+
 /* The events buffered since the last call, oldest first, as a JSON array
  * the caller owns (never NULL unless out of memory). */
 json_t *collector_take_events(struct collector *c);

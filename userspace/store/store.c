@@ -26,25 +26,25 @@
 void store_options_default(struct store_options *o)
 {
 	*o = (struct store_options){
-		.flush_interval_s = 1.0,
-		.max_buffered_samples = 1000000,
-		.max_buffered_events = 100000,
-		.max_series = 100000,
-		.retention_raw_s = 24 * 3600.0,
-		.retention_1m_s = 30 * 86400.0,
-		.retention_1h_s = 365 * 86400.0,
-		.retention_events_s = 7 * 86400.0,
-		.rollup_delay_s = 10.0,
-		.maintenance_interval_s = 10.0,
-		.maintenance_batch_rows = 10000,
-		.busy_timeout_ms = 2000,
-		.retry_max_s = 30.0,
-		.close_timeout_s = 10.0,
-		.max_points = 11000,
-		.max_query_series = 100,
-		.max_list = 10000,
-		.max_events = 10000,
-		.max_readers = 4,
+	    .flush_interval_s = 1.0,
+	    .max_buffered_samples = 1000000,
+	    .max_buffered_events = 100000,
+	    .max_series = 100000,
+	    .retention_raw_s = 24 * 3600.0,
+	    .retention_1m_s = 30 * 86400.0,
+	    .retention_1h_s = 365 * 86400.0,
+	    .retention_events_s = 7 * 86400.0,
+	    .rollup_delay_s = 10.0,
+	    .maintenance_interval_s = 10.0,
+	    .maintenance_batch_rows = 10000,
+	    .busy_timeout_ms = 2000,
+	    .retry_max_s = 30.0,
+	    .close_timeout_s = 10.0,
+	    .max_points = 11000,
+	    .max_query_series = 100,
+	    .max_list = 10000,
+	    .max_events = 10000,
+	    .max_readers = 4,
 	};
 }
 
@@ -134,8 +134,8 @@ struct series_ref {
 };
 
 /* type, name, then per label in key order: 0x1f key 0x1e value */
-#define SERIES_KEY_MAX                                                                  \
-	(2 + REGISTRY_NAME_MAX +                                                        \
+#define SERIES_KEY_MAX                                                                             \
+	(2 + REGISTRY_NAME_MAX +                                                                   \
 	 REGISTRY_MAX_LABELS * (REGISTRY_LABEL_KEY_MAX + REGISTRY_LABEL_VALUE_MAX + 2))
 
 static void label_order(const struct metric_series *m, size_t order[REGISTRY_MAX_LABELS])
@@ -272,7 +272,8 @@ static int ref_get(struct store *s, const struct metric_series *m, uint64_t roun
 
 	if (s->hcap) {
 		for (r = s->htab[hash & (s->hcap - 1)]; r; r = r->hnext) {
-			if (r->hash == hash && r->keylen == keylen && !memcmp(r->key, key, keylen)) {
+			if (r->hash == hash && r->keylen == keylen &&
+			    !memcmp(r->key, key, keylen)) {
 				r->last_round = round;
 				*ret_ref = r;
 				return 0;
@@ -348,7 +349,7 @@ struct buf_event {
 
 static void batch_init(struct batch *b)
 {
-	*b = (struct batch){ .min_ts_ms = INT64_MAX };
+	*b = (struct batch){.min_ts_ms = INT64_MAX};
 }
 
 /* Appends src to dst and empties src. */
@@ -422,7 +423,7 @@ static struct chunk *chunk_for(struct batch *b, size_t blob_len)
 		b->tail = c;
 	}
 	if (c->arena_len + blob_len > c->arena_cap) {
-		size_t ncap = c->arena_cap ? c->arena_cap * 2 : 16 * HIST_BLOB_MAX;
+		size_t ncap = c->arena_cap ? c->arena_cap * 2 : 16 * STORE_BLOB_MAX;
 		unsigned char *na;
 
 		while (ncap < c->arena_len + blob_len)
@@ -448,7 +449,8 @@ static bool series_valid(const struct metric_series *m)
 		n = strnlen(m->label_keys[i], REGISTRY_LABEL_KEY_MAX);
 		if (n == 0 || n == REGISTRY_LABEL_KEY_MAX)
 			return false;
-		if (strnlen(m->label_values[i], REGISTRY_LABEL_VALUE_MAX) == REGISTRY_LABEL_VALUE_MAX)
+		if (strnlen(m->label_values[i], REGISTRY_LABEL_VALUE_MAX) ==
+		    REGISTRY_LABEL_VALUE_MAX)
 			return false;
 	}
 	return true;
@@ -462,10 +464,9 @@ static bool sample_finite(const struct metric_series *m)
 }
 
 /* Under lock. Returns 0, -ENOBUFS (dropped, counted) or -ENOMEM. */
-static int append_one(struct store *s, const struct metric_series *m, int64_t ts_ms,
-		      uint64_t round)
+static int append_one(struct store *s, const struct metric_series *m, int64_t ts_ms, uint64_t round)
 {
-	unsigned char blob[HIST_BLOB_MAX];
+	unsigned char blob[STORE_BLOB_MAX];
 	size_t blob_len = 0;
 	struct series_ref *ref;
 	struct buf_sample *smp;
@@ -492,7 +493,7 @@ static int append_one(struct store *s, const struct metric_series *m, int64_t ts
 	if (err)
 		return err;
 	if (m->type == METRIC_HISTOGRAM)
-		blob_len = hist_blob_encode(m->slots, blob);
+		blob_len = store_blob_encode(m->slots, blob);
 	c = chunk_for(&s->incoming, blob_len);
 	if (!c)
 		return -ENOMEM;
@@ -604,8 +605,8 @@ static bool event_type_valid(const char *type)
 	return n > 0;
 }
 
-int store_append_event(struct store *s, double ts, const char *type, int32_t pid,
-		       const char *comm, json_t *fields)
+int store_append_event(struct store *s, double ts, const char *type, int32_t pid, const char *comm,
+		       json_t *fields)
 {
 	struct buf_event *e;
 	size_t len;
@@ -666,15 +667,15 @@ int store_wfail(struct store *s, int rc, const char *what)
 	return err;
 }
 
-/* Steps a statement that returns no row and resets it; a SQLite code. */
-static int step_done(sqlite3_stmt *st)
+int store_wstep(struct store *s, sqlite3_stmt *st, const char *what)
 {
-	int rc = sqlite3_step(st);
+	int rc = sqlite3_step(st), err = 0;
 
-	if (rc == SQLITE_DONE || rc == SQLITE_ROW)
-		rc = SQLITE_OK;
+	/* before the reset, which forgets the system errno */
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		err = store_wfail(s, rc, what);
 	sqlite3_reset(st);
-	return rc;
+	return err;
 }
 
 static void writer_disconnect(struct store *s)
@@ -743,7 +744,7 @@ static int ref_resolve(struct store *s, struct series_ref *r, int64_t ts_ms, int
 	}
 	sqlite3_bind_text(st, 1, r->name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, r->labels_json, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, metric_type_text(r->type), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, store_type_text(r->type), -1, SQLITE_STATIC);
 	sqlite3_bind_double(st, 4, r->scale);
 	sqlite3_bind_int64(st, 5, floor_div(ts_ms, 1000));
 	rc = sqlite3_step(st);
@@ -873,25 +874,24 @@ static int lower_watermarks(struct store *s, const struct batch *b, int64_t *ret
 static int flush_txn(struct store *s)
 {
 	int64_t wm_1m = s->wm_1m, wm_1h = s->wm_1h;
-	int err, rc;
+	int err;
 
 	s->ntxn_refs = 0;
-	rc = step_done(s->st.begin);
-	if (rc != SQLITE_OK)
-		return store_wfail(s, rc, "flush: begin");
+	err = store_wstep(s, s->st.begin, "flush: begin");
+	if (err)
+		return err;
 	err = insert_samples(s, &s->pending);
 	if (!err)
 		err = insert_events(s, &s->pending);
 	if (!err && s->pending.nsamples)
 		err = lower_watermarks(s, &s->pending, &wm_1m, &wm_1h);
-	if (!err) {
-		rc = step_done(s->st.commit);
-		if (rc != SQLITE_OK)
-			err = store_wfail(s, rc, "flush: commit");
-	}
+	if (!err)
+		err = store_wstep(s, s->st.commit, "flush: commit");
 	if (err) {
-		if (!sqlite3_get_autocommit(s->db))
-			step_done(s->st.rollback);
+		if (!sqlite3_get_autocommit(s->db)) {
+			sqlite3_step(s->st.rollback);
+			sqlite3_reset(s->st.rollback);
+		}
 		for (size_t i = 0; i < s->ntxn_refs; i++)
 			s->txn_refs[i]->db_gen = 0;
 		s->ntxn_refs = 0;
@@ -937,7 +937,8 @@ static void pending_release(struct store *s, bool written)
 	batch_free(&s->pending);
 }
 
-void store_record_error(struct store *s, int err, const char *text)
+/* Records the last error in the stats. */
+static void record_error(struct store *s, int err, const char *text)
 {
 	double now = store_now(s);
 
@@ -1001,7 +1002,7 @@ fail:
 	s->stats.write_errors++;
 	s->stats.consecutive_failures++;
 	pthread_mutex_unlock(&s->lock);
-	store_record_error(s, err, s->werr);
+	record_error(s, err, s->werr);
 	return err;
 }
 
@@ -1020,7 +1021,7 @@ static int maint_failed(struct store *s, int err)
 	pthread_mutex_lock(&s->lock);
 	s->stats.maintenance_errors++;
 	pthread_mutex_unlock(&s->lock);
-	store_record_error(s, err, s->werr);
+	record_error(s, err, s->werr);
 	if (s->db && error_needs_reconnect(err))
 		writer_disconnect(s);
 	return err;
@@ -1072,7 +1073,7 @@ static void writer_drain(struct store *s)
 			pending_release(s, false);
 			return;
 		}
-		nanosleep(&(struct timespec){ (time_t)wait, (long)((wait - (time_t)wait) * 1e9) },
+		nanosleep(&(struct timespec){(time_t)wait, (long)((wait - (time_t)wait) * 1e9)},
 			  NULL);
 	}
 }

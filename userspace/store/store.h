@@ -27,6 +27,9 @@
  *   (as in Prometheus): its cumulative value says nothing about when the
  *   counts happened.
  *
+ * The rollup tiers hold complete buckets only: a minute is rolled up
+ * rollup_delay_s after it ends, an hour once its minutes are.
+ *
  * Time is unix seconds (double). Raw timestamps are kept at millisecond
  * resolution; two samples of a series in the same millisecond keep the
  * later one.
@@ -53,35 +56,38 @@
 
 /* Event type names are [a-z0-9_]{1,31}; comm as the kernel's task comm. */
 #define STORE_EVENT_TYPE_MAX 32
-#define STORE_COMM_LEN 16
+#define STORE_COMM_LEN	     16
 /* Largest serialized fields object of one event. */
 #define STORE_EVENT_FIELDS_MAX 8192
-#define STORE_ERROR_MAX 256
+#define STORE_ERROR_MAX	       256
 
 struct store;
 
 struct store_options {
-	double flush_interval_s;	/* how often the writer commits; default 1 */
-	size_t max_buffered_samples;	/* samples held while unwritten; 1,000,000 */
-	size_t max_buffered_events;	/* events held while unwritten; 100,000 */
-	size_t max_series;		/* distinct series tracked in memory; 100,000 */
-	double retention_raw_s;		/* 24 h */
-	double retention_1m_s;		/* 30 days */
-	double retention_1h_s;		/* 365 days */
-	double retention_events_s;	/* 7 days */
-	double rollup_delay_s;		/* a minute is rolled up this long after it ends; 10 */
+	double flush_interval_s;     /* how often the writer commits; default 1 */
+	size_t max_buffered_samples; /* samples held while unwritten; 1,000,000 */
+	size_t max_buffered_events;  /* events held while unwritten; 100,000 */
+	/* distinct series tracked in memory; 100,000. Samples of further
+	 * series are dropped until tracked ones go idle (nothing buffered,
+	 * absent from the latest append). */
+	size_t max_series;
+	double retention_raw_s;	   /* 24 h */
+	double retention_1m_s;	   /* 30 days */
+	double retention_1h_s;	   /* 365 days */
+	double retention_events_s; /* 7 days */
+	double rollup_delay_s;	   /* a minute is rolled up this long after it ends; 10 */
 	/* how often the writer looks for rollup and retention work between
 	 * flushes; default 10; 0 = only in store_run_maintenance() */
 	double maintenance_interval_s;
-	size_t maintenance_batch_rows;	/* rows per maintenance transaction; 10,000 */
-	int busy_timeout_ms;		/* wait for another process's lock; 2000 */
-	double retry_max_s;		/* longest backoff after a write error; 30 */
-	double close_timeout_s;		/* how long store_close() retries; 10 */
-	size_t max_points;		/* per series in a range query; 11,000 */
-	size_t max_query_series;	/* series in a range query; 100 */
-	size_t max_list;		/* series from store_list_series/store_latest; 10,000 */
-	size_t max_events;		/* events from one store_query_events; 10,000 */
-	unsigned max_readers;		/* concurrent read connections; 4 */
+	size_t maintenance_batch_rows; /* rows per maintenance transaction; 10,000 */
+	int busy_timeout_ms;	       /* wait for another process's lock; 2000 */
+	double retry_max_s;	       /* longest backoff after a write error; 30 */
+	double close_timeout_s;	       /* how long store_close() retries; 10 */
+	size_t max_points;	       /* per series in a range query; 11,000 */
+	size_t max_query_series;       /* series in a range query; 100 */
+	size_t max_list;	       /* series from store_list_series/store_latest; 10,000 */
+	size_t max_events;	       /* events from one store_query_events; 10,000 */
+	unsigned max_readers;	       /* concurrent read connections; 4 */
 	/* Wall clock in unix seconds, used for retention, rollup readiness and
 	 * tier choice (sample timestamps come from the caller). NULL: the
 	 * real clock. Tests set it to drive rollups deterministically. */
@@ -136,8 +142,8 @@ int store_append_series(struct store *s, double ts, const struct metric_series *
  * fields), -E2BIG (fields longer than STORE_EVENT_FIELDS_MAX serialized),
  * -ENOBUFS (buffer full: dropped and counted) or -ENOMEM.
  */
-int store_append_event(struct store *s, double ts, const char *type, int32_t pid,
-		       const char *comm, json_t *fields);
+int store_append_event(struct store *s, double ts, const char *type, int32_t pid, const char *comm,
+		       json_t *fields);
 
 /*
  * Asks the writer to write everything appended before the call and waits
@@ -158,24 +164,24 @@ int store_run_maintenance(struct store *s);
 /* ------------------------------------------------------------ health */
 
 struct store_stats {
-	uint64_t samples_written;	/* committed to samples_raw */
-	uint64_t samples_dropped;	/* buffer or series limit full, or lost at close */
-	uint64_t samples_rejected;	/* not finite */
-	uint64_t samples_buffered;	/* appended, not yet committed */
+	uint64_t samples_written;  /* committed to samples_raw */
+	uint64_t samples_dropped;  /* buffer or series limit full, or lost at close */
+	uint64_t samples_rejected; /* not finite */
+	uint64_t samples_buffered; /* appended, not yet committed */
 	uint64_t events_written;
 	uint64_t events_dropped;
 	uint64_t events_buffered;
-	uint64_t flushes;		/* committed flush transactions */
-	uint64_t write_errors;		/* failed flush attempts */
-	uint64_t maintenance_errors;	/* failed rollup/retention transactions */
-	uint64_t consecutive_failures;	/* failed flush attempts since the last success */
-	uint64_t rollup_rows_written;	/* rows written to samples_1m and samples_1h */
-	uint64_t rows_deleted;		/* by retention, all tables */
-	uint64_t series_tracked;	/* distinct series in memory */
-	uint64_t db_size_bytes;		/* database file plus its WAL */
-	double last_flush_latency_s;	/* duration of the last committed flush */
-	double last_flush_ts;		/* wall clock of the last committed flush, 0 = none */
-	int last_error;			/* negative errno of the last write error, 0 = none */
+	uint64_t flushes;	       /* committed flush transactions */
+	uint64_t write_errors;	       /* failed flush attempts */
+	uint64_t maintenance_errors;   /* failed rollup/retention transactions */
+	uint64_t consecutive_failures; /* failed flush attempts since the last success */
+	uint64_t rollup_rows_written;  /* rows written to samples_1m and samples_1h */
+	uint64_t rows_deleted;	       /* by retention, all tables */
+	uint64_t series_tracked;       /* distinct series in memory */
+	uint64_t db_size_bytes;	       /* database file plus its WAL */
+	double last_flush_latency_s;   /* duration of the last committed flush */
+	double last_flush_ts;	       /* wall clock of the last committed flush, 0 = none */
+	int last_error;		       /* negative errno of the last write error, 0 = none */
 	double last_error_ts;
 	char last_error_text[STORE_ERROR_MAX];
 };
@@ -220,7 +226,7 @@ struct store_range_query {
 	double from, to;		/* inclusive, from <= to */
 	double step;			/* > 0 */
 	enum store_agg agg;
-	double quantile;		/* in [0, 1], for STORE_AGG_QUANTILE */
+	double quantile; /* in [0, 1], for STORE_AGG_QUANTILE */
 };
 
 /* Identity of one stored series. */

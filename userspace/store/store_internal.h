@@ -47,12 +47,12 @@ int store_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **ret_stmt);
 /* ------------------------------------------------- histogram blobs */
 
 /* Format byte, slot count, then one LEB128 varint per slot. */
-#define HIST_BLOB_MAX (2 + REGISTRY_HIST_SLOTS * 10)
+#define STORE_BLOB_MAX (2 + REGISTRY_HIST_SLOTS * 10)
 
 /* Encodes slots up to the last non-zero one; returns the length. */
-size_t hist_blob_encode(const uint64_t *slots, unsigned char out[HIST_BLOB_MAX]);
+size_t store_blob_encode(const uint64_t *slots, unsigned char out[STORE_BLOB_MAX]);
 /* Decodes into slots[REGISTRY_HIST_SLOTS]; returns 0 or -EBADMSG. */
-int hist_blob_decode(const void *blob, size_t len, uint64_t *slots);
+int store_blob_decode(const void *blob, size_t len, uint64_t *slots);
 
 /* ------------------------------------------------------------ tiers */
 
@@ -74,7 +74,7 @@ static inline int64_t floor_div(int64_t a, int64_t b)
  * two adjacent spans (in time order) gives the aggregate of both.
  */
 struct span_agg {
-	int64_t n; /* samples */
+	int64_t n;	 /* samples */
 	bool has_values; /* min..last: counters and gauges */
 	double min, max, sum, last;
 	bool has_inc;
@@ -97,21 +97,21 @@ struct raw_sample {
 
 /* Reads the 3 columns from first on (value, hist_count, hist_slots) of a
  * samples_raw row into out (ts_ms is set by the caller). */
-int raw_sample_from_row(sqlite3_stmt *st, int first, struct raw_sample *out);
+int store_raw_from_row(sqlite3_stmt *st, int first, struct raw_sample *out);
 /*
  * Adds sample cur to agg: the value to count/min/max/sum/last, and the
  * increase since prev (NULL: none known) for counters and histograms,
  * treating any decrease as a reset to zero.
  */
-void span_agg_add_raw(struct span_agg *agg, enum metric_type type, const struct raw_sample *prev,
-		      const struct raw_sample *cur);
+void store_span_add_raw(struct span_agg *agg, enum metric_type type, const struct raw_sample *prev,
+			const struct raw_sample *cur);
 /* Merges a later span b into a. */
-void span_agg_merge(struct span_agg *a, const struct span_agg *b);
+void store_span_merge(struct span_agg *a, const struct span_agg *b);
 /* Reads the 9 columns from first on of a rollup row (count .. hist_slots). */
-int span_agg_from_row(sqlite3_stmt *st, int first, struct span_agg *out);
+int store_span_from_row(sqlite3_stmt *st, int first, struct span_agg *out);
 
-int metric_type_parse(const char *text, enum metric_type *ret_type);
-const char *metric_type_text(enum metric_type type);
+int store_type_parse(const char *text, enum metric_type *ret_type);
+const char *store_type_text(enum metric_type type);
 
 /* ------------------------------------------------------------ state */
 
@@ -211,15 +211,14 @@ int store_maint_step(struct store *s);
 void store_maint_reset(struct store *s);
 void store_maint_free(struct store *s);
 
-/* Read connections. */
-int store_reader_get(struct store *s, sqlite3 **ret_db);
-void store_reader_put(struct store *s, sqlite3 *db);
+/* Closes the idle read connections (at close, before the writer's). */
 void store_readers_close(struct store *s);
 
 /* Writer: the errno of a failed SQLite call on s->db, with the message
  * ("what: sqlite message (code)") left in s->werr. */
 int store_wfail(struct store *s, int rc, const char *what);
-/* Records the last error in the stats (takes the lock). */
-void store_record_error(struct store *s, int err, const char *text);
+/* Writer: steps a statement that returns no rows and resets it. Returns 0
+ * or store_wfail()'s errno. */
+int store_wstep(struct store *s, sqlite3_stmt *st, const char *what);
 
 #endif /* KPULSE_STORE_INTERNAL_H */

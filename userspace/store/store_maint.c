@@ -26,7 +26,7 @@
 
 #define HIST_BLOB_FORMAT 1
 
-size_t hist_blob_encode(const uint64_t *slots, unsigned char out[HIST_BLOB_MAX])
+size_t store_blob_encode(const uint64_t *slots, unsigned char out[STORE_BLOB_MAX])
 {
 	size_t n = REGISTRY_HIST_SLOTS, len = 0;
 
@@ -47,7 +47,7 @@ size_t hist_blob_encode(const uint64_t *slots, unsigned char out[HIST_BLOB_MAX])
 	return len;
 }
 
-int hist_blob_decode(const void *blob, size_t len, uint64_t *slots)
+int store_blob_decode(const void *blob, size_t len, uint64_t *slots)
 {
 	const unsigned char *p = blob;
 	size_t pos = 2;
@@ -75,7 +75,7 @@ int hist_blob_decode(const void *blob, size_t len, uint64_t *slots)
 
 /* -------------------------------------------------------- aggregation */
 
-const char *metric_type_text(enum metric_type type)
+const char *store_type_text(enum metric_type type)
 {
 	switch (type) {
 	case METRIC_COUNTER:
@@ -88,7 +88,7 @@ const char *metric_type_text(enum metric_type type)
 	return "gauge";
 }
 
-int metric_type_parse(const char *text, enum metric_type *ret_type)
+int store_type_parse(const char *text, enum metric_type *ret_type)
 {
 	if (!text)
 		return -EINVAL;
@@ -103,7 +103,7 @@ int metric_type_parse(const char *text, enum metric_type *ret_type)
 	return 0;
 }
 
-int raw_sample_from_row(sqlite3_stmt *st, int first, struct raw_sample *out)
+int store_raw_from_row(sqlite3_stmt *st, int first, struct raw_sample *out)
 {
 	out->has_value = sqlite3_column_type(st, first) != SQLITE_NULL;
 	out->value = sqlite3_column_double(st, first);
@@ -112,8 +112,8 @@ int raw_sample_from_row(sqlite3_stmt *st, int first, struct raw_sample *out)
 	if (!out->has_hist)
 		return 0;
 	out->hist_count = (uint64_t)sqlite3_column_int64(st, first + 1);
-	return hist_blob_decode(sqlite3_column_blob(st, first + 2),
-				(size_t)sqlite3_column_bytes(st, first + 2), out->slots);
+	return store_blob_decode(sqlite3_column_blob(st, first + 2),
+				 (size_t)sqlite3_column_bytes(st, first + 2), out->slots);
 }
 
 static bool hist_reset(const struct raw_sample *prev, const struct raw_sample *cur)
@@ -126,8 +126,8 @@ static bool hist_reset(const struct raw_sample *prev, const struct raw_sample *c
 	return false;
 }
 
-void span_agg_add_raw(struct span_agg *agg, enum metric_type type, const struct raw_sample *prev,
-		      const struct raw_sample *cur)
+void store_span_add_raw(struct span_agg *agg, enum metric_type type, const struct raw_sample *prev,
+			const struct raw_sample *cur)
 {
 	if (type == METRIC_HISTOGRAM) {
 		bool reset;
@@ -161,7 +161,7 @@ void span_agg_add_raw(struct span_agg *agg, enum metric_type type, const struct 
 	}
 }
 
-void span_agg_merge(struct span_agg *a, const struct span_agg *b)
+void store_span_merge(struct span_agg *a, const struct span_agg *b)
 {
 	a->n += b->n;
 	if (b->has_values) {
@@ -186,7 +186,7 @@ void span_agg_merge(struct span_agg *a, const struct span_agg *b)
 }
 
 /* count, min, max, sum, last, inc, hist_count, hist_sum, hist_slots */
-int span_agg_from_row(sqlite3_stmt *st, int first, struct span_agg *out)
+int store_span_from_row(sqlite3_stmt *st, int first, struct span_agg *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->n = sqlite3_column_int64(st, first);
@@ -204,13 +204,13 @@ int span_agg_from_row(sqlite3_stmt *st, int first, struct span_agg *out)
 		return 0;
 	out->hist_count = (uint64_t)sqlite3_column_int64(st, first + 6);
 	out->hist_sum = sqlite3_column_double(st, first + 7);
-	return hist_blob_decode(sqlite3_column_blob(st, first + 8),
-				(size_t)sqlite3_column_bytes(st, first + 8), out->slots);
+	return store_blob_decode(sqlite3_column_blob(st, first + 8),
+				 (size_t)sqlite3_column_bytes(st, first + 8), out->slots);
 }
 
 /* Binds a rollup row to an insert: ?1 series, ?2 bucket, ?3.. the agg. */
 static void bind_agg(sqlite3_stmt *st, int64_t id, int64_t bucket, const struct span_agg *a,
-		     unsigned char blob[HIST_BLOB_MAX])
+		     unsigned char blob[STORE_BLOB_MAX])
 {
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int64(st, 2, bucket);
@@ -229,7 +229,7 @@ static void bind_agg(sqlite3_stmt *st, int64_t id, int64_t bucket, const struct 
 	else
 		sqlite3_bind_null(st, 8);
 	if (a->has_hist) {
-		size_t len = hist_blob_encode(a->slots, blob);
+		size_t len = store_blob_encode(a->slots, blob);
 
 		sqlite3_bind_int64(st, 9, (int64_t)a->hist_count);
 		sqlite3_bind_double(st, 10, a->hist_sum);
@@ -244,66 +244,67 @@ static void bind_agg(sqlite3_stmt *st, int64_t id, int64_t bucket, const struct 
 /* ------------------------------------------------------- statements */
 
 #define ROLLUP_COLS "count, min, max, sum, last, inc, hist_count, hist_sum, hist_slots"
-#define ROLLUP_INSERT(table)                                                            \
-	"INSERT OR REPLACE INTO " table " (series_id, bucket_ts, " ROLLUP_COLS ") "     \
+#define ROLLUP_INSERT(table)                                                                       \
+	"INSERT OR REPLACE INTO " table " (series_id, bucket_ts, " ROLLUP_COLS ") "                \
 	"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
 
 /* Deletes the oldest rows below the cutoff ?1: at least ?2 + 1 of them
  * (or all), plus those sharing the last one's timestamp. */
-#define DELETE_OLDEST(table, col)                                                       \
-	"DELETE FROM " table " WHERE " col " < ?1 AND " col " <= coalesce((SELECT " col  \
+#define DELETE_OLDEST(table, col)                                                                  \
+	"DELETE FROM " table " WHERE " col " < ?1 AND " col " <= coalesce((SELECT " col            \
 	" FROM " table " WHERE " col " < ?1 ORDER BY " col " LIMIT 1 OFFSET ?2), ?1)"
 
 static const struct {
 	size_t offset;
 	const char *sql;
 } writer_sql[] = {
-#define S(field, text) { offsetof(struct writer_stmts, field), text }
-	S(begin, "BEGIN IMMEDIATE"),
-	S(commit, "COMMIT"),
-	S(rollback, "ROLLBACK"),
-	S(series_upsert,
-	  "INSERT INTO series (name, labels, type, scale, last_seen_ts) VALUES (?1, ?2, ?3, ?4, ?5) "
-	  "ON CONFLICT (name, labels) DO UPDATE SET type = excluded.type, scale = excluded.scale, "
-	  "last_seen_ts = max(last_seen_ts, excluded.last_seen_ts) RETURNING id"),
-	S(raw_insert, "INSERT OR REPLACE INTO samples_raw (series_id, ts_ms, value, hist_count, "
-		      "hist_slots) VALUES (?1, ?2, ?3, ?4, ?5)"),
-	S(event_insert,
-	  "INSERT INTO events (ts, type, pid, comm, fields) VALUES (?1, ?2, ?3, ?4, ?5)"),
-	S(meta_get, "SELECT value FROM meta WHERE key = ?1"),
-	S(meta_set, "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)"),
-	S(raw_next, "SELECT ts_ms FROM samples_raw WHERE ts_ms >= ?1 ORDER BY ts_ms LIMIT 1"),
-	S(raw_series_in, "SELECT id, type FROM series WHERE id IN (SELECT series_id FROM "
-			 "samples_raw WHERE ts_ms >= ?1 AND ts_ms < ?2) ORDER BY id"),
-	S(raw_rows, "SELECT ts_ms, value, hist_count, hist_slots FROM samples_raw "
-		    "WHERE series_id = ?1 AND ts_ms >= ?2 AND ts_ms < ?3 ORDER BY ts_ms"),
-	S(raw_prev, "SELECT ts_ms, value, hist_count, hist_slots FROM samples_raw "
-		    "WHERE series_id = ?1 AND ts_ms < ?2 ORDER BY ts_ms DESC LIMIT 1"),
-	S(m1_insert, ROLLUP_INSERT("samples_1m")),
-	S(m1_next,
-	  "SELECT bucket_ts FROM samples_1m WHERE bucket_ts >= ?1 ORDER BY bucket_ts LIMIT 1"),
-	S(m1_series_in, "SELECT id, type FROM series WHERE id IN (SELECT series_id FROM "
-			"samples_1m WHERE bucket_ts >= ?1 AND bucket_ts < ?2) ORDER BY id"),
-	S(m1_rows, "SELECT bucket_ts, " ROLLUP_COLS " FROM samples_1m WHERE series_id = ?1 "
-		   "AND bucket_ts >= ?2 AND bucket_ts < ?3 ORDER BY bucket_ts"),
-	S(h1_insert, ROLLUP_INSERT("samples_1h")),
-	S(del_raw, DELETE_OLDEST("samples_raw", "ts_ms")),
-	S(del_1m, DELETE_OLDEST("samples_1m", "bucket_ts")),
-	S(del_1h, DELETE_OLDEST("samples_1h", "bucket_ts")),
-	S(del_events, "DELETE FROM events WHERE id IN "
-		      "(SELECT id FROM events WHERE ts < ?1 ORDER BY ts LIMIT ?2)"),
-	/* series nothing refers to any more, last written before ?1 */
-	S(del_series, "DELETE FROM series WHERE id IN (SELECT id FROM series AS s "
-		      "WHERE last_seen_ts < ?1 "
-		      "AND NOT EXISTS (SELECT 1 FROM samples_raw WHERE series_id = s.id) "
-		      "AND NOT EXISTS (SELECT 1 FROM samples_1m WHERE series_id = s.id) "
-		      "AND NOT EXISTS (SELECT 1 FROM samples_1h WHERE series_id = s.id) "
-		      "LIMIT ?2)"),
+#define S(field, text)                                                                             \
+	{                                                                                          \
+		offsetof(struct writer_stmts, field), text                                         \
+	}
+    S(begin, "BEGIN IMMEDIATE"),
+    S(commit, "COMMIT"),
+    S(rollback, "ROLLBACK"),
+    S(series_upsert,
+      "INSERT INTO series (name, labels, type, scale, last_seen_ts) VALUES (?1, ?2, ?3, ?4, ?5) "
+      "ON CONFLICT (name, labels) DO UPDATE SET type = excluded.type, scale = excluded.scale, "
+      "last_seen_ts = max(last_seen_ts, excluded.last_seen_ts) RETURNING id"),
+    S(raw_insert, "INSERT OR REPLACE INTO samples_raw (series_id, ts_ms, value, hist_count, "
+		  "hist_slots) VALUES (?1, ?2, ?3, ?4, ?5)"),
+    S(event_insert, "INSERT INTO events (ts, type, pid, comm, fields) VALUES (?1, ?2, ?3, ?4, ?5)"),
+    S(meta_get, "SELECT value FROM meta WHERE key = ?1"),
+    S(meta_set, "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)"),
+    S(raw_next, "SELECT ts_ms FROM samples_raw WHERE ts_ms >= ?1 ORDER BY ts_ms LIMIT 1"),
+    S(raw_series_in, "SELECT id, type FROM series WHERE id IN (SELECT series_id FROM "
+		     "samples_raw WHERE ts_ms >= ?1 AND ts_ms < ?2) ORDER BY id"),
+    S(raw_rows, "SELECT ts_ms, value, hist_count, hist_slots FROM samples_raw "
+		"WHERE series_id = ?1 AND ts_ms >= ?2 AND ts_ms < ?3 ORDER BY ts_ms"),
+    S(raw_prev, "SELECT ts_ms, value, hist_count, hist_slots FROM samples_raw "
+		"WHERE series_id = ?1 AND ts_ms < ?2 ORDER BY ts_ms DESC LIMIT 1"),
+    S(m1_insert, ROLLUP_INSERT("samples_1m")),
+    S(m1_next, "SELECT bucket_ts FROM samples_1m WHERE bucket_ts >= ?1 ORDER BY bucket_ts LIMIT 1"),
+    S(m1_series_in, "SELECT id, type FROM series WHERE id IN (SELECT series_id FROM "
+		    "samples_1m WHERE bucket_ts >= ?1 AND bucket_ts < ?2) ORDER BY id"),
+    S(m1_rows, "SELECT bucket_ts, " ROLLUP_COLS " FROM samples_1m WHERE series_id = ?1 "
+	       "AND bucket_ts >= ?2 AND bucket_ts < ?3 ORDER BY bucket_ts"),
+    S(h1_insert, ROLLUP_INSERT("samples_1h")),
+    S(del_raw, DELETE_OLDEST("samples_raw", "ts_ms")),
+    S(del_1m, DELETE_OLDEST("samples_1m", "bucket_ts")),
+    S(del_1h, DELETE_OLDEST("samples_1h", "bucket_ts")),
+    S(del_events, "DELETE FROM events WHERE id IN "
+		  "(SELECT id FROM events WHERE ts < ?1 ORDER BY ts LIMIT ?2)"),
+    /* series nothing refers to any more, last written before ?1 */
+    S(del_series, "DELETE FROM series WHERE id IN (SELECT id FROM series AS s "
+		  "WHERE last_seen_ts < ?1 "
+		  "AND NOT EXISTS (SELECT 1 FROM samples_raw WHERE series_id = s.id) "
+		  "AND NOT EXISTS (SELECT 1 FROM samples_1m WHERE series_id = s.id) "
+		  "AND NOT EXISTS (SELECT 1 FROM samples_1h WHERE series_id = s.id) "
+		  "LIMIT ?2)"),
 #undef S
 };
 
 _Static_assert(sizeof(writer_sql) / sizeof(writer_sql[0]) ==
-		       sizeof(struct writer_stmts) / sizeof(sqlite3_stmt *),
+		   sizeof(struct writer_stmts) / sizeof(sqlite3_stmt *),
 	       "every writer statement has its SQL");
 
 int store_writer_prepare(struct store *s)
@@ -336,30 +337,25 @@ static const char wm_1h_key[] = "rollup_1h_done";
 static int meta_get(struct store *s, const char *key, int64_t *ret_value)
 {
 	sqlite3_stmt *st = s->st.meta_get;
-	int rc;
+	int rc, err = 0;
 
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		*ret_value = sqlite3_column_int64(st, 0);
+	else if (rc != SQLITE_DONE)
+		err = store_wfail(s, rc, "reading meta");
 	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return store_wfail(s, rc, "reading meta");
-	return 0;
+	return err;
 }
 
 int store_meta_set(struct store *s, const char *key, int64_t value)
 {
 	sqlite3_stmt *st = s->st.meta_set;
-	int rc;
 
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, value);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return store_wfail(s, rc, "writing meta");
-	return 0;
+	return store_wstep(s, st, "writing meta");
 }
 
 int store_maint_load(struct store *s)
@@ -395,7 +391,7 @@ void store_maint_free(struct store *s)
 static int cursor_load(struct store *s, struct rollup_cursor *cur, sqlite3_stmt *st, int64_t from,
 		       int64_t to)
 {
-	int rc;
+	int rc, err;
 
 	cur->n = cur->pos = 0;
 	sqlite3_bind_int64(st, 1, from);
@@ -419,33 +415,32 @@ static int cursor_load(struct store *s, struct rollup_cursor *cur, sqlite3_stmt 
 			cur->types = types;
 			cur->cap = ncap;
 		}
-		if (metric_type_parse((const char *)sqlite3_column_text(st, 1), &type) < 0)
+		if (store_type_parse((const char *)sqlite3_column_text(st, 1), &type) < 0)
 			type = METRIC_GAUGE;
 		cur->ids[cur->n] = sqlite3_column_int64(st, 0);
 		cur->types[cur->n] = type;
 		cur->n++;
 	}
+	err = rc == SQLITE_DONE ? 0 : store_wfail(s, rc, "rollup: listing series");
 	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return store_wfail(s, rc, "rollup: listing series");
-	return 0;
+	return err;
 }
 
 /* The first source timestamp >= from; 0 with *found = false if none. */
 static int source_next(struct store *s, sqlite3_stmt *st, int64_t from, bool *found,
 		       int64_t *ret_ts)
 {
-	int rc;
+	int rc, err;
 
 	sqlite3_bind_int64(st, 1, from);
 	rc = sqlite3_step(st);
 	*found = rc == SQLITE_ROW;
 	if (*found)
 		*ret_ts = sqlite3_column_int64(st, 0);
+	err =
+	    rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_wfail(s, rc, "rollup: finding work");
 	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return store_wfail(s, rc, "rollup: finding work");
-	return 0;
+	return err;
 }
 
 /* Aggregates one series' raw samples of a minute; adds the rows read. */
@@ -465,14 +460,16 @@ static int aggregate_raw(struct store *s, int64_t id, enum metric_type type, int
 		rc = sqlite3_step(st);
 		if (rc == SQLITE_ROW) {
 			buf[0].ts_ms = sqlite3_column_int64(st, 0);
-			err = raw_sample_from_row(st, 1, &buf[0]);
+			err = store_raw_from_row(st, 1, &buf[0]);
 			prev = err ? NULL : &buf[0];
 			k = 1;
 			err = 0; /* a corrupt blob only costs this increase */
+		} else if (rc != SQLITE_DONE) {
+			err = store_wfail(s, rc, "rollup: reading samples");
 		}
 		sqlite3_reset(st);
-		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-			return store_wfail(s, rc, "rollup: reading samples");
+		if (err)
+			return err;
 	}
 	st = s->st.raw_rows;
 	sqlite3_bind_int64(st, 1, id);
@@ -483,15 +480,15 @@ static int aggregate_raw(struct store *s, int64_t id, enum metric_type type, int
 
 		(*rows)++;
 		cur->ts_ms = sqlite3_column_int64(st, 0);
-		if (raw_sample_from_row(st, 1, cur) < 0)
+		if (store_raw_from_row(st, 1, cur) < 0)
 			continue;
-		span_agg_add_raw(agg, type, prev, cur);
+		store_span_add_raw(agg, type, prev, cur);
 		prev = cur;
 		k ^= 1;
 	}
-	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
-		return store_wfail(s, rc, "rollup: reading samples");
+		err = store_wfail(s, rc, "rollup: reading samples");
+	sqlite3_reset(st);
 	return err;
 }
 
@@ -501,7 +498,7 @@ static int aggregate_1m(struct store *s, int64_t id, int64_t bucket, struct span
 {
 	sqlite3_stmt *st = s->st.m1_rows;
 	struct span_agg row;
-	int rc;
+	int rc, err;
 
 	memset(agg, 0, sizeof(*agg));
 	sqlite3_bind_int64(st, 1, id);
@@ -509,19 +506,18 @@ static int aggregate_1m(struct store *s, int64_t id, int64_t bucket, struct span
 	sqlite3_bind_int64(st, 3, bucket + TIER_1H_S);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		(*rows)++;
-		if (span_agg_from_row(st, 1, &row) == 0)
-			span_agg_merge(agg, &row);
+		if (store_span_from_row(st, 1, &row) == 0)
+			store_span_merge(agg, &row);
 	}
+	err = rc == SQLITE_DONE ? 0 : store_wfail(s, rc, "rollup: reading minutes");
 	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return store_wfail(s, rc, "rollup: reading minutes");
-	return 0;
+	return err;
 }
 
 struct tier_rollup {
 	bool hour;
-	int64_t width;	     /* bucket seconds */
-	int64_t unit;	     /* source timestamp units per second */
+	int64_t width; /* bucket seconds */
+	int64_t unit;  /* source timestamp units per second */
 	const char *wm_key;
 };
 
@@ -535,11 +531,11 @@ static int rollup_step(struct store *s, const struct tier_rollup *t, double now)
 	struct rollup_cursor *cur = t->hour ? &s->cur_1h : &s->cur_1m;
 	int64_t *wm = t->hour ? &s->wm_1h : &s->wm_1m;
 	sqlite3_stmt *insert = t->hour ? s->st.h1_insert : s->st.m1_insert;
-	unsigned char blob[HIST_BLOB_MAX];
+	unsigned char blob[STORE_BLOB_MAX];
 	size_t rows = 0, written = 0;
 	int64_t ready, first, bucket;
 	bool found;
-	int err, rc;
+	int err;
 
 	if (*wm == WATERMARK_NONE)
 		return 0; /* nothing was ever written */
@@ -547,8 +543,8 @@ static int rollup_step(struct store *s, const struct tier_rollup *t, double now)
 		ready = s->wm_1m == WATERMARK_NONE ? INT64_MIN
 						   : floor_div(s->wm_1m, TIER_1H_S) * TIER_1H_S;
 	else
-		ready = floor_div((int64_t)floor(now - s->opts.rollup_delay_s), TIER_1M_S) *
-			TIER_1M_S;
+		ready =
+		    floor_div((int64_t)floor(now - s->opts.rollup_delay_s), TIER_1M_S) * TIER_1M_S;
 
 	if (!cur->active) {
 		if (*wm >= ready)
@@ -574,11 +570,9 @@ static int rollup_step(struct store *s, const struct tier_rollup *t, double now)
 		cur->active = true;
 	}
 
-	rc = sqlite3_step(s->st.begin);
-	sqlite3_reset(s->st.begin);
-	if (rc != SQLITE_DONE)
-		return store_wfail(s, rc, "rollup: begin");
-	err = 0;
+	err = store_wstep(s, s->st.begin, "rollup: begin");
+	if (err)
+		return err;
 	while (cur->pos < cur->n && rows < s->opts.maintenance_batch_rows) {
 		struct span_agg agg;
 		int64_t id = cur->ids[cur->pos];
@@ -590,23 +584,16 @@ static int rollup_step(struct store *s, const struct tier_rollup *t, double now)
 		if (err)
 			break;
 		bind_agg(insert, id, cur->bucket, &agg, blob);
-		rc = sqlite3_step(insert);
-		sqlite3_reset(insert);
-		if (rc != SQLITE_DONE) {
-			err = store_wfail(s, rc, "rollup: writing");
+		err = store_wstep(s, insert, "rollup: writing");
+		if (err)
 			break;
-		}
 		cur->pos++;
 		written++;
 	}
 	if (!err && cur->pos == cur->n)
 		err = store_meta_set(s, t->wm_key, cur->bucket + t->width);
-	if (!err) {
-		rc = sqlite3_step(s->st.commit);
-		sqlite3_reset(s->st.commit);
-		if (rc != SQLITE_DONE)
-			err = store_wfail(s, rc, "rollup: commit");
-	}
+	if (!err)
+		err = store_wstep(s, s->st.commit, "rollup: commit");
 	if (err) {
 		if (!sqlite3_get_autocommit(s->db)) {
 			sqlite3_step(s->st.rollback);
@@ -636,13 +623,12 @@ static int64_t min64(int64_t a, int64_t b)
  * 1 when it deleted something. */
 static int delete_step(struct store *s, sqlite3_stmt *st)
 {
-	int changes, rc;
+	int changes, err;
 
 	sqlite3_bind_int64(st, 2, (int64_t)s->opts.maintenance_batch_rows);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return store_wfail(s, rc, "retention: delete");
+	err = store_wstep(s, st, "retention: delete");
+	if (err)
+		return err;
 	changes = sqlite3_changes(s->db);
 	if (changes <= 0)
 		return 0;
@@ -684,8 +670,8 @@ static int retention_step(struct store *s, double now)
 
 int store_maint_step(struct store *s)
 {
-	static const struct tier_rollup m1 = { false, TIER_1M_S, 1000, wm_1m_key };
-	static const struct tier_rollup h1 = { true, TIER_1H_S, 1, wm_1h_key };
+	static const struct tier_rollup m1 = {false, TIER_1M_S, 1000, wm_1m_key};
+	static const struct tier_rollup h1 = {true, TIER_1H_S, 1, wm_1h_key};
 	double now = store_now(s);
 	int r;
 

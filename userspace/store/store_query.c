@@ -16,7 +16,9 @@
 
 /* ------------------------------------------------- read connections */
 
-int store_reader_get(struct store *s, sqlite3 **ret_db)
+/* A connection from the pool, opening one while under max_readers,
+ * else waiting for one. */
+static int reader_get(struct store *s, sqlite3 **ret_db)
 {
 	sqlite3 *db;
 	int err;
@@ -63,11 +65,6 @@ static void reader_release(struct store *s, sqlite3 *db, int err)
 	}
 	pthread_cond_signal(&s->rcond);
 	pthread_mutex_unlock(&s->rlock);
-}
-
-void store_reader_put(struct store *s, sqlite3 *db)
-{
-	reader_release(s, db, 0);
 }
 
 void store_readers_close(struct store *s)
@@ -158,7 +155,7 @@ static int info_from_row(sqlite3_stmt *st, int first, struct store_series_info *
 	memset(info, 0, sizeof(*info));
 	info->id = sqlite3_column_int64(st, first);
 	copy_str(info->name, sizeof(info->name), (const char *)sqlite3_column_text(st, first + 1));
-	if (metric_type_parse((const char *)sqlite3_column_text(st, first + 3), &info->type) < 0)
+	if (store_type_parse((const char *)sqlite3_column_text(st, first + 3), &info->type) < 0)
 		info->type = METRIC_GAUGE;
 	info->scale = sqlite3_column_double(st, first + 4);
 	obj = labels ? json_loads(labels, 0, NULL) : NULL;
@@ -166,7 +163,7 @@ static int info_from_row(sqlite3_stmt *st, int first, struct store_series_info *
 		json_decref(obj);
 		return -EBADMSG;
 	}
-	json_object_foreach(obj, key, value) {
+	json_object_foreach (obj, key, value) {
 		if (info->nlabels == REGISTRY_MAX_LABELS)
 			break;
 		copy_str(info->label_keys[info->nlabels], REGISTRY_LABEL_KEY_MAX, key);
@@ -276,8 +273,8 @@ int store_agg_parse(const char *text, enum store_agg *ret_agg, double *ret_quant
 		const char *name;
 		enum store_agg agg;
 	} names[] = {
-		{ "avg", STORE_AGG_AVG }, { "min", STORE_AGG_MIN },   { "max", STORE_AGG_MAX },
-		{ "sum", STORE_AGG_SUM }, { "last", STORE_AGG_LAST }, { "rate", STORE_AGG_RATE },
+	    {"avg", STORE_AGG_AVG}, {"min", STORE_AGG_MIN},   {"max", STORE_AGG_MAX},
+	    {"sum", STORE_AGG_SUM}, {"last", STORE_AGG_LAST}, {"rate", STORE_AGG_RATE},
 	};
 	char *end;
 	double p;
@@ -323,7 +320,7 @@ static bool agg_fits(enum store_agg agg, enum metric_type type)
 /* The finest tier whose retention still covers from. */
 static enum store_tier choose_tier(const struct store *s, double now, double from, double step)
 {
-	enum store_tier t = step < TIER_1M_S ? STORE_TIER_RAW
+	enum store_tier t = step < TIER_1M_S   ? STORE_TIER_RAW
 			    : step < TIER_1H_S ? STORE_TIER_1M
 					       : STORE_TIER_1H;
 
@@ -418,8 +415,8 @@ static int stepper_emit(struct stepper *w)
 	if (err)
 		return err;
 	w->out->points[w->out->npoints++] = (struct store_point){
-		.ts = w->q->from + (double)w->k * w->q->step,
-		.value = v,
+	    .ts = w->q->from + (double)w->k * w->q->step,
+	    .value = v,
 	};
 	return 0;
 }
@@ -444,12 +441,14 @@ static int stepper_seek(struct stepper *w, double ts)
 
 static int range_raw(sqlite3 *db, struct stepper *w)
 {
-	static const char prev_sql[] = "SELECT ts_ms, value, hist_count, hist_slots FROM samples_raw "
-				       "WHERE series_id = ?1 AND ts_ms < ?2 "
-				       "ORDER BY ts_ms DESC LIMIT 1";
-	static const char rows_sql[] = "SELECT ts_ms, value, hist_count, hist_slots FROM samples_raw "
-				       "WHERE series_id = ?1 AND ts_ms >= ?2 AND ts_ms <= ?3 "
-				       "ORDER BY ts_ms";
+	static const char prev_sql[] =
+	    "SELECT ts_ms, value, hist_count, hist_slots FROM samples_raw "
+	    "WHERE series_id = ?1 AND ts_ms < ?2 "
+	    "ORDER BY ts_ms DESC LIMIT 1";
+	static const char rows_sql[] =
+	    "SELECT ts_ms, value, hist_count, hist_slots FROM samples_raw "
+	    "WHERE series_id = ?1 AND ts_ms >= ?2 AND ts_ms <= ?3 "
+	    "ORDER BY ts_ms";
 	int64_t from_ms = (int64_t)ceil(w->q->from * 1000.0);
 	int64_t to_ms = (int64_t)floor(w->q->to * 1000.0);
 	enum metric_type type = w->out->info.type;
@@ -464,7 +463,7 @@ static int range_raw(sqlite3 *db, struct stepper *w)
 		sqlite3_bind_int64(st, 1, w->out->info.id);
 		sqlite3_bind_int64(st, 2, from_ms);
 		rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW && raw_sample_from_row(st, 1, &buf[0]) == 0) {
+		if (rc == SQLITE_ROW && store_raw_from_row(st, 1, &buf[0]) == 0) {
 			prev = &buf[0];
 			k = 1;
 		}
@@ -484,12 +483,12 @@ static int range_raw(sqlite3 *db, struct stepper *w)
 		struct raw_sample *cur = &buf[k];
 
 		cur->ts_ms = sqlite3_column_int64(st, 0);
-		if (raw_sample_from_row(st, 1, cur) < 0)
+		if (store_raw_from_row(st, 1, cur) < 0)
 			continue;
 		err = stepper_seek(w, (double)cur->ts_ms / 1000.0);
 		if (err)
 			break;
-		span_agg_add_raw(&w->acc, type, prev, cur);
+		store_span_add_raw(&w->acc, type, prev, cur);
 		prev = cur;
 		k ^= 1;
 	}
@@ -502,13 +501,13 @@ static int range_raw(sqlite3 *db, struct stepper *w)
 static int range_rollup(sqlite3 *db, enum store_tier tier, struct stepper *w)
 {
 	static const char m1_sql[] =
-		"SELECT bucket_ts, count, min, max, sum, last, inc, hist_count, hist_sum, "
-		"hist_slots FROM samples_1m WHERE series_id = ?1 AND bucket_ts >= ?2 "
-		"AND bucket_ts <= ?3 ORDER BY bucket_ts";
+	    "SELECT bucket_ts, count, min, max, sum, last, inc, hist_count, hist_sum, "
+	    "hist_slots FROM samples_1m WHERE series_id = ?1 AND bucket_ts >= ?2 "
+	    "AND bucket_ts <= ?3 ORDER BY bucket_ts";
 	static const char h1_sql[] =
-		"SELECT bucket_ts, count, min, max, sum, last, inc, hist_count, hist_sum, "
-		"hist_slots FROM samples_1h WHERE series_id = ?1 AND bucket_ts >= ?2 "
-		"AND bucket_ts <= ?3 ORDER BY bucket_ts";
+	    "SELECT bucket_ts, count, min, max, sum, last, inc, hist_count, hist_sum, "
+	    "hist_slots FROM samples_1h WHERE series_id = ?1 AND bucket_ts >= ?2 "
+	    "AND bucket_ts <= ?3 ORDER BY bucket_ts";
 	struct span_agg row;
 	sqlite3_stmt *st = NULL;
 	int err, rc;
@@ -520,12 +519,12 @@ static int range_rollup(sqlite3 *db, enum store_tier tier, struct stepper *w)
 	sqlite3_bind_int64(st, 2, (int64_t)ceil(w->q->from));
 	sqlite3_bind_int64(st, 3, (int64_t)floor(w->q->to));
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (span_agg_from_row(st, 1, &row) < 0)
+		if (store_span_from_row(st, 1, &row) < 0)
 			continue;
 		err = stepper_seek(w, (double)sqlite3_column_int64(st, 0));
 		if (err)
 			break;
-		span_agg_merge(&w->acc, &row);
+		store_span_merge(&w->acc, &row);
 	}
 	if (!err && rc != SQLITE_DONE)
 		err = store_db_errno(db, rc);
@@ -580,7 +579,7 @@ int store_query_range(struct store *s, const struct store_range_query *q,
 	err = range_check(s, q, &nsteps);
 	if (err)
 		return err;
-	err = store_reader_get(s, &db);
+	err = reader_get(s, &db);
 	if (err)
 		return err;
 	err = find_series(db, &q->selector, s->opts.max_query_series, &infos, &n);
@@ -600,7 +599,7 @@ int store_query_range(struct store *s, const struct store_range_query *q,
 	res->tier = choose_tier(s, store_now(s), q->from, q->step);
 	res->step = q->step;
 	for (size_t i = 0; i < n; i++) {
-		struct stepper w = { .q = q, .out = &res->series[i], .nsteps = nsteps, .k = -1 };
+		struct stepper w = {.q = q, .out = &res->series[i], .nsteps = nsteps, .k = -1};
 
 		res->series[i].info = infos[i];
 		res->nseries++;
@@ -647,7 +646,7 @@ static void latest_fill(sqlite3_stmt *st, const struct store_series_info *info,
 	m->nlabels = info->nlabels;
 	m->type = info->type;
 	m->scale = info->type == METRIC_HISTOGRAM ? info->scale : 0;
-	if (raw_sample_from_row(st, 6, &raw) < 0)
+	if (store_raw_from_row(st, 6, &raw) < 0)
 		raw.has_hist = false;
 	if (info->type == METRIC_HISTOGRAM && raw.has_hist) {
 		memcpy(m->slots, raw.slots, sizeof(m->slots));
@@ -662,9 +661,9 @@ int store_latest(struct store *s, const struct store_selector *sel,
 		 struct store_latest_result **ret_result)
 {
 	static const char sql[] =
-		"SELECT s.id, s.name, s.labels, s.type, s.scale, r.ts_ms, r.value, r.hist_count, "
-		"r.hist_slots FROM samples_raw AS r JOIN series AS s ON s.id = r.series_id "
-		"WHERE r.ts_ms = (SELECT max(ts_ms) FROM samples_raw) ORDER BY s.name, s.labels";
+	    "SELECT s.id, s.name, s.labels, s.type, s.scale, r.ts_ms, r.value, r.hist_count, "
+	    "r.hist_slots FROM samples_raw AS r JOIN series AS s ON s.id = r.series_id "
+	    "WHERE r.ts_ms = (SELECT max(ts_ms) FROM samples_raw) ORDER BY s.name, s.labels";
 	struct store_latest_result *res = NULL;
 	struct store_series_info info;
 	size_t cap = 0;
@@ -677,7 +676,7 @@ int store_latest(struct store *s, const struct store_selector *sel,
 	err = selector_check(sel, false);
 	if (err)
 		return err;
-	err = store_reader_get(s, &db);
+	err = reader_get(s, &db);
 	if (err)
 		return err;
 	res = calloc(1, sizeof(*res));
@@ -735,7 +734,7 @@ int store_list_series(struct store *s, const struct store_selector *sel,
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return -ENOMEM;
-	err = store_reader_get(s, &db);
+	err = reader_get(s, &db);
 	if (err) {
 		free(l);
 		return err;
@@ -782,14 +781,14 @@ int store_query_events(struct store *s, const struct store_event_query *q,
 {
 	/* [by type][newest first] */
 	static const char *const sql[2][2] = {
-		{ "SELECT id, ts, type, pid, comm, fields FROM events WHERE ts >= ?1 AND ts <= ?2 "
-		  "ORDER BY ts, id LIMIT ?3",
-		  "SELECT id, ts, type, pid, comm, fields FROM events WHERE ts >= ?1 AND ts <= ?2 "
-		  "ORDER BY ts DESC, id DESC LIMIT ?3" },
-		{ "SELECT id, ts, type, pid, comm, fields FROM events WHERE type = ?4 AND ts >= ?1 "
-		  "AND ts <= ?2 ORDER BY ts, id LIMIT ?3",
-		  "SELECT id, ts, type, pid, comm, fields FROM events WHERE type = ?4 AND ts >= ?1 "
-		  "AND ts <= ?2 ORDER BY ts DESC, id DESC LIMIT ?3" },
+	    {"SELECT id, ts, type, pid, comm, fields FROM events WHERE ts >= ?1 AND ts <= ?2 "
+	     "ORDER BY ts, id LIMIT ?3",
+	     "SELECT id, ts, type, pid, comm, fields FROM events WHERE ts >= ?1 AND ts <= ?2 "
+	     "ORDER BY ts DESC, id DESC LIMIT ?3"},
+	    {"SELECT id, ts, type, pid, comm, fields FROM events WHERE type = ?4 AND ts >= ?1 "
+	     "AND ts <= ?2 ORDER BY ts, id LIMIT ?3",
+	     "SELECT id, ts, type, pid, comm, fields FROM events WHERE type = ?4 AND ts >= ?1 "
+	     "AND ts <= ?2 ORDER BY ts DESC, id DESC LIMIT ?3"},
 	};
 	struct store_event_list *l = NULL;
 	sqlite3_stmt *st = NULL;
@@ -804,7 +803,7 @@ int store_query_events(struct store *s, const struct store_event_query *q,
 		return -EINVAL;
 	if (q->limit > s->opts.max_events)
 		return -E2BIG;
-	err = store_reader_get(s, &db);
+	err = reader_get(s, &db);
 	if (err)
 		return err;
 	l = calloc(1, sizeof(*l));

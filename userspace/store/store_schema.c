@@ -88,73 +88,73 @@ int store_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **ret_stmt)
  * last_seen_ts in integer seconds (bucket start), events in real seconds.
  */
 static const char *const migrations[STORE_SCHEMA_VERSION] = {
-	/* 0 -> 1: the tables */
-	"CREATE TABLE meta ("
-	"  key TEXT PRIMARY KEY,"
-	"  value INTEGER NOT NULL"
-	") WITHOUT ROWID;"
-	/* labels: canonical JSON object (compact, keys sorted) */
-	"CREATE TABLE series ("
-	"  id INTEGER PRIMARY KEY,"
-	"  name TEXT NOT NULL,"
-	"  labels TEXT NOT NULL,"
-	"  type TEXT NOT NULL,"
-	"  scale REAL NOT NULL DEFAULT 1,"
-	"  UNIQUE (name, labels)"
-	");"
-	/* value: counter/gauge value or a histogram's cumulative sum;
-	 * hist_count and hist_slots (hist_blob) cumulative, NULL otherwise */
-	"CREATE TABLE samples_raw ("
-	"  series_id INTEGER NOT NULL,"
-	"  ts_ms INTEGER NOT NULL,"
-	"  value REAL,"
-	"  hist_count INTEGER,"
-	"  hist_slots BLOB,"
-	"  PRIMARY KEY (series_id, ts_ms)"
-	") WITHOUT ROWID;"
-	"CREATE INDEX samples_raw_ts ON samples_raw (ts_ms);"
-	/* count: samples; min..last of the values; inc: a counter's increase;
-	 * hist_*: the observations made during the bucket */
-	"CREATE TABLE samples_1m ("
-	"  series_id INTEGER NOT NULL,"
-	"  bucket_ts INTEGER NOT NULL,"
-	"  count INTEGER NOT NULL,"
-	"  min REAL, max REAL, sum REAL, last REAL, inc REAL,"
-	"  hist_count INTEGER, hist_sum REAL, hist_slots BLOB,"
-	"  PRIMARY KEY (series_id, bucket_ts)"
-	") WITHOUT ROWID;"
-	"CREATE INDEX samples_1m_bucket ON samples_1m (bucket_ts);"
-	"CREATE TABLE samples_1h ("
-	"  series_id INTEGER NOT NULL,"
-	"  bucket_ts INTEGER NOT NULL,"
-	"  count INTEGER NOT NULL,"
-	"  min REAL, max REAL, sum REAL, last REAL, inc REAL,"
-	"  hist_count INTEGER, hist_sum REAL, hist_slots BLOB,"
-	"  PRIMARY KEY (series_id, bucket_ts)"
-	") WITHOUT ROWID;"
-	"CREATE INDEX samples_1h_bucket ON samples_1h (bucket_ts);"
-	"CREATE TABLE events ("
-	"  id INTEGER PRIMARY KEY,"
-	"  ts REAL NOT NULL,"
-	"  type TEXT NOT NULL,"
-	"  pid INTEGER NOT NULL,"
-	"  comm TEXT NOT NULL,"
-	"  fields TEXT NOT NULL"
-	");"
-	"CREATE INDEX events_ts ON events (ts);"
-	"CREATE INDEX events_type_ts ON events (type, ts);"
-	"PRAGMA application_id = 1802532204;" /* STORE_APPLICATION_ID */
-	"PRAGMA user_version = 1;",
+    /* 0 -> 1: the tables */
+    "CREATE TABLE meta ("
+    "  key TEXT PRIMARY KEY,"
+    "  value INTEGER NOT NULL"
+    ") WITHOUT ROWID;"
+    /* labels: canonical JSON object (compact, keys sorted) */
+    "CREATE TABLE series ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL,"
+    "  labels TEXT NOT NULL,"
+    "  type TEXT NOT NULL,"
+    "  scale REAL NOT NULL DEFAULT 1,"
+    "  UNIQUE (name, labels)"
+    ");"
+    /* value: counter/gauge value or a histogram's cumulative sum;
+     * hist_count and hist_slots (hist_blob) cumulative, NULL otherwise */
+    "CREATE TABLE samples_raw ("
+    "  series_id INTEGER NOT NULL,"
+    "  ts_ms INTEGER NOT NULL,"
+    "  value REAL,"
+    "  hist_count INTEGER,"
+    "  hist_slots BLOB,"
+    "  PRIMARY KEY (series_id, ts_ms)"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX samples_raw_ts ON samples_raw (ts_ms);"
+    /* count: samples; min..last of the values; inc: a counter's increase;
+     * hist_*: the observations made during the bucket */
+    "CREATE TABLE samples_1m ("
+    "  series_id INTEGER NOT NULL,"
+    "  bucket_ts INTEGER NOT NULL,"
+    "  count INTEGER NOT NULL,"
+    "  min REAL, max REAL, sum REAL, last REAL, inc REAL,"
+    "  hist_count INTEGER, hist_sum REAL, hist_slots BLOB,"
+    "  PRIMARY KEY (series_id, bucket_ts)"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX samples_1m_bucket ON samples_1m (bucket_ts);"
+    "CREATE TABLE samples_1h ("
+    "  series_id INTEGER NOT NULL,"
+    "  bucket_ts INTEGER NOT NULL,"
+    "  count INTEGER NOT NULL,"
+    "  min REAL, max REAL, sum REAL, last REAL, inc REAL,"
+    "  hist_count INTEGER, hist_sum REAL, hist_slots BLOB,"
+    "  PRIMARY KEY (series_id, bucket_ts)"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX samples_1h_bucket ON samples_1h (bucket_ts);"
+    "CREATE TABLE events ("
+    "  id INTEGER PRIMARY KEY,"
+    "  ts REAL NOT NULL,"
+    "  type TEXT NOT NULL,"
+    "  pid INTEGER NOT NULL,"
+    "  comm TEXT NOT NULL,"
+    "  fields TEXT NOT NULL"
+    ");"
+    "CREATE INDEX events_ts ON events (ts);"
+    "CREATE INDEX events_type_ts ON events (type, ts);"
+    "PRAGMA application_id = 1802532204;" /* STORE_APPLICATION_ID */
+    "PRAGMA user_version = 1;",
 
-	/* 1 -> 2: when each series was last written, so that series with no
-	 * data left in any tier can be deleted */
-	"ALTER TABLE series ADD COLUMN last_seen_ts INTEGER NOT NULL DEFAULT 0;"
-	"UPDATE series SET last_seen_ts = max("
-	"  coalesce((SELECT max(ts_ms) / 1000 FROM samples_raw WHERE series_id = series.id), 0),"
-	"  coalesce((SELECT max(bucket_ts) FROM samples_1m WHERE series_id = series.id), 0),"
-	"  coalesce((SELECT max(bucket_ts) FROM samples_1h WHERE series_id = series.id), 0));"
-	"CREATE INDEX series_last_seen ON series (last_seen_ts);"
-	"PRAGMA user_version = 2;",
+    /* 1 -> 2: when each series was last written, so that series with no
+     * data left in any tier can be deleted */
+    "ALTER TABLE series ADD COLUMN last_seen_ts INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE series SET last_seen_ts = max("
+    "  coalesce((SELECT max(ts_ms) / 1000 FROM samples_raw WHERE series_id = series.id), 0),"
+    "  coalesce((SELECT max(bucket_ts) FROM samples_1m WHERE series_id = series.id), 0),"
+    "  coalesce((SELECT max(bucket_ts) FROM samples_1h WHERE series_id = series.id), 0));"
+    "CREATE INDEX series_last_seen ON series (last_seen_ts);"
+    "PRAGMA user_version = 2;",
 };
 
 _Static_assert(STORE_APPLICATION_ID == 1802532204, "application_id in migration 0");
@@ -179,7 +179,7 @@ static int query_int(sqlite3 *db, const char *sql, int64_t *ret_value)
 }
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -308,8 +308,7 @@ int store_db_open(const char *path, const char *vfs, int busy_timeout_ms, bool w
 		  sqlite3 **ret_db, char *err, size_t errlen)
 {
 	/* SQLite's unix VFS opens every file with O_CLOEXEC itself. */
-	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
-		    (writer ? SQLITE_OPEN_CREATE : 0);
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (writer ? SQLITE_OPEN_CREATE : 0);
 	sqlite3 *db = NULL;
 	int64_t version = 0;
 	int rc, ret;

@@ -1,0 +1,271 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * bench_store.c - how fast the store takes samples and answers a range
+ * query (not a test: it prints numbers and always exits 0 unless the
+ * store itself fails).
+ *
+ *   ingest: SERIES series (5% histograms) appended round after round
+ *           through store_append_series() and the real writer thread into
+ *           a database file, background maintenance on; samples/s counts
+ *           from the first append to the last commit.
+ *   query:  24 h of one series at a 1-minute step from the 1-minute tier
+ *           of a second database (100 series, a sample every 10 s, rolled
+ *           up under a fake clock); the median of QUERIES runs.
+ *
+ * Usage: bench_store [DIR [SERIES [ROUNDS]]]: the databases go to a new
+ * directory under DIR (default /var/tmp: on disk, unlike a tmpfs /tmp),
+ * removed afterwards. Defaults: 2000 series, 1000 rounds.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store/store.h"
+
+#define QUERIES	     101
+#define QUERY_SERIES 100
+
+static double mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static double fake_now;
+
+static double fake_clock(void *ctx)
+{
+	double v;
+
+	__atomic_load(&fake_now, &v, __ATOMIC_SEQ_CST);
+	return v;
+}
+
+static void set_fake_now(double t)
+{
+	__atomic_store(&fake_now, &t, __ATOMIC_SEQ_CST);
+}
+
+static void rm_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char p[2400];
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+			snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+			unlink(p);
+		}
+	}
+	closedir(d);
+	rmdir(dir);
+}
+
+static struct metric_series *make_series(size_t n)
+{
+	struct metric_series *m = calloc(n, sizeof(*m));
+
+	if (!m)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		snprintf(m[i].name, sizeof(m[i].name), "kpulse_bench_%s_%zu",
+			 i % 20 == 0 ? "latency_seconds"
+			 : i % 2     ? "ops_total"
+				     : "level_bytes",
+			 i / 100);
+		snprintf(m[i].label_keys[0], sizeof(m[i].label_keys[0]), "device");
+		snprintf(m[i].label_values[0], sizeof(m[i].label_values[0]), "dev%zu", i % 100);
+		snprintf(m[i].label_keys[1], sizeof(m[i].label_keys[1]), "op");
+		snprintf(m[i].label_values[1], sizeof(m[i].label_values[1]), "%s",
+			 i % 3 ? "read" : "write");
+		m[i].nlabels = 2;
+		if (i % 20 == 0) {
+			m[i].type = METRIC_HISTOGRAM;
+			m[i].scale = 1e-9;
+		} else {
+			m[i].type = i % 2 ? METRIC_COUNTER : METRIC_GAUGE;
+		}
+	}
+	return m;
+}
+
+/* Moves every series one round on: counters and histograms grow. */
+static void advance(struct metric_series *m, size_t n, unsigned round)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (m[i].type == METRIC_HISTOGRAM) {
+			for (int k = 0; k < 6; k++)
+				m[i].slots[10 + (round + i + (size_t)k) % 12] += k + 1;
+			m[i].hist_count += 21;
+			m[i].hist_sum += 21 * 3e-6;
+		} else if (m[i].type == METRIC_COUNTER) {
+			m[i].value += (double)((round * 7 + i) % 100);
+		} else {
+			m[i].value = (double)((round * 13 + i * 7) % 1000) * 1024.0;
+		}
+	}
+}
+
+static int bench_ingest(const char *dir, size_t nseries, unsigned rounds)
+{
+	struct store_options o;
+	struct store_stats st;
+	struct store *s = NULL;
+	struct metric_series *m = make_series(nseries);
+	char path[4096], err[256] = "";
+	double start = (double)time(NULL) - rounds, t0, t1;
+	int ret;
+
+	snprintf(path, sizeof(path), "%s/ingest.db", dir);
+	store_options_default(&o);
+	ret = m ? store_open(path, &o, &s, err, sizeof(err)) : -ENOMEM;
+	if (ret) {
+		fprintf(stderr, "bench_store: open %s: %s\n", path, err);
+		free(m);
+		return ret;
+	}
+	t0 = mono();
+	for (unsigned r = 0; r < rounds; r++) {
+		advance(m, nseries, r);
+		/* the collector's pace is the writer's: stay clear of drops */
+		for (;;) {
+			store_get_stats(s, &st);
+			if (st.samples_buffered + nseries <= o.max_buffered_samples / 2)
+				break;
+			usleep(1000);
+		}
+		ret = store_append_series(s, start + r, m, nseries);
+		if (ret) {
+			fprintf(stderr, "bench_store: append: %d\n", ret);
+			break;
+		}
+	}
+	if (!ret)
+		ret = store_flush_sync(s);
+	t1 = mono();
+	store_get_stats(s, &st);
+	printf("ingest: %zu series x %u rounds = %llu samples in %.2f s: %.0f samples/s "
+	       "(%llu dropped, %llu flushes, last flush %.1f ms, db %.1f MiB)\n",
+	       nseries, rounds, (unsigned long long)st.samples_written, t1 - t0,
+	       (double)st.samples_written / (t1 - t0), (unsigned long long)st.samples_dropped,
+	       (unsigned long long)st.flushes, st.last_flush_latency_s * 1e3,
+	       (double)st.db_size_bytes / (1 << 20));
+	store_close(s);
+	free(m);
+	return ret;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int bench_query(const char *dir)
+{
+	const double t_end = 1700006400.0; /* an hour boundary */
+	const unsigned rounds = 86400 / 10;
+	struct store_range_result *res = NULL;
+	struct store_range_query q = {
+	    .selector = {.name = "kpulse_bench_ops_total_0",
+			 .matchers = {{"device", "dev1"}},
+			 .nmatchers = 1},
+	    .from = t_end - 86400,
+	    .to = t_end - 1,
+	    .step = 60,
+	    .agg = STORE_AGG_RATE,
+	};
+	struct store_options o;
+	struct store *s = NULL;
+	struct metric_series *m = make_series(QUERY_SERIES);
+	double ms[QUERIES], t0;
+	char path[4096], err[256] = "";
+	size_t npoints = 0;
+	int ret;
+
+	snprintf(path, sizeof(path), "%s/query.db", dir);
+	store_options_default(&o);
+	o.clock = fake_clock;
+	o.maintenance_interval_s = 0;
+	set_fake_now(t_end - 86400);
+	ret = m ? store_open(path, &o, &s, err, sizeof(err)) : -ENOMEM;
+	if (ret) {
+		fprintf(stderr, "bench_store: open %s: %s\n", path, err);
+		free(m);
+		return ret;
+	}
+	for (unsigned r = 0; r < rounds && !ret; r++) {
+		advance(m, QUERY_SERIES, r);
+		ret = store_append_series(s, t_end - 86400 + 10.0 * r, m, QUERY_SERIES);
+		if (!ret && r % 1000 == 999)
+			ret = store_flush_sync(s);
+	}
+	if (!ret)
+		ret = store_flush_sync(s);
+	set_fake_now(t_end + 60);
+	t0 = mono();
+	if (!ret)
+		ret = store_run_maintenance(s);
+	if (ret) {
+		fprintf(stderr, "bench_store: preparing the query data: %d\n", ret);
+		goto out;
+	}
+	printf("query setup: %u samples rolled up in %.2f s\n", rounds * QUERY_SERIES, mono() - t0);
+	for (int i = 0; i < QUERIES; i++) {
+		t0 = mono();
+		ret = store_query_range(s, &q, &res);
+		ms[i] = (mono() - t0) * 1e3;
+		if (ret) {
+			fprintf(stderr, "bench_store: query: %d\n", ret);
+			goto out;
+		}
+		npoints = res->nseries ? res->series[0].npoints : 0;
+		if (i == 0 && res->tier != STORE_TIER_1M)
+			fprintf(stderr, "bench_store: query used tier %s\n",
+				store_tier_name(res->tier));
+		res = store_range_result_free(res);
+	}
+	printf("query: 24 h at 1 m step, one series (%zu points, rate): first %.2f ms, ", npoints,
+	       ms[0]);
+	qsort(ms, QUERIES, sizeof(ms[0]), cmp_double);
+	printf("median %.2f ms, max %.2f ms over %d runs\n", ms[QUERIES / 2], ms[QUERIES - 1],
+	       QUERIES);
+out:
+	store_close(s);
+	free(m);
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	const char *base = argc > 1 ? argv[1] : "/var/tmp";
+	size_t nseries = argc > 2 ? strtoul(argv[2], NULL, 10) : 2000;
+	unsigned rounds = argc > 3 ? (unsigned)strtoul(argv[3], NULL, 10) : 1000;
+	char dir[2048];
+	int ret;
+
+	if (!nseries || !rounds) {
+		fprintf(stderr, "usage: bench_store [DIR [SERIES [ROUNDS]]]\n");
+		return 2;
+	}
+	snprintf(dir, sizeof(dir), "%s/kpulse-bench-XXXXXX", base);
+	if (!mkdtemp(dir)) {
+		perror("bench_store: mkdtemp");
+		return 1;
+	}
+	ret = bench_ingest(dir, nseries, rounds);
+	if (!ret)
+		ret = bench_query(dir);
+	rm_dir(dir);
+	return ret ? 1 : 0;
+}
