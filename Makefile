@@ -44,7 +44,7 @@ LIB_OBJS := $(filter-out $(BUILD)/obj/userspace/cli/%,$(USER_OBJS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
-.PHONY: all deps build run test test-unit test-kernel bench sanitize valgrind vmlinux \
+.PHONY: all deps build run test test-unit test-kernel test-daemon bench sanitize valgrind vmlinux \
 	format format-check clean help
 
 all: build
@@ -56,7 +56,7 @@ help:
 	@echo "make test         deps + build + unit tests + kernel tests (root)"
 	@echo "make test-unit    unit tests only (no root)"
 	@echo "make sanitize     unit and kernel tests under ASan + UBSan"
-	@echo "make valgrind     the CLI's start and stop under valgrind"
+	@echo "make valgrind     the daemon's start and stop under valgrind"
 	@echo "make bench        cost per kernel event and throughput loss"
 	@echo "make vmlinux      regenerate vmlinux/vmlinux.h from this kernel's BTF"
 	@echo "make format       clang-format the C sources"
@@ -101,6 +101,7 @@ run: deps build
 test: deps build
 	$(MAKE) --no-print-directory test-unit
 	$(MAKE) --no-print-directory test-kernel
+	$(MAKE) --no-print-directory test-daemon
 
 test-unit: $(UNIT_BINS)
 	@tests/run-unit.sh $(UNIT_BINS)
@@ -113,8 +114,17 @@ test-kernel: build
 			tests/kernel; \
 	fi
 
+test-daemon: build
+	@if [ "$$(id -u)" != 0 ]; then \
+		echo "test-daemon: skipped, needs root (BPF, mounts)"; \
+	else \
+		tests/valgrind.sh $(BUILD)/kpulse && \
+		KPULSE_BIN=$(abspath $(BUILD)/kpulse) $(PYTHON) -m pytest -v -p no:cacheprovider \
+			tests/daemon; \
+	fi
+
 sanitize: deps
-	$(MAKE) --no-print-directory BUILD=build-asan SANITIZE=1 test-unit test-kernel
+	$(MAKE) --no-print-directory BUILD=build-asan SANITIZE=1 test-unit test-kernel test-daemon
 
 valgrind: deps build
 	@tests/valgrind.sh $(BUILD)/kpulse

@@ -7,7 +7,9 @@
  *
  * Requests are followed from block_io_start (or block_rq_insert where that
  * is missing) through block_rq_issue to block_rq_complete in a hash keyed
- * by the request's address.
+ * by the request's address. Queue time starts at the kernel's own
+ * rq->start_time_ns (set when the request is allocated, before any
+ * scheduler queue) so insert needs no hook of its own.
  */
 #include "vmlinux.h"
 #include "kpulse.bpf.h"
@@ -43,6 +45,13 @@ struct {
 	__type(key, __u32);
 	__type(value, struct kp_blk_dev_stat);
 } blk_dev_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct kp_blk_cpu);
+} blk_cpu SEC(".maps");
 
 /* Too large for the BPF stack: the zero value that starts a device. */
 static struct kp_blk_dev_stat zero_dev_stat;
@@ -90,12 +99,18 @@ static __always_inline bool rq_is_flush(struct request *rq, const bool btf)
 	return (KP_READ(btf, rq, cmd_flags) & REQ_OP_MASK) == REQ_OP_FLUSH;
 }
 
+static __always_inline void blk_cache_flush(struct kp_proc_stat *ps,
+					    const struct kp_proc_cache_slot *slot)
+{
+	ps->io_read_bytes += slot->v[0];
+	ps->io_write_bytes += slot->v[1];
+}
+
 /* The submitter's context: record who and when, and count its bytes. */
 static __always_inline int track_start(struct request *rq, const bool btf)
 {
 	__u64 key = (__u64)rq, id = bpf_get_current_pid_tgid();
 	struct rq_track t = {};
-	struct kp_proc_stat *ps;
 	__u32 op;
 
 	if (rq_is_flush(rq, btf))
@@ -107,13 +122,12 @@ static __always_inline int track_start(struct request *rq, const bool btf)
 
 	op = rq_op(rq, btf);
 	if (t.tgid && (op == KP_BLK_OP_READ || op == KP_BLK_OP_WRITE)) {
-		ps = proc_stat_get(t.tgid, true);
-		if (ps) {
-			if (op == KP_BLK_OP_READ)
-				ps->io_read_bytes += KP_READ(btf, rq, __data_len);
-			else
-				ps->io_write_bytes += KP_READ(btf, rq, __data_len);
-		}
+		__u32 zero = 0;
+		struct kp_blk_cpu *c = bpf_map_lookup_elem(&blk_cpu, &zero);
+
+		if (c)
+			PROC_CACHE_ADD(c->cache, t.tgid, op == KP_BLK_OP_READ ? 0 : 1,
+				       KP_READ(btf, rq, __data_len), blk_cache_flush);
 	}
 	return 0;
 }
@@ -129,33 +143,29 @@ static __always_inline int handle_rq_insert_as_start(__u64 *ctx, const bool btf)
 	return track_start((void *)ctx[0], btf);
 }
 
-/* With block_io_start present, insert only moves the queue-time start. */
-static __always_inline int handle_rq_insert(__u64 *ctx, const bool btf)
-{
-	__u64 key = ctx[0];
-	struct rq_track *t = bpf_map_lookup_elem(&rq_tracks, &key);
-
-	if (t)
-		t->queued_ns = bpf_ktime_get_ns();
-	return 0;
-}
-
 static __always_inline int handle_rq_issue(__u64 *ctx, const bool btf)
 {
 	struct request *rq = (void *)ctx[0];
-	__u64 key = (__u64)rq;
+	__u64 key = (__u64)rq, now, start = 0;
 	struct rq_track *t;
 
 	if (rq_is_flush(rq, btf))
 		return 0;
+	now = bpf_ktime_get_ns();
+	if (bpf_core_field_exists(rq->start_time_ns))
+		start = KP_READ(btf, rq, start_time_ns);
 	t = bpf_map_lookup_elem(&rq_tracks, &key);
 	if (t) {
-		t->issue_ns = bpf_ktime_get_ns();
+		t->issue_ns = now;
+		if (start && start <= now)
+			t->queued_ns = start;
 	} else {
 		/* Started before we attached, or not through the block layer's
 		 * accounting: latency is still measurable from here. */
-		struct rq_track n = { .issue_ns = bpf_ktime_get_ns() };
+		struct rq_track n = { .issue_ns = now };
 
+		if (start && start <= now)
+			n.queued_ns = start;
 		bpf_map_update_elem(&rq_tracks, &key, &n, BPF_ANY);
 	}
 	return 0;
@@ -206,7 +216,7 @@ static __always_inline int handle_rq_complete(__u64 *ctx, const bool btf)
 				e->op = op;
 				e->bytes = KP_READ(btf, rq, __data_len) ?: nr_bytes;
 				e->latency_ns = lat;
-				bpf_ringbuf_submit(e, 0);
+				event_submit(e);
 			}
 		}
 	}
@@ -215,20 +225,9 @@ static __always_inline int handle_rq_complete(__u64 *ctx, const bool btf)
 }
 
 KP_HOOK(block_io_start, handle_io_start)
-KP_HOOK(block_rq_insert, handle_rq_insert)
 KP_HOOK(block_rq_issue, handle_rq_issue)
 KP_HOOK(block_rq_complete, handle_rq_complete)
 
-/* Fallback pair for kernels without block_io_start: insert starts the
- * track. The loader enables either these or the two above. */
-SEC("tp_btf/block_rq_insert")
-int btf_block_rq_insert_start(__u64 *ctx)
-{
-	return handle_rq_insert_as_start(ctx, true);
-}
-
-SEC("raw_tp/block_rq_insert")
-int raw_block_rq_insert_start(__u64 *ctx)
-{
-	return handle_rq_insert_as_start(ctx, false);
-}
+/* For kernels without block_io_start (before 6.5): insert is where the
+ * submitter is still known. The loader attaches it only then. */
+KP_HOOK(block_rq_insert, handle_rq_insert_as_start)

@@ -106,6 +106,14 @@ static __always_inline void *lookup_or_init(void *map, const void *key, const vo
 				(*n)++;                                                 \
 		}                                                                       \
 		return e;                                                               \
+	}                                                                               \
+	/* Waking the reader costs microseconds per event; userspace polls     \
+	 * every 100 ms anyway, so wake it only when the buffer half fills. */  \
+	static __always_inline void event_submit(void *e)                              \
+	{                                                                               \
+		__u64 queued = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);           \
+		bpf_ringbuf_submit(e, queued > (ringbuf_bytes) / 2 ? BPF_RB_FORCE_WAKEUP \
+								  : BPF_RB_NO_WAKEUP);  \
 	}
 
 static __always_inline void event_hdr_fill(struct kp_event_hdr *h, __u32 type, __u32 pid)

@@ -160,7 +160,7 @@ static __always_inline int handle_oom_victim(__u64 *ctx, const bool btf)
 			BPF_CORE_READ_STR_INTO(&e->memcg, p, cgroups, subsys[memcg_id], cgroup,
 					       kn, name);
 	}
-	bpf_ringbuf_submit(e, 0);
+	event_submit(e);
 	return 0;
 }
 

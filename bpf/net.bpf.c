@@ -165,7 +165,7 @@ static __always_inline int handle_retransmit(__u64 *ctx, const bool btf)
 	tuple_fill(&e->tuple, sk);
 	e->state = BPF_CORE_READ(sk, __sk_common.skc_state);
 	e->segs = segs;
-	bpf_ringbuf_submit(e, 0);
+	event_submit(e);
 	return 0;
 }
 
@@ -241,7 +241,7 @@ static __always_inline int handle_set_state(__u64 *ctx, const bool btf)
 		e->lifetime_ns = now - ct->start_ns;
 		e->bytes_sent = BPF_CORE_READ(tp, bytes_acked);
 		e->bytes_received = BPF_CORE_READ(tp, bytes_received);
-		bpf_ringbuf_submit(e, 0);
+		event_submit(e);
 	}
 	bpf_map_delete_elem(&conns, &key);
 	return 0;

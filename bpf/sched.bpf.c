@@ -192,7 +192,7 @@ static __always_inline int handle_fork(__u64 *ctx, const bool btf)
 	e->ppid = BPF_CORE_READ(parent, tgid);
 	e->exit_code = 0;
 	e->lifetime_ns = 0;
-	bpf_ringbuf_submit(e, 0);
+	event_submit(e);
 	return 0;
 }
 
@@ -214,7 +214,7 @@ static __always_inline int handle_exec(__u64 *ctx, const bool btf)
 	e->ppid = BPF_CORE_READ(p, real_parent, tgid);
 	e->exit_code = 0;
 	e->lifetime_ns = 0;
-	bpf_ringbuf_submit(e, 0);
+	event_submit(e);
 	return 0;
 }
 
@@ -250,7 +250,7 @@ static __always_inline int handle_exit(__u64 *ctx, const bool btf)
 		code = BPF_CORE_READ(p, exit_code);
 	e->exit_code = code;
 	e->lifetime_ns = e->hdr.ts_ns - BPF_CORE_READ(p, group_leader, start_time);
-	bpf_ringbuf_submit(e, 0);
+	event_submit(e);
 	return 0;
 }
 

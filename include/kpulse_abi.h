@@ -121,6 +121,12 @@ struct kp_blk_dev_stat {
 	struct kp_hist queue_time; /* insert (or start) -> issue */
 };
 
+/* Per-CPU value of blk_cpu: the per-process byte cache (v[0] read bytes,
+ * v[1] write bytes). */
+struct kp_blk_cpu {
+	struct kp_proc_cache_slot cache[KP_PROC_CACHE_SLOTS];
+};
+
 #define KP_DEV_MAJOR(dev) ((__u32)(dev) >> 20)
 #define KP_DEV_MINOR(dev) ((__u32)(dev) & ((1U << 20) - 1))
 

@@ -135,7 +135,7 @@ int cmd_dump(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 
-	cli_install_stop_signals();
+	cli_install_stop_signals(); /* before the slow load: a stop then is clean */
 	err = collector_new(&copts, &c);
 	if (err)
 		return cli_report_start_error("dump", err);

@@ -251,6 +251,13 @@ int cmd_run(int argc, char **argv)
 	log_set_level(cfg.log_level);
 	log_set_format(cfg.log_format);
 
+	/* Before anything slow, so a stop during start-up is a clean one. */
+	cli_install_stop_signals();
+	struct sigaction sa = { .sa_handler = on_sighup };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGHUP, &sa, NULL);
+
 	if (mkdir(cfg.data_dir, 0750) != 0 && errno != EEXIST) {
 		log_error("data dir %s: cannot create it: %s", cfg.data_dir, strerror(errno));
 		return 1;
@@ -293,12 +300,6 @@ int cmd_run(int argc, char **argv)
 		if (pi->state == PROBE_FAILED)
 			log_warn("probe %s: %s", pi->tracepoint, pi->error);
 	}
-
-	cli_install_stop_signals();
-	struct sigaction sa = { .sa_handler = on_sighup };
-
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGHUP, &sa, NULL);
 
 	log_info("kpulse running: %zu probes attached, interval %gs, data in %s",
 		 probes_attached(collector_probes(col)), cfg.interval_s, db_path);

@@ -610,7 +610,7 @@ static int append_cache_rows(struct collector *c, struct row_vec *rv, enum probe
 
 /*
  * Per-process totals: proc_stats (per CPU, summed) plus what still sits in
- * the per-CPU caches of the sched and mem programs. proc_stats is read
+ * the per-CPU caches of the sched, mem and block programs. proc_stats is read
  * first: a slot flushed between the two reads is then missed for one
  * round rather than counted twice, so every row stays monotonic.
  */
@@ -656,6 +656,9 @@ static int read_proc_rows(struct collector *c, struct proc_row **ret_rows, size_
 	if (!err)
 		err = append_cache_rows(c, &rv, PROBE_MEM, "mem_cpu", sizeof(struct kp_mem_cpu),
 					offsetof(struct kp_mem_cpu, cache), PM_FAULTS, -1);
+	if (!err)
+		err = append_cache_rows(c, &rv, PROBE_BLOCK, "blk_cpu", sizeof(struct kp_blk_cpu),
+					offsetof(struct kp_blk_cpu, cache), PM_IO_READ, PM_IO_WRITE);
 	if (err) {
 		free(rv.rows);
 		return err;

@@ -73,7 +73,6 @@ struct hook {
 	char tracepoint[64];
 	bool has_btf;	  /* vmlinux BTF has btf_trace_<name> */
 	bool exists;	  /* the tracepoint exists at all */
-	char prog_suffix[16]; /* "" or "_start": which program pair runs it */
 	struct bpf_link *link;
 };
 
@@ -209,18 +208,38 @@ static bool btf_struct_has_member(const struct btf *btf, const char *type, const
 	return false;
 }
 
-/* Wakeup hooks only feed run-queue latency where sched_info cannot. */
+static const struct hook *hook_by_name(const struct probes *p, const char *name)
+{
+	for (size_t i = 0; i < HOOK_NR; i++)
+		if (!strcmp(hook_defs[i].name, name))
+			return &p->hooks[i];
+	return NULL;
+}
+
+/* Some hooks only stand in for a better source this kernel may have. */
+static const char *hook_not_needed_reason(const struct probes *p, size_t i)
+{
+	const struct hook *io_start;
+
+	if (!strncmp(hook_defs[i].name, "sched_wakeup", 12) && p->use_sched_info)
+		return "run-queue latency comes from the kernel's sched_info";
+	if (!strcmp(hook_defs[i].name, "block_rq_insert")) {
+		io_start = hook_by_name(p, "block_io_start");
+		if (io_start && io_start->exists)
+			return "block_io_start knows the submitter; queue time starts at "
+			       "rq->start_time_ns";
+	}
+	return NULL;
+}
+
 static bool hook_needed(const struct probes *p, size_t i)
 {
-	if (!strncmp(hook_defs[i].name, "sched_wakeup", 12))
-		return !p->use_sched_info;
-	return true;
+	return hook_not_needed_reason(p, i) == NULL;
 }
 
 static void detect_features(struct probes *p)
 {
 	struct btf *btf = btf__load_vmlinux_btf();
-	struct hook *io_start = NULL, *insert = NULL;
 
 	for (size_t i = 0; i < HOOK_NR; i++) {
 		struct hook *h = &p->hooks[i];
@@ -233,15 +252,7 @@ static void detect_features(struct probes *p)
 			snprintf(h->info.error, sizeof(h->info.error),
 				 "tracepoint %s not in this kernel", h->tracepoint);
 		}
-		if (!strcmp(hook_defs[i].name, "block_io_start"))
-			io_start = h;
-		if (!strcmp(hook_defs[i].name, "block_rq_insert"))
-			insert = h;
 	}
-	/* block_io_start (6.5) is where a request's submitter is known;
-	 * without it block_rq_insert starts the track instead. */
-	if (io_start && insert && !io_start->exists)
-		snprintf(insert->prog_suffix, sizeof(insert->prog_suffix), "_start");
 
 	p->retransmit_has_err = btf && btf_tracepoint_nargs(btf, "tcp_retransmit_skb") >= 3;
 	p->has_sched_info = btf && btf_struct_has_member(btf, "cfs_rq", "rq") &&
@@ -259,8 +270,7 @@ static struct bpf_program *find_prog(const struct probes *p, void *skel,
 {
 	char name[96];
 
-	snprintf(name, sizeof(name), "%s_%s%s", btf ? "btf" : "raw", hook_def_of(p, h)->name,
-		 h->prog_suffix);
+	snprintf(name, sizeof(name), "%s_%s", btf ? "btf" : "raw", hook_def_of(p, h)->name);
 	return bpf_object__find_program_by_name(subsys_ops[s].obj(skel), name);
 }
 
@@ -399,8 +409,8 @@ static void attach_subsystem(struct probes *p, enum probe_subsystem s)
 			continue;
 		if (!hook_needed(p, i)) {
 			h->info.state = PROBE_NOT_NEEDED;
-			snprintf(h->info.error, sizeof(h->info.error),
-				 "run-queue latency comes from the kernel's sched_info");
+			snprintf(h->info.error, sizeof(h->info.error), "%s",
+				 hook_not_needed_reason(p, i));
 			continue;
 		}
 		for (int btf = 1; btf >= 0 && !h->link; btf--) {

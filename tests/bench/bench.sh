@@ -1,0 +1,428 @@
+#!/usr/bin/env bash
+# bench.sh - what kpulse costs the machine it watches (`make bench`, root).
+#
+#  1. BPF run time per context switch under a switch storm, with an empty
+#     tp_btf program pair (floor.bpf.c) attached side by side as the floor.
+#  2. BPF run time per completed block I/O (fio), per page fault
+#     (stress-ng --fault) and per loopback packet (iperf3 on 127.0.0.1).
+#  3. Throughput of `perf bench sched pipe` and of an fio random-read job,
+#     without and with kpulse, in interleaved off/on pairs.
+#
+# Machines are shared and noisy, so every figure is a median with its
+# min/max, and the per-event costs are read next to the floor measured in
+# the same window. The readable report goes to stdout, the summary to
+# build/bench.json. Exit status: 0 when every measurement ran (whatever the
+# PASS/FAIL verdict), 1 when a measurement could not be made.
+#
+# Env: KPULSE_BIN (required), BENCH_REPS, BENCH_STORM_S, BENCH_LOAD_S,
+# BENCH_PAIRS, BENCH_PIPE_LOOPS, BENCH_FIO_S (defaults below).
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+build=$repo/build
+out_dir=$build/bench
+summary_json=$build/bench.json
+python=/usr/bin/python3
+benchstat=$here/benchstat.py
+
+reps=${BENCH_REPS:-3}             # repetitions of each per-event measurement
+storm_s=${BENCH_STORM_S:-4}       # seconds per context-switch storm
+load_s=${BENCH_LOAD_S:-3}         # seconds per fio / fault / iperf3 window
+pairs=${BENCH_PAIRS:-5}           # off/on pairs per throughput workload
+pipe_loops=${BENCH_PIPE_LOOPS:-500000}
+fio_s=${BENCH_FIO_S:-5}
+target_ns_per_switch=150
+fio_size=256M
+kpulse_ready_timeout_s=45
+
+# ------------------------------------------------------------ state, cleanup
+
+tmp=""
+kpulse_pid=""
+floor_pid=""
+iperf_pid=""
+fio_file=""
+stats_old=""
+failures=()
+notes=()
+
+log() { echo "bench: $*" >&2; }
+
+# One failed measurement: say what and why, keep going with the others.
+fail() {
+	log "FAILED: $*"
+	failures+=("$*")
+}
+
+# Show the last lines of a tool's output after it failed.
+show_tail() {
+	[ -s "$1" ] && tail -n 5 "$1" | sed 's/^/bench:   | /' >&2
+	return 0
+}
+
+stop_pid() { # pid signal
+	local pid=$1 sig=$2 i
+	[ -n "$pid" ] || return 0
+	kill -"$sig" "$pid" 2>/dev/null || return 0
+	for i in $(seq 100); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	return 0
+}
+
+cleanup() {
+	trap - EXIT INT TERM
+	stop_pid "$kpulse_pid" INT
+	stop_pid "$floor_pid" TERM
+	stop_pid "$iperf_pid" TERM
+	kpulse_pid="" floor_pid="" iperf_pid=""
+	[ -n "$stats_old" ] && sysctl -q -w kernel.bpf_stats_enabled="$stats_old" >/dev/null
+	[ -n "$fio_file" ] && rm -f "$fio_file"
+	[ -n "$tmp" ] && rm -rf "$tmp"
+	return 0
+}
+trap cleanup EXIT
+trap 'log "interrupted"; cleanup; exit 130' INT TERM
+
+# ------------------------------------------------------------------ checks
+
+if [ "$(id -u)" != 0 ]; then
+	log "needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN for the probes and bpf stats)"
+	exit 1
+fi
+if [ -z "${KPULSE_BIN:-}" ] || [ ! -x "$KPULSE_BIN" ]; then
+	log "KPULSE_BIN must name the kpulse binary (got '${KPULSE_BIN:-}'); run 'make bench'"
+	exit 1
+fi
+missing=""
+for tool in stress-ng fio iperf3 perf bpftool clang gcc pkg-config sysctl ss; do
+	command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
+done
+[ -x "$python" ] || missing="$missing $python"
+if [ -n "$missing" ]; then
+	log "missing tools:$missing (make deps installs them)"
+	exit 1
+fi
+if [ ! -r /proc/sys/kernel/bpf_stats_enabled ]; then
+	log "this kernel has no kernel.bpf_stats_enabled: no BPF run-time stats to read"
+	exit 1
+fi
+
+mkdir -p "$out_dir" || exit 1
+tmp=$(mktemp -d /tmp/kpulse-bench.XXXXXX) || exit 1
+fragments=()
+
+# ------------------------------------------------------- floor program build
+
+build_floor() {
+	local arch libs
+	arch=$(uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+	read -r -a libs <<<"$(pkg-config --libs libbpf 2>/dev/null || echo -lbpf)"
+	clang -g -O2 -target bpf -D__TARGET_ARCH_"$arch" -Wall -Werror -I"$repo/vmlinux" \
+		-c "$here/floor.bpf.c" -o "$out_dir/floor.bpf.o" 2>"$tmp/build.err" &&
+		bpftool gen skeleton "$out_dir/floor.bpf.o" name floor_bpf \
+			>"$out_dir/floor.skel.h" 2>>"$tmp/build.err" &&
+		gcc -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -I"$out_dir" \
+			"$here/floor_loader.c" -o "$out_dir/floor_loader" \
+			"${libs[@]}" -lelf -lz \
+			2>>"$tmp/build.err"
+}
+
+# ---------------------------------------------------------- process control
+
+# The first snapshot line says every probe is loaded and attached, so the
+# output goes to a file (not /dev/null) just to see that line arrive.
+start_kpulse() {
+	local i
+	: >"$tmp/kpulse.out"
+	"$KPULSE_BIN" dump --json --interval 1 >"$tmp/kpulse.out" 2>"$tmp/kpulse.err" &
+	kpulse_pid=$!
+	for i in $(seq $((kpulse_ready_timeout_s * 10))); do
+		[ -s "$tmp/kpulse.out" ] && return 0
+		if ! kill -0 "$kpulse_pid" 2>/dev/null; then
+			wait "$kpulse_pid" 2>/dev/null
+			kpulse_pid=""
+			log "kpulse exited before its first snapshot:"
+			show_tail "$tmp/kpulse.err"
+			return 1
+		fi
+		sleep 0.1
+	done
+	log "kpulse printed no snapshot within ${kpulse_ready_timeout_s}s"
+	show_tail "$tmp/kpulse.err"
+	stop_kpulse
+	return 1
+}
+
+# Its stderr stays in build/bench/kpulse.stderr (the last run's) for a look
+# after a failed measurement.
+stop_kpulse() {
+	stop_pid "$kpulse_pid" INT
+	kpulse_pid=""
+	cp "$tmp/kpulse.err" "$out_dir/kpulse.stderr" 2>/dev/null
+	return 0
+}
+
+start_floor() {
+	local i
+	"$out_dir/floor_loader" >"$tmp/floor.out" 2>"$tmp/floor.err" &
+	floor_pid=$!
+	for i in $(seq 100); do
+		grep -q '^ready' "$tmp/floor.out" 2>/dev/null && return 0
+		if ! kill -0 "$floor_pid" 2>/dev/null; then
+			wait "$floor_pid" 2>/dev/null
+			floor_pid=""
+			log "floor_loader exited before attaching:"
+			show_tail "$tmp/floor.err"
+			return 1
+		fi
+		sleep 0.1
+	done
+	log "floor_loader did not attach within 10s"
+	stop_pid "$floor_pid" TERM
+	floor_pid=""
+	return 1
+}
+
+# snap before|after NAME: program stats of kpulse (and the floor, if up).
+snap() {
+	local owners=("kpulse=$kpulse_pid")
+	[ -n "$floor_pid" ] && owners+=("floor=$floor_pid")
+	"$python" "$benchstat" snap "$1" "$tmp/$2.$1.json" "${owners[@]}" 2>"$tmp/snap.err" ||
+		{ show_tail "$tmp/snap.err"; return 1; }
+}
+
+# run_logged LOGNAME CMD...: run a load generator, its output in a log file.
+run_logged() {
+	local name=$1 rc
+	shift
+	"$@" >"$tmp/$name.log" 2>&1
+	rc=$?
+	if [ $rc != 0 ]; then
+		log "'$*' failed (exit $rc):"
+		show_tail "$tmp/$name.log"
+	fi
+	return $rc
+}
+
+# ------------------------------------------------------------ measurements
+
+# measure NAME LOAD-CMD...: REPS windows of before-snap, load, after-snap.
+# Leaves "before:after" pairs in $pairs_out.
+measure() {
+	local name=$1 r
+	shift
+	pairs_out=()
+	for r in $(seq "$reps"); do
+		snap before "$name.$r" || return 1
+		run_logged "$name.$r" "$@" || return 1
+		snap after "$name.$r" || return 1
+		pairs_out+=("$tmp/$name.$r.before.json:$tmp/$name.$r.after.json")
+	done
+}
+
+event_cost() { # fragment-name event-cost-args...
+	local frag="$tmp/frag-$1.json"
+	shift
+	if "$python" "$benchstat" event-cost --probes "$tmp/probes.json" --out "$frag" "$@" \
+		2>"$tmp/event-cost.err"; then
+		fragments+=("$frag")
+	else
+		show_tail "$tmp/event-cost.err"
+		[ -n "$kpulse_pid" ] && cp "$tmp/kpulse.err" "$out_dir/kpulse.stderr" 2>/dev/null &&
+			log "kpulse's stderr so far: $out_dir/kpulse.stderr"
+		return 1
+	fi
+}
+
+fio_randread() { # seconds iodepth json-out
+	fio --name=kpulse-bench --filename="$fio_file" --size="$fio_size" --rw=randread --bs=4k \
+		--direct=1 --ioengine=libaio --iodepth="$2" --runtime="$1" --time_based \
+		--randrepeat=0 --norandommap --output-format=json --output="$3"
+}
+
+phase_switch() {
+	log "phase 1: context-switch storm, kpulse and the empty floor side by side"
+	start_floor || { fail "floor: could not attach the empty programs"; return; }
+	measure switch stress-ng --switch 2 --timeout "${storm_s}s" --quiet
+	local rc=$?
+	stop_pid "$floor_pid" TERM
+	floor_pid=""
+	[ $rc = 0 ] || { fail "context-switch storm (stress-ng --switch)"; return; }
+	event_cost switch --phase context_switch --kind switch --subsystem all \
+		--target-ns "$target_ns_per_switch" \
+		--load "stress-ng --switch 2, ${storm_s} s x $reps, every kpulse program counted" \
+		"${pairs_out[@]}" || fail "context-switch cost computation"
+	floor_ns_per_run=$("$python" -c 'import json,sys; v=json.load(open(sys.argv[1])).get("floor_ns_per_run"); print(v if v else "")' \
+		"$tmp/frag-switch.json" 2>/dev/null)
+}
+
+phase_block() {
+	local dev devno
+	log "phase 2a: fio random reads, O_DIRECT, on /var/tmp"
+	fio_file=$(mktemp /var/tmp/kpulse-bench.XXXXXX) || { fail "block: mktemp in /var/tmp"; return; }
+	devno=$(stat -c '%d' "$fio_file")
+	dev=$(basename "$(readlink -f "/sys/dev/block/$((devno >> 8)):$((devno & 255))")" 2>/dev/null)
+	if [ -z "$dev" ] || ! grep -q " $dev " /proc/diskstats; then
+		fail "block: /var/tmp is not on a block device listed in /proc/diskstats"
+		return
+	fi
+	# Laid out with real writes: reads of unwritten extents never reach the disk.
+	run_logged fio-layout fio --name=layout --filename="$fio_file" --size="$fio_size" \
+		--rw=randread --bs=4k --create_only=1 ||
+		{ fail "block: fio could not lay out $fio_file"; return; }
+	sync
+	measure block fio_randread "$load_s" 16 /dev/null ||
+		{ fail "block: fio random-read job"; return; }
+	event_cost block --phase block_io --kind io --device "$dev" --subsystem block \
+		${floor_ns_per_run:+--floor-ns-per-run "$floor_ns_per_run"} \
+		--load "fio randread 4k O_DIRECT libaio iodepth 16 on $dev, ${load_s} s x $reps" \
+		"${pairs_out[@]}" || fail "block cost computation"
+}
+
+phase_fault() {
+	log "phase 2b: page-fault storm"
+	measure fault stress-ng --fault 2 --timeout "${load_s}s" --quiet ||
+		{ fail "page faults: stress-ng --fault"; return; }
+	event_cost fault --phase page_fault --kind fault --subsystem mem \
+		${floor_ns_per_run:+--floor-ns-per-run "$floor_ns_per_run"} \
+		--load "stress-ng --fault 2, ${load_s} s x $reps" \
+		"${pairs_out[@]}" || fail "page-fault cost computation"
+}
+
+phase_net() {
+	local port i
+	log "phase 2c: iperf3 over loopback"
+	port=$((20000 + RANDOM % 20000))
+	iperf3 -s -B 127.0.0.1 -p "$port" >"$tmp/iperf3-server.log" 2>&1 &
+	iperf_pid=$!
+	for i in $(seq 50); do
+		ss -Hltn "sport = :$port" 2>/dev/null | grep -q . && break
+		sleep 0.1
+	done
+	if ! ss -Hltn "sport = :$port" 2>/dev/null | grep -q .; then
+		show_tail "$tmp/iperf3-server.log"
+		fail "network: iperf3 server did not listen on 127.0.0.1:$port"
+		stop_pid "$iperf_pid" TERM
+		iperf_pid=""
+		return
+	fi
+	measure net timeout $((load_s + 15)) iperf3 -c 127.0.0.1 -p "$port" -t "$load_s" \
+		--connect-timeout 3000
+	local rc=$?
+	stop_pid "$iperf_pid" TERM
+	iperf_pid=""
+	[ $rc = 0 ] || { fail "network: iperf3 client"; return; }
+	event_cost net --phase network --kind packet --device lo --subsystem net \
+		${floor_ns_per_run:+--floor-ns-per-run "$floor_ns_per_run"} \
+		--load "iperf3 TCP over 127.0.0.1, ${load_s} s x $reps" \
+		"${pairs_out[@]}" || fail "network cost computation"
+}
+
+# throughput NAME UNIT WORKLOAD RUN-FUNCTION: interleaved off/on pairs; the
+# run function prints one number (higher is better).
+throughput() {
+	local name=$1 unit=$2 workload=$3 run=$4 i v off="" on=""
+	log "phase 3: $name, $pairs interleaved off/on pairs"
+	for i in $(seq "$pairs"); do
+		v=$($run "$name.$i.off") || { fail "$name: run $i without kpulse"; return; }
+		off="$off $v"
+		start_kpulse || { fail "$name: kpulse did not start"; return; }
+		v=$($run "$name.$i.on")
+		local rc=$?
+		stop_kpulse
+		[ $rc = 0 ] || { fail "$name: run $i with kpulse"; return; }
+		on="$on $v"
+	done
+	local frag="$tmp/frag-tp-$name.json"
+	local note_args=()
+	for v in "${tp_notes[@]}"; do note_args+=(--note "$v"); done
+	if "$python" "$benchstat" throughput --name "$name" --unit "$unit" --workload "$workload" \
+		--off "$off" --on "$on" --out "$frag" "${note_args[@]}" 2>"$tmp/tp.err"; then
+		fragments+=("$frag")
+	else
+		show_tail "$tmp/tp.err"
+		fail "$name: throughput computation"
+	fi
+}
+
+run_pipe() {
+	run_logged "$1" perf bench sched pipe -l "$pipe_loops" || return 1
+	"$python" "$benchstat" perf-pipe-ops "$tmp/$1.log"
+}
+
+run_fio() {
+	run_logged "$1" fio_randread "$fio_s" 16 "$tmp/$1.json" || return 1
+	"$python" "$benchstat" fio-iops "$tmp/$1.json"
+}
+
+# ------------------------------------------------------------------- main
+
+start_s=$SECONDS
+# The binary may be rebuilt by someone else while the bench runs.
+kpulse_id_start=$(stat -c '%Y %s %i' "$KPULSE_BIN")
+log "building the floor program into $out_dir"
+if ! build_floor; then
+	log "could not build the floor program:"
+	show_tail "$tmp/build.err"
+	exit 1
+fi
+
+if ! "$KPULSE_BIN" probes --json >"$tmp/probes.json" 2>"$tmp/probes.err"; then
+	log "'$KPULSE_BIN probes --json' failed:"
+	show_tail "$tmp/probes.err"
+	exit 1
+fi
+
+others=$(pgrep -x kpulse | wc -l)
+if [ "$others" -gt 0 ]; then
+	notes+=("$others other kpulse process(es) were running during the bench; their probes add to the load of every run, 'off' ones included")
+fi
+
+stats_old=$(sysctl -n kernel.bpf_stats_enabled) || exit 1
+sysctl -q -w kernel.bpf_stats_enabled=1 >/dev/null ||
+	{ log "cannot set kernel.bpf_stats_enabled=1"; stats_old=""; exit 1; }
+
+echo "kpulse bench: $(uname -r), $(nproc) CPUs, $(date '+%F %T')"
+echo "kpulse: $KPULSE_BIN"
+echo
+
+if start_kpulse; then
+	floor_ns_per_run=""
+	phase_switch
+	phase_block
+	phase_fault
+	phase_net
+	stop_kpulse
+else
+	fail "kpulse did not start: no per-event figures"
+fi
+
+# Stats cost two clock reads per program run: off again for the throughput
+# runs, unless they were on before the bench.
+sysctl -q -w kernel.bpf_stats_enabled="$stats_old" >/dev/null
+tp_notes=()
+[ "$stats_old" = 1 ] && tp_notes+=("kernel.bpf_stats_enabled was 1 before the bench and stayed on, which adds the stats' own cost to every 'on' run")
+
+throughput sched_pipe ops/s "perf bench sched pipe -l $pipe_loops" run_pipe
+if [ -n "$fio_file" ] && [ -f "$fio_file" ]; then
+	throughput fio_randread IOPS "fio randread 4k O_DIRECT libaio iodepth 16, ${fio_s} s" run_fio
+else
+	fail "fio_randread: no laid-out fio file (the block phase failed)"
+fi
+
+notes+=("bench took $((SECONDS - start_s)) s")
+summary_args=(--kpulse-bin "$KPULSE_BIN" --probes "$tmp/probes.json")
+if [ "$(stat -c '%Y %s %i' "$KPULSE_BIN" 2>/dev/null)" != "$kpulse_id_start" ]; then
+	summary_args+=(--warning "$KPULSE_BIN was replaced while the bench ran: runs may mix two builds")
+fi
+for v in "${failures[@]}"; do summary_args+=(--failure "$v"); done
+for v in "${notes[@]}"; do summary_args+=(--note "$v"); done
+"$python" "$benchstat" summary "${summary_args[@]}" "$summary_json" "${fragments[@]}" ||
+	{ log "could not write $summary_json"; exit 1; }
+
+[ ${#failures[@]} = 0 ]
