@@ -156,9 +156,14 @@ static __always_inline int handle_oom_victim(__u64 *ctx, const bool btf)
 	e->memcg[0] = 0;
 	if (bpf_core_enum_value_exists(enum cgroup_subsys_id, memory_cgrp_id)) {
 		memcg_id = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
-		if (memcg_id >= 0 && memcg_id < 16)
-			BPF_CORE_READ_STR_INTO(&e->memcg, p, cgroups, subsys[memcg_id], cgroup,
-					       kn, name);
+		/* kn->name is a pointer: read it, then the string it points to. */
+		if (memcg_id >= 0 && memcg_id < 16) {
+			const char *name = BPF_CORE_READ(p, cgroups, subsys[memcg_id], cgroup, kn,
+							 name);
+
+			if (name)
+				bpf_probe_read_kernel_str(e->memcg, sizeof(e->memcg), name);
+		}
 	}
 	event_submit(e);
 	return 0;

@@ -415,6 +415,22 @@ else
 	fail "fio_randread: no laid-out fio file (the block phase failed)"
 fi
 
+# Store: ingest through the real writer thread into a file on disk, and a
+# 24-hour range query at a 1-minute step (targets: >= 200,000 samples/s,
+# < 20 ms).
+if [ -n "${BENCH_STORE_BIN:-}" ] && [ -x "$BENCH_STORE_BIN" ]; then
+	echo
+	echo "store (targets: ingest >= 200000 samples/s, 24 h query at 1 m step < 20 ms):"
+	if "$BENCH_STORE_BIN" /var/tmp > "$tmp/store.txt" 2>&1; then
+		sed 's/^/  /' "$tmp/store.txt"
+	else
+		show_tail "$tmp/store.txt"
+		fail "store: bench_store failed"
+	fi
+else
+	notes+=("store bench skipped: BENCH_STORE_BIN not set (make bench sets it)")
+fi
+
 notes+=("bench took $((SECONDS - start_s)) s")
 summary_args=(--kpulse-bin "$KPULSE_BIN" --probes "$tmp/probes.json")
 if [ "$(stat -c '%Y %s %i' "$KPULSE_BIN" 2>/dev/null)" != "$kpulse_id_start" ]; then

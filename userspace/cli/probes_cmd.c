@@ -19,7 +19,7 @@ static void probes_usage(FILE *out)
 		     "\n"
 		     "Load every probe and list it with its state and attach type.\n"
 		     "\n"
-		     "  --json      a JSON array, with the ids of the loaded BPF programs\n"
+		     "  --json      {\"probes\": [...], \"prog_ids\": [...]}: states and loaded program ids\n"
 		     "  -h, --help  this text\n");
 }
 

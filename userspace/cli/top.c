@@ -111,22 +111,32 @@ static double rate_of(const struct view *v, const struct metric_series *s)
 	return p && v->dt > 0 && d >= 0 ? d / v->dt : 0;
 }
 
-/* Sum of the per-second rates of every series with this name (and, when
- * key is set, that label value). */
-static double rate_sum(const struct view *v, const char *name, const char *key, const char *val)
+static bool label_is(const struct metric_series *s, const char *key, const char *val)
+{
+	const char *v = key ? metric_series_label(s, key) : NULL;
+
+	return !key || (v && !strcmp(v, val));
+}
+
+/* Sum of the per-second rates of every series with this name and, for
+ * each key given, that label value. */
+static double rate_sum2(const struct view *v, const char *name, const char *k1, const char *v1,
+			const char *k2, const char *v2)
 {
 	double sum = 0;
 
 	for (size_t i = 0; i < registry_size(v->cur); i++) {
 		const struct metric_series *s = registry_at(v->cur, i);
 
-		if (strcmp(s->name, name))
-			continue;
-		if (key && (!metric_series_label(s, key) || strcmp(metric_series_label(s, key), val)))
-			continue;
-		sum += rate_of(v, s);
+		if (!strcmp(s->name, name) && label_is(s, k1, v1) && label_is(s, k2, v2))
+			sum += rate_of(v, s);
 	}
 	return sum;
+}
+
+static double rate_sum(const struct view *v, const char *name, const char *key, const char *val)
+{
+	return rate_sum2(v, name, key, val, NULL, NULL);
 }
 
 /* Quantile of what a histogram recorded during the interval, in its unit. */
@@ -205,8 +215,12 @@ static void draw(const struct view *v, const struct probes *probes, FILE *out)
 
 	localtime_r(&now, &tm);
 	strftime(a, sizeof(a), "%H:%M:%S", &tm);
+	size_t not_needed = 0;
+
+	for (size_t i = 0; i < probes_count(probes); i++)
+		not_needed += probes_at(probes, i)->state == PROBE_NOT_NEEDED;
 	fprintf(out, "\033[H\033[2Jkpulse top - %s - %zu/%zu probes attached - q to quit\n\n", a,
-		probes_attached(probes), probes_count(probes));
+		probes_attached(probes), probes_count(probes) - not_needed);
 
 	/* Scheduler */
 	const struct metric_series *runq =
@@ -263,10 +277,12 @@ static void draw(const struct view *v, const struct probes *probes, FILE *out)
 		dev = metric_series_label(s, "device");
 		iops = v->dt > 0 ? interval_count(v, s) / v->dt : 0;
 		fprintf(out, "%-12s %10.0f %10s %10s %10s\n", dev, iops,
-			fmt_bytes(rate_sum(v, "kpulse_block_bytes_total", "device", dev) -
-					  0 * rate_sum(v, "", NULL, NULL),
+			fmt_bytes(rate_sum2(v, "kpulse_block_bytes_total", "device", dev, "op", "read"),
 				  a, sizeof(a)),
-			"", fmt_seconds(interval_quantile(v, s, 0.99), b, sizeof(b)));
+			fmt_bytes(rate_sum2(v, "kpulse_block_bytes_total", "device", dev, "op",
+					    "write"),
+				  c, sizeof(c)),
+			fmt_seconds(interval_quantile(v, s, 0.99), b, sizeof(b)));
 	}
 
 	/* Interfaces */

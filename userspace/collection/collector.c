@@ -702,6 +702,10 @@ static int sample_processes(struct collector *c, struct registry *r)
 			j++;
 		bool seen = j < c->prev_nrows && c->prev_rows[j].tgid == rows[i].tgid;
 
+		/* An entry made by a cache eviction has no comm: keep the one
+		 * seen earlier. */
+		if (seen && !rows[i].comm[0])
+			memcpy(rows[i].comm, c->prev_rows[j].comm, KP_COMM_LEN);
 		for (int m = 0; m < PM_NR; m++) {
 			uint64_t before = seen ? c->prev_rows[j].v[m] : 0;
 
@@ -732,8 +736,11 @@ static int sample_processes(struct collector *c, struct registry *r)
 			size_t nl = 2;
 
 			snprintf(pid, sizeof(pid), "%" PRIu32, row->tgid);
-			if (procfs_read_comm(row->tgid, comm, sizeof(comm)) != 0)
-				snprintf(comm, sizeof(comm), "%s", row->comm);
+			if (procfs_read_comm(row->tgid, comm, sizeof(comm)) == 0) {
+				strncpy(row->comm, comm, sizeof(row->comm) - 1);
+				row->comm[sizeof(row->comm) - 1] = 0;
+			} else
+				snprintf(comm, sizeof(comm), "%s", row->comm[0] ? row->comm : "?");
 			if (proc_metrics[m].op)
 				l[nl++] = (struct metric_label){ "op", proc_metrics[m].op };
 			err |= registry_set_counter(r, proc_metrics[m].name, l, nl,

@@ -604,12 +604,17 @@ const char *probe_attach_name(enum probe_attach a)
 
 int probes_poll_events(struct probes *p, int timeout_ms)
 {
-	int n;
+	int n, m;
 
 	if (!p->rb)
 		return 0;
 	n = ring_buffer__poll(p->rb, timeout_ms);
-	return n < 0 ? (n == -EINTR ? -EINTR : n) : n;
+	if (n < 0)
+		return n;
+	/* Producers skip the wakeup until a buffer is half full (see
+	 * event_submit()), so poll() may return with records waiting. */
+	m = ring_buffer__consume(p->rb);
+	return m < 0 ? m : n + m;
 }
 
 int probes_map_fd(const struct probes *p, enum probe_subsystem s, const char *map_name)

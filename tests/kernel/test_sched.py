@@ -1,0 +1,138 @@
+"""Scheduler accuracy: context switches vs /proc/stat, process lifecycle events."""
+
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+import kptlib
+from kptlib import compare, counter_delta, read_proc_stat_ctxt, report, run
+
+CTXT = "kpulse_sched_context_switches_total"
+
+
+def test_context_switch_count_matches_proc_stat_ctxt_under_switch_load(kpulse, tools):
+    """Sum over kind of kpulse_sched_context_switches_total equals the ctxt delta of
+    /proc/stat within 2% while stress-ng ping-pongs between tasks (millions of switches)."""
+    s0 = kpulse.next_snapshot()
+    c0 = read_proc_stat_ctxt()
+    run(["stress-ng", "--switch", "2", "--timeout", "4s", "-q"], timeout=60)
+    s1 = kpulse.next_snapshot()
+    c1 = read_proc_stat_ctxt()
+
+    want = c1 - c0
+    got = counter_delta(s0, s1, CTXT)
+    kinds = {kind: counter_delta(s0, s1, CTXT, kind=kind) for kind in ("voluntary", "involuntary")}
+    assert want > 500_000, f"load too small: only {want} context switches in /proc/stat"
+    ok, line = compare("context switches (sum over kind) vs /proc/stat ctxt", got, want, 0.02)
+    assert ok, f"{line}; per kind {kinds}; interval {s1['timestamp'] - s0['timestamp']:.2f}s"
+    assert abs(sum(kinds.values()) - got) < 1, \
+        f"kind values other than voluntary/involuntary: per kind {kinds}, total {got}"
+
+
+# --------------------------------------------------------------------------
+# process lifecycle events: one short-lived `sh -c 'sleep 0.3; exit 42'`
+
+
+@pytest.fixture(scope="module")
+def spawned(kpulse_module):
+    k = kpulse_module
+    s0 = k.next_snapshot()
+    idx = k.index_of(s0)
+    t_start = time.time()
+    p = subprocess.Popen(["sh", "-c", "sleep 0.3; exit 42"])
+    try:
+        rc = p.wait(timeout=10)
+    finally:
+        kptlib.kill_proc(p)
+    t_end = time.time()
+    assert rc == 42, f"the shell exited with {rc}, not 42"
+    # the exit event is delivered in the snapshot of its interval: give it two
+    k.wait_event(lambda e: e.get("type") == "exit" and e.get("pid") == p.pid, idx, timeout=6)
+    return {"k": k, "idx": idx, "pid": p.pid, "t_start": t_start, "t_end": t_end}
+
+
+def _events_of(spawned, etype):
+    return [e for e in spawned["k"].events_since(spawned["idx"])
+            if isinstance(e, dict) and e.get("type") == etype and e.get("pid") == spawned["pid"]]
+
+
+def _types_seen(spawned):
+    seen = {}
+    for e in spawned["k"].events_since(spawned["idx"]):
+        seen[e.get("type")] = seen.get(e.get("type"), 0) + 1
+    return seen
+
+
+def test_exit_event_has_pid_comm_exit_code_42_and_plausible_lifetime(spawned):
+    """`sh -c 'sleep 0.3; exit 42'` appears as an exit event with its pid, comm sh,
+    exit_code 42, signal 0, ppid = the test process and 0.3 <= lifetime_s < 5."""
+    evs = _events_of(spawned, "exit")
+    assert evs, (f"no exit event for pid {spawned['pid']}; event types seen since the spawn: "
+                 f"{_types_seen(spawned)}")
+    e = evs[0]
+    report(f"INFO exit event for sh pid {spawned['pid']}: {e}")
+    assert len(evs) == 1, f"{len(evs)} exit events for one process: {evs}"
+    assert e.get("comm") == "sh", f"comm {e.get('comm')!r}, expected 'sh': {e}"
+    assert e.get("exit_code") == 42, f"exit_code {e.get('exit_code')!r}, expected 42: {e}"
+    assert e.get("signal", 0) == 0, f"signal {e.get('signal')!r} for a normal exit: {e}"
+    assert e.get("ppid") == os.getpid(), f"ppid {e.get('ppid')!r}, expected {os.getpid()}: {e}"
+    lt = e.get("lifetime_s")
+    assert isinstance(lt, (int, float)) and 0.3 <= lt < 5, f"lifetime_s {lt!r} not in [0.3, 5): {e}"
+    ts = e.get("timestamp")
+    assert isinstance(ts, (int, float)) and spawned["t_start"] - 1 <= ts <= spawned["t_end"] + 1, \
+        (f"timestamp {ts!r} is not within the spawn window "
+         f"[{spawned['t_start']:.3f}, {spawned['t_end']:.3f}] (unix seconds): {e}")
+
+
+def test_exec_event_names_spawned_shell(spawned):
+    """The spawned process's execve of sh appears as an exec event with its pid and comm sh."""
+    evs = _events_of(spawned, "exec")
+    assert evs, (f"no exec event for pid {spawned['pid']}; event types seen since the spawn: "
+                 f"{_types_seen(spawned)}")
+    e = evs[0]
+    assert e.get("comm") == "sh", f"exec comm {e.get('comm')!r}, expected 'sh': {e}"
+    assert e.get("ppid") == os.getpid(), f"exec ppid {e.get('ppid')!r}, expected {os.getpid()}: {e}"
+
+
+def test_fork_event_names_spawned_process_and_parent(spawned):
+    """The spawned process appears as a fork event with its own pid and the test as ppid."""
+    evs = _events_of(spawned, "fork")
+    assert evs, (f"no fork event with pid {spawned['pid']}; event types seen since the spawn: "
+                 f"{_types_seen(spawned)}")
+    e = evs[0]
+    assert e.get("ppid") == os.getpid(), f"fork ppid {e.get('ppid')!r}, expected {os.getpid()}: {e}"
+
+
+def test_exit_event_reports_fatal_signal(kpulse_module):
+    """A process killed by SIGKILL appears as an exit event with signal 9."""
+    k = kpulse_module
+    s0 = k.next_snapshot()
+    idx = k.index_of(s0)
+    p = subprocess.Popen(["sleep", "30"])
+    try:
+        time.sleep(0.2)
+        p.send_signal(signal.SIGKILL)
+        p.wait(timeout=10)
+    finally:
+        kptlib.kill_proc(p)
+    e = k.wait_event(lambda e: e.get("type") == "exit" and e.get("pid") == p.pid, idx, timeout=6)
+    assert e is not None, f"no exit event for killed pid {p.pid}"
+    assert e.get("signal") == 9, f"signal {e.get('signal')!r}, expected 9: {e}"
+    assert e.get("comm") == "sleep", f"comm {e.get('comm')!r}, expected 'sleep': {e}"
+
+
+def test_process_counters_count_at_least_the_spawned_processes(kpulse_module):
+    """100 spawned `true` processes raise processes_forked/exec/exited_total by >= 100 each."""
+    k = kpulse_module
+    s0 = k.next_snapshot()
+    for _ in range(100):
+        subprocess.run(["true"], timeout=10)
+    s1 = k.next_snapshot()
+    deltas = {n: counter_delta(s0, s1, f"kpulse_sched_processes_{n}_total")
+              for n in ("forked", "exec", "exited")}
+    report(f"INFO process counters over 100 spawned `true`: {deltas}")
+    for n, d in deltas.items():
+        assert 100 <= d < 100_000, f"kpulse_sched_processes_{n}_total rose by {d}, expected >= 100: {deltas}"
