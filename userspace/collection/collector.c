@@ -737,8 +737,10 @@ static int sample_processes(struct collector *c, struct registry *r)
 
 			snprintf(pid, sizeof(pid), "%" PRIu32, row->tgid);
 			if (procfs_read_comm(row->tgid, comm, sizeof(comm)) == 0) {
-				strncpy(row->comm, comm, sizeof(row->comm) - 1);
-				row->comm[sizeof(row->comm) - 1] = 0;
+				size_t len = strnlen(comm, sizeof(row->comm) - 1);
+
+				memcpy(row->comm, comm, len);
+				row->comm[len] = 0;
 			} else
 				snprintf(comm, sizeof(comm), "%s", row->comm[0] ? row->comm : "?");
 			if (proc_metrics[m].op)
