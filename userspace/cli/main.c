@@ -97,6 +97,7 @@ static void usage(FILE *out)
 		"  dump     print snapshots of every metric (text or JSON lines)\n"
 		"  top      live view of the busiest processes, devices and links\n"
 		"  probes   list every probe with its state and attach type\n"
+		"  user     add, list, re-role or delete the REST API's accounts\n"
 		"  version  print the version\n"
 		"\n"
 		"`kpulse COMMAND --help` describes a command's options.\n");
@@ -127,6 +128,8 @@ int main(int argc, char **argv)
 		return cmd_top(argc - 1, argv + 1);
 	if (!strcmp(cmd, "probes"))
 		return cmd_probes(argc - 1, argv + 1);
+	if (!strcmp(cmd, "user"))
+		return cmd_user(argc - 1, argv + 1);
 	fprintf(stderr, "kpulse: unknown command '%s' (try kpulse --help)\n", cmd);
 	return EXIT_USAGE;
 }
