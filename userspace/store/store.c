@@ -683,7 +683,30 @@ static void writer_disconnect(struct store *s)
 	store_writer_finalize(s);
 	sqlite3_close_v2(s->db);
 	s->db = NULL;
+	s->writer_cache_kib = 0;
 	store_maint_reset(s);
+}
+
+/*
+ * Each flush appends one sample per series, at a different place of the
+ * (series, time) index for each series: the pages it touches are about one
+ * leaf per series. The writer's page cache follows the series count
+ * (8 KiB a series, 4 to 64 MiB), so a small daemon stays small and a large
+ * ingest does not thrash.
+ */
+static void writer_size_cache(struct store *s, uint64_t nseries)
+{
+	long want = (long)(nseries * 8);
+	char sql[64];
+
+	want = want < 4096 ? 4096 : want > 65536 ? 65536 : want;
+	/* Only move on a real change: both directions by a quarter. */
+	if (s->writer_cache_kib && want <= s->writer_cache_kib * 5 / 4 &&
+	    want >= s->writer_cache_kib * 3 / 4)
+		return;
+	snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%ld", want);
+	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK)
+		s->writer_cache_kib = want;
 }
 
 static int writer_connect(struct store *s, char *err, size_t errlen)
@@ -969,7 +992,7 @@ static bool error_needs_reconnect(int err)
 static int flush_pending(struct store *s)
 {
 	double t0 = store_mono(), latency, now;
-	uint64_t size;
+	uint64_t size, nseries;
 	int err;
 
 	if (!s->pending.nsamples && !s->pending.nevents)
@@ -977,6 +1000,10 @@ static int flush_pending(struct store *s)
 	err = writer_ensure_connected(s);
 	if (err)
 		goto fail;
+	pthread_mutex_lock(&s->lock);
+	nseries = s->hcount;
+	pthread_mutex_unlock(&s->lock);
+	writer_size_cache(s, nseries);
 	err = flush_txn(s);
 	if (err) {
 		if (error_is_poison(err))

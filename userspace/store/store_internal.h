@@ -154,6 +154,7 @@ struct store {
 	char *wal_path;
 	char *vfs;
 	struct store_options opts;
+	long writer_cache_kib; /* page cache the writer connection has now; 0 = default */
 
 	pthread_mutex_t lock;
 	pthread_cond_t wake; /* the writer waits on it */

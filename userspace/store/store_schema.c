@@ -277,14 +277,18 @@ fail:
  * but never corrupts the database. Losing a second or two of telemetry is
  * a fair price for one fsync less per flush.
  */
+/* Page caches are what the daemon's memory grows into. The writer's is
+ * sized by the series count after open (writer_size_cache() in store.c);
+ * readers get 2 MiB each, which keeps a small daemon under its 40 MB
+ * budget with every reader busy. */
 static const char writer_pragmas[] = "PRAGMA synchronous = NORMAL;"
 				     "PRAGMA journal_size_limit = 67108864;"
 				     "PRAGMA temp_store = MEMORY;"
-				     "PRAGMA cache_size = -16384;";
+				     "PRAGMA cache_size = -4096;";
 
 static const char reader_pragmas[] = "PRAGMA query_only = 1;"
 				     "PRAGMA temp_store = MEMORY;"
-				     "PRAGMA cache_size = -8192;";
+				     "PRAGMA cache_size = -2048;";
 
 static int set_wal(sqlite3 *db)
 {
