@@ -11,7 +11,7 @@ PYTHON ?= /usr/bin/python3
 DEPS_BUILD := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make gcc \
 	libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev
 DEPS_TEST := fio stress-ng iperf3 iproute2 nftables python3-pytest valgrind linux-perf \
-	procps util-linux
+	procps util-linux prometheus wrk
 DEPS := $(DEPS_BUILD) $(DEPS_TEST)
 
 PKGS := libbpf jansson sqlite3 libmicrohttpd libcurl libcrypto
@@ -44,7 +44,7 @@ LIB_OBJS := $(filter-out $(BUILD)/obj/userspace/cli/%,$(USER_OBJS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
-.PHONY: all deps build run test test-unit test-kernel test-daemon bench sanitize valgrind vmlinux \
+.PHONY: all deps build run test test-unit test-kernel test-daemon test-api bench sanitize valgrind vmlinux \
 	format format-check clean help
 
 all: build
@@ -102,6 +102,7 @@ test: deps build
 	$(MAKE) --no-print-directory test-unit
 	$(MAKE) --no-print-directory test-kernel
 	$(MAKE) --no-print-directory test-daemon
+	$(MAKE) --no-print-directory test-api
 
 test-unit: $(UNIT_BINS)
 	@tests/run-unit.sh $(UNIT_BINS)
@@ -123,8 +124,17 @@ test-daemon: build
 			tests/daemon; \
 	fi
 
+test-api: build
+	@if [ "$$(id -u)" != 0 ]; then \
+		echo "test-api: skipped, needs root (the daemon loads BPF)"; \
+	else \
+		KPULSE_BIN=$(abspath $(BUILD)/kpulse) $(PYTHON) -m pytest -v -p no:cacheprovider \
+			tests/api; \
+	fi
+
 sanitize: deps
-	$(MAKE) --no-print-directory BUILD=build-asan SANITIZE=1 test-unit test-kernel test-daemon
+	$(MAKE) --no-print-directory BUILD=build-asan SANITIZE=1 test-unit test-kernel test-daemon \
+		test-api
 
 valgrind: deps build
 	@tests/valgrind.sh $(BUILD)/kpulse

@@ -32,7 +32,15 @@ static bool config_equal(const struct kpulse_config *a, const struct kpulse_conf
 	       a->top_k == b->top_k && strcmp(a->listen, b->listen) == 0 &&
 	       strcmp(a->listen_host, b->listen_host) == 0 && a->listen_port == b->listen_port &&
 	       a->log_level == b->log_level && a->log_format == b->log_format &&
-	       a->buffer_max_samples == b->buffer_max_samples;
+	       a->buffer_max_samples == b->buffer_max_samples &&
+	       strcmp(a->admin_password, b->admin_password) == 0 &&
+	       strcmp(a->jwt_secret, b->jwt_secret) == 0 && a->token_ttl_s == b->token_ttl_s &&
+	       a->metrics_auth == b->metrics_auth &&
+	       a->allow_remote_unauthenticated == b->allow_remote_unauthenticated &&
+	       a->api_max_connections == b->api_max_connections &&
+	       a->api_max_body_bytes == b->api_max_body_bytes &&
+	       a->api_rate_limit == b->api_rate_limit &&
+	       a->custom_max_series == b->custom_max_series;
 }
 
 /*
@@ -98,6 +106,15 @@ TEST(defaults_have_every_documented_value)
 	CHECK_EQ_INT(c.log_level, LOG_LEVEL_INFO);
 	CHECK_EQ_INT(c.log_format, LOG_FORMAT_TEXT);
 	CHECK_EQ_INT(c.buffer_max_samples, 1000000);
+	CHECK_STR(c.admin_password, "");
+	CHECK_STR(c.jwt_secret, "");
+	CHECK_NEAR(c.token_ttl_s, 3600, 0);
+	CHECK(!c.metrics_auth);
+	CHECK(!c.allow_remote_unauthenticated);
+	CHECK_EQ_INT(c.api_max_connections, 64);
+	CHECK_EQ_INT(c.api_max_body_bytes, 1048576);
+	CHECK_EQ_INT(c.api_rate_limit, 50);
+	CHECK_EQ_INT(c.custom_max_series, 1000);
 }
 
 TEST(option_table_is_complete_and_consistent)
@@ -110,7 +127,10 @@ TEST(option_table_is_complete_and_consistent)
 		CHECK(opt->env && strncmp(opt->env, "KPULSE_", 7) == 0);
 		CHECK(opt->flag && opt->flag[0] != '\0' && opt->flag[0] != '-');
 		CHECK(opt->value_name && opt->value_name[0] != '\0');
-		CHECK(opt->default_value && opt->default_value[0] != '\0');
+		/* Only secrets may default to empty (unset). */
+		CHECK(opt->default_value &&
+		      (opt->default_value[0] != '\0' || opt->key == CONFIG_ADMIN_PASSWORD ||
+		       opt->key == CONFIG_JWT_SECRET));
 		CHECK(opt->help && opt->help[0] != '\0' && !strchr(opt->help, '\n'));
 		CHECK(opt->help[strlen(opt->help) - 1] != '.');
 		CHECK(config_option_find(opt->env) == opt);
@@ -790,6 +810,72 @@ TEST(precedence_env_file_then_environment_then_flags)
 }
 
 /* ---------------------------------------------------------------------- */
+/* REST API options                                                       */
+/* ---------------------------------------------------------------------- */
+
+TEST(api_options_accept_their_ranges_and_booleans)
+{
+	struct kpulse_config c;
+	char err[256];
+
+	config_defaults(&c);
+	CHECK_EQ_INT(config_set(&c, "--token-ttl", "30d", err, sizeof(err)), 0);
+	CHECK_NEAR(c.token_ttl_s, 30 * DAY, 0);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_TOKEN_TTL", "1s", err, sizeof(err)), 0);
+	CHECK_NEAR(c.token_ttl_s, 1, 0);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_METRICS_AUTH", "ON", err, sizeof(err)), 0);
+	CHECK(c.metrics_auth);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_METRICS_AUTH", "false", err, sizeof(err)), 0);
+	CHECK(!c.metrics_auth);
+	CHECK_EQ_INT(config_set(&c, "--allow-remote-unauthenticated", "yes", err, sizeof(err)), 0);
+	CHECK(c.allow_remote_unauthenticated);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_API_MAX_CONNECTIONS", "10000", err, sizeof(err)), 0);
+	CHECK_EQ_INT(c.api_max_connections, 10000);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_API_MAX_BODY_BYTES", "67108864", err, sizeof(err)), 0);
+	CHECK_EQ_INT(c.api_max_body_bytes, 67108864);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_API_RATE_LIMIT", "100000", err, sizeof(err)), 0);
+	CHECK_EQ_INT(c.api_rate_limit, 100000);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_CUSTOM_MAX_SERIES", "1", err, sizeof(err)), 0);
+	CHECK_EQ_INT(c.custom_max_series, 1);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_ADMIN_PASSWORD", "eight888", err, sizeof(err)), 0);
+	CHECK_STR(c.admin_password, "eight888");
+	CHECK_EQ_INT(config_set(&c, "KPULSE_ADMIN_PASSWORD", "", err, sizeof(err)), 0);
+	CHECK_STR(c.admin_password, "");
+}
+
+TEST(api_options_refuse_bad_values_and_never_quote_secrets)
+{
+	static const char *const bad[][2] = {
+		{ "KPULSE_TOKEN_TTL", "0" },
+		{ "KPULSE_TOKEN_TTL", "31d" },
+		{ "KPULSE_TOKEN_TTL", "1w" },
+		{ "KPULSE_METRICS_AUTH", "maybe" },
+		{ "KPULSE_METRICS_AUTH", "" },
+		{ "KPULSE_API_MAX_CONNECTIONS", "3" },
+		{ "KPULSE_API_MAX_BODY_BYTES", "1023" },
+		{ "KPULSE_API_RATE_LIMIT", "0" },
+		{ "KPULSE_CUSTOM_MAX_SERIES", "100001" },
+		{ "KPULSE_JWT_SECRET", "short" },
+	};
+	struct kpulse_config def, c;
+	char err[256];
+
+	config_defaults(&def);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		c = def;
+		CHECK_EQ_INT(config_set(&c, bad[i][0], bad[i][1], err, sizeof(err)), -EINVAL);
+		CHECK(config_equal(&c, &def));
+	}
+	c = def;
+	CHECK_EQ_INT(config_set(&c, "KPULSE_ADMIN_PASSWORD", "s3cret!", err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "s3cret") == NULL);
+	CHECK_STR(err, "KPULSE_ADMIN_PASSWORD: the value is not empty or 8 to 1024 bytes");
+	CHECK_EQ_INT(config_set(&c, "KPULSE_JWT_SECRET", "tooshortsecret", err, sizeof(err)),
+		     -EINVAL);
+	CHECK(strstr(err, "tooshort") == NULL);
+}
+
+/* ---------------------------------------------------------------------- */
 /* .env.example                                                           */
 /* ---------------------------------------------------------------------- */
 
@@ -870,6 +956,19 @@ TEST(env_example_loads_back_to_the_defaults)
 	CHECK_EQ_INT(config_set(&c, "KPULSE_LOG_LEVEL", "error", err, sizeof(err)), 0);
 	CHECK_EQ_INT(config_set(&c, "KPULSE_LOG_FORMAT", "json", err, sizeof(err)), 0);
 	CHECK_EQ_INT(config_set(&c, "KPULSE_BUFFER_MAX_SAMPLES", "1000", err, sizeof(err)), 0);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_ADMIN_PASSWORD", "password1", err, sizeof(err)), 0);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_JWT_SECRET", "0123456789abcdef0123456789abcdef", err,
+				sizeof(err)),
+		     0);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_TOKEN_TTL", "5m", err, sizeof(err)), 0);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_METRICS_AUTH", "on", err, sizeof(err)), 0);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_ALLOW_REMOTE_UNAUTHENTICATED", "on", err, sizeof(err)),
+		     0);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_API_MAX_CONNECTIONS", "4", err, sizeof(err)), 0);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_API_MAX_BODY_BYTES", "1024", err, sizeof(err)), 0);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_API_RATE_LIMIT", "1", err, sizeof(err)), 0);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_CUSTOM_MAX_SERIES", "1", err, sizeof(err)), 0);
+	CHECK(!config_equal(&c, &def));
 	CHECK_EQ_INT(write_generated_example(), 0);
 	CHECK_EQ_INT(load_env_string(&c, generated, err, sizeof(err)), 0);
 	CHECK(config_equal(&c, &def));

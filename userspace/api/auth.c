@@ -75,7 +75,8 @@ struct backoff_slot {
 
 struct auth {
 	pthread_mutex_t db_lock; /* the SQLite connection */
-	sqlite3 *db;
+	sqlite3 *db;		 /* open only while db_lock is held */
+	char db_path[AUTH_PATH_MAX];
 
 	unsigned char secret[AUTH_SECRET_MAX];
 	size_t secret_len;
@@ -676,6 +677,8 @@ static int db_int_query(sqlite3 *db, const char *sql, int64_t *ret)
 	sqlite3_stmt *st = NULL;
 	int rc;
 
+	if (!db)
+		return SQLITE_IOERR; /* the connection could not be opened */
 	rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
 	if (rc == SQLITE_OK) {
 		rc = sqlite3_step(st);
@@ -746,6 +749,10 @@ static int db_open(struct auth *a, const char *data_dir, char *err, size_t errle
 			return db_errno(rc);
 		}
 	}
+	/* No connection is kept between calls (see db_acquire()). */
+	snprintf(a->db_path, sizeof(a->db_path), "%s", path);
+	sqlite3_close_v2(a->db);
+	a->db = NULL;
 	return 0;
 fail:
 	set_err(err, errlen, "cannot open %s: %s", path,
@@ -753,13 +760,48 @@ fail:
 	return db_errno(rc) ? db_errno(rc) : -EIO;
 }
 
+/*
+ * The connection lives only while db_lock is held: auth calls are rare
+ * next to what a connection costs to keep, and an open file in the data
+ * dir would keep an operator from unmounting it to repair a file system
+ * that went read-only (the store closes its files on such errors too).
+ * On an open failure db stays NULL and every statement fails with -EIO.
+ */
+static void db_acquire(struct auth *a)
+{
+	pthread_mutex_lock(&a->db_lock);
+	if (sqlite3_open_v2(a->db_path, &a->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK) {
+		sqlite3_close_v2(a->db);
+		a->db = NULL;
+		return;
+	}
+	sqlite3_extended_result_codes(a->db, 1);
+	sqlite3_busy_timeout(a->db, AUTH_BUSY_TIMEOUT_MS);
+	/* few writes, and each one is an account: make every commit durable,
+	 * and overwrite deleted hashes instead of leaving them in free pages */
+	sqlite3_exec(a->db, "PRAGMA synchronous = FULL; PRAGMA secure_delete = ON;", NULL, NULL,
+		     NULL);
+}
+
+static void db_release(struct auth *a)
+{
+	sqlite3_close_v2(a->db);
+	a->db = NULL;
+	pthread_mutex_unlock(&a->db_lock);
+}
+
 static int db_prepare(struct auth *a, const char *sql, sqlite3_stmt **st)
 {
+	if (!a->db)
+		return -EIO;
 	return db_errno(sqlite3_prepare_v2(a->db, sql, -1, st, NULL));
 }
 
 static int db_begin(struct auth *a)
 {
+	if (!a->db)
+		return -EIO;
 	return db_errno(sqlite3_exec(a->db, "BEGIN IMMEDIATE", NULL, NULL, NULL));
 }
 
@@ -771,7 +813,7 @@ static int db_end(struct auth *a, int err)
 		if (!err)
 			return 0;
 	}
-	if (!sqlite3_get_autocommit(a->db))
+	if (a->db && !sqlite3_get_autocommit(a->db))
 		sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
 	return err;
 }
@@ -921,7 +963,7 @@ int auth_user_add(struct auth *a, const char *name, const char *password, enum a
 	if (err)
 		return err;
 
-	pthread_mutex_lock(&a->db_lock);
+	db_acquire(a);
 	err = db_begin(a);
 	if (err)
 		goto out;
@@ -943,7 +985,7 @@ int auth_user_add(struct auth *a, const char *name, const char *password, enum a
 	}
 	err = db_end(a, err);
 out:
-	pthread_mutex_unlock(&a->db_lock);
+	db_release(a);
 	OPENSSL_cleanse(hash, sizeof(hash));
 	return err;
 }
@@ -955,7 +997,7 @@ int auth_user_delete(struct auth *a, const char *name)
 
 	if (!a || !name_valid(name))
 		return -EINVAL;
-	pthread_mutex_lock(&a->db_lock);
+	db_acquire(a);
 	err = db_begin(a);
 	if (err)
 		goto out;
@@ -978,7 +1020,7 @@ int auth_user_delete(struct auth *a, const char *name)
 	}
 	err = db_end(a, err);
 out:
-	pthread_mutex_unlock(&a->db_lock);
+	db_release(a);
 	return err;
 }
 
@@ -989,7 +1031,7 @@ int auth_user_set_role(struct auth *a, const char *name, enum auth_role role)
 
 	if (!a || !name_valid(name) || !role_valid(role))
 		return -EINVAL;
-	pthread_mutex_lock(&a->db_lock);
+	db_acquire(a);
 	err = db_prepare(a, "UPDATE users SET role = ?2 WHERE name = ?1", &st);
 	if (!err) {
 		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -999,7 +1041,7 @@ int auth_user_set_role(struct auth *a, const char *name, enum auth_role role)
 			err = -ENOENT;
 		sqlite3_finalize(st);
 	}
-	pthread_mutex_unlock(&a->db_lock);
+	db_release(a);
 	return err;
 }
 
@@ -1014,7 +1056,7 @@ int auth_user_list(struct auth *a, json_t **ret)
 	arr = json_array();
 	if (!arr)
 		return -ENOMEM;
-	pthread_mutex_lock(&a->db_lock);
+	db_acquire(a);
 	err = db_prepare(a, "SELECT name, role, created_at FROM users ORDER BY name", &st);
 	while (!err && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		json_t *u =
@@ -1028,7 +1070,7 @@ int auth_user_list(struct auth *a, json_t **ret)
 	if (!err && rc != SQLITE_DONE)
 		err = db_errno(rc);
 	sqlite3_finalize(st);
-	pthread_mutex_unlock(&a->db_lock);
+	db_release(a);
 	if (err) {
 		json_decref(arr);
 		return err;
@@ -1046,9 +1088,9 @@ int auth_ensure_admin(struct auth *a, const char *password)
 
 	if (!a)
 		return -EINVAL;
-	pthread_mutex_lock(&a->db_lock);
+	db_acquire(a);
 	err = db_errno(db_int_query(a->db, "SELECT count(*) FROM users", &users));
-	pthread_mutex_unlock(&a->db_lock);
+	db_release(a);
 	if (err || users > 0)
 		return err;
 	if (!password_valid(password))
@@ -1057,7 +1099,7 @@ int auth_ensure_admin(struct auth *a, const char *password)
 	if (err)
 		return err;
 	/* one statement decides, so a second process racing us adds nothing */
-	pthread_mutex_lock(&a->db_lock);
+	db_acquire(a);
 	err = db_prepare(a,
 			 "INSERT INTO users (name, role, password_hash, created_at) "
 			 "SELECT 'admin', 'admin', ?1, ?2 WHERE NOT EXISTS (SELECT 1 FROM users)",
@@ -1068,7 +1110,7 @@ int auth_ensure_admin(struct auth *a, const char *password)
 		err = db_errno(sqlite3_step(st));
 		sqlite3_finalize(st);
 	}
-	pthread_mutex_unlock(&a->db_lock);
+	db_release(a);
 	OPENSSL_cleanse(hash, sizeof(hash));
 	return err;
 }
@@ -1193,9 +1235,9 @@ static int jwt_verify(struct auth *a, const char *tok, size_t n, struct auth_ide
 	if (!(json_number_value(exp) > now) || json_number_value(iat) > now + JWT_IAT_SKEW_S)
 		goto out;
 
-	pthread_mutex_lock(&a->db_lock);
+	db_acquire(a);
 	err = user_lookup(a, json_string_value(sub), &user);
-	pthread_mutex_unlock(&a->db_lock);
+	db_release(a);
 	if (err == -ENOENT) {
 		err = -EACCES;
 		goto out;
@@ -1244,9 +1286,9 @@ int auth_login(struct auth *a, const char *user, const char *password, char *tok
 		return err;
 	}
 
-	pthread_mutex_lock(&a->db_lock);
+	db_acquire(a);
 	err = user_lookup(a, user, &rec);
-	pthread_mutex_unlock(&a->db_lock);
+	db_release(a);
 	if (err && err != -ENOENT)
 		return err;
 	known = err == 0 && rec.role != AUTH_ROLE_NONE;
@@ -1315,7 +1357,7 @@ int auth_token_create(struct auth *a, const char *owner, enum auth_role role, co
 	OPENSSL_cleanse(rnd, sizeof(rnd));
 	token_sha256_hex(tok, strlen(tok), hex);
 
-	pthread_mutex_lock(&a->db_lock);
+	db_acquire(a);
 	err = db_begin(a);
 	if (err)
 		goto unlock;
@@ -1353,7 +1395,7 @@ int auth_token_create(struct auth *a, const char *owner, enum auth_role role, co
 	}
 	err = db_end(a, err);
 unlock:
-	pthread_mutex_unlock(&a->db_lock);
+	db_release(a);
 	if (!err) {
 		memcpy(token, tok, strlen(tok) + 1);
 		if (ret_id)
@@ -1370,7 +1412,7 @@ int auth_token_delete(struct auth *a, int64_t id)
 
 	if (!a)
 		return -EINVAL;
-	pthread_mutex_lock(&a->db_lock);
+	db_acquire(a);
 	err = db_prepare(a, "DELETE FROM api_tokens WHERE id = ?1", &st);
 	if (!err) {
 		sqlite3_bind_int64(st, 1, id);
@@ -1379,7 +1421,7 @@ int auth_token_delete(struct auth *a, int64_t id)
 			err = -ENOENT;
 		sqlite3_finalize(st);
 	}
-	pthread_mutex_unlock(&a->db_lock);
+	db_release(a);
 	return err;
 }
 
@@ -1394,7 +1436,7 @@ int auth_token_list(struct auth *a, const char *owner, json_t **ret)
 	arr = json_array();
 	if (!arr)
 		return -ENOMEM;
-	pthread_mutex_lock(&a->db_lock);
+	db_acquire(a);
 	err = db_prepare(a,
 			 "SELECT id, owner, role, label, created_at FROM api_tokens "
 			 "WHERE ?1 IS NULL OR owner = ?1 ORDER BY id",
@@ -1415,7 +1457,7 @@ int auth_token_list(struct auth *a, const char *owner, json_t **ret)
 	if (!err && rc != SQLITE_DONE)
 		err = db_errno(rc);
 	sqlite3_finalize(st);
-	pthread_mutex_unlock(&a->db_lock);
+	db_release(a);
 	if (err) {
 		json_decref(arr);
 		return err;
@@ -1441,7 +1483,7 @@ static int api_token_verify(struct auth *a, const char *tok, size_t n, struct au
 	OPENSSL_cleanse(rnd, sizeof(rnd));
 	token_sha256_hex(tok, n, hex);
 
-	pthread_mutex_lock(&a->db_lock);
+	db_acquire(a);
 	err = db_prepare(a,
 			 "SELECT t.id, t.owner, t.role, u.role FROM api_tokens t "
 			 "JOIN users u ON u.name = t.owner WHERE t.token_sha256 = ?1",
@@ -1462,7 +1504,7 @@ static int api_token_verify(struct auth *a, const char *tok, size_t n, struct au
 		}
 		sqlite3_finalize(st);
 	}
-	pthread_mutex_unlock(&a->db_lock);
+	db_release(a);
 	return err;
 }
 

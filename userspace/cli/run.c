@@ -3,8 +3,10 @@
  * run.c - `kpulse run`: the daemon. Loads the probes, collects a round
  * every interval into the registry, adds its own health series, and hands
  * snapshots and events to the store, whose writer thread keeps them in
- * SQLite. SIGTERM / SIGINT stop collection, flush everything buffered and
- * exit 0; SIGHUP re-reads the configuration that can change at run time.
+ * SQLite. Each finished round is also published to the REST API (a copy:
+ * HTTP clients never touch the live registry or slow the loop down).
+ * SIGTERM / SIGINT stop collection, flush everything buffered and exit 0;
+ * SIGHUP re-reads the configuration that can change at run time.
  *
  * Configuration, lowest precedence first: built-in defaults, the .env
  * file (--env-file, or ./.env when present), KPULSE_* environment
@@ -21,6 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/auth.h"
+#include "api/server.h"
 #include "cli/cli.h"
 #include "collection/collector.h"
 #include "registry/registry.h"
@@ -31,6 +35,11 @@
 extern char **environ;
 
 #define MAX_FLAGS 64
+
+/* main.c owns the version; the build may define it for both. */
+#ifndef KPULSE_VERSION
+#define KPULSE_VERSION "0.1.0"
+#endif
 
 struct run_args {
 	const char *env_file;
@@ -217,14 +226,76 @@ static void reload(const struct run_args *a, struct kpulse_config *cur, struct c
 	    next.retention_1m_s != cur->retention_1m_s ||
 	    next.retention_1h_s != cur->retention_1h_s ||
 	    next.retention_events_s != cur->retention_events_s ||
-	    next.buffer_max_samples != cur->buffer_max_samples || strcmp(next.listen, cur->listen))
+	    next.buffer_max_samples != cur->buffer_max_samples ||
+	    strcmp(next.listen, cur->listen) || next.metrics_auth != cur->metrics_auth ||
+	    next.token_ttl_s != cur->token_ttl_s || strcmp(next.jwt_secret, cur->jwt_secret) ||
+	    next.allow_remote_unauthenticated != cur->allow_remote_unauthenticated ||
+	    next.api_max_connections != cur->api_max_connections ||
+	    next.api_max_body_bytes != cur->api_max_body_bytes ||
+	    next.api_rate_limit != cur->api_rate_limit ||
+	    next.custom_max_series != cur->custom_max_series)
 		log_warn("reload: interval, data dir, slow-I/O threshold, flush interval, "
-			 "retention, buffer size and listen address change only on restart");
+			 "retention, buffer size, listen address and API settings change only on "
+			 "restart");
 	cur->log_level = next.log_level;
 	cur->log_format = next.log_format;
 	cur->top_k = next.top_k;
 	log_info("reload: log level %s, log format %s, top-k %u", log_level_name(next.log_level),
 		 log_format_name(next.log_format), next.top_k);
+}
+
+/* Opens the users database (creating `admin` on first start when a
+ * password is configured) and starts the HTTP server. Logs its failure. */
+static int start_api(const struct kpulse_config *cfg, struct store *store, struct auth **ret_auth,
+		     struct api **ret_api)
+{
+	struct auth_options aopts;
+	struct api_options o;
+	struct auth *auth = NULL;
+	char err[512];
+	int r;
+
+	auth_options_default(&aopts);
+	aopts.token_ttl_s = cfg->token_ttl_s;
+	aopts.jwt_secret = cfg->jwt_secret[0] ? cfg->jwt_secret : NULL;
+	r = auth_open(cfg->data_dir, &aopts, &auth, err, sizeof(err));
+	if (r) {
+		log_error("auth %s: %s", cfg->data_dir, err);
+		return r;
+	}
+	if (cfg->admin_password[0]) {
+		r = auth_ensure_admin(auth, cfg->admin_password);
+		if (r) {
+			log_error("auth: cannot create the admin user: %s", strerror(-r));
+			auth_close(auth);
+			return r;
+		}
+	}
+
+	api_options_default(&o);
+	o.listen_host = cfg->listen_host;
+	o.listen_port = cfg->listen_port;
+	o.metrics_auth = cfg->metrics_auth;
+	o.allow_remote_unauthenticated = cfg->allow_remote_unauthenticated;
+	o.max_connections = cfg->api_max_connections;
+	o.max_body_bytes = cfg->api_max_body_bytes;
+	o.rate_limit = cfg->api_rate_limit;
+	o.custom_max_series = cfg->custom_max_series;
+	o.interval_s = cfg->interval_s;
+	o.version = KPULSE_VERSION;
+	if (!api_host_is_loopback(cfg->listen_host) && !cfg->metrics_auth &&
+	    cfg->allow_remote_unauthenticated)
+		log_warn("API: listening on %s with /metrics and /healthz open to anyone who can "
+			 "reach it (KPULSE_ALLOW_REMOTE_UNAUTHENTICATED)",
+			 cfg->listen);
+	r = api_start(&o, store, auth, ret_api, err, sizeof(err));
+	if (r) {
+		log_error("API %s: %s", cfg->listen, err);
+		auth_close(auth);
+		return r;
+	}
+	*ret_auth = auth;
+	return 0;
 }
 
 int cmd_run(int argc, char **argv)
@@ -236,6 +307,8 @@ int cmd_run(int argc, char **argv)
 	struct collector *col = NULL;
 	struct registry *reg = NULL;
 	struct store *store = NULL;
+	struct auth *auth = NULL;
+	struct api *api = NULL;
 	char err[512], db_path[PATH_MAX];
 	uint64_t events_rejected = 0;
 	double next, last_round;
@@ -301,6 +374,15 @@ int cmd_run(int argc, char **argv)
 			log_warn("probe %s: %s", pi->tracepoint, pi->error);
 	}
 
+	r = start_api(&cfg, store, &auth, &api);
+	if (r) {
+		status = r == -EINVAL || r == -EPERM ? EXIT_USAGE : 1;
+		goto cleanup;
+	}
+	api_set_probes(api, probes_attached(collector_probes(col)),
+		       probes_count(collector_probes(col)));
+
+	log_info("API listening on %s", cfg.listen);
 	log_info("kpulse running: %zu probes attached, interval %gs, data in %s",
 		 probes_attached(collector_probes(col)), cfg.interval_s, db_path);
 
@@ -338,6 +420,8 @@ int cmd_run(int argc, char **argv)
 		events = collector_take_events(col);
 		if (events)
 			store_events(store, events, &events_rejected);
+		if (api_publish(api, reg, events))
+			log_warn("API: round not published: out of memory");
 		json_decref(events);
 		log_store_health(store, &last_store_error);
 
@@ -354,6 +438,9 @@ int cmd_run(int argc, char **argv)
 		status = 1;
 	}
 cleanup:
+	/* The API first: its handlers read the store and auth. */
+	api_stop(api);
+	auth_close(auth);
 	collector_free(col);
 	registry_free(reg);
 	store_close(store);

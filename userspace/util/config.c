@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "util/config.h"
 
@@ -64,6 +65,39 @@ const struct config_option config_options[CONFIG_KEY_COUNT] = {
 					"buffer-max-samples", "N", "1000000",
 					"Most samples held in memory while the store cannot "
 					"write, 1000 to 100000000" },
+	[CONFIG_ADMIN_PASSWORD] = { CONFIG_ADMIN_PASSWORD, "KPULSE_ADMIN_PASSWORD",
+				    "admin-password", "PASSWORD", "",
+				    "Password of the `admin` user created at first start when "
+				    "there is no user yet, 8 to 1024 bytes; empty creates none "
+				    "(prefer the environment: a flag shows in ps)" },
+	[CONFIG_JWT_SECRET] = { CONFIG_JWT_SECRET, "KPULSE_JWT_SECRET", "jwt-secret", "SECRET", "",
+				"Secret that signs API login tokens, 32 to 1024 bytes; empty "
+				"reads or generates DATA_DIR/jwt.secret" },
+	[CONFIG_TOKEN_TTL] = { CONFIG_TOKEN_TTL, "KPULSE_TOKEN_TTL", "token-ttl", "DURATION", "1h",
+			       "How long a login token stays valid, 1s to 30d" },
+	[CONFIG_METRICS_AUTH] = { CONFIG_METRICS_AUTH, "KPULSE_METRICS_AUTH", "metrics-auth",
+				  "on|off", "off",
+				  "Whether GET /metrics needs a viewer token like the rest of the "
+				  "API" },
+	[CONFIG_ALLOW_REMOTE_UNAUTHENTICATED] = { CONFIG_ALLOW_REMOTE_UNAUTHENTICATED,
+						  "KPULSE_ALLOW_REMOTE_UNAUTHENTICATED",
+						  "allow-remote-unauthenticated", "on|off", "off",
+						  "Allow a non-loopback listen address while "
+						  "/metrics needs no token (logs a warning)" },
+	[CONFIG_API_MAX_CONNECTIONS] = { CONFIG_API_MAX_CONNECTIONS, "KPULSE_API_MAX_CONNECTIONS",
+					 "api-max-connections", "N", "64",
+					 "Most concurrent HTTP connections, 4 to 10000" },
+	[CONFIG_API_MAX_BODY_BYTES] = { CONFIG_API_MAX_BODY_BYTES, "KPULSE_API_MAX_BODY_BYTES",
+					"api-max-body-bytes", "BYTES", "1048576",
+					"Largest HTTP request body, 1024 to 67108864" },
+	[CONFIG_API_RATE_LIMIT] = { CONFIG_API_RATE_LIMIT, "KPULSE_API_RATE_LIMIT",
+				    "api-rate-limit", "N", "50",
+				    "HTTP requests per second per token (or per address without "
+				    "one), 1 to 100000" },
+	[CONFIG_CUSTOM_MAX_SERIES] = { CONFIG_CUSTOM_MAX_SERIES, "KPULSE_CUSTOM_MAX_SERIES",
+				       "custom-max-series", "N", "1000",
+				       "Most custom series POST /api/v1/metrics may create, 1 to "
+				       "100000" },
 };
 
 const struct config_option *config_option_find(const char *key)
@@ -285,6 +319,32 @@ static int bad_value(char *err, size_t errlen, const char *key, const char *valu
 	return -EINVAL;
 }
 
+/* on/off and the usual synonyms. */
+static int parse_bool(const char *s, bool *ret)
+{
+	static const char *const yes[] = { "on", "true", "yes", "1" };
+	static const char *const no[] = { "off", "false", "no", "0" };
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*ret = true;
+			return 0;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*ret = false;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+/* Secrets are never quoted back, not even in part. */
+static int bad_secret(char *err, size_t errlen, const char *key, const char *what)
+{
+	err_printf(err, errlen, "%s: the value %s", key, what);
+	return -EINVAL;
+}
+
 static void set_string(char *field, size_t size, const char *value)
 {
 	/* Zero the tail too, so equal configs compare equal byte for byte. */
@@ -302,6 +362,7 @@ int config_set(struct kpulse_config *c, const char *key, const char *value, char
 	uint16_t port;
 	enum log_level level;
 	enum log_format format;
+	bool b;
 
 	if (!opt) {
 		err_printf(err, errlen, "%s: unknown option", key ? key : "(null)");
@@ -396,6 +457,62 @@ int config_set(struct kpulse_config *c, const char *key, const char *value, char
 		if (log_format_parse(value, &format) < 0)
 			return bad_value(err, errlen, key, value, "is not one of text, json");
 		c->log_format = format;
+		return 0;
+
+	case CONFIG_ADMIN_PASSWORD:
+		if (value[0] != '\0' &&
+		    (strlen(value) < 8 || strlen(value) >= sizeof(c->admin_password)))
+			return bad_secret(err, errlen, key, "is not empty or 8 to 1024 bytes");
+		set_string(c->admin_password, sizeof(c->admin_password), value);
+		return 0;
+
+	case CONFIG_JWT_SECRET:
+		if (value[0] != '\0' &&
+		    (strlen(value) < 32 || strlen(value) >= sizeof(c->jwt_secret)))
+			return bad_secret(err, errlen, key, "is not empty or 32 to 1024 bytes");
+		set_string(c->jwt_secret, sizeof(c->jwt_secret), value);
+		return 0;
+
+	case CONFIG_TOKEN_TTL:
+		if (config_parse_duration(value, &d) < 0 || d < 1 || d > 30 * SECONDS_PER_DAY)
+			return bad_value(err, errlen, key, value,
+					 "is not a duration between 1s and 30d");
+		c->token_ttl_s = d;
+		return 0;
+
+	case CONFIG_METRICS_AUTH:
+	case CONFIG_ALLOW_REMOTE_UNAUTHENTICATED:
+		if (parse_bool(value, &b) < 0)
+			return bad_value(err, errlen, key, value, "is not one of on, off");
+		if (opt->key == CONFIG_METRICS_AUTH)
+			c->metrics_auth = b;
+		else
+			c->allow_remote_unauthenticated = b;
+		return 0;
+
+	case CONFIG_API_MAX_CONNECTIONS:
+		if (parse_uint(value, 4, 10000, &u) < 0)
+			return bad_value(err, errlen, key, value,
+					 "is not a whole number between 4 and 10000");
+		c->api_max_connections = (uint32_t)u;
+		return 0;
+
+	case CONFIG_API_MAX_BODY_BYTES:
+		if (parse_uint(value, 1024, 67108864, &u) < 0)
+			return bad_value(err, errlen, key, value,
+					 "is not a whole number between 1024 and 67108864");
+		c->api_max_body_bytes = u;
+		return 0;
+
+	case CONFIG_API_RATE_LIMIT:
+	case CONFIG_CUSTOM_MAX_SERIES:
+		if (parse_uint(value, 1, 100000, &u) < 0)
+			return bad_value(err, errlen, key, value,
+					 "is not a whole number between 1 and 100000");
+		if (opt->key == CONFIG_API_RATE_LIMIT)
+			c->api_rate_limit = (uint32_t)u;
+		else
+			c->custom_max_series = (uint32_t)u;
 		return 0;
 
 	case CONFIG_KEY_COUNT:

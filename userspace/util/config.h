@@ -31,6 +31,8 @@
 #define CONFIG_LISTEN_MAX (CONFIG_HOST_MAX + 9)
 /* Longest .env line, without its newline. */
 #define CONFIG_LINE_MAX 4096
+/* Passwords and the JWT secret, with their NUL. */
+#define CONFIG_SECRET_MAX 1025
 
 struct kpulse_config {
 	double interval_s;		/* collection interval, 0.1..3600 */
@@ -48,6 +50,16 @@ struct kpulse_config {
 	enum log_level log_level;
 	enum log_format log_format;
 	uint64_t buffer_max_samples; /* in-memory bound while the store cannot write */
+	/* REST API */
+	char admin_password[CONFIG_SECRET_MAX]; /* creates `admin` at first start; "" none */
+	char jwt_secret[CONFIG_SECRET_MAX];	/* "" reads or generates DATA_DIR/jwt.secret */
+	double token_ttl_s;			/* JWT lifetime */
+	bool metrics_auth;			/* GET /metrics needs a viewer token */
+	bool allow_remote_unauthenticated;	/* bind non-loopback with /metrics open */
+	uint32_t api_max_connections;		/* concurrent HTTP connections */
+	uint64_t api_max_body_bytes;		/* largest request body */
+	uint32_t api_rate_limit;		/* requests per second per client */
+	uint32_t custom_max_series;		/* series POST /api/v1/metrics may create */
 };
 
 /* One entry per option; config_options[] is indexed by this enum. */
@@ -65,6 +77,15 @@ enum config_key {
 	CONFIG_LOG_LEVEL,
 	CONFIG_LOG_FORMAT,
 	CONFIG_BUFFER_MAX_SAMPLES,
+	CONFIG_ADMIN_PASSWORD,
+	CONFIG_JWT_SECRET,
+	CONFIG_TOKEN_TTL,
+	CONFIG_METRICS_AUTH,
+	CONFIG_ALLOW_REMOTE_UNAUTHENTICATED,
+	CONFIG_API_MAX_CONNECTIONS,
+	CONFIG_API_MAX_BODY_BYTES,
+	CONFIG_API_RATE_LIMIT,
+	CONFIG_CUSTOM_MAX_SERIES,
 	CONFIG_KEY_COUNT,
 };
 
@@ -74,7 +95,7 @@ struct config_option {
 	const char *env;	   /* "KPULSE_SLOW_IO_MS" */
 	const char *flag;	   /* "slow-io-ms", used as --slow-io-ms */
 	const char *value_name;	   /* "MS", for "--slow-io-ms MS" in --help */
-	const char *default_value; /* "50", as the user would write it */
+	const char *default_value; /* "50", as the user would write it; "" for unset secrets */
 	const char *help;	   /* one line, no trailing period */
 };
 

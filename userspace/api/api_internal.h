@@ -1,0 +1,233 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * api_internal.h - what the files of the API module share and nothing
+ * outside userspace/api/ may include: the server's state, the request
+ * passed to handlers, the route table and the helpers that answer.
+ *
+ *   server.c      libmicrohttpd, limits, dispatch, auth gate, publish
+ *   routes.c      the route table, /openapi.json and /docs
+ *   handlers.c    health, Prometheus, live, status, history queries
+ *   ingest.c      POST /api/v1/metrics (custom metrics)
+ *   auth_routes.c login, API tokens and users
+ *   stream.c      GET /api/v1/stream (server-sent events)
+ *   input.c       JSON bodies, query parameters and series selectors
+ *   ratelimit.c   the per-client token buckets
+ */
+#ifndef KPULSE_API_INTERNAL_H
+#define KPULSE_API_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "api/auth.h"
+#include "api/server.h"
+#include "registry/registry.h"
+#include "store/store.h"
+
+/* ------------------------------------------------------------ limits */
+
+/* JSON bodies: nesting depth, and items of one custom-metrics batch. */
+#define API_JSON_MAX_DEPTH   16
+#define API_INGEST_MAX_ITEMS 1000
+/* Custom samples may be stamped at most this far from now. */
+#define API_INGEST_MAX_AGE_S   3600.0
+#define API_INGEST_MAX_AHEAD_S 300.0
+/* Header bytes per connection (libmicrohttpd's per-connection pool). */
+#define API_CONNECTION_MEMORY 65536
+/* Messages a stream client may have queued before it counts as slow. */
+#define API_STREAM_QUEUE 4
+/* Rate-limiter clients tracked; more evict the least recently seen. */
+#define API_RATE_SLOTS	 4096
+#define API_RATE_KEY_MAX 80
+/* Path parameters of one route ("{id}"). */
+#define API_PATH_PARAMS	   2
+#define API_PATH_PARAM_MAX 128
+#define API_ERROR_MAX	   256
+
+/* ------------------------------------------------------------ rate limits */
+
+struct api_rate_slot {
+	char key[API_RATE_KEY_MAX];
+	double tokens;
+	double last; /* monotonic seconds; 0 = free slot */
+};
+
+struct api_rate_limiter {
+	pthread_mutex_t lock;
+	double rate;  /* tokens per second */
+	double burst; /* bucket size */
+	struct api_rate_slot slots[API_RATE_SLOTS];
+};
+
+/* rate requests per second, bursts of 2 s. Returns 0 or -errno. */
+int api_rate_init(struct api_rate_limiter *l, unsigned rate);
+void api_rate_destroy(struct api_rate_limiter *l);
+/* Takes one token for key at time now (monotonic seconds). Returns 0, or
+ * -EAGAIN with *retry_after_s (whole seconds, >= 1) when the bucket is empty. */
+int api_rate_take(struct api_rate_limiter *l, const char *key, double now, double *retry_after_s);
+
+/* ------------------------------------------------------------ state */
+
+/* One published round, shared read-only by handlers while they hold a
+ * reference. */
+struct api_snapshot {
+	atomic_int refs;
+	struct registry *reg;
+	json_t *events; /* array */
+	double published_at;
+};
+
+struct api_stream_client;
+
+struct api {
+	struct api_options opts;
+	char listen_host[256];
+	char version[32];
+	struct store *store;
+	struct auth *auth;
+	struct MHD_Daemon *mhd;
+	uint16_t port;
+	double started_at; /* wall clock */
+
+	pthread_mutex_t lock; /* the fields below */
+	struct api_snapshot *snapshot;
+	uint64_t rounds;
+	size_t probes_attached, probes_total;
+	/* custom metrics: created once with registry_begin(), never ended,
+	 * so series stay until restart; bounded by custom_max_series */
+	struct registry *custom;
+
+	pthread_mutex_t stream_lock; /* stream clients and stopping */
+	struct api_stream_client *stream_clients;
+	size_t stream_count;
+	bool stopping;
+
+	struct api_rate_limiter limiter;
+	json_t *openapi; /* built at start, read-only afterwards */
+
+	atomic_uint_fast64_t requests_total;
+	atomic_uint_fast64_t responses_4xx;
+	atomic_uint_fast64_t responses_5xx;
+	atomic_uint_fast64_t rate_limited_total;
+	atomic_uint_fast64_t auth_failures_total;
+	atomic_uint_fast64_t stream_dropped_total;
+	atomic_uint_fast64_t custom_samples_total;
+};
+
+struct api_snapshot *api_snapshot_get(struct api *a); /* NULL before the first round */
+void api_snapshot_put(struct api_snapshot *s);	      /* accepts NULL */
+
+/* ------------------------------------------------------------ requests */
+
+struct api_request {
+	struct api *api;
+	struct MHD_Connection *conn;
+	const char *method;
+	const char *path;
+	char params[API_PATH_PARAMS][API_PATH_PARAM_MAX]; /* "{x}" segments, in order */
+	size_t nparams;
+	const char *body; /* NUL-terminated copy; len excludes the NUL */
+	size_t body_len;
+	bool authenticated;
+	struct auth_identity who;
+};
+
+/* Every handler queues exactly one response through the reply helpers
+ * and returns what MHD_queue_response() returned. */
+typedef enum MHD_Result (*api_handler)(struct api_request *req);
+
+struct api_route {
+	const char *method;
+	const char *pattern; /* "/api/v1/auth/tokens/{id}" */
+	api_handler handler;
+	enum auth_role min_role; /* AUTH_ROLE_NONE: no token needed */
+	const char *summary;
+	const char *query_params; /* "type,from,to,limit" or NULL */
+	const char *body;	  /* JSON body fields for the docs, or NULL */
+};
+
+extern const struct api_route api_routes[];
+extern const size_t api_routes_count;
+
+/* Matches path against pattern; fills params. */
+bool api_route_match(const char *pattern, const char *path, struct api_request *req);
+
+/* The OpenAPI 3 document of the route table; NULL on ENOMEM. */
+json_t *api_openapi_build(const char *version);
+
+/* ------------------------------------------------------------ replies */
+
+enum MHD_Result api_reply_json(struct api_request *req, unsigned status, json_t *body_steal);
+enum MHD_Result api_reply_text(struct api_request *req, unsigned status, const char *content_type,
+			       char *text_steal, size_t len);
+/* {"error":{"code","message"}}; message is printf-style. */
+enum MHD_Result api_reply_error(struct api_request *req, unsigned status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* -errno of a store or auth call to an HTTP status and an error reply. */
+enum MHD_Result api_reply_errno(struct api_request *req, int err, const char *what);
+/* A short code for an HTTP status: "bad_request", "not_found", ... */
+const char *api_status_code(unsigned status);
+
+/* ------------------------------------------------------------ input */
+
+/*
+ * Parses a JSON request body strictly: an object at the top, no NUL byte,
+ * nesting at most max_depth, no duplicate keys, no trailing data, valid
+ * UTF-8, integers that fit int64 and reals that are finite. Returns 0 and
+ * *ret (an object), or -EINVAL with a reason in err.
+ */
+int api_json_parse(const char *body, size_t len, size_t max_depth, json_t **ret, char *err,
+		   size_t errlen);
+/* -EINVAL (err names the field) when obj has a key not in allowed (NULL-
+ * terminated). */
+int api_json_only_fields(json_t *obj, const char *const *allowed, char *err, size_t errlen);
+
+/* A query-string value: a finite decimal ("1700000000.5"). 0 or -EINVAL. */
+int api_parse_number(const char *s, double *ret);
+
+/* NAME or NAME{key="value",...} with \" \\ \n escapes into sel; the
+ * strings point into buf (strlen(text) + 1 bytes). 0 or -EINVAL. */
+int api_selector_parse(const char *text, char *buf, size_t buflen, struct store_selector *sel);
+
+/* The custom-metric name and label rules of POST /api/v1/metrics. */
+bool api_custom_name_valid(const char *name);
+bool api_label_key_valid(const char *key);
+
+/* ------------------------------------------------------------ handlers */
+
+enum MHD_Result api_handle_healthz(struct api_request *req);
+enum MHD_Result api_handle_readyz(struct api_request *req);
+enum MHD_Result api_handle_metrics(struct api_request *req);
+enum MHD_Result api_handle_status(struct api_request *req);
+enum MHD_Result api_handle_live(struct api_request *req);
+enum MHD_Result api_handle_series(struct api_request *req);
+enum MHD_Result api_handle_query_range(struct api_request *req);
+enum MHD_Result api_handle_events(struct api_request *req);
+enum MHD_Result api_handle_processes(struct api_request *req);
+enum MHD_Result api_handle_ingest(struct api_request *req);
+enum MHD_Result api_handle_stream(struct api_request *req);
+enum MHD_Result api_handle_login(struct api_request *req);
+enum MHD_Result api_handle_token_create(struct api_request *req);
+enum MHD_Result api_handle_token_delete(struct api_request *req);
+enum MHD_Result api_handle_users_list(struct api_request *req);
+enum MHD_Result api_handle_user_add(struct api_request *req);
+enum MHD_Result api_handle_user_delete(struct api_request *req);
+enum MHD_Result api_handle_openapi(struct api_request *req);
+enum MHD_Result api_handle_docs(struct api_request *req);
+
+/* stream.c: sends the round to every client; ends streams when stopping. */
+void api_stream_publish(struct api *a, const char *msg, size_t len);
+void api_stream_stop(struct api *a);
+
+/* handlers.c: the live view (the dump --json shape plus the custom
+ * metrics and the round's events); s may be NULL before the first round.
+ * NULL on ENOMEM. */
+json_t *api_live_json(struct api *a, struct api_snapshot *s);
+
+#endif /* KPULSE_API_INTERNAL_H */

@@ -1,0 +1,272 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * ingest.c - POST /api/v1/metrics: custom counters and gauges pushed by
+ * clients. The whole batch is validated before anything changes (names,
+ * label counts and lengths, finite values, the timestamp window, the
+ * series cap), then applied to the custom registry, which /metrics and
+ * /api/v1/live show, and appended to the store.
+ *
+ *   {"timestamp": 1700000000.5,            optional, unix seconds
+ *    "metrics": [{"name": "app_jobs_total", "type": "counter",
+ *                 "labels": {"queue": "mail"}, "value": 42}]}
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/api_internal.h"
+
+struct item {
+	const char *name;
+	enum metric_type type;
+	struct metric_label labels[REGISTRY_MAX_LABELS];
+	size_t nlabels;
+	double value;
+};
+
+static double wall_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Checks one batch entry; err names it by index. */
+static int parse_item(json_t *m, size_t idx, struct item *it, char *err, size_t errlen)
+{
+	static const char *const fields[] = {"name", "type", "labels", "value", NULL};
+	json_t *name = json_object_get(m, "name"), *type = json_object_get(m, "type");
+	json_t *labels = json_object_get(m, "labels"), *value = json_object_get(m, "value"), *v;
+	char why[128];
+	const char *key, *t;
+
+	if (!json_is_object(m)) {
+		snprintf(err, errlen, "metrics[%zu]: not an object", idx);
+		return -EINVAL;
+	}
+	if (api_json_only_fields(m, fields, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "metrics[%zu]: %s", idx, why);
+		return -EINVAL;
+	}
+	if (!json_is_string(name) || !api_custom_name_valid(json_string_value(name))) {
+		snprintf(err, errlen,
+			 "metrics[%zu].name: not [a-zA-Z_][a-zA-Z0-9_]* under %d bytes, outside "
+			 "kpulse_ and without a _bucket, _sum or _count suffix",
+			 idx, REGISTRY_NAME_MAX);
+		return -EINVAL;
+	}
+	it->name = json_string_value(name);
+	t = json_string_value(type);
+	if (t && !strcmp(t, "counter")) {
+		it->type = METRIC_COUNTER;
+	} else if (t && !strcmp(t, "gauge")) {
+		it->type = METRIC_GAUGE;
+	} else {
+		snprintf(err, errlen, "metrics[%zu].type: not counter or gauge", idx);
+		return -EINVAL;
+	}
+	/* jansson refuses NaN, Infinity and overflowing literals already;
+	 * the check stays for values built another way. */
+	if (!json_is_number(value) || !isfinite(json_number_value(value)) ||
+	    (it->type == METRIC_COUNTER && json_number_value(value) < 0)) {
+		snprintf(err, errlen, "metrics[%zu].value: not a finite number%s", idx,
+			 it->type == METRIC_COUNTER ? " >= 0" : "");
+		return -EINVAL;
+	}
+	it->value = json_number_value(value);
+	it->nlabels = 0;
+	if (labels && !json_is_object(labels)) {
+		snprintf(err, errlen, "metrics[%zu].labels: not an object", idx);
+		return -EINVAL;
+	}
+	if (json_object_size(labels) > REGISTRY_MAX_LABELS) {
+		snprintf(err, errlen, "metrics[%zu].labels: more than %d labels", idx,
+			 REGISTRY_MAX_LABELS);
+		return -EINVAL;
+	}
+	json_object_foreach (labels, key, v) {
+		const char *s = json_string_value(v);
+
+		if (!api_label_key_valid(key)) {
+			snprintf(err, errlen,
+				 "metrics[%zu].labels: key \"%.40s\" is not [a-zA-Z_][a-zA-Z0-9_]* "
+				 "under %d bytes (no leading __)",
+				 idx, key, REGISTRY_LABEL_KEY_MAX);
+			return -EINVAL;
+		}
+		if (!s || strlen(s) >= REGISTRY_LABEL_VALUE_MAX) {
+			snprintf(err, errlen, "metrics[%zu].labels.%s: not a string under %d bytes",
+				 idx, key, REGISTRY_LABEL_VALUE_MAX);
+			return -EINVAL;
+		}
+		for (const char *c = s; *c; c++)
+			if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+				snprintf(err, errlen,
+					 "metrics[%zu].labels.%s: holds a control character", idx,
+					 key);
+				return -EINVAL;
+			}
+		it->labels[it->nlabels].key = key;
+		it->labels[it->nlabels].value = s;
+		it->nlabels++;
+	}
+	return 0;
+}
+
+/* Series of the batch new to the registry, and type clashes with it.
+ * Duplicates inside the batch count once. Caller holds a->lock. */
+static int count_new(struct api *a, const struct item *items, size_t n, size_t *ret_new, char *err,
+		     size_t errlen)
+{
+	size_t fresh = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct metric_series *s;
+		bool dup = false;
+
+		for (size_t k = 0; k < registry_size(a->custom); k++) {
+			s = registry_at(a->custom, k);
+			if (!strcmp(s->name, items[i].name) && s->type != items[i].type) {
+				snprintf(err, errlen, "metrics[%zu]: %s is already a %s", i,
+					 items[i].name,
+					 s->type == METRIC_COUNTER ? "counter" : "gauge");
+				return -EINVAL;
+			}
+		}
+		if (registry_find(a->custom, items[i].name, items[i].labels, items[i].nlabels))
+			continue;
+		for (size_t j = 0; j < i && !dup; j++) {
+			if (strcmp(items[j].name, items[i].name))
+				continue;
+			if (items[j].type != items[i].type) {
+				snprintf(err, errlen, "metrics[%zu]: %s given as two types", i,
+					 items[i].name);
+				return -EINVAL;
+			}
+			dup = items[j].nlabels == items[i].nlabels;
+			for (size_t l = 0; dup && l < items[i].nlabels; l++) {
+				bool found = false;
+
+				for (size_t m = 0; m < items[j].nlabels && !found; m++)
+					found = !strcmp(items[i].labels[l].key,
+							items[j].labels[m].key) &&
+						!strcmp(items[i].labels[l].value,
+							items[j].labels[m].value);
+				dup = found;
+			}
+		}
+		if (!dup)
+			fresh++;
+	}
+	*ret_new = fresh;
+	return 0;
+}
+
+enum MHD_Result api_handle_ingest(struct api_request *req)
+{
+	static const char *const fields[] = {"timestamp", "metrics", NULL};
+	struct api *a = req->api;
+	struct metric_series *stored = NULL;
+	struct item *items = NULL;
+	json_t *root = NULL, *metrics, *ts_json, *m;
+	char err[API_ERROR_MAX];
+	double now = wall_now(), ts = now;
+	size_t n, fresh, idx;
+	enum MHD_Result ret;
+	int r;
+
+	if (api_json_parse(req->body, req->body_len, API_JSON_MAX_DEPTH, &root, err, sizeof(err)) <
+	    0)
+		return api_reply_error(req, 400, "%s", err);
+	if (api_json_only_fields(root, fields, err, sizeof(err)) < 0) {
+		ret = api_reply_error(req, 400, "%s", err);
+		goto out;
+	}
+	ts_json = json_object_get(root, "timestamp");
+	if (ts_json) {
+		ts = json_number_value(ts_json);
+		if (!json_is_number(ts_json) || !isfinite(ts) || ts < now - API_INGEST_MAX_AGE_S ||
+		    ts > now + API_INGEST_MAX_AHEAD_S) {
+			ret = api_reply_error(req, 400,
+					      "timestamp: not unix seconds within the last %.0f s "
+					      "(or %.0f s ahead)",
+					      API_INGEST_MAX_AGE_S, API_INGEST_MAX_AHEAD_S);
+			goto out;
+		}
+	}
+	metrics = json_object_get(root, "metrics");
+	n = json_array_size(metrics);
+	if (!json_is_array(metrics) || n == 0 || n > API_INGEST_MAX_ITEMS) {
+		ret = api_reply_error(req, 400, "metrics: not an array of 1 to %d entries",
+				      API_INGEST_MAX_ITEMS);
+		goto out;
+	}
+	items = calloc(n, sizeof(*items));
+	stored = calloc(n, sizeof(*stored));
+	if (!items || !stored) {
+		ret = api_reply_error(req, 500, "out of memory");
+		goto out;
+	}
+	json_array_foreach (metrics, idx, m) {
+		if (parse_item(m, idx, &items[idx], err, sizeof(err)) < 0) {
+			ret = api_reply_error(req, 400, "%s", err);
+			goto out;
+		}
+	}
+
+	pthread_mutex_lock(&a->lock);
+	r = count_new(a, items, n, &fresh, err, sizeof(err));
+	if (r == 0 && registry_size(a->custom) + fresh > a->opts.custom_max_series) {
+		snprintf(err, sizeof(err),
+			 "the batch would make %zu custom series; the limit is %zu",
+			 registry_size(a->custom) + fresh, a->opts.custom_max_series);
+		r = -E2BIG;
+	}
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		const struct metric_series *s;
+
+		r = items[i].type == METRIC_COUNTER
+			? registry_set_counter(a->custom, items[i].name, items[i].labels,
+					       items[i].nlabels, items[i].value)
+			: registry_set_gauge(a->custom, items[i].name, items[i].labels,
+					     items[i].nlabels, items[i].value);
+		s = r == 0
+			? registry_find(a->custom, items[i].name, items[i].labels, items[i].nlabels)
+			: NULL;
+		/* HELP text for /metrics; kept across rounds, set once. */
+		if (r == 0 && !registry_help(a->custom, items[i].name))
+			r = registry_describe(a->custom, items[i].name,
+					      "Custom metric pushed through POST /api/v1/metrics");
+		if (s)
+			stored[i] = *s;
+		else if (r == 0)
+			r = -ENOMEM;
+		if (r < 0 && r != -ENOMEM)
+			snprintf(err, sizeof(err), "metrics[%zu]: refused by the registry", i);
+	}
+	pthread_mutex_unlock(&a->lock);
+	if (r == -ENOMEM) {
+		ret = api_reply_error(req, 500, "out of memory");
+		goto out;
+	}
+	if (r < 0) {
+		ret = api_reply_error(req, 400, "%s", err);
+		goto out;
+	}
+	atomic_fetch_add(&a->custom_samples_total, n);
+	/* A full store buffer drops samples and counts them; the live view
+	 * already has the values, so the request still succeeded. */
+	r = store_append_series(a->store, ts, stored, n);
+	ret = api_reply_json(req, 200,
+			     json_pack("{s:I,s:f,s:b}", "accepted", (json_int_t)n, "timestamp", ts,
+				       "stored", r == 0));
+out:
+	free(items);
+	free(stored);
+	json_decref(root);
+	return ret;
+}

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * ratelimit.c - per-client token buckets for the API: a client (a token's
+ * identity, or an address without one) gets `rate` requests a second with
+ * bursts of two seconds' worth. The table has a fixed size; a new client
+ * takes a free slot or the least recently seen one of its probe window,
+ * so memory stays bounded whatever clients do.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api/api_internal.h"
+
+/* Slots looked at for one key: a small window keeps lookups cheap. */
+#define RATE_PROBE 8
+
+int api_rate_init(struct api_rate_limiter *l, unsigned rate)
+{
+	if (rate == 0)
+		return -EINVAL;
+	memset(l->slots, 0, sizeof(l->slots));
+	l->rate = rate;
+	l->burst = 2.0 * rate;
+	return -pthread_mutex_init(&l->lock, NULL);
+}
+
+void api_rate_destroy(struct api_rate_limiter *l)
+{
+	pthread_mutex_destroy(&l->lock);
+}
+
+static uint64_t key_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+int api_rate_take(struct api_rate_limiter *l, const char *key, double now, double *retry_after_s)
+{
+	struct api_rate_slot *slot = NULL, *victim = NULL;
+	uint64_t h = key_hash(key);
+	int r = 0;
+
+	pthread_mutex_lock(&l->lock);
+	for (size_t i = 0; i < RATE_PROBE; i++) {
+		struct api_rate_slot *s = &l->slots[(h + i) % API_RATE_SLOTS];
+
+		if (s->last > 0 && strncmp(s->key, key, sizeof(s->key)) == 0) {
+			slot = s;
+			break;
+		}
+		if (!victim || s->last < victim->last)
+			victim = s;
+	}
+	if (!slot) {
+		slot = victim;
+		snprintf(slot->key, sizeof(slot->key), "%s", key);
+		slot->tokens = l->burst;
+		slot->last = now;
+	}
+	slot->tokens = fmin(l->burst, slot->tokens + (now - slot->last) * l->rate);
+	/* A clock step backwards must not lock a client out. */
+	if (now > slot->last)
+		slot->last = now;
+	if (slot->tokens >= 1.0) {
+		slot->tokens -= 1.0;
+	} else {
+		*retry_after_s = ceil((1.0 - slot->tokens) / l->rate);
+		if (*retry_after_s < 1)
+			*retry_after_s = 1;
+		r = -EAGAIN;
+	}
+	pthread_mutex_unlock(&l->lock);
+	return r;
+}

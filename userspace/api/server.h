@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * server.h - the REST API: an HTTP server (libmicrohttpd, its own thread
+ * pool) that serves the daemon's latest round, the store's history, a
+ * Prometheus exposition, server-sent events, custom metrics and the
+ * user and token administration of api/auth.h.
+ *
+ * The collector never shares its registry: after each round the daemon
+ * calls api_publish(), which swaps in a deep copy under a mutex. HTTP
+ * handlers only read published copies, so a slow client can never hold
+ * up collection. Nothing here logs; api_start() reports why it failed.
+ */
+#ifndef KPULSE_API_SERVER_H
+#define KPULSE_API_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "api/auth.h"
+#include "registry/registry.h"
+#include "store/store.h"
+
+struct api_options {
+	const char *listen_host; /* numeric address or host name; "127.0.0.1" */
+	uint16_t listen_port;	 /* 0 picks a free port (tests) */
+	bool metrics_auth;	 /* GET /metrics needs a viewer token */
+	/* A non-loopback address while /metrics is open is refused unless set. */
+	bool allow_remote_unauthenticated;
+	unsigned threads;		 /* thread pool size; 2 */
+	unsigned max_connections;	 /* 64 */
+	unsigned max_connections_per_ip; /* 0: half of max_connections */
+	unsigned connection_timeout_s;	 /* idle connections are closed; 30 */
+	size_t max_body_bytes;		 /* larger bodies get 413; 1 MiB */
+	unsigned rate_limit;		 /* requests per second per token or address; 50 */
+	size_t custom_max_series;	 /* series POST /api/v1/metrics may create; 1000 */
+	unsigned max_stream_clients;	 /* concurrent GET /api/v1/stream; 16 */
+	double interval_s;		 /* the collection interval, shown by /status */
+	const char *version;		 /* shown by /status and /openapi.json */
+};
+
+struct api;
+
+/* Every field at its default. */
+void api_options_default(struct api_options *o);
+
+/* True for 127.0.0.0/8, ::1 and "localhost". */
+bool api_host_is_loopback(const char *host);
+
+/*
+ * Starts serving. store and auth are borrowed and must outlive the API;
+ * auth may be NULL, and then every route that needs a token answers 401.
+ * Returns 0 and *ret_api, or a negative errno with a one-line reason in
+ * err: -EINVAL (bad options), -EPERM (a non-loopback address while /metrics
+ * needs no token and allow_remote_unauthenticated is off), -EADDRNOTAVAIL
+ * (the host does not resolve), -EADDRINUSE or -EIO (cannot listen),
+ * -ENOMEM.
+ */
+int api_start(const struct api_options *o, struct store *store, struct auth *auth,
+	      struct api **ret_api, char *err, size_t errlen);
+
+/* Ends every stream, closes every connection and stops the threads.
+ * Accepts NULL; returns NULL. */
+struct api *api_stop(struct api *a);
+
+/* The port the server listens on (useful after asking for port 0). */
+uint16_t api_port(const struct api *a);
+
+/*
+ * Publishes a finished round: a deep copy of r and of events (a JSON array
+ * of the round's events, may be NULL; borrowed) replace the previous round
+ * for every handler, and stream clients are sent the round. Never waits on
+ * HTTP clients. Returns 0 or -ENOMEM (the previous round stays published).
+ */
+int api_publish(struct api *a, const struct registry *r, json_t *events);
+
+/* Probe counts for /readyz and /api/v1/status. */
+void api_set_probes(struct api *a, size_t attached, size_t total);
+
+#endif /* KPULSE_API_SERVER_H */
