@@ -193,19 +193,25 @@ static void store_events(struct store *s, json_t *events, uint64_t *rejected)
 	}
 }
 
+/* Logs the moments the store starts failing, fails differently, and
+ * recovers: one line each, not one per round. */
 static void log_store_health(struct store *s, int *last_error)
 {
 	struct store_stats st;
+	int now_error;
 
 	store_get_stats(s, &st);
-	if (st.last_error != *last_error) {
-		if (st.last_error && st.consecutive_failures)
-			log_error("store: writes failing (%s); buffering %llu samples in memory",
-				  st.last_error_text, (unsigned long long)st.samples_buffered);
-		else if (*last_error)
-			log_info("store: writing again");
-		*last_error = st.consecutive_failures ? st.last_error : 0;
-	}
+	now_error = st.consecutive_failures ? st.last_error : 0;
+	if (now_error == *last_error)
+		return;
+	if (now_error)
+		log_error("store: writes failing (%s); buffering %llu samples in memory",
+			  st.last_error_text, (unsigned long long)st.samples_buffered);
+	else
+		log_info("store: writing again; nothing buffered was lost (%llu samples dropped "
+			 "in all beyond the buffer bound)",
+			 (unsigned long long)st.samples_dropped);
+	*last_error = now_error;
 }
 
 static void reload(const struct run_args *a, struct kpulse_config *cur, struct collector *col)
@@ -433,17 +439,26 @@ int cmd_run(int argc, char **argv)
 
 	log_info("stopping (signal %d): flushing what was collected", (int)cli_stop);
 	r = store_flush_sync(store);
-	if (r) {
-		log_error("final flush failed: %s; retrying until the close timeout", strerror(-r));
-		status = 1;
-	}
+	if (r)
+		log_warn("final flush failed: %s; retrying for up to %g s", strerror(-r),
+			 sopts.close_timeout_s);
 cleanup:
 	/* The API first: its handlers read the store and auth. */
 	api_stop(api);
 	auth_close(auth);
 	collector_free(col);
 	registry_free(reg);
-	store_close(store);
+	if (store) {
+		uint64_t lost_samples = 0, lost_events = 0;
+
+		store_close_report(store, &lost_samples, &lost_events);
+		if (lost_samples || lost_events) {
+			log_error("store: %llu samples and %llu events could not be written and are "
+				  "lost",
+				  (unsigned long long)lost_samples, (unsigned long long)lost_events);
+			status = 1;
+		}
+	}
 	if (!status)
 		log_info("stopped cleanly");
 	return status;

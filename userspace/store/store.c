@@ -1302,10 +1302,14 @@ fail:
 	return ret;
 }
 
-struct store *store_close(struct store *s)
+struct store *store_close_report(struct store *s, uint64_t *ret_lost_samples,
+				 uint64_t *ret_lost_events)
 {
+	struct store_stats before = {}, after = {};
+
 	if (!s)
 		return NULL;
+	store_get_stats(s, &before);
 	/* readers first: only the writer's connection, closed last,
 	 * checkpoints the WAL into the database file */
 	store_readers_close(s);
@@ -1316,8 +1320,18 @@ struct store *store_close(struct store *s)
 		pthread_mutex_unlock(&s->lock);
 		pthread_join(s->writer, NULL);
 	}
+	store_get_stats(s, &after);
+	if (ret_lost_samples)
+		*ret_lost_samples = after.samples_dropped - before.samples_dropped;
+	if (ret_lost_events)
+		*ret_lost_events = after.events_dropped - before.events_dropped;
 	store_free(s);
 	return NULL;
+}
+
+struct store *store_close(struct store *s)
+{
+	return store_close_report(s, NULL, NULL);
 }
 
 int store_flush_sync(struct store *s)

@@ -121,6 +121,10 @@ int store_open(const char *path, const struct store_options *opts, struct store 
  * Accepts NULL; returns NULL.
  */
 struct store *store_close(struct store *s);
+/* store_close() that also tells how many samples and events it had to
+ * give up (0 and 0 when everything was written). */
+struct store *store_close_report(struct store *s, uint64_t *ret_lost_samples,
+				 uint64_t *ret_lost_events);
 
 /*
  * Copies every series of the registry's current round, stamped with

@@ -1,0 +1,86 @@
+"""A database kpulse must not write to (a newer schema, or not a kpulse
+database at all) is refused with a message saying why, and left exactly as
+it was."""
+
+import hashlib
+import os
+import sqlite3
+
+from conftest import wait_until
+
+
+def sha256(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def dir_state(path):
+    """{name: (size, sha256)} of the files in path."""
+    return {n: (os.path.getsize(os.path.join(path, n)), sha256(os.path.join(path, n)))
+            for n in sorted(os.listdir(path))}
+
+
+def edit_db(path, *statements):
+    """Runs statements on a read-write connection, closed at once: as the
+    last connection it checkpoints and removes the WAL, so that everything
+    is in the main file."""
+    conn = sqlite3.connect(path, timeout=10, isolation_level=None)
+    try:
+        for sql in statements:
+            conn.execute(sql)
+    finally:
+        conn.close()
+
+
+def assert_refused_unchanged(daemons, data_dir, *message_parts):
+    before = dir_state(data_dir)
+    assert "kpulse.db" in before and not {"kpulse.db-wal", "kpulse.db-shm"} & set(before), before
+
+    r = daemons.run_to_exit(["--data-dir", data_dir, "--interval", "0.2"], timeout=30)
+
+    assert r.returncode != 0, f"kpulse accepted the database; stderr: {r.stderr}"
+    for part in message_parts:
+        assert part in r.stderr, f"{part!r} not in {r.stderr!r}"
+    after = dir_state(data_dir)
+    assert after["kpulse.db"] == before["kpulse.db"], "the database file was modified"
+    # Nothing else changed either (auth.db, jwt.secret of the first run).
+    # Reading a WAL-mode database may leave an empty -wal and a -shm index
+    # next to it; neither holds data.
+    changed = {n for n in set(before) | set(after) if before.get(n) != after.get(n)}
+    assert changed <= {"kpulse.db-wal", "kpulse.db-shm"}, changed
+    assert after.get("kpulse.db-wal", (0,))[0] == 0, "data written to the WAL"
+    return r.stderr
+
+
+def test_database_from_newer_schema_version_is_refused_and_left_unchanged(daemons, workdir):
+    data = os.path.join(workdir, "data")
+    d = daemons.start(data_dir=data)
+    wait_until(lambda: len(d.db.timestamps()) >= 2, 10, "2 rounds stored")
+    assert d.stop() == 0, d.log_tail()
+    db = os.path.join(data, "kpulse.db")
+    conn = sqlite3.connect(db)
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        rows = conn.execute("SELECT count(*) FROM samples_raw").fetchone()[0]
+    finally:
+        conn.close()
+    assert version >= 1 and rows > 0
+    # a later kpulse that migrated this database one step further
+    edit_db(db, f"PRAGMA user_version = {version + 1}")
+    for leftover in ("kpulse.db-wal", "kpulse.db-shm"):
+        assert not os.path.exists(os.path.join(data, leftover)), leftover
+
+    stderr = assert_refused_unchanged(daemons, data, f"schema version {version + 1}",
+                                      f"newer than the {version}", db)
+    assert "refus" in stderr, stderr
+
+
+def test_sqlite_database_of_another_program_is_refused_and_left_unchanged(daemons, workdir):
+    data = os.path.join(workdir, "data")
+    os.mkdir(data)
+    db = os.path.join(data, "kpulse.db")
+    edit_db(db, "CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT)",
+            "INSERT INTO notes (text) VALUES ('not telemetry')")
+
+    stderr = assert_refused_unchanged(daemons, data, "not a kpulse database", db)
+    assert "refus" in stderr, stderr
