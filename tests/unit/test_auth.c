@@ -697,6 +697,9 @@ FX_TEST(changes_from_another_process_are_seen, 1)
 	int r1 = auth_user_set_role(other, "alice", AUTH_ROLE_VIEWER);
 	int r2 = check(fx, tok, &id);
 	int r3 = auth_user_delete(other, "alice");
+	/* another process's change is seen within the credential cache's
+	 * lifetime (one second), not necessarily at once */
+	fx->now += 1.0;
 	int r4 = check(fx, tok, NULL);
 
 	auth_close(other);
@@ -1039,6 +1042,27 @@ FX_TEST(checks_from_many_threads_agree, 1)
 		pthread_join(th[i], NULL);
 	for (int i = 0; i < 4; i++)
 		CHECK_EQ_INT(t[i].bad, 0);
+}
+
+/* A credential verified once is trusted from memory for a second, but
+ * never past a JWT's exp, and never after this process deleted its user. */
+FX_TEST(credential_cache_respects_expiry_and_local_changes, 1)
+{
+	char tok[AUTH_TOKEN_MAX + 1];
+	uint64_t before;
+
+	CHECK_EQ_INT(auth_user_add(fx->a, "alice", "correct horse", AUTH_ROLE_VIEWER), 0);
+	CHECK_EQ_INT(login(fx, "alice", "correct horse", tok, sizeof(tok)), 0);
+	fx->now = T0 + 3599.9;
+	CHECK_EQ_INT(check(fx, tok, NULL), 0);
+	fx->now = T0 + 3600.0; /* within the cache second, but expired */
+	CHECK_EQ_INT(check(fx, tok, NULL), -EACCES);
+	fx->now = T0;
+	CHECK_EQ_INT(check(fx, tok, NULL), 0);
+	before = auth_password_checks(fx->a);
+	CHECK_EQ_INT(auth_user_delete(fx->a, "alice"), 0);
+	CHECK_EQ_INT(check(fx, tok, NULL), -EACCES);
+	CHECK_EQ_INT(auth_password_checks(fx->a), before);
 }
 
 /* Between calls no file of the data dir stays open, so an operator can

@@ -73,6 +73,25 @@ struct backoff_slot {
 	double until_s;		  /* no attempt before this */
 };
 
+/*
+ * A verified credential is trusted again without the database for
+ * IDCACHE_TTL_S (by the auth clock). Changes made through this process
+ * (user deleted or demoted, token deleted) take effect at once; changes
+ * made by another process (`kpulse user` on the same data dir) within
+ * IDCACHE_TTL_S. Keys are SHA-256 digests of the credential, never the
+ * credential itself.
+ */
+#define IDCACHE_SLOTS 64
+#define IDCACHE_TTL_S 1.0
+
+struct idcache_slot {
+	unsigned char key[SHA256_DIGEST_LENGTH];
+	double fetched;
+	uint64_t gen;
+	bool used;
+	struct auth_identity id;
+};
+
 struct auth {
 	pthread_mutex_t db_lock; /* the SQLite connection */
 	sqlite3 *db;		 /* open only while db_lock is held */
@@ -92,11 +111,54 @@ struct auth {
 	pthread_mutex_t backoff_lock;
 	struct backoff_slot backoff[BACKOFF_SLOTS];
 	uint64_t password_checks; /* atomic */
+
+	/* Recently verified credentials, so a busy API client does not cost
+	 * a database read per request (see idcache_get()). */
+	pthread_mutex_t idcache_lock;
+	struct idcache_slot idcache[IDCACHE_SLOTS];
+	uint64_t idcache_gen; /* bumped by every change to users and tokens */
 };
 
 /* ------------------------------------------------------------------------
  * Small helpers
  * ---------------------------------------------------------------------- */
+
+static void idcache_invalidate(struct auth *a)
+{
+	__atomic_add_fetch(&a->idcache_gen, 1, __ATOMIC_SEQ_CST);
+}
+
+static bool idcache_get(struct auth *a, const unsigned char *key, double now,
+			struct auth_identity *ret)
+{
+	struct idcache_slot *slot = &a->idcache[key[0] % IDCACHE_SLOTS];
+	uint64_t gen = __atomic_load_n(&a->idcache_gen, __ATOMIC_SEQ_CST);
+	bool hit;
+
+	pthread_mutex_lock(&a->idcache_lock);
+	hit = slot->used && slot->gen == gen && now >= slot->fetched &&
+	      now - slot->fetched < IDCACHE_TTL_S &&
+	      (slot->id.expires_at == 0 || now < slot->id.expires_at) &&
+	      !memcmp(slot->key, key, sizeof(slot->key));
+	if (hit)
+		*ret = slot->id;
+	pthread_mutex_unlock(&a->idcache_lock);
+	return hit;
+}
+
+static void idcache_put(struct auth *a, const unsigned char *key, double now, uint64_t gen,
+			const struct auth_identity *id)
+{
+	struct idcache_slot *slot = &a->idcache[key[0] % IDCACHE_SLOTS];
+
+	pthread_mutex_lock(&a->idcache_lock);
+	memcpy(slot->key, key, sizeof(slot->key));
+	slot->fetched = now;
+	slot->gen = gen;
+	slot->used = true;
+	slot->id = *id;
+	pthread_mutex_unlock(&a->idcache_lock);
+}
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -905,6 +967,7 @@ int auth_open(const char *data_dir, const struct auth_options *o, struct auth **
 	}
 	pthread_mutex_init(&a->db_lock, NULL);
 	pthread_mutex_init(&a->backoff_lock, NULL);
+	pthread_mutex_init(&a->idcache_lock, NULL);
 	a->token_ttl_s = o->token_ttl_s;
 	a->clock = o->clock;
 	a->clock_ctx = o->clock_ctx;
@@ -941,6 +1004,7 @@ struct auth *auth_close(struct auth *a)
 	sqlite3_close_v2(a->db);
 	pthread_mutex_destroy(&a->db_lock);
 	pthread_mutex_destroy(&a->backoff_lock);
+	pthread_mutex_destroy(&a->idcache_lock);
 	OPENSSL_cleanse(a, sizeof(*a));
 	free(a);
 	return NULL;
@@ -997,6 +1061,7 @@ int auth_user_delete(struct auth *a, const char *name)
 
 	if (!a || !name_valid(name))
 		return -EINVAL;
+	idcache_invalidate(a);
 	db_acquire(a);
 	err = db_begin(a);
 	if (err)
@@ -1031,6 +1096,7 @@ int auth_user_set_role(struct auth *a, const char *name, enum auth_role role)
 
 	if (!a || !name_valid(name) || !role_valid(role))
 		return -EINVAL;
+	idcache_invalidate(a);
 	db_acquire(a);
 	err = db_prepare(a, "UPDATE users SET role = ?2 WHERE name = ?1", &st);
 	if (!err) {
@@ -1252,6 +1318,7 @@ static int jwt_verify(struct auth *a, const char *tok, size_t n, struct auth_ide
 	snprintf(ret->user, sizeof(ret->user), "%s", json_string_value(sub));
 	ret->role = user.role;
 	ret->token_id = 0;
+	ret->expires_at = json_number_value(exp);
 	err = 0;
 out:
 	OPENSSL_cleanse(user.password_hash, sizeof(user.password_hash));
@@ -1412,6 +1479,7 @@ int auth_token_delete(struct auth *a, int64_t id)
 
 	if (!a)
 		return -EINVAL;
+	idcache_invalidate(a);
 	db_acquire(a);
 	err = db_prepare(a, "DELETE FROM api_tokens WHERE id = ?1", &st);
 	if (!err) {
@@ -1514,8 +1582,11 @@ static int api_token_verify(struct auth *a, const char *tok, size_t n, struct au
 
 int auth_check(struct auth *a, const char *bearer, struct auth_identity *ret)
 {
+	unsigned char key[SHA256_DIGEST_LENGTH];
 	struct auth_identity id = {0};
 	const char *tok = bearer;
+	uint64_t gen;
+	double now;
 	size_t n;
 	int err;
 
@@ -1532,12 +1603,20 @@ int auth_check(struct auth *a, const char *bearer, struct auth_identity *ret)
 	n = strnlen(tok, AUTH_TOKEN_MAX + 1);
 	if (n == 0 || n > AUTH_TOKEN_MAX)
 		return -EACCES;
+	SHA256((const unsigned char *)tok, n, key);
+	now = now_s(a);
+	if (idcache_get(a, key, now, ret))
+		return 0;
+	/* read before verifying: a change racing the check invalidates the
+	 * entry this check would store */
+	gen = __atomic_load_n(&a->idcache_gen, __ATOMIC_SEQ_CST);
 	if (!strncmp(tok, API_TOKEN_PREFIX, strlen(API_TOKEN_PREFIX)))
 		err = api_token_verify(a, tok, n, &id);
 	else
 		err = jwt_verify(a, tok, n, &id);
 	if (err)
 		return err;
+	idcache_put(a, key, now, gen, &id);
 	*ret = id;
 	return 0;
 }
