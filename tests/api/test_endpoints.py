@@ -228,3 +228,26 @@ def test_errors_are_json_with_code_and_message(daemon):
     assert r.status == 405
     assert r.header("Allow") == "GET"
     assert r.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_repeated_query_range_sees_data_committed_after_the_first_answer(daemon):
+    """query_range answers are cached for at most a second and never past
+    the next store commit: the same query asked again after new data was
+    written must include it."""
+    viewer, op = daemon.tokens["viewer"], daemon.tokens["operator"]
+    now = time.time()
+    path = (f"/api/v1/query_range?series=app_cache_probe&from={now - 60:.3f}"
+            f"&to={now + 120:.3f}&step=1&agg=last")
+    first = daemon.request("GET", path, token=viewer)
+    assert first.status == 200, first.body
+    assert first.json()["series"] == []
+    r = daemon.request("POST", "/api/v1/metrics",
+                       {"metrics": [{"name": "app_cache_probe", "type": "gauge", "value": 7}]},
+                       token=op)
+    assert r.status == 200, r.body
+    deadline = time.time() + 5
+    series = []
+    while time.time() < deadline and not series:
+        time.sleep(0.2)
+        series = daemon.request("GET", path, token=viewer).json()["series"]
+    assert series and series[0]["points"][-1][1] == 7, series

@@ -431,6 +431,7 @@ else
 	notes+=("store bench skipped: BENCH_STORE_BIN not set (make bench sets it)")
 fi
 
+if [ -x "$here/http_bench.sh" ]; then "$here/http_bench.sh" || fail "http: bench failed"; fi
 notes+=("bench took $((SECONDS - start_s)) s")
 summary_args=(--kpulse-bin "$KPULSE_BIN" --probes "$tmp/probes.json")
 if [ "$(stat -c '%Y %s %i' "$KPULSE_BIN" 2>/dev/null)" != "$kpulse_id_start" ]; then

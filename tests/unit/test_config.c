@@ -115,6 +115,8 @@ TEST(defaults_have_every_documented_value)
 	CHECK_EQ_INT(c.api_max_body_bytes, 1048576);
 	CHECK_EQ_INT(c.api_rate_limit, 50);
 	CHECK_EQ_INT(c.custom_max_series, 1000);
+	CHECK_STR(c.tls_cert, "");
+	CHECK_STR(c.tls_key, "");
 }
 
 TEST(option_table_is_complete_and_consistent)
@@ -127,10 +129,11 @@ TEST(option_table_is_complete_and_consistent)
 		CHECK(opt->env && strncmp(opt->env, "KPULSE_", 7) == 0);
 		CHECK(opt->flag && opt->flag[0] != '\0' && opt->flag[0] != '-');
 		CHECK(opt->value_name && opt->value_name[0] != '\0');
-		/* Only secrets may default to empty (unset). */
+		/* Only secrets and the TLS files may default to empty (unset). */
 		CHECK(opt->default_value &&
 		      (opt->default_value[0] != '\0' || opt->key == CONFIG_ADMIN_PASSWORD ||
-		       opt->key == CONFIG_JWT_SECRET));
+		       opt->key == CONFIG_JWT_SECRET || opt->key == CONFIG_TLS_CERT ||
+		       opt->key == CONFIG_TLS_KEY));
 		CHECK(opt->help && opt->help[0] != '\0' && !strchr(opt->help, '\n'));
 		CHECK(opt->help[strlen(opt->help) - 1] != '.');
 		CHECK(config_option_find(opt->env) == opt);
@@ -875,6 +878,30 @@ TEST(api_options_refuse_bad_values_and_never_quote_secrets)
 	CHECK(strstr(err, "tooshort") == NULL);
 }
 
+TEST(tls_options_take_paths_or_empty_and_refuse_too_long_ones)
+{
+	static char path[CONFIG_PATH_MAX + 1];
+	struct kpulse_config c, before;
+	char err[256];
+
+	config_defaults(&c);
+	/* Only the form is checked here; the files are read by api_start(). */
+	CHECK_EQ_INT(config_set(&c, "KPULSE_TLS_CERT", "/etc/kpulse/cert.pem", err, sizeof(err)),
+		     0);
+	CHECK_EQ_INT(config_set(&c, "--tls-key", "key.pem", err, sizeof(err)), 0);
+	CHECK_STR(c.tls_cert, "/etc/kpulse/cert.pem");
+	CHECK_STR(c.tls_key, "key.pem");
+	CHECK_EQ_INT(config_set(&c, "KPULSE_TLS_KEY", "", err, sizeof(err)), 0);
+	CHECK_STR(c.tls_key, "");
+
+	memset(path, 'a', sizeof(path) - 1);
+	before = c;
+	CHECK_EQ_INT(config_set(&c, "KPULSE_TLS_CERT", path, err, sizeof(err)), -EINVAL);
+	CHECK(config_equal(&c, &before));
+	CHECK(strncmp(err, "KPULSE_TLS_CERT: \"", 18) == 0);
+	CHECK(strstr(err, "is not empty or a path shorter than 4096 bytes") != NULL);
+}
+
 /* ---------------------------------------------------------------------- */
 /* .env.example                                                           */
 /* ---------------------------------------------------------------------- */
@@ -968,6 +995,8 @@ TEST(env_example_loads_back_to_the_defaults)
 	CHECK_EQ_INT(config_set(&c, "KPULSE_API_MAX_BODY_BYTES", "1024", err, sizeof(err)), 0);
 	CHECK_EQ_INT(config_set(&c, "KPULSE_API_RATE_LIMIT", "1", err, sizeof(err)), 0);
 	CHECK_EQ_INT(config_set(&c, "KPULSE_CUSTOM_MAX_SERIES", "1", err, sizeof(err)), 0);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_TLS_CERT", "/c.pem", err, sizeof(err)), 0);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_TLS_KEY", "/k.pem", err, sizeof(err)), 0);
 	CHECK(!config_equal(&c, &def));
 	CHECK_EQ_INT(write_generated_example(), 0);
 	CHECK_EQ_INT(load_env_string(&c, generated, err, sizeof(err)), 0);

@@ -94,6 +94,11 @@ struct api {
 	struct MHD_Daemon *mhd;
 	uint16_t port;
 	double started_at; /* wall clock */
+	bool tls;	   /* serving HTTPS */
+	/* The PEM text handed to libmicrohttpd, kept until it stops; the key
+	 * is wiped before it is freed. */
+	char *tls_cert_pem;
+	char *tls_key_pem;
 
 	pthread_mutex_t lock; /* the fields below */
 	struct api_snapshot *snapshot;
@@ -162,6 +167,9 @@ bool api_route_match(const char *pattern, const char *path, struct api_request *
 json_t *api_openapi_build(const char *version);
 
 /* ------------------------------------------------------------ replies */
+
+/* Frees the query_range results cached for this store (handlers.c). */
+void api_query_cache_drop(const struct store *st);
 
 enum MHD_Result api_reply_json(struct api_request *req, unsigned status, json_t *body_steal);
 enum MHD_Result api_reply_text(struct api_request *req, unsigned status, const char *content_type,

@@ -7,6 +7,7 @@
  * registry; a->lock is held only to copy small things.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -311,7 +312,7 @@ enum MHD_Result api_handle_status(struct api_request *req)
 
 	body = json_pack(
 	    "{s:s,s:f,s:f,s:f,s:{s:I,s:o,s:I},s:{s:I,s:I},"
-	    "s:{s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:s?},s:{s:I,s:I,s:I}}",
+	    "s:{s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:s?},s:{s:I,s:I,s:I,s:b}}",
 	    "version", a->version, "started_at", a->started_at, "uptime_s",
 	    wall_now() - a->started_at, "interval_s", a->opts.interval_s, "rounds", "count",
 	    (json_int_t)rounds, "last_timestamp", last > 0 ? json_real(last) : json_null(),
@@ -323,7 +324,7 @@ enum MHD_Result api_handle_status(struct api_request *req)
 	    "db_size_bytes", (json_int_t)st.db_size_bytes, "last_flush_latency_s",
 	    st.last_flush_latency_s, "last_error", st.last_error ? st.last_error_text : NULL, "api",
 	    "stream_clients", (json_int_t)clients, "custom_series", (json_int_t)custom, "requests",
-	    (json_int_t)atomic_load(&a->requests_total));
+	    (json_int_t)atomic_load(&a->requests_total), "tls", a->tls);
 	if (!body)
 		return api_reply_error(req, 500, "out of memory");
 	return api_reply_json(req, 200, body);
@@ -387,6 +388,103 @@ static json_t *range_result_json(const struct store_range_result *res)
 			 "series", series);
 }
 
+/*
+ * Range results of the last second, by query. Dashboards refresh the same
+ * panels for every viewer, and a result cannot change before the store
+ * commits again: an entry is served while the store's flush count is what
+ * it was and for at most a second. Only small bodies are kept, so the cache
+ * holds at most QCACHE_SLOTS * QCACHE_BODY_MAX bytes.
+ */
+#define QCACHE_SLOTS 32
+#define QCACHE_KEY_MAX 1400
+#define QCACHE_BODY_MAX (96 * 1024)
+#define QCACHE_TTL_S 1.0
+
+struct qcache_slot {
+	const struct store *store;
+	uint64_t flushes;
+	double created; /* CLOCK_MONOTONIC */
+	char key[QCACHE_KEY_MAX];
+	char *body;
+	size_t len;
+};
+
+static pthread_mutex_t qcache_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct qcache_slot qcache[QCACHE_SLOTS];
+
+static double mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static struct qcache_slot *qcache_slot_of(const char *key)
+{
+	uint32_t h = 2166136261u;
+
+	for (const char *p = key; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	return &qcache[h % QCACHE_SLOTS];
+}
+
+/* A copy of the cached body, or NULL. */
+static char *qcache_get(const struct store *st, uint64_t flushes, const char *key, size_t *len)
+{
+	struct qcache_slot *slot = qcache_slot_of(key);
+	double now = mono_now();
+	char *copy = NULL;
+
+	pthread_mutex_lock(&qcache_lock);
+	if (slot->body && slot->store == st && slot->flushes == flushes &&
+	    now - slot->created < QCACHE_TTL_S && now >= slot->created && !strcmp(slot->key, key)) {
+		copy = malloc(slot->len + 1);
+		if (copy) {
+			memcpy(copy, slot->body, slot->len + 1);
+			*len = slot->len;
+		}
+	}
+	pthread_mutex_unlock(&qcache_lock);
+	return copy;
+}
+
+static void qcache_put(const struct store *st, uint64_t flushes, const char *key, const char *body,
+		       size_t len)
+{
+	struct qcache_slot *slot = qcache_slot_of(key);
+	char *copy;
+
+	if (len > QCACHE_BODY_MAX || strlen(key) >= QCACHE_KEY_MAX)
+		return;
+	copy = malloc(len + 1);
+	if (!copy)
+		return;
+	memcpy(copy, body, len + 1);
+	pthread_mutex_lock(&qcache_lock);
+	free(slot->body);
+	slot->store = st;
+	slot->flushes = flushes;
+	slot->created = mono_now();
+	snprintf(slot->key, sizeof(slot->key), "%s", key);
+	slot->body = copy;
+	slot->len = len;
+	pthread_mutex_unlock(&qcache_lock);
+}
+
+/* Frees what a stopped API left cached for its store. */
+void api_query_cache_drop(const struct store *st)
+{
+	pthread_mutex_lock(&qcache_lock);
+	for (size_t i = 0; i < QCACHE_SLOTS; i++) {
+		if (qcache[i].store != st)
+			continue;
+		free(qcache[i].body);
+		memset(&qcache[i], 0, sizeof(qcache[i]));
+	}
+	pthread_mutex_unlock(&qcache_lock);
+}
+
 enum MHD_Result api_handle_query_range(struct api_request *req)
 {
 	const char *series = arg(req, "series"), *agg = arg(req, "agg");
@@ -415,6 +513,23 @@ enum MHD_Result api_handle_query_range(struct api_request *req)
 	if (store_agg_parse(agg ? agg : "avg", &q.agg, &q.quantile) < 0)
 		return api_reply_error(req, 400,
 				       "agg: not one of avg, min, max, sum, last, rate, pN");
+
+	/* The key is the query after parsing: the same question in other
+	 * words shares the answer. %.17g keeps every bit of the doubles. */
+	struct store_stats st;
+	char key[QCACHE_KEY_MAX], *body;
+	size_t len;
+
+	store_get_stats(req->api->store, &st);
+	if (snprintf(key, sizeof(key), "%s|%.17g|%.17g|%.17g|%d|%.17g", series, q.from, q.to,
+		     q.step, (int)q.agg, q.quantile) < (int)sizeof(key)) {
+		body = qcache_get(req->api->store, st.flushes, key, &len);
+		if (body)
+			return api_reply_text(req, 200, "application/json", body, len);
+	} else {
+		key[0] = 0;
+	}
+
 	r = store_query_range(req->api->store, &q, &res);
 	if (r == -EINVAL)
 		return api_reply_error(
@@ -426,9 +541,14 @@ enum MHD_Result api_handle_query_range(struct api_request *req)
 		return api_reply_errno(req, r, "query_range");
 	out = range_result_json(res);
 	store_range_result_free(res);
-	if (!out)
+	body = out ? json_dumps(out, JSON_COMPACT) : NULL;
+	json_decref(out);
+	if (!body)
 		return api_reply_error(req, 500, "out of memory");
-	return api_reply_json(req, 200, out);
+	len = strlen(body);
+	if (key[0])
+		qcache_put(req->api->store, st.flushes, key, body, len);
+	return api_reply_text(req, 200, "application/json", body, len);
 }
 
 enum MHD_Result api_handle_events(struct api_request *req)

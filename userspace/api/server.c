@@ -4,10 +4,12 @@
  * epoll thread pool, its connection limits, request bodies up to a size
  * limit, dispatch through the route table, the auth gate (token, role,
  * rate limit) and the JSON replies. Also api_publish(), the only entry
- * point the collector thread uses.
+ * point the collector thread uses. With a certificate and key configured it
+ * serves HTTPS through libmicrohttpd's GnuTLS support.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -17,13 +19,24 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "api/api_internal.h"
 
 /* A chunked body past the limit is read and thrown away up to this many
  * times the limit, then the connection is dropped. */
 #define DISCARD_FACTOR 16
+
+/* A certificate chain or key file larger than this is not one. */
+#define TLS_FILE_MAX (1 << 20)
+/* TLS 1.2 and 1.3 only; GnuTLS's NORMAL set otherwise. */
+#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 
 struct request_ctx {
 	char *body;
@@ -529,7 +542,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	}
 }
 
-/* ------------------------------------------------------------ lifetime */
+/* ------------------------------------------------------------ start errors */
 
 __attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen, const char *fmt,
 							  ...)
@@ -543,6 +556,183 @@ __attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errl
 	va_end(ap);
 }
 
+/* ------------------------------------------------------------ TLS */
+
+/*
+ * Reads a PEM file into a NUL-terminated buffer. option names the setting
+ * in err ("KPULSE_TLS_KEY /etc/kpulse/key.pem: ..."). A key file readable
+ * by every user is refused rather than warned about: nothing here logs,
+ * and a key any local user can copy is one to replace, not to serve.
+ */
+static int tls_read_file(const char *option, const char *path, bool is_key, char **ret, char *err,
+			 size_t errlen)
+{
+	struct stat st;
+	size_t len = 0;
+	char *buf = NULL;
+	int fd, r;
+
+	/* Every failure to read the file is bad configuration: -EINVAL. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		set_err(err, errlen, "%s %s: cannot open: %s", option, path, strerror(errno));
+		return -EINVAL;
+	}
+	if (fstat(fd, &st) < 0) {
+		set_err(err, errlen, "%s %s: cannot stat: %s", option, path, strerror(errno));
+		r = -EINVAL;
+		goto cleanup;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		set_err(err, errlen, "%s %s: not a regular file", option, path);
+		r = -EINVAL;
+		goto cleanup;
+	}
+	if (is_key && (st.st_mode & S_IROTH)) {
+		set_err(err, errlen,
+			"%s %s: readable by every user (mode %04o); refusing to use it, "
+			"chmod o-r it (and replace the key if others may have read it)",
+			option, path, (unsigned)(st.st_mode & 07777));
+		r = -EINVAL;
+		goto cleanup;
+	}
+	if (st.st_size == 0 || st.st_size > TLS_FILE_MAX) {
+		set_err(err, errlen, "%s %s: %s", option, path,
+			st.st_size == 0 ? "empty file" : "larger than 1 MiB, not a PEM file");
+		r = -EINVAL;
+		goto cleanup;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		set_err(err, errlen, "out of memory");
+		r = -ENOMEM;
+		goto cleanup;
+	}
+	while (len < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			set_err(err, errlen, "%s %s: cannot read: %s", option, path,
+				n < 0 ? strerror(errno) : "file shrank while being read");
+			r = -EINVAL;
+			goto cleanup;
+		}
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	if (strlen(buf) != len) {
+		set_err(err, errlen, "%s %s: holds a NUL byte, not a PEM file", option, path);
+		r = -EINVAL;
+		goto cleanup;
+	}
+	*ret = buf;
+	buf = NULL;
+	r = 0;
+cleanup:
+	if (buf) {
+		explicit_bzero(buf, len);
+		free(buf);
+	}
+	close(fd);
+	return r;
+}
+
+/* Encrypted keys are not supported: there is no passphrase to give, and
+ * without this callback OpenSSL would prompt on the terminal. */
+static int tls_no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	return -1;
+}
+
+/*
+ * Checks the PEM text with libcrypto before libmicrohttpd sees it: GnuTLS
+ * behind MHD_start_daemon() only reports that starting failed, while here
+ * each problem gets a message naming the option and the file.
+ */
+static int tls_check_pem(const struct api_options *o, const char *cert_pem, const char *key_pem,
+			 char *err, size_t errlen)
+{
+	BIO *cert_bio = BIO_new_mem_buf(cert_pem, -1), *key_bio = BIO_new_mem_buf(key_pem, -1);
+	X509 *cert = NULL;
+	EVP_PKEY *key = NULL;
+	int r = -EINVAL;
+
+	if (!cert_bio || !key_bio) {
+		set_err(err, errlen, "out of memory");
+		r = -ENOMEM;
+		goto cleanup;
+	}
+	cert = PEM_read_bio_X509(cert_bio, NULL, tls_no_passphrase, NULL);
+	if (!cert) {
+		set_err(err, errlen, "KPULSE_TLS_CERT %s: no PEM certificate in it",
+			o->tls_cert_file);
+		goto cleanup;
+	}
+	key = PEM_read_bio_PrivateKey(key_bio, NULL, tls_no_passphrase, NULL);
+	if (!key) {
+		set_err(err, errlen,
+			"KPULSE_TLS_KEY %s: no PEM private key in it (encrypted keys are not "
+			"supported)",
+			o->tls_key_file);
+		goto cleanup;
+	}
+	if (X509_check_private_key(cert, key) != 1) {
+		set_err(err, errlen, "KPULSE_TLS_KEY %s: does not match the certificate in %s",
+			o->tls_key_file, o->tls_cert_file);
+		goto cleanup;
+	}
+	r = 0;
+cleanup:
+	/* The error queue is per thread; leave nothing for the next caller. */
+	ERR_clear_error();
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	BIO_free(key_bio);
+	BIO_free(cert_bio);
+	return r;
+}
+
+/* Reads and checks the certificate and key into a->tls_*_pem when TLS is
+ * configured. Returns 0 (also without TLS) or a negative errno with err. */
+static int tls_load(struct api *a, const struct api_options *o, char *err, size_t errlen)
+{
+	bool has_cert = o->tls_cert_file && o->tls_cert_file[0];
+	bool has_key = o->tls_key_file && o->tls_key_file[0];
+	int r;
+
+	if (!has_cert && !has_key)
+		return 0;
+	if (has_cert != has_key) {
+		set_err(err, errlen, "%s is set but %s is not; HTTPS needs both (or neither)",
+			has_cert ? "KPULSE_TLS_CERT" : "KPULSE_TLS_KEY",
+			has_cert ? "KPULSE_TLS_KEY" : "KPULSE_TLS_CERT");
+		return -EINVAL;
+	}
+	if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+		set_err(err, errlen,
+			"KPULSE_TLS_CERT: this libmicrohttpd was built without TLS support; "
+			"install one built with GnuTLS or unset KPULSE_TLS_CERT and "
+			"KPULSE_TLS_KEY");
+		return -ENOTSUP;
+	}
+	r = tls_read_file("KPULSE_TLS_CERT", o->tls_cert_file, false, &a->tls_cert_pem, err,
+			  errlen);
+	if (r < 0)
+		return r;
+	r = tls_read_file("KPULSE_TLS_KEY", o->tls_key_file, true, &a->tls_key_pem, err, errlen);
+	if (r < 0)
+		return r;
+	r = tls_check_pem(o, a->tls_cert_pem, a->tls_key_pem, err, errlen);
+	if (r < 0)
+		return r;
+	a->tls = true;
+	return 0;
+}
+
+/* ------------------------------------------------------------ lifetime */
+
 int api_start(const struct api_options *o, struct store *store, struct auth *auth,
 	      struct api **ret_api, char *err, size_t errlen)
 {
@@ -553,6 +743,8 @@ int api_start(const struct api_options *o, struct store *store, struct auth *aut
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
 	unsigned per_ip;
 	const union MHD_DaemonInfo *info;
+	/* HTTPS options when TLS is on; MHD_OPTION_END (0) ends the array. */
+	struct MHD_OptionItem tls_opts[4] = {{MHD_OPTION_END, 0, NULL}};
 	char port[8];
 	struct api *a;
 	int r;
@@ -605,6 +797,22 @@ int api_start(const struct api_options *o, struct store *store, struct auth *aut
 		return -ENOMEM;
 	}
 	registry_begin(a->custom, a->started_at, 0);
+	r = tls_load(a, o, err, errlen);
+	/* The paths were only needed to read the files; do not keep them. */
+	a->opts.tls_cert_file = a->opts.tls_key_file = NULL;
+	if (r < 0) {
+		freeaddrinfo(ai);
+		api_stop(a);
+		return r;
+	}
+	if (a->tls) {
+		flags |= MHD_USE_TLS;
+		tls_opts[0] =
+		    (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, a->tls_cert_pem};
+		tls_opts[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, a->tls_key_pem};
+		tls_opts[2] =
+		    (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES};
+	}
 
 	per_ip =
 	    o->max_connections_per_ip ? o->max_connections_per_ip : (o->max_connections + 1) / 2;
@@ -617,12 +825,16 @@ int api_start(const struct api_options *o, struct store *store, struct auth *aut
 	    (unsigned)o->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->connection_timeout_s,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)API_CONNECTION_MEMORY,
-	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, a, MHD_OPTION_END);
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, a, MHD_OPTION_ARRAY, tls_opts,
+	    MHD_OPTION_END);
 	r = errno;
 	freeaddrinfo(ai);
 	if (!a->mhd) {
-		set_err(err, errlen, "cannot listen on %s port %u: %s", o->listen_host,
-			o->listen_port, r ? strerror(r) : "libmicrohttpd refused to start");
+		/* The files passed tls_check_pem(), so GnuTLS refusing them
+		 * (an unsupported key type, say) is rare but possible. */
+		set_err(err, errlen, "cannot listen on %s port %u: %s%s", o->listen_host,
+			o->listen_port, r ? strerror(r) : "libmicrohttpd refused to start",
+			a->tls ? " (or GnuTLS refused KPULSE_TLS_CERT / KPULSE_TLS_KEY)" : "");
 		api_stop(a);
 		return r == EADDRINUSE ? -EADDRINUSE : -EIO;
 	}
@@ -643,8 +855,13 @@ struct api *api_stop(struct api *a)
 		MHD_stop_daemon(a->mhd);
 	}
 	api_snapshot_put(a->snapshot);
+	api_query_cache_drop(a->store);
 	registry_free(a->custom);
 	json_decref(a->openapi);
+	if (a->tls_key_pem)
+		explicit_bzero(a->tls_key_pem, strlen(a->tls_key_pem));
+	free(a->tls_key_pem);
+	free(a->tls_cert_pem);
 	api_rate_destroy(&a->limiter);
 	pthread_mutex_destroy(&a->stream_lock);
 	pthread_mutex_destroy(&a->lock);

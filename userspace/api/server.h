@@ -39,6 +39,10 @@ struct api_options {
 	unsigned max_stream_clients;	 /* concurrent GET /api/v1/stream; 16 */
 	double interval_s;		 /* the collection interval, shown by /status */
 	const char *version;		 /* shown by /status and /openapi.json */
+	/* HTTPS when both are set (paths of PEM files, read once at start);
+	 * NULL or "" for both: plain HTTP. The key must not be world-readable. */
+	const char *tls_cert_file;
+	const char *tls_key_file;
 };
 
 struct api;
@@ -56,7 +60,11 @@ bool api_host_is_loopback(const char *host);
  * err: -EINVAL (bad options), -EPERM (a non-loopback address while /metrics
  * needs no token and allow_remote_unauthenticated is off), -EADDRNOTAVAIL
  * (the host does not resolve), -EADDRINUSE or -EIO (cannot listen),
- * -ENOMEM.
+ * -ENOMEM. With TLS also -EINVAL when only one of the two files is set,
+ * a file cannot be read, is not PEM, the key does not match the certificate
+ * or is readable by every user (err names the option, KPULSE_TLS_CERT or
+ * KPULSE_TLS_KEY, and the path), and -ENOTSUP when libmicrohttpd was built
+ * without TLS.
  */
 int api_start(const struct api_options *o, struct store *store, struct auth *auth,
 	      struct api **ret_api, char *err, size_t errlen);

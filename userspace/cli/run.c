@@ -289,6 +289,9 @@ static int start_api(const struct kpulse_config *cfg, struct store *store, struc
 	o.custom_max_series = cfg->custom_max_series;
 	o.interval_s = cfg->interval_s;
 	o.version = KPULSE_VERSION;
+	/* "" is unset; api_start() checks the pair and reads the files. */
+	o.tls_cert_file = cfg->tls_cert;
+	o.tls_key_file = cfg->tls_key;
 	if (!api_host_is_loopback(cfg->listen_host) && !cfg->metrics_auth &&
 	    cfg->allow_remote_unauthenticated)
 		log_warn("API: listening on %s with /metrics and /healthz open to anyone who can "
@@ -388,7 +391,7 @@ int cmd_run(int argc, char **argv)
 	api_set_probes(api, probes_attached(collector_probes(col)),
 		       probes_count(collector_probes(col)));
 
-	log_info("API listening on %s", cfg.listen);
+	log_info("API listening on %s://%s", cfg.tls_cert[0] ? "https" : "http", cfg.listen);
 	log_info("kpulse running: %zu probes attached, interval %gs, data in %s",
 		 probes_attached(collector_probes(col)), cfg.interval_s, db_path);
 

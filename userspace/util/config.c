@@ -98,6 +98,12 @@ const struct config_option config_options[CONFIG_KEY_COUNT] = {
 				       "custom-max-series", "N", "1000",
 				       "Most custom series POST /api/v1/metrics may create, 1 to "
 				       "100000" },
+	[CONFIG_TLS_CERT] = { CONFIG_TLS_CERT, "KPULSE_TLS_CERT", "tls-cert", "PATH", "",
+			      "PEM certificate (chain) to serve the API over HTTPS, set together "
+			      "with KPULSE_TLS_KEY; empty serves plain HTTP" },
+	[CONFIG_TLS_KEY] = { CONFIG_TLS_KEY, "KPULSE_TLS_KEY", "tls-key", "PATH", "",
+			     "PEM private key of KPULSE_TLS_CERT, unencrypted; start-up is "
+			     "refused when the file is readable by every user (chmod 600)" },
 };
 
 const struct config_option *config_option_find(const char *key)
@@ -434,6 +440,19 @@ int config_set(struct kpulse_config *c, const char *key, const char *value, char
 			return bad_value(err, errlen, key, value,
 					 "is not a non-empty path shorter than 4096 bytes");
 		set_string(c->data_dir, sizeof(c->data_dir), value);
+		return 0;
+
+	case CONFIG_TLS_CERT:
+	case CONFIG_TLS_KEY:
+		/* Only the form here: whether the files exist and hold PEM is
+		 * checked when the API starts, by api_start(). */
+		if (strlen(value) >= CONFIG_PATH_MAX)
+			return bad_value(err, errlen, key, value,
+					 "is not empty or a path shorter than 4096 bytes");
+		if (opt->key == CONFIG_TLS_CERT)
+			set_string(c->tls_cert, sizeof(c->tls_cert), value);
+		else
+			set_string(c->tls_key, sizeof(c->tls_key), value);
 		return 0;
 
 	case CONFIG_LISTEN:

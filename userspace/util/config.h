@@ -60,6 +60,10 @@ struct kpulse_config {
 	uint64_t api_max_body_bytes;		/* largest request body */
 	uint32_t api_rate_limit;		/* requests per second per client */
 	uint32_t custom_max_series;		/* series POST /api/v1/metrics may create */
+	/* HTTPS: both set or both "" (plain HTTP); api_start() checks the pair
+	 * and the files, since only then is the daemon about to serve them. */
+	char tls_cert[CONFIG_PATH_MAX]; /* PEM certificate (chain) */
+	char tls_key[CONFIG_PATH_MAX];	/* PEM private key, not world-readable */
 };
 
 /* One entry per option; config_options[] is indexed by this enum. */
@@ -86,6 +90,8 @@ enum config_key {
 	CONFIG_API_MAX_BODY_BYTES,
 	CONFIG_API_RATE_LIMIT,
 	CONFIG_CUSTOM_MAX_SERIES,
+	CONFIG_TLS_CERT,
+	CONFIG_TLS_KEY,
 	CONFIG_KEY_COUNT,
 };
 
@@ -95,7 +101,8 @@ struct config_option {
 	const char *env;	   /* "KPULSE_SLOW_IO_MS" */
 	const char *flag;	   /* "slow-io-ms", used as --slow-io-ms */
 	const char *value_name;	   /* "MS", for "--slow-io-ms MS" in --help */
-	const char *default_value; /* "50", as the user would write it; "" for unset secrets */
+	const char *default_value; /* "50", as the user would write it; "" for unset secrets
+				      and unset TLS files */
 	const char *help;	   /* one line, no trailing period */
 };
 
