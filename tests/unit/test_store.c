@@ -1266,6 +1266,33 @@ STORE_TEST(series_limit_drops_new_series_until_old_ones_are_idle)
 	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM samples_raw"), 10);
 }
 
+/* Memory follows the live series: one that stopped appearing (a process
+ * that left the top K) is forgotten after a while, and comes back with
+ * its old id when it reappears. */
+STORE_TEST(series_that_stop_appearing_are_forgotten_and_found_again)
+{
+	struct metric_series gone = gauge_series("kpulse_gone", NULL, NULL, 1);
+	struct metric_series live = gauge_series("kpulse_live", NULL, NULL, 2);
+	struct store_stats st;
+	int round;
+
+	CHECK_EQ_INT(fx_open(f), 0);
+	CHECK_EQ_INT(store_append_series(f->s, T0, &gone, 1), 0);
+	CHECK_EQ_INT(store_flush_sync(f->s), 0);
+	for (round = 1; round <= 1400; round++)
+		CHECK_EQ_INT(store_append_series(f->s, T0 + round, &live, 1), 0);
+	CHECK_EQ_INT(store_flush_sync(f->s), 0);
+	store_get_stats(f->s, &st);
+	CHECK_EQ_INT(st.series_tracked, 1);
+	CHECK_EQ_INT(store_append_series(f->s, T0 + round, &gone, 1), 0);
+	CHECK_EQ_INT(store_flush_sync(f->s), 0);
+	CHECK_EQ_INT(sql_open(f), 0);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM series"), 2);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM samples_raw WHERE series_id = "
+				    "(SELECT id FROM series WHERE name = 'kpulse_gone')"),
+		     2);
+}
+
 /* ------------------------------------------------------- bad input */
 
 STORE_TEST(bad_input_is_rejected)

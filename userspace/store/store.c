@@ -235,6 +235,36 @@ static void refs_evict_idle(struct store *s, uint64_t round)
 	}
 }
 
+/*
+ * Series that stopped appearing (a process that left the top K, an
+ * interface that went away) are forgotten after STALE_ROUNDS rounds, so
+ * memory follows the series that are alive, not every series ever seen;
+ * one that comes back is looked up again. Checked every STALE_CHECK_ROUNDS.
+ */
+#define STALE_ROUNDS 1024
+#define STALE_CHECK_ROUNDS 256
+
+static void refs_evict_stale(struct store *s, uint64_t round)
+{
+	if (round % STALE_CHECK_ROUNDS || round <= STALE_ROUNDS)
+		return;
+	for (size_t i = 0; i < s->hcap; i++) {
+		struct series_ref **pp = &s->htab[i];
+
+		while (*pp) {
+			struct series_ref *r = *pp;
+
+			if (r->pending == 0 && r->last_round + STALE_ROUNDS < round) {
+				*pp = r->hnext;
+				ref_free(r);
+				s->hcount--;
+			} else {
+				pp = &r->hnext;
+			}
+		}
+	}
+}
+
 static int refs_grow(struct store *s)
 {
 	size_t ncap = s->hcap ? s->hcap * 2 : 1024;
@@ -543,6 +573,9 @@ int store_append_series(struct store *s, double ts, const struct metric_series *
 
 	pthread_mutex_lock(&s->lock);
 	round = ++s->round;
+	refs_evict_stale(s, round);
+	if (n > s->live_series) /* small custom batches must not shrink it */
+		s->live_series = n;
 	for (size_t i = 0; i < n; i++) {
 		int err = append_one(s, &series[i], ts_ms, round);
 
@@ -569,6 +602,8 @@ int store_append_snapshot(struct store *s, const struct registry *r)
 
 	pthread_mutex_lock(&s->lock);
 	round = ++s->round;
+	refs_evict_stale(s, round);
+	s->live_series = n;
 	for (size_t i = 0; i < n; i++) {
 		const struct metric_series *m = registry_at(r, i);
 		int err;
@@ -690,9 +725,9 @@ static void writer_disconnect(struct store *s)
 /*
  * Each flush appends one sample per series, at a different place of the
  * (series, time) index for each series: the pages it touches are about one
- * leaf per series. The writer's page cache follows the series count
- * (8 KiB a series, 4 to 64 MiB), so a small daemon stays small and a large
- * ingest does not thrash.
+ * leaf per series. The writer's page cache follows the series count of the
+ * latest snapshot (8 KiB a series, 4 to 64 MiB), so a small daemon stays
+ * small and a large ingest does not thrash.
  */
 static void writer_size_cache(struct store *s, uint64_t nseries)
 {
@@ -1001,7 +1036,7 @@ static int flush_pending(struct store *s)
 	if (err)
 		goto fail;
 	pthread_mutex_lock(&s->lock);
-	nseries = s->hcount;
+	nseries = s->live_series;
 	pthread_mutex_unlock(&s->lock);
 	writer_size_cache(s, nseries);
 	err = flush_txn(s);

@@ -155,6 +155,7 @@ struct store {
 	char *vfs;
 	struct store_options opts;
 	long writer_cache_kib; /* page cache the writer connection has now; 0 = default */
+	size_t live_series;    /* series in the latest snapshot (under lock) */
 
 	pthread_mutex_t lock;
 	pthread_cond_t wake; /* the writer waits on it */
