@@ -19,10 +19,10 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* Set by the loader before load: I/Os at least this slow become events. */
 const volatile __u64 slow_io_ns = 50ULL * 1000 * 1000;
 
-#define REQ_OP_MASK 0xff
-#define REQ_OP_READ 0
-#define REQ_OP_WRITE 1
-#define REQ_OP_FLUSH 2
+#define REQ_OP_MASK    0xff
+#define REQ_OP_READ    0
+#define REQ_OP_WRITE   1
+#define REQ_OP_FLUSH   2
 #define REQ_OP_DISCARD 3
 
 struct rq_track {
@@ -162,7 +162,7 @@ static __always_inline int handle_rq_issue(__u64 *ctx, const bool btf)
 	} else {
 		/* Started before we attached, or not through the block layer's
 		 * accounting: latency is still measurable from here. */
-		struct rq_track n = { .issue_ns = now };
+		struct rq_track n = {.issue_ns = now};
 
 		if (start && start <= now)
 			n.queued_ns = start;

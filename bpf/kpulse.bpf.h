@@ -85,35 +85,35 @@ static __always_inline void *lookup_or_init(void *map, const void *key, const vo
  * Every program object has an `events` ring buffer and an `events_dropped`
  * per-CPU counter; a failed reservation is counted, never silent.
  */
-#define DECLARE_EVENTS(ringbuf_bytes)                                                   \
-	struct {                                                                        \
-		__uint(type, BPF_MAP_TYPE_RINGBUF);                                     \
-		__uint(max_entries, ringbuf_bytes);                                     \
-	} events SEC(".maps");                                                          \
-	struct {                                                                        \
-		__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);                                \
-		__uint(max_entries, 1);                                                 \
-		__type(key, __u32);                                                     \
-		__type(value, __u64);                                                   \
-	} events_dropped SEC(".maps");                                                  \
-	static __always_inline void *event_reserve(__u64 size)                          \
-	{                                                                               \
-		void *e = bpf_ringbuf_reserve(&events, size, 0);                        \
-		if (!e) {                                                               \
-			__u32 zero = 0;                                                 \
-			__u64 *n = bpf_map_lookup_elem(&events_dropped, &zero);         \
-			if (n)                                                          \
-				(*n)++;                                                 \
-		}                                                                       \
-		return e;                                                               \
-	}                                                                               \
-	/* Waking the reader costs microseconds per event; userspace polls     \
-	 * every 100 ms anyway, so wake it only when the buffer half fills. */  \
-	static __always_inline void event_submit(void *e)                              \
-	{                                                                               \
-		__u64 queued = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);           \
-		bpf_ringbuf_submit(e, queued > (ringbuf_bytes) / 2 ? BPF_RB_FORCE_WAKEUP \
-								  : BPF_RB_NO_WAKEUP);  \
+#define DECLARE_EVENTS(ringbuf_bytes)                                                              \
+	struct {                                                                                   \
+		__uint(type, BPF_MAP_TYPE_RINGBUF);                                                \
+		__uint(max_entries, ringbuf_bytes);                                                \
+	} events SEC(".maps");                                                                     \
+	struct {                                                                                   \
+		__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);                                           \
+		__uint(max_entries, 1);                                                            \
+		__type(key, __u32);                                                                \
+		__type(value, __u64);                                                              \
+	} events_dropped SEC(".maps");                                                             \
+	static __always_inline void *event_reserve(__u64 size)                                     \
+	{                                                                                          \
+		void *e = bpf_ringbuf_reserve(&events, size, 0);                                   \
+		if (!e) {                                                                          \
+			__u32 zero = 0;                                                            \
+			__u64 *n = bpf_map_lookup_elem(&events_dropped, &zero);                    \
+			if (n)                                                                     \
+				(*n)++;                                                            \
+		}                                                                                  \
+		return e;                                                                          \
+	}                                                                                          \
+	/* Waking the reader costs microseconds per event; userspace polls                         \
+	 * every 100 ms anyway, so wake it only when the buffer half fills. */                     \
+	static __always_inline void event_submit(void *e)                                          \
+	{                                                                                          \
+		__u64 queued = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);                      \
+		bpf_ringbuf_submit(e, queued > (ringbuf_bytes) / 2 ? BPF_RB_FORCE_WAKEUP           \
+								   : BPF_RB_NO_WAKEUP);            \
 	}
 
 static __always_inline void event_hdr_fill(struct kp_event_hdr *h, __u32 type, __u32 pid)
@@ -130,22 +130,22 @@ static __always_inline void event_hdr_fill(struct kp_event_hdr *h, __u32 type, _
  * entry for the current process; entries made for another process (a
  * cache eviction) get an empty comm, which userspace fills from /proc.
  */
-#define DECLARE_PROC_STATS()                                                            \
-	struct {                                                                        \
-		__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);                             \
-		__uint(max_entries, KP_PROC_MAX_ENTRIES);                               \
-		__type(key, __u32);                                                     \
-		__type(value, struct kp_proc_stat);                                     \
-	} proc_stats SEC(".maps");                                                      \
-	static __always_inline struct kp_proc_stat *proc_stat_get(__u32 tgid, bool is_current) \
-	{                                                                               \
-		struct kp_proc_stat *ps = bpf_map_lookup_elem(&proc_stats, &tgid);      \
-		if (ps)                                                                 \
-			return ps;                                                      \
-		struct kp_proc_stat init = {};                                          \
-		if (is_current)                                                         \
-			bpf_get_current_comm(init.comm, sizeof(init.comm));             \
-		return lookup_or_init(&proc_stats, &tgid, &init);                       \
+#define DECLARE_PROC_STATS()                                                                       \
+	struct {                                                                                   \
+		__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);                                        \
+		__uint(max_entries, KP_PROC_MAX_ENTRIES);                                          \
+		__type(key, __u32);                                                                \
+		__type(value, struct kp_proc_stat);                                                \
+	} proc_stats SEC(".maps");                                                                 \
+	static __always_inline struct kp_proc_stat *proc_stat_get(__u32 tgid, bool is_current)     \
+	{                                                                                          \
+		struct kp_proc_stat *ps = bpf_map_lookup_elem(&proc_stats, &tgid);                 \
+		if (ps)                                                                            \
+			return ps;                                                                 \
+		struct kp_proc_stat init = {};                                                     \
+		if (is_current)                                                                    \
+			bpf_get_current_comm(init.comm, sizeof(init.comm));                        \
+		return lookup_or_init(&proc_stats, &tgid, &init);                                  \
 	}
 
 /*
@@ -153,22 +153,21 @@ static __always_inline void event_hdr_fill(struct kp_event_hdr *h, __u32 type, _
  * (struct kp_proc_cache_slot[KP_PROC_CACHE_SLOTS]); a slot owned by another
  * process is first flushed to proc_stats through flush(ps, slot).
  */
-#define PROC_CACHE_ADD(cache, tgid_, which, delta, flush)                               \
-	do {                                                                            \
-		__u32 __tgid = (tgid_);                                                 \
-		struct kp_proc_cache_slot *__s =                                        \
-			&(cache)[__tgid & (KP_PROC_CACHE_SLOTS - 1)];                   \
-		if (__s->tgid != __tgid) {                                              \
-			if (__s->tgid && (__s->v[0] || __s->v[1])) {                    \
-				struct kp_proc_stat *__ps = proc_stat_get(__s->tgid, false); \
-				if (__ps)                                               \
-					flush(__ps, __s);                               \
-			}                                                               \
-			__s->tgid = __tgid;                                             \
-			__s->v[0] = 0;                                                  \
-			__s->v[1] = 0;                                                  \
-		}                                                                       \
-		__s->v[which] += (delta);                                               \
+#define PROC_CACHE_ADD(cache, tgid_, which, delta, flush)                                          \
+	do {                                                                                       \
+		__u32 __tgid = (tgid_);                                                            \
+		struct kp_proc_cache_slot *__s = &(cache)[__tgid & (KP_PROC_CACHE_SLOTS - 1)];     \
+		if (__s->tgid != __tgid) {                                                         \
+			if (__s->tgid && (__s->v[0] || __s->v[1])) {                               \
+				struct kp_proc_stat *__ps = proc_stat_get(__s->tgid, false);       \
+				if (__ps)                                                          \
+					flush(__ps, __s);                                          \
+			}                                                                          \
+			__s->tgid = __tgid;                                                        \
+			__s->v[0] = 0;                                                             \
+			__s->v[1] = 0;                                                             \
+		}                                                                                  \
+		__s->v[which] += (delta);                                                          \
 	} while (0)
 
 /*
@@ -179,12 +178,12 @@ static __always_inline void event_hdr_fill(struct kp_event_hdr *h, __u32 type, _
 #define KP_READ(btf, ptr, field) ((btf) ? (ptr)->field : BPF_CORE_READ(ptr, field))
 
 /* Per-CPU counter array increment. */
-#define COUNTER_ADD(map, idx, delta)                                                    \
-	do {                                                                            \
-		__u32 __k = (idx);                                                      \
-		__u64 *__v = bpf_map_lookup_elem(&(map), &__k);                         \
-		if (__v)                                                                \
-			*__v += (delta);                                                \
+#define COUNTER_ADD(map, idx, delta)                                                               \
+	do {                                                                                       \
+		__u32 __k = (idx);                                                                 \
+		__u64 *__v = bpf_map_lookup_elem(&(map), &__k);                                    \
+		if (__v)                                                                           \
+			*__v += (delta);                                                           \
 	} while (0)
 
 /*
@@ -195,16 +194,16 @@ static __always_inline void event_hdr_fill(struct kp_event_hdr *h, __u32 type, _
  * exists only in the tp_btf copy. Userspace keeps the entry point its
  * feature probe selects and turns the other's autoload off.
  */
-#define KP_HOOK(tp, handler)                                                            \
-	SEC("tp_btf/" #tp)                                                              \
-	int btf_##tp(__u64 *ctx)                                                        \
-	{                                                                               \
-		return handler(ctx, true);                                              \
-	}                                                                               \
-	SEC("raw_tp/" #tp)                                                              \
-	int raw_##tp(__u64 *ctx)                                                        \
-	{                                                                               \
-		return handler(ctx, false);                                             \
+#define KP_HOOK(tp, handler)                                                                       \
+	SEC("tp_btf/" #tp)                                                                         \
+	int btf_##tp(__u64 *ctx)                                                                   \
+	{                                                                                          \
+		return handler(ctx, true);                                                         \
+	}                                                                                          \
+	SEC("raw_tp/" #tp)                                                                         \
+	int raw_##tp(__u64 *ctx)                                                                   \
+	{                                                                                          \
+		return handler(ctx, false);                                                        \
 	}
 
 #endif /* KPULSE_BPF_H */

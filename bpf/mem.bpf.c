@@ -108,8 +108,8 @@ struct mm_struct___pre_6_2 {
 	struct mm_rss_stat___pre_6_2 rss_stat;
 } __attribute__((preserve_access_index));
 
-#define MM_FILEPAGES 0
-#define MM_ANONPAGES 1
+#define MM_FILEPAGES  0
+#define MM_ANONPAGES  1
 #define MM_SHMEMPAGES 3
 
 static __always_inline __u64 mm_rss_pages(struct mm_struct *mm)
@@ -158,8 +158,8 @@ static __always_inline int handle_oom_victim(__u64 *ctx, const bool btf)
 		memcg_id = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
 		/* kn->name is a pointer: read it, then the string it points to. */
 		if (memcg_id >= 0 && memcg_id < 16) {
-			const char *name = BPF_CORE_READ(p, cgroups, subsys[memcg_id], cgroup, kn,
-							 name);
+			const char *name =
+			    BPF_CORE_READ(p, cgroups, subsys[memcg_id], cgroup, kn, name);
 
 			if (name)
 				bpf_probe_read_kernel_str(e->memcg, sizeof(e->memcg), name);

@@ -14,9 +14,9 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  * in 6.11 and fires for failed attempts too, which RetransSegs skips. */
 const volatile bool retransmit_has_err = false;
 
-#define AF_INET 2
-#define AF_INET6 10
-#define IPPROTO_TCP 6
+#define AF_INET	     2
+#define AF_INET6     10
+#define IPPROTO_TCP  6
 #define NETDEV_TX_OK 0
 
 struct {
@@ -41,7 +41,7 @@ struct {
 } drop_reasons SEC(".maps");
 
 struct conn_track {
-	__u64 start_ns;	       /* SYN sent, or established for passive opens */
+	__u64 start_ns; /* SYN sent, or established for passive opens */
 	__u64 connect_lat_ns;
 	__u32 tgid;
 	char comm[KP_COMM_LEN];
@@ -62,8 +62,8 @@ static __always_inline struct kp_iface_stat *iface_get(struct net_device *dev, c
 {
 	struct net *net = KP_READ(btf, dev, nd_net.net);
 	struct kp_iface_key key = {
-		.netns_ino = net ? KP_READ(btf, net, ns.inum) : 0,
-		.ifindex = KP_READ(btf, dev, ifindex),
+	    .netns_ino = net ? KP_READ(btf, net, ns.inum) : 0,
+	    .ifindex = KP_READ(btf, dev, ifindex),
 	};
 	struct kp_iface_stat *st = bpf_map_lookup_elem(&iface_stats, &key);
 
@@ -203,7 +203,7 @@ static __always_inline int handle_set_state(__u64 *ctx, const bool btf)
 	now = bpf_ktime_get_ns();
 
 	if (newstate == TCP_SYN_SENT) {
-		struct conn_track n = { .start_ns = now };
+		struct conn_track n = {.start_ns = now};
 
 		n.tgid = bpf_get_current_pid_tgid() >> 32;
 		bpf_get_current_comm(n.comm, sizeof(n.comm));
@@ -218,7 +218,7 @@ static __always_inline int handle_set_state(__u64 *ctx, const bool btf)
 		} else if (!ct) {
 			/* Passive open: the child socket is born here, in softirq
 			 * context, so no process is known yet. */
-			struct conn_track n = { .start_ns = now };
+			struct conn_track n = {.start_ns = now};
 
 			bpf_map_update_elem(&conns, &key, &n, BPF_ANY);
 		}

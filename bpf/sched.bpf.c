@@ -16,7 +16,7 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-#define TASK_RUNNING 0
+#define TASK_RUNNING	  0
 #define SIGNAL_GROUP_EXIT 0x00000004
 
 /* Set by the loader: the kernel has task->sched_info (CONFIG_SCHED_INFO)
@@ -228,7 +228,7 @@ static __always_inline int handle_exit(__u64 *ctx, const bool btf)
 
 	/* Task storage goes away with the task; the fallback hash does not. */
 	if (!btf && !use_sched_info)
-		bpf_map_delete_elem(&task_sched_hash, &(__u32){ BPF_CORE_READ(p, pid) });
+		bpf_map_delete_elem(&task_sched_hash, &(__u32){BPF_CORE_READ(p, pid)});
 
 	/* Only the last thread of a group to exit ends the process
 	 * (do_exit() has already decremented signal->live). */

@@ -13,8 +13,8 @@
 #include <linux/types.h>
 #endif
 
-#define KP_COMM_LEN 16
-#define KP_IFNAME_LEN 16
+#define KP_COMM_LEN	   16
+#define KP_IFNAME_LEN	   16
 #define KP_CGROUP_NAME_LEN 64
 
 /*
@@ -35,9 +35,9 @@ struct kp_hist {
 enum kp_sched_counter {
 	KP_SCHED_CSW_VOLUNTARY,
 	KP_SCHED_CSW_INVOLUNTARY,
-	KP_SCHED_FORKS,	  /* new processes (not threads) */
+	KP_SCHED_FORKS, /* new processes (not threads) */
 	KP_SCHED_EXECS,
-	KP_SCHED_EXITS,	  /* whole processes */
+	KP_SCHED_EXITS, /* whole processes */
 	KP_SCHED_COUNTER_NR,
 };
 
@@ -150,7 +150,7 @@ enum kp_net_counter {
 	KP_NET_TCP_SYNACK_RETRANS,
 	KP_NET_TCP_RST_SENT,
 	KP_NET_TCP_RST_RECEIVED,
-	KP_NET_TCP_CONNECTS,	/* active opens that reached ESTABLISHED */
+	KP_NET_TCP_CONNECTS, /* active opens that reached ESTABLISHED */
 	KP_NET_TCP_CLOSES,
 	KP_NET_COUNTER_NR,
 };
@@ -220,7 +220,7 @@ struct kp_event_tcp_close {
 	struct kp_tcp_tuple tuple;
 	__u64 connect_latency_ns; /* 0 for passive opens */
 	__u64 lifetime_ns;
-	__u64 bytes_sent;     /* bytes_acked */
+	__u64 bytes_sent; /* bytes_acked */
 	__u64 bytes_received;
 };
 

@@ -22,76 +22,74 @@ struct test_case {
 extern struct test_case test_cases[TEST_MAX];
 extern int test_count;
 
-#define TEST(name)                                                                      \
-	static void test_##name(int *failed);                                           \
-	__attribute__((constructor)) static void register_##name(void)                  \
-	{                                                                               \
-		if (test_count < TEST_MAX)                                              \
-			test_cases[test_count++] = (struct test_case){ #name, test_##name }; \
-	}                                                                               \
+#define TEST(name)                                                                                 \
+	static void test_##name(int *failed);                                                      \
+	__attribute__((constructor)) static void register_##name(void)                             \
+	{                                                                                          \
+		if (test_count < TEST_MAX)                                                         \
+			test_cases[test_count++] = (struct test_case){#name, test_##name};         \
+	}                                                                                          \
 	static void test_##name(int *failed)
 
-#define CHECK(cond)                                                                     \
-	do {                                                                            \
-		if (!(cond)) {                                                          \
-			fprintf(stderr, "  %s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, \
-				#cond);                                                 \
-			*failed = 1;                                                    \
-			return;                                                         \
-		}                                                                       \
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "  %s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond); \
+			*failed = 1;                                                               \
+			return;                                                                    \
+		}                                                                                  \
 	} while (0)
 
-#define CHECK_EQ_INT(a, b)                                                              \
-	do {                                                                            \
-		long long _a = (long long)(a), _b = (long long)(b);                     \
-		if (_a != _b) {                                                         \
-			fprintf(stderr, "  %s:%d: %s == %lld, expected %s == %lld\n",   \
-				__FILE__, __LINE__, #a, _a, #b, _b);                    \
-			*failed = 1;                                                    \
-			return;                                                         \
-		}                                                                       \
+#define CHECK_EQ_INT(a, b)                                                                         \
+	do {                                                                                       \
+		long long _a = (long long)(a), _b = (long long)(b);                                \
+		if (_a != _b) {                                                                    \
+			fprintf(stderr, "  %s:%d: %s == %lld, expected %s == %lld\n", __FILE__,    \
+				__LINE__, #a, _a, #b, _b);                                         \
+			*failed = 1;                                                               \
+			return;                                                                    \
+		}                                                                                  \
 	} while (0)
 
-#define CHECK_NEAR(a, b, tol)                                                           \
-	do {                                                                            \
-		double _a = (double)(a), _b = (double)(b);                              \
-		if (!(fabs(_a - _b) <= (tol))) {                                        \
-			fprintf(stderr, "  %s:%d: %s == %.9g, expected %.9g +- %g\n",   \
-				__FILE__, __LINE__, #a, _a, _b, (double)(tol));         \
-			*failed = 1;                                                    \
-			return;                                                         \
-		}                                                                       \
+#define CHECK_NEAR(a, b, tol)                                                                      \
+	do {                                                                                       \
+		double _a = (double)(a), _b = (double)(b);                                         \
+		if (!(fabs(_a - _b) <= (tol))) {                                                   \
+			fprintf(stderr, "  %s:%d: %s == %.9g, expected %.9g +- %g\n", __FILE__,    \
+				__LINE__, #a, _a, _b, (double)(tol));                              \
+			*failed = 1;                                                               \
+			return;                                                                    \
+		}                                                                                  \
 	} while (0)
 
-#define CHECK_STR(a, b)                                                                 \
-	do {                                                                            \
-		const char *_a = (a), *_b = (b);                                        \
-		if (!_a || !_b || strcmp(_a, _b) != 0) {                                \
-			fprintf(stderr, "  %s:%d: %s == \"%s\", expected \"%s\"\n",     \
-				__FILE__, __LINE__, #a, _a ? _a : "(null)",             \
-				_b ? _b : "(null)");                                    \
-			*failed = 1;                                                    \
-			return;                                                         \
-		}                                                                       \
+#define CHECK_STR(a, b)                                                                            \
+	do {                                                                                       \
+		const char *_a = (a), *_b = (b);                                                   \
+		if (!_a || !_b || strcmp(_a, _b) != 0) {                                           \
+			fprintf(stderr, "  %s:%d: %s == \"%s\", expected \"%s\"\n", __FILE__,      \
+				__LINE__, #a, _a ? _a : "(null)", _b ? _b : "(null)");             \
+			*failed = 1;                                                               \
+			return;                                                                    \
+		}                                                                                  \
 	} while (0)
 
-#define TEST_MAIN()                                                                     \
-	struct test_case test_cases[TEST_MAX];                                          \
-	int test_count;                                                                 \
-	int main(void)                                                                  \
-	{                                                                               \
-		int passed = 0, failed_total = 0;                                       \
-		for (int i = 0; i < test_count; i++) {                                  \
-			int failed = 0;                                                 \
-			test_cases[i].fn(&failed);                                      \
-			printf("%s %s\n", failed ? "FAIL" : "ok  ", test_cases[i].name); \
-			if (failed)                                                     \
-				failed_total++;                                         \
-			else                                                            \
-				passed++;                                               \
-		}                                                                       \
-		printf("%s: %d passed, %d failed\n", __FILE__, passed, failed_total);   \
-		return failed_total ? 1 : 0;                                            \
+#define TEST_MAIN()                                                                                \
+	struct test_case test_cases[TEST_MAX];                                                     \
+	int test_count;                                                                            \
+	int main(void)                                                                             \
+	{                                                                                          \
+		int passed = 0, failed_total = 0;                                                  \
+		for (int i = 0; i < test_count; i++) {                                             \
+			int failed = 0;                                                            \
+			test_cases[i].fn(&failed);                                                 \
+			printf("%s %s\n", failed ? "FAIL" : "ok  ", test_cases[i].name);           \
+			if (failed)                                                                \
+				failed_total++;                                                    \
+			else                                                                       \
+				passed++;                                                          \
+		}                                                                                  \
+		printf("%s: %d passed, %d failed\n", __FILE__, passed, failed_total);              \
+		return failed_total ? 1 : 0;                                                       \
 	}
 
 #endif /* KPULSE_TEST_H */

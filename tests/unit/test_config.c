@@ -26,8 +26,8 @@ static bool config_equal(const struct kpulse_config *a, const struct kpulse_conf
 {
 	return a->interval_s == b->interval_s && strcmp(a->data_dir, b->data_dir) == 0 &&
 	       a->flush_interval_s == b->flush_interval_s &&
-	       a->retention_raw_s == b->retention_raw_s &&
-	       a->retention_1m_s == b->retention_1m_s && a->retention_1h_s == b->retention_1h_s &&
+	       a->retention_raw_s == b->retention_raw_s && a->retention_1m_s == b->retention_1m_s &&
+	       a->retention_1h_s == b->retention_1h_s &&
 	       a->retention_events_s == b->retention_events_s && a->slow_io_ms == b->slow_io_ms &&
 	       a->top_k == b->top_k && strcmp(a->listen, b->listen) == 0 &&
 	       strcmp(a->listen_host, b->listen_host) == 0 && a->listen_port == b->listen_port &&
@@ -185,32 +185,25 @@ struct good_double {
 TEST(set_accepts_numbers_and_durations_in_range)
 {
 	static const struct good_double cases[] = {
-		{ "KPULSE_INTERVAL", "0.1", 0.1, offsetof(struct kpulse_config, interval_s) },
-		{ "KPULSE_INTERVAL", "3600", 3600, offsetof(struct kpulse_config, interval_s) },
-		{ "KPULSE_INTERVAL", "2.5", 2.5, offsetof(struct kpulse_config, interval_s) },
-		{ "KPULSE_INTERVAL", ".5", 0.5, offsetof(struct kpulse_config, interval_s) },
-		{ "KPULSE_INTERVAL", "1e2", 100, offsetof(struct kpulse_config, interval_s) },
-		{ "KPULSE_INTERVAL", "007", 7, offsetof(struct kpulse_config, interval_s) },
-		{ "KPULSE_FLUSH_INTERVAL", "0.1", 0.1,
-		  offsetof(struct kpulse_config, flush_interval_s) },
-		{ "KPULSE_FLUSH_INTERVAL", "60", 60,
-		  offsetof(struct kpulse_config, flush_interval_s) },
-		{ "KPULSE_RETENTION_RAW", "90s", 90,
-		  offsetof(struct kpulse_config, retention_raw_s) },
-		{ "KPULSE_RETENTION_RAW", "15m", 900,
-		  offsetof(struct kpulse_config, retention_raw_s) },
-		{ "KPULSE_RETENTION_RAW", "1.5h", 5400,
-		  offsetof(struct kpulse_config, retention_raw_s) },
-		{ "KPULSE_RETENTION_RAW", "3600", 3600,
-		  offsetof(struct kpulse_config, retention_raw_s) },
-		{ "KPULSE_RETENTION_RAW", "1s", 1,
-		  offsetof(struct kpulse_config, retention_raw_s) },
-		{ "KPULSE_RETENTION_1M", "30d", 30 * DAY,
-		  offsetof(struct kpulse_config, retention_1m_s) },
-		{ "KPULSE_RETENTION_1H", "3650d", 3650 * DAY,
-		  offsetof(struct kpulse_config, retention_1h_s) },
-		{ "KPULSE_RETENTION_EVENTS", "48h", 2 * DAY,
-		  offsetof(struct kpulse_config, retention_events_s) },
+	    {"KPULSE_INTERVAL", "0.1", 0.1, offsetof(struct kpulse_config, interval_s)},
+	    {"KPULSE_INTERVAL", "3600", 3600, offsetof(struct kpulse_config, interval_s)},
+	    {"KPULSE_INTERVAL", "2.5", 2.5, offsetof(struct kpulse_config, interval_s)},
+	    {"KPULSE_INTERVAL", ".5", 0.5, offsetof(struct kpulse_config, interval_s)},
+	    {"KPULSE_INTERVAL", "1e2", 100, offsetof(struct kpulse_config, interval_s)},
+	    {"KPULSE_INTERVAL", "007", 7, offsetof(struct kpulse_config, interval_s)},
+	    {"KPULSE_FLUSH_INTERVAL", "0.1", 0.1, offsetof(struct kpulse_config, flush_interval_s)},
+	    {"KPULSE_FLUSH_INTERVAL", "60", 60, offsetof(struct kpulse_config, flush_interval_s)},
+	    {"KPULSE_RETENTION_RAW", "90s", 90, offsetof(struct kpulse_config, retention_raw_s)},
+	    {"KPULSE_RETENTION_RAW", "15m", 900, offsetof(struct kpulse_config, retention_raw_s)},
+	    {"KPULSE_RETENTION_RAW", "1.5h", 5400, offsetof(struct kpulse_config, retention_raw_s)},
+	    {"KPULSE_RETENTION_RAW", "3600", 3600, offsetof(struct kpulse_config, retention_raw_s)},
+	    {"KPULSE_RETENTION_RAW", "1s", 1, offsetof(struct kpulse_config, retention_raw_s)},
+	    {"KPULSE_RETENTION_1M", "30d", 30 * DAY,
+	     offsetof(struct kpulse_config, retention_1m_s)},
+	    {"KPULSE_RETENTION_1H", "3650d", 3650 * DAY,
+	     offsetof(struct kpulse_config, retention_1h_s)},
+	    {"KPULSE_RETENTION_EVENTS", "48h", 2 * DAY,
+	     offsetof(struct kpulse_config, retention_events_s)},
 	};
 	char err[256];
 
@@ -274,13 +267,13 @@ struct good_listen {
 TEST(set_accepts_listen_addresses_and_splits_host_and_port)
 {
 	static const struct good_listen cases[] = {
-		{ "127.0.0.1:9876", "127.0.0.1", 9876 },
-		{ "0.0.0.0:1", "0.0.0.0", 1 },
-		{ "localhost:80", "localhost", 80 },
-		{ "metrics-1.example.com:65535", "metrics-1.example.com", 65535 },
-		{ "[::1]:8080", "::1", 8080 },
-		{ "[::]:9876", "::", 9876 },
-		{ "[fe80::1:2]:443", "fe80::1:2", 443 },
+	    {"127.0.0.1:9876", "127.0.0.1", 9876},
+	    {"0.0.0.0:1", "0.0.0.0", 1},
+	    {"localhost:80", "localhost", 80},
+	    {"metrics-1.example.com:65535", "metrics-1.example.com", 65535},
+	    {"[::1]:8080", "::1", 8080},
+	    {"[::]:9876", "::", 9876},
+	    {"[fe80::1:2]:443", "fe80::1:2", 443},
 	};
 	char err[256];
 
@@ -352,95 +345,95 @@ struct bad_value {
 TEST(set_refuses_every_bad_form_and_leaves_config_unchanged)
 {
 	static const struct bad_value cases[] = {
-		/* not a number, junk, empty, whitespace, signs, specials */
-		{ "KPULSE_INTERVAL", "abc" },
-		{ "KPULSE_INTERVAL", "" },
-		{ "KPULSE_INTERVAL", "1x" },
-		{ "KPULSE_INTERVAL", "1s" },
-		{ "KPULSE_INTERVAL", "1 " },
-		{ "KPULSE_INTERVAL", " 1" },
-		{ "KPULSE_INTERVAL", "1,5" },
-		{ "KPULSE_INTERVAL", "1.2.3" },
-		{ "KPULSE_INTERVAL", "+1" },
-		{ "KPULSE_INTERVAL", "-1" },
-		{ "KPULSE_INTERVAL", "nan" },
-		{ "KPULSE_INTERVAL", "inf" },
-		{ "KPULSE_INTERVAL", "infinity" },
-		{ "KPULSE_INTERVAL", "0x10" },
-		{ "KPULSE_INTERVAL", "." },
-		{ "KPULSE_INTERVAL", "1e" },
-		{ "KPULSE_INTERVAL", "1e999" },
-		/* out of range */
-		{ "KPULSE_INTERVAL", "0.09" },
-		{ "KPULSE_INTERVAL", "0" },
-		{ "KPULSE_INTERVAL", "3600.001" },
-		{ "KPULSE_FLUSH_INTERVAL", "0.05" },
-		{ "KPULSE_FLUSH_INTERVAL", "60.5" },
-		/* durations: unit, junk, range, overflow */
-		{ "KPULSE_RETENTION_RAW", "" },
-		{ "KPULSE_RETENTION_RAW", "h" },
-		{ "KPULSE_RETENTION_RAW", "10x" },
-		{ "KPULSE_RETENTION_RAW", "10ms" },
-		{ "KPULSE_RETENTION_RAW", "10 h" },
-		{ "KPULSE_RETENTION_RAW", "10H" },
-		{ "KPULSE_RETENTION_RAW", "1hh" },
-		{ "KPULSE_RETENTION_RAW", "1h30m" },
-		{ "KPULSE_RETENTION_RAW", "-1h" },
-		{ "KPULSE_RETENTION_RAW", "0" },
-		{ "KPULSE_RETENTION_RAW", "0.5s" },
-		{ "KPULSE_RETENTION_1M", "3651d" },
-		{ "KPULSE_RETENTION_1H", "1e308d" },
-		{ "KPULSE_RETENTION_EVENTS", "nan" },
-		{ "KPULSE_RETENTION_EVENTS", "infd" },
-		/* whole numbers */
-		{ "KPULSE_SLOW_IO_MS", "" },
-		{ "KPULSE_SLOW_IO_MS", "abc" },
-		{ "KPULSE_SLOW_IO_MS", "-1" },
-		{ "KPULSE_SLOW_IO_MS", "+5" },
-		{ "KPULSE_SLOW_IO_MS", " 5" },
-		{ "KPULSE_SLOW_IO_MS", "1.5" },
-		{ "KPULSE_SLOW_IO_MS", "5ms" },
-		{ "KPULSE_SLOW_IO_MS", "600001" },
-		{ "KPULSE_SLOW_IO_MS", "18446744073709551616" },
-		{ "KPULSE_SLOW_IO_MS", "99999999999999999999999999" },
-		{ "KPULSE_TOP_K", "0" },
-		{ "KPULSE_TOP_K", "1001" },
-		{ "KPULSE_TOP_K", "10abc" },
-		{ "KPULSE_TOP_K", "0x10" },
-		{ "KPULSE_BUFFER_MAX_SAMPLES", "999" },
-		{ "KPULSE_BUFFER_MAX_SAMPLES", "100000001" },
-		{ "KPULSE_BUFFER_MAX_SAMPLES", "1e6" },
-		/* listen addresses */
-		{ "KPULSE_LISTEN", "" },
-		{ "KPULSE_LISTEN", "localhost" },
-		{ "KPULSE_LISTEN", ":9876" },
-		{ "KPULSE_LISTEN", "127.0.0.1:" },
-		{ "KPULSE_LISTEN", "127.0.0.1:0" },
-		{ "KPULSE_LISTEN", "127.0.0.1:65536" },
-		{ "KPULSE_LISTEN", "127.0.0.1:80x" },
-		{ "KPULSE_LISTEN", "127.0.0.1:-80" },
-		{ "KPULSE_LISTEN", "::1:9876" },
-		{ "KPULSE_LISTEN", "[::1]9876" },
-		{ "KPULSE_LISTEN", "[::1]:" },
-		{ "KPULSE_LISTEN", "[::1" },
-		{ "KPULSE_LISTEN", "[]:80" },
-		{ "KPULSE_LISTEN", "[localhost]:80" },
-		{ "KPULSE_LISTEN", "[127.0.0.1]:80" },
-		{ "KPULSE_LISTEN", "999.1.1.1:80" },
-		{ "KPULSE_LISTEN", "1.2.3:80" },
-		{ "KPULSE_LISTEN", "host_name:80" },
-		{ "KPULSE_LISTEN", "-bad:80" },
-		{ "KPULSE_LISTEN", "bad-:80" },
-		{ "KPULSE_LISTEN", "a..b:80" },
-		{ "KPULSE_LISTEN", "a.b.:80" },
-		{ "KPULSE_LISTEN", "host name:80" },
-		/* words */
-		{ "KPULSE_LOG_LEVEL", "" },
-		{ "KPULSE_LOG_LEVEL", "warning" },
-		{ "KPULSE_LOG_LEVEL", "info " },
-		{ "KPULSE_LOG_FORMAT", "" },
-		{ "KPULSE_LOG_FORMAT", "xml" },
-		{ "KPULSE_DATA_DIR", "" },
+	    /* not a number, junk, empty, whitespace, signs, specials */
+	    {"KPULSE_INTERVAL", "abc"},
+	    {"KPULSE_INTERVAL", ""},
+	    {"KPULSE_INTERVAL", "1x"},
+	    {"KPULSE_INTERVAL", "1s"},
+	    {"KPULSE_INTERVAL", "1 "},
+	    {"KPULSE_INTERVAL", " 1"},
+	    {"KPULSE_INTERVAL", "1,5"},
+	    {"KPULSE_INTERVAL", "1.2.3"},
+	    {"KPULSE_INTERVAL", "+1"},
+	    {"KPULSE_INTERVAL", "-1"},
+	    {"KPULSE_INTERVAL", "nan"},
+	    {"KPULSE_INTERVAL", "inf"},
+	    {"KPULSE_INTERVAL", "infinity"},
+	    {"KPULSE_INTERVAL", "0x10"},
+	    {"KPULSE_INTERVAL", "."},
+	    {"KPULSE_INTERVAL", "1e"},
+	    {"KPULSE_INTERVAL", "1e999"},
+	    /* out of range */
+	    {"KPULSE_INTERVAL", "0.09"},
+	    {"KPULSE_INTERVAL", "0"},
+	    {"KPULSE_INTERVAL", "3600.001"},
+	    {"KPULSE_FLUSH_INTERVAL", "0.05"},
+	    {"KPULSE_FLUSH_INTERVAL", "60.5"},
+	    /* durations: unit, junk, range, overflow */
+	    {"KPULSE_RETENTION_RAW", ""},
+	    {"KPULSE_RETENTION_RAW", "h"},
+	    {"KPULSE_RETENTION_RAW", "10x"},
+	    {"KPULSE_RETENTION_RAW", "10ms"},
+	    {"KPULSE_RETENTION_RAW", "10 h"},
+	    {"KPULSE_RETENTION_RAW", "10H"},
+	    {"KPULSE_RETENTION_RAW", "1hh"},
+	    {"KPULSE_RETENTION_RAW", "1h30m"},
+	    {"KPULSE_RETENTION_RAW", "-1h"},
+	    {"KPULSE_RETENTION_RAW", "0"},
+	    {"KPULSE_RETENTION_RAW", "0.5s"},
+	    {"KPULSE_RETENTION_1M", "3651d"},
+	    {"KPULSE_RETENTION_1H", "1e308d"},
+	    {"KPULSE_RETENTION_EVENTS", "nan"},
+	    {"KPULSE_RETENTION_EVENTS", "infd"},
+	    /* whole numbers */
+	    {"KPULSE_SLOW_IO_MS", ""},
+	    {"KPULSE_SLOW_IO_MS", "abc"},
+	    {"KPULSE_SLOW_IO_MS", "-1"},
+	    {"KPULSE_SLOW_IO_MS", "+5"},
+	    {"KPULSE_SLOW_IO_MS", " 5"},
+	    {"KPULSE_SLOW_IO_MS", "1.5"},
+	    {"KPULSE_SLOW_IO_MS", "5ms"},
+	    {"KPULSE_SLOW_IO_MS", "600001"},
+	    {"KPULSE_SLOW_IO_MS", "18446744073709551616"},
+	    {"KPULSE_SLOW_IO_MS", "99999999999999999999999999"},
+	    {"KPULSE_TOP_K", "0"},
+	    {"KPULSE_TOP_K", "1001"},
+	    {"KPULSE_TOP_K", "10abc"},
+	    {"KPULSE_TOP_K", "0x10"},
+	    {"KPULSE_BUFFER_MAX_SAMPLES", "999"},
+	    {"KPULSE_BUFFER_MAX_SAMPLES", "100000001"},
+	    {"KPULSE_BUFFER_MAX_SAMPLES", "1e6"},
+	    /* listen addresses */
+	    {"KPULSE_LISTEN", ""},
+	    {"KPULSE_LISTEN", "localhost"},
+	    {"KPULSE_LISTEN", ":9876"},
+	    {"KPULSE_LISTEN", "127.0.0.1:"},
+	    {"KPULSE_LISTEN", "127.0.0.1:0"},
+	    {"KPULSE_LISTEN", "127.0.0.1:65536"},
+	    {"KPULSE_LISTEN", "127.0.0.1:80x"},
+	    {"KPULSE_LISTEN", "127.0.0.1:-80"},
+	    {"KPULSE_LISTEN", "::1:9876"},
+	    {"KPULSE_LISTEN", "[::1]9876"},
+	    {"KPULSE_LISTEN", "[::1]:"},
+	    {"KPULSE_LISTEN", "[::1"},
+	    {"KPULSE_LISTEN", "[]:80"},
+	    {"KPULSE_LISTEN", "[localhost]:80"},
+	    {"KPULSE_LISTEN", "[127.0.0.1]:80"},
+	    {"KPULSE_LISTEN", "999.1.1.1:80"},
+	    {"KPULSE_LISTEN", "1.2.3:80"},
+	    {"KPULSE_LISTEN", "host_name:80"},
+	    {"KPULSE_LISTEN", "-bad:80"},
+	    {"KPULSE_LISTEN", "bad-:80"},
+	    {"KPULSE_LISTEN", "a..b:80"},
+	    {"KPULSE_LISTEN", "a.b.:80"},
+	    {"KPULSE_LISTEN", "host name:80"},
+	    /* words */
+	    {"KPULSE_LOG_LEVEL", ""},
+	    {"KPULSE_LOG_LEVEL", "warning"},
+	    {"KPULSE_LOG_LEVEL", "info "},
+	    {"KPULSE_LOG_FORMAT", ""},
+	    {"KPULSE_LOG_FORMAT", "xml"},
+	    {"KPULSE_DATA_DIR", ""},
 	};
 	struct kpulse_config def, c;
 
@@ -564,21 +557,20 @@ TEST(parse_duration_refuses_malformed_and_huge_values_without_writing)
 
 TEST(env_file_reads_comments_export_quotes_and_crlf)
 {
-	static const char text[] =
-		"# kpulse settings\n"
-		"\n"
-		"   \t\n"
-		"export KPULSE_INTERVAL=2.5\n"
-		"KPULSE_DATA_DIR='/var/lib/kp \"data\" #1'\n"
-		"KPULSE_LISTEN=\"[::1]:9000\"   # the API\n"
-		"  KPULSE_TOP_K = 20 # twenty\n"
-		"KPULSE_LOG_LEVEL=debug\r\n"
-		"KPULSE_RETENTION_RAW=\"36h\"\n"
-		"OTHER_TOOL=anything goes \"here\n"
-		"PATH=/usr/bin\n"
-		"export\tKPULSE_LOG_FORMAT='json'\n"
-		"KPULSE_SLOW_IO_MS=100\n"
-		"KPULSE_SLOW_IO_MS=120\n";
+	static const char text[] = "# kpulse settings\n"
+				   "\n"
+				   "   \t\n"
+				   "export KPULSE_INTERVAL=2.5\n"
+				   "KPULSE_DATA_DIR='/var/lib/kp \"data\" #1'\n"
+				   "KPULSE_LISTEN=\"[::1]:9000\"   # the API\n"
+				   "  KPULSE_TOP_K = 20 # twenty\n"
+				   "KPULSE_LOG_LEVEL=debug\r\n"
+				   "KPULSE_RETENTION_RAW=\"36h\"\n"
+				   "OTHER_TOOL=anything goes \"here\n"
+				   "PATH=/usr/bin\n"
+				   "export\tKPULSE_LOG_FORMAT='json'\n"
+				   "KPULSE_SLOW_IO_MS=100\n"
+				   "KPULSE_SLOW_IO_MS=120\n";
 	struct kpulse_config c;
 	char err[512] = "";
 
@@ -617,9 +609,9 @@ TEST(env_file_double_quotes_unescape_quote_and_backslash_only)
 	char err[512];
 
 	config_defaults(&c);
-	CHECK_EQ_INT(load_env_string(&c, "KPULSE_DATA_DIR=\"/a \\\"b\\\" c\\\\d\\n\"\n", err,
-				     sizeof(err)),
-		     0);
+	CHECK_EQ_INT(
+	    load_env_string(&c, "KPULSE_DATA_DIR=\"/a \\\"b\\\" c\\\\d\\n\"\n", err, sizeof(err)),
+	    0);
 	CHECK_STR(c.data_dir, "/a \"b\" c\\d\\n");
 	CHECK_EQ_INT(load_env_string(&c, "KPULSE_DATA_DIR='/x\\y'\n", err, sizeof(err)), 0);
 	CHECK_STR(c.data_dir, "/x\\y");
@@ -647,28 +639,28 @@ struct bad_env {
 TEST(env_file_errors_name_file_line_and_cause)
 {
 	static const struct bad_env cases[] = {
-		{ "# ok\nKPULSE_TOP_K=abc\n",
-		  ".env:2: KPULSE_TOP_K: \"abc\" is not a whole number between 1 and 1000" },
-		{ "KPULSE_TOP_K=\n",
-		  ".env:1: KPULSE_TOP_K: \"\" is not a whole number between 1 and 1000" },
-		{ "KPULSE_TOP_K= # nothing\n",
-		  ".env:1: KPULSE_TOP_K: \"\" is not a whole number between 1 and 1000" },
-		{ "KPULSE_TOP_K=''\n",
-		  ".env:1: KPULSE_TOP_K: \"\" is not a whole number between 1 and 1000" },
-		{ "\n\nKPULSE_NOPE=1\n",
-		  ".env:3: unknown key KPULSE_NOPE (.env.example lists the known ones)" },
-		{ "export KPULSE_interval=1\n",
-		  ".env:1: unknown key KPULSE_interval (.env.example lists the known ones)" },
-		{ "KPULSE_DATA_DIR='/data\n", ".env:1: unterminated ' quote" },
-		{ "KPULSE_DATA_DIR=\"/data\n", ".env:1: unterminated \" quote" },
-		{ "KPULSE_DATA_DIR=\"/data\\\"\n", ".env:1: unterminated \" quote" },
-		{ "OTHER='not ours but broken\n", ".env:1: unterminated ' quote" },
-		{ "KPULSE_TOP_K=\"5\" x\n", ".env:1: unexpected text after the closing quote" },
-		{ "KPULSE_TOP_K 5\n", ".env:1: expected KEY=VALUE" },
-		{ "=5\n", ".env:1: expected KEY=VALUE" },
-		{ "1KPULSE=5\n", ".env:1: expected KEY=VALUE" },
-		{ "KPULSE-TOP-K=5\n", ".env:1: expected KEY=VALUE" },
-		{ "export\n", ".env:1: expected KEY=VALUE" },
+	    {"# ok\nKPULSE_TOP_K=abc\n",
+	     ".env:2: KPULSE_TOP_K: \"abc\" is not a whole number between 1 and 1000"},
+	    {"KPULSE_TOP_K=\n",
+	     ".env:1: KPULSE_TOP_K: \"\" is not a whole number between 1 and 1000"},
+	    {"KPULSE_TOP_K= # nothing\n",
+	     ".env:1: KPULSE_TOP_K: \"\" is not a whole number between 1 and 1000"},
+	    {"KPULSE_TOP_K=''\n",
+	     ".env:1: KPULSE_TOP_K: \"\" is not a whole number between 1 and 1000"},
+	    {"\n\nKPULSE_NOPE=1\n",
+	     ".env:3: unknown key KPULSE_NOPE (.env.example lists the known ones)"},
+	    {"export KPULSE_interval=1\n",
+	     ".env:1: unknown key KPULSE_interval (.env.example lists the known ones)"},
+	    {"KPULSE_DATA_DIR='/data\n", ".env:1: unterminated ' quote"},
+	    {"KPULSE_DATA_DIR=\"/data\n", ".env:1: unterminated \" quote"},
+	    {"KPULSE_DATA_DIR=\"/data\\\"\n", ".env:1: unterminated \" quote"},
+	    {"OTHER='not ours but broken\n", ".env:1: unterminated ' quote"},
+	    {"KPULSE_TOP_K=\"5\" x\n", ".env:1: unexpected text after the closing quote"},
+	    {"KPULSE_TOP_K 5\n", ".env:1: expected KEY=VALUE"},
+	    {"=5\n", ".env:1: expected KEY=VALUE"},
+	    {"1KPULSE=5\n", ".env:1: expected KEY=VALUE"},
+	    {"KPULSE-TOP-K=5\n", ".env:1: expected KEY=VALUE"},
+	    {"export\n", ".env:1: expected KEY=VALUE"},
 	};
 	struct kpulse_config def, c;
 
@@ -707,9 +699,9 @@ TEST(env_file_refuses_long_lines_and_nul_bytes)
 	CHECK_STR(err, ".env:1: line longer than 4096 bytes");
 	CHECK(config_equal(&c, &def));
 
-	CHECK_EQ_INT(load_env_text(&c, "KPULSE_TOP_K=4\nKPULSE_DATA_DIR=/a\0b\n", 36, err,
-				   sizeof(err)),
-		     -EINVAL);
+	CHECK_EQ_INT(
+	    load_env_text(&c, "KPULSE_TOP_K=4\nKPULSE_DATA_DIR=/a\0b\n", 36, err, sizeof(err)),
+	    -EINVAL);
 	CHECK_STR(err, ".env:2: line holds a NUL byte");
 	CHECK(config_equal(&c, &def));
 }
@@ -758,14 +750,14 @@ TEST(env_file_missing_is_fine_unless_it_must_exist)
 TEST(environ_applies_kpulse_entries_and_ignores_the_rest)
 {
 	char *envp[] = {
-		"PATH=/usr/bin",
-		"KPULSE_TOP_K=7",
-		"KPULSE_BIN=/usr/sbin/kpulse",
-		"KPULSE_LISTEN=[::]:1234",
-		"KPULSE_NO_EQUALS_SIGN",
-		"NOT_KPULSE_TOP_K=1",
-		"KPULSE_LOG_FORMAT=json",
-		NULL,
+	    "PATH=/usr/bin",
+	    "KPULSE_TOP_K=7",
+	    "KPULSE_BIN=/usr/sbin/kpulse",
+	    "KPULSE_LISTEN=[::]:1234",
+	    "KPULSE_NO_EQUALS_SIGN",
+	    "NOT_KPULSE_TOP_K=1",
+	    "KPULSE_LOG_FORMAT=json",
+	    NULL,
 	};
 	struct kpulse_config c;
 	char err[256] = "";
@@ -782,7 +774,7 @@ TEST(environ_applies_kpulse_entries_and_ignores_the_rest)
 
 TEST(environ_bad_value_fails_whole_and_names_the_variable)
 {
-	char *envp[] = { "KPULSE_TOP_K=7", "KPULSE_INTERVAL=abc", NULL };
+	char *envp[] = {"KPULSE_TOP_K=7", "KPULSE_INTERVAL=abc", NULL};
 	struct kpulse_config def, c;
 	char err[256] = "";
 
@@ -795,7 +787,7 @@ TEST(environ_bad_value_fails_whole_and_names_the_variable)
 
 TEST(precedence_env_file_then_environment_then_flags)
 {
-	char *envp[] = { "KPULSE_TOP_K=30", "KPULSE_SLOW_IO_MS=200", NULL };
+	char *envp[] = {"KPULSE_TOP_K=30", "KPULSE_SLOW_IO_MS=200", NULL};
 	struct kpulse_config c;
 	char err[512] = "";
 
@@ -806,9 +798,9 @@ TEST(precedence_env_file_then_environment_then_flags)
 		     0);
 	CHECK_EQ_INT(config_load_environ(&c, envp, err, sizeof(err)), 0);
 	CHECK_EQ_INT(config_set(&c, "--slow-io-ms", "300", err, sizeof(err)), 0);
-	CHECK_NEAR(c.interval_s, 2, 0);	   /* only the file set it */
-	CHECK_EQ_INT(c.top_k, 30);	   /* environment over file */
-	CHECK_EQ_INT(c.slow_io_ms, 300);   /* flag over both */
+	CHECK_NEAR(c.interval_s, 2, 0);		/* only the file set it */
+	CHECK_EQ_INT(c.top_k, 30);		/* environment over file */
+	CHECK_EQ_INT(c.slow_io_ms, 300);	/* flag over both */
 	CHECK_NEAR(c.flush_interval_s, 1.0, 0); /* nobody: default */
 }
 
@@ -849,16 +841,16 @@ TEST(api_options_accept_their_ranges_and_booleans)
 TEST(api_options_refuse_bad_values_and_never_quote_secrets)
 {
 	static const char *const bad[][2] = {
-		{ "KPULSE_TOKEN_TTL", "0" },
-		{ "KPULSE_TOKEN_TTL", "31d" },
-		{ "KPULSE_TOKEN_TTL", "1w" },
-		{ "KPULSE_METRICS_AUTH", "maybe" },
-		{ "KPULSE_METRICS_AUTH", "" },
-		{ "KPULSE_API_MAX_CONNECTIONS", "3" },
-		{ "KPULSE_API_MAX_BODY_BYTES", "1023" },
-		{ "KPULSE_API_RATE_LIMIT", "0" },
-		{ "KPULSE_CUSTOM_MAX_SERIES", "100001" },
-		{ "KPULSE_JWT_SECRET", "short" },
+	    {"KPULSE_TOKEN_TTL", "0"},
+	    {"KPULSE_TOKEN_TTL", "31d"},
+	    {"KPULSE_TOKEN_TTL", "1w"},
+	    {"KPULSE_METRICS_AUTH", "maybe"},
+	    {"KPULSE_METRICS_AUTH", ""},
+	    {"KPULSE_API_MAX_CONNECTIONS", "3"},
+	    {"KPULSE_API_MAX_BODY_BYTES", "1023"},
+	    {"KPULSE_API_RATE_LIMIT", "0"},
+	    {"KPULSE_CUSTOM_MAX_SERIES", "100001"},
+	    {"KPULSE_JWT_SECRET", "short"},
 	};
 	struct kpulse_config def, c;
 	char err[256];

@@ -34,7 +34,7 @@ TEST(exit_event_decodes_code_signal_and_lifetime)
 
 TEST(killed_process_reports_its_signal)
 {
-	struct kp_event_proc e = { .hdr = { .type = KP_EV_EXIT, .pid = 5 }, .exit_code = 9 };
+	struct kp_event_proc e = {.hdr = {.type = KP_EV_EXIT, .pid = 5}, .exit_code = 9};
 	json_t *o = event_to_json(&e, sizeof(e), 0);
 
 	CHECK(o);
@@ -52,8 +52,8 @@ TEST(tcp_close_event_formats_addresses)
 	e.tuple.family = 2;
 	e.tuple.sport = 40000;
 	e.tuple.dport = 5201;
-	memcpy(e.tuple.saddr, (uint8_t[]){ 127, 0, 0, 1 }, 4);
-	memcpy(e.tuple.daddr, (uint8_t[]){ 10, 254, 0, 2 }, 4);
+	memcpy(e.tuple.saddr, (uint8_t[]){127, 0, 0, 1}, 4);
+	memcpy(e.tuple.daddr, (uint8_t[]){10, 254, 0, 2}, 4);
 	e.bytes_sent = 1000;
 	o = event_to_json(&e, sizeof(e), 0);
 	CHECK(o);
@@ -67,7 +67,7 @@ TEST(tcp_close_event_formats_addresses)
 
 TEST(oom_event_carries_memcg)
 {
-	struct kp_event_oom e = { .hdr = { .type = KP_EV_OOM_KILL, .pid = 77 } };
+	struct kp_event_oom e = {.hdr = {.type = KP_EV_OOM_KILL, .pid = 77}};
 	json_t *o;
 
 	strcpy(e.hdr.comm, "hog");
@@ -82,8 +82,8 @@ TEST(oom_event_carries_memcg)
 
 TEST(short_or_unknown_records_are_rejected)
 {
-	struct kp_event_proc e = { .hdr = { .type = KP_EV_EXIT } };
-	struct kp_event_hdr h = { .type = 999 };
+	struct kp_event_proc e = {.hdr = {.type = KP_EV_EXIT}};
+	struct kp_event_hdr h = {.type = 999};
 
 	errno = 0;
 	CHECK(event_to_json(&e, sizeof(e) - 1, 0) == NULL);
@@ -96,7 +96,7 @@ TEST(short_or_unknown_records_are_rejected)
 
 TEST(unterminated_or_invalid_utf8_comm_is_made_safe)
 {
-	struct kp_event_proc e = { .hdr = { .type = KP_EV_EXEC } };
+	struct kp_event_proc e = {.hdr = {.type = KP_EV_EXEC}};
 	json_t *o;
 
 	memset(e.hdr.comm, 'a', sizeof(e.hdr.comm)); /* no NUL */

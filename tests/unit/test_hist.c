@@ -23,8 +23,8 @@ TEST(bounds_are_powers_of_two)
 
 TEST(total_and_merge_add_slotwise)
 {
-	uint64_t a[NSLOTS] = { [0] = 1, [5] = 7, [39] = 2 };
-	uint64_t b[NSLOTS] = { [0] = 4, [6] = 3 };
+	uint64_t a[NSLOTS] = {[0] = 1, [5] = 7, [39] = 2};
+	uint64_t b[NSLOTS] = {[0] = 4, [6] = 3};
 
 	CHECK_EQ_INT(hist_total(a, NSLOTS), 10);
 	CHECK_EQ_INT(hist_total(a, 0), 0);
@@ -42,7 +42,7 @@ TEST(total_and_merge_add_slotwise)
 /* Slot 3 is [8, 16); 4 values: rank k sits at 8 + 8 * k / 4. */
 TEST(quantile_single_slot_interpolates)
 {
-	uint64_t s[NSLOTS] = { [3] = 4 };
+	uint64_t s[NSLOTS] = {[3] = 4};
 
 	CHECK_NEAR(hist_log2_quantile(s, NSLOTS, 0.0), 10.0, 1e-12); /* rank 1, not 0 */
 	CHECK_NEAR(hist_log2_quantile(s, NSLOTS, 0.25), 10.0, 1e-12);
@@ -55,7 +55,7 @@ TEST(quantile_single_slot_interpolates)
 /* Slot 0 is [0, 2): its lower bound is 0, not 1. */
 TEST(quantile_slot_zero_starts_at_zero)
 {
-	uint64_t s[NSLOTS] = { [0] = 2 };
+	uint64_t s[NSLOTS] = {[0] = 2};
 
 	CHECK_NEAR(hist_log2_quantile(s, NSLOTS, 0.5), 1.0, 1e-12);
 	CHECK_NEAR(hist_log2_quantile(s, NSLOTS, 1.0), 2.0, 1e-12);
@@ -64,7 +64,7 @@ TEST(quantile_slot_zero_starts_at_zero)
 /* 1 value in [2, 4), 3 in [16, 32): total 4. */
 TEST(quantile_two_slots)
 {
-	uint64_t s[NSLOTS] = { [1] = 1, [4] = 3 };
+	uint64_t s[NSLOTS] = {[1] = 1, [4] = 3};
 
 	CHECK_NEAR(hist_log2_quantile(s, NSLOTS, 0.0), 4.0, 1e-12);
 	CHECK_NEAR(hist_log2_quantile(s, NSLOTS, 0.25), 4.0, 1e-12);
@@ -79,7 +79,7 @@ TEST(quantile_two_slots)
 
 TEST(quantile_top_slot)
 {
-	uint64_t s[NSLOTS] = { [39] = 1 };
+	uint64_t s[NSLOTS] = {[39] = 1};
 
 	CHECK_NEAR(hist_log2_quantile(s, NSLOTS, 0.5), 1099511627776.0, 0);
 }
@@ -90,7 +90,7 @@ TEST(quantile_top_slot)
  */
 TEST(quantile_rank_ignores_float_noise)
 {
-	uint64_t s[NSLOTS] = { [0] = 7, [1] = 93 };
+	uint64_t s[NSLOTS] = {[0] = 7, [1] = 93};
 
 	CHECK(0.07 * 100 > 7.0); /* the premise of the test */
 	CHECK_NEAR(hist_log2_quantile(s, NSLOTS, 0.07), 2.0, 1e-12);
@@ -99,8 +99,8 @@ TEST(quantile_rank_ignores_float_noise)
 
 TEST(quantile_undefined_is_nan)
 {
-	uint64_t empty[NSLOTS] = { 0 };
-	uint64_t s[NSLOTS] = { [2] = 5 };
+	uint64_t empty[NSLOTS] = {0};
+	uint64_t s[NSLOTS] = {[2] = 5};
 
 	CHECK(isnan(hist_log2_quantile(empty, NSLOTS, 0.5)));
 	CHECK(isnan(hist_log2_quantile(s, 0, 0.5)));
@@ -113,8 +113,8 @@ TEST(quantile_undefined_is_nan)
 
 TEST(quantile_after_merge)
 {
-	uint64_t cpu0[NSLOTS] = { [1] = 1 };
-	uint64_t cpu1[NSLOTS] = { [4] = 3 };
+	uint64_t cpu0[NSLOTS] = {[1] = 1};
+	uint64_t cpu1[NSLOTS] = {[4] = 3};
 
 	hist_merge(cpu0, cpu1, NSLOTS);
 	CHECK_NEAR(hist_log2_quantile(cpu0, NSLOTS, 0.5), 16.0 + 16.0 / 3.0, 1e-9);

@@ -66,7 +66,7 @@ static int count_lines(const char *s)
 static int is_recent_timestamp(const char *ts)
 {
 	static const char pattern[] = "dddd-dd-ddTdd:dd:dd.dddZ";
-	struct tm tm = { 0 };
+	struct tm tm = {0};
 	time_t t;
 
 	for (size_t i = 0; i < sizeof(pattern) - 1; i++) {
@@ -130,20 +130,20 @@ TEST(names_round_trip_and_unknown_values_print_as_question_mark)
 	CHECK_STR(log_level_name((enum log_level)42), "?");
 	CHECK_STR(log_format_name(LOG_FORMAT_TEXT), "text");
 	CHECK_STR(log_format_name(LOG_FORMAT_JSON), "json");
-	CHECK_STR(log_format_name((enum log_format)-1), "?");
+	CHECK_STR(log_format_name((enum log_format) - 1), "?");
 }
 
 TEST(timestamp_is_rfc3339_utc_with_truncated_milliseconds)
 {
 	char buf[LOG_TIMESTAMP_LEN];
-	struct timespec ts = { .tv_sec = 1795887601, .tv_nsec = 123999999 };
+	struct timespec ts = {.tv_sec = 1795887601, .tv_nsec = 123999999};
 
 	CHECK_EQ_INT(log_timestamp_format(&ts, buf, sizeof(buf)), 0);
 	CHECK_STR(buf, "2026-11-28T17:40:01.123Z");
-	ts = (struct timespec){ .tv_sec = 0, .tv_nsec = 999999999 };
+	ts = (struct timespec){.tv_sec = 0, .tv_nsec = 999999999};
 	CHECK_EQ_INT(log_timestamp_format(&ts, buf, sizeof(buf)), 0);
 	CHECK_STR(buf, "1970-01-01T00:00:00.999Z");
-	ts = (struct timespec){ .tv_sec = 253402300799, .tv_nsec = 0 };
+	ts = (struct timespec){.tv_sec = 253402300799, .tv_nsec = 0};
 	CHECK_EQ_INT(log_timestamp_format(&ts, buf, sizeof(buf)), 0);
 	CHECK_STR(buf, "9999-12-31T23:59:59.000Z");
 }
@@ -151,14 +151,14 @@ TEST(timestamp_is_rfc3339_utc_with_truncated_milliseconds)
 TEST(timestamp_rejects_bad_input_without_touching_the_buffer)
 {
 	char buf[LOG_TIMESTAMP_LEN] = "untouched";
-	struct timespec ts = { .tv_sec = 0, .tv_nsec = 0 };
+	struct timespec ts = {.tv_sec = 0, .tv_nsec = 0};
 
 	CHECK_EQ_INT(log_timestamp_format(&ts, buf, LOG_TIMESTAMP_LEN - 1), -ENOSPC);
 	ts.tv_nsec = 1000000000L;
 	CHECK_EQ_INT(log_timestamp_format(&ts, buf, sizeof(buf)), -EINVAL);
 	ts.tv_nsec = -1;
 	CHECK_EQ_INT(log_timestamp_format(&ts, buf, sizeof(buf)), -EINVAL);
-	ts = (struct timespec){ .tv_sec = 253402300800, .tv_nsec = 0 };
+	ts = (struct timespec){.tv_sec = 253402300800, .tv_nsec = 0};
 	CHECK_EQ_INT(log_timestamp_format(&ts, buf, sizeof(buf)), -EOVERFLOW);
 	CHECK_STR(buf, "untouched");
 }
@@ -197,7 +197,8 @@ TEST(text_line_escapes_line_breaks_and_control_bytes)
 
 	r = capture_begin(LOG_LEVEL_INFO, LOG_FORMAT_TEXT);
 	if (r == 0)
-		log_info("a\nb\rc\x01" "d\te");
+		log_info("a\nb\rc\x01"
+			 "d\te");
 	out = capture_end();
 	CHECK_EQ_INT(r, 0);
 	CHECK_EQ_INT(count_lines(out), 1);
@@ -410,7 +411,7 @@ TEST(default_output_is_stderr)
 	CHECK_STR(buf + 24, " error to stderr\n");
 }
 
-#define THREADS 4
+#define THREADS		 4
 #define LINES_PER_THREAD 300
 
 static void *log_from_thread(void *arg)
@@ -424,7 +425,7 @@ static void *log_from_thread(void *arg)
 
 TEST(lines_from_concurrent_threads_stay_whole)
 {
-	int seen[THREADS] = { 0 }, bad = 0, r, started = 0;
+	int seen[THREADS] = {0}, bad = 0, r, started = 0;
 	pthread_t threads[THREADS];
 	const char *out, *p;
 
@@ -446,8 +447,7 @@ TEST(lines_from_concurrent_threads_stay_whole)
 		if (!is_recent_timestamp(p) ||
 		    sscanf(p + 24, " info  thread=%d line=%d padding=abcdefghijklmnopqrstuvwxyz%n",
 			   &id, &line, &n) != 2 ||
-		    n == 0 || p[24 + n] != '\n' || id < 0 || id >= THREADS ||
-		    line != seen[id]++) {
+		    n == 0 || p[24 + n] != '\n' || id < 0 || id >= THREADS || line != seen[id]++) {
 			bad++;
 			break;
 		}

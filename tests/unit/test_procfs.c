@@ -30,7 +30,7 @@ TEST(meminfo_parses_kb_values_into_bytes)
 
 TEST(meminfo_without_required_keys_is_rejected)
 {
-	struct meminfo m = { .total_bytes = 7 };
+	struct meminfo m = {.total_bytes = 7};
 
 	CHECK_EQ_INT(procfs_parse_meminfo("MemFree: 1 kB\n", &m), -EINVAL);
 	CHECK_EQ_INT(procfs_parse_meminfo("", &m), -EINVAL);
@@ -42,12 +42,12 @@ TEST(meminfo_malformed_or_overflowing_number_is_rejected)
 	struct meminfo m;
 
 	CHECK_EQ_INT(procfs_parse_meminfo("MemTotal: abc kB\nMemAvailable: 1 kB\n", &m), -EINVAL);
-	CHECK_EQ_INT(procfs_parse_meminfo("MemTotal: 99999999999999999999 kB\nMemAvailable: 1 kB\n",
-					  &m),
-		     -EINVAL);
-	CHECK_EQ_INT(procfs_parse_meminfo("MemTotal: 18014398509481984 kB\nMemAvailable: 1 kB\n",
-					  &m),
-		     -EINVAL);
+	CHECK_EQ_INT(
+	    procfs_parse_meminfo("MemTotal: 99999999999999999999 kB\nMemAvailable: 1 kB\n", &m),
+	    -EINVAL);
+	CHECK_EQ_INT(
+	    procfs_parse_meminfo("MemTotal: 18014398509481984 kB\nMemAvailable: 1 kB\n", &m),
+	    -EINVAL);
 	CHECK_EQ_INT(procfs_parse_meminfo("MemTotal: 12 kB junk\nMemAvailable: 1 kB\n", &m),
 		     -EINVAL);
 }

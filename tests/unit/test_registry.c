@@ -47,17 +47,17 @@ static char *snapshot(const struct registry *r)
 	return s;
 }
 
-#define REGISTRY_TEST(name)                                                                     \
-	static void check_##name(struct fixture *fx, int *failed);                              \
-	TEST(name)                                                                              \
-	{                                                                                       \
-		struct fixture fx = { .r = registry_new() };                                    \
-		if (fx.r)                                                                       \
-			check_##name(&fx, failed);                                              \
-		else                                                                            \
-			*failed = 1;                                                            \
-		fixture_free(&fx);                                                              \
-	}                                                                                       \
+#define REGISTRY_TEST(name)                                                                        \
+	static void check_##name(struct fixture *fx, int *failed);                                 \
+	TEST(name)                                                                                 \
+	{                                                                                          \
+		struct fixture fx = {.r = registry_new()};                                         \
+		if (fx.r)                                                                          \
+			check_##name(&fx, failed);                                                 \
+		else                                                                               \
+			*failed = 1;                                                               \
+		fixture_free(&fx);                                                                 \
+	}                                                                                          \
 	static void check_##name(struct fixture *fx, int *failed)
 
 /* ---------------------------------------------------------------------------
@@ -66,7 +66,7 @@ static char *snapshot(const struct registry *r)
 
 REGISTRY_TEST(counter_is_created_then_updated)
 {
-	struct metric_label dev_sda[] = { { "device", "sda" } };
+	struct metric_label dev_sda[] = {{"device", "sda"}};
 	const struct metric_series *s;
 
 	CHECK_EQ_INT(registry_size(fx->r), 0);
@@ -90,8 +90,8 @@ REGISTRY_TEST(counter_is_created_then_updated)
 
 REGISTRY_TEST(labels_in_any_order_are_one_series)
 {
-	struct metric_label ab[] = { { "op", "read" }, { "device", "sda" } };
-	struct metric_label ba[] = { { "device", "sda" }, { "op", "read" } };
+	struct metric_label ab[] = {{"op", "read"}, {"device", "sda"}};
+	struct metric_label ba[] = {{"device", "sda"}, {"op", "read"}};
 	const struct metric_series *s;
 
 	CHECK_EQ_INT(registry_set_counter(fx->r, "kp_bytes_total", ab, 2, 1), 0);
@@ -119,7 +119,7 @@ static void repeat(char *buf, char c, size_t n)
 REGISTRY_TEST(label_value_is_truncated_on_a_utf8_boundary)
 {
 	char value[200], expect[200];
-	struct metric_label l[] = { { "comm", value } };
+	struct metric_label l[] = {{"comm", value}};
 	const struct metric_series *s;
 
 	/* 62 + 2 bytes: the 2-byte e-acute does not fit in 63, and goes whole */
@@ -170,17 +170,19 @@ REGISTRY_TEST(label_value_bad_bytes_become_question_marks)
 	static const struct {
 		const char *in, *out;
 	} cases[] = {
-		{ "a\xff" "b", "a?b" }, /* split, or \xffb reads as one escape */
-		{ "tab\there\n", "tab?here?" },
-		{ "cut\xc3", "cut?" }, /* sequence cut short by the NUL */
-		{ "\xc0\xaf", "??" }, /* overlong '/' */
-		{ "\xed\xa0\x80", "???" }, /* UTF-16 surrogate */
-		{ "\xf4\x90\x80\x80", "????" }, /* above U+10FFFF */
-		{ "gr\xc3\xbc\xc3\x9f", "gr\xc3\xbc\xc3\x9f" }, /* valid stays */
+	    {"a\xff"
+	     "b",
+	     "a?b"}, /* split, or \xffb reads as one escape */
+	    {"tab\there\n", "tab?here?"},
+	    {"cut\xc3", "cut?"},			  /* sequence cut short by the NUL */
+	    {"\xc0\xaf", "??"},				  /* overlong '/' */
+	    {"\xed\xa0\x80", "???"},			  /* UTF-16 surrogate */
+	    {"\xf4\x90\x80\x80", "????"},		  /* above U+10FFFF */
+	    {"gr\xc3\xbc\xc3\x9f", "gr\xc3\xbc\xc3\x9f"}, /* valid stays */
 	};
 
 	for (size_t i = 0; i < NLABELS(cases); i++) {
-		struct metric_label l[] = { { "comm", cases[i].in } };
+		struct metric_label l[] = {{"comm", cases[i].in}};
 		const struct metric_series *s;
 
 		registry_begin(fx->r, 1, 1);
@@ -200,25 +202,24 @@ REGISTRY_TEST(label_value_bad_bytes_become_question_marks)
  * Validation: every failure is -EINVAL and leaves the registry as it was
  */
 
-#define CHECK_REJECTED(call)                                                                    \
-	do {                                                                                    \
-		CHECK_EQ_INT((call), -EINVAL);                                                  \
-		free(fx->after);                                                                \
-		fx->after = snapshot(fx->r);                                                    \
-		CHECK_STR(fx->after, fx->before);                                               \
+#define CHECK_REJECTED(call)                                                                       \
+	do {                                                                                       \
+		CHECK_EQ_INT((call), -EINVAL);                                                     \
+		free(fx->after);                                                                   \
+		fx->after = snapshot(fx->r);                                                       \
+		CHECK_STR(fx->after, fx->before);                                                  \
 	} while (0)
 
 REGISTRY_TEST(invalid_input_is_rejected_and_changes_nothing)
 {
-	struct metric_label ok[] = { { "device", "sda" } };
-	struct metric_label five[] = { { "a", "1" }, { "b", "2" }, { "c", "3" }, { "d", "4" },
-				       { "e", "5" } };
-	struct metric_label dup[] = { { "a", "1" }, { "b", "2" }, { "a", "3" } };
-	struct metric_label null_value[] = { { "a", NULL } };
+	struct metric_label ok[] = {{"device", "sda"}};
+	struct metric_label five[] = {{"a", "1"}, {"b", "2"}, {"c", "3"}, {"d", "4"}, {"e", "5"}};
+	struct metric_label dup[] = {{"a", "1"}, {"b", "2"}, {"a", "3"}};
+	struct metric_label null_value[] = {{"a", NULL}};
 	char long_name[REGISTRY_NAME_MAX + 1], long_key[REGISTRY_LABEL_KEY_MAX + 1];
-	static const char *const bad_names[] = { "", "1abc", "a-b", "a b", "a.b", "\xc3\xa9" };
-	static const char *const bad_keys[] = { "", "1k", "k-1", "k:x", "k y" };
-	uint64_t slots[REGISTRY_HIST_SLOTS] = { [1] = 1 };
+	static const char *const bad_names[] = {"", "1abc", "a-b", "a b", "a.b", "\xc3\xa9"};
+	static const char *const bad_keys[] = {"", "1k", "k-1", "k:x", "k y"};
+	uint64_t slots[REGISTRY_HIST_SLOTS] = {[1] = 1};
 
 	registry_begin(fx->r, 10, 1);
 	CHECK_EQ_INT(registry_set_counter(fx->r, "kp_x_total", ok, 1, 7), 0);
@@ -233,18 +234,18 @@ REGISTRY_TEST(invalid_input_is_rejected_and_changes_nothing)
 	CHECK_REJECTED(registry_set_gauge(fx->r, long_name, NULL, 0, 1));
 
 	for (size_t i = 0; i < NLABELS(bad_keys); i++) {
-		struct metric_label l[] = { { bad_keys[i], "v" } };
+		struct metric_label l[] = {{bad_keys[i], "v"}};
 
 		CHECK_REJECTED(registry_set_counter(fx->r, "kp_x_total", l, 1, 1));
 	}
 	{
-		struct metric_label l[] = { { NULL, "v" } };
+		struct metric_label l[] = {{NULL, "v"}};
 
 		CHECK_REJECTED(registry_set_counter(fx->r, "kp_x_total", l, 1, 1));
 	}
 	repeat(long_key, 'k', REGISTRY_LABEL_KEY_MAX);
 	{
-		struct metric_label l[] = { { long_key, "v" } };
+		struct metric_label l[] = {{long_key, "v"}};
 
 		CHECK_REJECTED(registry_set_counter(fx->r, "kp_x_total", l, 1, 1));
 	}
@@ -264,7 +265,7 @@ REGISTRY_TEST(invalid_input_is_rejected_and_changes_nothing)
 	CHECK_REJECTED(registry_set_histogram(fx->r, "kp_h_seconds", NULL, 0, slots, 1, 1, -1));
 	CHECK_REJECTED(registry_set_histogram(fx->r, "kp_h_seconds", NULL, 0, slots, 1, 1, NAN));
 	CHECK_REJECTED(
-		registry_set_histogram(fx->r, "kp_h_seconds", NULL, 0, slots, 1, 1, INFINITY));
+	    registry_set_histogram(fx->r, "kp_h_seconds", NULL, 0, slots, 1, 1, INFINITY));
 	/* 2^40 * 1e300 overflows: the top bound would not be a JSON number */
 	CHECK_REJECTED(registry_set_histogram(fx->r, "kp_h_seconds", NULL, 0, slots, 1, 1, 1e300));
 
@@ -280,13 +281,13 @@ REGISTRY_TEST(invalid_input_is_rejected_and_changes_nothing)
 REGISTRY_TEST(edge_names_and_keys_are_accepted)
 {
 	char name[REGISTRY_NAME_MAX], key[REGISTRY_LABEL_KEY_MAX];
-	struct metric_label four[] = { { "a", "1" }, { "b", "2" }, { "c", "3" }, { "d", "4" } };
-	struct metric_label empty_value[] = { { "a", "" } };
+	struct metric_label four[] = {{"a", "1"}, {"b", "2"}, {"c", "3"}, {"d", "4"}};
+	struct metric_label empty_value[] = {{"a", ""}};
 
 	repeat(name, 'n', REGISTRY_NAME_MAX - 1);
 	repeat(key, 'k', REGISTRY_LABEL_KEY_MAX - 1);
 	{
-		struct metric_label l[] = { { key, "v" } };
+		struct metric_label l[] = {{key, "v"}};
 
 		CHECK_EQ_INT(registry_set_counter(fx->r, name, l, 1, 1), 0);
 	}
@@ -303,7 +304,7 @@ REGISTRY_TEST(edge_names_and_keys_are_accepted)
 
 REGISTRY_TEST(round_drops_series_not_set)
 {
-	struct metric_label x1[] = { { "x", "1" } }, x2[] = { { "x", "2" } };
+	struct metric_label x1[] = {{"x", "1"}}, x2[] = {{"x", "2"}};
 
 	CHECK_EQ_INT(registry_set_counter(fx->r, "kp_early", NULL, 0, 1), 0);
 	registry_begin(fx->r, 100, 10);
@@ -348,15 +349,15 @@ REGISTRY_TEST(round_drops_series_not_set)
 
 REGISTRY_TEST(order_is_name_then_natural_label_values)
 {
-	static const char *const cpus[] = { "10", "2", "1", "0", "11", "3" };
-	static const char *const expect_cpus[] = { "0", "1", "2", "3", "10", "11" };
-	struct metric_label user_1[] = { { "mode", "user" }, { "cpu", "1" } };
-	struct metric_label sys_1[] = { { "mode", "sys" }, { "cpu", "1" } };
-	struct metric_label dev_b[] = { { "device", "nvme10n1" } };
-	struct metric_label dev_a[] = { { "device", "nvme2n1" } };
+	static const char *const cpus[] = {"10", "2", "1", "0", "11", "3"};
+	static const char *const expect_cpus[] = {"0", "1", "2", "3", "10", "11"};
+	struct metric_label user_1[] = {{"mode", "user"}, {"cpu", "1"}};
+	struct metric_label sys_1[] = {{"mode", "sys"}, {"cpu", "1"}};
+	struct metric_label dev_b[] = {{"device", "nvme10n1"}};
+	struct metric_label dev_a[] = {{"device", "nvme2n1"}};
 
 	for (size_t i = 0; i < NLABELS(cpus); i++) {
-		struct metric_label l[] = { { "cpu", cpus[i] } };
+		struct metric_label l[] = {{"cpu", cpus[i]}};
 
 		CHECK_EQ_INT(registry_set_counter(fx->r, "kp_busy_total", l, 1, (double)i), 0);
 	}
@@ -402,13 +403,13 @@ static double number(json_t *j, const char *key)
 
 REGISTRY_TEST(json_has_the_documented_shape)
 {
-	struct metric_label read[] = { { "op", "read" } };
-	struct metric_label sda[] = { { "device", "sda" } };
+	struct metric_label read[] = {{"op", "read"}};
+	struct metric_label sda[] = {{"device", "sda"}};
 	/* in ns: 1 value in [0, 2), 2 in [8, 16) */
-	uint64_t slots[REGISTRY_HIST_SLOTS] = { [0] = 1, [3] = 2 };
-	uint64_t empty[REGISTRY_HIST_SLOTS] = { 0 };
-	static const double bounds[] = { 2e-9, 4e-9, 8e-9, 16e-9 };
-	static const int cumulative[] = { 1, 1, 1, 3 };
+	uint64_t slots[REGISTRY_HIST_SLOTS] = {[0] = 1, [3] = 2};
+	uint64_t empty[REGISTRY_HIST_SLOTS] = {0};
+	static const double bounds[] = {2e-9, 4e-9, 8e-9, 16e-9};
+	static const int cumulative[] = {1, 1, 1, 3};
 	json_t *m, *labels, *buckets;
 	json_error_t error;
 
@@ -444,7 +445,7 @@ REGISTRY_TEST(json_has_the_documented_shape)
 	CHECK_STR(json_string_value(json_object_get(m, "name")), "kp_g");
 	CHECK_STR(json_string_value(json_object_get(m, "type")), "gauge");
 	CHECK_EQ_INT(json_object_size(m), 4);
-	CHECK(json_is_null(json_object_get(m, "value"))); /* NaN */
+	CHECK(json_is_null(json_object_get(m, "value")));		       /* NaN */
 	CHECK(json_is_null(json_object_get(metric_at(fx->json, 2), "value"))); /* -inf */
 
 	m = metric_at(fx->json, 3);
@@ -501,10 +502,10 @@ static int capture_text(struct fixture *fx)
 
 REGISTRY_TEST(text_is_an_aligned_table)
 {
-	struct metric_label sda[] = { { "dev", "sda" } }, sdb[] = { { "dev", "sdb" } };
+	struct metric_label sda[] = {{"dev", "sda"}}, sdb[] = {{"dev", "sdb"}};
 	/* 4 values in [8, 16) ns, summing to 48 ns */
-	uint64_t slots[REGISTRY_HIST_SLOTS] = { [3] = 4 };
-	uint64_t empty[REGISTRY_HIST_SLOTS] = { 0 };
+	uint64_t slots[REGISTRY_HIST_SLOTS] = {[3] = 4};
+	uint64_t empty[REGISTRY_HIST_SLOTS] = {0};
 	/* the widest key is kp_b_bytes{dev="sda"}, 21 characters */
 	const char *expect = "# kp_a_total: Things counted.\n"
 			     "kp_a_total            5\n"
@@ -562,8 +563,8 @@ REGISTRY_TEST(help_is_kept_per_name)
 
 REGISTRY_TEST(copy_is_deep_and_independent)
 {
-	struct metric_label sda[] = { { "device", "sda" } };
-	uint64_t slots[REGISTRY_HIST_SLOTS] = { [2] = 3 };
+	struct metric_label sda[] = {{"device", "sda"}};
+	uint64_t slots[REGISTRY_HIST_SLOTS] = {[2] = 3};
 	const struct metric_series *s;
 
 	registry_begin(fx->r, 50, 5);
@@ -609,13 +610,13 @@ REGISTRY_TEST(copy_is_deep_and_independent)
 	CHECK_EQ_INT(registry_size(fx->copy), 3);
 }
 
-#define MANY 5000
+#define MANY	   5000
 #define MANY_NAMES 50
 
 REGISTRY_TEST(five_thousand_series)
 {
 	char name[64], id[16];
-	struct metric_label l[] = { { "id", id } };
+	struct metric_label l[] = {{"id", id}};
 
 	registry_begin(fx->r, 1, 1);
 	/* descending, so that the sort has work to do */
@@ -670,7 +671,7 @@ REGISTRY_TEST(five_thousand_series)
 REGISTRY_TEST(series_count_is_bounded)
 {
 	char id[16];
-	struct metric_label l[] = { { "id", id } };
+	struct metric_label l[] = {{"id", id}};
 
 	for (int i = 0; i < REGISTRY_MAX_SERIES; i++) {
 		snprintf(id, sizeof(id), "%d", i);
@@ -688,7 +689,7 @@ REGISTRY_TEST(series_count_is_bounded)
 
 TEST(null_arguments_are_harmless)
 {
-	struct metric_label l[] = { { "a", "b" } };
+	struct metric_label l[] = {{"a", "b"}};
 
 	CHECK(registry_free(NULL) == NULL);
 	CHECK_EQ_INT(registry_size(NULL), 0);

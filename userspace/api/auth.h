@@ -56,7 +56,7 @@ struct auth_options {
 struct auth_identity {
 	char user[AUTH_NAME_MAX];
 	enum auth_role role;
-	int64_t token_id; /* API token id, 0 for a JWT */
+	int64_t token_id;  /* API token id, 0 for a JWT */
 	double expires_at; /* a JWT's exp; 0 for API tokens (no expiry) */
 };
 

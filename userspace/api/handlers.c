@@ -395,10 +395,10 @@ static json_t *range_result_json(const struct store_range_result *res)
  * it was and for at most a second. Only small bodies are kept, so the cache
  * holds at most QCACHE_SLOTS * QCACHE_BODY_MAX bytes.
  */
-#define QCACHE_SLOTS 32
-#define QCACHE_KEY_MAX 1400
+#define QCACHE_SLOTS	32
+#define QCACHE_KEY_MAX	1400
 #define QCACHE_BODY_MAX (96 * 1024)
-#define QCACHE_TTL_S 1.0
+#define QCACHE_TTL_S	1.0
 
 struct qcache_slot {
 	const struct store *store;

@@ -20,18 +20,17 @@
 
 static void dump_usage(FILE *out)
 {
-	fprintf(out,
-		"Usage: kpulse dump [--json] [--interval SEC] [--count N] [--top-k N]\n"
-		"                   [--slow-io-ms MS]\n"
-		"\n"
-		"Load the probes and print a snapshot of every metric each interval.\n"
-		"\n"
-		"  --json           one JSON object per line (see docs/metrics.md)\n"
-		"  --interval SEC   seconds between snapshots (default 1, 0.05 to 3600)\n"
-		"  --count N        stop after N snapshots (default: until SIGINT)\n"
-		"  --top-k N        per-process rows per metric (default 10)\n"
-		"  --slow-io-ms MS  block I/Os at least this slow become events (default 50)\n"
-		"  -h, --help       this text\n");
+	fprintf(out, "Usage: kpulse dump [--json] [--interval SEC] [--count N] [--top-k N]\n"
+		     "                   [--slow-io-ms MS]\n"
+		     "\n"
+		     "Load the probes and print a snapshot of every metric each interval.\n"
+		     "\n"
+		     "  --json           one JSON object per line (see docs/metrics.md)\n"
+		     "  --interval SEC   seconds between snapshots (default 1, 0.05 to 3600)\n"
+		     "  --count N        stop after N snapshots (default: until SIGINT)\n"
+		     "  --top-k N        per-process rows per metric (default 10)\n"
+		     "  --slow-io-ms MS  block I/Os at least this slow become events (default 50)\n"
+		     "  -h, --help       this text\n");
 }
 
 static double now_mono(void)
@@ -63,7 +62,7 @@ static int print_snapshot(const struct registry *r, json_t *events, bool as_json
 		json_t *ev;
 
 		registry_write_text(r, stdout);
-		json_array_foreach(events, i, ev) {
+		json_array_foreach (events, i, ev) {
 			char *s = json_dumps(ev, JSON_COMPACT);
 
 			if (s)
@@ -78,16 +77,16 @@ static int print_snapshot(const struct registry *r, json_t *events, bool as_json
 int cmd_dump(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "interval", required_argument, NULL, 'i' },
-		{ "count", required_argument, NULL, 'c' },
-		{ "top-k", required_argument, NULL, 'k' },
-		{ "slow-io-ms", required_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
-		{},
+	    {"json", no_argument, NULL, 'j'},
+	    {"interval", required_argument, NULL, 'i'},
+	    {"count", required_argument, NULL, 'c'},
+	    {"top-k", required_argument, NULL, 'k'},
+	    {"slow-io-ms", required_argument, NULL, 's'},
+	    {"help", no_argument, NULL, 'h'},
+	    {},
 	};
-	struct collector_options copts = { .top_k = COLLECTOR_DEFAULT_TOP_K,
-					   .slow_io_ns = 50ULL * 1000000 };
+	struct collector_options copts = {.top_k = COLLECTOR_DEFAULT_TOP_K,
+					  .slow_io_ns = 50ULL * 1000000};
 	struct collector *c = NULL;
 	struct registry *r = NULL;
 	double interval = 1, next, slow_ms;
@@ -124,7 +123,8 @@ int cmd_dump(int argc, char **argv)
 			dump_usage(stdout);
 			return 0;
 		default:
-			fprintf(stderr, "kpulse dump: unknown or incomplete option '%s' (try --help)\n",
+			fprintf(stderr,
+				"kpulse dump: unknown or incomplete option '%s' (try --help)\n",
 				argv[optind - 1]);
 			return EXIT_USAGE;
 		}
@@ -155,7 +155,8 @@ int cmd_dump(int argc, char **argv)
 
 			err = collector_poll(c, ms > 100 ? 100 : ms);
 			if (err < 0 && err != -EINTR) {
-				fprintf(stderr, "kpulse dump: reading events: %s\n", strerror(-err));
+				fprintf(stderr, "kpulse dump: reading events: %s\n",
+					strerror(-err));
 				status = 1;
 				break;
 			}

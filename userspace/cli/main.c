@@ -24,7 +24,7 @@ static void on_stop_signal(int sig)
 
 void cli_install_stop_signals(void)
 {
-	struct sigaction sa = { .sa_handler = on_stop_signal };
+	struct sigaction sa = {.sa_handler = on_stop_signal};
 
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
@@ -87,20 +87,19 @@ int cli_report_start_error(const char *cmd, int err)
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"Usage: kpulse COMMAND [OPTIONS]\n"
-		"\n"
-		"eBPF kernel telemetry: scheduler, memory, block I/O and network.\n"
-		"\n"
-		"Commands:\n"
-		"  run      the daemon: collect every interval, keep history in SQLite\n"
-		"  dump     print snapshots of every metric (text or JSON lines)\n"
-		"  top      live view of the busiest processes, devices and links\n"
-		"  probes   list every probe with its state and attach type\n"
-		"  user     add, list, re-role or delete the REST API's accounts\n"
-		"  version  print the version\n"
-		"\n"
-		"`kpulse COMMAND --help` describes a command's options.\n");
+	fprintf(out, "Usage: kpulse COMMAND [OPTIONS]\n"
+		     "\n"
+		     "eBPF kernel telemetry: scheduler, memory, block I/O and network.\n"
+		     "\n"
+		     "Commands:\n"
+		     "  run      the daemon: collect every interval, keep history in SQLite\n"
+		     "  dump     print snapshots of every metric (text or JSON lines)\n"
+		     "  top      live view of the busiest processes, devices and links\n"
+		     "  probes   list every probe with its state and attach type\n"
+		     "  user     add, list, re-role or delete the REST API's accounts\n"
+		     "  version  print the version\n"
+		     "\n"
+		     "`kpulse COMMAND --help` describes a command's options.\n");
 }
 
 int main(int argc, char **argv)

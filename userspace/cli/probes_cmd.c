@@ -19,18 +19,19 @@ static void probes_usage(FILE *out)
 		     "\n"
 		     "Load every probe and list it with its state and attach type.\n"
 		     "\n"
-		     "  --json      {\"probes\": [...], \"prog_ids\": [...]}: states and loaded program ids\n"
+		     "  --json      {\"probes\": [...], \"prog_ids\": [...]}: states and loaded "
+		     "program ids\n"
 		     "  -h, --help  this text\n");
 }
 
 int cmd_probes(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{},
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {},
 	};
-	struct probes_options popts = { .slow_io_ns = 50ULL * 1000000 };
+	struct probes_options popts = {.slow_io_ns = 50ULL * 1000000};
 	struct probes *p = NULL;
 	bool as_json = false;
 	int opt, err;
@@ -71,10 +72,10 @@ int cmd_probes(int argc, char **argv)
 			const struct probe_info *pi = probes_at(p, i);
 
 			json_array_append_new(
-				arr, json_pack("{s:s, s:s, s:s, s:s, s:s}", "probe", pi->tracepoint,
-					       "subsystem", probe_subsystem_name(pi->subsystem),
-					       "state", probe_state_name(pi->state), "attach",
-					       probe_attach_name(pi->attach), "error", pi->error));
+			    arr, json_pack("{s:s, s:s, s:s, s:s, s:s}", "probe", pi->tracepoint,
+					   "subsystem", probe_subsystem_name(pi->subsystem),
+					   "state", probe_state_name(pi->state), "attach",
+					   probe_attach_name(pi->attach), "error", pi->error));
 		}
 		for (size_t i = 0; i < n; i++)
 			json_array_append_new(ids, json_integer(prog_ids[i]));

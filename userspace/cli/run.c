@@ -58,14 +58,16 @@ static void on_sighup(int sig)
 
 static void run_usage(FILE *out)
 {
-	fprintf(out, "Usage: kpulse run [--env-file PATH] [OPTIONS]\n"
-		     "\n"
-		     "Run the daemon in the foreground: collect every interval and keep\n"
-		     "history in SQLite under the data directory. SIGTERM or SIGINT stop it\n"
-		     "after everything collected is written; SIGHUP reloads the log level,\n"
-		     "log format and top-K.\n"
-		     "\n"
-		     "  --env-file PATH   read KPULSE_* settings from PATH (default ./.env if present)\n");
+	fprintf(
+	    out,
+	    "Usage: kpulse run [--env-file PATH] [OPTIONS]\n"
+	    "\n"
+	    "Run the daemon in the foreground: collect every interval and keep\n"
+	    "history in SQLite under the data directory. SIGTERM or SIGINT stop it\n"
+	    "after everything collected is written; SIGHUP reloads the log level,\n"
+	    "log format and top-K.\n"
+	    "\n"
+	    "  --env-file PATH   read KPULSE_* settings from PATH (default ./.env if present)\n");
 	for (int i = 0; i < CONFIG_KEY_COUNT; i++) {
 		const struct config_option *o = &config_options[i];
 		char flag[64];
@@ -85,10 +87,10 @@ static int parse_args(int argc, char **argv, struct run_args *a)
 	int opt, idx;
 
 	for (int i = 0; i < CONFIG_KEY_COUNT; i++)
-		longopts[i] = (struct option){ config_options[i].flag, required_argument, NULL,
-					       1000 + i };
-	longopts[CONFIG_KEY_COUNT] = (struct option){ "env-file", required_argument, NULL, 'e' };
-	longopts[CONFIG_KEY_COUNT + 1] = (struct option){ "help", no_argument, NULL, 'h' };
+		longopts[i] =
+		    (struct option){config_options[i].flag, required_argument, NULL, 1000 + i};
+	longopts[CONFIG_KEY_COUNT] = (struct option){"env-file", required_argument, NULL, 'e'};
+	longopts[CONFIG_KEY_COUNT + 1] = (struct option){"help", no_argument, NULL, 'h'};
 
 	opterr = 0;
 	optind = 1;
@@ -113,7 +115,8 @@ static int parse_args(int argc, char **argv, struct run_args *a)
 		return -EINVAL;
 	}
 	if (optind < argc) {
-		fprintf(stderr, "kpulse run: unexpected argument '%s' (try --help)\n", argv[optind]);
+		fprintf(stderr, "kpulse run: unexpected argument '%s' (try --help)\n",
+			argv[optind]);
 		return -EINVAL;
 	}
 	return 0;
@@ -182,7 +185,7 @@ static void store_events(struct store *s, json_t *events, uint64_t *rejected)
 	size_t i;
 	json_t *ev;
 
-	json_array_foreach(events, i, ev) {
+	json_array_foreach (events, i, ev) {
 		const char *type = json_string_value(json_object_get(ev, "type"));
 		const char *comm = json_string_value(json_object_get(ev, "comm"));
 		double ts = json_number_value(json_object_get(ev, "timestamp"));
@@ -335,7 +338,7 @@ int cmd_run(int argc, char **argv)
 
 	/* Before anything slow, so a stop during start-up is a clean one. */
 	cli_install_stop_signals();
-	struct sigaction sa = { .sa_handler = on_sighup };
+	struct sigaction sa = {.sa_handler = on_sighup};
 
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGHUP, &sa, NULL);
@@ -456,9 +459,10 @@ cleanup:
 
 		store_close_report(store, &lost_samples, &lost_events);
 		if (lost_samples || lost_events) {
-			log_error("store: %llu samples and %llu events could not be written and are "
-				  "lost",
-				  (unsigned long long)lost_samples, (unsigned long long)lost_events);
+			log_error(
+			    "store: %llu samples and %llu events could not be written and are "
+			    "lost",
+			    (unsigned long long)lost_samples, (unsigned long long)lost_events);
 			status = 1;
 		}
 	}

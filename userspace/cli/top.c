@@ -66,7 +66,7 @@ static void term_leave(void)
 
 static bool quit_pressed(int timeout_ms)
 {
-	struct pollfd pfd = { .fd = STDIN_FILENO, .events = POLLIN };
+	struct pollfd pfd = {.fd = STDIN_FILENO, .events = POLLIN};
 	char c;
 
 	if (!termios_saved)
@@ -91,7 +91,7 @@ struct view {
 static size_t labels_of(const struct metric_series *s, struct metric_label *l)
 {
 	for (size_t i = 0; i < s->nlabels; i++)
-		l[i] = (struct metric_label){ s->label_keys[i], s->label_values[i] };
+		l[i] = (struct metric_label){s->label_keys[i], s->label_values[i]};
 	return s->nlabels;
 }
 
@@ -179,7 +179,7 @@ static const char *fmt_seconds(double s, char *buf, size_t len)
 
 static const char *fmt_bytes(double b, char *buf, size_t len)
 {
-	const char *units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
 	int u = 0;
 
 	while (b >= 1024 && u < 4) {
@@ -224,7 +224,7 @@ static void draw(const struct view *v, const struct probes *probes, FILE *out)
 
 	/* Scheduler */
 	const struct metric_series *runq =
-		registry_find(r, "kpulse_sched_runqueue_latency_seconds", NULL, 0);
+	    registry_find(r, "kpulse_sched_runqueue_latency_seconds", NULL, 0);
 	double cpus = 0, busy = 0;
 
 	for (size_t i = 0; i < registry_size(r); i++) {
@@ -276,13 +276,14 @@ static void draw(const struct view *v, const struct probes *probes, FILE *out)
 			continue;
 		dev = metric_series_label(s, "device");
 		iops = v->dt > 0 ? interval_count(v, s) / v->dt : 0;
-		fprintf(out, "%-12s %10.0f %10s %10s %10s\n", dev, iops,
-			fmt_bytes(rate_sum2(v, "kpulse_block_bytes_total", "device", dev, "op", "read"),
-				  a, sizeof(a)),
-			fmt_bytes(rate_sum2(v, "kpulse_block_bytes_total", "device", dev, "op",
-					    "write"),
-				  c, sizeof(c)),
-			fmt_seconds(interval_quantile(v, s, 0.99), b, sizeof(b)));
+		fprintf(
+		    out, "%-12s %10.0f %10s %10s %10s\n", dev, iops,
+		    fmt_bytes(rate_sum2(v, "kpulse_block_bytes_total", "device", dev, "op", "read"),
+			      a, sizeof(a)),
+		    fmt_bytes(
+			rate_sum2(v, "kpulse_block_bytes_total", "device", dev, "op", "write"), c,
+			sizeof(c)),
+		    fmt_seconds(interval_quantile(v, s, 0.99), b, sizeof(b)));
 	}
 
 	/* Interfaces */
@@ -304,16 +305,16 @@ static void draw(const struct view *v, const struct probes *probes, FILE *out)
 		const struct metric_series *s = registry_at(r, i);
 
 		if (!strcmp(s->name, "kpulse_sched_process_cpu_seconds_total"))
-			procs[nprocs++] = (struct proc_line){ s, rate_of(v, s) };
+			procs[nprocs++] = (struct proc_line){s, rate_of(v, s)};
 	}
 	qsort(procs, nprocs, sizeof(procs[0]), proc_line_cmp);
 	fprintf(out, "\n%8s %-16s %7s %12s\n", "PID", "COMM", "CPU%", "RUNQ WAIT/s");
 	for (size_t i = 0; i < nprocs && i < 15; i++) {
 		const char *pid = metric_series_label(procs[i].s, "pid");
 		const char *comm = metric_series_label(procs[i].s, "comm");
-		struct metric_label l[] = { { "comm", comm }, { "pid", pid } };
+		struct metric_label l[] = {{"comm", comm}, {"pid", pid}};
 		const struct metric_series *rq =
-			registry_find(r, "kpulse_sched_process_runqueue_seconds_total", l, 2);
+		    registry_find(r, "kpulse_sched_process_runqueue_seconds_total", l, 2);
 
 		fprintf(out, "%8s %-16s %6.1f%% %12s\n", pid, comm, 100 * procs[i].cpu,
 			rq ? fmt_seconds(rate_of(v, rq), c, sizeof(c)) : "-");
@@ -332,12 +333,12 @@ static double now_mono(void)
 int cmd_top(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "interval", required_argument, NULL, 'i' },
-		{ "count", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
-		{},
+	    {"interval", required_argument, NULL, 'i'},
+	    {"count", required_argument, NULL, 'c'},
+	    {"help", no_argument, NULL, 'h'},
+	    {},
 	};
-	struct collector_options copts = { .top_k = 15, .slow_io_ns = 50ULL * 1000000 };
+	struct collector_options copts = {.top_k = 15, .slow_io_ns = 50ULL * 1000000};
 	struct collector *col = NULL;
 	struct registry *cur = NULL, *prev = NULL;
 	double interval = 1, next, last = 0;
@@ -360,13 +361,15 @@ int cmd_top(int argc, char **argv)
 			top_usage(stdout);
 			return 0;
 		default:
-			fprintf(stderr, "kpulse top: unknown or incomplete option '%s' (try --help)\n",
+			fprintf(stderr,
+				"kpulse top: unknown or incomplete option '%s' (try --help)\n",
 				argv[optind - 1]);
 			return EXIT_USAGE;
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "kpulse top: unexpected argument '%s' (try --help)\n", argv[optind]);
+		fprintf(stderr, "kpulse top: unexpected argument '%s' (try --help)\n",
+			argv[optind]);
 		return EXIT_USAGE;
 	}
 
@@ -400,7 +403,7 @@ int cmd_top(int argc, char **argv)
 			status = 1;
 			break;
 		}
-		struct view v = { cur, prev, last ? registry_timestamp(cur) - last : 0 };
+		struct view v = {cur, prev, last ? registry_timestamp(cur) - last : 0};
 
 		draw(&v, collector_probes(col), stdout);
 		last = registry_timestamp(cur);

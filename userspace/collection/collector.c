@@ -42,16 +42,16 @@ static const struct {
 	const char *op; /* label op=..., or NULL */
 	double scale;
 } proc_metrics[PM_NR] = {
-	[PM_ONCPU] = { "kpulse_sched_process_cpu_seconds_total",
-		       "kpulse_sched_other_processes_cpu_seconds_total", NULL, 1e-9 },
-	[PM_RUNQ] = { "kpulse_sched_process_runqueue_seconds_total",
-		      "kpulse_sched_other_processes_runqueue_seconds_total", NULL, 1e-9 },
-	[PM_FAULTS] = { "kpulse_mem_process_page_faults_total",
-			"kpulse_mem_other_processes_page_faults_total", NULL, 1 },
-	[PM_IO_READ] = { "kpulse_block_process_io_bytes_total",
-			 "kpulse_block_other_processes_io_bytes_total", "read", 1 },
-	[PM_IO_WRITE] = { "kpulse_block_process_io_bytes_total",
-			  "kpulse_block_other_processes_io_bytes_total", "write", 1 },
+    [PM_ONCPU] = {"kpulse_sched_process_cpu_seconds_total",
+		  "kpulse_sched_other_processes_cpu_seconds_total", NULL, 1e-9},
+    [PM_RUNQ] = {"kpulse_sched_process_runqueue_seconds_total",
+		 "kpulse_sched_other_processes_runqueue_seconds_total", NULL, 1e-9},
+    [PM_FAULTS] = {"kpulse_mem_process_page_faults_total",
+		   "kpulse_mem_other_processes_page_faults_total", NULL, 1},
+    [PM_IO_READ] = {"kpulse_block_process_io_bytes_total",
+		    "kpulse_block_other_processes_io_bytes_total", "read", 1},
+    [PM_IO_WRITE] = {"kpulse_block_process_io_bytes_total",
+		     "kpulse_block_other_processes_io_bytes_total", "write", 1},
 };
 
 struct proc_row {
@@ -159,7 +159,7 @@ static void drop_reason_name(const struct collector *c, uint32_t value, char *bu
 
 int collector_new(const struct collector_options *opts, struct collector **ret)
 {
-	struct probes_options popts = { .slow_io_ns = opts->slow_io_ns };
+	struct probes_options popts = {.slow_io_ns = opts->slow_io_ns};
 	struct collector *c;
 	int err;
 
@@ -228,8 +228,7 @@ json_t *collector_take_events(struct collector *c)
 
 /* Reads one per-CPU entry: ncpus copies of value_size bytes each,
  * rounded up to 8 as the kernel lays them out. */
-static void *percpu_lookup(const struct collector *c, int fd, const void *key,
-			   size_t value_size)
+static void *percpu_lookup(const struct collector *c, int fd, const void *key, size_t value_size)
 {
 	size_t stride = (value_size + 7) & ~(size_t)7;
 	void *vals = calloc(c->ncpus, stride);
@@ -241,7 +240,7 @@ static void *percpu_lookup(const struct collector *c, int fd, const void *key,
 	return vals;
 }
 
-#define PERCPU_AT(vals, type, cpu) \
+#define PERCPU_AT(vals, type, cpu)                                                                 \
 	((const type *)((const char *)(vals) + (size_t)(cpu) * ((sizeof(type) + 7) & ~(size_t)7)))
 
 static void hist_sum_into(struct kp_hist *dst, const struct kp_hist *src)
@@ -271,7 +270,7 @@ static int set_counter0(struct registry *r, const char *name, double v)
 static int set_counter1(struct registry *r, const char *name, const char *k, const char *val,
 			double v)
 {
-	struct metric_label l[] = { { k, val } };
+	struct metric_label l[] = {{k, val}};
 
 	return registry_set_counter(r, name, l, 1, v);
 }
@@ -341,8 +340,8 @@ static int sample_mem(struct collector *c, struct registry *r)
 		err |= set_counter0(r, "kpulse_mem_kswapd_wakeups_total",
 				    counters[KP_MEM_KSWAPD_WAKEUPS]);
 		err |= set_counter0(r, "kpulse_mem_oom_kills_total", counters[KP_MEM_OOM_KILLS]);
-		err |= set_hist_ns(r, "kpulse_mem_direct_reclaim_latency_seconds", NULL, 0,
-				   &reclaim);
+		err |=
+		    set_hist_ns(r, "kpulse_mem_direct_reclaim_latency_seconds", NULL, 0, &reclaim);
 	}
 	if (procfs_read_meminfo("/proc/meminfo", &mi) == 0) {
 		err |= registry_set_gauge(r, "kpulse_mem_total_bytes", NULL, 0, mi.total_bytes);
@@ -358,7 +357,7 @@ static int sample_mem(struct collector *c, struct registry *r)
 	return err ? -ENOMEM : 0;
 }
 
-static const char *blk_op_names[KP_BLK_OP_NR] = { "read", "write", "discard", "other" };
+static const char *blk_op_names[KP_BLK_OP_NR] = {"read", "write", "discard", "other"};
 
 static int sample_block(struct collector *c, struct registry *r)
 {
@@ -380,7 +379,7 @@ static int sample_block(struct collector *c, struct registry *r)
 			continue;
 		for (int cpu = 0; cpu < c->ncpus; cpu++) {
 			const struct kp_blk_dev_stat *s =
-				PERCPU_AT(vals, struct kp_blk_dev_stat, cpu);
+			    PERCPU_AT(vals, struct kp_blk_dev_stat, cpu);
 
 			for (int i = 0; i < KP_BLK_OP_NR; i++) {
 				total.ios[i] += s->ios[i];
@@ -394,7 +393,7 @@ static int sample_block(struct collector *c, struct registry *r)
 
 		procfs_block_devname(KP_DEV_MAJOR(key), KP_DEV_MINOR(key), dev, sizeof(dev));
 		for (int i = 0; i < KP_BLK_OP_NR; i++) {
-			struct metric_label l[] = { { "device", dev }, { "op", blk_op_names[i] } };
+			struct metric_label l[] = {{"device", dev}, {"op", blk_op_names[i]}};
 
 			if (i == KP_BLK_OP_OTHER && !total.ios[i])
 				continue;
@@ -403,7 +402,7 @@ static int sample_block(struct collector *c, struct registry *r)
 			err |= registry_set_counter(r, "kpulse_block_bytes_total", l, 2,
 						    total.bytes[i]);
 		}
-		struct metric_label d[] = { { "device", dev } };
+		struct metric_label d[] = {{"device", dev}};
 
 		err |= registry_set_counter(r, "kpulse_block_io_errors_total", d, 1, total.errors);
 		err |= set_hist_ns(r, "kpulse_block_io_latency_seconds", d, 1, &total.latency);
@@ -424,12 +423,12 @@ static int sample_net(struct collector *c, struct registry *r)
 		const char *name;
 		int idx;
 	} tcp_counters[] = {
-		{ "kpulse_net_tcp_retransmitted_segments_total", KP_NET_TCP_RETRANS_SEGS },
-		{ "kpulse_net_tcp_synack_retransmits_total", KP_NET_TCP_SYNACK_RETRANS },
-		{ "kpulse_net_tcp_resets_sent_total", KP_NET_TCP_RST_SENT },
-		{ "kpulse_net_tcp_resets_received_total", KP_NET_TCP_RST_RECEIVED },
-		{ "kpulse_net_tcp_connections_opened_total", KP_NET_TCP_CONNECTS },
-		{ "kpulse_net_tcp_connections_closed_total", KP_NET_TCP_CLOSES },
+	    {"kpulse_net_tcp_retransmitted_segments_total", KP_NET_TCP_RETRANS_SEGS},
+	    {"kpulse_net_tcp_synack_retransmits_total", KP_NET_TCP_SYNACK_RETRANS},
+	    {"kpulse_net_tcp_resets_sent_total", KP_NET_TCP_RST_SENT},
+	    {"kpulse_net_tcp_resets_received_total", KP_NET_TCP_RST_RECEIVED},
+	    {"kpulse_net_tcp_connections_opened_total", KP_NET_TCP_CONNECTS},
+	    {"kpulse_net_tcp_connections_closed_total", KP_NET_TCP_CLOSES},
 	};
 	struct iface_total *ifs = NULL;
 	size_t nifs = 0;
@@ -460,7 +459,7 @@ static int sample_net(struct collector *c, struct registry *r)
 						t = &ifs[i];
 				if (!t) {
 					struct iface_total *n =
-						realloc(ifs, (nifs + 1) * sizeof(*ifs));
+					    realloc(ifs, (nifs + 1) * sizeof(*ifs));
 
 					if (!n)
 						break;
@@ -487,12 +486,12 @@ static int sample_net(struct collector *c, struct registry *r)
 
 		err |= set_counter1(r, "kpulse_net_rx_packets_total", "interface", n,
 				    ifs[i].rx_packets);
-		err |= set_counter1(r, "kpulse_net_rx_bytes_total", "interface", n,
-				    ifs[i].rx_bytes);
+		err |=
+		    set_counter1(r, "kpulse_net_rx_bytes_total", "interface", n, ifs[i].rx_bytes);
 		err |= set_counter1(r, "kpulse_net_tx_packets_total", "interface", n,
 				    ifs[i].tx_packets);
-		err |= set_counter1(r, "kpulse_net_tx_bytes_total", "interface", n,
-				    ifs[i].tx_bytes);
+		err |=
+		    set_counter1(r, "kpulse_net_tx_bytes_total", "interface", n, ifs[i].tx_bytes);
 	}
 	free(ifs);
 
@@ -587,7 +586,7 @@ static int append_cache_rows(struct collector *c, struct row_vec *rv, enum probe
 		return 0;
 	for (int cpu = 0; cpu < c->ncpus; cpu++) {
 		const struct kp_proc_cache_slot *slots =
-			(const void *)((const char *)vals + cpu * stride + cache_off);
+		    (const void *)((const char *)vals + cpu * stride + cache_off);
 
 		for (int i = 0; i < KP_PROC_CACHE_SLOTS; i++) {
 			struct proc_row *row;
@@ -657,8 +656,9 @@ static int read_proc_rows(struct collector *c, struct proc_row **ret_rows, size_
 		err = append_cache_rows(c, &rv, PROBE_MEM, "mem_cpu", sizeof(struct kp_mem_cpu),
 					offsetof(struct kp_mem_cpu, cache), PM_FAULTS, -1);
 	if (!err)
-		err = append_cache_rows(c, &rv, PROBE_BLOCK, "blk_cpu", sizeof(struct kp_blk_cpu),
-					offsetof(struct kp_blk_cpu, cache), PM_IO_READ, PM_IO_WRITE);
+		err =
+		    append_cache_rows(c, &rv, PROBE_BLOCK, "blk_cpu", sizeof(struct kp_blk_cpu),
+				      offsetof(struct kp_blk_cpu, cache), PM_IO_READ, PM_IO_WRITE);
 	if (err) {
 		free(rv.rows);
 		return err;
@@ -709,8 +709,8 @@ static int sample_processes(struct collector *c, struct registry *r)
 		for (int m = 0; m < PM_NR; m++) {
 			uint64_t before = seen ? c->prev_rows[j].v[m] : 0;
 
-			rows[i].delta[m] = rows[i].v[m] >= before ? rows[i].v[m] - before
-								  : rows[i].v[m];
+			rows[i].delta[m] =
+			    rows[i].v[m] >= before ? rows[i].v[m] - before : rows[i].v[m];
 		}
 	}
 	order = n ? malloc(n * sizeof(*order)) : NULL;
@@ -732,7 +732,7 @@ static int sample_processes(struct collector *c, struct registry *r)
 		for (k = 0; k < n && k < c->opts.top_k && order[k]->delta[m]; k++) {
 			struct proc_row *row = order[k];
 			char pid[16], comm[KP_COMM_LEN + 1];
-			struct metric_label l[3] = { { "comm", comm }, { "pid", pid } };
+			struct metric_label l[3] = {{"comm", comm}, {"pid", pid}};
 			size_t nl = 2;
 
 			snprintf(pid, sizeof(pid), "%" PRIu32, row->tgid);
@@ -744,7 +744,7 @@ static int sample_processes(struct collector *c, struct registry *r)
 			} else
 				snprintf(comm, sizeof(comm), "%s", row->comm[0] ? row->comm : "?");
 			if (proc_metrics[m].op)
-				l[nl++] = (struct metric_label){ "op", proc_metrics[m].op };
+				l[nl++] = (struct metric_label){"op", proc_metrics[m].op};
 			err |= registry_set_counter(r, proc_metrics[m].name, l, nl,
 						    row->v[m] * proc_metrics[m].scale);
 			top += row->delta[m];
@@ -792,8 +792,8 @@ static int sample_self(struct collector *c, struct registry *r)
 				    c->event_counts[t]);
 	for (size_t i = 0; i < probes_count(c->probes); i++) {
 		const struct probe_info *pi = probes_at(c->probes, i);
-		struct metric_label l[] = { { "probe", pi->tracepoint },
-					    { "attach", probe_attach_name(pi->attach) } };
+		struct metric_label l[] = {{"probe", pi->tracepoint},
+					   {"attach", probe_attach_name(pi->attach)}};
 
 		if (pi->state == PROBE_NOT_NEEDED)
 			continue;

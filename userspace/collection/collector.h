@@ -21,7 +21,7 @@ struct collector_options {
 	unsigned max_events; /* events buffered between rounds; more are counted, not kept */
 };
 
-#define COLLECTOR_DEFAULT_TOP_K 10
+#define COLLECTOR_DEFAULT_TOP_K	     10
 #define COLLECTOR_DEFAULT_MAX_EVENTS 10000
 
 struct collector;

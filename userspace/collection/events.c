@@ -18,13 +18,13 @@ static const struct {
 	const char *name;
 	size_t size;
 } event_types[KP_EV_TYPE_MAX] = {
-	[KP_EV_EXEC] = { "exec", sizeof(struct kp_event_proc) },
-	[KP_EV_FORK] = { "fork", sizeof(struct kp_event_proc) },
-	[KP_EV_EXIT] = { "exit", sizeof(struct kp_event_proc) },
-	[KP_EV_OOM_KILL] = { "oom_kill", sizeof(struct kp_event_oom) },
-	[KP_EV_SLOW_IO] = { "slow_io", sizeof(struct kp_event_slow_io) },
-	[KP_EV_TCP_RETRANSMIT] = { "tcp_retransmit", sizeof(struct kp_event_tcp_retransmit) },
-	[KP_EV_TCP_CLOSE] = { "tcp_close", sizeof(struct kp_event_tcp_close) },
+    [KP_EV_EXEC] = {"exec", sizeof(struct kp_event_proc)},
+    [KP_EV_FORK] = {"fork", sizeof(struct kp_event_proc)},
+    [KP_EV_EXIT] = {"exit", sizeof(struct kp_event_proc)},
+    [KP_EV_OOM_KILL] = {"oom_kill", sizeof(struct kp_event_oom)},
+    [KP_EV_SLOW_IO] = {"slow_io", sizeof(struct kp_event_slow_io)},
+    [KP_EV_TCP_RETRANSMIT] = {"tcp_retransmit", sizeof(struct kp_event_tcp_retransmit)},
+    [KP_EV_TCP_CLOSE] = {"tcp_close", sizeof(struct kp_event_tcp_close)},
 };
 
 const char *event_type_name(uint32_t type)
@@ -43,7 +43,11 @@ static json_t *kernel_string(const char *s, size_t max)
 	buf[n] = 0;
 	for (size_t i = 0; i < n;) {
 		unsigned char c = (unsigned char)buf[i];
-		size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+		size_t len = c < 0x80	      ? 1
+			     : (c >> 5) == 6  ? 2
+			     : (c >> 4) == 14 ? 3
+			     : (c >> 3) == 30 ? 4
+					      : 0;
 		bool ok = len && i + len <= n && (c >= 0x20 || len > 1);
 
 		for (size_t k = 1; ok && k < len; k++)
@@ -74,9 +78,9 @@ static const char *op_name(uint32_t op)
 static const char *tcp_state_name(uint32_t s)
 {
 	static const char *names[] = {
-		"UNKNOWN",  "ESTABLISHED", "SYN_SENT", "SYN_RECV",   "FIN_WAIT1", "FIN_WAIT2",
-		"TIME_WAIT", "CLOSE",	   "CLOSE_WAIT", "LAST_ACK", "LISTEN",    "CLOSING",
-		"NEW_SYN_RECV",
+	    "UNKNOWN",	 "ESTABLISHED", "SYN_SENT",	"SYN_RECV",   "FIN_WAIT1",
+	    "FIN_WAIT2", "TIME_WAIT",	"CLOSE",	"CLOSE_WAIT", "LAST_ACK",
+	    "LISTEN",	 "CLOSING",	"NEW_SYN_RECV",
 	};
 
 	return s < sizeof(names) / sizeof(names[0]) ? names[s] : "UNKNOWN";
@@ -123,11 +127,11 @@ json_t *event_to_json(const void *data, size_t size, double mono_offset_s)
 
 		err |= json_object_set_new(o, "ppid", json_integer(e->ppid));
 		if (h->type == KP_EV_EXIT) {
-			err |= json_object_set_new(o, "exit_code",
-						   json_integer((e->exit_code >> 8) & 0xff)) |
-			       json_object_set_new(o, "signal", json_integer(e->exit_code & 0x7f)) |
-			       json_object_set_new(o, "lifetime_s",
-						   json_real(e->lifetime_ns / 1e9));
+			err |=
+			    json_object_set_new(o, "exit_code",
+						json_integer((e->exit_code >> 8) & 0xff)) |
+			    json_object_set_new(o, "signal", json_integer(e->exit_code & 0x7f)) |
+			    json_object_set_new(o, "lifetime_s", json_real(e->lifetime_ns / 1e9));
 		}
 		break;
 	}

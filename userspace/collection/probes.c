@@ -40,30 +40,30 @@ struct hook_def {
 };
 
 static const struct hook_def hook_defs[] = {
-	{ PROBE_SCHED, "sched", "sched_switch" },
-	{ PROBE_SCHED, "sched", "sched_wakeup" },
-	{ PROBE_SCHED, "sched", "sched_wakeup_new" },
-	{ PROBE_SCHED, "sched", "sched_process_fork" },
-	{ PROBE_SCHED, "sched", "sched_process_exec" },
-	{ PROBE_SCHED, "sched", "sched_process_exit" },
-	{ PROBE_MEM, "exceptions", "page_fault_user" },
-	{ PROBE_MEM, "exceptions", "page_fault_kernel" },
-	{ PROBE_MEM, "vmscan", "mm_vmscan_direct_reclaim_begin" },
-	{ PROBE_MEM, "vmscan", "mm_vmscan_direct_reclaim_end" },
-	{ PROBE_MEM, "vmscan", "mm_vmscan_wakeup_kswapd" },
-	{ PROBE_MEM, "oom", "mark_victim" },
-	{ PROBE_BLOCK, "block", "block_io_start" },
-	{ PROBE_BLOCK, "block", "block_rq_insert" },
-	{ PROBE_BLOCK, "block", "block_rq_issue" },
-	{ PROBE_BLOCK, "block", "block_rq_complete" },
-	{ PROBE_NET, "net", "net_dev_xmit" },
-	{ PROBE_NET, "net", "netif_receive_skb" },
-	{ PROBE_NET, "tcp", "tcp_retransmit_skb" },
-	{ PROBE_NET, "tcp", "tcp_retransmit_synack" },
-	{ PROBE_NET, "tcp", "tcp_send_reset" },
-	{ PROBE_NET, "tcp", "tcp_receive_reset" },
-	{ PROBE_NET, "sock", "inet_sock_set_state" },
-	{ PROBE_NET, "skb", "kfree_skb" },
+    {PROBE_SCHED, "sched", "sched_switch"},
+    {PROBE_SCHED, "sched", "sched_wakeup"},
+    {PROBE_SCHED, "sched", "sched_wakeup_new"},
+    {PROBE_SCHED, "sched", "sched_process_fork"},
+    {PROBE_SCHED, "sched", "sched_process_exec"},
+    {PROBE_SCHED, "sched", "sched_process_exit"},
+    {PROBE_MEM, "exceptions", "page_fault_user"},
+    {PROBE_MEM, "exceptions", "page_fault_kernel"},
+    {PROBE_MEM, "vmscan", "mm_vmscan_direct_reclaim_begin"},
+    {PROBE_MEM, "vmscan", "mm_vmscan_direct_reclaim_end"},
+    {PROBE_MEM, "vmscan", "mm_vmscan_wakeup_kswapd"},
+    {PROBE_MEM, "oom", "mark_victim"},
+    {PROBE_BLOCK, "block", "block_io_start"},
+    {PROBE_BLOCK, "block", "block_rq_insert"},
+    {PROBE_BLOCK, "block", "block_rq_issue"},
+    {PROBE_BLOCK, "block", "block_rq_complete"},
+    {PROBE_NET, "net", "net_dev_xmit"},
+    {PROBE_NET, "net", "netif_receive_skb"},
+    {PROBE_NET, "tcp", "tcp_retransmit_skb"},
+    {PROBE_NET, "tcp", "tcp_retransmit_synack"},
+    {PROBE_NET, "tcp", "tcp_send_reset"},
+    {PROBE_NET, "tcp", "tcp_receive_reset"},
+    {PROBE_NET, "sock", "inet_sock_set_state"},
+    {PROBE_NET, "skb", "kfree_skb"},
 };
 
 #define HOOK_NR (sizeof(hook_defs) / sizeof(hook_defs[0]))
@@ -71,8 +71,8 @@ static const struct hook_def hook_defs[] = {
 struct hook {
 	struct probe_info info;
 	char tracepoint[64];
-	bool has_btf;	  /* vmlinux BTF has btf_trace_<name> */
-	bool exists;	  /* the tracepoint exists at all */
+	bool has_btf; /* vmlinux BTF has btf_trace_<name> */
+	bool exists;  /* the tracepoint exists at all */
 	struct bpf_link *link;
 };
 
@@ -86,22 +86,22 @@ struct subsys_ops {
 	struct bpf_object *(*obj)(void *skel);
 };
 
-#define SKEL_OPS(n)                                                                     \
-	static void *n##_open(void)                                                     \
-	{                                                                               \
-		return kpulse_##n##__open();                                            \
-	}                                                                               \
-	static int n##_load(void *s)                                                    \
-	{                                                                               \
-		return kpulse_##n##__load(s);                                           \
-	}                                                                               \
-	static void n##_destroy(void *s)                                                \
-	{                                                                               \
-		kpulse_##n##__destroy(s);                                               \
-	}                                                                               \
-	static struct bpf_object *n##_obj(void *s)                                      \
-	{                                                                               \
-		return ((struct kpulse_##n *)s)->obj;                                   \
+#define SKEL_OPS(n)                                                                                \
+	static void *n##_open(void)                                                                \
+	{                                                                                          \
+		return kpulse_##n##__open();                                                       \
+	}                                                                                          \
+	static int n##_load(void *s)                                                               \
+	{                                                                                          \
+		return kpulse_##n##__load(s);                                                      \
+	}                                                                                          \
+	static void n##_destroy(void *s)                                                           \
+	{                                                                                          \
+		kpulse_##n##__destroy(s);                                                          \
+	}                                                                                          \
+	static struct bpf_object *n##_obj(void *s)                                                 \
+	{                                                                                          \
+		return ((struct kpulse_##n *)s)->obj;                                              \
 	}
 
 SKEL_OPS(sched)
@@ -110,10 +110,10 @@ SKEL_OPS(block)
 SKEL_OPS(net)
 
 static const struct subsys_ops subsys_ops[PROBE_SUBSYSTEM_NR] = {
-	[PROBE_SCHED] = { "sched", sched_open, sched_load, sched_destroy, sched_obj },
-	[PROBE_MEM] = { "mem", mem_open, mem_load, mem_destroy, mem_obj },
-	[PROBE_BLOCK] = { "block", block_open, block_load, block_destroy, block_obj },
-	[PROBE_NET] = { "net", net_open, net_load, net_destroy, net_obj },
+    [PROBE_SCHED] = {"sched", sched_open, sched_load, sched_destroy, sched_obj},
+    [PROBE_MEM] = {"mem", mem_open, mem_load, mem_destroy, mem_obj},
+    [PROBE_BLOCK] = {"block", block_open, block_load, block_destroy, block_obj},
+    [PROBE_NET] = {"net", net_open, net_load, net_destroy, net_obj},
 };
 
 struct probes {
@@ -245,8 +245,8 @@ static void detect_features(struct probes *p)
 		struct hook *h = &p->hooks[i];
 
 		h->has_btf = btf && btf_tracepoint_nargs(btf, hook_defs[i].name) >= 0;
-		h->exists = h->has_btf || tracefs_has_event(hook_defs[i].category,
-							    hook_defs[i].name);
+		h->exists =
+		    h->has_btf || tracefs_has_event(hook_defs[i].category, hook_defs[i].name);
 		if (!h->exists) {
 			h->info.state = PROBE_UNSUPPORTED;
 			snprintf(h->info.error, sizeof(h->info.error),
@@ -265,8 +265,8 @@ static const struct hook_def *hook_def_of(const struct probes *p, const struct h
 	return &hook_defs[h - p->hooks];
 }
 
-static struct bpf_program *find_prog(const struct probes *p, void *skel,
-				     enum probe_subsystem s, const struct hook *h, bool btf)
+static struct bpf_program *find_prog(const struct probes *p, void *skel, enum probe_subsystem s,
+				     const struct hook *h, bool btf)
 {
 	char name[96];
 
@@ -305,7 +305,7 @@ static int open_configured(struct probes *p, enum probe_subsystem s, bool allow_
 		}
 	}
 
-	bpf_object__for_each_program(prog, ops->obj(skel))
+	bpf_object__for_each_program (prog, ops->obj(skel))
 		bpf_program__set_autoload(prog, false);
 	for (size_t i = 0; i < HOOK_NR; i++) {
 		struct hook *h = &p->hooks[i];
@@ -364,7 +364,7 @@ static int load_subsystem(struct probes *p, enum probe_subsystem s)
 	 * try the best combination first, then give features up one by one. */
 	static const struct {
 		bool btf, sched_info;
-	} attempts[] = { { true, true }, { true, false }, { false, true }, { false, false } };
+	} attempts[] = {{true, true}, {true, false}, {false, true}, {false, false}};
 
 	err = -ENOENT;
 	for (size_t a = 0; a < sizeof(attempts) / sizeof(attempts[0]); a++) {
@@ -507,9 +507,8 @@ int probes_open(const struct probes_options *opts, probes_event_fn on_event, voi
 	libbpf_set_print(libbpf_print);
 	detect_features(p);
 
-	p->proc_stats_fd = bpf_map_create(BPF_MAP_TYPE_LRU_PERCPU_HASH, "proc_stats",
-					  sizeof(__u32), sizeof(struct kp_proc_stat),
-					  KP_PROC_MAX_ENTRIES, NULL);
+	p->proc_stats_fd = bpf_map_create(BPF_MAP_TYPE_LRU_PERCPU_HASH, "proc_stats", sizeof(__u32),
+					  sizeof(struct kp_proc_stat), KP_PROC_MAX_ENTRIES, NULL);
 	if (p->proc_stats_fd < 0) {
 		err = -errno;
 		probes_close(p);

@@ -80,12 +80,12 @@ int procfs_parse_meminfo(const char *text, struct meminfo *ret)
 		const char *key;
 		size_t off;
 	} keys[] = {
-		{ "MemTotal", offsetof(struct meminfo, total_bytes) },
-		{ "MemFree", offsetof(struct meminfo, free_bytes) },
-		{ "MemAvailable", offsetof(struct meminfo, available_bytes) },
-		{ "Cached", offsetof(struct meminfo, cached_bytes) },
-		{ "SwapTotal", offsetof(struct meminfo, swap_total_bytes) },
-		{ "SwapFree", offsetof(struct meminfo, swap_free_bytes) },
+	    {"MemTotal", offsetof(struct meminfo, total_bytes)},
+	    {"MemFree", offsetof(struct meminfo, free_bytes)},
+	    {"MemAvailable", offsetof(struct meminfo, available_bytes)},
+	    {"Cached", offsetof(struct meminfo, cached_bytes)},
+	    {"SwapTotal", offsetof(struct meminfo, swap_total_bytes)},
+	    {"SwapFree", offsetof(struct meminfo, swap_free_bytes)},
 	};
 	struct meminfo m = {};
 	bool have_total = false, have_avail = false;

@@ -19,7 +19,7 @@
 #include "registry/hist.h"
 #include "registry/registry.h"
 
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 /* ---------------------------------------------------------------------------
  * Hash table: intrusive chains, so removal is an unlink and nodes never move.
@@ -107,7 +107,7 @@ static void htab_del(struct htab *t, struct hnode *h)
 /* FNV-1a, 64 bits. The terminating NUL is hashed too, so that the pairs
  * ("ab", "c") and ("a", "bc") hash differently. */
 #define FNV_OFFSET 0xcbf29ce484222325ULL
-#define FNV_PRIME 0x100000001b3ULL
+#define FNV_PRIME  0x100000001b3ULL
 
 static uint64_t fnv1a(uint64_t hash, const char *s)
 {
@@ -137,8 +137,8 @@ struct series_node {
 };
 
 struct registry {
-	struct htab series; /* series_node by name + labels; series.n is the size */
-	struct htab families; /* family by name */
+	struct htab series;	    /* series_node by name + labels; series.n is the size */
+	struct htab families;	    /* family by name */
 	struct series_node **order; /* series.n entries */
 	size_t order_cap;
 	bool sorted;
@@ -900,8 +900,8 @@ fail:
 
 /* Longest name{k="v",...}: name, braces, and per label key, '=', two quotes,
  * value and ',' (each *_MAX already counts a NUL, which leaves room). */
-#define SERIES_KEY_TEXT_MAX                                                                     \
-	(REGISTRY_NAME_MAX + 2 +                                                                \
+#define SERIES_KEY_TEXT_MAX                                                                        \
+	(REGISTRY_NAME_MAX + 2 +                                                                   \
 	 REGISTRY_MAX_LABELS * (REGISTRY_LABEL_KEY_MAX + REGISTRY_LABEL_VALUE_MAX + 2))
 /* Past this width one ragged line reads better than a table pushed right. */
 #define TEXT_KEY_COLUMN_MAX 80

@@ -24,10 +24,10 @@
 
 #include <jansson.h>
 
-#define REGISTRY_NAME_MAX 96
-#define REGISTRY_LABEL_KEY_MAX 32
+#define REGISTRY_NAME_MAX	 96
+#define REGISTRY_LABEL_KEY_MAX	 32
 #define REGISTRY_LABEL_VALUE_MAX 64
-#define REGISTRY_MAX_LABELS 4
+#define REGISTRY_MAX_LABELS	 4
 /* Bounds memory when a label goes unbounded by mistake; ~5,000 is normal. */
 #define REGISTRY_MAX_SERIES 16384
 /* Log2 histograms: slot i holds values in [2^i, 2^(i+1)) of the base unit. */

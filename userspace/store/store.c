@@ -241,7 +241,7 @@ static void refs_evict_idle(struct store *s, uint64_t round)
  * memory follows the series that are alive, not every series ever seen;
  * one that comes back is looked up again. Checked every STALE_CHECK_ROUNDS.
  */
-#define STALE_ROUNDS 1024
+#define STALE_ROUNDS	   1024
 #define STALE_CHECK_ROUNDS 256
 
 static void refs_evict_stale(struct store *s, uint64_t round)

@@ -15,7 +15,7 @@
 
 #include "util/config.h"
 
-#define ENV_PREFIX "KPULSE_"
+#define ENV_PREFIX	"KPULSE_"
 #define SECONDS_PER_DAY 86400.0
 /* Bounds for every retention: shorter than a second is no retention, and
  * ten years is far past any disk a sample would survive on. */
@@ -29,81 +29,78 @@
 /* ---------------------------------------------------------------------- */
 
 const struct config_option config_options[CONFIG_KEY_COUNT] = {
-	[CONFIG_INTERVAL] = { CONFIG_INTERVAL, "KPULSE_INTERVAL", "interval", "SECONDS", "1.0",
-			      "Collection interval in seconds, 0.1 to 3600" },
-	[CONFIG_DATA_DIR] = { CONFIG_DATA_DIR, "KPULSE_DATA_DIR", "data-dir", "DIR", "./data",
-			      "Directory where the store keeps its files" },
-	[CONFIG_FLUSH_INTERVAL] = { CONFIG_FLUSH_INTERVAL, "KPULSE_FLUSH_INTERVAL",
-				    "flush-interval", "SECONDS", "1.0",
-				    "How often buffered samples are written to the store, in "
-				    "seconds, 0.1 to 60" },
-	[CONFIG_RETENTION_RAW] = { CONFIG_RETENTION_RAW, "KPULSE_RETENTION_RAW", "retention-raw",
-				   "DURATION", "24h",
-				   "How long raw samples are kept, 1s to 3650d" },
-	[CONFIG_RETENTION_1M] = { CONFIG_RETENTION_1M, "KPULSE_RETENTION_1M", "retention-1m",
-				  "DURATION", "30d",
-				  "How long 1-minute rollups are kept, 1s to 3650d" },
-	[CONFIG_RETENTION_1H] = { CONFIG_RETENTION_1H, "KPULSE_RETENTION_1H", "retention-1h",
-				  "DURATION", "365d",
-				  "How long 1-hour rollups are kept, 1s to 3650d" },
-	[CONFIG_RETENTION_EVENTS] = { CONFIG_RETENTION_EVENTS, "KPULSE_RETENTION_EVENTS",
-				      "retention-events", "DURATION", "7d",
-				      "How long events (such as slow I/Os) are kept, 1s to 3650d" },
-	[CONFIG_SLOW_IO_MS] = { CONFIG_SLOW_IO_MS, "KPULSE_SLOW_IO_MS", "slow-io-ms", "MS", "50",
-				"Block I/Os slower than this many milliseconds are recorded as "
-				"events, 0 to 600000" },
-	[CONFIG_TOP_K] = { CONFIG_TOP_K, "KPULSE_TOP_K", "top-k", "N", "10",
-			   "How many of the busiest processes get series of their own, 1 to "
-			   "1000" },
-	[CONFIG_LISTEN] = { CONFIG_LISTEN, "KPULSE_LISTEN", "listen", "HOST:PORT",
-			    "127.0.0.1:9876", "Address of the HTTP API: HOST:PORT or [IPV6]:PORT" },
-	[CONFIG_LOG_LEVEL] = { CONFIG_LOG_LEVEL, "KPULSE_LOG_LEVEL", "log-level", "LEVEL", "info",
-			       "Lowest level logged: debug, info, warn or error" },
-	[CONFIG_LOG_FORMAT] = { CONFIG_LOG_FORMAT, "KPULSE_LOG_FORMAT", "log-format", "FORMAT",
-				"text", "Log line format: text or json (one JSON object a line)" },
-	[CONFIG_BUFFER_MAX_SAMPLES] = { CONFIG_BUFFER_MAX_SAMPLES, "KPULSE_BUFFER_MAX_SAMPLES",
-					"buffer-max-samples", "N", "1000000",
-					"Most samples held in memory while the store cannot "
-					"write, 1000 to 100000000" },
-	[CONFIG_ADMIN_PASSWORD] = { CONFIG_ADMIN_PASSWORD, "KPULSE_ADMIN_PASSWORD",
-				    "admin-password", "PASSWORD", "",
-				    "Password of the `admin` user created at first start when "
-				    "there is no user yet, 8 to 1024 bytes; empty creates none "
-				    "(prefer the environment: a flag shows in ps)" },
-	[CONFIG_JWT_SECRET] = { CONFIG_JWT_SECRET, "KPULSE_JWT_SECRET", "jwt-secret", "SECRET", "",
-				"Secret that signs API login tokens, 32 to 1024 bytes; empty "
-				"reads or generates DATA_DIR/jwt.secret" },
-	[CONFIG_TOKEN_TTL] = { CONFIG_TOKEN_TTL, "KPULSE_TOKEN_TTL", "token-ttl", "DURATION", "1h",
-			       "How long a login token stays valid, 1s to 30d" },
-	[CONFIG_METRICS_AUTH] = { CONFIG_METRICS_AUTH, "KPULSE_METRICS_AUTH", "metrics-auth",
-				  "on|off", "off",
-				  "Whether GET /metrics needs a viewer token like the rest of the "
-				  "API" },
-	[CONFIG_ALLOW_REMOTE_UNAUTHENTICATED] = { CONFIG_ALLOW_REMOTE_UNAUTHENTICATED,
-						  "KPULSE_ALLOW_REMOTE_UNAUTHENTICATED",
-						  "allow-remote-unauthenticated", "on|off", "off",
-						  "Allow a non-loopback listen address while "
-						  "/metrics needs no token (logs a warning)" },
-	[CONFIG_API_MAX_CONNECTIONS] = { CONFIG_API_MAX_CONNECTIONS, "KPULSE_API_MAX_CONNECTIONS",
-					 "api-max-connections", "N", "64",
-					 "Most concurrent HTTP connections, 4 to 10000" },
-	[CONFIG_API_MAX_BODY_BYTES] = { CONFIG_API_MAX_BODY_BYTES, "KPULSE_API_MAX_BODY_BYTES",
-					"api-max-body-bytes", "BYTES", "1048576",
-					"Largest HTTP request body, 1024 to 67108864" },
-	[CONFIG_API_RATE_LIMIT] = { CONFIG_API_RATE_LIMIT, "KPULSE_API_RATE_LIMIT",
-				    "api-rate-limit", "N", "50",
-				    "HTTP requests per second per token (or per address without "
-				    "one), 1 to 100000" },
-	[CONFIG_CUSTOM_MAX_SERIES] = { CONFIG_CUSTOM_MAX_SERIES, "KPULSE_CUSTOM_MAX_SERIES",
-				       "custom-max-series", "N", "1000",
-				       "Most custom series POST /api/v1/metrics may create, 1 to "
-				       "100000" },
-	[CONFIG_TLS_CERT] = { CONFIG_TLS_CERT, "KPULSE_TLS_CERT", "tls-cert", "PATH", "",
-			      "PEM certificate (chain) to serve the API over HTTPS, set together "
-			      "with KPULSE_TLS_KEY; empty serves plain HTTP" },
-	[CONFIG_TLS_KEY] = { CONFIG_TLS_KEY, "KPULSE_TLS_KEY", "tls-key", "PATH", "",
-			     "PEM private key of KPULSE_TLS_CERT, unencrypted; start-up is "
-			     "refused when the file is readable by every user (chmod 600)" },
+    [CONFIG_INTERVAL] = {CONFIG_INTERVAL, "KPULSE_INTERVAL", "interval", "SECONDS", "1.0",
+			 "Collection interval in seconds, 0.1 to 3600"},
+    [CONFIG_DATA_DIR] = {CONFIG_DATA_DIR, "KPULSE_DATA_DIR", "data-dir", "DIR", "./data",
+			 "Directory where the store keeps its files"},
+    [CONFIG_FLUSH_INTERVAL] = {CONFIG_FLUSH_INTERVAL, "KPULSE_FLUSH_INTERVAL", "flush-interval",
+			       "SECONDS", "1.0",
+			       "How often buffered samples are written to the store, in "
+			       "seconds, 0.1 to 60"},
+    [CONFIG_RETENTION_RAW] = {CONFIG_RETENTION_RAW, "KPULSE_RETENTION_RAW", "retention-raw",
+			      "DURATION", "24h", "How long raw samples are kept, 1s to 3650d"},
+    [CONFIG_RETENTION_1M] = {CONFIG_RETENTION_1M, "KPULSE_RETENTION_1M", "retention-1m", "DURATION",
+			     "30d", "How long 1-minute rollups are kept, 1s to 3650d"},
+    [CONFIG_RETENTION_1H] = {CONFIG_RETENTION_1H, "KPULSE_RETENTION_1H", "retention-1h", "DURATION",
+			     "365d", "How long 1-hour rollups are kept, 1s to 3650d"},
+    [CONFIG_RETENTION_EVENTS] = {CONFIG_RETENTION_EVENTS, "KPULSE_RETENTION_EVENTS",
+				 "retention-events", "DURATION", "7d",
+				 "How long events (such as slow I/Os) are kept, 1s to 3650d"},
+    [CONFIG_SLOW_IO_MS] = {CONFIG_SLOW_IO_MS, "KPULSE_SLOW_IO_MS", "slow-io-ms", "MS", "50",
+			   "Block I/Os slower than this many milliseconds are recorded as "
+			   "events, 0 to 600000"},
+    [CONFIG_TOP_K] = {CONFIG_TOP_K, "KPULSE_TOP_K", "top-k", "N", "10",
+		      "How many of the busiest processes get series of their own, 1 to "
+		      "1000"},
+    [CONFIG_LISTEN] = {CONFIG_LISTEN, "KPULSE_LISTEN", "listen", "HOST:PORT", "127.0.0.1:9876",
+		       "Address of the HTTP API: HOST:PORT or [IPV6]:PORT"},
+    [CONFIG_LOG_LEVEL] = {CONFIG_LOG_LEVEL, "KPULSE_LOG_LEVEL", "log-level", "LEVEL", "info",
+			  "Lowest level logged: debug, info, warn or error"},
+    [CONFIG_LOG_FORMAT] = {CONFIG_LOG_FORMAT, "KPULSE_LOG_FORMAT", "log-format", "FORMAT", "text",
+			   "Log line format: text or json (one JSON object a line)"},
+    [CONFIG_BUFFER_MAX_SAMPLES] = {CONFIG_BUFFER_MAX_SAMPLES, "KPULSE_BUFFER_MAX_SAMPLES",
+				   "buffer-max-samples", "N", "1000000",
+				   "Most samples held in memory while the store cannot "
+				   "write, 1000 to 100000000"},
+    [CONFIG_ADMIN_PASSWORD] = {CONFIG_ADMIN_PASSWORD, "KPULSE_ADMIN_PASSWORD", "admin-password",
+			       "PASSWORD", "",
+			       "Password of the `admin` user created at first start when "
+			       "there is no user yet, 8 to 1024 bytes; empty creates none "
+			       "(prefer the environment: a flag shows in ps)"},
+    [CONFIG_JWT_SECRET] = {CONFIG_JWT_SECRET, "KPULSE_JWT_SECRET", "jwt-secret", "SECRET", "",
+			   "Secret that signs API login tokens, 32 to 1024 bytes; empty "
+			   "reads or generates DATA_DIR/jwt.secret"},
+    [CONFIG_TOKEN_TTL] = {CONFIG_TOKEN_TTL, "KPULSE_TOKEN_TTL", "token-ttl", "DURATION", "1h",
+			  "How long a login token stays valid, 1s to 30d"},
+    [CONFIG_METRICS_AUTH] = {CONFIG_METRICS_AUTH, "KPULSE_METRICS_AUTH", "metrics-auth", "on|off",
+			     "off",
+			     "Whether GET /metrics needs a viewer token like the rest of the "
+			     "API"},
+    [CONFIG_ALLOW_REMOTE_UNAUTHENTICATED] = {CONFIG_ALLOW_REMOTE_UNAUTHENTICATED,
+					     "KPULSE_ALLOW_REMOTE_UNAUTHENTICATED",
+					     "allow-remote-unauthenticated", "on|off", "off",
+					     "Allow a non-loopback listen address while "
+					     "/metrics needs no token (logs a warning)"},
+    [CONFIG_API_MAX_CONNECTIONS] = {CONFIG_API_MAX_CONNECTIONS, "KPULSE_API_MAX_CONNECTIONS",
+				    "api-max-connections", "N", "64",
+				    "Most concurrent HTTP connections, 4 to 10000"},
+    [CONFIG_API_MAX_BODY_BYTES] = {CONFIG_API_MAX_BODY_BYTES, "KPULSE_API_MAX_BODY_BYTES",
+				   "api-max-body-bytes", "BYTES", "1048576",
+				   "Largest HTTP request body, 1024 to 67108864"},
+    [CONFIG_API_RATE_LIMIT] = {CONFIG_API_RATE_LIMIT, "KPULSE_API_RATE_LIMIT", "api-rate-limit",
+			       "N", "50",
+			       "HTTP requests per second per token (or per address without "
+			       "one), 1 to 100000"},
+    [CONFIG_CUSTOM_MAX_SERIES] = {CONFIG_CUSTOM_MAX_SERIES, "KPULSE_CUSTOM_MAX_SERIES",
+				  "custom-max-series", "N", "1000",
+				  "Most custom series POST /api/v1/metrics may create, 1 to "
+				  "100000"},
+    [CONFIG_TLS_CERT] = {CONFIG_TLS_CERT, "KPULSE_TLS_CERT", "tls-cert", "PATH", "",
+			 "PEM certificate (chain) to serve the API over HTTPS, set together "
+			 "with KPULSE_TLS_KEY; empty serves plain HTTP"},
+    [CONFIG_TLS_KEY] = {CONFIG_TLS_KEY, "KPULSE_TLS_KEY", "tls-key", "PATH", "",
+			"PEM private key of KPULSE_TLS_CERT, unencrypted; start-up is "
+			"refused when the file is readable by every user (chmod 600)"},
 };
 
 const struct config_option *config_option_find(const char *key)
@@ -294,7 +291,7 @@ static int parse_listen(const char *s, char *ret_host, uint16_t *ret_port)
 /* ---------------------------------------------------------------------- */
 
 __attribute__((format(printf, 3, 4))) static void err_printf(char *err, size_t errlen,
-							    const char *fmt, ...)
+							     const char *fmt, ...)
 {
 	va_list ap;
 
@@ -309,8 +306,7 @@ __attribute__((format(printf, 3, 4))) static void err_printf(char *err, size_t e
  * "key: "value" what": the value cut to ERR_VALUE_MAX bytes and its control
  * bytes shown as '?', so the message stays one short line.
  */
-static int bad_value(char *err, size_t errlen, const char *key, const char *value,
-		     const char *what)
+static int bad_value(char *err, size_t errlen, const char *key, const char *value, const char *what)
 {
 	char shown[ERR_VALUE_MAX + 4];
 	size_t n = 0;
@@ -328,8 +324,8 @@ static int bad_value(char *err, size_t errlen, const char *key, const char *valu
 /* on/off and the usual synonyms. */
 static int parse_bool(const char *s, bool *ret)
 {
-	static const char *const yes[] = { "on", "true", "yes", "1" };
-	static const char *const no[] = { "off", "false", "no", "0" };
+	static const char *const yes[] = {"on", "true", "yes", "1"};
+	static const char *const no[] = {"off", "false", "no", "0"};
 
 	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
 		if (strcasecmp(s, yes[i]) == 0) {
@@ -706,8 +702,8 @@ int config_load_env_file(struct kpulse_config *c, const char *path, bool must_ex
 			break;
 		if (r == -E2BIG || r == -EILSEQ) {
 			err_printf(err, errlen, "%s:%lu: %s", path, lineno,
-				   r == -E2BIG ? "line longer than 4096 bytes" :
-						 "line holds a NUL byte");
+				   r == -E2BIG ? "line longer than 4096 bytes"
+					       : "line holds a NUL byte");
 			r = -EINVAL;
 			goto cleanup;
 		}

@@ -42,9 +42,9 @@ struct kpulse_config {
 	double retention_1m_s;
 	double retention_1h_s;
 	double retention_events_s;
-	uint32_t slow_io_ms;		/* block I/Os slower than this become events */
-	uint32_t top_k;			/* per-process series kept per round */
-	char listen[CONFIG_LISTEN_MAX]; /* as given: "127.0.0.1:9876", "[::1]:9876" */
+	uint32_t slow_io_ms;		   /* block I/Os slower than this become events */
+	uint32_t top_k;			   /* per-process series kept per round */
+	char listen[CONFIG_LISTEN_MAX];	   /* as given: "127.0.0.1:9876", "[::1]:9876" */
 	char listen_host[CONFIG_HOST_MAX]; /* without brackets: "::1" */
 	uint16_t listen_port;
 	enum log_level log_level;

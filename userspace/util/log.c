@@ -24,15 +24,15 @@ static FILE *log_output;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *const level_names[] = {
-	[LOG_LEVEL_DEBUG] = "debug",
-	[LOG_LEVEL_INFO] = "info",
-	[LOG_LEVEL_WARN] = "warn",
-	[LOG_LEVEL_ERROR] = "error",
+    [LOG_LEVEL_DEBUG] = "debug",
+    [LOG_LEVEL_INFO] = "info",
+    [LOG_LEVEL_WARN] = "warn",
+    [LOG_LEVEL_ERROR] = "error",
 };
 
 static const char *const format_names[] = {
-	[LOG_FORMAT_TEXT] = "text",
-	[LOG_FORMAT_JSON] = "json",
+    [LOG_FORMAT_TEXT] = "text",
+    [LOG_FORMAT_JSON] = "json",
 };
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -133,7 +133,7 @@ int log_timestamp_format(const struct timespec *ts, char *buf, size_t len)
  * cut at a UTF-8 character boundary so the JSON path keeps the text.
  */
 __attribute__((format(printf, 2, 0))) static void format_message(char *msg, const char *fmt,
-								  va_list ap)
+								 va_list ap)
 {
 	int n = vsnprintf(msg, LOG_MSG_MAX, fmt, ap);
 	size_t cut;
@@ -257,14 +257,14 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	va_end(ap);
 }
 
-#define DEFINE_LOG_FN(fn, lvl)                      \
-	void fn(const char *fmt, ...)               \
-	{                                           \
-		va_list ap;                         \
-                                                    \
-		va_start(ap, fmt);                  \
-		log_vmsg(lvl, fmt, ap);             \
-		va_end(ap);                         \
+#define DEFINE_LOG_FN(fn, lvl)                                                                     \
+	void fn(const char *fmt, ...)                                                              \
+	{                                                                                          \
+		va_list ap;                                                                        \
+                                                                                                   \
+		va_start(ap, fmt);                                                                 \
+		log_vmsg(lvl, fmt, ap);                                                            \
+		va_end(ap);                                                                        \
 	}
 
 DEFINE_LOG_FN(log_debug, LOG_LEVEL_DEBUG)
