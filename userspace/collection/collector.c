@@ -83,6 +83,7 @@ struct collector {
 
 	struct drop_reason_name *reasons;
 	size_t nreasons;
+	const struct registry *described; /* the registry that has our help texts */
 };
 
 static double clock_s(clockid_t id)
@@ -822,9 +823,70 @@ int collector_sample(struct collector *c, struct registry *r)
 	return err;
 }
 
+/* HELP texts for the Prometheus exposition and the text table. */
+static const struct {
+	const char *name, *help;
+} metric_help[] = {
+    {"kpulse_sched_context_switches_total",
+     "Context switches (prev != next), as ctxt in /proc/stat"},
+    {"kpulse_sched_runqueue_latency_seconds", "Time from becoming runnable to running"},
+    {"kpulse_sched_cpu_busy_seconds_total", "Time each CPU ran non-idle tasks"},
+    {"kpulse_sched_process_cpu_seconds_total", "On-CPU time of the busiest processes"},
+    {"kpulse_sched_other_processes_cpu_seconds_total", "On-CPU time of all other processes"},
+    {"kpulse_sched_process_runqueue_seconds_total", "Run-queue wait of the busiest processes"},
+    {"kpulse_sched_other_processes_runqueue_seconds_total",
+     "Run-queue wait of all other processes"},
+    {"kpulse_sched_processes_forked_total", "New processes (not threads)"},
+    {"kpulse_sched_processes_exec_total", "Successful execs"},
+    {"kpulse_sched_processes_exited_total", "Processes (thread groups) that exited"},
+    {"kpulse_mem_page_faults_total", "Page faults, as pgfault in /proc/vmstat"},
+    {"kpulse_mem_process_page_faults_total", "Page faults of the busiest processes"},
+    {"kpulse_mem_other_processes_page_faults_total", "Page faults of all other processes"},
+    {"kpulse_mem_direct_reclaim_total", "Direct-reclaim stalls"},
+    {"kpulse_mem_direct_reclaim_latency_seconds", "Duration of direct-reclaim stalls"},
+    {"kpulse_mem_kswapd_wakeups_total", "kswapd wakeups"},
+    {"kpulse_mem_oom_kills_total", "OOM kills"},
+    {"kpulse_mem_total_bytes", "MemTotal from /proc/meminfo"},
+    {"kpulse_mem_free_bytes", "MemFree from /proc/meminfo"},
+    {"kpulse_mem_available_bytes", "MemAvailable from /proc/meminfo"},
+    {"kpulse_mem_cached_bytes", "Cached from /proc/meminfo"},
+    {"kpulse_mem_swap_total_bytes", "SwapTotal from /proc/meminfo"},
+    {"kpulse_mem_swap_free_bytes", "SwapFree from /proc/meminfo"},
+    {"kpulse_block_ios_completed_total", "Completed block I/Os, as in /proc/diskstats"},
+    {"kpulse_block_bytes_total", "Bytes completed by block I/O"},
+    {"kpulse_block_io_errors_total", "Block I/Os completed with an error"},
+    {"kpulse_block_io_latency_seconds", "Block I/O latency, issue to complete"},
+    {"kpulse_block_queue_time_seconds", "Block I/O queue time, start to issue"},
+    {"kpulse_block_slow_ios_total", "Block I/Os slower than the slow-I/O threshold"},
+    {"kpulse_block_process_io_bytes_total", "Block I/O bytes of the busiest processes"},
+    {"kpulse_block_other_processes_io_bytes_total", "Block I/O bytes of all other processes"},
+    {"kpulse_net_rx_packets_total", "Packets received, as in /proc/net/dev"},
+    {"kpulse_net_rx_bytes_total", "Bytes received, as in /proc/net/dev"},
+    {"kpulse_net_tx_packets_total", "Packets sent, as in /proc/net/dev"},
+    {"kpulse_net_tx_bytes_total", "Bytes sent, as in /proc/net/dev"},
+    {"kpulse_net_tcp_retransmitted_segments_total", "TCP segments retransmitted (RetransSegs)"},
+    {"kpulse_net_tcp_synack_retransmits_total", "SYN-ACKs retransmitted"},
+    {"kpulse_net_tcp_resets_sent_total", "TCP resets sent"},
+    {"kpulse_net_tcp_resets_received_total", "TCP resets received"},
+    {"kpulse_net_tcp_connections_opened_total", "Active TCP opens that reached ESTABLISHED"},
+    {"kpulse_net_tcp_connections_closed_total", "Tracked TCP connections that closed"},
+    {"kpulse_net_packet_drops_total", "Packets freed with a drop reason (skb:kfree_skb)"},
+    {"kpulse_events_total", "Events received from the BPF ring buffers"},
+    {"kpulse_events_dropped_total",
+     "Events lost: failed ring-buffer reservations, or not buffered"},
+    {"kpulse_probe_up", "1 when the probe is attached, 0 when it failed"},
+};
+
 int collector_collect(struct collector *c, struct registry *r)
 {
 	int err = 0;
+
+	/* Once per registry: help texts outlive rounds. */
+	if (c->described != r) {
+		for (size_t i = 0; i < sizeof(metric_help) / sizeof(metric_help[0]); i++)
+			registry_describe(r, metric_help[i].name, metric_help[i].help);
+		c->described = r;
+	}
 
 	err |= sample_sched(c, r);
 	err |= sample_mem(c, r);
