@@ -280,6 +280,13 @@ static int start_api(const struct kpulse_config *cfg, struct store *store, struc
 			return r;
 		}
 	}
+	/* An API nobody can log in to is worth one line at start. */
+	json_t *users = NULL;
+
+	if (auth_user_list(auth, &users) == 0 && json_array_size(users) == 0)
+		log_warn("API: no users yet; /api/v1 needs a token. Create one with `kpulse user "
+			 "add NAME --role admin`, or set KPULSE_ADMIN_PASSWORD for user admin");
+	json_decref(users);
 
 	api_options_default(&o);
 	o.listen_host = cfg->listen_host;
