@@ -116,6 +116,14 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+		if (argc > 2 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
+			printf("Usage: kpulse version\n\nPrint the version of kpulse.\n");
+			return 0;
+		}
+		if (argc > 2) {
+			fprintf(stderr, "kpulse version: unexpected argument '%s'\n", argv[2]);
+			return EXIT_USAGE;
+		}
 		printf("kpulse %s\n", KPULSE_VERSION);
 		return 0;
 	}
