@@ -126,7 +126,9 @@ static __always_inline int handle_receive(__u64 *ctx, const bool btf)
 static __always_inline void tuple_fill(struct kp_tcp_tuple *t, const struct sock *sk)
 {
 	t->family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	t->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	/* Not skc_num: closing a socket releases its port (inet_put_port()
+	 * zeroes it) before the state change to TCP_CLOSE is traced. */
+	t->sport = __builtin_bswap16(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
 	t->dport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	t->pad = 0;
 	if (t->family == AF_INET6) {
