@@ -144,3 +144,24 @@ def test_public_address_needs_metrics_auth_or_the_explicit_flag(make_daemon):
     d = make_daemon(ready=False, extra_args=("--listen", "0.0.0.0:1"))
     assert d.proc.wait(timeout=30) == 2
     assert "KPULSE_ALLOW_REMOTE_UNAUTHENTICATED" in d.logtext()
+
+
+def test_logins_from_one_address_are_throttled(make_daemon):
+    """Each login costs a full PBKDF2, so one address gets a burst of 10 and
+    then one a second, whatever the general rate limit; the answer is 429
+    with Retry-After. Every attempt names another user, so the per-account
+    backoff plays no part."""
+    d = make_daemon({"KPULSE_API_RATE_LIMIT": "100000"})
+    statuses = []
+    t0 = time.monotonic()
+    for i in range(40):
+        r = d.request("POST", "/api/v1/auth/login",
+                      {"username": f"nobody{i}", "password": "wrong password"})
+        statuses.append(r.status)
+        if r.status == 429:
+            assert int(r.header("Retry-After")) >= 1
+    elapsed = time.monotonic() - t0
+    assert statuses[:10] == [401] * 10, statuses
+    # 10 at once, then about one a second: at most 10 + elapsed + 1 pass.
+    assert statuses.count(401) <= 10 + elapsed + 1, (statuses, elapsed)
+    assert 429 in statuses, statuses

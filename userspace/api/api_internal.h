@@ -67,6 +67,8 @@ struct api_rate_limiter {
 
 /* rate requests per second, bursts of 2 s. Returns 0 or -errno. */
 int api_rate_init(struct api_rate_limiter *l, unsigned rate);
+/* rate tokens per second, bucket of burst tokens. */
+int api_rate_init_burst(struct api_rate_limiter *l, double rate, double burst);
 void api_rate_destroy(struct api_rate_limiter *l);
 /* Takes one token for key at time now (monotonic seconds). Returns 0, or
  * -EAGAIN with *retry_after_s (whole seconds, >= 1) when the bucket is empty. */
@@ -114,6 +116,10 @@ struct api {
 	bool stopping;
 
 	struct api_rate_limiter limiter;
+	/* Logins per client address: each one costs a full PBKDF2 on an HTTP
+	 * thread, so they are held to API_LOGIN_RATE a second (bursts of
+	 * API_LOGIN_BURST) whatever the general limit is. */
+	struct api_rate_limiter login_limiter;
 	json_t *openapi; /* built at start, read-only afterwards */
 
 	atomic_uint_fast64_t requests_total;
@@ -167,6 +173,13 @@ bool api_route_match(const char *pattern, const char *path, struct api_request *
 json_t *api_openapi_build(const char *version);
 
 /* ------------------------------------------------------------ replies */
+
+#define API_LOGIN_RATE	1.0
+#define API_LOGIN_BURST 10.0
+
+/* Takes one login attempt for the request's client address: 0, or -EAGAIN
+ * with *retry_after_s set. */
+int api_login_throttle(struct api_request *req, double *retry_after_s);
 
 /* Frees the query_range results cached for this store (handlers.c). */
 void api_query_cache_drop(const struct store *st);

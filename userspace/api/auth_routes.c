@@ -59,8 +59,10 @@ enum MHD_Result api_handle_login(struct api_request *req)
 		ret = api_reply_error(req, 400, "username and password are required strings");
 		goto out;
 	}
-	r = auth_login(req->api->auth, user, password, token, sizeof(token), &expires_at,
-		       &retry_after);
+	r = api_login_throttle(req, &retry_after);
+	if (r == 0)
+		r = auth_login(req->api->auth, user, password, token, sizeof(token), &expires_at,
+			       &retry_after);
 	if (r == -EAGAIN) {
 		struct MHD_Response *resp;
 		json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code", "too_many_requests",

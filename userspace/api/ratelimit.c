@@ -16,14 +16,19 @@
 /* Slots looked at for one key: a small window keeps lookups cheap. */
 #define RATE_PROBE 8
 
-int api_rate_init(struct api_rate_limiter *l, unsigned rate)
+int api_rate_init_burst(struct api_rate_limiter *l, double rate, double burst)
 {
-	if (rate == 0)
+	if (!(rate > 0) || !(burst >= 1))
 		return -EINVAL;
 	memset(l->slots, 0, sizeof(l->slots));
 	l->rate = rate;
-	l->burst = 2.0 * rate;
+	l->burst = burst;
 	return -pthread_mutex_init(&l->lock, NULL);
+}
+
+int api_rate_init(struct api_rate_limiter *l, unsigned rate)
+{
+	return api_rate_init_burst(l, rate, 2.0 * rate);
 }
 
 void api_rate_destroy(struct api_rate_limiter *l)

@@ -354,6 +354,14 @@ static void client_key(struct MHD_Connection *conn, char *buf, size_t len)
 	snprintf(buf, len, "ip:%s", addr);
 }
 
+int api_login_throttle(struct api_request *req, double *retry_after_s)
+{
+	char key[API_RATE_KEY_MAX];
+
+	client_key(req->conn, key, sizeof(key));
+	return api_rate_take(&req->api->login_limiter, key, mono_now(), retry_after_s);
+}
+
 static int authenticate(struct api *a, struct MHD_Connection *conn, struct auth_identity *who)
 {
 	const char *h =
@@ -787,6 +795,8 @@ int api_start(const struct api_options *o, struct store *store, struct auth *aut
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_mutex_init(&a->stream_lock, NULL);
 	r = api_rate_init(&a->limiter, o->rate_limit);
+	if (r == 0)
+		r = api_rate_init_burst(&a->login_limiter, API_LOGIN_RATE, API_LOGIN_BURST);
 	a->custom = registry_new();
 	a->openapi = api_openapi_build(a->version);
 	if (r < 0 || !a->custom || !a->openapi) {
@@ -863,6 +873,7 @@ struct api *api_stop(struct api *a)
 	free(a->tls_key_pem);
 	free(a->tls_cert_pem);
 	api_rate_destroy(&a->limiter);
+	api_rate_destroy(&a->login_limiter);
 	pthread_mutex_destroy(&a->stream_lock);
 	pthread_mutex_destroy(&a->lock);
 	free(a);
