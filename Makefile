@@ -11,7 +11,7 @@ PYTHON ?= /usr/bin/python3
 DEPS_BUILD := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make gcc \
 	libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev
 DEPS_TEST := fio stress-ng iperf3 iproute2 nftables python3-pytest valgrind linux-perf \
-	procps util-linux prometheus wrk
+	procps util-linux e2fsprogs openssl prometheus wrk
 DEPS := $(DEPS_BUILD) $(DEPS_TEST)
 
 PKGS := libbpf jansson sqlite3 libmicrohttpd libcurl libcrypto
