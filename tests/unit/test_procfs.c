@@ -2,6 +2,7 @@
 /* test_procfs.c - /proc/meminfo and sysfs uevent parsing. */
 #include <errno.h>
 #include <stdint.h>
+#include <unistd.h>
 
 #include "test.h"
 #include "collection/procfs.h"
@@ -101,6 +102,16 @@ TEST(read_comm_of_self_and_of_a_missing_pid)
 	CHECK_EQ_INT(procfs_read_comm(1, comm, sizeof(comm)), 0);
 	CHECK(comm[0] != 0 && !strchr(comm, '\n'));
 	CHECK(procfs_read_comm(4000000000u, comm, sizeof(comm)) < 0);
+}
+
+TEST(read_comm_cuts_a_long_name_to_fit)
+{
+	char full[64], small[4];
+
+	CHECK_EQ_INT(procfs_read_comm(getpid(), full, sizeof(full)), 0);
+	CHECK_EQ_INT(procfs_read_comm(getpid(), small, sizeof(small)), 0);
+	CHECK_EQ_INT(strlen(small), strlen(full) < 3 ? strlen(full) : 3);
+	CHECK(strncmp(small, full, strlen(small)) == 0);
 }
 
 TEST(read_file_reports_too_big)

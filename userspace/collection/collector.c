@@ -59,6 +59,7 @@ struct proc_row {
 	uint64_t v[PM_NR];
 	uint64_t delta[PM_NR];
 	char comm[KP_COMM_LEN];
+	bool comm_read; /* /proc/PID/comm already read this round */
 };
 
 struct drop_reason_name {
@@ -84,6 +85,14 @@ struct collector {
 	struct drop_reason_name *reasons;
 	size_t nreasons;
 	const struct registry *described; /* the registry that has our help texts */
+
+	/* Block device names by dev_t: sysfs is read once per device, not
+	 * every round. Bounded; a full table resolves without caching. */
+	struct {
+		uint32_t dev;
+		char name[32];
+	} devnames[64];
+	size_t ndevnames;
 };
 
 static double clock_s(clockid_t id)
@@ -358,6 +367,23 @@ static int sample_mem(struct collector *c, struct registry *r)
 	return err ? -ENOMEM : 0;
 }
 
+static void devname_of(struct collector *c, uint32_t dev, char *buf, size_t len)
+{
+	for (size_t i = 0; i < c->ndevnames; i++) {
+		if (c->devnames[i].dev == dev) {
+			snprintf(buf, len, "%s", c->devnames[i].name);
+			return;
+		}
+	}
+	/* Only a name that resolved is kept: a missing one is retried. */
+	if (procfs_block_devname(KP_DEV_MAJOR(dev), KP_DEV_MINOR(dev), buf, len) == 0 &&
+	    c->ndevnames < sizeof(c->devnames) / sizeof(c->devnames[0])) {
+		c->devnames[c->ndevnames].dev = dev;
+		snprintf(c->devnames[c->ndevnames].name, sizeof(c->devnames[0].name), "%s", buf);
+		c->ndevnames++;
+	}
+}
+
 static const char *blk_op_names[KP_BLK_OP_NR] = {"read", "write", "discard", "other"};
 
 static int sample_block(struct collector *c, struct registry *r)
@@ -392,7 +418,7 @@ static int sample_block(struct collector *c, struct registry *r)
 		}
 		free(vals);
 
-		procfs_block_devname(KP_DEV_MAJOR(key), KP_DEV_MINOR(key), dev, sizeof(dev));
+		devname_of(c, key, dev, sizeof(dev));
 		for (int i = 0; i < KP_BLK_OP_NR; i++) {
 			struct metric_label l[] = {{"device", dev}, {"op", blk_op_names[i]}};
 
@@ -737,13 +763,16 @@ static int sample_processes(struct collector *c, struct registry *r)
 			size_t nl = 2;
 
 			snprintf(pid, sizeof(pid), "%" PRIu32, row->tgid);
-			if (procfs_read_comm(row->tgid, comm, sizeof(comm)) == 0) {
+			/* A process in several top-K lists is named once a round. */
+			if (!row->comm_read &&
+			    procfs_read_comm(row->tgid, comm, sizeof(comm)) == 0) {
 				size_t len = strnlen(comm, sizeof(row->comm) - 1);
 
 				memcpy(row->comm, comm, len);
 				row->comm[len] = 0;
-			} else
-				snprintf(comm, sizeof(comm), "%s", row->comm[0] ? row->comm : "?");
+			}
+			row->comm_read = true;
+			snprintf(comm, sizeof(comm), "%s", row->comm[0] ? row->comm : "?");
 			if (proc_metrics[m].op)
 				l[nl++] = (struct metric_label){"op", proc_metrics[m].op};
 			err |= registry_set_counter(r, proc_metrics[m].name, l, nl,

@@ -166,14 +166,18 @@ int procfs_block_devname(unsigned major, unsigned minor, char *buf, size_t len)
 
 int procfs_read_comm(uint32_t pid, char *buf, size_t len)
 {
-	char path[32];
+	char path[32], text[128];
 	long n;
 
+	if (len == 0)
+		return -EINVAL;
+	/* Workqueue workers show longer names than a task comm
+	 * ("kworker/u8:4-events_unbound"): read all of it, keep what fits. */
 	snprintf(path, sizeof(path), "/proc/%" PRIu32 "/comm", pid);
-	n = procfs_read_file(path, buf, len);
+	n = procfs_read_file(path, text, sizeof(text));
 	if (n < 0)
 		return (int)n;
-	if (n > 0 && buf[n - 1] == '\n')
-		buf[n - 1] = 0;
+	text[strcspn(text, "\n")] = 0;
+	snprintf(buf, len, "%s", text);
 	return 0;
 }

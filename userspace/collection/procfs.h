@@ -38,7 +38,8 @@ int procfs_parse_uevent_devname(const char *text, char *buf, size_t len);
  * writes "MAJ:MIN" and returns -errno. */
 int procfs_block_devname(unsigned major, unsigned minor, char *buf, size_t len);
 
-/* /proc/<pid>/comm without the newline; -errno when the process is gone. */
+/* /proc/<pid>/comm without the newline, cut to fit buf; -errno when the
+ * process is gone. */
 int procfs_read_comm(uint32_t pid, char *buf, size_t len);
 
 /* Reads a whole small file into buf (NUL-terminated). Returns bytes read

@@ -559,53 +559,25 @@ static int ts_to_ms(double ts, int64_t *ret_ms)
 	return 0;
 }
 
-int store_append_series(struct store *s, double ts, const struct metric_series *series, size_t n)
+/*
+ * Appends one round: n series, the i-th from series[i] or, without an
+ * array, registry_at(r, i). A snapshot sets the live series count; a
+ * custom batch (usually small) only raises it. Invalid series of a
+ * snapshot are counted as rejected; a batch was validated by the caller.
+ */
+static int append_round(struct store *s, int64_t ts_ms, const struct metric_series *series,
+			const struct registry *r, size_t n)
 {
 	uint64_t round;
-	int64_t ts_ms;
 	int ret = 0;
-
-	if (!s || (!series && n) || ts_to_ms(ts, &ts_ms) < 0)
-		return -EINVAL;
-	for (size_t i = 0; i < n; i++)
-		if (!series_valid(&series[i]))
-			return -EINVAL;
 
 	pthread_mutex_lock(&s->lock);
 	round = ++s->round;
 	refs_evict_stale(s, round);
-	if (n > s->live_series) /* small custom batches must not shrink it */
+	if (r || n > s->live_series)
 		s->live_series = n;
 	for (size_t i = 0; i < n; i++) {
-		int err = append_one(s, &series[i], ts_ms, round);
-
-		if (err == -ENOMEM) {
-			ret = err;
-			break;
-		}
-		if (err)
-			ret = err;
-	}
-	pthread_mutex_unlock(&s->lock);
-	return ret;
-}
-
-int store_append_snapshot(struct store *s, const struct registry *r)
-{
-	size_t n = registry_size(r);
-	uint64_t round;
-	int64_t ts_ms;
-	int ret = 0;
-
-	if (!s || !r || ts_to_ms(registry_timestamp(r), &ts_ms) < 0)
-		return -EINVAL;
-
-	pthread_mutex_lock(&s->lock);
-	round = ++s->round;
-	refs_evict_stale(s, round);
-	s->live_series = n;
-	for (size_t i = 0; i < n; i++) {
-		const struct metric_series *m = registry_at(r, i);
+		const struct metric_series *m = series ? &series[i] : registry_at(r, i);
 		int err;
 
 		if (!m || !series_valid(m)) {
@@ -622,6 +594,27 @@ int store_append_snapshot(struct store *s, const struct registry *r)
 	}
 	pthread_mutex_unlock(&s->lock);
 	return ret;
+}
+
+int store_append_series(struct store *s, double ts, const struct metric_series *series, size_t n)
+{
+	int64_t ts_ms;
+
+	if (!s || (!series && n) || ts_to_ms(ts, &ts_ms) < 0)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (!series_valid(&series[i]))
+			return -EINVAL;
+	return append_round(s, ts_ms, series, NULL, n);
+}
+
+int store_append_snapshot(struct store *s, const struct registry *r)
+{
+	int64_t ts_ms;
+
+	if (!s || !r || ts_to_ms(registry_timestamp(r), &ts_ms) < 0)
+		return -EINVAL;
+	return append_round(s, ts_ms, NULL, r, registry_size(r));
 }
 
 static bool event_type_valid(const char *type)
