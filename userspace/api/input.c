@@ -122,40 +122,10 @@ int api_parse_number(const char *s, double *ret)
 
 /* ------------------------------------------------------------ names */
 
-static bool name_start(char c)
-{
-	return isalpha((unsigned char)c) || c == '_' || c == ':';
-}
-
-static bool name_char(char c)
-{
-	return name_start(c) || isdigit((unsigned char)c);
-}
-
-static bool metric_name_valid(const char *name)
-{
-	size_t n = strlen(name);
-
-	if (n == 0 || n >= REGISTRY_NAME_MAX || !name_start(name[0]))
-		return false;
-	for (size_t i = 1; i < n; i++)
-		if (!name_char(name[i]))
-			return false;
-	return true;
-}
-
 bool api_label_key_valid(const char *key)
 {
-	size_t n = strlen(key);
-
 	/* Keys starting with __ are reserved by Prometheus. */
-	if (n == 0 || n >= REGISTRY_LABEL_KEY_MAX || strncmp(key, "__", 2) == 0 ||
-	    !(isalpha((unsigned char)key[0]) || key[0] == '_'))
-		return false;
-	for (size_t i = 1; i < n; i++)
-		if (!(isalnum((unsigned char)key[i]) || key[i] == '_'))
-			return false;
-	return true;
+	return metric_label_key_valid(key) && strncmp(key, "__", 2) != 0;
 }
 
 bool api_custom_name_valid(const char *name)
@@ -194,12 +164,12 @@ int api_selector_parse(const char *text, char *buf, size_t buflen, struct store_
 	if (!text || strlen(text) + 1 > buflen)
 		return -EINVAL;
 	memset(sel, 0, sizeof(*sel));
-	for (n = 0; name_char(p[n]); n++)
+	for (n = 0; isalnum((unsigned char)p[n]) || p[n] == '_' || p[n] == ':'; n++)
 		;
-	if (n == 0 || n >= REGISTRY_NAME_MAX || !name_start(p[0]))
-		return -EINVAL;
 	memcpy(w, p, n);
 	w[n] = '\0';
+	if (!metric_name_valid(w))
+		return -EINVAL;
 	sel->name = w;
 	w += n + 1;
 	p += n;
@@ -215,10 +185,10 @@ int api_selector_parse(const char *text, char *buf, size_t buflen, struct store_
 			return -EINVAL;
 		for (n = 0; isalnum((unsigned char)p[n]) || p[n] == '_'; n++)
 			;
-		if (n == 0 || n >= REGISTRY_LABEL_KEY_MAX || isdigit((unsigned char)p[0]))
-			return -EINVAL;
 		memcpy(w, p, n);
 		w[n] = '\0';
+		if (!metric_label_key_valid(key))
+			return -EINVAL;
 		w += n + 1;
 		p = skip_spaces(p + n);
 		if (*p++ != '=')

@@ -10,10 +10,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-
-#ifndef KPULSE_VERSION
-#define KPULSE_VERSION "0.1.0"
-#endif
+#include "util/version.h"
 
 volatile sig_atomic_t cli_stop;
 

@@ -31,15 +31,12 @@
 #include "store/store.h"
 #include "util/config.h"
 #include "util/log.h"
+#include "util/version.h"
 
 extern char **environ;
 
 #define MAX_FLAGS 64
 
-/* main.c owns the version; the build may define it for both. */
-#ifndef KPULSE_VERSION
-#define KPULSE_VERSION "0.1.0"
-#endif
 
 struct run_args {
 	const char *env_file;

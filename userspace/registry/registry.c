@@ -18,6 +18,7 @@
 
 #include "registry/hist.h"
 #include "registry/registry.h"
+#include "util/utf8.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
@@ -161,7 +162,7 @@ static bool is_digit(char c)
 	return c >= '0' && c <= '9';
 }
 
-static bool valid_name(const char *name)
+bool metric_name_valid(const char *name)
 {
 	size_t len;
 
@@ -174,7 +175,7 @@ static bool valid_name(const char *name)
 	return len < REGISTRY_NAME_MAX;
 }
 
-static bool valid_label_key(const char *key)
+bool metric_label_key_valid(const char *key)
 {
 	size_t len;
 
@@ -187,64 +188,38 @@ static bool valid_label_key(const char *key)
 	return len < REGISTRY_LABEL_KEY_MAX;
 }
 
-/* Length of the valid UTF-8 sequence at s (RFC 3629: no overlong forms, no
- * surrogates, nothing above U+10FFFF), or 0 when it is not valid. Stops at
- * the first byte that breaks the pattern, so it never reads past a NUL. */
-static size_t utf8_seq_len(const unsigned char *s)
-{
-	unsigned char lo = 0x80, hi = 0xbf;
+static const char *const metric_type_names[] = {
+    [METRIC_COUNTER] = "counter",
+    [METRIC_GAUGE] = "gauge",
+    [METRIC_HISTOGRAM] = "histogram",
+};
+_Static_assert(sizeof(metric_type_names) / sizeof(metric_type_names[0]) == METRIC_HISTOGRAM + 1,
+	       "one name per metric type");
 
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		return s[1] >= lo && s[1] <= hi ? 2 : 0;
-	if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		if (s[0] == 0xe0)
-			lo = 0xa0;
-		else if (s[0] == 0xed)
-			hi = 0x9f;
-		return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 ? 3 : 0;
-	}
-	if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		if (s[0] == 0xf0)
-			lo = 0x90;
-		else if (s[0] == 0xf4)
-			hi = 0x8f;
-		if (s[1] < lo || s[1] > hi || (s[2] & 0xc0) != 0x80)
+const char *metric_type_name(enum metric_type type)
+{
+	return (unsigned)type <= METRIC_HISTOGRAM ? metric_type_names[type] : "unknown";
+}
+
+int metric_type_parse(const char *text, enum metric_type *ret_type)
+{
+	for (unsigned t = 0; text && t <= METRIC_HISTOGRAM; t++) {
+		if (!strcmp(text, metric_type_names[t])) {
+			*ret_type = (enum metric_type)t;
 			return 0;
-		return (s[3] & 0xc0) == 0x80 ? 4 : 0;
+		}
 	}
-	return 0;
+	return -EINVAL;
 }
 
 /*
- * Copies a label value, truncated to fit dst without splitting a character.
- * Values come from the kernel (comm, device names) and may hold any byte:
- * invalid UTF-8 would make jansson refuse the string, and a control
- * character would break the one-line-per-series text, so both become '?'.
+ * Label values come from the kernel (comm, device names) and may hold any
+ * byte: invalid UTF-8 would make jansson refuse the string, and a control
+ * character would break the one-line-per-series text, so both are escaped.
  */
 static void copy_label_value(char dst[REGISTRY_LABEL_VALUE_MAX], const char *src)
 {
-	const unsigned char *p = (const unsigned char *)src;
-	size_t out = 0;
-
-	while (*p) {
-		size_t len = utf8_seq_len(p);
-
-		if (len == 0 || (len == 1 && (*p < 0x20 || *p == 0x7f))) {
-			if (out + 1 > REGISTRY_LABEL_VALUE_MAX - 1)
-				break;
-			dst[out++] = '?';
-			p++;
-			continue;
-		}
-		if (out + len > REGISTRY_LABEL_VALUE_MAX - 1)
-			break;
-		memcpy(dst + out, p, len);
-		out += len;
-		p += len;
-	}
-	dst[out] = '\0';
+	utf8_sanitize(dst, REGISTRY_LABEL_VALUE_MAX, src, strlen(src), NULL);
 }
 
 /*
@@ -256,7 +231,7 @@ static int series_key_init(struct metric_series *key, const char *name,
 			   const struct metric_label *labels, size_t nlabels)
 {
 	memset(key, 0, sizeof(*key));
-	if (!valid_name(name) || nlabels > REGISTRY_MAX_LABELS || (nlabels && !labels))
+	if (!metric_name_valid(name) || nlabels > REGISTRY_MAX_LABELS || (nlabels && !labels))
 		return -EINVAL;
 	strcpy(key->name, name);
 
@@ -264,7 +239,7 @@ static int series_key_init(struct metric_series *key, const char *name,
 	for (size_t i = 0; i < nlabels; i++) {
 		size_t j = key->nlabels;
 
-		if (!valid_label_key(labels[i].key) || !labels[i].value)
+		if (!metric_label_key_valid(labels[i].key) || !labels[i].value)
 			return -EINVAL;
 		while (j > 0 && strcmp(key->label_keys[j - 1], labels[i].key) > 0) {
 			memcpy(key->label_keys[j], key->label_keys[j - 1], REGISTRY_LABEL_KEY_MAX);
@@ -644,7 +619,7 @@ int registry_describe(struct registry *r, const char *name, const char *help)
 	struct family *f;
 	char *copy;
 
-	if (!r || !valid_name(name) || !help)
+	if (!r || !metric_name_valid(name) || !help)
 		return -EINVAL;
 	copy = strdup(help);
 	if (!copy)
@@ -673,7 +648,7 @@ const char *registry_help(const struct registry *r, const char *name)
 {
 	const struct family *f;
 
-	if (!r || !valid_name(name))
+	if (!r || !metric_name_valid(name))
 		return NULL;
 	f = family_find(r, name);
 	return f ? f->help : NULL;
@@ -780,19 +755,6 @@ struct registry *registry_copy(const struct registry *r)
 /* ---------------------------------------------------------------------------
  * JSON
  */
-
-static const char *metric_type_name(enum metric_type type)
-{
-	switch (type) {
-	case METRIC_COUNTER:
-		return "counter";
-	case METRIC_GAUGE:
-		return "gauge";
-	case METRIC_HISTOGRAM:
-		return "histogram";
-	}
-	return "unknown";
-}
 
 /* JSON has no NaN or infinity (jansson's json_real() refuses them); null
  * tells every consumer "no value" and keeps the line parseable. */

@@ -18,6 +18,7 @@
 #ifndef KPULSE_REGISTRY_H
 #define KPULSE_REGISTRY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -38,6 +39,17 @@ enum metric_type {
 	METRIC_GAUGE,
 	METRIC_HISTOGRAM,
 };
+
+/* "counter", "gauge", "histogram"; "unknown" for a value out of range. */
+const char *metric_type_name(enum metric_type type);
+/* The reverse; returns 0 and *ret_type, or -EINVAL for any other text. */
+int metric_type_parse(const char *text, enum metric_type *ret_type);
+
+/* Prometheus metric names, [a-zA-Z_:][a-zA-Z0-9_:]*, shorter than
+ * REGISTRY_NAME_MAX; and label keys, [a-zA-Z_][a-zA-Z0-9_]*, shorter than
+ * REGISTRY_LABEL_KEY_MAX. NULL is not valid. */
+bool metric_name_valid(const char *name);
+bool metric_label_key_valid(const char *key);
 
 struct metric_label {
 	const char *key;
@@ -76,7 +88,8 @@ void registry_end(struct registry *r);
  * Set one series' value for this round, creating it when new. Names must
  * match [a-zA-Z_:][a-zA-Z0-9_:]*, label keys [a-zA-Z_][a-zA-Z0-9_]*, values
  * are truncated to REGISTRY_LABEL_VALUE_MAX - 1 bytes without splitting a
- * UTF-8 character; invalid UTF-8 bytes and control characters become '?'.
+ * UTF-8 character; invalid UTF-8 bytes and control characters are escaped
+ * as \xNN (util/utf8.h).
  * Labels are stored sorted by key so that the same set in any order is the
  * same series. Returns 0, -EINVAL (bad name, label, duplicate label key,
  * type clash with an existing series of that name; for histograms NULL

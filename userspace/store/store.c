@@ -795,7 +795,7 @@ static int ref_resolve(struct store *s, struct series_ref *r, int64_t ts_ms, int
 	}
 	sqlite3_bind_text(st, 1, r->name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, r->labels_json, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, store_type_text(r->type), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, metric_type_name(r->type), -1, SQLITE_STATIC);
 	sqlite3_bind_double(st, 4, r->scale);
 	sqlite3_bind_int64(st, 5, floor_div(ts_ms, 1000));
 	rc = sqlite3_step(st);

@@ -110,9 +110,6 @@ void store_span_merge(struct span_agg *a, const struct span_agg *b);
 /* Reads the 9 columns from first on of a rollup row (count .. hist_slots). */
 int store_span_from_row(sqlite3_stmt *st, int first, struct span_agg *out);
 
-int store_type_parse(const char *text, enum metric_type *ret_type);
-const char *store_type_text(enum metric_type type);
-
 /* ------------------------------------------------------------ state */
 
 struct series_ref;

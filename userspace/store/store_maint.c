@@ -75,33 +75,6 @@ int store_blob_decode(const void *blob, size_t len, uint64_t *slots)
 
 /* -------------------------------------------------------- aggregation */
 
-const char *store_type_text(enum metric_type type)
-{
-	switch (type) {
-	case METRIC_COUNTER:
-		return "counter";
-	case METRIC_GAUGE:
-		return "gauge";
-	case METRIC_HISTOGRAM:
-		return "histogram";
-	}
-	return "gauge";
-}
-
-int store_type_parse(const char *text, enum metric_type *ret_type)
-{
-	if (!text)
-		return -EINVAL;
-	if (!strcmp(text, "counter"))
-		*ret_type = METRIC_COUNTER;
-	else if (!strcmp(text, "gauge"))
-		*ret_type = METRIC_GAUGE;
-	else if (!strcmp(text, "histogram"))
-		*ret_type = METRIC_HISTOGRAM;
-	else
-		return -EINVAL;
-	return 0;
-}
 
 int store_raw_from_row(sqlite3_stmt *st, int first, struct raw_sample *out)
 {
@@ -415,7 +388,7 @@ static int cursor_load(struct store *s, struct rollup_cursor *cur, sqlite3_stmt 
 			cur->types = types;
 			cur->cap = ncap;
 		}
-		if (store_type_parse((const char *)sqlite3_column_text(st, 1), &type) < 0)
+		if (metric_type_parse((const char *)sqlite3_column_text(st, 1), &type) < 0)
 			type = METRIC_GAUGE;
 		cur->ids[cur->n] = sqlite3_column_int64(st, 0);
 		cur->types[cur->n] = type;

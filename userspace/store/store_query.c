@@ -93,32 +93,6 @@ static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **ret_stmt)
 
 /* ---------------------------------------------------------- selectors */
 
-static bool name_char(char c, bool first)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' ||
-	       (!first && c >= '0' && c <= '9');
-}
-
-static bool metric_name_valid(const char *name)
-{
-	size_t n;
-
-	for (n = 0; name[n]; n++)
-		if (n >= REGISTRY_NAME_MAX - 1 || !name_char(name[n], n == 0))
-			return false;
-	return n > 0;
-}
-
-static bool label_key_valid(const char *key)
-{
-	size_t n;
-
-	for (n = 0; key[n]; n++)
-		if (n >= REGISTRY_LABEL_KEY_MAX - 1 || key[n] == ':' || !name_char(key[n], n == 0))
-			return false;
-	return n > 0;
-}
-
 static int selector_check(const struct store_selector *sel, bool name_required)
 {
 	if (!sel)
@@ -130,7 +104,7 @@ static int selector_check(const struct store_selector *sel, bool name_required)
 	for (size_t i = 0; i < sel->nmatchers; i++) {
 		const struct metric_label *m = &sel->matchers[i];
 
-		if (!m->key || !label_key_valid(m->key) || !m->value ||
+		if (!m->key || !metric_label_key_valid(m->key) || !m->value ||
 		    strlen(m->value) >= REGISTRY_LABEL_VALUE_MAX)
 			return -EINVAL;
 	}
@@ -155,7 +129,7 @@ static int info_from_row(sqlite3_stmt *st, int first, struct store_series_info *
 	memset(info, 0, sizeof(*info));
 	info->id = sqlite3_column_int64(st, first);
 	copy_str(info->name, sizeof(info->name), (const char *)sqlite3_column_text(st, first + 1));
-	if (store_type_parse((const char *)sqlite3_column_text(st, first + 3), &info->type) < 0)
+	if (metric_type_parse((const char *)sqlite3_column_text(st, first + 3), &info->type) < 0)
 		info->type = METRIC_GAUGE;
 	info->scale = sqlite3_column_double(st, first + 4);
 	obj = labels ? json_loads(labels, 0, NULL) : NULL;

@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * clock.h - the one way kpulse reads time: seconds as a double. Wall-clock
+ * time (unix seconds) stamps samples and events; monotonic time measures
+ * intervals and deadlines, which must not jump when the clock is set.
+ */
+#ifndef KPULSE_UTIL_CLOCK_H
+#define KPULSE_UTIL_CLOCK_H
+
+/* Unix seconds (CLOCK_REALTIME). */
+double clock_wall_s(void);
+/* Seconds since an arbitrary start (CLOCK_MONOTONIC). */
+double clock_mono_s(void);
+/* Sleeps for s seconds (> 0), resuming after signals; returns at once for
+ * s <= 0. */
+void clock_sleep_s(double s);
+
+#endif /* KPULSE_UTIL_CLOCK_H */
