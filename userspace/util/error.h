@@ -18,6 +18,6 @@
 /* Formats the message into err (errlen bytes; err may be NULL) and
  * returns code, so that a failure is one statement. errno is kept. */
 __attribute__((format(printf, 4, 5))) int error_set(char *err, size_t errlen, int code,
-						     const char *fmt, ...);
+						    const char *fmt, ...);
 
 #endif /* KPULSE_UTIL_ERROR_H */

@@ -32,9 +32,9 @@ size_t utf8_cut(const char *s, size_t len, size_t max);
 /*
  * Copies the srclen bytes at src into dst (dstsize bytes, > 0), stopping at
  * a NUL in src, and NUL-terminates it. Invalid bytes and control characters
- * (below 0x20, and 0x7f) become "\xNN". What does not fit is left out at a boundary. Returns the length
- * written (without the NUL); *ret_changed (may be NULL) tells whether
- * anything was escaped or cut.
+ * (below 0x20, and 0x7f) become "\xNN". What does not fit is left out at a boundary. Returns the
+ * length written (without the NUL); *ret_changed (may be NULL) tells whether anything was escaped
+ * or cut.
  */
 size_t utf8_sanitize(char *dst, size_t dstsize, const char *src, size_t srclen, bool *ret_changed);
 
