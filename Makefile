@@ -29,7 +29,9 @@ LDLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -ljansson 
 	-lelf -lz -lm -lpthread
 LDFLAGS := $(LDFLAGS_EXTRA)
 
-BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -Ivmlinux -Ibpf \
+# vmlinux/<arch>/vmlinux.h: kernel types for CO-RE, one file per architecture.
+VMLINUX_H := vmlinux/$(ARCH)/vmlinux.h
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -Ivmlinux/$(ARCH) -Ibpf \
 	-Wall -Wno-unused-function -Werror
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
@@ -58,7 +60,7 @@ help:
 	@echo "make sanitize     unit and kernel tests under ASan + UBSan"
 	@echo "make valgrind     the daemon's start and stop under valgrind"
 	@echo "make bench        cost per kernel event and throughput loss"
-	@echo "make vmlinux      regenerate vmlinux/vmlinux.h from this kernel's BTF"
+	@echo "make vmlinux      regenerate vmlinux/$(ARCH)/vmlinux.h from this kernel's BTF"
 	@echo "make format       clang-format the C sources"
 
 # Installs only what is missing; does nothing when everything is present.
@@ -78,16 +80,19 @@ build: $(BUILD)/kpulse
 $(BUILD)/kpulse: $(USER_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) include/kpulse_abi.h vmlinux/vmlinux.h
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) include/kpulse_abi.h $(VMLINUX_H)
 	@mkdir -p $(dir $@)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 $(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name kpulse_$* > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/obj/%.o: %.c $(SKELS)
+$(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+# Only the loader includes the generated skeletons.
+$(BUILD)/obj/userspace/collection/probes.o: $(SKELS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
@@ -148,7 +153,9 @@ bench: deps build $(BUILD)/tests/bench_store
 		tests/bench/bench.sh
 
 vmlinux:
-	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/vmlinux.h
+	@mkdir -p $(dir $(VMLINUX_H))
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $(VMLINUX_H).tmp
+	mv $(VMLINUX_H).tmp $(VMLINUX_H)
 
 FORMAT_SRCS = $(shell find bpf include userspace tests -name '*.[ch]')
 format:
@@ -157,6 +164,10 @@ format:
 format-check:
 	clang-format --dry-run --Werror $(FORMAT_SRCS)
 
+# `make clean` removes $(BUILD); `make clean BUILD=build-asan` the sanitizer build.
 clean:
-	rm -rf build build-asan
+	rm -rf $(BUILD)
+
 .SECONDARY:
+# A recipe that fails leaves no half-written target behind.
+.DELETE_ON_ERROR:

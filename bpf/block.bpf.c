@@ -13,6 +13,7 @@
  */
 #include "vmlinux.h"
 #include "kpulse.bpf.h"
+#include "core_fixes.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -59,22 +60,10 @@ static struct kp_blk_dev_stat zero_dev_stat;
 DECLARE_PROC_STATS()
 DECLARE_EVENTS(128 * 1024)
 
-/* request->rq_disk was removed in 5.17 in favour of rq->q->disk. */
-struct request___pre_5_17 {
-	struct gendisk *rq_disk;
-} __attribute__((preserve_access_index));
-
 static __always_inline __u32 rq_dev(struct request *rq, const bool btf)
 {
-	struct gendisk *disk;
+	struct gendisk *disk = request_disk(rq, btf);
 
-	if (bpf_core_field_exists(((struct request___pre_5_17 *)rq)->rq_disk)) {
-		disk = KP_READ(btf, (struct request___pre_5_17 *)rq, rq_disk);
-	} else {
-		struct request_queue *q = KP_READ(btf, rq, q);
-
-		disk = q ? KP_READ(btf, q, disk) : NULL;
-	}
 	if (!disk)
 		return 0;
 	return ((__u32)KP_READ(btf, disk, major) << 20) | (__u32)KP_READ(btf, disk, first_minor);

@@ -6,6 +6,7 @@
  */
 #include "vmlinux.h"
 #include "kpulse.bpf.h"
+#include "core_fixes.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -95,44 +96,6 @@ static __always_inline int handle_kswapd(__u64 *ctx, const bool btf)
 	if (c)
 		c->counters[KP_MEM_KSWAPD_WAKEUPS]++;
 	return 0;
-}
-
-/* mm->rss_stat became an array of percpu_counter in 6.2; before, a struct
- * of atomics. The percpu_counter's central count is exact to within its
- * batch, which is close enough for the size of an OOM victim. */
-struct mm_rss_stat___pre_6_2 {
-	atomic_long_t count[4];
-} __attribute__((preserve_access_index));
-
-struct mm_struct___pre_6_2 {
-	struct mm_rss_stat___pre_6_2 rss_stat;
-} __attribute__((preserve_access_index));
-
-#define MM_FILEPAGES  0
-#define MM_ANONPAGES  1
-#define MM_SHMEMPAGES 3
-
-static __always_inline __u64 mm_rss_pages(struct mm_struct *mm)
-{
-	__s64 file, anon, shmem;
-
-	/* The old struct of four atomics is 32 bytes; the array of
-	 * percpu_counters is several times larger. */
-	if (bpf_core_field_size(mm->rss_stat) != sizeof(struct mm_rss_stat___pre_6_2)) {
-		file = BPF_CORE_READ(mm, rss_stat[MM_FILEPAGES].count);
-		anon = BPF_CORE_READ(mm, rss_stat[MM_ANONPAGES].count);
-		shmem = BPF_CORE_READ(mm, rss_stat[MM_SHMEMPAGES].count);
-	} else {
-		struct mm_struct___pre_6_2 *old = (void *)mm;
-
-		file = BPF_CORE_READ(old, rss_stat.count[MM_FILEPAGES].counter);
-		anon = BPF_CORE_READ(old, rss_stat.count[MM_ANONPAGES].counter);
-		shmem = BPF_CORE_READ(old, rss_stat.count[MM_SHMEMPAGES].counter);
-	}
-	file = file < 0 ? 0 : file;
-	anon = anon < 0 ? 0 : anon;
-	shmem = shmem < 0 ? 0 : shmem;
-	return file + anon + shmem;
 }
 
 static __always_inline int handle_oom_victim(__u64 *ctx, const bool btf)

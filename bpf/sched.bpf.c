@@ -13,6 +13,7 @@
  */
 #include "vmlinux.h"
 #include "kpulse.bpf.h"
+#include "core_fixes.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -55,18 +56,6 @@ struct {
 
 DECLARE_PROC_STATS()
 DECLARE_EVENTS(256 * 1024)
-
-/* task_struct->state was renamed __state in 5.14. */
-struct task_struct___pre_5_14 {
-	long state;
-} __attribute__((preserve_access_index));
-
-static __always_inline __u32 task_state(struct task_struct *t, const bool btf)
-{
-	if (bpf_core_field_exists(t->__state))
-		return KP_READ(btf, t, __state);
-	return KP_READ(btf, (struct task_struct___pre_5_14 *)t, state);
-}
 
 static __always_inline struct task_sched *task_sched_get(struct task_struct *t, const bool btf,
 							 bool create)

@@ -122,7 +122,7 @@ build_floor() {
 	local arch libs
 	arch=$(uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 	read -r -a libs <<<"$(pkg-config --libs libbpf 2>/dev/null || echo -lbpf)"
-	clang -g -O2 -target bpf -D__TARGET_ARCH_"$arch" -Wall -Werror -I"$repo/vmlinux" \
+	clang -g -O2 -target bpf -D__TARGET_ARCH_"$arch" -Wall -Werror -I"$repo/vmlinux/$arch" \
 		-c "$here/floor.bpf.c" -o "$out_dir/floor.bpf.o" 2>"$tmp/build.err" &&
 		bpftool gen skeleton "$out_dir/floor.bpf.o" name floor_bpf \
 			>"$out_dir/floor.skel.h" 2>>"$tmp/build.err" &&

@@ -1,6 +1,7 @@
 """Command line: bad input, --help, `kpulse probes`, `dump --count`, clean stop on signals."""
 
 import json
+import os
 import signal
 import subprocess
 import time
@@ -161,3 +162,27 @@ def test_probes_json_lists_each_probe_with_state_and_attach_type(kpulse_bin):
             assert p["attach"] not in ("none", "-"), f"attached without an attach type: {p}"
         if p["state"] != "attached":
             assert p.get("error"), f"probe not attached and no reason given: {p}"
+
+
+def test_only_the_chosen_entry_point_of_each_hook_is_loaded(kpulse_bin, kpulse):
+    """Each attached hook has exactly one program in the kernel: the entry point the loader chose
+    (tp_btf or raw_tp), never both, and hooks that are not needed load nothing."""
+    probes = json.loads(_run(kpulse_bin, "probes", "--json", timeout=60).stdout)
+    probes = probes.get("probes") if isinstance(probes, dict) else probes
+    want = sorted(("btf_" if p["attach"] == "tp_btf" else "raw_") + p["probe"].split(":", 1)[1]
+                  for p in probes if p["state"] == "attached")
+    prog_ids = set()  # every BPF program the process holds an fd of
+    for fd in os.listdir(f"/proc/{kpulse.proc.pid}/fdinfo"):
+        try:
+            with open(f"/proc/{kpulse.proc.pid}/fdinfo/{fd}") as f:
+                for line in f:
+                    if line.startswith("prog_id:"):
+                        prog_ids.add(int(line.split()[1]))
+        except OSError:
+            continue
+    out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    mine = sorted(p["name"] for p in json.loads(out.stdout) if p["id"] in prog_ids)
+    # Without BTF for program names, the kernel keeps only the first 15 characters.
+    assert mine in (want, sorted(n[:15] for n in want)), (
+        f"programs loaded by kpulse (pid {kpulse.proc.pid}): {mine}\nexpected one per attached hook: {want}")

@@ -4,9 +4,11 @@
  * tracepoint through the best entry point this kernel accepts.
  *
  * Per object: open, configure read-only data, share the per-process map,
- * choose entry points by feature probe, load; if the kernel refuses the
- * tp_btf programs, load again with raw_tp only. Then attach hook by hook,
- * falling back from tp_btf to raw_tp, recording each outcome.
+ * choose one entry point per hook by feature probe (only that one is
+ * loaded and verified), load; if the kernel refuses the tp_btf programs,
+ * load again with raw_tp only. Then attach hook by hook, recording each
+ * outcome; a tp_btf program the kernel refuses to attach turns its hook to
+ * raw_tp and the object is loaded once more.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -73,6 +75,9 @@ struct hook {
 	char tracepoint[64];
 	bool has_btf; /* vmlinux BTF has btf_trace_<name> */
 	bool exists;  /* the tracepoint exists at all */
+	/* Use the tp_btf entry point (has_btf, until the kernel refused to
+	 * attach it); only the chosen entry point is loaded and verified. */
+	bool want_btf;
 	struct bpf_link *link;
 };
 
@@ -245,6 +250,7 @@ static void detect_features(struct probes *p)
 		struct hook *h = &p->hooks[i];
 
 		h->has_btf = btf && btf_tracepoint_nargs(btf, hook_defs[i].name) >= 0;
+		h->want_btf = h->has_btf;
 		h->exists =
 		    h->has_btf || tracefs_has_event(hook_defs[i].category, hook_defs[i].name);
 		if (!h->exists) {
@@ -312,12 +318,7 @@ static int open_configured(struct probes *p, enum probe_subsystem s, bool allow_
 
 		if (hook_defs[i].subsystem != s || !h->exists || !hook_needed(p, i))
 			continue;
-		if (allow_btf && h->has_btf) {
-			prog = find_prog(p, skel, s, h, true);
-			if (prog)
-				bpf_program__set_autoload(prog, true);
-		}
-		prog = find_prog(p, skel, s, h, false);
+		prog = find_prog(p, skel, s, h, allow_btf && h->want_btf);
 		if (prog)
 			bpf_program__set_autoload(prog, true);
 	}
@@ -396,14 +397,19 @@ static int load_subsystem(struct probes *p, enum probe_subsystem s)
 	return 0;
 }
 
-static void attach_subsystem(struct probes *p, enum probe_subsystem s)
+/* Attaches the loaded entry point of each hook of s. Returns true when a
+ * tp_btf program was refused at attach: that hook then wants raw_tp, and
+ * the caller loads the object again. */
+static bool attach_subsystem(struct probes *p, enum probe_subsystem s)
 {
 	void *skel = p->skel[s];
+	bool retry = false;
 
 	for (size_t i = 0; i < HOOK_NR; i++) {
 		struct hook *h = &p->hooks[i];
-		struct bpf_program *prog;
-		int err = 0;
+		struct bpf_program *prog = NULL;
+		bool btf = false;
+		int err = -ENOENT;
 
 		if (hook_defs[i].subsystem != s || !h->exists)
 			continue;
@@ -413,26 +419,42 @@ static void attach_subsystem(struct probes *p, enum probe_subsystem s)
 				 hook_not_needed_reason(p, i));
 			continue;
 		}
-		for (int btf = 1; btf >= 0 && !h->link; btf--) {
-			prog = find_prog(p, skel, s, h, btf);
-			if (!prog || !bpf_program__autoload(prog))
-				continue;
+		for (int b = 1; b >= 0 && !prog; b--) {
+			prog = find_prog(p, skel, s, h, b);
+			if (prog && !bpf_program__autoload(prog))
+				prog = NULL;
+			btf = b;
+		}
+		if (prog) {
 			h->link = bpf_program__attach(prog);
-			if (h->link) {
-				h->info.attach = btf ? PROBE_ATTACH_TP_BTF : PROBE_ATTACH_RAW_TP;
-				break;
-			}
-			err = -errno;
+			err = h->link ? 0 : -errno;
 		}
 		if (h->link) {
 			h->info.state = PROBE_ATTACHED;
+			h->info.attach = btf ? PROBE_ATTACH_TP_BTF : PROBE_ATTACH_RAW_TP;
 			h->info.error[0] = 0;
-		} else {
-			h->info.state = PROBE_FAILED;
-			snprintf(h->info.error, sizeof(h->info.error), "attach: %s",
-				 strerror(err ? -err : ENOENT));
+			continue;
+		}
+		h->info.state = PROBE_FAILED;
+		snprintf(h->info.error, sizeof(h->info.error), "attach: %s", strerror(-err));
+		if (btf) {
+			h->want_btf = false;
+			retry = true;
 		}
 	}
+	return retry;
+}
+
+static void unload_subsystem(struct probes *p, enum probe_subsystem s)
+{
+	for (size_t i = 0; i < HOOK_NR; i++) {
+		if (hook_defs[i].subsystem != s)
+			continue;
+		bpf_link__destroy(p->hooks[i].link);
+		p->hooks[i].link = NULL;
+	}
+	subsys_ops[s].destroy(p->skel[s]);
+	p->skel[s] = NULL;
 }
 
 static int on_ringbuf(void *ctx, void *data, size_t size)
@@ -516,9 +538,14 @@ int probes_open(const struct probes_options *opts, probes_event_fn on_event, voi
 	}
 
 	for (int s = 0; s < PROBE_SUBSYSTEM_NR; s++) {
-		libbpf_last_warning[0] = 0;
-		if (load_subsystem(p, s) == 0)
-			attach_subsystem(p, s);
+		/* Each pass turns at least one hook from tp_btf to raw_tp, so
+		 * this ends after at most one pass per hook. */
+		for (size_t pass = 0; pass <= HOOK_NR; pass++) {
+			libbpf_last_warning[0] = 0;
+			if (load_subsystem(p, s) != 0 || !attach_subsystem(p, s))
+				break;
+			unload_subsystem(p, s);
+		}
 	}
 	if (!probes_attached(p)) {
 		probes_close(p);
