@@ -47,6 +47,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
 .PHONY: all deps build run test test-unit test-kernel test-daemon test-api bench sanitize valgrind vmlinux \
+	env-example \
 	format format-check clean help
 
 all: build
@@ -62,6 +63,7 @@ help:
 	@echo "make bench        cost per kernel event and throughput loss"
 	@echo "make vmlinux      regenerate vmlinux/$(ARCH)/vmlinux.h from this kernel's BTF"
 	@echo "make format       clang-format the C sources"
+	@echo "make env-example  regenerate .env.example from the option table"
 
 # Installs only what is missing; does nothing when everything is present.
 deps:
@@ -144,7 +146,11 @@ sanitize: deps
 valgrind: deps build
 	@tests/valgrind.sh $(BUILD)/kpulse
 
-$(BUILD)/tests/bench_store: tests/unit/bench_store.c $(LIB_OBJS)
+# .env.example is generated from the option table in util/config.c.
+env-example: $(BUILD)/tests/gen_env_example
+	$(BUILD)/tests/gen_env_example > .env.example
+
+$(BUILD)/tests/gen_env_example $(BUILD)/tests/bench_store: $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIB_OBJS) $(LDLIBS) $(LDFLAGS)
 

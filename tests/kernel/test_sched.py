@@ -136,3 +136,37 @@ def test_process_counters_count_at_least_the_spawned_processes(kpulse_module):
     report(f"INFO process counters over 100 spawned `true`: {deltas}")
     for n, d in deltas.items():
         assert 100 <= d < 100_000, f"kpulse_sched_processes_{n}_total rose by {d}, expected >= 100: {deltas}"
+
+
+# A task can rename itself to any bytes with prctl(PR_SET_NAME); it must not hide from kpulse.
+RENAME_SCRIPT = r"""
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+name = bytes.fromhex(sys.argv[1])
+if libc.prctl(15, ctypes.c_char_p(name), 0, 0, 0) != 0:  # PR_SET_NAME
+    sys.exit(99)
+pid = os.fork()
+if pid == 0:
+    os._exit(7)
+os.waitpid(pid, 0)
+print(pid, flush=True)
+"""
+
+
+@pytest.mark.parametrize("raw,shown", [
+    (b"ev\xc0\x80il", "ev\\xc0\\x80il"),        # overlong NUL: jansson refuses it raw
+    (b"\xed\xa0\x80x\x1b[2J", "\\xed\\xa0\\x80x\\x1b[2J"),  # surrogate, an escape sequence
+], ids=["overlong", "surrogate-and-control"])
+def test_process_renamed_to_invalid_utf8_still_has_its_fork_and_exit_events(kpulse_module, raw, shown):
+    """A process named with invalid UTF-8 has its fork and exit events recorded, the name made
+    printable with the raw bytes escaped as \\xNN."""
+    k = kpulse_module
+    idx = k.index_of(k.next_snapshot())
+    out = subprocess.run(["/usr/bin/python3", "-c", RENAME_SCRIPT, raw.hex()], capture_output=True,
+                         text=True, timeout=30)
+    assert out.returncode == 0, f"renaming helper failed: {out.returncode} {out.stderr}"
+    child = int(out.stdout.split()[0])
+    ev = k.wait_event(lambda e: e.get("type") == "exit" and e.get("pid") == child, idx, timeout=6)
+    assert ev.get("comm") == shown, f"exit event of the renamed child: {ev}"
+    forks = [e for e in k.events_since(idx) if e.get("type") == "fork" and e.get("pid") == child]
+    assert forks and forks[0].get("comm") == shown, f"fork events of the renamed child: {forks}"

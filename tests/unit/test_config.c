@@ -121,27 +121,47 @@ TEST(defaults_have_every_documented_value)
 
 TEST(option_table_is_complete_and_consistent)
 {
-	for (size_t i = 0; i < CONFIG_KEY_COUNT; i++) {
+	for (size_t i = 0; i < config_option_count; i++) {
 		const struct config_option *opt = &config_options[i];
 		char flag[64];
 
-		CHECK_EQ_INT(opt->key, i);
 		CHECK(opt->env && strncmp(opt->env, "KPULSE_", 7) == 0);
 		CHECK(opt->flag && opt->flag[0] != '\0' && opt->flag[0] != '-');
 		CHECK(opt->value_name && opt->value_name[0] != '\0');
-		/* Only secrets and the TLS files may default to empty (unset). */
+		/* Only secrets and optional paths may default to empty (unset). */
 		CHECK(opt->default_value &&
-		      (opt->default_value[0] != '\0' || opt->key == CONFIG_ADMIN_PASSWORD ||
-		       opt->key == CONFIG_JWT_SECRET || opt->key == CONFIG_TLS_CERT ||
-		       opt->key == CONFIG_TLS_KEY));
+		      (opt->default_value[0] != '\0' || opt->kind == CONFIG_SECRET ||
+		       (opt->kind == CONFIG_PATH && opt->min == 0)));
+		/* The field matches the kind the row says. */
+		switch (opt->kind) {
+		case CONFIG_SECONDS:
+		case CONFIG_DURATION:
+			CHECK_EQ_INT(opt->size, sizeof(double));
+			break;
+		case CONFIG_UINT:
+			CHECK(opt->size == sizeof(uint32_t) || opt->size == sizeof(uint64_t));
+			CHECK(opt->max <= (opt->size == sizeof(uint32_t) ? UINT32_MAX : 1e15));
+			break;
+		case CONFIG_BOOL:
+			CHECK_EQ_INT(opt->size, sizeof(bool));
+			break;
+		case CONFIG_ENUM:
+			CHECK_EQ_INT(opt->size, sizeof(int));
+			CHECK(opt->names && opt->nnames > 0);
+			break;
+		default:
+			CHECK(opt->size > 1);
+			CHECK(opt->offset + opt->size <= sizeof(struct kpulse_config));
+		}
+		CHECK(opt->min <= opt->max || opt->kind == CONFIG_PATH ||
+		      opt->kind == CONFIG_LISTEN);
 		CHECK(opt->help && opt->help[0] != '\0' && !strchr(opt->help, '\n'));
 		CHECK(opt->help[strlen(opt->help) - 1] != '.');
 		CHECK(config_option_find(opt->env) == opt);
 		snprintf(flag, sizeof(flag), "--%s", opt->flag);
 		CHECK(config_option_find(flag) == opt);
 	}
-	CHECK_STR(config_options[CONFIG_SLOW_IO_MS].env, "KPULSE_SLOW_IO_MS");
-	CHECK_STR(config_options[CONFIG_SLOW_IO_MS].flag, "slow-io-ms");
+	CHECK_STR(config_option_find("--slow-io-ms")->env, "KPULSE_SLOW_IO_MS");
 	CHECK(config_option_find("KPULSE_NOPE") == NULL);
 	CHECK(config_option_find("interval") == NULL);
 	CHECK(config_option_find("kpulse_interval") == NULL);
@@ -154,7 +174,7 @@ TEST(table_default_strings_are_what_config_defaults_sets)
 	char err[256];
 
 	config_defaults(&def);
-	for (size_t i = 0; i < CONFIG_KEY_COUNT; i++) {
+	for (size_t i = 0; i < config_option_count; i++) {
 		memset(&c, 0, sizeof(c));
 		config_defaults(&c);
 		/* Move the option away from its default, then back. */
@@ -299,7 +319,7 @@ TEST(set_accepts_flag_names_and_names_them_in_errors)
 	CHECK_EQ_INT(config_set(&c, "--retention-events", "2d", err, sizeof(err)), 0);
 	CHECK_NEAR(c.retention_events_s, 2 * DAY, 0);
 	CHECK_EQ_INT(config_set(&c, "--slow-io-ms", "slow", err, sizeof(err)), -EINVAL);
-	CHECK_STR(err, "--slow-io-ms: \"slow\" is not a whole number of milliseconds between 0 "
+	CHECK_STR(err, "--slow-io-ms: \"slow\" is not a whole number between 0 "
 		       "and 600000");
 	CHECK_EQ_INT(c.slow_io_ms, 75);
 }
@@ -944,12 +964,13 @@ TEST(committed_env_example_is_what_the_table_generates)
 TEST(env_example_lists_every_option_with_default_and_flag)
 {
 	CHECK_EQ_INT(write_generated_example(), 0);
-	for (size_t i = 0; i < CONFIG_KEY_COUNT; i++) {
+	for (size_t i = 0; i < config_option_count; i++) {
 		const struct config_option *opt = &config_options[i];
-		char line[256];
+		char line[1024], help[512];
 
-		snprintf(line, sizeof(line), "\n# %s.\n# Flag: --%s %s\n%s=%s\n", opt->help,
-			 opt->flag, opt->value_name, opt->env, opt->default_value);
+		snprintf(line, sizeof(line), "\n# %s.\n# Flag: --%s %s\n%s=%s\n",
+			 config_option_help(opt, help, sizeof(help)), opt->flag, opt->value_name,
+			 opt->env, opt->default_value);
 		CHECK(strstr(generated, line) != NULL);
 	}
 }

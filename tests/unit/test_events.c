@@ -32,6 +32,32 @@ TEST(exit_event_decodes_code_signal_and_lifetime)
 	json_decref(o);
 }
 
+TEST(process_with_invalid_utf8_name_is_recorded_with_the_bytes_escaped)
+{
+	/* Any task can rename itself with prctl(PR_SET_NAME) to any bytes:
+	 * an overlong NUL, a lone continuation byte, a control character and
+	 * a name that fills the whole field without a NUL. */
+	static const struct {
+		const char *comm, *want;
+	} cases[] = {
+	    {"ev\xc0\x80il", "ev\\xc0\\x80il"},
+	    {"\x80x\x1b[2J", "\\x80x\\x1b[2J"},
+	    {"\xe2\x82\xac-ok", "\xe2\x82\xac-ok"},
+	    {"0123456789abcde\xff", "0123456789abcde\\xff"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct kp_event_proc e = {.hdr = {.type = KP_EV_EXEC, .pid = 7}, .ppid = 1};
+		json_t *o;
+
+		memcpy(e.hdr.comm, cases[i].comm, strnlen(cases[i].comm, sizeof(e.hdr.comm)));
+		o = event_to_json(&e, sizeof(e), 0);
+		CHECK(o);
+		CHECK_STR(json_string_value(json_object_get(o, "comm")), cases[i].want);
+		json_decref(o);
+	}
+}
+
 TEST(killed_process_reports_its_signal)
 {
 	struct kp_event_proc e = {.hdr = {.type = KP_EV_EXIT, .pid = 5}, .exit_code = 9};
@@ -104,7 +130,7 @@ TEST(unterminated_or_invalid_utf8_comm_is_made_safe)
 	e.hdr.comm[4] = '\n';
 	o = event_to_json(&e, sizeof(e), 0);
 	CHECK(o);
-	CHECK_STR(json_string_value(json_object_get(o, "comm")), "aaa??aaaaaaaaaaa");
+	CHECK_STR(json_string_value(json_object_get(o, "comm")), "aaa\\xff\\x0aaaaaaaaaaaa");
 	json_decref(o);
 }
 

@@ -165,19 +165,20 @@ REGISTRY_TEST(label_value_is_truncated_on_a_utf8_boundary)
 	CHECK_NEAR(registry_at(fx->r, 4)->value, 2, 0);
 }
 
-REGISTRY_TEST(label_value_bad_bytes_become_question_marks)
+REGISTRY_TEST(label_value_bad_bytes_are_escaped)
 {
+	/* The same rule as events (util/utf8.h): the raw bytes stay readable. */
 	static const struct {
 		const char *in, *out;
 	} cases[] = {
 	    {"a\xff"
 	     "b",
-	     "a?b"}, /* split, or \xffb reads as one escape */
-	    {"tab\there\n", "tab?here?"},
-	    {"cut\xc3", "cut?"},			  /* sequence cut short by the NUL */
-	    {"\xc0\xaf", "??"},				  /* overlong '/' */
-	    {"\xed\xa0\x80", "???"},			  /* UTF-16 surrogate */
-	    {"\xf4\x90\x80\x80", "????"},		  /* above U+10FFFF */
+	     "a\\xffb"},
+	    {"tab\there\n", "tab\\x09here\\x0a"},
+	    {"cut\xc3", "cut\\xc3"},			  /* sequence cut short by the NUL */
+	    {"\xc0\xaf", "\\xc0\\xaf"},			  /* overlong '/' */
+	    {"\xed\xa0\x80", "\\xed\\xa0\\x80"},	  /* UTF-16 surrogate */
+	    {"\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80"}, /* above U+10FFFF */
 	    {"gr\xc3\xbc\xc3\x9f", "gr\xc3\xbc\xc3\x9f"}, /* valid stays */
 	};
 

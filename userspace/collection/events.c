@@ -13,6 +13,7 @@
 #include "kpulse_abi.h"
 #include "collection/events.h"
 #include "collection/procfs.h"
+#include "util/utf8.h"
 
 static const struct {
 	const char *name;
@@ -33,31 +34,14 @@ const char *event_type_name(uint32_t type)
 }
 
 /* A fixed-size kernel string as a JSON string: stops at NUL or the end of
- * the field, and replaces bytes that are not valid UTF-8 with '?'. */
+ * the field; bytes that are not valid UTF-8, and control characters, are
+ * escaped as \xNN (util/utf8.h), so a task that renamed itself to any
+ * bytes is still recorded, under a printable name. */
 static json_t *kernel_string(const char *s, size_t max)
 {
-	char buf[KP_CGROUP_NAME_LEN + 1];
-	size_t n = strnlen(s, max < sizeof(buf) - 1 ? max : sizeof(buf) - 1);
+	char buf[4 * KP_CGROUP_NAME_LEN + 1];
+	size_t n = utf8_sanitize(buf, sizeof(buf), s, max, NULL);
 
-	memcpy(buf, s, n);
-	buf[n] = 0;
-	for (size_t i = 0; i < n;) {
-		unsigned char c = (unsigned char)buf[i];
-		size_t len = c < 0x80	      ? 1
-			     : (c >> 5) == 6  ? 2
-			     : (c >> 4) == 14 ? 3
-			     : (c >> 3) == 30 ? 4
-					      : 0;
-		bool ok = len && i + len <= n && (c >= 0x20 || len > 1);
-
-		for (size_t k = 1; ok && k < len; k++)
-			ok = ((unsigned char)buf[i + k] >> 6) == 2;
-		if (!ok) {
-			buf[i++] = '?';
-			continue;
-		}
-		i += len;
-	}
 	return json_stringn(buf, n);
 }
 

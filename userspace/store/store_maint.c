@@ -75,7 +75,6 @@ int store_blob_decode(const void *blob, size_t len, uint64_t *slots)
 
 /* -------------------------------------------------------- aggregation */
 
-
 int store_raw_from_row(sqlite3_stmt *st, int first, struct raw_sample *out)
 {
 	out->has_value = sqlite3_column_type(st, first) != SQLITE_NULL;

@@ -9,11 +9,14 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "util/config.h"
+#include "util/error.h"
 
 #define ENV_PREFIX	"KPULSE_"
 #define SECONDS_PER_DAY 86400.0
@@ -28,80 +31,82 @@
 /* The option table                                                       */
 /* ---------------------------------------------------------------------- */
 
-const struct config_option config_options[CONFIG_KEY_COUNT] = {
-    [CONFIG_INTERVAL] = {CONFIG_INTERVAL, "KPULSE_INTERVAL", "interval", "SECONDS", "1.0",
-			 "Collection interval in seconds, 0.1 to 3600"},
-    [CONFIG_DATA_DIR] = {CONFIG_DATA_DIR, "KPULSE_DATA_DIR", "data-dir", "DIR", "./data",
-			 "Directory where the store keeps its files"},
-    [CONFIG_FLUSH_INTERVAL] = {CONFIG_FLUSH_INTERVAL, "KPULSE_FLUSH_INTERVAL", "flush-interval",
-			       "SECONDS", "1.0",
-			       "How often buffered samples are written to the store, in "
-			       "seconds, 0.1 to 60"},
-    [CONFIG_RETENTION_RAW] = {CONFIG_RETENTION_RAW, "KPULSE_RETENTION_RAW", "retention-raw",
-			      "DURATION", "24h", "How long raw samples are kept, 1s to 3650d"},
-    [CONFIG_RETENTION_1M] = {CONFIG_RETENTION_1M, "KPULSE_RETENTION_1M", "retention-1m", "DURATION",
-			     "30d", "How long 1-minute rollups are kept, 1s to 3650d"},
-    [CONFIG_RETENTION_1H] = {CONFIG_RETENTION_1H, "KPULSE_RETENTION_1H", "retention-1h", "DURATION",
-			     "365d", "How long 1-hour rollups are kept, 1s to 3650d"},
-    [CONFIG_RETENTION_EVENTS] = {CONFIG_RETENTION_EVENTS, "KPULSE_RETENTION_EVENTS",
-				 "retention-events", "DURATION", "7d",
-				 "How long events (such as slow I/Os) are kept, 1s to 3650d"},
-    [CONFIG_SLOW_IO_MS] = {CONFIG_SLOW_IO_MS, "KPULSE_SLOW_IO_MS", "slow-io-ms", "MS", "50",
-			   "Block I/Os slower than this many milliseconds are recorded as "
-			   "events, 0 to 600000"},
-    [CONFIG_TOP_K] = {CONFIG_TOP_K, "KPULSE_TOP_K", "top-k", "N", "10",
-		      "How many of the busiest processes get series of their own, 1 to "
-		      "1000"},
-    [CONFIG_LISTEN] = {CONFIG_LISTEN, "KPULSE_LISTEN", "listen", "HOST:PORT", "127.0.0.1:9876",
-		       "Address of the HTTP API: HOST:PORT or [IPV6]:PORT"},
-    [CONFIG_LOG_LEVEL] = {CONFIG_LOG_LEVEL, "KPULSE_LOG_LEVEL", "log-level", "LEVEL", "info",
-			  "Lowest level logged: debug, info, warn or error"},
-    [CONFIG_LOG_FORMAT] = {CONFIG_LOG_FORMAT, "KPULSE_LOG_FORMAT", "log-format", "FORMAT", "text",
-			   "Log line format: text or json (one JSON object a line)"},
-    [CONFIG_BUFFER_MAX_SAMPLES] = {CONFIG_BUFFER_MAX_SAMPLES, "KPULSE_BUFFER_MAX_SAMPLES",
-				   "buffer-max-samples", "N", "1000000",
-				   "Most samples held in memory while the store cannot "
-				   "write, 1000 to 100000000"},
-    [CONFIG_ADMIN_PASSWORD] = {CONFIG_ADMIN_PASSWORD, "KPULSE_ADMIN_PASSWORD", "admin-password",
-			       "PASSWORD", "",
-			       "Password of the `admin` user created at first start when "
-			       "there is no user yet, 8 to 1024 bytes; empty creates none "
-			       "(prefer the environment: a flag shows in ps)"},
-    [CONFIG_JWT_SECRET] = {CONFIG_JWT_SECRET, "KPULSE_JWT_SECRET", "jwt-secret", "SECRET", "",
-			   "Secret that signs API login tokens, 32 to 1024 bytes; empty "
-			   "reads or generates DATA_DIR/jwt.secret"},
-    [CONFIG_TOKEN_TTL] = {CONFIG_TOKEN_TTL, "KPULSE_TOKEN_TTL", "token-ttl", "DURATION", "1h",
-			  "How long a login token stays valid, 1s to 30d"},
-    [CONFIG_METRICS_AUTH] = {CONFIG_METRICS_AUTH, "KPULSE_METRICS_AUTH", "metrics-auth", "on|off",
-			     "off",
-			     "Whether GET /metrics needs a viewer token like the rest of the "
-			     "API"},
-    [CONFIG_ALLOW_REMOTE_UNAUTHENTICATED] = {CONFIG_ALLOW_REMOTE_UNAUTHENTICATED,
-					     "KPULSE_ALLOW_REMOTE_UNAUTHENTICATED",
-					     "allow-remote-unauthenticated", "on|off", "off",
-					     "Allow a non-loopback listen address while "
-					     "/metrics needs no token (logs a warning)"},
-    [CONFIG_API_MAX_CONNECTIONS] = {CONFIG_API_MAX_CONNECTIONS, "KPULSE_API_MAX_CONNECTIONS",
-				    "api-max-connections", "N", "64",
-				    "Most concurrent HTTP connections, 4 to 10000"},
-    [CONFIG_API_MAX_BODY_BYTES] = {CONFIG_API_MAX_BODY_BYTES, "KPULSE_API_MAX_BODY_BYTES",
-				   "api-max-body-bytes", "BYTES", "1048576",
-				   "Largest HTTP request body, 1024 to 67108864"},
-    [CONFIG_API_RATE_LIMIT] = {CONFIG_API_RATE_LIMIT, "KPULSE_API_RATE_LIMIT", "api-rate-limit",
-			       "N", "50",
-			       "HTTP requests per second per token (or per address without "
-			       "one), 1 to 100000"},
-    [CONFIG_CUSTOM_MAX_SERIES] = {CONFIG_CUSTOM_MAX_SERIES, "KPULSE_CUSTOM_MAX_SERIES",
-				  "custom-max-series", "N", "1000",
-				  "Most custom series POST /api/v1/metrics may create, 1 to "
-				  "100000"},
-    [CONFIG_TLS_CERT] = {CONFIG_TLS_CERT, "KPULSE_TLS_CERT", "tls-cert", "PATH", "",
-			 "PEM certificate (chain) to serve the API over HTTPS, set together "
-			 "with KPULSE_TLS_KEY; empty serves plain HTTP"},
-    [CONFIG_TLS_KEY] = {CONFIG_TLS_KEY, "KPULSE_TLS_KEY", "tls-key", "PATH", "",
-			"PEM private key of KPULSE_TLS_CERT, unencrypted; start-up is "
-			"refused when the file is readable by every user (chmod 600)"},
+#define FIELD(f)                                                                                   \
+	.offset = offsetof(struct kpulse_config, f), .size = sizeof(((struct kpulse_config *)0)->f)
+#define DAYS(n) ((n)*SECONDS_PER_DAY)
+
+/* One row per option: the only place its name, kind, range and default
+ * are written. */
+const struct config_option config_options[] = {
+    {"KPULSE_INTERVAL", "interval", "SECONDS", "1.0", "Collection interval in seconds",
+     CONFIG_SECONDS, 0.1, 3600, FIELD(interval_s)},
+    {"KPULSE_DATA_DIR", "data-dir", "DIR", "./data", "Directory where the store keeps its files",
+     CONFIG_PATH, 1, 0, FIELD(data_dir)},
+    {"KPULSE_FLUSH_INTERVAL", "flush-interval", "SECONDS", "1.0",
+     "How often buffered samples are written to the store, in seconds", CONFIG_SECONDS, 0.1, 60,
+     FIELD(flush_interval_s)},
+    {"KPULSE_RETENTION_RAW", "retention-raw", "DURATION", "24h", "How long raw samples are kept",
+     CONFIG_DURATION, RETENTION_MIN_S, RETENTION_MAX_S, FIELD(retention_raw_s)},
+    {"KPULSE_RETENTION_1M", "retention-1m", "DURATION", "30d", "How long 1-minute rollups are kept",
+     CONFIG_DURATION, RETENTION_MIN_S, RETENTION_MAX_S, FIELD(retention_1m_s)},
+    {"KPULSE_RETENTION_1H", "retention-1h", "DURATION", "365d", "How long 1-hour rollups are kept",
+     CONFIG_DURATION, RETENTION_MIN_S, RETENTION_MAX_S, FIELD(retention_1h_s)},
+    {"KPULSE_RETENTION_EVENTS", "retention-events", "DURATION", "7d",
+     "How long events (such as slow I/Os) are kept", CONFIG_DURATION, RETENTION_MIN_S,
+     RETENTION_MAX_S, FIELD(retention_events_s)},
+    {"KPULSE_SLOW_IO_MS", "slow-io-ms", "MS", "50",
+     "Block I/Os slower than this many milliseconds are recorded as events", CONFIG_UINT, 0, 600000,
+     FIELD(slow_io_ms)},
+    {"KPULSE_TOP_K", "top-k", "N", "10",
+     "How many of the busiest processes get series of their own", CONFIG_UINT, 1, 1000,
+     .flags = CONFIG_RELOADABLE, FIELD(top_k)},
+    {"KPULSE_LISTEN", "listen", "HOST:PORT", "127.0.0.1:9876",
+     "Address of the HTTP API: HOST:PORT or [IPV6]:PORT", CONFIG_LISTEN, FIELD(listen)},
+    {"KPULSE_LOG_LEVEL", "log-level", "LEVEL", "info", "Lowest level logged", CONFIG_ENUM,
+     .names = log_level_names, .nnames = LOG_LEVEL_COUNT, .flags = CONFIG_RELOADABLE,
+     FIELD(log_level)},
+    {"KPULSE_LOG_FORMAT", "log-format", "FORMAT", "text", "Log line format", CONFIG_ENUM,
+     .names = log_format_names, .nnames = LOG_FORMAT_COUNT, .flags = CONFIG_RELOADABLE,
+     FIELD(log_format)},
+    {"KPULSE_BUFFER_MAX_SAMPLES", "buffer-max-samples", "N", "1000000",
+     "Most samples held in memory while the store cannot write", CONFIG_UINT, 1000, 100000000,
+     FIELD(buffer_max_samples)},
+    {"KPULSE_ADMIN_PASSWORD", "admin-password", "PASSWORD", "",
+     "Password of the `admin` user created at first start when there is no user yet (empty "
+     "creates none; prefer the environment: a flag shows in ps)",
+     CONFIG_SECRET, 8, 1024, FIELD(admin_password)},
+    {"KPULSE_JWT_SECRET", "jwt-secret", "SECRET", "",
+     "Secret that signs API login tokens (empty reads or generates DATA_DIR/jwt.secret)",
+     CONFIG_SECRET, 32, 1024, FIELD(jwt_secret)},
+    {"KPULSE_TOKEN_TTL", "token-ttl", "DURATION", "1h", "How long a login token stays valid",
+     CONFIG_DURATION, 1, DAYS(30), FIELD(token_ttl_s)},
+    {"KPULSE_METRICS_AUTH", "metrics-auth", "on|off", "off",
+     "Whether GET /metrics needs a viewer token like the rest of the API", CONFIG_BOOL,
+     FIELD(metrics_auth)},
+    {"KPULSE_ALLOW_REMOTE_UNAUTHENTICATED", "allow-remote-unauthenticated", "on|off", "off",
+     "Allow a non-loopback listen address while /metrics needs no token (logs a warning)",
+     CONFIG_BOOL, FIELD(allow_remote_unauthenticated)},
+    {"KPULSE_API_MAX_CONNECTIONS", "api-max-connections", "N", "64",
+     "Most concurrent HTTP connections", CONFIG_UINT, 4, 10000, FIELD(api_max_connections)},
+    {"KPULSE_API_MAX_BODY_BYTES", "api-max-body-bytes", "BYTES", "1048576",
+     "Largest HTTP request body", CONFIG_UINT, 1024, 67108864, FIELD(api_max_body_bytes)},
+    {"KPULSE_API_RATE_LIMIT", "api-rate-limit", "N", "50",
+     "HTTP requests per second per token (or per address without one)", CONFIG_UINT, 1, 100000,
+     FIELD(api_rate_limit)},
+    {"KPULSE_CUSTOM_MAX_SERIES", "custom-max-series", "N", "1000",
+     "Most custom series POST /api/v1/metrics may create", CONFIG_UINT, 1, 100000,
+     FIELD(custom_max_series)},
+    {"KPULSE_TLS_CERT", "tls-cert", "PATH", "",
+     "PEM certificate (chain) to serve the API over HTTPS, set together with KPULSE_TLS_KEY; "
+     "empty serves plain HTTP",
+     CONFIG_PATH, 0, 0, FIELD(tls_cert)},
+    {"KPULSE_TLS_KEY", "tls-key", "PATH", "",
+     "PEM private key of KPULSE_TLS_CERT, unencrypted; start-up is refused when the file is "
+     "readable by every user (chmod 600)",
+     CONFIG_PATH, 0, 0, FIELD(tls_key)},
 };
+
+const size_t config_option_count = sizeof(config_options) / sizeof(config_options[0]);
 
 const struct config_option *config_option_find(const char *key)
 {
@@ -110,7 +115,7 @@ const struct config_option *config_option_find(const char *key)
 	if (!key)
 		return NULL;
 	is_flag = strncmp(key, "--", 2) == 0;
-	for (size_t i = 0; i < CONFIG_KEY_COUNT; i++) {
+	for (size_t i = 0; i < config_option_count; i++) {
 		const struct config_option *opt = &config_options[i];
 
 		if (is_flag ? strcmp(key + 2, opt->flag) == 0 : strcmp(key, opt->env) == 0)
@@ -290,35 +295,143 @@ static int parse_listen(const char *s, char *ret_host, uint16_t *ret_port)
 /* config_set                                                             */
 /* ---------------------------------------------------------------------- */
 
-__attribute__((format(printf, 3, 4))) static void err_printf(char *err, size_t errlen,
-							     const char *fmt, ...)
+/* "90s", "15m", "24h", "30d": the largest unit that divides s evenly. */
+static void format_duration(char *buf, size_t len, double s)
 {
-	va_list ap;
+	static const struct {
+		double seconds;
+		char unit;
+	} units[] = {{SECONDS_PER_DAY, 'd'}, {3600, 'h'}, {60, 'm'}};
 
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (s >= units[i].seconds && fmod(s, units[i].seconds) == 0) {
+			snprintf(buf, len, "%g%c", s / units[i].seconds, units[i].unit);
+			return;
+		}
+	}
+	snprintf(buf, len, "%gs", s);
+}
+
+static void join_names(char *buf, size_t len, const struct config_option *opt, const char *last)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < opt->nnames && n < len; i++)
+		n += (size_t)snprintf(buf + n, len - n, "%s%s",
+				      i == 0		     ? ""
+				      : i + 1 == opt->nnames ? last
+							     : ", ",
+				      opt->names[i]);
+}
+
+static const char *config_option_range(const struct config_option *opt, char *buf, size_t len)
+{
+	char lo[32], hi[32];
+
+	buf[0] = '\0';
+	switch (opt->kind) {
+	case CONFIG_SECONDS:
+	case CONFIG_UINT:
+		snprintf(buf, len, "%.15g to %.15g", opt->min, opt->max);
+		break;
+	case CONFIG_DURATION:
+		format_duration(lo, sizeof(lo), opt->min);
+		format_duration(hi, sizeof(hi), opt->max);
+		snprintf(buf, len, "%s to %s", lo, hi);
+		break;
+	case CONFIG_STRING:
+	case CONFIG_SECRET:
+		snprintf(buf, len, "%.15g to %.15g bytes", opt->min, opt->max);
+		break;
+	case CONFIG_ENUM:
+		join_names(buf, len, opt, " or ");
+		break;
+	case CONFIG_BOOL: /* the value name says on|off */
+	case CONFIG_PATH:
+	case CONFIG_LISTEN:
+		break;
+	}
+	return buf;
+}
+
+const char *config_option_help(const struct config_option *opt, char *buf, size_t len)
+{
+	char range[160];
+
+	config_option_range(opt, range, sizeof(range));
+	snprintf(buf, len, "%s%s%s", opt->help,
+		 !range[0]		    ? ""
+		 : opt->kind == CONFIG_ENUM ? ": "
+					    : ", ",
+		 range);
+	return buf;
+}
+
+/* What a refused value is not, for the error message. */
+static void describe_accepted(const struct config_option *opt, char *buf, size_t len)
+{
+	char range[128], lo[32], hi[32];
+
+	switch (opt->kind) {
+	case CONFIG_SECONDS:
+		snprintf(buf, len, "is not a number of seconds between %.15g and %.15g", opt->min,
+			 opt->max);
+		break;
+	case CONFIG_DURATION:
+		format_duration(lo, sizeof(lo), opt->min);
+		format_duration(hi, sizeof(hi), opt->max);
+		snprintf(buf, len,
+			 "is not a duration between %s and %s (a number with unit s, m, h or d, "
+			 "like 90s, 15m, 24h, 30d)",
+			 lo, hi);
+		break;
+	case CONFIG_UINT:
+		snprintf(buf, len, "is not a whole number between %.15g and %.15g", opt->min,
+			 opt->max);
+		break;
+	case CONFIG_BOOL:
+		snprintf(buf, len, "is not one of on, off");
+		break;
+	case CONFIG_ENUM:
+		join_names(range, sizeof(range), opt, ", ");
+		snprintf(buf, len, "is not one of %s", range);
+		break;
+	case CONFIG_PATH:
+		snprintf(buf, len, "is not %s path shorter than %zu bytes",
+			 opt->min > 0 ? "a non-empty" : "empty or a", opt->size);
+		break;
+	case CONFIG_STRING:
+	case CONFIG_SECRET:
+		snprintf(buf, len, "is not empty or %.15g to %.15g bytes", opt->min, opt->max);
+		break;
+	case CONFIG_LISTEN:
+		snprintf(buf, len, "is not HOST:PORT or [IPV6]:PORT with a port from 1 to 65535");
+		break;
+	}
 }
 
 /*
  * "key: "value" what": the value cut to ERR_VALUE_MAX bytes and its control
- * bytes shown as '?', so the message stays one short line.
+ * bytes shown as '?', so the message stays one short line. Secrets are
+ * never quoted back, not even in part.
  */
-static int bad_value(char *err, size_t errlen, const char *key, const char *value, const char *what)
+static int bad_value(char *err, size_t errlen, const char *key, const struct config_option *opt,
+		     const char *value)
 {
-	char shown[ERR_VALUE_MAX + 4];
+	char shown[ERR_VALUE_MAX + 4], what[256];
 	size_t n = 0;
 
+	describe_accepted(opt, what, sizeof(what));
+	if (opt->kind == CONFIG_SECRET)
+		return error_set(err, errlen, -EINVAL, "%s: the value %s", key, what);
 	for (; value[n] && n < ERR_VALUE_MAX; n++) {
 		unsigned char ch = (unsigned char)value[n];
 
 		shown[n] = (ch < 0x20 || ch == 0x7f) ? '?' : (char)ch;
 	}
 	strcpy(shown + n, value[n] ? "..." : "");
-	err_printf(err, errlen, "%s: \"%s\" %s", key, shown, what);
-	return -EINVAL;
+	return error_set(err, errlen, -EINVAL, "%s: \"%s\" %s", key, shown, what);
 }
 
 /* on/off and the usual synonyms. */
@@ -340,207 +453,106 @@ static int parse_bool(const char *s, bool *ret)
 	return -EINVAL;
 }
 
-/* Secrets are never quoted back, not even in part. */
-static int bad_secret(char *err, size_t errlen, const char *key, const char *what)
+/* Parses value as opt's kind into the field at dst; -EINVAL when refused. */
+static int parse_value(const struct config_option *opt, const char *value, struct kpulse_config *c)
 {
-	err_printf(err, errlen, "%s: the value %s", key, what);
-	return -EINVAL;
-}
+	char *dst = (char *)c + opt->offset, host[CONFIG_HOST_MAX];
+	size_t len = strlen(value);
+	uint16_t port;
+	uint64_t u;
+	double d;
+	bool b;
 
-static void set_string(char *field, size_t size, const char *value)
-{
-	/* Zero the tail too, so equal configs compare equal byte for byte. */
-	memset(field, 0, size);
-	memcpy(field, value, strlen(value));
+	switch (opt->kind) {
+	case CONFIG_SECONDS:
+		if (parse_double(value, opt->min, opt->max, &d) < 0)
+			return -EINVAL;
+		memcpy(dst, &d, sizeof(d));
+		return 0;
+	case CONFIG_DURATION:
+		if (config_parse_duration(value, &d) < 0 || d < opt->min || d > opt->max)
+			return -EINVAL;
+		memcpy(dst, &d, sizeof(d));
+		return 0;
+	case CONFIG_UINT:
+		if (parse_uint(value, (uint64_t)opt->min, (uint64_t)opt->max, &u) < 0)
+			return -EINVAL;
+		if (opt->size == sizeof(uint32_t)) {
+			uint32_t u32 = (uint32_t)u;
+
+			memcpy(dst, &u32, sizeof(u32));
+		} else {
+			memcpy(dst, &u, sizeof(u));
+		}
+		return 0;
+	case CONFIG_BOOL:
+		if (parse_bool(value, &b) < 0)
+			return -EINVAL;
+		memcpy(dst, &b, sizeof(b));
+		return 0;
+	case CONFIG_ENUM:
+		for (size_t i = 0; i < opt->nnames; i++) {
+			if (strcasecmp(value, opt->names[i]) == 0) {
+				int v = (int)i;
+
+				memcpy(dst, &v, sizeof(v));
+				return 0;
+			}
+		}
+		return -EINVAL;
+	case CONFIG_PATH:
+		if (len < (size_t)opt->min || len >= opt->size)
+			return -EINVAL;
+		break;
+	case CONFIG_STRING:
+	case CONFIG_SECRET:
+		if (len != 0 &&
+		    (len < (size_t)opt->min || len > (size_t)opt->max || len >= opt->size))
+			return -EINVAL;
+		break;
+	case CONFIG_LISTEN:
+		if (len >= opt->size || parse_listen(value, host, &port) < 0)
+			return -EINVAL;
+		memset(c->listen_host, 0, sizeof(c->listen_host));
+		memcpy(c->listen_host, host, strlen(host));
+		c->listen_port = port;
+		break;
+	}
+	/* Strings: zero the tail too, so equal configs compare equal byte
+	 * for byte. */
+	memset(dst, 0, opt->size);
+	memcpy(dst, value, len);
+	return 0;
 }
 
 int config_set(struct kpulse_config *c, const char *key, const char *value, char *err,
 	       size_t errlen)
 {
 	const struct config_option *opt = config_option_find(key);
-	char what[128], host[CONFIG_HOST_MAX];
-	double min, max, d;
-	uint64_t u;
-	uint16_t port;
-	enum log_level level;
-	enum log_format format;
-	bool b;
+	struct kpulse_config next;
 
-	if (!opt) {
-		err_printf(err, errlen, "%s: unknown option", key ? key : "(null)");
-		return -ENOENT;
-	}
+	if (!opt)
+		return error_set(err, errlen, -ENOENT, "%s: unknown option", key ? key : "(null)");
 	if (!value)
 		value = "";
+	/* Parse into a copy: on failure *c is unchanged. */
+	next = *c;
+	if (parse_value(opt, value, &next) < 0)
+		return bad_value(err, errlen, key, opt, value);
+	*c = next;
+	return 0;
+}
 
-	switch (opt->key) {
-	case CONFIG_INTERVAL:
-	case CONFIG_FLUSH_INTERVAL:
-		min = 0.1;
-		max = opt->key == CONFIG_INTERVAL ? 3600 : 60;
-		if (parse_double(value, min, max, &d) < 0) {
-			snprintf(what, sizeof(what), "is not a number of seconds between %g and %g",
-				 min, max);
-			return bad_value(err, errlen, key, value, what);
-		}
-		if (opt->key == CONFIG_INTERVAL)
-			c->interval_s = d;
-		else
-			c->flush_interval_s = d;
-		return 0;
-
-	case CONFIG_RETENTION_RAW:
-	case CONFIG_RETENTION_1M:
-	case CONFIG_RETENTION_1H:
-	case CONFIG_RETENTION_EVENTS:
-		if (config_parse_duration(value, &d) < 0 || d < RETENTION_MIN_S ||
-		    d > RETENTION_MAX_S)
-			return bad_value(err, errlen, key, value,
-					 "is not a duration between 1s and 3650d "
-					 "(a number with unit s, m, h or d, like 90s, 15m, 24h, "
-					 "30d)");
-		if (opt->key == CONFIG_RETENTION_RAW)
-			c->retention_raw_s = d;
-		else if (opt->key == CONFIG_RETENTION_1M)
-			c->retention_1m_s = d;
-		else if (opt->key == CONFIG_RETENTION_1H)
-			c->retention_1h_s = d;
-		else
-			c->retention_events_s = d;
-		return 0;
-
-	case CONFIG_SLOW_IO_MS:
-		if (parse_uint(value, 0, 600000, &u) < 0)
-			return bad_value(err, errlen, key, value,
-					 "is not a whole number of milliseconds between 0 and "
-					 "600000");
-		c->slow_io_ms = (uint32_t)u;
-		return 0;
-
-	case CONFIG_TOP_K:
-		if (parse_uint(value, 1, 1000, &u) < 0)
-			return bad_value(err, errlen, key, value,
-					 "is not a whole number between 1 and 1000");
-		c->top_k = (uint32_t)u;
-		return 0;
-
-	case CONFIG_BUFFER_MAX_SAMPLES:
-		if (parse_uint(value, 1000, 100000000, &u) < 0)
-			return bad_value(err, errlen, key, value,
-					 "is not a whole number between 1000 and 100000000");
-		c->buffer_max_samples = u;
-		return 0;
-
-	case CONFIG_DATA_DIR:
-		if (value[0] == '\0' || strlen(value) >= sizeof(c->data_dir))
-			return bad_value(err, errlen, key, value,
-					 "is not a non-empty path shorter than 4096 bytes");
-		set_string(c->data_dir, sizeof(c->data_dir), value);
-		return 0;
-
-	case CONFIG_TLS_CERT:
-	case CONFIG_TLS_KEY:
-		/* Only the form here: whether the files exist and hold PEM is
-		 * checked when the API starts, by api_start(). */
-		if (strlen(value) >= CONFIG_PATH_MAX)
-			return bad_value(err, errlen, key, value,
-					 "is not empty or a path shorter than 4096 bytes");
-		if (opt->key == CONFIG_TLS_CERT)
-			set_string(c->tls_cert, sizeof(c->tls_cert), value);
-		else
-			set_string(c->tls_key, sizeof(c->tls_key), value);
-		return 0;
-
-	case CONFIG_LISTEN:
-		if (strlen(value) >= sizeof(c->listen) || parse_listen(value, host, &port) < 0)
-			return bad_value(err, errlen, key, value,
-					 "is not HOST:PORT or [IPV6]:PORT with a port from 1 to "
-					 "65535");
-		set_string(c->listen, sizeof(c->listen), value);
-		set_string(c->listen_host, sizeof(c->listen_host), host);
-		c->listen_port = port;
-		return 0;
-
-	case CONFIG_LOG_LEVEL:
-		if (log_level_parse(value, &level) < 0)
-			return bad_value(err, errlen, key, value,
-					 "is not one of debug, info, warn, error");
-		c->log_level = level;
-		return 0;
-
-	case CONFIG_LOG_FORMAT:
-		if (log_format_parse(value, &format) < 0)
-			return bad_value(err, errlen, key, value, "is not one of text, json");
-		c->log_format = format;
-		return 0;
-
-	case CONFIG_ADMIN_PASSWORD:
-		if (value[0] != '\0' &&
-		    (strlen(value) < 8 || strlen(value) >= sizeof(c->admin_password)))
-			return bad_secret(err, errlen, key, "is not empty or 8 to 1024 bytes");
-		set_string(c->admin_password, sizeof(c->admin_password), value);
-		return 0;
-
-	case CONFIG_JWT_SECRET:
-		if (value[0] != '\0' &&
-		    (strlen(value) < 32 || strlen(value) >= sizeof(c->jwt_secret)))
-			return bad_secret(err, errlen, key, "is not empty or 32 to 1024 bytes");
-		set_string(c->jwt_secret, sizeof(c->jwt_secret), value);
-		return 0;
-
-	case CONFIG_TOKEN_TTL:
-		if (config_parse_duration(value, &d) < 0 || d < 1 || d > 30 * SECONDS_PER_DAY)
-			return bad_value(err, errlen, key, value,
-					 "is not a duration between 1s and 30d");
-		c->token_ttl_s = d;
-		return 0;
-
-	case CONFIG_METRICS_AUTH:
-	case CONFIG_ALLOW_REMOTE_UNAUTHENTICATED:
-		if (parse_bool(value, &b) < 0)
-			return bad_value(err, errlen, key, value, "is not one of on, off");
-		if (opt->key == CONFIG_METRICS_AUTH)
-			c->metrics_auth = b;
-		else
-			c->allow_remote_unauthenticated = b;
-		return 0;
-
-	case CONFIG_API_MAX_CONNECTIONS:
-		if (parse_uint(value, 4, 10000, &u) < 0)
-			return bad_value(err, errlen, key, value,
-					 "is not a whole number between 4 and 10000");
-		c->api_max_connections = (uint32_t)u;
-		return 0;
-
-	case CONFIG_API_MAX_BODY_BYTES:
-		if (parse_uint(value, 1024, 67108864, &u) < 0)
-			return bad_value(err, errlen, key, value,
-					 "is not a whole number between 1024 and 67108864");
-		c->api_max_body_bytes = u;
-		return 0;
-
-	case CONFIG_API_RATE_LIMIT:
-	case CONFIG_CUSTOM_MAX_SERIES:
-		if (parse_uint(value, 1, 100000, &u) < 0)
-			return bad_value(err, errlen, key, value,
-					 "is not a whole number between 1 and 100000");
-		if (opt->key == CONFIG_API_RATE_LIMIT)
-			c->api_rate_limit = (uint32_t)u;
-		else
-			c->custom_max_series = (uint32_t)u;
-		return 0;
-
-	case CONFIG_KEY_COUNT:
-		break;
-	}
-	err_printf(err, errlen, "%s: unknown option", key);
-	return -ENOENT;
+bool config_option_equal(const struct config_option *opt, const struct kpulse_config *a,
+			 const struct kpulse_config *b)
+{
+	return memcmp((const char *)a + opt->offset, (const char *)b + opt->offset, opt->size) == 0;
 }
 
 void config_defaults(struct kpulse_config *c)
 {
 	memset(c, 0, sizeof(*c));
-	for (size_t i = 0; i < CONFIG_KEY_COUNT; i++) {
+	for (size_t i = 0; i < config_option_count; i++) {
 		/* The table's defaults are fixed strings checked by the unit
 		 * tests; one that does not parse is a bug, not a runtime case. */
 		if (config_set(c, config_options[i].env, config_options[i].default_value, NULL, 0) <
@@ -689,7 +701,7 @@ int config_load_env_file(struct kpulse_config *c, const char *path, bool must_ex
 		r = -errno;
 		if (r == -ENOENT && !must_exist)
 			return 0;
-		err_printf(err, errlen, "%s: %s", path, strerror(-r));
+		error_set(err, errlen, 0, "%s: %s", path, strerror(-r));
 		return r;
 	}
 	for (;;) {
@@ -701,14 +713,14 @@ int config_load_env_file(struct kpulse_config *c, const char *path, bool must_ex
 		if (r == 0)
 			break;
 		if (r == -E2BIG || r == -EILSEQ) {
-			err_printf(err, errlen, "%s:%lu: %s", path, lineno,
-				   r == -E2BIG ? "line longer than 4096 bytes"
-					       : "line holds a NUL byte");
+			error_set(err, errlen, 0, "%s:%lu: %s", path, lineno,
+				  r == -E2BIG ? "line longer than 4096 bytes"
+					      : "line holds a NUL byte");
 			r = -EINVAL;
 			goto cleanup;
 		}
 		if (r < 0) {
-			err_printf(err, errlen, "%s: %s", path, strerror(-r));
+			error_set(err, errlen, 0, "%s: %s", path, strerror(-r));
 			goto cleanup;
 		}
 		text = line;
@@ -717,21 +729,21 @@ int config_load_env_file(struct kpulse_config *c, const char *path, bool must_ex
 			text += 3;
 		r = parse_env_line(text, &key, &value, &why);
 		if (r < 0) {
-			err_printf(err, errlen, "%s:%lu: %s", path, lineno, why);
+			error_set(err, errlen, 0, "%s:%lu: %s", path, lineno, why);
 			goto cleanup;
 		}
 		if (!key || strncmp(key, ENV_PREFIX, strlen(ENV_PREFIX)) != 0)
 			continue;
 		r = config_set(&next, key, value, msg, sizeof(msg));
 		if (r == -ENOENT) {
-			err_printf(err, errlen,
-				   "%s:%lu: unknown key %s (.env.example lists the known ones)",
-				   path, lineno, key);
+			error_set(err, errlen, 0,
+				  "%s:%lu: unknown key %s (.env.example lists the known ones)",
+				  path, lineno, key);
 			r = -EINVAL;
 			goto cleanup;
 		}
 		if (r < 0) {
-			err_printf(err, errlen, "%s:%lu: %s", path, lineno, msg);
+			error_set(err, errlen, 0, "%s:%lu: %s", path, lineno, msg);
 			goto cleanup;
 		}
 	}
@@ -787,11 +799,13 @@ int config_write_env_example(FILE *out)
 	      "# Generated from the option table in userspace/util/config.c\n"
 	      "# (config_write_env_example); a unit test keeps the two the same.\n",
 	      out);
-	for (size_t i = 0; i < CONFIG_KEY_COUNT; i++) {
+	for (size_t i = 0; i < config_option_count; i++) {
 		const struct config_option *opt = &config_options[i];
+		char help[512];
 
-		fprintf(out, "\n# %s.\n# Flag: --%s %s\n%s=%s\n", opt->help, opt->flag,
-			opt->value_name, opt->env, opt->default_value);
+		fprintf(out, "\n# %s.\n# Flag: --%s %s\n%s=%s\n",
+			config_option_help(opt, help, sizeof(help)), opt->flag, opt->value_name,
+			opt->env, opt->default_value);
 	}
 	if (fflush(out) != 0 || ferror(out))
 		return -EIO;

@@ -66,50 +66,59 @@ struct kpulse_config {
 	char tls_key[CONFIG_PATH_MAX];	/* PEM private key, not world-readable */
 };
 
-/* One entry per option; config_options[] is indexed by this enum. */
-enum config_key {
-	CONFIG_INTERVAL,
-	CONFIG_DATA_DIR,
-	CONFIG_FLUSH_INTERVAL,
-	CONFIG_RETENTION_RAW,
-	CONFIG_RETENTION_1M,
-	CONFIG_RETENTION_1H,
-	CONFIG_RETENTION_EVENTS,
-	CONFIG_SLOW_IO_MS,
-	CONFIG_TOP_K,
-	CONFIG_LISTEN,
-	CONFIG_LOG_LEVEL,
-	CONFIG_LOG_FORMAT,
-	CONFIG_BUFFER_MAX_SAMPLES,
-	CONFIG_ADMIN_PASSWORD,
-	CONFIG_JWT_SECRET,
-	CONFIG_TOKEN_TTL,
-	CONFIG_METRICS_AUTH,
-	CONFIG_ALLOW_REMOTE_UNAUTHENTICATED,
-	CONFIG_API_MAX_CONNECTIONS,
-	CONFIG_API_MAX_BODY_BYTES,
-	CONFIG_API_RATE_LIMIT,
-	CONFIG_CUSTOM_MAX_SERIES,
-	CONFIG_TLS_CERT,
-	CONFIG_TLS_KEY,
-	CONFIG_KEY_COUNT,
+/* How a value is read and checked; each kind has its own message for a
+ * value it refuses. */
+enum config_kind {
+	CONFIG_SECONDS,	 /* a plain number of seconds, min..max (double field) */
+	CONFIG_DURATION, /* a number with unit s, m, h or d, min..max seconds (double) */
+	CONFIG_UINT,	 /* a whole number min..max (uint32_t or uint64_t field) */
+	CONFIG_BOOL,	 /* on/off, true/false, yes/no, 1/0 (bool) */
+	CONFIG_ENUM,	 /* one of names[] (case-insensitive), stored as its index (int) */
+	CONFIG_PATH,	 /* a path shorter than the field; min 1 means it may not be empty */
+	CONFIG_STRING,	 /* text of min..max bytes, or empty (char array) */
+	CONFIG_SECRET,	 /* like STRING, but never quoted back in a message */
+	CONFIG_LISTEN,	 /* HOST:PORT or [IPV6]:PORT; also fills listen_host and port */
 };
 
-/* The one description of an option, for --help, .env.example and errors. */
+/* Flags of an option. */
+enum {
+	CONFIG_RELOADABLE = 1 << 0, /* SIGHUP applies a new value without a restart */
+};
+
+/*
+ * The one description of an option: its names, how its value is checked
+ * and where it goes. --help, .env.example, error messages and reload all
+ * come from here, so an option is one row of config_options[] and one
+ * field of struct kpulse_config.
+ */
 struct config_option {
-	enum config_key key;
 	const char *env;	   /* "KPULSE_SLOW_IO_MS" */
 	const char *flag;	   /* "slow-io-ms", used as --slow-io-ms */
 	const char *value_name;	   /* "MS", for "--slow-io-ms MS" in --help */
-	const char *default_value; /* "50", as the user would write it; "" for unset secrets
-				      and unset TLS files */
-	const char *help;	   /* one line, no trailing period */
+	const char *default_value; /* "50", as the user would write it; "" for unset */
+	const char *help;	   /* one line without the range, no trailing period */
+	enum config_kind kind;
+	double min, max;	  /* numbers: the range; strings: the length in bytes */
+	const char *const *names; /* CONFIG_ENUM: the accepted words, by value */
+	size_t nnames;
+	unsigned flags;
+	size_t offset; /* of the field in struct kpulse_config */
+	size_t size;   /* of that field */
 };
 
-extern const struct config_option config_options[CONFIG_KEY_COUNT];
+extern const struct config_option config_options[];
+extern const size_t config_option_count;
 
 /* Looks up "KPULSE_X" or "--flag" (exact, case-sensitive); NULL if unknown. */
 const struct config_option *config_option_find(const char *key);
+
+/* The help line with the accepted range, as --help and .env.example show
+ * it: "Collection interval in seconds, 0.1 to 3600". Returns buf. */
+const char *config_option_help(const struct config_option *opt, char *buf, size_t len);
+
+/* True when a and b hold the same value for opt. */
+bool config_option_equal(const struct config_option *opt, const struct kpulse_config *a,
+			 const struct kpulse_config *b);
 
 /* Every option at its default (config_options[].default_value). */
 void config_defaults(struct kpulse_config *c);

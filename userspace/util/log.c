@@ -23,14 +23,14 @@ static _Atomic int log_format = LOG_FORMAT_TEXT;
 static FILE *log_output;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static const char *const level_names[] = {
+const char *const log_level_names[LOG_LEVEL_COUNT] = {
     [LOG_LEVEL_DEBUG] = "debug",
     [LOG_LEVEL_INFO] = "info",
     [LOG_LEVEL_WARN] = "warn",
     [LOG_LEVEL_ERROR] = "error",
 };
 
-static const char *const format_names[] = {
+const char *const log_format_names[LOG_FORMAT_COUNT] = {
     [LOG_FORMAT_TEXT] = "text",
     [LOG_FORMAT_JSON] = "json",
 };
@@ -39,7 +39,7 @@ static const char *const format_names[] = {
 
 void log_set_level(enum log_level level)
 {
-	if ((unsigned int)level < ARRAY_SIZE(level_names))
+	if ((unsigned int)level < ARRAY_SIZE(log_level_names))
 		atomic_store(&log_level, level);
 }
 
@@ -50,7 +50,7 @@ enum log_level log_get_level(void)
 
 void log_set_format(enum log_format format)
 {
-	if ((unsigned int)format < ARRAY_SIZE(format_names))
+	if ((unsigned int)format < ARRAY_SIZE(log_format_names))
 		atomic_store(&log_format, format);
 }
 
@@ -70,8 +70,8 @@ int log_level_parse(const char *s, enum log_level *ret)
 {
 	if (!s)
 		return -EINVAL;
-	for (size_t i = 0; i < ARRAY_SIZE(level_names); i++) {
-		if (strcasecmp(s, level_names[i]) == 0) {
+	for (size_t i = 0; i < ARRAY_SIZE(log_level_names); i++) {
+		if (strcasecmp(s, log_level_names[i]) == 0) {
 			*ret = (enum log_level)i;
 			return 0;
 		}
@@ -83,8 +83,8 @@ int log_format_parse(const char *s, enum log_format *ret)
 {
 	if (!s)
 		return -EINVAL;
-	for (size_t i = 0; i < ARRAY_SIZE(format_names); i++) {
-		if (strcasecmp(s, format_names[i]) == 0) {
+	for (size_t i = 0; i < ARRAY_SIZE(log_format_names); i++) {
+		if (strcasecmp(s, log_format_names[i]) == 0) {
 			*ret = (enum log_format)i;
 			return 0;
 		}
@@ -94,16 +94,16 @@ int log_format_parse(const char *s, enum log_format *ret)
 
 const char *log_level_name(enum log_level level)
 {
-	if ((unsigned int)level >= ARRAY_SIZE(level_names))
+	if ((unsigned int)level >= ARRAY_SIZE(log_level_names))
 		return "?";
-	return level_names[level];
+	return log_level_names[level];
 }
 
 const char *log_format_name(enum log_format format)
 {
-	if ((unsigned int)format >= ARRAY_SIZE(format_names))
+	if ((unsigned int)format >= ARRAY_SIZE(log_format_names))
 		return "?";
-	return format_names[format];
+	return log_format_names[format];
 }
 
 int log_timestamp_format(const struct timespec *ts, char *buf, size_t len)

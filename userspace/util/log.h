@@ -28,12 +28,18 @@ enum log_level {
 	LOG_LEVEL_INFO,
 	LOG_LEVEL_WARN,
 	LOG_LEVEL_ERROR,
+	LOG_LEVEL_COUNT,
 };
 
 enum log_format {
 	LOG_FORMAT_TEXT,
 	LOG_FORMAT_JSON,
+	LOG_FORMAT_COUNT,
 };
+
+/* "debug", "info", ... and "text", "json", indexed by the enums. */
+extern const char *const log_level_names[LOG_LEVEL_COUNT];
+extern const char *const log_format_names[LOG_FORMAT_COUNT];
 
 /* A message longer than this (after formatting) is cut and ends in "...". */
 #define LOG_MSG_MAX 4096

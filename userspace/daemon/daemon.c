@@ -1,0 +1,467 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * daemon.c - the daemon's start and stop order, its signals and reload,
+ * the round loop, and the two built-in sinks (store and API). See
+ * daemon.h for the contract.
+ *
+ * The round loop only collects, freezes and hands out: everything that
+ * can be slow (SQLite, HTTP clients, models) happens on a sink's thread.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "api/server.h"
+#include "api/auth.h"
+#include "collection/collector.h"
+#include "daemon/daemon.h"
+#include "daemon/health.h"
+#include "daemon/round.h"
+#include "daemon/sink.h"
+#include "registry/registry.h"
+#include "store/store.h"
+#include "util/clock.h"
+#include "util/log.h"
+#include "util/version.h"
+
+#define EXIT_USAGE 2
+/* Sinks the daemon can run at once. */
+#define DAEMON_MAX_SINKS 16
+/* Test hook: a sink that takes this many milliseconds per round, to show
+ * that a slow sink does not delay collection. Not a user option. */
+#define TEST_SLOW_SINK_ENV "KPULSE_TEST_SLOW_SINK_MS"
+
+/* ------------------------------------------------------------ signals */
+
+static volatile sig_atomic_t stop_signal, reload_requested;
+
+static void on_stop_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+static void on_sighup(int sig)
+{
+	reload_requested = 1;
+}
+
+/* The handlers only set flags; the loop polls with a short timeout. */
+static void install_signals(void)
+{
+	struct sigaction stop = {.sa_handler = on_stop_signal}, hup = {.sa_handler = on_sighup};
+
+	sigemptyset(&stop.sa_mask);
+	sigemptyset(&hup.sa_mask);
+	sigaction(SIGINT, &stop, NULL);
+	sigaction(SIGTERM, &stop, NULL);
+	sigaction(SIGHUP, &hup, NULL);
+}
+
+/* ------------------------------------------------------------ state */
+
+struct daemon {
+	struct kpulse_config cfg;
+	daemon_config_loader reload;
+	void *reload_ctx;
+
+	struct store *store;
+	struct collector *col;
+	struct registry *reg; /* the live registry; only the loop touches it */
+	struct auth *auth;
+	struct api *api;
+	struct sink *sinks[DAEMON_MAX_SINKS];
+	size_t nsinks;
+	unsigned test_sink_delay_ms;
+
+	/* events the store refused, counted by the store sink's thread */
+	atomic_uint_fast64_t events_rejected;
+};
+
+/* ------------------------------------------------------------ built-in sinks */
+
+/* The store: the round's series and events go into its bounded buffer,
+ * which its writer thread commits. */
+static void store_sink_round(void *ctx, struct round *r)
+{
+	struct daemon *d = ctx;
+	size_t i;
+	json_t *ev;
+
+	if (store_append_snapshot(d->store, r->reg) == -ENOBUFS)
+		log_debug("store buffer full: samples dropped (counted)");
+	json_array_foreach (r->events, i, ev) {
+		const char *type = json_string_value(json_object_get(ev, "type"));
+		const char *comm = json_string_value(json_object_get(ev, "comm"));
+		double ts = json_number_value(json_object_get(ev, "timestamp"));
+		json_int_t pid = json_integer_value(json_object_get(ev, "pid"));
+
+		if (!type ||
+		    store_append_event(d->store, ts, type, (int32_t)pid, comm ? comm : "", ev))
+			atomic_fetch_add(&d->events_rejected, 1);
+	}
+}
+
+static const struct sink_ops store_sink_ops = {
+    .name = "store",
+    .on_round = store_sink_round,
+    .drain_on_stop = true,
+};
+
+/* The API: handlers and stream clients get the round without a copy. */
+static void api_sink_round(void *ctx, struct round *r)
+{
+	struct daemon *d = ctx;
+
+	if (api_publish(d->api, r->reg, r->events))
+		log_warn("API: round not published: out of memory");
+}
+
+static const struct sink_ops api_sink_ops = {.name = "api", .on_round = api_sink_round};
+
+static void test_sink_round(void *ctx, struct round *r)
+{
+	struct daemon *d = ctx;
+
+	clock_sleep_s(d->test_sink_delay_ms / 1000.0);
+}
+
+static const struct sink_ops test_sink_ops = {.name = "test_slow", .on_round = test_sink_round};
+
+static int add_sink(struct daemon *d, const struct sink_ops *ops, void *ctx)
+{
+	int r;
+
+	if (d->nsinks == DAEMON_MAX_SINKS)
+		return -ENOSPC;
+	r = sink_start(ops, ctx, 0, &d->sinks[d->nsinks]);
+	if (r) {
+		log_error("sink %s: cannot start: %s", ops->name, strerror(-r));
+		return r;
+	}
+	d->nsinks++;
+	return 0;
+}
+
+/* ------------------------------------------------------------ start */
+
+static int open_store(struct daemon *d, char *db_path, size_t len)
+{
+	const struct kpulse_config *cfg = &d->cfg;
+	struct store_options sopts;
+	char err[512];
+	int r;
+
+	if (mkdir(cfg->data_dir, 0750) != 0 && errno != EEXIST) {
+		log_error("data dir %s: cannot create it: %s", cfg->data_dir, strerror(errno));
+		return 1;
+	}
+	if (snprintf(db_path, len, "%s/%s", cfg->data_dir, STORE_DB_FILENAME) >= (int)len) {
+		log_error("data dir %s: path too long", cfg->data_dir);
+		return EXIT_USAGE;
+	}
+	store_options_default(&sopts);
+	sopts.flush_interval_s = cfg->flush_interval_s;
+	sopts.max_buffered_samples = cfg->buffer_max_samples;
+	sopts.retention_raw_s = cfg->retention_raw_s;
+	sopts.retention_1m_s = cfg->retention_1m_s;
+	sopts.retention_1h_s = cfg->retention_1h_s;
+	sopts.retention_events_s = cfg->retention_events_s;
+	r = store_open(db_path, &sopts, &d->store, err, sizeof(err));
+	if (r) {
+		log_error("store %s: %s", db_path, err);
+		return 1;
+	}
+	return 0;
+}
+
+static int start_collector(struct daemon *d)
+{
+	struct collector_options copts = {
+	    .top_k = d->cfg.top_k,
+	    .slow_io_ns = (uint64_t)d->cfg.slow_io_ms * 1000000,
+	};
+	const struct probes *p;
+	int r;
+
+	r = collector_new(&copts, &d->col);
+	if (r == -EPERM) {
+		log_error("loading BPF programs needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN); "
+			  "run it as root");
+		return 1;
+	}
+	if (r == -ENOENT) {
+		log_error("no probe could attach on this kernel; `kpulse probes` shows why");
+		return 1;
+	}
+	if (r) {
+		log_error("cannot load the probes: %s", strerror(-r));
+		return 1;
+	}
+	p = collector_probes(d->col);
+	for (size_t i = 0; i < probes_count(p); i++) {
+		const struct probe_info *pi = probes_at(p, i);
+
+		if (pi->state == PROBE_FAILED)
+			log_warn("probe %s: %s", pi->tracepoint, pi->error);
+	}
+	d->reg = registry_new();
+	if (!d->reg || health_describe(d->reg)) {
+		log_error("out of memory");
+		return 1;
+	}
+	return 0;
+}
+
+/* Opens the users database (creating `admin` on first start when a
+ * password is configured) and starts the HTTP server. */
+static int start_api(struct daemon *d)
+{
+	const struct kpulse_config *cfg = &d->cfg;
+	struct auth_options aopts;
+	struct api_options o;
+	json_t *users = NULL;
+	char err[512];
+	int r;
+
+	auth_options_default(&aopts);
+	aopts.token_ttl_s = cfg->token_ttl_s;
+	aopts.jwt_secret = cfg->jwt_secret[0] ? cfg->jwt_secret : NULL;
+	r = auth_open(cfg->data_dir, &aopts, &d->auth, err, sizeof(err));
+	if (r) {
+		log_error("auth %s: %s", cfg->data_dir, err);
+		return r;
+	}
+	if (cfg->admin_password[0]) {
+		r = auth_ensure_admin(d->auth, cfg->admin_password);
+		if (r) {
+			log_error("auth: cannot create the admin user: %s", strerror(-r));
+			return r;
+		}
+	}
+	/* An API nobody can log in to is worth one line at start. */
+	if (auth_user_list(d->auth, &users) == 0 && json_array_size(users) == 0)
+		log_warn("API: no users yet; /api/v1 needs a token. Create one with `kpulse user "
+			 "add NAME --role admin`, or set KPULSE_ADMIN_PASSWORD for user admin");
+	json_decref(users);
+
+	api_options_default(&o);
+	o.listen_host = cfg->listen_host;
+	o.listen_port = cfg->listen_port;
+	o.metrics_auth = cfg->metrics_auth;
+	o.allow_remote_unauthenticated = cfg->allow_remote_unauthenticated;
+	o.max_connections = cfg->api_max_connections;
+	o.max_body_bytes = cfg->api_max_body_bytes;
+	o.rate_limit = cfg->api_rate_limit;
+	o.custom_max_series = cfg->custom_max_series;
+	o.interval_s = cfg->interval_s;
+	o.version = KPULSE_VERSION;
+	/* "" is unset; api_start() checks the pair and reads the files. */
+	o.tls_cert_file = cfg->tls_cert;
+	o.tls_key_file = cfg->tls_key;
+	if (!api_host_is_loopback(cfg->listen_host) && !cfg->metrics_auth &&
+	    cfg->allow_remote_unauthenticated)
+		log_warn("API: listening on %s with /metrics and /healthz open to anyone who can "
+			 "reach it (KPULSE_ALLOW_REMOTE_UNAUTHENTICATED)",
+			 cfg->listen);
+	r = api_start(&o, d->store, d->auth, &d->api, err, sizeof(err));
+	if (r) {
+		log_error("API %s: %s", cfg->listen, err);
+		return r;
+	}
+	api_set_probes(d->api, probes_attached(collector_probes(d->col)),
+		       probes_count(collector_probes(d->col)));
+	log_info("API listening on %s://%s", cfg->tls_cert[0] ? "https" : "http", cfg->listen);
+	return 0;
+}
+
+static int start_sinks(struct daemon *d)
+{
+	const char *delay = getenv(TEST_SLOW_SINK_ENV);
+	int r;
+
+	r = add_sink(d, &store_sink_ops, d);
+	if (!r)
+		r = add_sink(d, &api_sink_ops, d);
+	if (!r && delay && *delay) {
+		d->test_sink_delay_ms = (unsigned)strtoul(delay, NULL, 10);
+		log_warn("%s=%u: a test sink sleeps that long in every round", TEST_SLOW_SINK_ENV,
+			 d->test_sink_delay_ms);
+		r = add_sink(d, &test_sink_ops, d);
+	}
+	return r;
+}
+
+/* ------------------------------------------------------------ reload */
+
+static void reload(struct daemon *d)
+{
+	struct kpulse_config next;
+	char err[512], restart[512] = "";
+	size_t n = 0;
+
+	if (!d->reload || d->reload(d->reload_ctx, &next, err, sizeof(err))) {
+		log_error("reload: %s; keeping the running configuration",
+			  d->reload ? err : "no configuration source");
+		return;
+	}
+	for (size_t i = 0; i < config_option_count; i++) {
+		const struct config_option *opt = &config_options[i];
+
+		if (config_option_equal(opt, &d->cfg, &next))
+			continue;
+		if (opt->flags & CONFIG_RELOADABLE) {
+			memcpy((char *)&d->cfg + opt->offset, (char *)&next + opt->offset,
+			       opt->size);
+		} else if (n < sizeof(restart)) {
+			n += (size_t)snprintf(restart + n, sizeof(restart) - n, "%s%s",
+					      n ? ", " : "", opt->env);
+		}
+	}
+	if (restart[0])
+		log_warn("reload: %s change only on restart", restart);
+	log_set_level(d->cfg.log_level);
+	log_set_format(d->cfg.log_format);
+	collector_set_top_k(d->col, d->cfg.top_k);
+	log_info("reload: log level %s, log format %s, top-k %u", log_level_name(d->cfg.log_level),
+		 log_format_name(d->cfg.log_format), d->cfg.top_k);
+}
+
+/* ------------------------------------------------------------ the round */
+
+/* Collects one round into the live registry, freezes it and hands it to
+ * every sink. */
+static void run_round(struct daemon *d, uint64_t seq, double interval_s)
+{
+	struct round *round;
+	int r;
+
+	collector_poll(d->col, 0);
+	registry_begin(d->reg, clock_wall_s(), interval_s);
+	r = collector_collect(d->col, d->reg);
+	r |= health_add(d->reg, d->store, d->sinks, d->nsinks, atomic_load(&d->events_rejected));
+	registry_end(d->reg);
+	if (r)
+		log_warn("collection round incomplete: out of memory");
+	round = round_freeze(d->reg, collector_take_events(d->col), seq);
+	if (!round) {
+		log_warn("round %llu not handed out: out of memory", (unsigned long long)seq);
+		return;
+	}
+	for (size_t i = 0; i < d->nsinks; i++)
+		sink_push(d->sinks[i], round);
+	round_unref(round);
+}
+
+static void loop(struct daemon *d)
+{
+	double last_round = clock_mono_s(), next = last_round + d->cfg.interval_s;
+	int last_store_error = 0;
+	uint64_t seq = 0;
+
+	while (!stop_signal) {
+		double left = next - clock_mono_s(), now;
+
+		if (reload_requested) {
+			reload_requested = 0;
+			reload(d);
+		}
+		if (left > 0) {
+			int ms = (int)ceil(left * 1000), r;
+
+			r = collector_poll(d->col, ms > 100 ? 100 : ms);
+			if (r < 0 && r != -EINTR)
+				log_warn("reading events: %s", strerror(-r));
+			continue;
+		}
+		now = clock_mono_s();
+		run_round(d, ++seq, now - last_round);
+		last_round = now;
+		health_log_store(d->store, &last_store_error);
+
+		/* A round that ran late does not make the next ones bunch up. */
+		next += d->cfg.interval_s;
+		if (next < clock_mono_s())
+			next = clock_mono_s() + d->cfg.interval_s;
+	}
+}
+
+/* ------------------------------------------------------------ run */
+
+int daemon_run(const struct kpulse_config *cfg, daemon_config_loader reload_fn, void *reload_ctx)
+{
+	struct daemon *d = calloc(1, sizeof(*d));
+	char db_path[PATH_MAX];
+	int r, status;
+
+	if (!d) {
+		log_error("out of memory");
+		return 1;
+	}
+	d->cfg = *cfg;
+	d->reload = reload_fn;
+	d->reload_ctx = reload_ctx;
+	log_set_level(cfg->log_level);
+	log_set_format(cfg->log_format);
+	/* Before anything slow, so a stop during start-up is a clean one. */
+	install_signals();
+
+	status = open_store(d, db_path, sizeof(db_path));
+	if (status)
+		goto cleanup;
+	status = start_collector(d);
+	if (status)
+		goto cleanup;
+	r = start_api(d);
+	if (r) {
+		status = r == -EINVAL || r == -EPERM ? EXIT_USAGE : 1;
+		goto cleanup;
+	}
+	if (start_sinks(d)) {
+		status = 1;
+		goto cleanup;
+	}
+	log_info("kpulse running: %zu probes attached, interval %gs, data in %s",
+		 probes_attached(collector_probes(d->col)), cfg->interval_s, db_path);
+
+	loop(d);
+
+	log_info("stopping (signal %d): flushing what was collected", (int)stop_signal);
+cleanup:
+	/* Sinks first: each finishes the rounds it has queued, so the store
+	 * gets every round collected before the stop. */
+	for (size_t i = d->nsinks; i-- > 0;)
+		d->sinks[i] = sink_stop(d->sinks[i]);
+	if (d->store && !status) {
+		r = store_flush_sync(d->store);
+		if (r)
+			log_warn("final flush failed: %s; retrying while the store closes",
+				 strerror(-r));
+	}
+	/* The API before auth and the store: its handlers read both. */
+	api_stop(d->api);
+	auth_close(d->auth);
+	collector_free(d->col);
+	registry_free(d->reg);
+	if (d->store) {
+		uint64_t lost_samples = 0, lost_events = 0;
+
+		store_close_report(d->store, &lost_samples, &lost_events);
+		if (lost_samples || lost_events) {
+			log_error("store: %llu samples and %llu events could not be written and "
+				  "are lost",
+				  (unsigned long long)lost_samples,
+				  (unsigned long long)lost_events);
+			status = 1;
+		}
+	}
+	if (!status)
+		log_info("stopped cleanly");
+	free(d);
+	return status;
+}

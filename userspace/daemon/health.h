@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * health.h - the daemon's own health, written into each round next to the
+ * kernel's series: the store's counters (written, dropped, buffered,
+ * latency, size, writable) and each sink's (rounds done, dropped, queued).
+ */
+#ifndef KPULSE_DAEMON_HEALTH_H
+#define KPULSE_DAEMON_HEALTH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "daemon/sink.h"
+#include "registry/registry.h"
+#include "store/store.h"
+
+/* Attaches the help texts of the health series (once, at start).
+ * Returns 0 or -ENOMEM. */
+int health_describe(struct registry *r);
+
+/* Adds the series to the round r has open. events_rejected counts events
+ * the store refused. Returns 0 or -ENOMEM (some series may be missing). */
+int health_add(struct registry *r, struct store *s, struct sink *const *sinks, size_t nsinks,
+	       uint64_t events_rejected);
+
+/* Logs the moments the store starts failing, fails differently, and
+ * recovers: one line each, not one per round. *last_error carries the
+ * state from call to call (start at 0). */
+void health_log_store(struct store *s, int *last_error);
+
+#endif /* KPULSE_DAEMON_HEALTH_H */
