@@ -41,6 +41,10 @@
 
 static const double alphas[] = {0.5, 0.2, 0.1, 0.05, 0.02, 0.01};
 static const double phis[] = {0.0, 0.5, 0.8, 0.9, 0.95, 0.98, 1.0};
+/* Clipping the level's innovations at CLIP_K scales gives a robust mean;
+ * at a fraction of a scale the level tracks the median, which is what
+ * minimises absolute errors on a series that idles with frequent bursts. */
+static const double lclips[] = {CLIP_K, 0.25};
 
 /* The quantiles kept per horizon: 2.5%, 10%, 90%, 97.5%. */
 enum { Q_LO95, Q_LO80, Q_HI80, Q_HI95, Q_COUNT };
@@ -48,8 +52,18 @@ static const double quant_p[Q_COUNT] = {0.025, 0.10, 0.90, 0.975};
 
 struct cand {
 	double alpha, phi;
+	double lclip; /* level innovations clipped at lclip scales */
 	bool dev_clip; /* clip the deviation carried forward at CLIP_K scales */
-	int season;    /* index into the profiles: -1 none, 0 daily, 1 weekly */
+	int season;    /* index into the profiles: -1 none */
+};
+
+/* A seasonal profile offered to the backtest: daily or weekly, raw or
+ * smoothed over neighbouring phases. */
+#define PROFILES_MAX 4
+struct profile {
+	size_t m, w;
+	double *val; /* from the values before the backtest origins */
+	bool usable; /* explains enough variance */
 };
 
 struct state {
@@ -135,6 +149,7 @@ static void state_step(struct state *st, const struct cand *c, double z, double 
 {
 	double e = z - st->level;
 	double lim = CLIP_K * st->scale;
+	double llim = c->lclip * st->scale;
 	int sign = e > lim ? 1 : e < -lim ? -1 : 0;
 
 	if (sign && sign == st->run_sign) {
@@ -152,7 +167,7 @@ static void state_step(struct state *st, const struct cand *c, double z, double 
 		st->run_len = 0;
 		st->run_sign = 0;
 	} else {
-		st->level += c->alpha * clip(e, lim);
+		st->level += c->alpha * clip(e, llim);
 	}
 	st->scale = (1 - SCALE_BETA) * st->scale + SCALE_BETA * fmin(fabs(e), lim);
 	if (st->scale < scale_min)
@@ -182,14 +197,16 @@ static double point_at(const struct state *st, const struct cand *c, const doubl
 /*
  * The profile of season m from the whole seasons that end at index end:
  * in each season, each value's deviation from that season's median,
- * averaged over +-w neighbouring phases; then per phase the median over
+ * averaged over +-w neighbouring phases (w 0 keeps a job that runs at the
+ * same minute every day; a wider w smooths a noisy daily curve); then per phase the median over
  * the seasons, centred on its median. Writes prof[m]; returns the share
  * of the deviations' variance the profile explains, or -1 when there are
  * fewer than SEASONS_MIN seasons. work holds 2 * m * SEASONS_USED doubles.
  */
-static double build_profile(const double *y, size_t end, size_t m, double *prof, double *work)
+static double build_profile(const double *y, size_t end, size_t m, size_t w, double *prof,
+			    double *work)
 {
-	size_t d_count = end / m, w = m / 144;
+	size_t d_count = end / m;
 	double *dev, *col, var_all = 0, var_res = 0, mean, mad;
 
 	if (d_count < SEASONS_MIN)
@@ -320,7 +337,7 @@ static int fit_random_walk(struct forecast_model *m, const double *y, size_t n)
 	double mean = 0, ss = 0;
 
 	m->random_walk = true;
-	m->c = (struct cand){.alpha = 1, .phi = 1, .dev_clip = false, .season = -1};
+	m->c = (struct cand){.alpha = 1, .phi = 1, .lclip = CLIP_K, .dev_clip = false, .season = -1};
 	m->st.level = y[n - 1];
 	if (n > 2) {
 		for (size_t i = 1; i < n; i++)
@@ -372,8 +389,9 @@ int forecast_model_fit(const double *y, size_t n, const struct forecast_options 
 {
 	struct forecast_model *m;
 	struct series s = {0};
-	size_t seasons[2], nseason = 0, m_max = 0, nslots;
-	double *prof_val[2] = {NULL, NULL}, *prof_fin[2] = {NULL, NULL}, *work = NULL;
+	struct profile profs[PROFILES_MAX] = {0};
+	size_t seasons[2], nseason = 0, nprof = 0, m_max = 0, nslots;
+	double *work = NULL;
 	double *errs = NULL, best = INFINITY, absmean = 0;
 	size_t *cnt = NULL;
 	struct cand bestc = {0};
@@ -441,38 +459,42 @@ int forecast_model_fit(const double *y, size_t n, const struct forecast_options 
 			goto nomem;
 	}
 	for (size_t i = 0; i < nseason; i++) {
-		double r2;
+		for (int smooth = 0; smooth < 2; smooth++) {
+			struct profile *pr = &profs[nprof];
 
-		prof_val[i] = calloc(seasons[i], sizeof(double));
-		prof_fin[i] = calloc(seasons[i], sizeof(double));
-		if (!prof_val[i] || !prof_fin[i])
-			goto nomem;
-		/* the backtest's profile only sees the values before it */
-		r2 = build_profile(y, s.v0, seasons[i], prof_val[i], work);
-		if (r2 < SEASON_R2_MIN) {
-			free(prof_val[i]);
-			prof_val[i] = NULL;
+			pr->m = seasons[i];
+			pr->w = smooth ? seasons[i] / 144 : 0;
+			if (smooth && pr->w == 0)
+				continue;
+			pr->val = calloc(pr->m, sizeof(double));
+			if (!pr->val)
+				goto nomem;
+			nprof++;
+			/* the backtest's profile only sees the values before it */
+			pr->usable = build_profile(y, s.v0, pr->m, pr->w, pr->val, work) >=
+				     SEASON_R2_MIN;
 		}
 	}
 
-	for (int si = -1; si < (int)nseason; si++) {
-		const double *prof = si >= 0 ? prof_val[si] : NULL;
-		size_t sm = si >= 0 ? seasons[si] : 0;
+	for (int si = -1; si < (int)nprof; si++) {
+		const double *prof = si >= 0 ? profs[si].val : NULL;
+		size_t sm = si >= 0 ? profs[si].m : 0;
 
-		if (si >= 0 && !prof)
+		if (si >= 0 && !profs[si].usable)
 			continue;
 		for (size_t ai = 0; ai < sizeof(alphas) / sizeof(alphas[0]); ai++) {
 			for (size_t pi = 0; pi < sizeof(phis) / sizeof(phis[0]); pi++) {
-				for (int clipped = 0; clipped < 2; clipped++) {
-					struct cand c = {alphas[ai], phis[pi], clipped, si};
+				for (int clipped = 0; clipped < 4; clipped++) {
+					struct cand c = {alphas[ai], phis[pi], lclips[clipped / 2],
+							 clipped % 2, si};
 					double mae;
 
 					/* the deviation is irrelevant at phi 0, and
 					 * phi 1 unclipped is the naive forecast for
 					 * every alpha */
-					if (phis[pi] == 0 && clipped)
+					if (phis[pi] == 0 && c.dev_clip)
 						continue;
-					if (phis[pi] == 1 && !clipped && ai > 0)
+					if (phis[pi] == 1 && !c.dev_clip && (ai > 0 || clipped))
 						continue;
 					mae = backtest(&s, &c, prof, sm, NULL, 0, NULL);
 					if (mae < best) {
@@ -492,12 +514,15 @@ int forecast_model_fit(const double *y, size_t n, const struct forecast_options 
 	if (!errs || !cnt)
 		goto nomem;
 	if (bestc.season >= 0) {
-		m->season = seasons[bestc.season];
-		backtest(&s, &bestc, prof_val[bestc.season], m->season, errs, nslots, cnt);
+		struct profile *pr = &profs[bestc.season];
+
+		m->season = pr->m;
+		backtest(&s, &bestc, pr->val, pr->m, errs, nslots, cnt);
 		/* the final profile sees all of the history */
-		build_profile(y, n, m->season, prof_fin[bestc.season], work);
-		m->profile = prof_fin[bestc.season];
-		prof_fin[bestc.season] = NULL;
+		m->profile = calloc(pr->m, sizeof(double));
+		if (!m->profile)
+			goto nomem;
+		build_profile(y, n, pr->m, pr->w, m->profile, work);
 	} else {
 		backtest(&s, &bestc, NULL, 0, errs, nslots, cnt);
 	}
@@ -515,10 +540,8 @@ int forecast_model_fit(const double *y, size_t n, const struct forecast_options 
 nomem:
 	rc = error_set(err, errlen, -ENOMEM, "forecast: out of memory");
 out:
-	for (int i = 0; i < 2; i++) {
-		free(prof_val[i]);
-		free(prof_fin[i]);
-	}
+	for (size_t i = 0; i < nprof; i++)
+		free(profs[i].val);
 	free(work);
 	free(errs);
 	free(cnt);
@@ -593,8 +616,8 @@ const char *forecast_model_describe(const struct forecast_model *m, char *buf, s
 	} else if (m->c.phi == 1 && !m->c.dev_clip && !m->season) {
 		snprintf(buf, len, "naive");
 	} else {
-		snprintf(buf, len, "level a=%g phi=%g%s season=%zu", m->c.alpha, m->c.phi,
-			 m->c.dev_clip ? " clipped" : "", m->season);
+		snprintf(buf, len, "level a=%g clip=%g phi=%g%s season=%zu", m->c.alpha,
+			 m->c.lclip, m->c.phi, m->c.dev_clip ? " clipped" : "", m->season);
 	}
 	return buf;
 }
