@@ -154,6 +154,13 @@ $(BUILD)/tests/gen_env_example $(BUILD)/tests/bench_store: $(BUILD)/tests/%: tes
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIB_OBJS) $(LDLIBS) $(LDFLAGS)
 
+# Evaluation tools: offline scorers that tests/eval/ scripts compare with
+# scikit-learn and statsmodels.
+EVAL_BINS := $(BUILD)/tests/mvscore
+$(EVAL_BINS): $(BUILD)/tests/%: tests/eval/%.c $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS) $(LDFLAGS)
+
 bench: deps build $(BUILD)/tests/bench_store
 	KPULSE_BIN=$(abspath $(BUILD)/kpulse) BENCH_STORE_BIN=$(abspath $(BUILD)/tests/bench_store) \
 		tests/bench/bench.sh

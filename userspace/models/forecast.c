@@ -55,7 +55,7 @@ static const double quant_p[Q_COUNT] = {0.025, 0.10, 0.90, 0.975};
 
 struct cand {
 	double alpha, phi;
-	double lclip; /* level innovations clipped at lclip scales */
+	double lclip;  /* level innovations clipped at lclip scales */
 	bool dev_clip; /* clip the deviation carried forward at CLIP_K scales */
 	int season;    /* index into the profiles: -1 none */
 };
@@ -340,7 +340,8 @@ static int fit_random_walk(struct forecast_model *m, const double *y, size_t n)
 	double mean = 0, ss = 0;
 
 	m->random_walk = true;
-	m->c = (struct cand){.alpha = 1, .phi = 1, .lclip = CLIP_K, .dev_clip = false, .season = -1};
+	m->c =
+	    (struct cand){.alpha = 1, .phi = 1, .lclip = CLIP_K, .dev_clip = false, .season = -1};
 	m->st.level = y[n - 1];
 	if (n > 2) {
 		for (size_t i = 1; i < n; i++)
@@ -367,7 +368,8 @@ static void fill_quantiles(struct forecast_model *m, double *errs, size_t nslots
 		if (cnt[k] >= QUANT_MIN_N) {
 			qsort(errs + k * nslots, cnt[k], sizeof(double), cmp_double);
 			for (int i = 0; i < Q_COUNT; i++)
-				q[i] = QUANT_WIDEN * quantile_sorted(errs + k * nslots, cnt[k], quant_p[i]);
+				q[i] = QUANT_WIDEN *
+				       quantile_sorted(errs + k * nslots, cnt[k], quant_p[i]);
 			k0 = k + 1;
 		} else if (k0) {
 			double f = sqrt((double)(k + 1) / (double)k0);
@@ -474,8 +476,8 @@ int forecast_model_fit(const double *y, size_t n, const struct forecast_options 
 				goto nomem;
 			nprof++;
 			/* the backtest's profile only sees the values before it */
-			pr->usable = build_profile(y, s.v0, pr->m, pr->w, pr->val, work) >=
-				     SEASON_R2_MIN;
+			pr->usable =
+			    build_profile(y, s.v0, pr->m, pr->w, pr->val, work) >= SEASON_R2_MIN;
 		}
 	}
 
@@ -619,8 +621,8 @@ const char *forecast_model_describe(const struct forecast_model *m, char *buf, s
 	} else if (m->c.phi == 1 && !m->c.dev_clip && !m->season) {
 		snprintf(buf, len, "naive");
 	} else {
-		snprintf(buf, len, "level a=%g clip=%g phi=%g%s season=%zu", m->c.alpha,
-			 m->c.lclip, m->c.phi, m->c.dev_clip ? " clipped" : "", m->season);
+		snprintf(buf, len, "level a=%g clip=%g phi=%g%s season=%zu", m->c.alpha, m->c.lclip,
+			 m->c.phi, m->c.dev_clip ? " clipped" : "", m->season);
 	}
 	return buf;
 }
