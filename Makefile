@@ -12,7 +12,9 @@ DEPS_BUILD := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config mak
 	libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev
 DEPS_TEST := fio stress-ng iperf3 iproute2 nftables python3-pytest valgrind linux-perf \
 	procps util-linux e2fsprogs openssl prometheus wrk
-DEPS := $(DEPS_BUILD) $(DEPS_TEST)
+# `make eval`: reference implementations the models are compared with.
+DEPS_EVAL := python3-sklearn python3-statsmodels python3-pandas
+DEPS := $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_EVAL)
 
 PKGS := libbpf jansson sqlite3 libmicrohttpd libcurl libcrypto
 CFLAGS_EXTRA ?=
@@ -46,7 +48,8 @@ LIB_OBJS := $(filter-out $(BUILD)/obj/userspace/cli/%,$(USER_OBJS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
-.PHONY: all deps build run test test-unit test-kernel test-daemon test-api bench sanitize valgrind vmlinux \
+.PHONY: all deps build run test test-unit test-kernel test-daemon test-api bench eval fuzz sanitize \
+	valgrind vmlinux \
 	env-example \
 	format format-check clean help
 
@@ -60,7 +63,9 @@ help:
 	@echo "make test-unit    unit tests only (no root)"
 	@echo "make sanitize     unit and kernel tests under ASan + UBSan"
 	@echo "make valgrind     the daemon's start and stop under valgrind"
-	@echo "make bench        cost per kernel event and throughput loss"
+	@echo "make bench        cost per kernel event and throughput loss, models' cost"
+	@echo "make eval         models against scikit-learn and statsmodels (NAB series)"
+	@echo "make fuzz         run the libFuzzer targets of tests/fuzz/ (FUZZ_SECONDS each)"
 	@echo "make vmlinux      regenerate vmlinux/$(ARCH)/vmlinux.h from this kernel's BTF"
 	@echo "make format       clang-format the C sources"
 	@echo "make env-example  regenerate .env.example from the option table"
@@ -150,7 +155,7 @@ valgrind: deps build
 env-example: $(BUILD)/tests/gen_env_example
 	$(BUILD)/tests/gen_env_example > .env.example
 
-$(BUILD)/tests/gen_env_example $(BUILD)/tests/bench_store: $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
+$(BUILD)/tests/gen_env_example $(BUILD)/tests/bench_store $(BUILD)/tests/bench_models: $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIB_OBJS) $(LDLIBS) $(LDFLAGS)
 
@@ -161,9 +166,28 @@ $(EVAL_BINS): $(BUILD)/tests/%: tests/eval/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS) $(LDFLAGS)
 
-bench: deps build $(BUILD)/tests/bench_store
+bench: deps build $(BUILD)/tests/bench_store $(BUILD)/tests/bench_models
 	KPULSE_BIN=$(abspath $(BUILD)/kpulse) BENCH_STORE_BIN=$(abspath $(BUILD)/tests/bench_store) \
-		tests/bench/bench.sh
+		BENCH_MODELS_BIN=$(abspath $(BUILD)/tests/bench_models) tests/bench/bench.sh
+
+eval: deps build $(EVAL_BINS)
+	KPULSE_BIN=$(abspath $(BUILD)/kpulse) MVSCORE_BIN=$(abspath $(BUILD)/tests/mvscore) \
+		tests/eval/eval.sh
+
+# libFuzzer targets: tests/fuzz/fuzz_<name>.c, built with clang against
+# the sources they name, run for FUZZ_SECONDS each from their corpus.
+FUZZ_SECONDS ?= 30
+FUZZ_CFLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuserspace \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+$(BUILD)/fuzz/fuzz_csv: tests/fuzz/fuzz_csv.c userspace/util/csv.c userspace/util/error.c \
+		userspace/util/utf8.c
+	@mkdir -p $(dir $@)
+	$(CLANG) $(FUZZ_CFLAGS) -o $@ $^
+
+fuzz: $(BUILD)/fuzz/fuzz_csv
+	@mkdir -p $(BUILD)/fuzz/corpus_csv
+	$(BUILD)/fuzz/fuzz_csv -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
+		$(BUILD)/fuzz/corpus_csv tests/fuzz/corpus_csv
 
 vmlinux:
 	@mkdir -p $(dir $(VMLINUX_H))

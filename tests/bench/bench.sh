@@ -431,6 +431,21 @@ else
 	notes+=("store bench skipped: BENCH_STORE_BIN not set (make bench sets it)")
 fi
 
+# Models: training and scoring of the multivariate detectors next to a
+# brute-force scan, forecast update next to a naive forecaster's.
+if [ -n "${BENCH_MODELS_BIN:-}" ] && [ -x "$BENCH_MODELS_BIN" ]; then
+	echo
+	echo "models (no targets; references measured in the same run):"
+	if "$BENCH_MODELS_BIN" > "$tmp/models.txt" 2>&1; then
+		sed 's/^/  /' "$tmp/models.txt"
+	else
+		show_tail "$tmp/models.txt"
+		fail "models: bench_models failed"
+	fi
+else
+	notes+=("models bench skipped: BENCH_MODELS_BIN not set (make bench sets it)")
+fi
+
 if [ -x "$here/http_bench.sh" ]; then "$here/http_bench.sh" || fail "http: bench failed"; fi
 notes+=("bench took $((SECONDS - start_s)) s")
 summary_args=(--kpulse-bin "$KPULSE_BIN" --probes "$tmp/probes.json")
