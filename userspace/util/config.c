@@ -104,6 +104,32 @@ const struct config_option config_options[] = {
      "PEM private key of KPULSE_TLS_CERT, unencrypted; start-up is refused when the file is "
      "readable by every user (chmod 600)",
      CONFIG_PATH, 0, 0, FIELD(tls_key)},
+    {"KPULSE_FORECAST_HORIZON", "forecast-horizon", "DURATION", "1h",
+     "How far ahead GET /api/v1/forecast looks when the request names no horizon",
+     CONFIG_DURATION, 60, DAYS(7), .flags = CONFIG_RELOADABLE, FIELD(forecast_horizon_s)},
+    {"KPULSE_PREDICT_WINDOW", "predict-window", "DURATION", "1h",
+     "History a time-to-threshold trend (filesystem full, memory or swap exhausted, "
+     "configured limits) is fitted on",
+     CONFIG_DURATION, 60, DAYS(7), FIELD(predict_window_s)},
+    {"KPULSE_PREDICT_MIN_HISTORY", "predict-min-history", "DURATION", "5m",
+     "Least history a time-to-threshold prediction is made from", CONFIG_DURATION, 10, DAYS(7),
+     FIELD(predict_min_history_s)},
+    {"KPULSE_PREDICT_HORIZON", "predict-horizon", "DURATION", "24h",
+     "A predicted crossing within this time is an alert-worthy event", CONFIG_DURATION, 60,
+     DAYS(365), .flags = CONFIG_RELOADABLE, FIELD(predict_horizon_s)},
+    {"KPULSE_PREDICT_LIMITS", "predict-limits", "LIMITS", "",
+     "Series to predict against a limit, comma-separated NAME>LIMIT (rising) or NAME<LIMIT "
+     "(falling), e.g. kpulse_mem_dirty_bytes>2e9 (empty: none)",
+     CONFIG_STRING, 3, CONFIG_LINE_MAX - 1, FIELD(predict_limits)},
+    {"KPULSE_MULTIVAR_WINDOW", "multivar-window", "DURATION", "1m",
+     "Window of the multivariate detectors' features (each series' mean and its change)",
+     CONFIG_DURATION, 1, 3600, FIELD(multivar_window_s)},
+    {"KPULSE_MULTIVAR_HISTORY", "multivar-history", "DURATION", "24h",
+     "History the Isolation Forest and LOF are trained on", CONFIG_DURATION, 600, DAYS(7),
+     FIELD(multivar_history_s)},
+    {"KPULSE_MULTIVAR_RETRAIN", "multivar-retrain", "DURATION", "1h",
+     "How often the Isolation Forest and LOF are retrained in the background", CONFIG_DURATION,
+     60, DAYS(7), .flags = CONFIG_RELOADABLE, FIELD(multivar_retrain_s)},
 };
 
 const size_t config_option_count = sizeof(config_options) / sizeof(config_options[0]);

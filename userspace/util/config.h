@@ -64,6 +64,15 @@ struct kpulse_config {
 	 * and the files, since only then is the daemon about to serve them. */
 	char tls_cert[CONFIG_PATH_MAX]; /* PEM certificate (chain) */
 	char tls_key[CONFIG_PATH_MAX];	/* PEM private key, not world-readable */
+	/* models: forecasts, time-to-threshold predictions, multivariate */
+	double forecast_horizon_s;	      /* GET /api/v1/forecast without horizon= */
+	double predict_window_s;	      /* history a time-to-threshold trend is fitted on */
+	double predict_min_history_s;	      /* no prediction from less history */
+	double predict_horizon_s;	      /* a predicted time inside it is alert-worthy */
+	char predict_limits[CONFIG_LINE_MAX]; /* "NAME>LIMIT,NAME<LIMIT" */
+	double multivar_window_s;	      /* feature window of IF and LOF */
+	double multivar_history_s;	      /* their training history */
+	double multivar_retrain_s;	      /* how often they are retrained */
 };
 
 /* How a value is read and checked; each kind has its own message for a
