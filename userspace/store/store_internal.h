@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * store_internal.h - what the files of the store module share and nothing
- * outside userspace/store/ may include: the store's state, and the
- * functions each file offers the others.
+ * outside userspace/store/ may include (but the store's own tests): the
+ * store's state, and the functions each file offers the others.
  *
  * Which file owns what:
  *
