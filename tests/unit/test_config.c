@@ -79,9 +79,8 @@ TEST(model_options_have_their_defaults_and_ranges)
 	CHECK_NEAR(c.multivar_window_s, 60, 0);
 	CHECK_NEAR(c.multivar_history_s, 86400, 0);
 	CHECK_NEAR(c.multivar_retrain_s, 3600, 0);
-	CHECK_EQ_INT(config_set(&c, "KPULSE_PREDICT_LIMITS", "kpulse_a>1,kpulse_b<2", err,
-				sizeof(err)),
-		     0);
+	CHECK_EQ_INT(
+	    config_set(&c, "KPULSE_PREDICT_LIMITS", "kpulse_a>1,kpulse_b<2", err, sizeof(err)), 0);
 	CHECK_STR(c.predict_limits, "kpulse_a>1,kpulse_b<2");
 	CHECK_EQ_INT(config_set(&c, "--predict-horizon", "2d", err, sizeof(err)), 0);
 	CHECK_NEAR(c.predict_horizon_s, 172800, 0);

@@ -105,8 +105,8 @@ const struct config_option config_options[] = {
      "readable by every user (chmod 600)",
      CONFIG_PATH, 0, 0, FIELD(tls_key)},
     {"KPULSE_FORECAST_HORIZON", "forecast-horizon", "DURATION", "1h",
-     "How far ahead GET /api/v1/forecast looks when the request names no horizon",
-     CONFIG_DURATION, 60, DAYS(7), .flags = CONFIG_RELOADABLE, FIELD(forecast_horizon_s)},
+     "How far ahead GET /api/v1/forecast looks when the request names no horizon", CONFIG_DURATION,
+     60, DAYS(7), .flags = CONFIG_RELOADABLE, FIELD(forecast_horizon_s)},
     {"KPULSE_PREDICT_WINDOW", "predict-window", "DURATION", "1h",
      "History a time-to-threshold trend (filesystem full, memory or swap exhausted, "
      "configured limits) is fitted on",
@@ -128,8 +128,8 @@ const struct config_option config_options[] = {
      "History the Isolation Forest and LOF are trained on", CONFIG_DURATION, 600, DAYS(7),
      FIELD(multivar_history_s)},
     {"KPULSE_MULTIVAR_RETRAIN", "multivar-retrain", "DURATION", "1h",
-     "How often the Isolation Forest and LOF are retrained in the background", CONFIG_DURATION,
-     60, DAYS(7), .flags = CONFIG_RELOADABLE, FIELD(multivar_retrain_s)},
+     "How often the Isolation Forest and LOF are retrained in the background", CONFIG_DURATION, 60,
+     DAYS(7), .flags = CONFIG_RELOADABLE, FIELD(multivar_retrain_s)},
 };
 
 const size_t config_option_count = sizeof(config_options) / sizeof(config_options[0]);
