@@ -19,12 +19,18 @@
 
 /* Histories longer than this many windows are refused (a week of minutes). */
 #define BUCKETS_MAX 10080
+/* Calibration: the empirical distribution of training scores up to this
+ * quantile, an exponential tail beyond; and the probability a score of 1
+ * stands for. */
+#define TAIL_START  0.95
+#define SCORE_FLOOR 1e-10
 
 struct model {
 	struct features_scaler sc;
 	struct iforest *forest;
 	struct lof *lof;
 	double *if_sorted, *lof_sorted; /* training scores, ascending */
+	double if_tail[2], lof_tail[2]; /* fit_tail() of each */
 	size_t rows;
 	double trained_at;
 };
@@ -94,6 +100,49 @@ static double cdf(const double *sorted, size_t n, double v)
 	return n ? (double)lo / (double)n : 0;
 }
 
+/*
+ * The probability that a training row scores at least v: empirical up to
+ * the TAIL_START quantile, beyond it an exponential tail fitted to the
+ * rows above (peaks over threshold: scale = their mean excess), so a
+ * score far past anything in training gets a small probability instead
+ * of 1 / n. sorted holds n >= 1 training scores, ascending.
+ */
+static double tail_probability(const double *sorted, size_t n, double v, const double *tail)
+{
+	double u = tail[0], beta = tail[1];
+
+	if (v <= u || beta <= 0)
+		return fmax(1.0 - cdf(sorted, n, v), 1.0 / (double)(n + 1));
+	return (1.0 - TAIL_START) * exp(-(v - u) / beta);
+}
+
+/* Fits the tail of sorted[0..n): tail[0] the threshold, tail[1] the mean
+ * excess of the scores above it (0 when none are). */
+static void fit_tail(const double *sorted, size_t n, double *tail)
+{
+	size_t k = (size_t)floor(TAIL_START * (double)(n - 1));
+	double sum = 0;
+	size_t cnt = 0;
+
+	tail[0] = sorted[k];
+	for (size_t i = k + 1; i < n; i++) {
+		if (sorted[i] > tail[0]) {
+			sum += sorted[i] - tail[0];
+			cnt++;
+		}
+	}
+	tail[1] = cnt ? sum / (double)cnt : 0;
+}
+
+/* The ensemble's scale: log(p) / log(1e-10), so 0.5 is a one-in-100,000
+ * round, as the streaming detectors' scores are. */
+static double score_from_tail(double p)
+{
+	double s = log(p) / log(SCORE_FLOOR);
+
+	return s < 0 ? 0 : s > 1 ? 1 : s;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Training (trainer thread)                                              */
 /* ---------------------------------------------------------------------- */
@@ -130,6 +179,8 @@ static struct model *train(struct multivar *mv, const double *means, char *err, 
 	}
 	qsort(m->if_sorted, n, sizeof(double), cmp_double);
 	qsort(m->lof_sorted, n, sizeof(double), cmp_double);
+	fit_tail(m->if_sorted, n, m->if_tail);
+	fit_tail(m->lof_sorted, n, m->lof_tail);
 	m->rows = n;
 	m->trained_at = clock_wall_s();
 	free(rows);
@@ -459,8 +510,10 @@ int multivar_score(struct multivar *mv, struct multivar_result *ret)
 		features_scaler_apply(&m->sc, mv->vec, mv->z);
 		r.iforest.raw = iforest_score_explain(m->forest, mv->z, mv->contrib_if);
 		r.lof.raw = lof_score(m->lof, mv->z, mv->contrib_lof);
-		r.iforest.score = cdf(m->if_sorted, m->rows, r.iforest.raw);
-		r.lof.score = cdf(m->lof_sorted, m->rows, r.lof.raw);
+		r.iforest.tail = tail_probability(m->if_sorted, m->rows, r.iforest.raw, m->if_tail);
+		r.lof.tail = tail_probability(m->lof_sorted, m->rows, r.lof.raw, m->lof_tail);
+		r.iforest.score = score_from_tail(r.iforest.tail);
+		r.lof.score = score_from_tail(r.lof.tail);
 		top_series(mv, mv->contrib_if, &r.iforest);
 		top_series(mv, mv->contrib_lof, &r.lof);
 		r.model_trained_at = m->trained_at;

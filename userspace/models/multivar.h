@@ -18,10 +18,14 @@
  * start, by the optional load_history callback (the store), which runs on
  * the trainer thread.
  *
- * Scores for the ensemble, in [0, 1]: the fraction of training rows that
- * score lower (an empirical CDF), so 0.99 means "more unusual than 99% of
- * the recent history". Contributions are per series: the level and change
- * features' shares, averaged over the two detectors.
+ * Scores for the ensemble (models/ensemble.h), in [0, 1]: from tail, the
+ * probability that a row of the training history scores at least as high
+ * (empirical up to the 95th percentile of the training scores, beyond it
+ * an exponential tail fitted to the top 5%: peaks over threshold), score
+ * = log(tail) / log(1e-10). So 0.5 is a one-in-100,000 round, as for the
+ * streaming detectors, and an ordinary round scores below 0.2.
+ * Contributions are per series: the shares of its level and change
+ * features, per detector.
  *
  * Memory (multivar_memory_bound): buckets history_s / window_s x S
  * doubles, a ring of 2 x rounds-per-window x S doubles, the training
@@ -78,7 +82,8 @@ void multivar_observe(struct multivar *mv, double t, const double *values);
 
 struct multivar_detector_result {
 	double raw;			       /* IF: 2^(-E[h]/c); LOF: the factor */
-	double score;			       /* in [0, 1]: share of training rows scoring lower */
+	double tail;			       /* probability a training row scores at least raw */
+	double score;			       /* in [0, 1]: log(tail) / log(1e-10) */
 	size_t top[MULTIVAR_TOP_SERIES];       /* series indices, most contributing first */
 	double top_share[MULTIVAR_TOP_SERIES]; /* their shares (0 past the last) */
 	size_t ntop;
