@@ -48,7 +48,7 @@ LIB_OBJS := $(filter-out $(BUILD)/obj/userspace/cli/%,$(USER_OBJS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
-.PHONY: all deps build run test test-unit test-kernel test-daemon test-api bench eval fuzz sanitize \
+.PHONY: all deps build run test test-unit test-kernel test-daemon test-api bench eval sanitize \
 	valgrind vmlinux \
 	env-example \
 	format format-check clean help
@@ -65,7 +65,6 @@ help:
 	@echo "make valgrind     the daemon's start and stop under valgrind"
 	@echo "make bench        cost per kernel event and throughput loss, models' cost"
 	@echo "make eval         models against scikit-learn and statsmodels (NAB series)"
-	@echo "make fuzz         run the libFuzzer targets of tests/fuzz/ (FUZZ_SECONDS each)"
 	@echo "make vmlinux      regenerate vmlinux/$(ARCH)/vmlinux.h from this kernel's BTF"
 	@echo "make format       clang-format the C sources"
 	@echo "make env-example  regenerate .env.example from the option table"
@@ -173,21 +172,6 @@ bench: deps build $(BUILD)/tests/bench_store $(BUILD)/tests/bench_models
 eval: deps build $(EVAL_BINS)
 	KPULSE_BIN=$(abspath $(BUILD)/kpulse) MVSCORE_BIN=$(abspath $(BUILD)/tests/mvscore) \
 		tests/eval/eval.sh
-
-# libFuzzer targets: tests/fuzz/fuzz_<name>.c, built with clang against
-# the sources they name, run for FUZZ_SECONDS each from their corpus.
-FUZZ_SECONDS ?= 30
-FUZZ_CFLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuserspace \
-	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-$(BUILD)/fuzz/fuzz_csv: tests/fuzz/fuzz_csv.c userspace/util/csv.c userspace/util/error.c \
-		userspace/util/utf8.c
-	@mkdir -p $(dir $@)
-	$(CLANG) $(FUZZ_CFLAGS) -o $@ $^
-
-fuzz: $(BUILD)/fuzz/fuzz_csv
-	@mkdir -p $(BUILD)/fuzz/corpus_csv
-	$(BUILD)/fuzz/fuzz_csv -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
-		$(BUILD)/fuzz/corpus_csv tests/fuzz/corpus_csv
 
 vmlinux:
 	@mkdir -p $(dir $(VMLINUX_H))
