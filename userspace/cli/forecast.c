@@ -254,7 +254,7 @@ int cmd_forecast(int argc, char **argv)
 		char ts[40];
 
 		csv_format_time(t_last + (double)(k + 1) * step_s, cs->time_format, ts, sizeof(ts));
-		printf("%s,%.10g,%.10g,%.10g,%.10g,%.10g\n", ts, out[k].forecast, out[k].lo80,
+		printf("%s,%.12g,%.12g,%.12g,%.12g,%.12g\n", ts, out[k].forecast, out[k].lo80,
 		       out[k].hi80, out[k].lo95, out[k].hi95);
 	}
 	if (fflush(stdout) != 0 || ferror(stdout)) {

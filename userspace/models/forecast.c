@@ -43,7 +43,7 @@
 #define Z95	    1.959963984540054
 
 static const double alphas[] = {0.5, 0.2, 0.1, 0.05, 0.02, 0.01};
-static const double phis[] = {0.0, 0.5, 0.8, 0.9, 0.95, 0.98, 1.0};
+static const double phis[] = {0.0, 0.25, 0.5, 0.8, 1.0};
 /* Clipping the level's innovations at CLIP_K scales gives a robust mean;
  * at a fraction of a scale the level tracks the median, which is what
  * minimises absolute errors on a series that idles with frequent bursts. */
@@ -57,6 +57,7 @@ struct cand {
 	double alpha, phi;
 	double lclip;  /* level innovations clipped at lclip scales */
 	bool dev_clip; /* clip the deviation carried forward at CLIP_K scales */
+	bool shifts;   /* SHIFT_RUN clipped values in a row move the level to them */
 	int season;    /* index into the profiles: -1 none */
 };
 
@@ -85,6 +86,7 @@ struct forecast_model {
 	size_t season;	  /* steps; 0 none */
 	double *profile;  /* season values, by t % season */
 	double scale_min; /* floor of the robust scale */
+	double norm_min;  /* floor of the scale that normalizes errors */
 	bool nonneg;
 	bool random_walk; /* too little history: naive + sigma * sqrt(k) */
 	double rw_sigma;
@@ -156,13 +158,14 @@ static void state_step(struct state *st, const struct cand *c, double z, double 
 	int sign = e > lim ? 1 : e < -lim ? -1 : 0;
 
 	if (sign && sign == st->run_sign) {
-		st->run_z[st->run_len++] = z;
+		if (st->run_len < SHIFT_RUN)
+			st->run_z[st->run_len++] = z;
 	} else {
 		st->run_sign = sign;
 		st->run_len = sign ? 1 : 0;
 		st->run_z[0] = z;
 	}
-	if (st->run_len == SHIFT_RUN) {
+	if (c->shifts && st->run_len == SHIFT_RUN) {
 		double v[SHIFT_RUN];
 
 		memcpy(v, st->run_z, sizeof(v));
@@ -269,6 +272,7 @@ struct series {
 	size_t h;
 	size_t v0, stride; /* backtest origins: v0, v0 + stride, ... < n - 1 */
 	double scale_min;
+	double norm_min; /* errors are divided by max(scale, norm_min) */
 	bool nonneg;
 };
 
@@ -299,7 +303,7 @@ static double backtest(const struct series *s, const struct cand *c, const doubl
 			sum += fabs(e);
 			count++;
 			if (errs) {
-				errs[(k - 1) * nslots + slot] = e / st.scale;
+				errs[(k - 1) * nslots + slot] = e / fmax(st.scale, s->norm_min);
 				cnt[k - 1]++;
 			}
 		}
@@ -340,8 +344,8 @@ static int fit_random_walk(struct forecast_model *m, const double *y, size_t n)
 	double mean = 0, ss = 0;
 
 	m->random_walk = true;
-	m->c =
-	    (struct cand){.alpha = 1, .phi = 1, .lclip = CLIP_K, .dev_clip = false, .season = -1};
+	m->c = (struct cand){
+	    .alpha = 1, .phi = 1, .lclip = CLIP_K, .dev_clip = false, .shifts = true, .season = -1};
 	m->st.level = y[n - 1];
 	if (n > 2) {
 		for (size_t i = 1; i < n; i++)
@@ -431,14 +435,30 @@ int forecast_model_fit(const double *y, size_t n, const struct forecast_options 
 	}
 	absmean /= (double)n;
 	m->scale_min = 1e-9 * absmean + 1e-12;
+	/* On a series that idles at one value the robust scale collapses to
+	 * its floor, and errors divided by it would explode the quantiles:
+	 * normalize by at least a tenth of the mean absolute step change. */
+	{
+		double mad1 = 0;
+
+		for (size_t i = 1; i < n; i++)
+			mad1 += fabs(y[i] - y[i - 1]);
+		m->norm_min = n > 1 ? 0.1 * mad1 / (double)(n - 1) : 0;
+		if (m->norm_min < m->scale_min)
+			m->norm_min = m->scale_min;
+	}
 	if (n < MIN_FIT) {
 		fit_random_walk(m, y, n);
 		*ret = m;
 		return 0;
 	}
 
-	s = (struct series){
-	    .y = y, .n = n, .h = o->horizon, .scale_min = m->scale_min, .nonneg = m->nonneg};
+	s = (struct series){.y = y,
+			    .n = n,
+			    .h = o->horizon,
+			    .scale_min = m->scale_min,
+			    .norm_min = m->norm_min,
+			    .nonneg = m->nonneg};
 	{
 		size_t v = n / 2 < VALID_MAX ? n / 2 : VALID_MAX;
 
@@ -489,17 +509,21 @@ int forecast_model_fit(const double *y, size_t n, const struct forecast_options 
 			continue;
 		for (size_t ai = 0; ai < sizeof(alphas) / sizeof(alphas[0]); ai++) {
 			for (size_t pi = 0; pi < sizeof(phis) / sizeof(phis[0]); pi++) {
-				for (int clipped = 0; clipped < 4; clipped++) {
-					struct cand c = {alphas[ai], phis[pi], lclips[clipped / 2],
-							 clipped % 2, si};
+				for (int v = 0; v < 8; v++) {
+					struct cand c = {.alpha = alphas[ai],
+							 .phi = phis[pi],
+							 .lclip = lclips[v & 1],
+							 .dev_clip = v & 2,
+							 .shifts = !(v & 4),
+							 .season = si};
 					double mae;
 
 					/* the deviation is irrelevant at phi 0, and
-					 * phi 1 unclipped is the naive forecast for
-					 * every alpha */
+					 * phi 1 unclipped is the naive forecast
+					 * whatever the level does */
 					if (phis[pi] == 0 && c.dev_clip)
 						continue;
-					if (phis[pi] == 1 && !c.dev_clip && (ai > 0 || clipped))
+					if (phis[pi] == 1 && !c.dev_clip && (ai > 0 || v))
 						continue;
 					mae = backtest(&s, &c, prof, sm, NULL, 0, NULL);
 					if (mae < best) {
@@ -590,7 +614,7 @@ int forecast_model_predict(const struct forecast_model *m, size_t h, struct fore
 			p->hi95 = p->forecast + Z95 * sd;
 		} else {
 			const double *q = m->q + (k - 1) * Q_COUNT;
-			double s = m->st.scale;
+			double s = fmax(m->st.scale, m->norm_min);
 
 			p->forecast =
 			    point_at(&m->st, &m->c, m->profile, m->season, m->t, k, m->nonneg);
@@ -599,7 +623,16 @@ int forecast_model_predict(const struct forecast_model *m, size_t h, struct fore
 			p->hi80 = p->forecast + q[Q_HI80] * s;
 			p->hi95 = p->forecast + q[Q_HI95] * s;
 		}
-		/* nested, around the point */
+		/* nested, around the point, and never of zero width: a series
+		 * forecast exactly is still compared with printed numbers */
+		{
+			double eps = 1e-8 * fabs(p->forecast) + m->scale_min;
+
+			p->lo95 -= eps;
+			p->lo80 -= eps;
+			p->hi80 += eps;
+			p->hi95 += eps;
+		}
 		p->lo80 = fmin(p->lo80, p->forecast);
 		p->hi80 = fmax(p->hi80, p->forecast);
 		p->lo95 = fmin(p->lo95, p->lo80);
@@ -621,8 +654,9 @@ const char *forecast_model_describe(const struct forecast_model *m, char *buf, s
 	} else if (m->c.phi == 1 && !m->c.dev_clip && !m->season) {
 		snprintf(buf, len, "naive");
 	} else {
-		snprintf(buf, len, "level a=%g clip=%g phi=%g%s season=%zu", m->c.alpha, m->c.lclip,
-			 m->c.phi, m->c.dev_clip ? " clipped" : "", m->season);
+		snprintf(buf, len, "level a=%g clip=%g%s phi=%g%s season=%zu", m->c.alpha,
+			 m->c.lclip, m->c.shifts ? " shifts" : "", m->c.phi,
+			 m->c.dev_clip ? " clipped" : "", m->season);
 	}
 	return buf;
 }
