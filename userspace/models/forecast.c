@@ -22,6 +22,9 @@
 /* This many innovations in a row clipped on the same side are a level
  * shift, not spikes: the level jumps to their median. */
 #define SHIFT_RUN 3
+/* A history may hold no level shift and the future one: giving up shift
+ * detection must win the backtest by this factor. */
+#define NO_SHIFT_MARGIN 1.03
 /* Fewer values than this: the naive forecast with random-walk intervals. */
 #define MIN_FIT 30
 /* Most backtest origins; and most origin x horizon pairs scored per
@@ -526,6 +529,8 @@ int forecast_model_fit(const double *y, size_t n, const struct forecast_options 
 					if (phis[pi] == 1 && !c.dev_clip && (ai > 0 || v))
 						continue;
 					mae = backtest(&s, &c, prof, sm, NULL, 0, NULL);
+					if (!c.shifts)
+						mae *= NO_SHIFT_MARGIN;
 					if (mae < best) {
 						best = mae;
 						bestc = c;
