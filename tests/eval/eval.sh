@@ -50,7 +50,7 @@ tool=$SHARED/tools/forecast_eval.py
 files=$SHARED/tools/forecast_files_dev.txt
 
 echo "== 1. Isolation Forest and LOF vs scikit-learn (ROC AUC)"
-"$python" "$here/mv_sklearn.py" --mvscore "$MVSCORE_BIN" --nab-dir "$nab" --seeds 5 \
+"$python" "$here/mv_sklearn.py" --mvscore "$MVSCORE_BIN" --nab-dir "$nab" --seeds 10 \
 	--json "$out/mv_sklearn.json" || status=1
 
 echo

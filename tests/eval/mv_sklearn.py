@@ -44,10 +44,10 @@ def planted_correlated(rng):
     """6-D, strongly correlated features; outliers keep each marginal plausible
     but break the correlation (hard for axis-parallel splits)."""
     cov = np.full((6, 6), 0.9) + 0.1 * np.eye(6)
-    x = rng.multivariate_normal(np.zeros(6), cov, size=1470)
-    out = rng.multivariate_normal(np.zeros(6), cov, size=30)
+    x = rng.multivariate_normal(np.zeros(6), cov, size=1440)
+    out = rng.multivariate_normal(np.zeros(6), cov, size=60)
     out[:, 3:] *= -1
-    return np.vstack([x, out]), np.r_[np.zeros(1470), np.ones(30)]
+    return np.vstack([x, out]), np.r_[np.zeros(1440), np.ones(60)]
 
 
 def planted_density(rng):
@@ -137,7 +137,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--mvscore", required=True)
     ap.add_argument("--nab-dir", default=DEFAULT_NAB)
-    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--tolerance", type=float, default=0.02)
     ap.add_argument("--json")
     a = ap.parse_args()
