@@ -5,22 +5,26 @@
  *
  * At short horizons the last value is the forecast to beat, so the model
  * family is built around it: a robust level (exponential smoothing whose
- * innovations are clipped at a few robust standard deviations, so a spike
- * barely moves it), the last value's deviation from that level decaying
- * geometrically with the horizon (phi = 1 and no smoothing is the naive
- * forecast itself), and optionally a daily or weekly seasonal profile.
- * The profile is a median across past seasons of each phase's deviation
- * from its season's median, so a spike never enters it, and it is offered
- * only when the history holds three seasons and the profile explains part
- * of the variance.
+ * innovations are clipped, at a few robust scales for a robust mean or at
+ * a quarter of one to track the median of a series that idles between
+ * bursts), optionally level shifts (three clipped values in a row on one
+ * side move the level to them at once), the last value's deviation from
+ * that level decaying geometrically with the horizon (phi = 1 and no
+ * clipping is the naive forecast itself), and optionally a daily or
+ * weekly seasonal profile. The profile is a median across past seasons of
+ * each phase's deviation from its season's median, so a spike never
+ * enters it, and it is offered only when the history holds three seasons
+ * and the profile explains part of the variance.
  *
- * Fitting is model selection by backtest: every candidate (the naive
- * forecast, smoothing constants, decay rates, with and without season)
+ * Fitting is model selection by backtest: every candidate (smoothing
+ * constants, decay rates, clipping, shifts, with and without season)
  * forecasts from each origin of the recent history, and the one with the
- * lowest mean absolute error over horizons 1..H wins. Nothing is tuned per
- * series by hand. The intervals are the empirical quantiles of that
- * winner's backtest errors at each horizon, scaled by the robust scale at
- * each origin, so they follow the current volatility. Series with no
+ * lowest mean absolute error over horizons 1..H wins; shift detection is
+ * given up only when that wins by 3%. Nothing is tuned per series by hand.
+ * The intervals are the empirical quantiles of the winner's backtest
+ * errors at each horizon, 10% wider (the winner's own errors flatter it),
+ * scaled by the robust scale at each origin (at least a tenth of the mean
+ * step change), so they follow the current volatility. Series with no
  * negative value in their history get no negative forecast or bound.
  *
  * The input is a regular series (one value per step, no gaps):
