@@ -7,9 +7,10 @@
  *   multivariate: training time of the Isolation Forest (100 trees, 256
  *     samples) and of the LOF (20 neighbours) on the default history (24 h
  *     of 1-minute windows: 1439 rows) of SERIES series (2 features each);
- *     scoring time per vector of the forest (with contributions), of the
- *     LOF with its pruned scan, and of the brute-force scan of every
- *     training row (the reference any exact distance-based score pays).
+ *     scoring time per vector of the forest (with contributions) and of
+ *     the LOF (without and with contributions), next to the brute-force
+ *     k-NN distance over every training row (the reference: what any
+ *     exact distance-based score pays).
  *   forecast: the update per new value of a fitted model, next to a naive
  *     forecaster's update (last value and the running variance of its
  *     differences, what its intervals need); and the fit (model selection
@@ -79,7 +80,7 @@ int main(int argc, char **argv)
 	size_t reps = argc > 2 ? strtoul(argv[2], NULL, 10) : 5;
 	size_t d = 2 * series, probes = 2000;
 	struct rng r;
-	double *x, *q, *contrib, *t_if, *t_lof, *t_sif, *t_slof, *t_brute;
+	double *x, *q, *contrib, *t_if, *t_lof, *t_sif, *t_slof, *t_clof, *t_brute;
 	double *t_upd, *t_naive, *t_fit5, *t_fit1, *t_ts;
 	struct iforest_options io = {.trees = 100, .sample_size = 256, .seed = 1};
 	char err[256];
@@ -97,14 +98,15 @@ int main(int argc, char **argv)
 	t_lof = calloc(reps, sizeof(double));
 	t_sif = calloc(reps, sizeof(double));
 	t_slof = calloc(reps, sizeof(double));
+	t_clof = calloc(reps, sizeof(double));
 	t_brute = calloc(reps, sizeof(double));
 	t_upd = calloc(reps, sizeof(double));
 	t_naive = calloc(reps, sizeof(double));
 	t_fit5 = calloc(reps, sizeof(double));
 	t_fit1 = calloc(reps, sizeof(double));
 	t_ts = calloc(reps, sizeof(double));
-	if (!x || !q || !contrib || !t_if || !t_lof || !t_sif || !t_slof || !t_brute || !t_upd ||
-	    !t_naive || !t_fit5 || !t_fit1 || !t_ts)
+	if (!x || !q || !contrib || !t_if || !t_lof || !t_sif || !t_slof || !t_clof || !t_brute ||
+	    !t_upd || !t_naive || !t_fit5 || !t_fit1 || !t_ts)
 		return 1;
 	make_rows(&r, x, ROWS, d);
 	make_rows(&r, q, probes, d);
@@ -133,11 +135,15 @@ int main(int argc, char **argv)
 		t_sif[k] = (mono() - t0) / (double)probes;
 		t0 = mono();
 		for (size_t i = 0; i < probes; i++)
-			acc += lof_score(l, q + i * d, contrib);
+			acc += lof_score(l, q + i * d, NULL);
 		t_slof[k] = (mono() - t0) / (double)probes;
 		t0 = mono();
 		for (size_t i = 0; i < probes; i++)
-			acc += lof_score_bruteforce(l, q + i * d);
+			acc += lof_score(l, q + i * d, contrib);
+		t_clof[k] = (mono() - t0) / (double)probes;
+		t0 = mono();
+		for (size_t i = 0; i < probes; i++)
+			acc += lof_knn_distance(l, q + i * d);
 		t_brute[k] = (mono() - t0) / (double)probes;
 		sink = acc;
 		iforest_free(f);
@@ -226,9 +232,9 @@ int main(int argc, char **argv)
 	       median(t_lof, reps) * 1e3);
 	printf("  score isolation forest     %9.2f us/vector (with contributions)\n",
 	       median(t_sif, reps) * 1e6);
-	printf("  score lof, pruned scan     %9.2f us/vector (with contributions)\n",
-	       median(t_slof, reps) * 1e6);
-	printf("  score lof, brute force     %9.2f us/vector (reference: every distance)\n",
+	printf("  score lof                  %9.2f us/vector\n", median(t_slof, reps) * 1e6);
+	printf("  score lof + contributions  %9.2f us/vector\n", median(t_clof, reps) * 1e6);
+	printf("  k-nn distance, brute force %9.2f us/vector (reference: every training row)\n",
 	       median(t_brute, reps) * 1e6);
 	printf("forecast, median of %zu:\n", reps);
 	printf("  update per value           %9.1f ns   (naive reference %.1f ns)\n",
@@ -245,6 +251,7 @@ int main(int argc, char **argv)
 	free(t_lof);
 	free(t_sif);
 	free(t_slof);
+	free(t_clof);
 	free(t_brute);
 	free(t_upd);
 	free(t_naive);

@@ -18,10 +18,8 @@
  * row to its k neighbours (sum over neighbours of (x_j - b_j)^2 over the
  * sum of squared distances).
  *
- * Scoring scans the training rows and abandons a row as soon as its
- * partial distance exceeds the current k-th nearest (exact, just fewer
- * operations than the plain scan, which lof_score_bruteforce keeps for
- * comparison). A fitted model is read-only and may be shared by threads.
+ * Scoring computes the distance to every training row (exact; O(n d)).
+ * A fitted model is read-only and may be shared by threads.
  * Memory: n * (d + 3) * 8 bytes (and n * k * 8 more while fitting).
  */
 #ifndef KPULSE_MODELS_LOF_H
@@ -50,9 +48,10 @@ double lof_train_score(const struct lof *l, size_t i);
  * not NULL, each feature's share of the distances to the neighbours. */
 double lof_score(const struct lof *l, const double *x, double *ret_contrib);
 
-/* The same LOF by a plain scan of every distance: the reference the
- * benchmark compares lof_score with. */
-double lof_score_bruteforce(const struct lof *l, const double *x);
+/* The distance from x to its k-th nearest training row: the k-NN outlier
+ * score, the least an exact distance-based detector pays (the benchmark's
+ * reference). */
+double lof_knn_distance(const struct lof *l, const double *x);
 
 size_t lof_rows(const struct lof *l);
 size_t lof_neighbors(const struct lof *l);
