@@ -14,7 +14,7 @@
 static const struct {
 	const char *bytes, *text;
 } rfc4648[] = {
-    {"", ""},	      {"f", "Zg"},	    {"fo", "Zm8"},	 {"foo", "Zm9v"},
+    {"", ""},		{"f", "Zg"},	      {"fo", "Zm8"},	      {"foo", "Zm9v"},
     {"foob", "Zm9vYg"}, {"fooba", "Zm9vYmE"}, {"foobar", "Zm9vYmFy"},
 };
 

@@ -25,7 +25,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
-#include "api/auth.h"
+#include "auth/auth.h"
 #include "api/server.h"
 #include "registry/registry.h"
 #include "store/store.h"

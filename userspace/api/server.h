@@ -3,7 +3,7 @@
  * server.h - the REST API: an HTTP server (libmicrohttpd, its own thread
  * pool) that serves the daemon's latest round, the store's history, a
  * Prometheus exposition, server-sent events, custom metrics and the
- * user and token administration of api/auth.h.
+ * user and token administration of auth/auth.h.
  *
  * The collector never shares its registry: after each round the daemon
  * calls api_publish(), which swaps in a deep copy under a mutex. HTTP
@@ -19,7 +19,7 @@
 
 #include <jansson.h>
 
-#include "api/auth.h"
+#include "auth/auth.h"
 #include "registry/registry.h"
 #include "store/store.h"
 

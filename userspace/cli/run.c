@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "api/auth.h"
+#include "auth/auth.h"
 #include "api/server.h"
 #include "cli/cli.h"
 #include "collection/collector.h"
@@ -36,7 +36,6 @@
 extern char **environ;
 
 #define MAX_FLAGS 64
-
 
 struct run_args {
 	const char *env_file;
