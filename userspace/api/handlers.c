@@ -15,7 +15,7 @@
 #include <time.h>
 
 #include "api/api_internal.h"
-#include "api/prometheus.h"
+#include "export/prometheus.h"
 
 #define EVENTS_DEFAULT_LIMIT 100
 #define EVENTS_MAX_LIMIT     1000
