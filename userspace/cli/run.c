@@ -27,6 +27,7 @@
 #include "api/server.h"
 #include "cli/cli.h"
 #include "collection/collector.h"
+#include "daemon/round.h"
 #include "registry/registry.h"
 #include "store/store.h"
 #include "util/config.h"
@@ -325,7 +326,7 @@ int cmd_run(int argc, char **argv)
 	struct auth *auth = NULL;
 	struct api *api = NULL;
 	char err[512], db_path[PATH_MAX];
-	uint64_t events_rejected = 0;
+	uint64_t events_rejected = 0, round_seq = 0;
 	double next, last_round;
 	int r, status = 0, last_store_error = 0;
 
@@ -405,6 +406,7 @@ int cmd_run(int argc, char **argv)
 	next = last_round + cfg.interval_s;
 	while (!cli_stop) {
 		double left = next - now_s(CLOCK_MONOTONIC), mono;
+		struct round *round;
 		json_t *events;
 
 		if (reload_requested) {
@@ -435,9 +437,11 @@ int cmd_run(int argc, char **argv)
 		events = collector_take_events(col);
 		if (events)
 			store_events(store, events, &events_rejected);
-		if (api_publish(api, reg, events))
+		/* the round takes the events */
+		round = round_freeze(reg, events, ++round_seq);
+		if (!round || api_on_round(api, round))
 			log_warn("API: round not published: out of memory");
-		json_decref(events);
+		round_unref(round);
 		log_store_health(store, &last_store_error);
 
 		/* A round that ran late does not make the next ones bunch up. */
