@@ -190,7 +190,8 @@ json_t *api_live_json(struct api *a, const struct round *r)
 	metrics = json_object_get(root, "metrics");
 	if (!root || !custom || !metrics ||
 	    json_array_extend(metrics, json_object_get(custom, "metrics")) ||
-	    json_object_set(root, "events", r ? r->events : json_array())) {
+	    (r ? json_object_set(root, "events", r->events)
+	       : json_object_set_new(root, "events", json_array()))) {
 		json_decref(root);
 		json_decref(custom);
 		return NULL;
