@@ -101,6 +101,34 @@ FX_TEST(login_ok_gives_a_jwt_that_checks, 1)
 	CHECK_EQ_INT(auth_login(fx->a, "alice", "correct horse", tok, 16, &exp, &retry), -ENOBUFS);
 }
 
+/* Each reading of this clock is 10 s after the one before. */
+static double stepping_clock(void *ctx)
+{
+	double *now = ctx;
+
+	*now += 10;
+	return *now;
+}
+
+/* A login token's lifetime counts from when it is issued, after the
+ * password check, not from when the login began: with a PBKDF2 that takes
+ * longer than the lifetime, the token would be born expired. */
+FX_TEST(token_lifetime_starts_when_it_is_issued, 1)
+{
+	char tok[AUTH_TOKEN_MAX + 1];
+	double exp = 0, retry = 0;
+
+	CHECK_EQ_INT(auth_user_add(fx->a, "alice", "correct horse", AUTH_ROLE_VIEWER), 0);
+	fx->opts.clock = stepping_clock;
+	CHECK_EQ_INT(fx_open(fx), 0);
+	fx->now = T0;
+	CHECK_EQ_INT(auth_login(fx->a, "alice", "correct horse", tok, sizeof(tok), &exp, &retry),
+		     0);
+	/* read once when the login began (T0 + 10), once at issue (T0 + 20) */
+	CHECK_NEAR(fx->now, T0 + 20, 0);
+	CHECK_NEAR(exp, T0 + 20 + 3600, 0);
+}
+
 FX_TEST(wrong_password_and_unknown_user_fail_alike, 1)
 {
 	char tok[AUTH_TOKEN_MAX + 1] = "untouched";

@@ -272,7 +272,9 @@ int auth_login(struct auth *a, const char *user, const char *password, char *tok
 		return -EACCES;
 
 	auth_backoff_clear(a, user);
-	err = auth_jwt_issue(a, user, rec.role, now, token, len, &expires);
+	/* the lifetime starts at issue, not when the login began: the PBKDF2
+	 * in between takes a second or more on a slow or sanitized build */
+	err = auth_jwt_issue(a, user, rec.role, auth_now(a), token, len, &expires);
 	if (err)
 		return err;
 	*expires_at = expires;
