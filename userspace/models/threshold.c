@@ -248,9 +248,10 @@ struct threshold_tracker {
 	size_t ntargets, cap;
 	double *scratch_t, *scratch_v;
 
-	pthread_mutex_t lock; /* guards published and alerts */
+	pthread_mutex_t lock; /* guards published, alerts and horizon_s */
 	json_t *published;
 	size_t alerts;
+	double horizon_s;
 };
 
 struct threshold_tracker *threshold_tracker_free(struct threshold_tracker *tr)
@@ -286,6 +287,7 @@ struct threshold_tracker *threshold_tracker_new(const struct threshold_options *
 		return NULL;
 	pthread_mutex_init(&tr->lock, NULL);
 	tr->o = *o;
+	tr->horizon_s = o->horizon_s;
 	tr->cap = (size_t)(o->window_s / o->sample_every_s) + 1;
 	tr->nrules = BUILTIN_COUNT + nlimits;
 	tr->rules = calloc(tr->nrules, sizeof(*tr->rules));
@@ -385,7 +387,7 @@ static json_t *num_or_null(double v)
 }
 
 static json_t *prediction_json(const struct threshold_tracker *tr, const struct target *tg,
-			       bool alert)
+			       bool alert, double horizon_s)
 {
 	const struct threshold_rule *r = &tr->rules[tg->rule];
 	const struct threshold_eta *e = &tg->eta;
@@ -395,7 +397,7 @@ static json_t *prediction_json(const struct threshold_tracker *tr, const struct 
 		json_object_set_new(labels, tg->id.label_keys[i],
 				    json_string(tg->id.label_values[i]));
 	o = json_pack("{s:s, s:s, s:o, s:f, s:f, s:f, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:b, "
-		      "s:f, s:I}",
+		      "s:f, s:I, s:f}",
 		      "kind", threshold_kind_name(r->kind), "series", tg->id.name, "labels",
 		      labels ? labels : json_object(), "limit", r->limit, "current",
 		      tg->trend.level, "rate_per_s", tg->trend.slope, "eta_s",
@@ -405,7 +407,7 @@ static json_t *prediction_json(const struct threshold_tracker *tr, const struct 
 		      num_or_null(tg->trend.t_last + e->eta_lo_s), "predicted_at_hi",
 		      num_or_null(tg->trend.t_last + e->eta_hi_s), "significant",
 		      (int)e->significant, "alert", (int)alert, "window_s", tr->o.window_s,
-		      "points", (json_int_t)tg->trend.points);
+		      "points", (json_int_t)tg->trend.points, "horizon_s", horizon_s);
 	return o;
 }
 
@@ -422,6 +424,7 @@ static void publish(struct threshold_tracker *tr)
 	const struct target **order = malloc((tr->ntargets + 1) * sizeof(*order));
 	json_t *arr = json_array();
 	size_t n = 0, alerts = 0;
+	double horizon_s;
 
 	if (!order || !arr) {
 		free(order);
@@ -432,11 +435,14 @@ static void publish(struct threshold_tracker *tr)
 		if (tr->targets[i].fitted && tr->targets[i].eta.heading)
 			order[n++] = &tr->targets[i];
 	qsort(order, n, sizeof(*order), cmp_eta);
+	pthread_mutex_lock(&tr->lock);
+	horizon_s = tr->horizon_s;
+	pthread_mutex_unlock(&tr->lock);
 	for (size_t i = 0; i < n; i++) {
-		bool alert = order[i]->eta.significant && order[i]->eta.eta_s <= tr->o.horizon_s;
+		bool alert = order[i]->eta.significant && order[i]->eta.eta_s <= horizon_s;
 
 		alerts += alert;
-		json_array_append_new(arr, prediction_json(tr, order[i], alert));
+		json_array_append_new(arr, prediction_json(tr, order[i], alert, horizon_s));
 	}
 	free(order);
 	pthread_mutex_lock(&tr->lock);
@@ -489,6 +495,15 @@ json_t *threshold_tracker_predictions(struct threshold_tracker *tr)
 	copy = json_deep_copy(tr->published);
 	pthread_mutex_unlock(&tr->lock);
 	return copy;
+}
+
+void threshold_tracker_set_horizon(struct threshold_tracker *tr, double horizon_s)
+{
+	if (!tr || !(horizon_s > 0))
+		return;
+	pthread_mutex_lock(&tr->lock);
+	tr->horizon_s = horizon_s;
+	pthread_mutex_unlock(&tr->lock);
 }
 
 size_t threshold_tracker_alerts(struct threshold_tracker *tr)

@@ -115,11 +115,15 @@ void threshold_tracker_observe(struct threshold_tracker *tr, const struct regist
  *   {"kind", "series", "labels": {...}, "limit", "current", "rate_per_s",
  *    "eta_s", "eta_lo_s", "eta_hi_s" (null: no upper end), "predicted_at",
  *    "predicted_at_lo", "predicted_at_hi" (unix seconds or null),
- *    "significant", "alert", "window_s", "points"}
+ *    "significant", "alert", "window_s", "points", "horizon_s"}
  * for every watched series whose trend heads for its limit; sorted by
  * eta_s. NULL on ENOMEM. Thread-safe.
  */
 json_t *threshold_tracker_predictions(struct threshold_tracker *tr);
+
+/* A new alert horizon (reload); applies from the next round. Accepts NULL
+ * and ignores a horizon that is not > 0. Thread-safe. */
+void threshold_tracker_set_horizon(struct threshold_tracker *tr, double horizon_s);
 
 /* How many published predictions are alert-worthy now. Thread-safe. */
 size_t threshold_tracker_alerts(struct threshold_tracker *tr);
