@@ -123,6 +123,7 @@ TEST(defaults_have_every_documented_value)
 	CHECK_EQ_INT(c.max_filesystems, 64);
 	CHECK_EQ_INT(c.max_interfaces, 128);
 	CHECK_EQ_INT(c.max_block_devices, 128);
+	CHECK_NEAR(c.tcp_states_interval_s, 10, 0);
 }
 
 TEST(option_table_is_complete_and_consistent)

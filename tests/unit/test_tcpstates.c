@@ -153,7 +153,7 @@ TEST(netlink_and_proc_both_count_the_sockets_of_this_test)
 	    getsockname(l, (struct sockaddr *)&a, &alen) == 0 &&
 	    (c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) >= 0 &&
 	    connect(c, (struct sockaddr *)&a, sizeof(a)) == 0 && (s = accept(l, NULL, NULL)) >= 0 &&
-	    tcpstates_new("/proc", &ts) == 0) {
+	    tcpstates_new("/proc", 0, &ts) == 0) {
 		enl = tcpstates_count(ts, TCPSTATES_NETLINK, &nl);
 		epf = tcpstates_count(ts, TCPSTATES_PROCFS, &pf);
 	}
@@ -167,6 +167,53 @@ TEST(netlink_and_proc_both_count_the_sockets_of_this_test)
 	CHECK(pf.by_state[1] >= 2 && pf.by_state[10] >= 1);
 }
 
+static double listening(struct tcpstates *ts, struct registry *r)
+{
+	struct metric_label l[] = {{"state", "listen"}};
+	const struct metric_series *s;
+
+	registry_begin(r, 0, 1);
+	tcpstates_sample(ts, r);
+	registry_end(r);
+	s = registry_find(r, "kpulse_net_tcp_connections", l, 1);
+	return s ? s->value : -1;
+}
+
+/* 50 listeners opened between two rounds show at once with interval 0, and
+ * not before the interval is over with a long one. */
+TEST(counts_are_taken_at_most_once_an_interval)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct registry *r = registry_new();
+	struct tcpstates *every = NULL, *hourly = NULL;
+	double e0 = -1, e1 = -1, h0 = -1, h1 = -1;
+	int l[50], n = 0;
+
+	CHECK(r);
+	if (tcpstates_new("/proc", 0, &every) == 0 && tcpstates_new("/proc", 3600, &hourly) == 0) {
+		e0 = listening(every, r);
+		h0 = listening(hourly, r);
+		for (; n < 50; n++) {
+			l[n] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+			if (l[n] < 0 || bind(l[n], (struct sockaddr *)&a, sizeof(a)) != 0 ||
+			    listen(l[n], 1) != 0)
+				break;
+		}
+		e1 = listening(every, r);
+		h1 = listening(hourly, r);
+	}
+	for (int i = 0; i < n; i++)
+		close(l[i]);
+	tcpstates_free(every);
+	tcpstates_free(hourly);
+	registry_free(r);
+	CHECK_EQ_INT(n, 50);
+	CHECK(e0 >= 0 && h0 >= 0);
+	/* others on this machine may open or close a few meanwhile */
+	CHECK(e1 - e0 >= 40);
+	CHECK_NEAR(h1, h0, 0);
+}
+
 TEST(sample_sets_every_state_and_passive_opens)
 {
 	struct registry *r = registry_new();
@@ -175,7 +222,7 @@ TEST(sample_sets_every_state_and_passive_opens)
 	const struct metric_series *s;
 
 	CHECK(r);
-	CHECK_EQ_INT(tcpstates_new("/proc", &ts), 0);
+	CHECK_EQ_INT(tcpstates_new("/proc", 0, &ts), 0);
 	registry_begin(r, 0, 1);
 	CHECK_EQ_INT(tcpstates_sample(ts, r), 0);
 	registry_end(r);
@@ -186,7 +233,7 @@ TEST(sample_sets_every_state_and_passive_opens)
 	tcpstates_free(ts);
 
 	/* Without /proc: netlink still counts, the snmp failure is counted */
-	CHECK_EQ_INT(tcpstates_new("/nonexistent-kpulse", &ts), 0);
+	CHECK_EQ_INT(tcpstates_new("/nonexistent-kpulse", 0, &ts), 0);
 	registry_begin(r, 0, 1);
 	CHECK_EQ_INT(tcpstates_sample(ts, r), 0);
 	registry_end(r);

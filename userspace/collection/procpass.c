@@ -64,7 +64,7 @@ int procpass_new(const struct procpass_options *opts, struct procpass **ret)
 							    : PROCPASS_DEFAULT_MAX_BLOCK_DEVICES,
 				    &pp->diskstats);
 	if (!err)
-		err = tcpstates_new(proc, &pp->tcpstates);
+		err = tcpstates_new(proc, opts->tcp_states_interval_s, &pp->tcpstates);
 	if (!err)
 		err = self_new(proc, &pp->self);
 	if (err) {

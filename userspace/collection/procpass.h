@@ -38,6 +38,9 @@ struct procpass_options {
 	unsigned max_filesystems;
 	unsigned max_interfaces;
 	unsigned max_block_devices;
+	/* Seconds between two counts of TCP sockets by state (see
+	 * tcpstates.h); 0 counts every round, as `kpulse dump` does. */
+	double tcp_states_interval_s;
 };
 
 struct procpass;

@@ -51,15 +51,19 @@ enum tcpstates_source {
 
 struct tcpstates;
 
-int tcpstates_new(const char *proc_root, struct tcpstates **ret);
+/* Counting walks the kernel's whole established hash (its size grows with
+ * the machine's memory: ~2 ms per family here with 262,144 buckets), so the
+ * counts are taken at most every interval_s seconds and the last ones
+ * reported in between; 0 counts every round. */
+int tcpstates_new(const char *proc_root, double interval_s, struct tcpstates **ret);
 struct tcpstates *tcpstates_free(struct tcpstates *ts);
 
 /* Counts every TCP socket of the namespace from one source (make bench
  * compares them). Returns 0 or -errno; *ret only on success. */
 int tcpstates_count(struct tcpstates *ts, enum tcpstates_source src, struct tcpstates_counts *ret);
 
-/* One round: kpulse_net_tcp_connections{state} for every state (from
- * netlink, or from /proc/net/tcp{,6} in a round where netlink failed),
+/* One round: kpulse_net_tcp_connections{state} for every state (the last
+ * count, from netlink, or from /proc/net/tcp{,6} when netlink failed),
  * kpulse_net_tcp_passive_opens_total and the files'
  * kpulse_procfs_errors_total. Returns 0 or the registry's error. */
 int tcpstates_sample(struct tcpstates *ts, struct registry *r);

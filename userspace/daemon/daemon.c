@@ -193,6 +193,7 @@ static int start_collector(struct daemon *d)
 		    .max_filesystems = d->cfg.max_filesystems,
 		    .max_interfaces = d->cfg.max_interfaces,
 		    .max_block_devices = d->cfg.max_block_devices,
+		    .tcp_states_interval_s = d->cfg.tcp_states_interval_s,
 		},
 	};
 	const struct probes *p;

@@ -124,6 +124,10 @@ const struct config_option config_options[] = {
     {"KPULSE_MAX_BLOCK_DEVICES", "max-block-devices", "N", "128",
      "Most block devices with series of their own (the rest are counted)", CONFIG_UINT, 1, 4096,
      FIELD(max_block_devices)},
+    {"KPULSE_TCP_STATES_INTERVAL", "tcp-states-interval", "SECONDS", "10",
+     "Seconds between two counts of TCP sockets by state, each a walk of the kernel's whole "
+     "connection table; 0 counts every round",
+     CONFIG_SECONDS, 0, 3600, FIELD(tcp_states_interval_s)},
 };
 
 const size_t config_option_count = sizeof(config_options) / sizeof(config_options[0]);

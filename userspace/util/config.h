@@ -73,6 +73,7 @@ struct kpulse_config {
 	uint32_t max_filesystems;		/* label bounds */
 	uint32_t max_interfaces;
 	uint32_t max_block_devices;
+	double tcp_states_interval_s; /* between two counts of TCP sockets by state */
 };
 
 /* How a value is read and checked; each kind has its own message for a
