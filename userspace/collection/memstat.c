@@ -14,52 +14,58 @@
 #define MEMINFO_MAX_BYTES (64 << 10)
 #define VMSTAT_MAX_BYTES  (64 << 10)
 
+#define KEY(k) k, sizeof(k) - 1
+
 static const struct {
-	const char *key;    /* as the file spells it */
+	const char *key; /* as the file spells it */
+	size_t len;
 	const char *metric; /* the series it becomes */
 	bool counter;
 	const char *help;
 } keys[MEMSTAT_KEY_NR] = {
-    [MEMSTAT_MEM_TOTAL] = {"MemTotal", "kpulse_mem_total_bytes", false, "MemTotal, /proc/meminfo"},
-    [MEMSTAT_MEM_FREE] = {"MemFree", "kpulse_mem_free_bytes", false, "MemFree, /proc/meminfo"},
-    [MEMSTAT_MEM_AVAILABLE] = {"MemAvailable", "kpulse_mem_available_bytes", false,
+    [MEMSTAT_MEM_TOTAL] = {KEY("MemTotal"), "kpulse_mem_total_bytes", false,
+			   "MemTotal, /proc/meminfo"},
+    [MEMSTAT_MEM_FREE] = {KEY("MemFree"), "kpulse_mem_free_bytes", false, "MemFree, /proc/meminfo"},
+    [MEMSTAT_MEM_AVAILABLE] = {KEY("MemAvailable"), "kpulse_mem_available_bytes", false,
 			       "MemAvailable, /proc/meminfo"},
-    [MEMSTAT_BUFFERS] = {"Buffers", "kpulse_mem_buffers_bytes", false,
+    [MEMSTAT_BUFFERS] = {KEY("Buffers"), "kpulse_mem_buffers_bytes", false,
 			 "Buffers (block device page cache), /proc/meminfo"},
-    [MEMSTAT_CACHED] = {"Cached", "kpulse_mem_cached_bytes", false, "Cached, /proc/meminfo"},
-    [MEMSTAT_SWAP_CACHED] = {"SwapCached", "kpulse_mem_swap_cached_bytes", false,
+    [MEMSTAT_CACHED] = {KEY("Cached"), "kpulse_mem_cached_bytes", false, "Cached, /proc/meminfo"},
+    [MEMSTAT_SWAP_CACHED] = {KEY("SwapCached"), "kpulse_mem_swap_cached_bytes", false,
 			     "SwapCached (swapped out, also still in memory), /proc/meminfo"},
-    [MEMSTAT_DIRTY] = {"Dirty", "kpulse_mem_dirty_bytes", false,
+    [MEMSTAT_DIRTY] = {KEY("Dirty"), "kpulse_mem_dirty_bytes", false,
 		       "Dirty (waiting to be written back), /proc/meminfo"},
-    [MEMSTAT_WRITEBACK] = {"Writeback", "kpulse_mem_writeback_bytes", false,
+    [MEMSTAT_WRITEBACK] = {KEY("Writeback"), "kpulse_mem_writeback_bytes", false,
 			   "Writeback (being written back), /proc/meminfo"},
-    [MEMSTAT_ANON_PAGES] = {"AnonPages", "kpulse_mem_anon_bytes", false,
+    [MEMSTAT_ANON_PAGES] = {KEY("AnonPages"), "kpulse_mem_anon_bytes", false,
 			    "AnonPages (anonymous memory mapped by processes), /proc/meminfo"},
-    [MEMSTAT_SHMEM] = {"Shmem", "kpulse_mem_shmem_bytes", false,
+    [MEMSTAT_SHMEM] = {KEY("Shmem"), "kpulse_mem_shmem_bytes", false,
 		       "Shmem (shared memory and tmpfs), /proc/meminfo"},
-    [MEMSTAT_SLAB] = {"Slab", "kpulse_mem_slab_bytes", false, "Slab, /proc/meminfo"},
-    [MEMSTAT_SRECLAIMABLE] = {"SReclaimable", "kpulse_mem_slab_reclaimable_bytes", false,
+    [MEMSTAT_SLAB] = {KEY("Slab"), "kpulse_mem_slab_bytes", false, "Slab, /proc/meminfo"},
+    [MEMSTAT_SRECLAIMABLE] = {KEY("SReclaimable"), "kpulse_mem_slab_reclaimable_bytes", false,
 			      "SReclaimable, /proc/meminfo"},
-    [MEMSTAT_SUNRECLAIM] = {"SUnreclaim", "kpulse_mem_slab_unreclaimable_bytes", false,
+    [MEMSTAT_SUNRECLAIM] = {KEY("SUnreclaim"), "kpulse_mem_slab_unreclaimable_bytes", false,
 			    "SUnreclaim, /proc/meminfo"},
-    [MEMSTAT_SWAP_TOTAL] = {"SwapTotal", "kpulse_mem_swap_total_bytes", false,
+    [MEMSTAT_SWAP_TOTAL] = {KEY("SwapTotal"), "kpulse_mem_swap_total_bytes", false,
 			    "SwapTotal, /proc/meminfo"},
-    [MEMSTAT_SWAP_FREE] = {"SwapFree", "kpulse_mem_swap_free_bytes", false,
+    [MEMSTAT_SWAP_FREE] = {KEY("SwapFree"), "kpulse_mem_swap_free_bytes", false,
 			   "SwapFree, /proc/meminfo"},
-    [MEMSTAT_PSWPIN] = {"pswpin", "kpulse_mem_swap_in_bytes_total", true,
+    [MEMSTAT_PSWPIN] = {KEY("pswpin"), "kpulse_mem_swap_in_bytes_total", true,
 			"Bytes swapped in, pswpin in /proc/vmstat times the page size"},
-    [MEMSTAT_PSWPOUT] = {"pswpout", "kpulse_mem_swap_out_bytes_total", true,
+    [MEMSTAT_PSWPOUT] = {KEY("pswpout"), "kpulse_mem_swap_out_bytes_total", true,
 			 "Bytes swapped out, pswpout in /proc/vmstat times the page size"},
-    [MEMSTAT_PGMAJFAULT] = {"pgmajfault", "kpulse_mem_major_page_faults_total", true,
+    [MEMSTAT_PGMAJFAULT] = {KEY("pgmajfault"), "kpulse_mem_major_page_faults_total", true,
 			    "Major page faults (the page was read from disk), pgmajfault in "
 			    "/proc/vmstat"},
 };
 
-/* Finds the key of line [line, end) among keys[first..last). */
+/* Finds the key of line [line, end) among keys[first..last). Most lines
+ * are not ours (vmstat has ~180): the length and first byte sort them out. */
 static int find_key(const char *line, size_t len, int first, int last)
 {
 	for (int i = first; i < last; i++)
-		if (strlen(keys[i].key) == len && memcmp(line, keys[i].key, len) == 0)
+		if (keys[i].len == len && line[0] == keys[i].key[0] &&
+		    memcmp(line, keys[i].key, len) == 0)
 			return i;
 	return -1;
 }
