@@ -139,6 +139,14 @@ TEST(whole_disks_bound_loops_and_used_ram_disks_are_listed)
 	CHECK_NEAR(gauge(r, "kpulse_block_utilization_ratio", "vda"), 0, 0); /* first round */
 	CHECK(gauge(r, "kpulse_block_read_time_seconds_total", "loop0") < 0);
 	CHECK_NEAR(gauge(r, "kpulse_block_devices_unlisted", NULL), 0, 0);
+	{
+		const char *name = NULL;
+
+		CHECK_EQ_INT(diskstats_device_state(ds, 254u << 20, &name), DISKSTATS_LISTED);
+		CHECK_STR(name, "vda");
+		CHECK_EQ_INT(diskstats_device_state(ds, 7u << 20, &name), DISKSTATS_UNLISTED);
+		CHECK_EQ_INT(diskstats_device_state(ds, 8u << 20, &name), DISKSTATS_UNKNOWN);
+	}
 	diskstats_free(ds);
 
 	/* 4.17: partitions (sda1) are not listed; ram0 has done I/O, ram1 not */
@@ -180,7 +188,8 @@ TEST(second_round_has_iostat_figures_and_a_removed_device_goes)
 	const struct diskstats_listed *l = NULL;
 	double util = -1, await_r = -1, await_w = -1, after = 0;
 	size_t n = 0, n3 = 9;
-	int err = -1;
+	int err = -1, gone = -1;
+	const char *name = NULL;
 
 	CHECK(r && mkdtemp(proc));
 	/* vda is a whole disk in the captured sys tree. */
@@ -204,6 +213,7 @@ TEST(second_round_has_iostat_figures_and_a_removed_device_goes)
 		registry_end(r);
 		diskstats_devices(ds, &l, &n3);
 		after = gauge(r, "kpulse_block_read_time_seconds_total", "vda");
+		gone = (int)diskstats_device_state(ds, 259u << 20, &name);
 	}
 	snprintf(path, sizeof(path), "%s/diskstats", proc);
 	unlink(path);
@@ -215,6 +225,7 @@ TEST(second_round_has_iostat_figures_and_a_removed_device_goes)
 	CHECK(util > 0 && util <= 0.5); /* 50 ms of I/O in at least 100 ms */
 	CHECK_EQ_INT(n3, 0);
 	CHECK(after < 0);
+	CHECK_EQ_INT(gone, DISKSTATS_GONE);
 	diskstats_free(ds);
 	registry_free(r);
 }

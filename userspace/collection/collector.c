@@ -176,7 +176,6 @@ static int set_program_names(struct collector *c)
 {
 	size_t n = probes_count(c->probes), k = 0;
 	struct self_program *progs = calloc(n ? n : 1, sizeof(*progs));
-	struct stat st;
 	int err;
 
 	if (!progs)
@@ -191,8 +190,6 @@ static int set_program_names(struct collector *c)
 	}
 	err = procpass_set_programs(c->procpass, progs, k);
 	free(progs);
-	if (stat("/proc/self/ns/net", &st) == 0)
-		c->netns_ino = (uint32_t)st.st_ino;
 	return err;
 }
 
@@ -200,6 +197,7 @@ int collector_new(const struct collector_options *opts, struct collector **ret)
 {
 	struct probes_options popts = {.slow_io_ns = opts->slow_io_ns};
 	struct collector *c;
+	struct stat st;
 	int err;
 
 	c = calloc(1, sizeof(*c));
@@ -228,6 +226,8 @@ int collector_new(const struct collector_options *opts, struct collector **ret)
 		return err;
 	}
 	load_drop_reason_names(c);
+	if (stat("/proc/self/ns/net", &st) == 0)
+		c->netns_ino = (uint32_t)st.st_ino;
 	c->last_round_mono = clock_s(CLOCK_MONOTONIC);
 	*ret = c;
 	return 0;
@@ -431,18 +431,11 @@ static int emit_block_device(struct registry *r, const char *dev,
 	return err;
 }
 
-static const char *listed_name(const struct diskstats_listed *devs, size_t n, uint32_t dev)
-{
-	for (size_t i = 0; i < n; i++)
-		if (devs[i].dev == dev)
-			return devs[i].name;
-	return NULL;
-}
-
 /*
  * Every device /proc/diskstats lists gets its series, zero until the map
- * has an entry; map entries of devices no longer listed (removed, a loop
- * device unbound, beyond the cap) are left out, so their series go.
+ * has an entry. Map entries of devices the pass does not list (removed, a
+ * loop device unbound, beyond the cap) are left out, so their series go;
+ * those it never saw (hidden multipath paths) are kept.
  */
 static int sample_block(struct collector *c, struct registry *r)
 {
@@ -451,12 +444,12 @@ static int sample_block(struct collector *c, struct registry *r)
 	const struct diskstats_listed *devs = NULL;
 	uint32_t key, next, *prev = NULL;
 	size_t ndevs = 0;
-	bool known;
 	int err = 0, guard = 0;
 
 	if (fd < 0)
 		return 0;
-	known = procpass_block_devices(c->procpass, &devs, &ndevs) == 0;
+	if (procpass_block_devices(c->procpass, &devs, &ndevs))
+		ndevs = 0;
 	/* First the zeros; a device the map knows is set again below. */
 	for (size_t i = 0; i < ndevs; i++)
 		err |= emit_block_device(r, devs[i].name, &zero_total);
@@ -468,8 +461,14 @@ static int sample_block(struct collector *c, struct registry *r)
 
 		key = next;
 		prev = &key;
-		if (known && !(listed = listed_name(devs, ndevs, key)))
+		switch (procpass_block_device_state(c->procpass, key, &listed)) {
+		case DISKSTATS_UNLISTED:
+		case DISKSTATS_GONE:
 			continue;
+		case DISKSTATS_LISTED:
+		case DISKSTATS_UNKNOWN:
+			break;
+		}
 		vals = percpu_lookup(c, fd, &key, sizeof(struct kp_blk_dev_stat));
 		if (!vals)
 			continue;

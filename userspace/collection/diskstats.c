@@ -18,6 +18,7 @@
 
 #define DISKSTATS_MAX_BYTES (16 << 20) /* ~150 bytes per device and partition */
 #define DISKSTATS_MIN_COLS  11
+#define EVER_LISTED_MAX	    4096 /* devices remembered to tell "gone" from "never seen" */
 
 void diskstats_text_clear(struct diskstats_text *t)
 {
@@ -137,7 +138,9 @@ struct diskstats {
 	size_t nknown, cap;
 	struct diskstats_listed *listed;
 	size_t nlisted;
-	bool valid; /* the last round read the file */
+	bool valid;	/* the last round read the file */
+	uint32_t *ever; /* devices listed by any round, up to EVER_LISTED_MAX */
+	size_t never;
 };
 
 int diskstats_new(const char *proc_root, const char *sys_root, unsigned max_devices,
@@ -170,8 +173,50 @@ struct diskstats *diskstats_free(struct diskstats *ds)
 	free(ds->known);
 	free(ds->next);
 	free(ds->listed);
+	free(ds->ever);
 	free(ds);
 	return NULL;
+}
+
+enum diskstats_state diskstats_device_state(const struct diskstats *ds, uint32_t dev,
+					    const char **ret_name)
+{
+	if (!ds->valid)
+		return DISKSTATS_UNKNOWN;
+	for (size_t i = 0; i < ds->nlisted; i++) {
+		if (ds->listed[i].dev == dev) {
+			*ret_name = ds->listed[i].name;
+			return DISKSTATS_LISTED;
+		}
+	}
+	for (size_t i = 0; i < ds->text.n; i++)
+		if (ds->text.devs[i].major == dev >> 20 &&
+		    ds->text.devs[i].minor == (dev & ((1u << 20) - 1)))
+			return DISKSTATS_UNLISTED;
+	for (size_t i = 0; i < ds->never; i++)
+		if (ds->ever[i] == dev)
+			return DISKSTATS_GONE;
+	return DISKSTATS_UNKNOWN;
+}
+
+/* Remembers the devices of this round's list. */
+static int remember(struct diskstats *ds)
+{
+	for (size_t i = 0; i < ds->nlisted; i++) {
+		bool known = false;
+
+		for (size_t j = 0; j < ds->never && !known; j++)
+			known = ds->ever[j] == ds->listed[i].dev;
+		if (known || ds->never == EVER_LISTED_MAX)
+			continue;
+		if (!ds->ever) {
+			ds->ever = malloc(EVER_LISTED_MAX * sizeof(*ds->ever));
+			if (!ds->ever)
+				return -ENOMEM;
+		}
+		ds->ever[ds->never++] = ds->listed[i].dev;
+	}
+	return 0;
 }
 
 int diskstats_devices(const struct diskstats *ds, const struct diskstats_listed **ret,
@@ -360,6 +405,8 @@ int diskstats_sample(struct diskstats *ds, struct registry *r)
 			err = emit(r, d, &io);
 	}
 	ds->valid = true;
+	if (!err)
+		err = remember(ds);
 	swap = ds->known;
 	ds->known = ds->next;
 	ds->next = swap;

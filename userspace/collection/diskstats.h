@@ -102,6 +102,19 @@ int diskstats_sample(struct diskstats *ds, struct registry *r);
 int diskstats_devices(const struct diskstats *ds, const struct diskstats_listed **ret,
 		      size_t *ret_n);
 
+enum diskstats_state {
+	DISKSTATS_UNKNOWN,  /* never in the file (a hidden multipath path), or no file */
+	DISKSTATS_LISTED,   /* listed by the last round */
+	DISKSTATS_UNLISTED, /* in the file, not listed: a partition, an unbound loop
+			     * device, an unused ram disk, beyond the cap */
+	DISKSTATS_GONE,	    /* listed by an earlier round, not in the file now */
+};
+
+/* What the last round knows of dev (major << 20 | minor); *ret_name is
+ * set for a listed device. */
+enum diskstats_state diskstats_device_state(const struct diskstats *ds, uint32_t dev,
+					    const char **ret_name);
+
 void diskstats_describe(struct registry *r);
 
 #endif /* KPULSE_DISKSTATS_H */

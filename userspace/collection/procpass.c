@@ -143,6 +143,12 @@ int procpass_block_devices(const struct procpass *pp, const struct diskstats_lis
 	return diskstats_devices(pp->diskstats, ret, ret_n);
 }
 
+enum diskstats_state procpass_block_device_state(const struct procpass *pp, uint32_t dev,
+						 const char **ret_name)
+{
+	return diskstats_device_state(pp->diskstats, dev, ret_name);
+}
+
 long procpass_interface_count(const struct procpass *pp)
 {
 	return netdev_count(pp->netdev);

@@ -64,6 +64,8 @@ int procpass_collect(struct procpass *pp, struct registry *r);
  * diskstats_devices() and netdev_count(): -ENODATA when unknown). */
 int procpass_block_devices(const struct procpass *pp, const struct diskstats_listed **ret,
 			   size_t *ret_n);
+enum diskstats_state procpass_block_device_state(const struct procpass *pp, uint32_t dev,
+						 const char **ret_name);
 long procpass_interface_count(const struct procpass *pp);
 const char *procpass_interface(const struct procpass *pp, size_t i);
 
