@@ -408,8 +408,9 @@ static void devname_of(struct collector *c, uint32_t dev, char *buf, size_t len)
 
 static const char *blk_op_names[KP_BLK_OP_NR] = {"read", "write", "discard", "other"};
 
-/* The series of one device; a zeroed total gives a device that exists but
- * has done no I/O since the probes attached its series from the start. */
+/* The BPF-side series of one device. A zeroed total gives a device that
+ * has done no I/O since the probes attached its series from the first
+ * round. */
 static int emit_block_device(struct registry *r, const char *dev,
 			     const struct kp_blk_dev_stat *total)
 {
