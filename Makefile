@@ -96,9 +96,11 @@ $(BUILD)/obj/%.o: %.c
 # Only the loader includes the generated skeletons.
 $(BUILD)/obj/userspace/collection/probes.o: $(SKELS)
 
+# Captured kernel files the parsers' tests read (tests/unit/fixtures).
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIB_OBJS) $(LDLIBS) $(LDFLAGS)
+	$(CC) $(CFLAGS) -Itests/unit -DTEST_FIXTURES='"$(abspath tests/unit/fixtures)"' -o $@ $< \
+		$(LIB_OBJS) $(LDLIBS) $(LDFLAGS)
 
 -include $(USER_OBJS:.o=.d)
 
@@ -150,13 +152,14 @@ valgrind: deps build
 env-example: $(BUILD)/tests/gen_env_example
 	$(BUILD)/tests/gen_env_example > .env.example
 
-$(BUILD)/tests/gen_env_example $(BUILD)/tests/bench_store: $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
+$(BUILD)/tests/gen_env_example $(BUILD)/tests/bench_store $(BUILD)/tests/bench_procpass: \
+		$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIB_OBJS) $(LDLIBS) $(LDFLAGS)
 
-bench: deps build $(BUILD)/tests/bench_store
+bench: deps build $(BUILD)/tests/bench_store $(BUILD)/tests/bench_procpass
 	KPULSE_BIN=$(abspath $(BUILD)/kpulse) BENCH_STORE_BIN=$(abspath $(BUILD)/tests/bench_store) \
-		tests/bench/bench.sh
+		BENCH_PROCPASS_BIN=$(abspath $(BUILD)/tests/bench_procpass) tests/bench/bench.sh
 
 vmlinux:
 	@mkdir -p $(dir $(VMLINUX_H))
