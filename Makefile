@@ -100,9 +100,11 @@ $(BUILD)/obj/%.o: %.c
 # Only the loader includes the generated skeletons.
 $(BUILD)/obj/userspace/collection/probes.o: $(SKELS)
 
+# Captured kernel files the parsers' tests read (tests/unit/fixtures).
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIB_OBJS) $(LDLIBS) $(LDFLAGS)
+	$(CC) $(CFLAGS) -Itests/unit -DTEST_FIXTURES='"$(abspath tests/unit/fixtures)"' -o $@ $< \
+		$(LIB_OBJS) $(LDLIBS) $(LDFLAGS)
 
 -include $(USER_OBJS:.o=.d)
 
@@ -154,7 +156,8 @@ valgrind: deps build
 env-example: $(BUILD)/tests/gen_env_example
 	$(BUILD)/tests/gen_env_example > .env.example
 
-$(BUILD)/tests/gen_env_example $(BUILD)/tests/bench_store $(BUILD)/tests/bench_models: $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
+$(BUILD)/tests/gen_env_example $(BUILD)/tests/bench_store $(BUILD)/tests/bench_procpass \
+		$(BUILD)/tests/bench_models: $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIB_OBJS) $(LDLIBS) $(LDFLAGS)
 
@@ -165,8 +168,9 @@ $(EVAL_BINS): $(BUILD)/tests/%: tests/eval/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS) $(LDFLAGS)
 
-bench: deps build $(BUILD)/tests/bench_store $(BUILD)/tests/bench_models
+bench: deps build $(BUILD)/tests/bench_store $(BUILD)/tests/bench_procpass $(BUILD)/tests/bench_models
 	KPULSE_BIN=$(abspath $(BUILD)/kpulse) BENCH_STORE_BIN=$(abspath $(BUILD)/tests/bench_store) \
+		BENCH_PROCPASS_BIN=$(abspath $(BUILD)/tests/bench_procpass) \
 		BENCH_MODELS_BIN=$(abspath $(BUILD)/tests/bench_models) tests/bench/bench.sh
 
 eval: deps build $(EVAL_BINS)
