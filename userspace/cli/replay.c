@@ -25,6 +25,7 @@
 static void usage(FILE *out)
 {
 	fprintf(out, "Usage: kpulse replay --input FILE.csv [--output FILE.csv] [--detector NAME]\n"
+		     "                     [--explain]\n"
 		     "\n"
 		     "Run the streaming anomaly detector the daemon runs over a CSV with the\n"
 		     "header 'timestamp,value' (timestamps YYYY-MM-DD HH:MM:SS in UTC, or unix\n"
@@ -35,22 +36,34 @@ static void usage(FILE *out)
 		     "Options:\n"
 		     "  --input FILE      the CSV to replay ('-' reads standard input)\n"
 		     "  --output FILE     where to write (default: standard output)\n"
-		     "  --detector NAME   stream (the daemon's, default) or ewma (reference)\n");
+		     "  --detector NAME   stream (the daemon's, default) or ewma (reference)\n"
+		     "  --explain         add the columns expected, surprise, model and fired\n"
+		     "                    (S surprise, R out of range, L level shift re-baselined)\n");
 }
 
-static int write_rows(FILE *out, const struct replay_table *t, enum detector_kind kind)
+static int write_rows(FILE *out, const struct replay_table *t, enum detector_kind kind,
+		      bool explain)
 {
 	struct detector *d = malloc(sizeof(*d));
 
 	if (!d)
 		return -ENOMEM;
 	detector_init(d, kind);
-	fprintf(out, "timestamp,value,anomaly_score\n");
+	fprintf(out, "timestamp,value,anomaly_score%s\n",
+		explain ? ",expected,surprise,model,fired" : "");
 	for (size_t i = 0; i < t->nrows; i++) {
 		const struct replay_row *row = &t->rows[i];
-		double score = detector_update(d, row->timestamp, row->value, NULL);
+		struct detector_result res;
+		double score = detector_update(d, row->timestamp, row->value, &res);
 
-		fprintf(out, "%s,%s,%.9f\n", row->ts_text, row->value_text, score);
+		fprintf(out, "%s,%s,%.9f", row->ts_text, row->value_text, score);
+		if (explain)
+			fprintf(out, ",%.9g,%.6f,%s,%s%s%s", res.expected, res.surprise,
+				detector_model_name(res.model),
+				res.fired & DETECTOR_FIRED_SURPRISE ? "S" : "",
+				res.fired & DETECTOR_FIRED_RANGE ? "R" : "",
+				res.fired & DETECTOR_FIRED_SHIFT ? "L" : "");
+		fputc('\n', out);
 	}
 	free(d);
 	return ferror(out) ? -EIO : 0;
@@ -62,11 +75,13 @@ int cmd_replay(int argc, char **argv)
 	    {"input", required_argument, NULL, 'i'},
 	    {"output", required_argument, NULL, 'o'},
 	    {"detector", required_argument, NULL, 'd'},
+	    {"explain", no_argument, NULL, 'x'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
 	const char *input = NULL, *output = NULL;
 	enum detector_kind kind = DETECTOR_STREAM;
+	bool explain = false;
 	struct replay_table t = {0};
 	char err[512], tmp[PATH_MAX] = "";
 	FILE *in, *out = stdout;
@@ -88,6 +103,9 @@ int cmd_replay(int argc, char **argv)
 					optarg);
 				return EXIT_USAGE;
 			}
+			break;
+		case 'x':
+			explain = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -137,7 +155,7 @@ int cmd_replay(int argc, char **argv)
 			goto cleanup;
 		}
 	}
-	r = write_rows(out, &t, kind);
+	r = write_rows(out, &t, kind, explain);
 	if (out != stdout) {
 		if (fclose(out) && !r)
 			r = -errno;

@@ -20,16 +20,27 @@
 /* Level predictors: EWMA weights of a new sample. */
 #define LEVEL_ALPHA_FAST 0.3
 #define LEVEL_ALPHA_SLOW 0.02
-/* Weight of a new error in each predictor's mean absolute error. */
-#define MAE_ALPHA 0.02
+/* Weight of a new error in each predictor's mean absolute error (its
+ * scale), and in its mean negative log-likelihood (Gaussian with that
+ * scale, the squared residual capped at NLL_Z2_MAX), which chooses the
+ * model: the one that explains the series best with the fewest large
+ * misses, so a level that misses the same edge every day loses to the
+ * profile that knows it. */
+#define MAE_ALPHA  0.02
+#define NLL_ALPHA  0.005
+#define NLL_Z2_MAX 50.0
 /* Mean absolute error -> standard deviation of a normal residual. */
 #define MAE_TO_SD 1.2533
 /* What a residual may move a predictor by, in scales (so one outlier does
  * not drag a level), once the scale is known (after CLIP_AFTER samples). */
 #define CLIP_K	    4.0
 #define CLIP_AFTER  30
-/* A model replaces the current one when its error is this much lower. */
-#define MODEL_SWITCH 0.9
+/* A model replaces the current one when its mean log-likelihood is higher
+ * by this many nats a sample. */
+#define MODEL_SWITCH 0.05
+/* A seasonal bin's own spread counts down to this share of its model's
+ * error (a bin learns from few samples). */
+#define SEASON_DEV_SHARE 0.5
 /* Periods of memory of a seasonal bin. */
 #define DAY_MEMORY  3.0
 #define WEEK_MEMORY 2.0
@@ -91,64 +102,65 @@ void detector_init(struct detector *d, enum detector_kind kind)
 
 /* ------------------------------------------------------------ seasonal */
 
-/* The two bins around ts (bin centres), and the weight of the first. */
-static void profile_pos(double ts, double period, unsigned nbins, unsigned *b0, unsigned *b1,
-			double *w0)
-{
-	double phase = fmod(ts, period) / period * nbins - 0.5, fl;
+/* A profile seen through its arrays, so the day and the week share code. */
+struct profile {
+	float *mean, *dev, *visits;
+	unsigned nbins;
+	double period, memory;
+};
 
-	if (phase < 0)
-		phase += nbins;
-	fl = floor(phase);
-	*b0 = (unsigned)fl % nbins;
-	*b1 = (*b0 + 1) % nbins;
-	*w0 = 1.0 - (phase - fl);
+#define PROFILE(p, per, mem)                                                                       \
+	((struct profile){(p).mean, (p).dev, (p).visits,                                           \
+			  sizeof((p).mean) / sizeof((p).mean[0]), (per), (mem)})
+
+/* Bins are piecewise constant: edges of hourly and quarter-hourly habits
+ * (cron jobs, shifts) fall on bin edges instead of being smeared. */
+static unsigned profile_bin(const struct profile *p, double ts)
+{
+	double phase = fmod(ts, p->period) / p->period * p->nbins;
+	unsigned b = phase < 0 ? 0 : (unsigned)phase;
+
+	return b < p->nbins ? b : p->nbins - 1;
 }
 
-/* NAN while either bin has not been seen. */
-static double profile_predict(const struct seasonal_profile *p, double ts, double period,
-			      unsigned nbins)
+/* NAN while the bin has not been seen. */
+static double profile_predict(const struct profile *p, double ts, double *ret_dev)
 {
-	unsigned b0, b1;
-	double w0;
+	unsigned b = profile_bin(p, ts);
 
-	profile_pos(ts, period, nbins, &b0, &b1, &w0);
-	if (p->visits[b0] <= 0 || p->visits[b1] <= 0)
+	if (p->visits[b] <= 0)
 		return NAN;
-	return w0 * p->mean[b0] + (1 - w0) * p->mean[b1];
+	*ret_dev = p->dev[b];
+	return p->mean[b];
 }
 
-/* Moves the two bins towards x, each by its share of the sample; a bin's
- * first samples set it, later ones average over `memory` periods. */
-static void profile_learn(struct seasonal_profile *p, double ts, double period, unsigned nbins,
-			  double x, double step_s, double memory)
+/* Moves the bin towards x (residual e from the bin's prediction, already
+ * clipped): its first samples set it, later ones average over `memory`
+ * periods whatever the sampling step. dev0 seeds a new bin's deviation. */
+static void profile_learn(struct profile *p, double ts, double x, double step_s, double dev0)
 {
-	double per_visit = period / nbins / (step_s > 0 ? step_s : period / nbins);
-	double alpha_min = 1.0 / (memory * (per_visit > 1 ? per_visit : 1));
-	unsigned b[2];
-	double w[2];
+	double per_visit = p->period / p->nbins / (step_s > 0 ? step_s : p->period / p->nbins);
+	double alpha_min = 1.0 / (p->memory * (per_visit > 1 ? per_visit : 1)), a;
+	unsigned b = profile_bin(p, ts);
 
-	profile_pos(ts, period, nbins, &b[0], &b[1], &w[0]);
-	w[1] = 1 - w[0];
-	for (int i = 0; i < 2; i++) {
-		float *v = &p->visits[b[i]];
-		double a;
-
-		if (w[i] <= 0)
-			continue;
-		*v += (float)w[i];
-		a = w[i] / *v;
-		if (a < alpha_min * w[i])
-			a = alpha_min * w[i];
-		if (*v > 1e6f)
-			*v = 1e6f;
-		p->mean[b[i]] += (float)(a * (x - p->mean[b[i]]));
+	if (p->visits[b] <= 0) {
+		p->mean[b] = (float)x;
+		p->dev[b] = (float)dev0;
+		p->visits[b] = 1;
+		return;
 	}
+	if (p->visits[b] < 1e6f)
+		p->visits[b] += 1;
+	a = 1.0 / p->visits[b];
+	if (a < alpha_min)
+		a = alpha_min;
+	p->dev[b] += (float)(a * (fabs(x - p->mean[b]) - p->dev[b]));
+	p->mean[b] += (float)(a * (x - p->mean[b]));
 }
 
-static void profile_shift(struct seasonal_profile *p, unsigned nbins, double by)
+static void profile_shift(struct profile *p, double by)
 {
-	for (unsigned i = 0; i < nbins; i++) {
+	for (unsigned i = 0; i < p->nbins; i++) {
 		if (p->visits[i] > 0)
 			p->mean[i] += (float)by;
 	}
@@ -156,17 +168,25 @@ static void profile_shift(struct seasonal_profile *p, unsigned nbins, double by)
 
 /* ------------------------------------------------------------ helpers */
 
-/* Two-sided normal tail turned around: P(|Z| < z). */
+/* The surprise of a residual of z scales: -log10 of its two-sided normal
+ * tail, divided by SURPRISE_MAX and capped at 1. Near 0 for usual values
+ * (mean 0.434 / SURPRISE_MAX under the model), so a rare value stands out
+ * in a short-window mean. */
+#define SURPRISE_MAX 10.0
 static double surprise_of(double z)
 {
-	return erf(z / M_SQRT2);
+	double p = erfc(z / M_SQRT2), s;
+
+	s = p > 1e-300 ? -log10(p) / SURPRISE_MAX : 1;
+	return s > 1 ? 1 : s;
 }
 
-static double scale_of(const struct detector *d, enum detector_model m, double ref)
+/* A scale never 0, so a flat series still scores a change. */
+static double floor_scale(double s, double ref)
 {
-	double floor_ = 1e-9 * fabs(ref) + 1e-12, s = MAE_TO_SD * d->mae[m];
+	double f = 1e-9 * fabs(ref) + 1e-12;
 
-	return s > floor_ ? s : floor_;
+	return s > f ? s : f;
 }
 
 static double clip(double v, double lim)
@@ -210,9 +230,7 @@ static double ewma_update(struct detector *d, double x, struct detector_result *
 	double sd = sqrt(d->ew_var), diff = x - d->ew_mean, score = 0;
 
 	if (d->n > 1) {
-		double floor_ = 1e-9 * fabs(d->ew_mean) + 1e-12;
-
-		score = surprise_of(fabs(diff) / (sd > floor_ ? sd : floor_));
+		score = erf(fabs(diff) / floor_scale(sd, d->ew_mean) / M_SQRT2);
 	}
 	res->expected = d->ew_mean;
 	res->surprise = score;
@@ -223,27 +241,39 @@ static double ewma_update(struct detector *d, double x, struct detector_result *
 
 static double stream_update(struct detector *d, double ts, double x, struct detector_result *res)
 {
-	double pred[DETECTOR_MODEL_COUNT], scale, z, resid, score = 0, surprise;
+	struct profile day = PROFILE(d->day, DAY_S, DAY_MEMORY);
+	struct profile week = PROFILE(d->week, WEEK_S, WEEK_MEMORY);
+	double pred[DETECTOR_MODEL_COUNT], scale[DETECTOR_MODEL_COUNT], dev[2] = {0, 0};
 	bool ok[DETECTOR_MODEL_COUNT];
 	enum detector_model m = (enum detector_model)d->model;
-	double elapsed = ts - d->first_ts;
+	double elapsed = ts - d->first_ts, z, resid, score, surprise;
 
 	if (d->n == 1) {
 		d->level[0] = d->level[1] = x;
 		d->lo = d->hi = x;
 		d->first_ts = ts;
-		profile_learn(&d->day, ts, DAY_S, DETECTOR_DAY_BINS, x, 0, DAY_MEMORY);
-		profile_learn(&d->week, ts, WEEK_S, DETECTOR_WEEK_BINS, x, 0, WEEK_MEMORY);
+		profile_learn(&day, ts, x, 0, 0);
+		profile_learn(&week, ts, x, 0, 0);
 		res->expected = x;
 		return 0;
 	}
 
 	pred[DETECTOR_MODEL_FAST] = d->level[0];
 	pred[DETECTOR_MODEL_SLOW] = d->level[1];
-	pred[DETECTOR_MODEL_DAILY] = profile_predict(&d->day, ts, DAY_S, DETECTOR_DAY_BINS);
-	pred[DETECTOR_MODEL_WEEKLY] = profile_predict(&d->week, ts, WEEK_S, DETECTOR_WEEK_BINS);
-	for (int i = 0; i < DETECTOR_MODEL_COUNT; i++)
+	pred[DETECTOR_MODEL_DAILY] = profile_predict(&day, ts, &dev[0]);
+	pred[DETECTOR_MODEL_WEEKLY] = profile_predict(&week, ts, &dev[1]);
+	for (int i = 0; i < DETECTOR_MODEL_COUNT; i++) {
+		double s = d->mae[i];
+
+		/* a seasonal bin knows its own spread; the model's error is
+		 * its floor, since a bin learns from few samples */
+		if (i >= DETECTOR_MODEL_DAILY && dev[i - DETECTOR_MODEL_DAILY] > SEASON_DEV_SHARE * s)
+			s = dev[i - DETECTOR_MODEL_DAILY];
+		else if (i >= DETECTOR_MODEL_DAILY)
+			s *= SEASON_DEV_SHARE;
+		scale[i] = floor_scale(MAE_TO_SD * s, x);
 		ok[i] = isfinite(pred[i]);
+	}
 	/* a seasonal model competes once its whole period has been seen */
 	ok[DETECTOR_MODEL_DAILY] &= elapsed >= 1.25 * DAY_S;
 	ok[DETECTOR_MODEL_WEEKLY] &= elapsed >= 1.25 * WEEK_S;
@@ -252,24 +282,22 @@ static double stream_update(struct detector *d, double ts, double x, struct dete
 
 	/* score against the current model */
 	resid = x - pred[m];
-	scale = scale_of(d, m, x);
-	z = fabs(resid) / scale;
+	z = fabs(resid) / scale[m];
 	surprise = surprise_of(z);
+	if (d->n > DETECTOR_WARMUP && d->hi > d->lo) {
+		double margin = (d->hi - d->lo) * RANGE_MARGIN;
+
+		if (x > d->hi + margin || x < d->lo - margin) {
+			res->fired |= DETECTOR_FIRED_RANGE;
+			surprise = 1;
+		}
+	}
 	res->expected = pred[m];
 	res->surprise = surprise;
 	res->model = m;
 	score = likelihood_score(d, surprise);
 	if (score >= 0.5)
 		res->fired |= DETECTOR_FIRED_SURPRISE;
-
-	if (d->n > DETECTOR_WARMUP && d->hi > d->lo) {
-		double margin = (d->hi - d->lo) * RANGE_MARGIN;
-
-		if (x > d->hi + margin || x < d->lo - margin) {
-			res->fired |= DETECTOR_FIRED_RANGE;
-			score = 1;
-		}
-	}
 
 	/* level shift: a long run of large residuals on one side */
 	if (z > SHIFT_Z && d->n > CLIP_AFTER) {
@@ -288,51 +316,54 @@ static double stream_update(struct detector *d, double ts, double x, struct dete
 		d->shift_sign = 0;
 	}
 
-	/* learn: errors first (they judge the predictions made before x) */
+	/* learn: each model's error judges the prediction it made before x;
+	 * residuals are clipped once the scales are known */
 	for (int i = 0; i < DETECTOR_MODEL_COUNT; i++) {
-		double e, lim;
+		double e, lim = CLIP_K * scale[i], xc;
 
 		if (!isfinite(pred[i]))
 			continue;
-		e = fabs(x - pred[i]);
-		lim = CLIP_K * scale_of(d, (enum detector_model)i, x);
-		if (d->mae[i] == 0 && i >= DETECTOR_MODEL_DAILY)
-			d->mae[i] = d->mae[m]; /* a new seasonal model starts even */
-		else
-			d->mae[i] += MAE_ALPHA * ((d->n > CLIP_AFTER && e > lim ? lim : e) - d->mae[i]);
-	}
-	for (int i = 0; i < 2; i++) {
-		double a = i == 0 ? LEVEL_ALPHA_FAST : LEVEL_ALPHA_SLOW;
-		double e = x - d->level[i];
-
-		if (i == 1 && d->n < 1.0 / a)
-			a = 1.0 / (double)d->n;
+		e = x - pred[i];
 		if (d->n > CLIP_AFTER)
-			e = clip(e, CLIP_K * scale_of(d, (enum detector_model)i, x));
-		d->level[i] += a * e;
-	}
-	{
-		double xd = x, xw = x;
+			e = clip(e, lim);
+		if (d->mae[i] == 0 && i >= DETECTOR_MODEL_DAILY) {
+			/* a new seasonal model starts even */
+			d->mae[i] = d->mae[m];
+			d->nll[i] = d->nll[m];
+		} else {
+			double zi = (x - pred[i]) / scale[i], z2 = zi * zi;
 
-		if (d->n > CLIP_AFTER && isfinite(pred[DETECTOR_MODEL_DAILY]))
-			xd = pred[DETECTOR_MODEL_DAILY] +
-			     clip(x - pred[DETECTOR_MODEL_DAILY],
-				  CLIP_K * scale_of(d, DETECTOR_MODEL_DAILY, x));
-		if (d->n > CLIP_AFTER && isfinite(pred[DETECTOR_MODEL_WEEKLY]))
-			xw = pred[DETECTOR_MODEL_WEEKLY] +
-			     clip(x - pred[DETECTOR_MODEL_WEEKLY],
-				  CLIP_K * scale_of(d, DETECTOR_MODEL_WEEKLY, x));
-		profile_learn(&d->day, ts, DAY_S, DETECTOR_DAY_BINS, xd, d->step_s, DAY_MEMORY);
-		profile_learn(&d->week, ts, WEEK_S, DETECTOR_WEEK_BINS, xw, d->step_s,
-			      WEEK_MEMORY);
+			d->mae[i] += MAE_ALPHA * (fabs(e) - d->mae[i]);
+			d->nll[i] += NLL_ALPHA * (log(scale[i]) + 0.5 * (z2 < NLL_Z2_MAX ? z2 : NLL_Z2_MAX) - d->nll[i]);
+		}
+		xc = pred[i] + e;
+		if (i < 2) {
+			double a = i == 0 ? LEVEL_ALPHA_FAST : LEVEL_ALPHA_SLOW;
+
+			if (d->n * a < 1)
+				a = 1.0 / (double)d->n;
+			d->level[i] += a * e;
+		} else {
+			profile_learn(i == DETECTOR_MODEL_DAILY ? &day : &week, ts, xc, d->step_s,
+				      d->mae[m]);
+		}
 	}
+	if (!isfinite(pred[DETECTOR_MODEL_DAILY]))
+		profile_learn(&day, ts, x, d->step_s, d->mae[m]);
+	if (!isfinite(pred[DETECTOR_MODEL_WEEKLY]))
+		profile_learn(&week, ts, x, d->step_s, d->mae[m]);
+
 	if (d->shift_run >= SHIFT_RUN) {
 		double by = d->shift_sum / d->shift_run;
 
+		/* the residuals are the current model's: a level model's shift
+		 * moves the levels, a profile's shift moves the profiles */
 		d->level[0] += by;
 		d->level[1] += by;
-		profile_shift(&d->day, DETECTOR_DAY_BINS, by);
-		profile_shift(&d->week, DETECTOR_WEEK_BINS, by);
+		if (m >= DETECTOR_MODEL_DAILY) {
+			profile_shift(&day, by);
+			profile_shift(&week, by);
+		}
 		d->shift_run = 0;
 		d->shift_sign = 0;
 		res->fired |= DETECTOR_FIRED_SHIFT;
@@ -340,14 +371,14 @@ static double stream_update(struct detector *d, double ts, double x, struct dete
 
 	/* the model with the lowest error, with hysteresis */
 	for (int i = 0; i < DETECTOR_MODEL_COUNT; i++) {
-		if (ok[i] && i != (int)m && d->mae[i] < MODEL_SWITCH * d->mae[m])
+		if (ok[i] && i != (int)m && d->nll[i] < d->nll[m] - MODEL_SWITCH)
 			m = (enum detector_model)i;
 	}
 	d->model = m;
 
 	/* range: extremes decay towards the slow level over RANGE_HORIZON_S */
 	{
-		double dt = ts - d->last_ts, k = dt / RANGE_HORIZON_S;
+		double k = (ts - d->last_ts) / RANGE_HORIZON_S;
 
 		if (k > 1)
 			k = 1;
@@ -412,9 +443,7 @@ static bool finitef_all(const float *v, size_t n)
 int detector_restore(const void *blob, size_t len, struct detector *ret)
 {
 	struct detector d;
-	double nums[] = {0};
 
-	(void)nums;
 	if (!blob || len != sizeof(d))
 		return -EINVAL;
 	memcpy(&d, blob, sizeof(d));
@@ -429,10 +458,9 @@ int detector_restore(const void *blob, size_t len, struct detector *ret)
 
 		if (!finite_all(v, sizeof(v) / sizeof(v[0])) ||
 		    !finite_all(d.mae, DETECTOR_MODEL_COUNT) ||
-		    !finitef_all(d.day.mean, DETECTOR_WEEK_BINS) ||
-		    !finitef_all(d.day.visits, DETECTOR_WEEK_BINS) ||
-		    !finitef_all(d.week.mean, DETECTOR_WEEK_BINS) ||
-		    !finitef_all(d.week.visits, DETECTOR_WEEK_BINS) ||
+		    !finite_all(d.nll, DETECTOR_MODEL_COUNT) ||
+		    !finitef_all(d.day.mean, DETECTOR_DAY_BINS * 3) ||
+		    !finitef_all(d.week.mean, DETECTOR_WEEK_BINS * 3) ||
 		    !finitef_all(d.raw_short, DETECTOR_SHORT_WIN))
 			return -EINVAL;
 	}

@@ -73,10 +73,14 @@ const char *detector_model_name(enum detector_model m);
 #define DETECTOR_STATE_MAGIC 0x6b706474u /* "kpdt" */
 #define DETECTOR_STATE_VERSION 1u
 
-struct seasonal_profile {
-	float mean[DETECTOR_WEEK_BINS];
-	float visits[DETECTOR_WEEK_BINS]; /* weight learnt per bin, saturating */
-};
+/* One bin per time-of-day (or time-of-week) slot: its mean, its mean
+ * absolute deviation, and how many samples it has learnt (saturating). */
+#define SEASONAL_PROFILE(n)                                                                        \
+	struct {                                                                                   \
+		float mean[n];                                                                     \
+		float dev[n];                                                                      \
+		float visits[n];                                                                   \
+	}
 
 /* Plain data: copied, persisted and restored as bytes. */
 struct detector {
@@ -89,8 +93,10 @@ struct detector {
 
 	/* predictors: level fast / slow, daily, weekly */
 	double level[2];
-	double mae[DETECTOR_MODEL_COUNT]; /* EW mean absolute error, per model */
-	struct seasonal_profile day, week; /* day uses DETECTOR_DAY_BINS */
+	double mae[DETECTOR_MODEL_COUNT]; /* EW mean absolute error, clipped: the scale */
+	double nll[DETECTOR_MODEL_COUNT]; /* EW negative log-likelihood: the choice */
+	SEASONAL_PROFILE(DETECTOR_DAY_BINS) day;
+	SEASONAL_PROFILE(DETECTOR_WEEK_BINS) week;
 
 	/* range */
 	double lo, hi;
