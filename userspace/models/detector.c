@@ -48,6 +48,8 @@
 /* Range: how slowly the extremes forget, and the margin beyond them. */
 #define RANGE_HORIZON_S (14 * DAY_S)
 #define RANGE_MARGIN	0.05
+/* A value beyond the range scores from this up to 1 (a whole range out). */
+#define RANGE_SCORE 0.5
 
 /* Level shift: this many samples in a row beyond SHIFT_Z scales, all on one
  * side, move the levels to the new one. */
@@ -60,6 +62,21 @@
 #define LIKE_VAR_MIN 0.0003
 /* score = log(1 - likelihood) / log(1e-10): 0.5 is a 1e-5 tail */
 #define LOG_FLOOR 1e-10
+
+/* Calibration: the weight of past surprises decays by this much a sample
+ * (an effective memory of CAL_MEMORY samples). */
+#define CAL_MEMORY     4000.0
+#define CAL_LOG2_MIN   (-4.0)
+#define CAL_PER_OCTAVE 1.5
+#define CAL_TAIL       4.0
+
+/* Episodes: a score that is not EPISODE_STEP above the decaying peak of
+ * the recent ones (half-life EPISODE_HALF_LIFE samples) is damped by
+ * EPISODE_DAMP, so one episode reports once, and again only when it gets
+ * clearly worse. */
+#define EPISODE_HALF_LIFE 36.0
+#define EPISODE_DAMP	  0.5
+#define EPISODE_STEP	  0.1
 
 /* ewma reference */
 #define EWMA_ALPHA 0.02
@@ -222,6 +239,53 @@ static double likelihood_score(struct detector *d, double surprise)
 	return score < 0 ? 0 : score > 1 ? 1 : score;
 }
 
+/*
+ * A conformal p-value of the residual z (in scales): the decayed share of
+ * past samples at least as far out, counting the new one (so never below
+ * 1 / (past + 1)). Bins are 2/3 of an octave of z from 2^CAL_LOG2_MIN up to about 2^38
+ * (a change in a series that never moved has a huge z).
+ * Beyond every past residual a power-law tail (index CAL_TAIL) grades how
+ * far a first-ever extreme goes. Log-scaled as the likelihood is; then z
+ * joins the past.
+ */
+static double calibrated_score(struct detector *d, double z)
+{
+	double pos = (log2(z > 1e-30 ? z : 1e-30) - CAL_LOG2_MIN) * CAL_PER_OCTAVE, above = 0;
+	double p, score, top_z = 0;
+	unsigned b;
+	int top = -1;
+
+	if (pos < 0)
+		pos = 0;
+	b = pos >= DETECTOR_CAL_BINS ? DETECTOR_CAL_BINS - 1 : (unsigned)pos;
+	for (unsigned i = b + 1; i < DETECTOR_CAL_BINS; i++)
+		above += d->cal[i];
+	if (pos < DETECTOR_CAL_BINS)
+		above += d->cal[b] * (b + 1 - pos); /* the part of its bin above z */
+	for (unsigned i = DETECTOR_CAL_BINS; i-- > 0;) {
+		if (d->cal[i] > 0) {
+			top = (int)i;
+			top_z = exp2((i + 1) / CAL_PER_OCTAVE + CAL_LOG2_MIN);
+			break;
+		}
+	}
+	if (above > 1e-6 || top < 0 || z <= top_z)
+		p = (above + 1) / (d->cal_total + 1);
+	else
+		p = pow(top_z / z, CAL_TAIL) / (d->cal_total + 1);
+	score = log(LOG_FLOOR + p) / log(LOG_FLOOR);
+
+	{
+		float keep = (float)(1 - 1 / CAL_MEMORY);
+
+		for (unsigned i = 0; i < DETECTOR_CAL_BINS; i++)
+			d->cal[i] *= keep;
+		d->cal[b] += 1;
+		d->cal_total = d->cal_total * keep + 1;
+	}
+	return score < 0 ? 0 : score > 1 ? 1 : score;
+}
+
 /* ------------------------------------------------------------ update */
 
 static double ewma_update(struct detector *d, double x, struct detector_result *res)
@@ -246,7 +310,7 @@ static double stream_update(struct detector *d, double ts, double x, struct dete
 	double pred[DETECTOR_MODEL_COUNT], scale[DETECTOR_MODEL_COUNT], dev[2] = {0, 0};
 	bool ok[DETECTOR_MODEL_COUNT];
 	enum detector_model m = (enum detector_model)d->model;
-	double elapsed = ts - d->first_ts, z, resid, score, surprise;
+	double elapsed = ts - d->first_ts, z, resid, score, surprise, range_score = 0;
 
 	if (d->n == 1) {
 		d->level[0] = d->level[1] = x;
@@ -287,15 +351,28 @@ static double stream_update(struct detector *d, double ts, double x, struct dete
 	if (d->n > DETECTOR_WARMUP && d->hi > d->lo) {
 		double margin = (d->hi - d->lo) * RANGE_MARGIN;
 
-		if (x > d->hi + margin || x < d->lo - margin) {
+		double out = x > d->hi + margin ? x - d->hi - margin
+			     : x < d->lo - margin ? d->lo - margin - x
+						  : 0;
+
+		if (out > 0) {
 			res->fired |= DETECTOR_FIRED_RANGE;
 			surprise = 1;
+			range_score = RANGE_SCORE + (1 - RANGE_SCORE) * fmin(1, out / (d->hi - d->lo));
 		}
 	}
 	res->expected = pred[m];
 	res->surprise = surprise;
 	res->model = m;
 	score = likelihood_score(d, surprise);
+	{
+		double cs = calibrated_score(d, z);
+
+		if (cs > score)
+			score = cs;
+		if (range_score > score)
+			score = range_score;
+	}
 	if (score >= 0.5)
 		res->fired |= DETECTOR_FIRED_SURPRISE;
 
@@ -389,7 +466,16 @@ static double stream_update(struct detector *d, double ts, double x, struct dete
 		if (x < d->lo)
 			d->lo = x;
 	}
-	return d->n > DETECTOR_WARMUP ? score : 0;
+	if (d->n <= DETECTOR_WARMUP)
+		return 0;
+	{
+		double prev = d->peak * exp2(-1 / EPISODE_HALF_LIFE);
+
+		d->peak = score > prev ? score : prev;
+		if (score <= prev + EPISODE_STEP)
+			score *= EPISODE_DAMP;
+	}
+	return score;
 }
 
 double detector_update(struct detector *d, double ts, double value, struct detector_result *ret)
@@ -452,16 +538,17 @@ int detector_restore(const void *blob, size_t len, struct detector *ret)
 	    d.short_pos >= DETECTOR_SHORT_WIN)
 		return -EINVAL;
 	{
-		double v[] = {d.first_ts, d.last_ts,  d.step_s,	   d.level[0], d.level[1],
-			      d.lo,	  d.hi,	      d.shift_sum, d.raw_mean, d.raw_var,
-			      d.ew_mean,  d.ew_var};
+		double v[] = {d.first_ts, d.last_ts, d.step_s,	  d.level[0], d.level[1],
+			      d.lo,	  d.hi,	     d.shift_sum, d.raw_mean, d.raw_var,
+			      d.ew_mean,  d.ew_var,  d.cal_total, d.peak};
 
 		if (!finite_all(v, sizeof(v) / sizeof(v[0])) ||
 		    !finite_all(d.mae, DETECTOR_MODEL_COUNT) ||
 		    !finite_all(d.nll, DETECTOR_MODEL_COUNT) ||
 		    !finitef_all(d.day.mean, DETECTOR_DAY_BINS * 3) ||
 		    !finitef_all(d.week.mean, DETECTOR_WEEK_BINS * 3) ||
-		    !finitef_all(d.raw_short, DETECTOR_SHORT_WIN))
+		    !finitef_all(d.raw_short, DETECTOR_SHORT_WIN) ||
+		    !finitef_all(d.cal, DETECTOR_CAL_BINS))
 			return -EINVAL;
 	}
 	*ret = d;

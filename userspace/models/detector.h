@@ -70,6 +70,7 @@ const char *detector_model_name(enum detector_model m);
 #define DETECTOR_DAY_BINS   96	/* 15 minutes each */
 #define DETECTOR_WEEK_BINS  168 /* 1 hour each */
 #define DETECTOR_SHORT_WIN  8	/* likelihood's short window, samples */
+#define DETECTOR_CAL_BINS   64	/* calibration histogram of surprises */
 #define DETECTOR_STATE_MAGIC 0x6b706474u /* "kpdt" */
 #define DETECTOR_STATE_VERSION 1u
 
@@ -108,8 +109,15 @@ struct detector {
 
 	/* likelihood */
 	double raw_mean, raw_var;
+	/* calibration: decayed weights of past surprises, DETECTOR_CAL_BINS
+	 * equal bins over [0, 1], and their total */
+	float cal[DETECTOR_CAL_BINS];
+	double cal_total;
 	float raw_short[DETECTOR_SHORT_WIN];
 	uint32_t short_pos;
+
+	/* episode: the decaying peak of the scores reported */
+	double peak;
 
 	/* ewma reference */
 	double ew_mean, ew_var;
