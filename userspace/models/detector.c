@@ -46,10 +46,12 @@
 #define WEEK_MEMORY 2.0
 
 /* Range: how slowly the extremes forget, and the margin beyond them. */
-#define RANGE_HORIZON_S (14 * DAY_S)
+#define RANGE_HORIZON_S (60 * DAY_S)
 #define RANGE_MARGIN	0.05
 /* A value beyond the range scores from this up to 1 (a whole range out). */
 #define RANGE_SCORE 0.5
+/* ... when the model finds it a 3-sigma event too. */
+#define RANGE_MIN_Z 3.0
 
 /* Level shift: this many samples in a row beyond SHIFT_Z scales, all on one
  * side, move the levels to the new one. */
@@ -121,7 +123,8 @@ void detector_init(struct detector *d, enum detector_kind kind)
 
 /* A profile seen through its arrays, so the day and the week share code. */
 struct profile {
-	float *mean, *dev, *visits;
+	float *mean, *dev;
+	uint16_t *visits;
 	unsigned nbins;
 	double period, memory;
 };
@@ -145,7 +148,7 @@ static double profile_predict(const struct profile *p, double ts, double *ret_de
 {
 	unsigned b = profile_bin(p, ts);
 
-	if (p->visits[b] <= 0)
+	if (p->visits[b] == 0)
 		return NAN;
 	*ret_dev = p->dev[b];
 	return p->mean[b];
@@ -160,14 +163,14 @@ static void profile_learn(struct profile *p, double ts, double x, double step_s,
 	double alpha_min = 1.0 / (p->memory * (per_visit > 1 ? per_visit : 1)), a;
 	unsigned b = profile_bin(p, ts);
 
-	if (p->visits[b] <= 0) {
+	if (p->visits[b] == 0) {
 		p->mean[b] = (float)x;
 		p->dev[b] = (float)dev0;
 		p->visits[b] = 1;
 		return;
 	}
-	if (p->visits[b] < 1e6f)
-		p->visits[b] += 1;
+	if (p->visits[b] < UINT16_MAX)
+		p->visits[b]++;
 	a = 1.0 / p->visits[b];
 	if (a < alpha_min)
 		a = alpha_min;
@@ -178,7 +181,7 @@ static void profile_learn(struct profile *p, double ts, double x, double step_s,
 static void profile_shift(struct profile *p, double by)
 {
 	for (unsigned i = 0; i < p->nbins; i++) {
-		if (p->visits[i] > 0)
+		if (p->visits[i])
 			p->mean[i] += (float)by;
 	}
 }
@@ -347,6 +350,14 @@ static double stream_update(struct detector *d, double ts, double x, struct dete
 	/* score against the current model */
 	resid = x - pred[m];
 	z = fabs(resid) / scale[m];
+	/* coming back to the long-run level is never a surprise, however fast
+	 * the fast level had moved away (a counter that is mostly zero) */
+	if (m == DETECTOR_MODEL_FAST && ok[DETECTOR_MODEL_SLOW]) {
+		double zs = fabs(x - pred[DETECTOR_MODEL_SLOW]) / scale[DETECTOR_MODEL_SLOW];
+
+		if (zs < z)
+			z = zs;
+	}
 	surprise = surprise_of(z);
 	if (d->n > DETECTOR_WARMUP && d->hi > d->lo) {
 		double margin = (d->hi - d->lo) * RANGE_MARGIN;
@@ -355,7 +366,9 @@ static double stream_update(struct detector *d, double ts, double x, struct dete
 			     : x < d->lo - margin ? d->lo - margin - x
 						  : 0;
 
-		if (out > 0) {
+		/* a new extreme that the model finds improbable too: records
+		 * broken by plain noise are not anomalies */
+		if (out > 0 && z >= RANGE_MIN_Z) {
 			res->fired |= DETECTOR_FIRED_RANGE;
 			surprise = 1;
 			range_score = RANGE_SCORE + (1 - RANGE_SCORE) * fmin(1, out / (d->hi - d->lo));
@@ -453,7 +466,8 @@ static double stream_update(struct detector *d, double ts, double x, struct dete
 	}
 	d->model = m;
 
-	/* range: extremes decay towards the slow level over RANGE_HORIZON_S */
+	/* range: extremes decay towards the slow level (time constant
+	 * RANGE_HORIZON_S), so one old spike does not mask the next forever */
 	{
 		double k = (ts - d->last_ts) / RANGE_HORIZON_S;
 
@@ -545,8 +559,10 @@ int detector_restore(const void *blob, size_t len, struct detector *ret)
 		if (!finite_all(v, sizeof(v) / sizeof(v[0])) ||
 		    !finite_all(d.mae, DETECTOR_MODEL_COUNT) ||
 		    !finite_all(d.nll, DETECTOR_MODEL_COUNT) ||
-		    !finitef_all(d.day.mean, DETECTOR_DAY_BINS * 3) ||
-		    !finitef_all(d.week.mean, DETECTOR_WEEK_BINS * 3) ||
+		    !finitef_all(d.day.mean, DETECTOR_DAY_BINS) ||
+		    !finitef_all(d.day.dev, DETECTOR_DAY_BINS) ||
+		    !finitef_all(d.week.mean, DETECTOR_WEEK_BINS) ||
+		    !finitef_all(d.week.dev, DETECTOR_WEEK_BINS) ||
 		    !finitef_all(d.raw_short, DETECTOR_SHORT_WIN) ||
 		    !finitef_all(d.cal, DETECTOR_CAL_BINS))
 			return -EINVAL;

@@ -80,7 +80,7 @@ const char *detector_model_name(enum detector_model m);
 	struct {                                                                                   \
 		float mean[n];                                                                     \
 		float dev[n];                                                                      \
-		float visits[n];                                                                   \
+		uint16_t visits[n];                                                                \
 	}
 
 /* Plain data: copied, persisted and restored as bytes. */
