@@ -46,7 +46,8 @@ LIB_OBJS := $(filter-out $(BUILD)/obj/userspace/cli/%,$(USER_OBJS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
-.PHONY: all deps build run test test-unit test-kernel test-daemon test-api bench sanitize valgrind vmlinux \
+.PHONY: all deps build run test test-unit test-kernel test-daemon test-api bench eval fuzz-replay \
+	sanitize valgrind vmlinux \
 	env-example \
 	format format-check clean help
 
@@ -61,6 +62,8 @@ help:
 	@echo "make sanitize     unit and kernel tests under ASan + UBSan"
 	@echo "make valgrind     the daemon's start and stop under valgrind"
 	@echo "make bench        cost per kernel event and throughput loss"
+	@echo "make eval         NAB scores of the anomaly detector (needs ../shared)"
+	@echo "make fuzz-replay  libFuzzer on the replay CSV reader (FUZZ_SECONDS=60)"
 	@echo "make vmlinux      regenerate vmlinux/$(ARCH)/vmlinux.h from this kernel's BTF"
 	@echo "make format       clang-format the C sources"
 	@echo "make env-example  regenerate .env.example from the option table"
@@ -150,13 +153,34 @@ valgrind: deps build
 env-example: $(BUILD)/tests/gen_env_example
 	$(BUILD)/tests/gen_env_example > .env.example
 
-$(BUILD)/tests/gen_env_example $(BUILD)/tests/bench_store: $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
+$(BUILD)/tests/gen_env_example $(BUILD)/tests/bench_store $(BUILD)/tests/bench_models: $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIB_OBJS) $(LDLIBS) $(LDFLAGS)
 
-bench: deps build $(BUILD)/tests/bench_store
+bench: deps build $(BUILD)/tests/bench_store $(BUILD)/tests/bench_models
 	KPULSE_BIN=$(abspath $(BUILD)/kpulse) BENCH_STORE_BIN=$(abspath $(BUILD)/tests/bench_store) \
-		tests/bench/bench.sh
+		BENCH_MODELS_BIN=$(abspath $(BUILD)/tests/bench_models) tests/bench/bench.sh
+
+# The NAB subset in ../shared replayed through the daemon's detector and
+# scored per cost profile; skips with a message when ../shared is absent.
+eval: build
+	KPULSE_BIN=$(abspath $(BUILD)/kpulse) tests/eval/nab_eval.sh
+
+# libFuzzer on the replay CSV reader (clang, ASan + UBSan), FUZZ_SECONDS long,
+# from the seed corpus in tests/fuzz/corpus/replay_csv (new inputs are kept
+# in $(BUILD)/fuzz/replay_csv, not in the source tree).
+FUZZ_SECONDS ?= 60
+FUZZ_REPLAY_SRCS := tests/fuzz/fuzz_replay_csv.c userspace/models/replay_csv.c \
+	userspace/util/error.c userspace/util/utf8.c
+$(BUILD)/fuzz/fuzz_replay_csv: $(FUZZ_REPLAY_SRCS) userspace/models/replay_csv.h
+	@mkdir -p $(dir $@)
+	$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -Iuserspace -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=all -o $@ $(FUZZ_REPLAY_SRCS) -lm
+
+fuzz-replay: $(BUILD)/fuzz/fuzz_replay_csv
+	@mkdir -p $(BUILD)/fuzz/replay_csv
+	$(BUILD)/fuzz/fuzz_replay_csv -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+		$(BUILD)/fuzz/replay_csv tests/fuzz/corpus/replay_csv
 
 vmlinux:
 	@mkdir -p $(dir $(VMLINUX_H))

@@ -7,6 +7,8 @@
 #     (stress-ng --fault) and per loopback packet (iperf3 on 127.0.0.1).
 #  3. Throughput of `perf bench sched pipe` and of an fio random-read job,
 #     without and with kpulse, in interleaved off/on pairs.
+#  4. Store ingest and query; the anomaly detector's update time per series
+#     against an EWMA reference (bench_models).
 #
 # Machines are shared and noisy, so every figure is a median with its
 # min/max, and the per-event costs are read next to the floor measured in
@@ -429,6 +431,21 @@ if [ -n "${BENCH_STORE_BIN:-}" ] && [ -x "$BENCH_STORE_BIN" ]; then
 	fi
 else
 	notes+=("store bench skipped: BENCH_STORE_BIN not set (make bench sets it)")
+fi
+
+# Models: the streaming detector's update time per series next to an
+# EWMA-only reference in the same run (target < 1 us median) and its state
+# size (target < 4 KB per series).
+if [ -n "${BENCH_MODELS_BIN:-}" ] && [ -x "$BENCH_MODELS_BIN" ]; then
+	echo
+	if "$BENCH_MODELS_BIN" > "$tmp/models.txt" 2>&1; then
+		sed 's/^/  /' "$tmp/models.txt"
+	else
+		show_tail "$tmp/models.txt"
+		fail "models: bench_models failed"
+	fi
+else
+	notes+=("models bench skipped: BENCH_MODELS_BIN not set (make bench sets it)")
 fi
 
 if [ -x "$here/http_bench.sh" ]; then "$here/http_bench.sh" || fail "http: bench failed"; fi
