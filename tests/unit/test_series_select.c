@@ -36,6 +36,20 @@ TEST(default_patterns_take_host_series_and_custom_not_processes)
 	series_select_free(s);
 }
 
+TEST(default_word_extends_the_defaults)
+{
+	struct series_select_options o = {.include = "@default,kpulse_mem_free_bytes",
+					  .exclude = "@default,kpulse_net_*"};
+	struct series_select *s = NULL;
+
+	CHECK_EQ_INT(series_select_new(&o, &s, NULL, 0), 0);
+	CHECK(series_select_match(s, "kpulse_mem_free_bytes"));
+	CHECK(series_select_match(s, "kpulse_mem_available_bytes"));
+	CHECK(!series_select_match(s, "kpulse_net_rx_bytes_total"));
+	CHECK(!series_select_match(s, "kpulse_sched_process_cpu_seconds_total"));
+	series_select_free(s);
+}
+
 TEST(rates_quantiles_and_gauges_from_two_rounds)
 {
 	struct series_select_options o = {.include = "c_total,h_seconds,g_bytes", .exclude = ""};

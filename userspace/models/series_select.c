@@ -64,7 +64,7 @@ static bool patterns_valid(const char *list)
 	}
 }
 
-static bool match_any(const char *list, const char *name)
+static bool match_any(const char *list, const char *name, const char *defaults)
 {
 	char pat[SERIES_PATTERNS_MAX];
 	const char *p = list;
@@ -75,8 +75,9 @@ static bool match_any(const char *list, const char *name)
 
 		memcpy(pat, p, n);
 		pat[n] = '\0';
-		if (!strcmp(pat, "@custom") ? strncmp(name, "kpulse_", 7) != 0
-					    : fnmatch(pat, name, 0) == 0)
+		if (!strcmp(pat, "@custom")    ? strncmp(name, "kpulse_", 7) != 0
+		    : !strcmp(pat, "@default") ? defaults && match_any(defaults, name, NULL)
+					       : fnmatch(pat, name, 0) == 0)
 			return true;
 		if (!comma)
 			break;
@@ -87,14 +88,15 @@ static bool match_any(const char *list, const char *name)
 
 int series_select_match(const struct series_select *s, const char *name)
 {
-	return match_any(s->include, name) && !match_any(s->exclude, name);
+	return match_any(s->include, name, SERIES_DEFAULT_INCLUDE) &&
+	       !match_any(s->exclude, name, SERIES_DEFAULT_EXCLUDE);
 }
 
 int series_select_new(const struct series_select_options *opts, struct series_select **ret,
 		      char *err, size_t errlen)
 {
-	const char *inc = opts && opts->include ? opts->include : SERIES_DEFAULT_INCLUDE;
-	const char *exc = opts && opts->exclude ? opts->exclude : SERIES_DEFAULT_EXCLUDE;
+	const char *inc = opts && opts->include ? opts->include : "@default";
+	const char *exc = opts && opts->exclude ? opts->exclude : "@default";
 	struct series_select *s;
 	size_t cap = 2;
 
@@ -298,7 +300,7 @@ long series_select_round(struct series_select *s, const struct registry *reg,
 		}
 		e->last_round = s->round;
 		if (value_of(e, m, ts, &v) && n < cap)
-			out[n++] = (struct series_value){e->key, e->name, e->labels, e->stat, v};
+			out[n++] = (struct series_value){e->key, e->name, e->labels, e->stat, v, m};
 	}
 	return (long)n;
 }

@@ -15,7 +15,9 @@
  * Series are chosen by comma-separated glob patterns (fnmatch) on the
  * metric name: included when a pattern of `include` matches and no
  * pattern of `exclude` does. The word "@custom" stands for every metric
- * whose name does not start with "kpulse_" (what applications push). At most max_series are tracked; series beyond
+ * whose name does not start with "kpulse_" (what applications push), and
+ * "@default" for the default list of its side (so "@default,myapp_*" adds
+ * to the defaults). At most max_series are tracked; series beyond
  * are not modelled (counted in skipped).
  *
  * Each modelled series has a stable key, "name{k=v,k=v}:stat" (labels in
@@ -60,8 +62,8 @@ enum series_stat {
 const char *series_stat_name(enum series_stat stat);
 
 struct series_select_options {
-	const char *include; /* comma-separated globs; NULL: the default */
-	const char *exclude; /* NULL: the default; "" excludes nothing */
+	const char *include; /* comma-separated globs; NULL: "@default" */
+	const char *exclude; /* NULL: "@default"; "" excludes nothing */
 	size_t max_series;   /* 0: 1000 */
 };
 
@@ -73,6 +75,7 @@ struct series_value {
 	const char *labels; /* "k=v,k=v" or "" */
 	enum series_stat stat;
 	double value;
+	const struct metric_series *series; /* the registry's row, valid as long as it */
 };
 
 struct series_select;
