@@ -30,8 +30,9 @@
 #define DEFAULT_ANOMALY_RETENTION_S (30 * 86400.0)
 /* Saved states of series not seen for this long are deleted. */
 #define STATE_RETENTION_S (30 * 86400.0)
-/* Warm-up: the last hour from raw samples at the round's step, the hour
- * before back to MODELS_WARMUP_HISTORY_S from 1-minute rollups. */
+/* Warm-up: the last hour from raw samples at the round's step (at least
+ * 1 s: 3,600 points, under the store's per-query limit), the hour before
+ * back to MODELS_WARMUP_HISTORY_S from 1-minute rollups. */
 #define WARMUP_RAW_S  3600.0
 #define WARMUP_STEP_S 60.0
 #define STATE_KIND    "stream"
@@ -197,7 +198,7 @@ static void warm_up(struct models *m, struct model *md, const struct series_valu
 	const struct metric_series *s = v->series;
 	double spans[2][3] = {
 	    {now - MODELS_WARMUP_HISTORY_S, now - WARMUP_RAW_S, WARMUP_STEP_S},
-	    {now - WARMUP_RAW_S, now - step_s / 2, step_s},
+	    {now - WARMUP_RAW_S, now - step_s / 2, step_s > 1 ? step_s : 1},
 	};
 
 	if (!m->store)
