@@ -65,6 +65,10 @@ TEST(anomalies_are_written_replaced_and_queried)
 	CHECK_EQ_INT(store_models_max_id(f.m, &id), 0);
 	CHECK_EQ_INT(id, 0);
 	a = rec(1, "cs{}:rate", 100, 100, "info", "[{\"series\":\"cs{}:rate\",\"weight\":1}]");
+	/* writes need a transaction */
+	CHECK_EQ_INT(store_models_put_anomaly(f.m, &a), -EINVAL);
+	CHECK_EQ_INT(store_models_begin(f.m), 0);
+	CHECK_EQ_INT(store_models_begin(f.m), -EBUSY);
 	CHECK_EQ_INT(store_models_put_anomaly(f.m, &a), 0);
 	/* the same id again: the record moves on (end, severity) */
 	a = rec(1, "cs{}:rate", 100, 160, "critical", "[{\"series\":\"cs{}:rate\",\"weight\":1}]");
@@ -72,6 +76,7 @@ TEST(anomalies_are_written_replaced_and_queried)
 	a = rec(2, "pf{}:rate", 500, 500, "warning",
 		"[{\"series\":\"pf{}:rate\",\"weight\":2},{\"series\":\"cs{}:rate\",\"weight\":1}]");
 	CHECK_EQ_INT(store_models_put_anomaly(f.m, &a), 0);
+	CHECK_EQ_INT(store_models_commit(f.m), 0);
 	CHECK_EQ_INT(store_models_max_id(f.m, &id), 0);
 	CHECK_EQ_INT(id, 2);
 
@@ -139,6 +144,7 @@ TEST(bad_records_and_queries_are_refused)
 	struct fx f = {0};
 
 	CHECK_EQ_INT(fx_open(&f), 0);
+	CHECK_EQ_INT(store_models_begin(f.m), 0);
 	a = rec(1, "x", 10, 5, "info", "[]"); /* ends before it starts */
 	CHECK_EQ_INT(store_models_put_anomaly(f.m, &a), -EINVAL);
 	a = rec(1, "x", 1, 5, "severe", "[]");
@@ -146,6 +152,7 @@ TEST(bad_records_and_queries_are_refused)
 	a = rec(1, "x", 1, 5, "info", "[]");
 	a.peak_score = 1.5;
 	CHECK_EQ_INT(store_models_put_anomaly(f.m, &a), -EINVAL);
+	store_models_rollback(f.m);
 	CHECK_EQ_INT(store_query_anomalies(f.s, &q, &l), -EINVAL);
 	q.to = 20;
 	q.severity = "severe";
@@ -187,7 +194,8 @@ TEST(states_are_saved_replaced_loaded_and_pruned)
 	CHECK_EQ_INT(store_models_put_state(f.m, "a{}:rate", "stream", 100, b1, sizeof(b1)), 0);
 	CHECK_EQ_INT(store_models_put_state(f.m, "a{}:rate", "stream", 200, b2, sizeof(b2)), 0);
 	CHECK_EQ_INT(store_models_commit(f.m), 0);
-	CHECK_EQ_INT(store_models_put_state(f.m, "a{}:rate", "stream", 200, b2, 0), -EINVAL);
+	CHECK_EQ_INT(store_models_put_state(f.m, "a{}:rate", "stream", 200, b2, sizeof(b2)),
+		     -EINVAL); /* no transaction */
 	CHECK_EQ_INT(store_models_load_states(f.m, on_state, &l), 0);
 	CHECK_EQ_INT(l.n, 1);
 	CHECK_STR(l.series, "a{}:rate");

@@ -387,10 +387,11 @@ static void save_anomaly(struct models *m, const struct anomaly *a)
 	};
 	int r = contrib ? store_models_put_anomaly(m->sm, &rec) : -ENOMEM;
 
+	/* counted; a failing disk is logged by the store's own writer */
 	if (r) {
 		m->c.store_errors++;
-		log_warn("models: anomaly %llu on %s not saved: %s", (unsigned long long)a->id,
-			 a->series, strerror(-r));
+		log_debug("models: anomaly %llu on %s not saved: %s", (unsigned long long)a->id,
+			  a->series, strerror(-r));
 	}
 	free(contrib);
 }
@@ -453,8 +454,18 @@ static void models_round(void *ctx, struct round *rd)
 			m->c.anomalies_total++;
 		}
 		open_now += a->open;
-		if (m->sm)
-			save_anomaly(m, a);
+	}
+	if (nchanged && m->sm) {
+		int r = store_models_begin(m->sm);
+
+		for (size_t i = 0; !r && i < nchanged; i++)
+			save_anomaly(m, &m->changed[i]);
+		if (!r)
+			r = store_models_commit(m->sm);
+		if (r) {
+			m->c.store_errors++;
+			log_debug("models: anomalies not saved this round: %s", strerror(-r));
+		}
 	}
 	m->c.open_now = open_now;
 	m->c.skipped = series_select_skipped(m->sel);

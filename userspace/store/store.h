@@ -345,9 +345,11 @@ int store_query_events(struct store *s, const struct store_event_query *q,
 
 /*
  * Anomalies and detector state (store_models.c). The models sink writes
- * through a connection of its own (struct store_models), on its own
- * thread, so it never waits on the sample writer; the API reads
- * anomalies on the store's read connections.
+ * through connections of its own (struct store_models), on its own
+ * thread, so it never waits on the sample writer. A connection lives for
+ * one transaction (store_models_begin() .. commit or rollback) or one
+ * call, never between rounds: after a disk fault nothing of the models
+ * keeps the database files open.
  */
 
 /* One anomaly record. Strings are owned by the record (or the list). */
@@ -364,15 +366,15 @@ struct store_anomaly {
 
 struct store_models;
 
-/* Opens the models' connection. Returns 0 and *ret, or a negative errno
- * with a message in err. */
+/* Makes the models' handle, checking that a connection can be opened.
+ * Returns 0 and *ret, or a negative errno with a message in err. */
 int store_models_open(struct store *s, struct store_models **ret, char *err, size_t errlen);
 /* Accepts NULL; returns NULL. */
 struct store_models *store_models_close(struct store_models *m);
 
-/* Inserts or replaces the record with a->id. Returns 0 or a negative
- * errno (-EINVAL for NULL strings, a score out of [0, 1] or an end
- * before the start). */
+/* Inserts or replaces the record with a->id, inside a transaction.
+ * Returns 0 or a negative errno (-EINVAL for NULL strings, a score out of
+ * [0, 1], an end before the start, or no transaction). */
 int store_models_put_anomaly(struct store_models *m, const struct store_anomaly *a);
 /* Marks every open anomaly ended (at start: the previous daemon stopped).
  * Returns 0 or a negative errno. */
@@ -380,12 +382,12 @@ int store_models_end_open(struct store_models *m);
 /* The highest anomaly id so far (0 when none). */
 int store_models_max_id(struct store_models *m, int64_t *ret_id);
 
-/* Saves one series' detector state (replacing the previous). Returns 0
- * or a negative errno. */
+/* Saves one series' detector state (replacing the previous), inside a
+ * transaction. Returns 0 or a negative errno. */
 int store_models_put_state(struct store_models *m, const char *series, const char *kind,
 			   double ts, const void *blob, size_t len);
-/* Saves many states in one transaction; -errno on the first failure
- * (nothing saved then). */
+/* A write transaction on a new connection; commit or rollback closes it.
+ * Returns 0, -EBUSY (one is open) or a database error. */
 int store_models_begin(struct store_models *m);
 int store_models_commit(struct store_models *m);
 void store_models_rollback(struct store_models *m);

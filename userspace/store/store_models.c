@@ -18,8 +18,9 @@
 #include "store/store_internal.h"
 
 struct store_models {
-	sqlite3 *db;
-	sqlite3_stmt *put_anomaly, *put_state, *begin, *commit, *rollback;
+	struct store *s;
+	sqlite3 *db; /* only between store_models_begin() and its commit or rollback */
+	sqlite3_stmt *put_anomaly, *put_state;
 };
 
 static const char *const severities[] = {"info", "warning", "critical"};
@@ -40,16 +41,57 @@ static int exec(sqlite3 *db, const char *sql)
 	return rc == SQLITE_OK ? 0 : store_db_errno(db, rc);
 }
 
+static void conn_close(struct store_models *m)
+{
+	sqlite3_finalize(m->put_anomaly);
+	sqlite3_finalize(m->put_state);
+	sqlite3_close_v2(m->db);
+	m->put_anomaly = m->put_state = NULL;
+	m->db = NULL;
+}
+
+/*
+ * A connection for one session, closed at its end: one held between
+ * rounds would keep the database files open while the store's writer,
+ * after a disk fault, has closed its own to let the file system recover.
+ */
+static int conn_open(struct store_models *m, char *err, size_t errlen)
+{
+	struct store *s = m->s;
+	int r;
+
+	r = store_db_open(s->path, s->vfs, s->opts.busy_timeout_ms, false, &m->db, err, errlen);
+	if (r)
+		return r;
+	/* a reader's connection, allowed to write these two tables */
+	r = exec(m->db, "PRAGMA query_only = 0; PRAGMA synchronous = NORMAL");
+	if (!r)
+		r = store_prepare(m->db,
+				  "INSERT OR REPLACE INTO anomalies (id, series, start_ts, end_ts, "
+				  "open, severity, peak_score, detectors, contributors) "
+				  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+				  &m->put_anomaly);
+	if (!r)
+		r = store_prepare(m->db,
+				  "INSERT OR REPLACE INTO model_state (series, kind, updated_ts, "
+				  "state) VALUES (?, ?, ?, ?)",
+				  &m->put_state);
+	if (r) {
+		if (err && errlen)
+			snprintf(err, errlen, "preparing the models' connection: %s",
+				 sqlite3_errmsg(m->db));
+		conn_close(m);
+	}
+	return r;
+}
+
 struct store_models *store_models_close(struct store_models *m)
 {
 	if (!m)
 		return NULL;
-	sqlite3_finalize(m->put_anomaly);
-	sqlite3_finalize(m->put_state);
-	sqlite3_finalize(m->begin);
-	sqlite3_finalize(m->commit);
-	sqlite3_finalize(m->rollback);
-	sqlite3_close_v2(m->db);
+	if (m->db)
+		exec(m->db, "ROLLBACK");
+	conn_close(m);
 	free(m);
 	return NULL;
 }
@@ -61,42 +103,17 @@ int store_models_open(struct store *s, struct store_models **ret, char *err, siz
 
 	if (!m)
 		return -ENOMEM;
-	r = store_db_open(s->path, s->vfs, s->opts.busy_timeout_ms, false, &m->db, err, errlen);
-	if (r)
-		goto fail;
-	/* a reader's connection, allowed to write these two tables */
-	r = exec(m->db, "PRAGMA query_only = 0; PRAGMA synchronous = NORMAL");
+	m->s = s;
+	/* one session now, so that a database that cannot be used says so at
+	 * start */
+	r = conn_open(m, err, errlen);
 	if (r) {
-		snprintf(err, errlen, "cannot make the models' connection writable: %s",
-			 sqlite3_errmsg(m->db));
-		goto fail;
+		free(m);
+		return r;
 	}
-	r = store_prepare(m->db,
-			  "INSERT OR REPLACE INTO anomalies (id, series, start_ts, end_ts, open, "
-			  "severity, peak_score, detectors, contributors) "
-			  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-			  &m->put_anomaly);
-	if (!r)
-		r = store_prepare(m->db,
-				  "INSERT OR REPLACE INTO model_state (series, kind, updated_ts, "
-				  "state) VALUES (?, ?, ?, ?)",
-				  &m->put_state);
-	if (!r)
-		r = store_prepare(m->db, "BEGIN IMMEDIATE", &m->begin);
-	if (!r)
-		r = store_prepare(m->db, "COMMIT", &m->commit);
-	if (!r)
-		r = store_prepare(m->db, "ROLLBACK", &m->rollback);
-	if (r) {
-		snprintf(err, errlen, "preparing the models' statements: %s",
-			 sqlite3_errmsg(m->db));
-		goto fail;
-	}
+	conn_close(m);
 	*ret = m;
 	return 0;
-fail:
-	store_models_close(m);
-	return r;
 }
 
 static int step_reset(sqlite3 *db, sqlite3_stmt *st)
@@ -108,13 +125,28 @@ static int step_reset(sqlite3 *db, sqlite3_stmt *st)
 	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : store_db_errno(db, rc);
 }
 
+/* Uses the transaction's connection, or opens one for this call
+ * (*own set: the caller closes it). */
+static int use_conn(struct store_models *m, bool *own)
+{
+	*own = !m->db;
+	return *own ? conn_open(m, NULL, 0) : 0;
+}
+
+static int done_conn(struct store_models *m, bool own, int r)
+{
+	if (own)
+		conn_close(m);
+	return r;
+}
+
 int store_models_put_anomaly(struct store_models *m, const struct store_anomaly *a)
 {
 	sqlite3_stmt *st = m->put_anomaly;
 
 	if (!a->series || !a->detectors || !a->contributors || severity_rank(a->severity) < 0 ||
 	    !(a->peak_score >= 0 && a->peak_score <= 1) || !isfinite(a->start_ts) ||
-	    !isfinite(a->end_ts) || a->end_ts < a->start_ts)
+	    !isfinite(a->end_ts) || a->end_ts < a->start_ts || !m->db)
 		return -EINVAL;
 	sqlite3_bind_int64(st, 1, a->id);
 	sqlite3_bind_text(st, 2, a->series, -1, SQLITE_STATIC);
@@ -128,34 +160,12 @@ int store_models_put_anomaly(struct store_models *m, const struct store_anomaly 
 	return step_reset(m->db, st);
 }
 
-int store_models_end_open(struct store_models *m)
-{
-	return exec(m->db, "UPDATE anomalies SET open = 0 WHERE open != 0");
-}
-
-int store_models_max_id(struct store_models *m, int64_t *ret_id)
-{
-	sqlite3_stmt *st = NULL;
-	int rc;
-
-	rc = sqlite3_prepare_v2(m->db, "SELECT coalesce(max(id), 0) FROM anomalies", -1, &st,
-				NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*ret_id = sqlite3_column_int64(st, 0);
-		rc = SQLITE_OK;
-	}
-	sqlite3_finalize(st);
-	return rc == SQLITE_OK ? 0 : store_db_errno(m->db, rc);
-}
-
 int store_models_put_state(struct store_models *m, const char *series, const char *kind,
 			   double ts, const void *blob, size_t len)
 {
 	sqlite3_stmt *st = m->put_state;
 
-	if (!series || !kind || !blob || !len || len > INT32_MAX)
+	if (!series || !kind || !blob || !len || len > INT32_MAX || !m->db)
 		return -EINVAL;
 	sqlite3_bind_text(st, 1, series, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
@@ -166,17 +176,68 @@ int store_models_put_state(struct store_models *m, const char *series, const cha
 
 int store_models_begin(struct store_models *m)
 {
-	return step_reset(m->db, m->begin);
+	int r;
+
+	if (m->db)
+		return -EBUSY;
+	r = conn_open(m, NULL, 0);
+	if (!r) {
+		r = exec(m->db, "BEGIN IMMEDIATE");
+		if (r)
+			conn_close(m);
+	}
+	return r;
 }
 
 int store_models_commit(struct store_models *m)
 {
-	return step_reset(m->db, m->commit);
+	int r;
+
+	if (!m->db)
+		return -EINVAL;
+	r = exec(m->db, "COMMIT");
+	if (r)
+		exec(m->db, "ROLLBACK");
+	conn_close(m);
+	return r;
 }
 
 void store_models_rollback(struct store_models *m)
 {
-	step_reset(m->db, m->rollback);
+	if (m->db) {
+		exec(m->db, "ROLLBACK");
+		conn_close(m);
+	}
+}
+
+int store_models_end_open(struct store_models *m)
+{
+	bool own;
+	int r = use_conn(m, &own);
+
+	if (!r)
+		r = exec(m->db, "UPDATE anomalies SET open = 0 WHERE open != 0");
+	return done_conn(m, own, r);
+}
+
+int store_models_max_id(struct store_models *m, int64_t *ret_id)
+{
+	sqlite3_stmt *st = NULL;
+	bool own;
+	int rc, r = use_conn(m, &own);
+
+	if (r)
+		return r;
+	rc = sqlite3_prepare_v2(m->db, "SELECT coalesce(max(id), 0) FROM anomalies", -1, &st,
+				NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*ret_id = sqlite3_column_int64(st, 0);
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(st);
+	return done_conn(m, own, rc == SQLITE_OK ? 0 : store_db_errno(m->db, rc));
 }
 
 int store_models_load_states(struct store_models *m,
@@ -185,8 +246,11 @@ int store_models_load_states(struct store_models *m,
 			     void *ctx)
 {
 	sqlite3_stmt *st = NULL;
-	int rc, r = 0;
+	bool own;
+	int rc, r = use_conn(m, &own);
 
+	if (r)
+		return r;
 	rc = sqlite3_prepare_v2(m->db, "SELECT series, kind, updated_ts, state FROM model_state",
 				-1, &st, NULL);
 	while (rc == SQLITE_OK || rc == SQLITE_ROW) {
@@ -200,34 +264,38 @@ int store_models_load_states(struct store_models *m,
 			break;
 	}
 	sqlite3_finalize(st);
-	if (r)
-		return r;
-	return rc == SQLITE_DONE ? 0 : store_db_errno(m->db, rc);
+	if (!r && rc != SQLITE_DONE)
+		r = store_db_errno(m->db, rc);
+	return done_conn(m, own, r);
 }
 
-int store_models_prune(struct store_models *m, double before, double state_before)
+/* Runs one DELETE with one bound time. */
+static int delete_before(sqlite3 *db, const char *sql, double t)
 {
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	rc = sqlite3_prepare_v2(m->db,
-				"DELETE FROM anomalies WHERE end_ts < ?1 AND open = 0", -1, &st,
-				NULL);
+	rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
 	if (rc == SQLITE_OK) {
-		sqlite3_bind_double(st, 1, before);
+		sqlite3_bind_double(st, 1, t);
 		rc = sqlite3_step(st);
 	}
 	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		return store_db_errno(m->db, rc);
-	rc = sqlite3_prepare_v2(m->db, "DELETE FROM model_state WHERE updated_ts < ?1", -1, &st,
-				NULL);
-	if (rc == SQLITE_OK) {
-		sqlite3_bind_double(st, 1, state_before);
-		rc = sqlite3_step(st);
-	}
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : store_db_errno(m->db, rc);
+	return rc == SQLITE_DONE ? 0 : store_db_errno(db, rc);
+}
+
+int store_models_prune(struct store_models *m, double before, double state_before)
+{
+	bool own;
+	int r = use_conn(m, &own);
+
+	if (!r)
+		r = delete_before(m->db, "DELETE FROM anomalies WHERE end_ts < ?1 AND open = 0",
+				  before);
+	if (!r)
+		r = delete_before(m->db, "DELETE FROM model_state WHERE updated_ts < ?1",
+				  state_before);
+	return done_conn(m, own, r);
 }
 
 /* ------------------------------------------------------------ queries */
