@@ -25,17 +25,10 @@
 #include <unistd.h>
 
 #include "store/store.h"
+#include "util/clock.h"
 
 #define QUERIES	     101
 #define QUERY_SERIES 100
-
-static double mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static double fake_now;
 
@@ -133,7 +126,7 @@ static int bench_ingest(const char *dir, size_t nseries, unsigned rounds)
 		free(m);
 		return ret;
 	}
-	t0 = mono();
+	t0 = clock_mono_s();
 	for (unsigned r = 0; r < rounds; r++) {
 		advance(m, nseries, r);
 		/* the collector's pace is the writer's: stay clear of drops */
@@ -151,7 +144,7 @@ static int bench_ingest(const char *dir, size_t nseries, unsigned rounds)
 	}
 	if (!ret)
 		ret = store_flush_sync(s);
-	t1 = mono();
+	t1 = clock_mono_s();
 	store_get_stats(s, &st);
 	printf("ingest: %zu series x %u rounds = %llu samples in %.2f s: %.0f samples/s "
 	       "(%llu dropped, %llu flushes, last flush %.1f ms, db %.1f MiB)\n",
@@ -213,18 +206,19 @@ static int bench_query(const char *dir)
 	if (!ret)
 		ret = store_flush_sync(s);
 	set_fake_now(t_end + 60);
-	t0 = mono();
+	t0 = clock_mono_s();
 	if (!ret)
 		ret = store_run_maintenance(s);
 	if (ret) {
 		fprintf(stderr, "bench_store: preparing the query data: %d\n", ret);
 		goto out;
 	}
-	printf("query setup: %u samples rolled up in %.2f s\n", rounds * QUERY_SERIES, mono() - t0);
+	printf("query setup: %u samples rolled up in %.2f s\n", rounds * QUERY_SERIES,
+	       clock_mono_s() - t0);
 	for (int i = 0; i < QUERIES; i++) {
-		t0 = mono();
+		t0 = clock_mono_s();
 		ret = store_query_range(s, &q, &res);
-		ms[i] = (mono() - t0) * 1e3;
+		ms[i] = (clock_mono_s() - t0) * 1e3;
 		if (ret) {
 			fprintf(stderr, "bench_store: query: %d\n", ret);
 			goto out;

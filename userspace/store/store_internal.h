@@ -1,26 +1,101 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * store_internal.h - what the files of the store module share and nothing
- * outside userspace/store/ may include: the store's state, the schema and
- * connection helpers, the histogram blob codec and the maintenance steps.
+ * outside userspace/store/ may include (but the store's own tests): the
+ * store's state, and the functions each file offers the others.
  *
- *   store.c        options, open/close, the ingest buffer, the writer thread
- *   store_schema.c connections, pragmas, schema versions and migrations
- *   store_maint.c  rollups and retention (writer thread)
- *   store_query.c  read connections and the query API
+ * Which file owns what:
+ *
+ *   store.c           the life cycle: options, open, close, stats
+ *   store_ingest.c    the bounded buffer: appends of samples and events,
+ *                     from any thread, never waiting for the database
+ *   store_series.c    the interned series the buffered samples point to
+ *   store_writer.c    the writer thread: flushes, retries with backoff,
+ *                     the flush and maintenance requests callers wait on
+ *   store_maint.c     rollups, retention and their watermarks (writer)
+ *   store_query.c     the read connections and the query API
+ *   store_encode.c    how data sits in rows: the raw tier's SQL and
+ *                     sample codec, rollup rows, histogram blobs
+ *   store_aggregate.c the span aggregate rollups and queries both build
+ *   store_schema.c    connections, pragmas, schema versions, migrations,
+ *                     SQLite errors as errno
+ *
+ * Who calls whom. Each file calls only files on layers below its own,
+ * so the files have no cycle (checked with nm on the objects):
+ *
+ *   top      store.c
+ *                |
+ *   upper    store_query.c            store_writer.c
+ *                |                     |          |
+ *   middle       |               store_maint.c  store_ingest.c
+ *                |                     |          |
+ *   bottom   store_aggregate.c  store_encode.c  store_schema.c  store_series.c
+ *
+ *   store.c        -> writer, ingest, series, query
+ *   store_writer.c -> ingest, maint, encode, schema
+ *   store_query.c  -> encode, aggregate, schema
+ *   store_maint.c  -> encode, aggregate, schema
+ *   store_ingest.c -> series, encode
+ *   store_aggregate.c, store_encode.c, store_schema.c, store_series.c:
+ *                     nothing else of the store
+ *
+ * The raw tier's layout (today one row per sample) is known to
+ * store_encode.c and the schema only: rollups and queries read samples
+ * through a raw_reader and the statements declared here, and the writer
+ * binds them with store_raw_bind(). A different layout (compressed chunks
+ * of samples per series) changes store_encode.c, store_schema.c and the
+ * ingest and writer files, not the rollups, the queries or their callers.
+ *
+ * Locking: fields marked "under lock" need s->lock; "writer only" ones are
+ * touched by the writer thread alone (and by open and close, when no
+ * writer runs); the read pool has its own s->rlock.
  */
 #ifndef KPULSE_STORE_INTERNAL_H
 #define KPULSE_STORE_INTERNAL_H
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <sqlite3.h>
 
 #include "store/store.h"
+#include "util/clock.h"
 
-/* ------------------------------------------------------------ schema */
+/* ------------------------------------------------------------ helpers */
+
+/* Seconds per bucket of each rollup tier. */
+#define TIER_1M_S 60
+#define TIER_1H_S 3600
+/* A watermark before any data was written. */
+#define WATERMARK_NONE INT64_MAX
+
+static inline int64_t floor_div(int64_t a, int64_t b)
+{
+	int64_t q = a / b;
+
+	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+/* Event type names: [a-z0-9_]{1,31}. */
+static inline bool store_event_type_valid(const char *type)
+{
+	size_t n = 0;
+
+	if (!type)
+		return false;
+	for (; type[n]; n++) {
+		char c = type[n];
+
+		if (n >= STORE_EVENT_TYPE_MAX - 1 ||
+		    !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+			return false;
+	}
+	return n > 0;
+}
+
+/* ---------------------------------------------- store_schema.c: schema */
 
 /* PRAGMA application_id of kpulse databases: "kpul". */
 #define STORE_APPLICATION_ID 0x6b70756c
@@ -44,7 +119,29 @@ int store_db_open(const char *path, const char *vfs, int busy_timeout_ms, bool w
 /* Prepares a statement that lives as long as the connection. */
 int store_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **ret_stmt);
 
-/* ------------------------------------------------- histogram blobs */
+/* A table of statements kept in a struct of sqlite3_stmt pointers. */
+struct store_stmt_sql {
+	size_t offset; /* of the statement's field in the struct */
+	const char *sql;
+};
+
+/* Prepares n statements into the struct at base; on failure some may be
+ * prepared: store_finalize_all() releases them. Returns 0 or -errno. */
+int store_prepare_all(sqlite3 *db, const struct store_stmt_sql *table, size_t n, void *base);
+/* Finalizes them and sets the fields to NULL (which may already be). */
+void store_finalize_all(const struct store_stmt_sql *table, size_t n, void *base);
+
+struct store;
+
+/* Writer connection: the errno of a failed SQLite call on s->db, with the
+ * message ("what: sqlite message (code)") left in s->werr. Call it before
+ * resetting the statement, which forgets the system errno. */
+int store_wfail(struct store *s, int rc, const char *what);
+/* Writer connection: steps a statement that returns no rows and resets
+ * it. Returns 0 or store_wfail()'s errno. */
+int store_wstep(struct store *s, sqlite3_stmt *st, const char *what);
+
+/* ----------------------------------------- store_encode.c: row layout */
 
 /* Format byte, slot count, then one LEB128 varint per slot. */
 #define STORE_BLOB_MAX (2 + REGISTRY_HIST_SLOTS * 10)
@@ -54,20 +151,79 @@ size_t store_blob_encode(const uint64_t *slots, unsigned char out[STORE_BLOB_MAX
 /* Decodes into slots[REGISTRY_HIST_SLOTS]; returns 0 or -EBADMSG. */
 int store_blob_decode(const void *blob, size_t len, uint64_t *slots);
 
-/* ------------------------------------------------------------ tiers */
+/* Unix seconds to the stored milliseconds: 0, or -EINVAL unless ts is
+ * finite, > 0 and below year 275,000 (where doubles stop holding
+ * milliseconds exactly). */
+int store_ts_to_ms(double ts, int64_t *ret_ms);
 
-/* Seconds per bucket of each rollup tier. */
-#define TIER_1M_S 60
-#define TIER_1H_S 3600
-/* A watermark before any data was written. */
-#define WATERMARK_NONE INT64_MAX
+/* One raw sample as read back. */
+struct raw_sample {
+	int64_t ts_ms;
+	bool has_value;
+	double value; /* counters, gauges; histograms: the cumulative sum */
+	bool has_hist;
+	uint64_t hist_count;
+	uint64_t slots[REGISTRY_HIST_SLOTS];
+};
 
-static inline int64_t floor_div(int64_t a, int64_t b)
-{
-	int64_t q = a / b;
+/*
+ * The raw tier's statements. Parameters: ?1 is a series id where there is
+ * one; times are milliseconds. Every statement that reads samples returns
+ * the sample columns store_raw_from_row() reads, in time order.
+ */
+/* insert: ?1 series, then store_raw_bind() */
+extern const char store_sql_raw_insert[];
+/* the samples of series ?1 with ?2 <= ts < ?3 */
+extern const char store_sql_raw_rows[];
+/* the last sample of series ?1 with ts < ?2 */
+extern const char store_sql_raw_prev[];
+/* the first sample time >= ?1 of any series (one integer column) */
+extern const char store_sql_raw_next_ts[];
+/* (id, type) of the series with samples in [?1, ?2), by id */
+extern const char store_sql_raw_series_in[];
+/* deletes the oldest samples before ?1: at least ?2 + 1 of them (or all),
+ * plus those sharing the last one's time */
+extern const char store_sql_raw_delete_oldest[];
+/* (id, name, labels, type, scale) of each series, then its sample at the
+ * newest time any series has, by name then labels */
+extern const char store_sql_raw_latest[];
 
-	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
+/* Binds one sample to store_sql_raw_insert (?1 is the caller's): value
+ * is a counter's or gauge's value or a histogram's sum; blob (blob_len
+ * bytes, 0 = not a histogram) borrowed until the statement is reset. */
+void store_raw_bind(sqlite3_stmt *st, int64_t ts_ms, double value, uint64_t hist_count,
+		    const void *blob, size_t blob_len);
+/* Reads the sample columns of a row from column first on into out.
+ * Returns 0, or -EBADMSG for a histogram blob that does not decode (the
+ * time and value are read all the same). */
+int store_raw_from_row(sqlite3_stmt *st, int first, struct raw_sample *out);
+
+/*
+ * The last sample of series id before before_ms, on st prepared from
+ * store_sql_raw_prev. Returns the SQLite code of the step (SQLITE_ROW,
+ * SQLITE_DONE or an error, before any reset: the caller resets or
+ * finalizes st); *ret_found tells whether *out holds a sample (a row that
+ * does not decode counts as none).
+ */
+int store_raw_prev(sqlite3_stmt *st, int64_t id, int64_t before_ms, struct raw_sample *out,
+		   bool *ret_found);
+
+/* Reads one series' samples in time order; holds no resources of its own. */
+struct raw_reader {
+	sqlite3_stmt *st; /* borrowed; the caller resets or finalizes it */
+	int rc;		  /* the step that ended the scan: SQLITE_DONE when all was read */
+	size_t rows;	  /* rows read, those that did not decode included */
+};
+
+/* Starts reading the samples of series id with from_ms <= ts < end_ms on
+ * st, prepared from store_sql_raw_rows. */
+void store_raw_reader_start(struct raw_reader *r, sqlite3_stmt *st, int64_t id, int64_t from_ms,
+			    int64_t end_ms);
+/* The next sample into out: true, or false at the end or on an error
+ * (r->rc). Samples that do not decode (a corrupt blob) are skipped. */
+bool store_raw_reader_next(struct raw_reader *r, struct raw_sample *out);
+
+/* ------------------------------------- store_aggregate.c: span aggregate */
 
 /*
  * One aggregate of a span of samples, as a rollup row holds it. Merging
@@ -85,19 +241,6 @@ struct span_agg {
 	uint64_t slots[REGISTRY_HIST_SLOTS];
 };
 
-/* One raw sample as read back. */
-struct raw_sample {
-	int64_t ts_ms;
-	bool has_value;
-	double value; /* counters, gauges; histograms: the cumulative sum */
-	bool has_hist;
-	uint64_t hist_count;
-	uint64_t slots[REGISTRY_HIST_SLOTS];
-};
-
-/* Reads the 3 columns from first on (value, hist_count, hist_slots) of a
- * samples_raw row into out (ts_ms is set by the caller). */
-int store_raw_from_row(sqlite3_stmt *st, int first, struct raw_sample *out);
 /*
  * Adds sample cur to agg: the value to count/min/max/sum/last, and the
  * increase since prev (NULL: none known) for counters and histograms,
@@ -107,28 +250,91 @@ void store_span_add_raw(struct span_agg *agg, enum metric_type type, const struc
 			const struct raw_sample *cur);
 /* Merges a later span b into a. */
 void store_span_merge(struct span_agg *a, const struct span_agg *b);
-/* Reads the 9 columns from first on of a rollup row (count .. hist_slots). */
+
+/* Rollup rows (samples_1m, samples_1h), store_encode.c: the columns after
+ * (series_id, bucket_ts), as store_span_from_row() and store_span_bind()
+ * use them. */
+#define STORE_ROLLUP_COLS "count, min, max, sum, last, inc, hist_count, hist_sum, hist_slots"
+
+/* Reads the 9 rollup columns from column first on into out. Returns 0 or
+ * -EBADMSG (a histogram blob that does not decode). */
 int store_span_from_row(sqlite3_stmt *st, int first, struct span_agg *out);
+/* Binds a rollup row to an insert: ?1 series, ?2 bucket, ?3.. the agg;
+ * blob holds the encoded slots until the statement is reset. */
+void store_span_bind(sqlite3_stmt *st, int64_t id, int64_t bucket, const struct span_agg *a,
+		     unsigned char blob[STORE_BLOB_MAX]);
 
 /* ------------------------------------------------------------ state */
 
-struct series_ref;
-struct chunk;
-struct buf_event;
+/* An interned series (store_series.c). A buffered sample holds a counted
+ * reference (pending), so only series nothing buffered points to are
+ * evicted. */
+struct series_ref {
+	struct series_ref *hnext;
+	uint64_t hash;
+	enum metric_type type;
+	double scale;
+	uint64_t pending;    /* buffered samples pointing here; under lock */
+	uint64_t last_round; /* the last append that used it; under lock */
+	/* writer only: the id on the writer's connection */
+	int64_t db_id;
+	uint64_t db_gen; /* s->conn_gen db_id was resolved on; 0 = never */
+	int64_t seen_day;
+	char *name;
+	char *labels_json; /* canonical: compact, keys sorted */
+	size_t keylen;
+	char key[];
+};
+
+/* One buffered sample (store_ingest.c). */
+struct buf_sample {
+	struct series_ref *ref;
+	int64_t ts_ms;
+	double value; /* counter/gauge value, histogram sum */
+	uint64_t hist_count;
+	uint32_t blob_off; /* histogram slots in the block's arena */
+	uint16_t blob_len; /* 0: not a histogram */
+};
+
+#define BUF_BLOCK_SAMPLES 4096
+
+/* A block of buffered samples and the arena holding their histogram
+ * blobs. */
+struct buf_block {
+	struct buf_block *next;
+	size_t n;
+	unsigned char *arena;
+	size_t arena_len, arena_cap;
+	struct buf_sample samples[BUF_BLOCK_SAMPLES];
+};
+
+struct buf_event {
+	struct buf_event *next;
+	double ts;
+	int32_t pid;
+	char type[STORE_EVENT_TYPE_MAX];
+	char comm[STORE_COMM_LEN];
+	char *fields; /* JSON text */
+};
 
 /* Samples and events in arrival order; owned by whoever holds the batch. */
 struct batch {
-	struct chunk *head, *tail;
+	struct buf_block *head, *tail;
 	size_t nsamples;
 	struct buf_event *ev_head, *ev_tail;
 	size_t nevents;
 	int64_t min_ts_ms; /* INT64_MAX when empty */
 };
 
-/* The writer's prepared statements (all on s->db). */
+/* The writer's own statements (store_writer.c), on s->db. Maintenance
+ * runs its transactions with begin, commit and rollback too. */
 struct writer_stmts {
 	sqlite3_stmt *begin, *commit, *rollback;
 	sqlite3_stmt *series_upsert, *raw_insert, *event_insert;
+};
+
+/* Maintenance's statements (store_maint.c), on s->db. */
+struct maint_stmts {
 	sqlite3_stmt *meta_get, *meta_set;
 	/* rollups */
 	sqlite3_stmt *raw_next, *raw_series_in, *raw_rows, *raw_prev, *m1_insert;
@@ -151,8 +357,6 @@ struct store {
 	char *wal_path;
 	char *vfs;
 	struct store_options opts;
-	long writer_cache_kib; /* page cache the writer connection has now; 0 = default */
-	size_t live_series;    /* series in the latest snapshot (under lock) */
 
 	pthread_mutex_t lock;
 	pthread_cond_t wake; /* the writer waits on it */
@@ -161,24 +365,27 @@ struct store {
 	bool writer_started;
 
 	/* --- under lock --- */
-	struct batch incoming;
+	struct batch incoming;	 /* store_ingest.c */
 	size_t buffered_samples; /* incoming + the writer's pending */
 	size_t buffered_events;
-	struct series_ref **htab;
+	size_t live_series;	  /* series in the latest snapshot */
+	struct series_ref **htab; /* store_series.c */
 	size_t hcap, hcount;
 	uint64_t round;
 	uint64_t evict_round; /* the last round that scanned for idle series */
-	bool stop;
+	bool stop;	      /* store_writer.c: requests and their outcomes */
 	uint64_t flush_req, flush_started, flush_done;
 	int flush_err;
 	uint64_t maint_req, maint_done;
 	int maint_err;
 	struct store_stats stats;
 
-	/* --- writer thread only --- */
+	/* --- writer only --- */
 	sqlite3 *db;
-	uint64_t conn_gen; /* bumped at each (re)connect; refs cache ids per gen */
+	long writer_cache_kib; /* page cache the connection has now; 0 = default */
+	uint64_t conn_gen;     /* bumped at each (re)connect; refs cache ids per gen */
 	struct writer_stmts st;
+	struct maint_stmts mst;
 	struct batch pending;
 	struct series_ref **txn_refs; /* refs resolved in the open transaction */
 	size_t ntxn_refs, txn_refs_cap;
@@ -186,38 +393,84 @@ struct store {
 	struct rollup_cursor cur_1m, cur_1h;
 	char werr[STORE_ERROR_MAX]; /* the last failure, for stats */
 
-	/* --- read connections --- */
+	/* --- read connections, under rlock (store_query.c) --- */
 	pthread_mutex_t rlock;
 	pthread_cond_t rcond;
 	sqlite3 **ridle;
 	unsigned nridle, nropen;
 };
 
-double store_now(const struct store *s);
-double store_mono(void);
+/* Wall clock in unix seconds: the options' clock, else the real one. */
+static inline double store_now(const struct store *s)
+{
+	return s->opts.clock ? s->opts.clock(s->opts.clock_ctx) : clock_wall_s();
+}
 
-/* Prepares the writer's statements on s->db. */
-int store_writer_prepare(struct store *s);
-void store_writer_finalize(struct store *s);
+/* --------------------------------------------- store_series.c: series */
 
+/*
+ * Finds or interns the series of m and marks it used in round. Under
+ * lock. Returns 0 and *ret_ref, -ENOSPC (max_series reached and nothing
+ * idle to evict), -EINVAL (a label that is not valid UTF-8) or -ENOMEM.
+ */
+int store_series_get(struct store *s, const struct metric_series *m, uint64_t round,
+		     struct series_ref **ret_ref);
+/* Under lock: forgets series idle for a long while (checked now and then). */
+void store_series_evict_stale(struct store *s, uint64_t round);
+/* Frees every interned series (at close). */
+void store_series_free_all(struct store *s);
+
+/* --------------------------------------------- store_ingest.c: buffer */
+
+void store_batch_init(struct batch *b);
+/* Appends src to dst and empties src. */
+void store_batch_move(struct batch *dst, struct batch *src);
+/* Under lock: forgets the batch's references to its series. */
+void store_batch_unref(struct batch *b);
+/* Frees a batch's memory once its references are released. */
+void store_batch_free(struct batch *b);
+
+/* ----------------------------------------------- store_maint.c: maint */
+
+/* Prepares maintenance's statements on s->db; store_maint_finalize()
+ * releases them, also after a failure. */
+int store_maint_prepare(struct store *s);
+void store_maint_finalize(struct store *s);
 /* Loads the rollup watermarks from the meta table into s. */
 int store_maint_load(struct store *s);
-/* Persists a watermark inside the caller's transaction. */
-int store_meta_set(struct store *s, const char *key, int64_t value);
+/*
+ * Inside a flush transaction that writes samples from min_ts_ms on:
+ * moves the persisted watermarks back so that the buckets of samples that
+ * arrived late are rolled up again. Returns 0 with the watermarks to
+ * adopt once the transaction commits, or an errno (s->werr says why).
+ */
+int store_maint_rewind(struct store *s, int64_t min_ts_ms, int64_t *ret_wm_1m, int64_t *ret_wm_1h);
+/* After the flush committed: adopts those watermarks and restarts a
+ * rollup that the flushed samples (from min_ts_ms on; INT64_MAX for
+ * none) fall into. */
+void store_maint_flushed(struct store *s, int64_t wm_1m, int64_t wm_1h, int64_t min_ts_ms);
 /* One bounded maintenance transaction. Returns 1 when it did work (more
  * may remain), 0 when there is nothing to do, or a negative errno. */
 int store_maint_step(struct store *s);
+/* Forgets rollups in progress (they start over); at reconnect. */
 void store_maint_reset(struct store *s);
 void store_maint_free(struct store *s);
 
+/* ---------------------------------------------- store_writer.c: writer */
+
+/* Connects the writer's connection and prepares its statements; on
+ * failure err says why and nothing is left open. */
+int store_writer_connect(struct store *s, char *err, size_t errlen);
+/* Starts the writer thread on a connected store. 0 or -errno. */
+int store_writer_start(struct store *s);
+/* Stops the writer thread after it wrote what it could (close_timeout_s). */
+void store_writer_stop(struct store *s);
+/* Closes the writer's connection and frees its state (at close). */
+void store_writer_release(struct store *s);
+
+/* ------------------------------------------------ store_query.c: reads */
+
 /* Closes the idle read connections (at close, before the writer's). */
 void store_readers_close(struct store *s);
-
-/* Writer: the errno of a failed SQLite call on s->db, with the message
- * ("what: sqlite message (code)") left in s->werr. */
-int store_wfail(struct store *s, int rc, const char *what);
-/* Writer: steps a statement that returns no rows and resets it. Returns 0
- * or store_wfail()'s errno. */
-int store_wstep(struct store *s, sqlite3_stmt *st, const char *what);
 
 #endif /* KPULSE_STORE_INTERNAL_H */

@@ -3,221 +3,39 @@
  * store_maint.c - the writer's background work: rolling raw samples up
  * into 1-minute buckets and those into 1-hour buckets, and deleting what
  * is past retention, each in small transactions so that a flush never
- * waits long behind them. Also the aggregation both rollups and queries
- * use, and the histogram blob codec.
+ * waits long behind them. Runs on the writer thread only.
  *
- * Rollup progress is a watermark per tier in the meta table: every bucket
- * below it is rolled up. A flush that brings samples older than a
- * watermark (buffered through an outage) moves it back, and the buckets
- * are rolled up again; rollup rows are replaced, so this is idempotent.
- * Retention never deletes source rows that are not rolled up yet.
+ * Contracts:
+ *   - Rollup progress is a watermark per tier in the meta table: every
+ *     bucket below it is rolled up. The rollup tiers hold complete
+ *     buckets only: a minute is rolled up rollup_delay_s after it ends, an
+ *     hour once its minutes are.
+ *   - A flush that brings samples older than a watermark (buffered
+ *     through an outage) moves it back in the same transaction
+ *     (store_maint_rewind()), and the buckets are rolled up again. Rollup
+ *     rows are replaced, so this is idempotent.
+ *   - Retention never deletes source rows that are not rolled up yet, and
+ *     never moves a watermark below what retention keeps.
+ *   - One step is one transaction of about maintenance_batch_rows rows
+ *     (a rollup stops between series once it read that many; a delete
+ *     takes that many plus those sharing the last one's time). A failed
+ *     step rolls back, and the rollup it was in starts over.
+ *   - Raw samples are read through store_encode.c's reader and statements
+ *     only, and aggregated with store_aggregate.c, as the queries do.
  */
 #include <errno.h>
 #include <math.h>
 #include <stddef.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "registry/hist.h"
 #include "store/store_internal.h"
+#include "util/error.h"
 
-/* ---------------------------------------------------- histogram blobs */
+/* --------------------------------------------------------- statements */
 
-#define HIST_BLOB_FORMAT 1
-
-size_t store_blob_encode(const uint64_t *slots, unsigned char out[STORE_BLOB_MAX])
-{
-	size_t n = REGISTRY_HIST_SLOTS, len = 0;
-
-	while (n > 0 && slots[n - 1] == 0)
-		n--;
-	out[len++] = HIST_BLOB_FORMAT;
-	out[len++] = (unsigned char)n;
-	for (size_t i = 0; i < n; i++) {
-		uint64_t v = slots[i];
-
-		do {
-			unsigned char byte = v & 0x7f;
-
-			v >>= 7;
-			out[len++] = byte | (v ? 0x80 : 0);
-		} while (v);
-	}
-	return len;
-}
-
-int store_blob_decode(const void *blob, size_t len, uint64_t *slots)
-{
-	const unsigned char *p = blob;
-	size_t pos = 2;
-
-	memset(slots, 0, REGISTRY_HIST_SLOTS * sizeof(*slots));
-	if (!p || len < 2 || p[0] != HIST_BLOB_FORMAT || p[1] > REGISTRY_HIST_SLOTS)
-		return -EBADMSG;
-	for (size_t i = 0; i < p[1]; i++) {
-		uint64_t v = 0;
-
-		for (unsigned shift = 0;; shift += 7) {
-			unsigned char byte;
-
-			if (pos >= len || shift > 63)
-				return -EBADMSG;
-			byte = p[pos++];
-			v |= (uint64_t)(byte & 0x7f) << shift;
-			if (!(byte & 0x80))
-				break;
-		}
-		slots[i] = v;
-	}
-	return pos == len ? 0 : -EBADMSG;
-}
-
-/* -------------------------------------------------------- aggregation */
-
-int store_raw_from_row(sqlite3_stmt *st, int first, struct raw_sample *out)
-{
-	out->has_value = sqlite3_column_type(st, first) != SQLITE_NULL;
-	out->value = sqlite3_column_double(st, first);
-	out->has_hist = sqlite3_column_type(st, first + 2) == SQLITE_BLOB;
-	out->hist_count = 0;
-	if (!out->has_hist)
-		return 0;
-	out->hist_count = (uint64_t)sqlite3_column_int64(st, first + 1);
-	return store_blob_decode(sqlite3_column_blob(st, first + 2),
-				 (size_t)sqlite3_column_bytes(st, first + 2), out->slots);
-}
-
-static bool hist_reset(const struct raw_sample *prev, const struct raw_sample *cur)
-{
-	if (cur->hist_count < prev->hist_count)
-		return true;
-	for (size_t i = 0; i < REGISTRY_HIST_SLOTS; i++)
-		if (cur->slots[i] < prev->slots[i])
-			return true;
-	return false;
-}
-
-void store_span_add_raw(struct span_agg *agg, enum metric_type type, const struct raw_sample *prev,
-			const struct raw_sample *cur)
-{
-	if (type == METRIC_HISTOGRAM) {
-		bool reset;
-
-		if (!cur->has_hist)
-			return;
-		agg->n++;
-		if (!prev || !prev->has_hist)
-			return; /* no increase known */
-		agg->has_hist = true;
-		reset = hist_reset(prev, cur);
-		for (size_t i = 0; i < REGISTRY_HIST_SLOTS; i++)
-			agg->slots[i] += reset ? cur->slots[i] : cur->slots[i] - prev->slots[i];
-		agg->hist_count += reset ? cur->hist_count : cur->hist_count - prev->hist_count;
-		agg->hist_sum += reset ? cur->value : cur->value - prev->value;
-		return;
-	}
-	if (!cur->has_value)
-		return;
-	if (!agg->has_values || cur->value < agg->min)
-		agg->min = cur->value;
-	if (!agg->has_values || cur->value > agg->max)
-		agg->max = cur->value;
-	agg->has_values = true;
-	agg->n++;
-	agg->sum += cur->value;
-	agg->last = cur->value;
-	if (type == METRIC_COUNTER && prev && prev->has_value) {
-		agg->has_inc = true;
-		agg->inc += cur->value >= prev->value ? cur->value - prev->value : cur->value;
-	}
-}
-
-void store_span_merge(struct span_agg *a, const struct span_agg *b)
-{
-	a->n += b->n;
-	if (b->has_values) {
-		if (!a->has_values || b->min < a->min)
-			a->min = b->min;
-		if (!a->has_values || b->max > a->max)
-			a->max = b->max;
-		a->sum += b->sum;
-		a->last = b->last;
-		a->has_values = true;
-	}
-	if (b->has_inc) {
-		a->inc += b->inc;
-		a->has_inc = true;
-	}
-	if (b->has_hist) {
-		a->hist_count += b->hist_count;
-		a->hist_sum += b->hist_sum;
-		hist_merge(a->slots, b->slots, REGISTRY_HIST_SLOTS);
-		a->has_hist = true;
-	}
-}
-
-/* count, min, max, sum, last, inc, hist_count, hist_sum, hist_slots */
-int store_span_from_row(sqlite3_stmt *st, int first, struct span_agg *out)
-{
-	memset(out, 0, sizeof(*out));
-	out->n = sqlite3_column_int64(st, first);
-	out->has_values = sqlite3_column_type(st, first + 1) != SQLITE_NULL;
-	if (out->has_values) {
-		out->min = sqlite3_column_double(st, first + 1);
-		out->max = sqlite3_column_double(st, first + 2);
-		out->sum = sqlite3_column_double(st, first + 3);
-		out->last = sqlite3_column_double(st, first + 4);
-	}
-	out->has_inc = sqlite3_column_type(st, first + 5) != SQLITE_NULL;
-	out->inc = sqlite3_column_double(st, first + 5);
-	out->has_hist = sqlite3_column_type(st, first + 8) == SQLITE_BLOB;
-	if (!out->has_hist)
-		return 0;
-	out->hist_count = (uint64_t)sqlite3_column_int64(st, first + 6);
-	out->hist_sum = sqlite3_column_double(st, first + 7);
-	return store_blob_decode(sqlite3_column_blob(st, first + 8),
-				 (size_t)sqlite3_column_bytes(st, first + 8), out->slots);
-}
-
-/* Binds a rollup row to an insert: ?1 series, ?2 bucket, ?3.. the agg. */
-static void bind_agg(sqlite3_stmt *st, int64_t id, int64_t bucket, const struct span_agg *a,
-		     unsigned char blob[STORE_BLOB_MAX])
-{
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int64(st, 2, bucket);
-	sqlite3_bind_int64(st, 3, a->n);
-	if (a->has_values) {
-		sqlite3_bind_double(st, 4, a->min);
-		sqlite3_bind_double(st, 5, a->max);
-		sqlite3_bind_double(st, 6, a->sum);
-		sqlite3_bind_double(st, 7, a->last);
-	} else {
-		for (int i = 4; i <= 7; i++)
-			sqlite3_bind_null(st, i);
-	}
-	if (a->has_inc)
-		sqlite3_bind_double(st, 8, a->inc);
-	else
-		sqlite3_bind_null(st, 8);
-	if (a->has_hist) {
-		size_t len = store_blob_encode(a->slots, blob);
-
-		sqlite3_bind_int64(st, 9, (int64_t)a->hist_count);
-		sqlite3_bind_double(st, 10, a->hist_sum);
-		sqlite3_bind_blob(st, 11, blob, (int)len, SQLITE_STATIC);
-	} else {
-		sqlite3_bind_null(st, 9);
-		sqlite3_bind_null(st, 10);
-		sqlite3_bind_null(st, 11);
-	}
-}
-
-/* ------------------------------------------------------- statements */
-
-#define ROLLUP_COLS "count, min, max, sum, last, inc, hist_count, hist_sum, hist_slots"
 #define ROLLUP_INSERT(table)                                                                       \
-	"INSERT OR REPLACE INTO " table " (series_id, bucket_ts, " ROLLUP_COLS ") "                \
+	"INSERT OR REPLACE INTO " table " (series_id, bucket_ts, " STORE_ROLLUP_COLS ") "          \
 	"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
 
 /* Deletes the oldest rows below the cutoff ?1: at least ?2 + 1 of them
@@ -226,41 +44,25 @@ static void bind_agg(sqlite3_stmt *st, int64_t id, int64_t bucket, const struct 
 	"DELETE FROM " table " WHERE " col " < ?1 AND " col " <= coalesce((SELECT " col            \
 	" FROM " table " WHERE " col " < ?1 ORDER BY " col " LIMIT 1 OFFSET ?2), ?1)"
 
-static const struct {
-	size_t offset;
-	const char *sql;
-} writer_sql[] = {
+static const struct store_stmt_sql maint_sql[] = {
 #define S(field, text)                                                                             \
 	{                                                                                          \
-		offsetof(struct writer_stmts, field), text                                         \
+		offsetof(struct maint_stmts, field), text                                          \
 	}
-    S(begin, "BEGIN IMMEDIATE"),
-    S(commit, "COMMIT"),
-    S(rollback, "ROLLBACK"),
-    S(series_upsert,
-      "INSERT INTO series (name, labels, type, scale, last_seen_ts) VALUES (?1, ?2, ?3, ?4, ?5) "
-      "ON CONFLICT (name, labels) DO UPDATE SET type = excluded.type, scale = excluded.scale, "
-      "last_seen_ts = max(last_seen_ts, excluded.last_seen_ts) RETURNING id"),
-    S(raw_insert, "INSERT OR REPLACE INTO samples_raw (series_id, ts_ms, value, hist_count, "
-		  "hist_slots) VALUES (?1, ?2, ?3, ?4, ?5)"),
-    S(event_insert, "INSERT INTO events (ts, type, pid, comm, fields) VALUES (?1, ?2, ?3, ?4, ?5)"),
     S(meta_get, "SELECT value FROM meta WHERE key = ?1"),
     S(meta_set, "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)"),
-    S(raw_next, "SELECT ts_ms FROM samples_raw WHERE ts_ms >= ?1 ORDER BY ts_ms LIMIT 1"),
-    S(raw_series_in, "SELECT id, type FROM series WHERE id IN (SELECT series_id FROM "
-		     "samples_raw WHERE ts_ms >= ?1 AND ts_ms < ?2) ORDER BY id"),
-    S(raw_rows, "SELECT ts_ms, value, hist_count, hist_slots FROM samples_raw "
-		"WHERE series_id = ?1 AND ts_ms >= ?2 AND ts_ms < ?3 ORDER BY ts_ms"),
-    S(raw_prev, "SELECT ts_ms, value, hist_count, hist_slots FROM samples_raw "
-		"WHERE series_id = ?1 AND ts_ms < ?2 ORDER BY ts_ms DESC LIMIT 1"),
+    S(raw_next, store_sql_raw_next_ts),
+    S(raw_series_in, store_sql_raw_series_in),
+    S(raw_rows, store_sql_raw_rows),
+    S(raw_prev, store_sql_raw_prev),
     S(m1_insert, ROLLUP_INSERT("samples_1m")),
     S(m1_next, "SELECT bucket_ts FROM samples_1m WHERE bucket_ts >= ?1 ORDER BY bucket_ts LIMIT 1"),
     S(m1_series_in, "SELECT id, type FROM series WHERE id IN (SELECT series_id FROM "
 		    "samples_1m WHERE bucket_ts >= ?1 AND bucket_ts < ?2) ORDER BY id"),
-    S(m1_rows, "SELECT bucket_ts, " ROLLUP_COLS " FROM samples_1m WHERE series_id = ?1 "
+    S(m1_rows, "SELECT bucket_ts, " STORE_ROLLUP_COLS " FROM samples_1m WHERE series_id = ?1 "
 	       "AND bucket_ts >= ?2 AND bucket_ts < ?3 ORDER BY bucket_ts"),
     S(h1_insert, ROLLUP_INSERT("samples_1h")),
-    S(del_raw, DELETE_OLDEST("samples_raw", "ts_ms")),
+    S(del_raw, store_sql_raw_delete_oldest),
     S(del_1m, DELETE_OLDEST("samples_1m", "bucket_ts")),
     S(del_1h, DELETE_OLDEST("samples_1h", "bucket_ts")),
     S(del_events, "DELETE FROM events WHERE id IN "
@@ -275,40 +77,28 @@ static const struct {
 #undef S
 };
 
-_Static_assert(sizeof(writer_sql) / sizeof(writer_sql[0]) ==
-		   sizeof(struct writer_stmts) / sizeof(sqlite3_stmt *),
-	       "every writer statement has its SQL");
+#define NMAINT_SQL (sizeof(maint_sql) / sizeof(maint_sql[0]))
+_Static_assert(NMAINT_SQL == sizeof(struct maint_stmts) / sizeof(sqlite3_stmt *),
+	       "every maintenance statement has its SQL");
 
-int store_writer_prepare(struct store *s)
+int store_maint_prepare(struct store *s)
 {
-	for (size_t i = 0; i < sizeof(writer_sql) / sizeof(writer_sql[0]); i++) {
-		sqlite3_stmt **slot = (sqlite3_stmt **)((char *)&s->st + writer_sql[i].offset);
-		int err = store_prepare(s->db, writer_sql[i].sql, slot);
-
-		if (err)
-			return err;
-	}
-	return 0;
+	return store_prepare_all(s->db, maint_sql, NMAINT_SQL, &s->mst);
 }
 
-void store_writer_finalize(struct store *s)
+void store_maint_finalize(struct store *s)
 {
-	for (size_t i = 0; i < sizeof(writer_sql) / sizeof(writer_sql[0]); i++) {
-		sqlite3_stmt **slot = (sqlite3_stmt **)((char *)&s->st + writer_sql[i].offset);
-
-		sqlite3_finalize(*slot);
-		*slot = NULL;
-	}
+	store_finalize_all(maint_sql, NMAINT_SQL, &s->mst);
 }
 
-/* ------------------------------------------------------------- meta */
+/* --------------------------------------------------------- watermarks */
 
 static const char wm_1m_key[] = "rollup_1m_done";
 static const char wm_1h_key[] = "rollup_1h_done";
 
 static int meta_get(struct store *s, const char *key, int64_t *ret_value)
 {
-	sqlite3_stmt *st = s->st.meta_get;
+	sqlite3_stmt *st = s->mst.meta_get;
 	int rc, err = 0;
 
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
@@ -321,9 +111,9 @@ static int meta_get(struct store *s, const char *key, int64_t *ret_value)
 	return err;
 }
 
-int store_meta_set(struct store *s, const char *key, int64_t value)
+static int meta_set(struct store *s, const char *key, int64_t value)
 {
-	sqlite3_stmt *st = s->st.meta_set;
+	sqlite3_stmt *st = s->mst.meta_set;
 
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, value);
@@ -339,6 +129,57 @@ int store_maint_load(struct store *s)
 	if (!err)
 		err = meta_get(s, wm_1h_key, &s->wm_1h);
 	return err;
+}
+
+static int64_t ceil_to(double t, int64_t width)
+{
+	return -floor_div(-(int64_t)ceil(t), width) * width;
+}
+
+int store_maint_rewind(struct store *s, int64_t min_ts_ms, int64_t *ret_wm_1m, int64_t *ret_wm_1h)
+{
+	int64_t min_s = floor_div(min_ts_ms, 1000);
+	double now = store_now(s);
+	int64_t wm_1m = floor_div(min_s, TIER_1M_S) * TIER_1M_S;
+	int64_t wm_1h = floor_div(min_s, TIER_1H_S) * TIER_1H_S;
+	/* never below what retention keeps: those buckets' other samples
+	 * may be gone already */
+	int64_t keep_1m = ceil_to(now - s->opts.retention_raw_s, TIER_1M_S);
+	int64_t keep_1h = ceil_to(now - s->opts.retention_1m_s, TIER_1H_S);
+	int err;
+
+	*ret_wm_1m = s->wm_1m;
+	*ret_wm_1h = s->wm_1h;
+	if (wm_1m < keep_1m)
+		wm_1m = keep_1m;
+	if (wm_1h < keep_1h)
+		wm_1h = keep_1h;
+	if (wm_1m < s->wm_1m) {
+		err = meta_set(s, wm_1m_key, wm_1m);
+		if (err)
+			return err;
+		*ret_wm_1m = wm_1m;
+	}
+	if (wm_1h < s->wm_1h) {
+		err = meta_set(s, wm_1h_key, wm_1h);
+		if (err)
+			return err;
+		*ret_wm_1h = wm_1h;
+	}
+	return 0;
+}
+
+void store_maint_flushed(struct store *s, int64_t wm_1m, int64_t wm_1h, int64_t min_ts_ms)
+{
+	if (wm_1m != s->wm_1m || wm_1h != s->wm_1h) {
+		s->wm_1m = wm_1m;
+		s->wm_1h = wm_1h;
+		store_maint_reset(s);
+	}
+	/* samples for the bucket a rollup is half way through: start it over */
+	if (min_ts_ms != INT64_MAX && s->cur_1m.active &&
+	    floor_div(min_ts_ms, 1000 * TIER_1M_S) * TIER_1M_S <= s->cur_1m.bucket)
+		store_maint_reset(s);
 }
 
 void store_maint_reset(struct store *s)
@@ -381,8 +222,8 @@ static int cursor_load(struct store *s, struct rollup_cursor *cur, sqlite3_stmt 
 			types = ids ? realloc(cur->types, ncap * sizeof(*types)) : NULL;
 			if (!types) {
 				sqlite3_reset(st);
-				snprintf(s->werr, sizeof(s->werr), "rollup: out of memory");
-				return -ENOMEM;
+				return error_set(s->werr, sizeof(s->werr), -ENOMEM,
+						 "rollup: out of memory");
 			}
 			cur->types = types;
 			cur->cap = ncap;
@@ -421,46 +262,36 @@ static int aggregate_raw(struct store *s, int64_t id, enum metric_type type, int
 {
 	struct raw_sample buf[2];
 	struct raw_sample *prev = NULL;
-	sqlite3_stmt *st;
+	struct raw_reader rd;
 	int rc, err = 0, k = 0;
 
 	memset(agg, 0, sizeof(*agg));
 	if (type != METRIC_GAUGE) {
-		st = s->st.raw_prev;
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_int64(st, 2, bucket * 1000);
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW) {
-			buf[0].ts_ms = sqlite3_column_int64(st, 0);
-			err = store_raw_from_row(st, 1, &buf[0]);
-			prev = err ? NULL : &buf[0];
+		bool found;
+
+		/* a corrupt blob only costs this increase */
+		rc = store_raw_prev(s->mst.raw_prev, id, bucket * 1000, &buf[0], &found);
+		if (found) {
+			prev = &buf[0];
 			k = 1;
-			err = 0; /* a corrupt blob only costs this increase */
-		} else if (rc != SQLITE_DONE) {
-			err = store_wfail(s, rc, "rollup: reading samples");
 		}
-		sqlite3_reset(st);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			err = store_wfail(s, rc, "rollup: reading samples");
+		sqlite3_reset(s->mst.raw_prev);
 		if (err)
 			return err;
 	}
-	st = s->st.raw_rows;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int64(st, 2, bucket * 1000);
-	sqlite3_bind_int64(st, 3, (bucket + TIER_1M_S) * 1000);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct raw_sample *cur = &buf[k];
-
-		(*rows)++;
-		cur->ts_ms = sqlite3_column_int64(st, 0);
-		if (store_raw_from_row(st, 1, cur) < 0)
-			continue;
-		store_span_add_raw(agg, type, prev, cur);
-		prev = cur;
+	store_raw_reader_start(&rd, s->mst.raw_rows, id, bucket * 1000,
+			       (bucket + TIER_1M_S) * 1000);
+	while (store_raw_reader_next(&rd, &buf[k])) {
+		store_span_add_raw(agg, type, prev, &buf[k]);
+		prev = &buf[k];
 		k ^= 1;
 	}
-	if (rc != SQLITE_DONE)
-		err = store_wfail(s, rc, "rollup: reading samples");
-	sqlite3_reset(st);
+	*rows += rd.rows;
+	if (rd.rc != SQLITE_DONE)
+		err = store_wfail(s, rd.rc, "rollup: reading samples");
+	sqlite3_reset(s->mst.raw_rows);
 	return err;
 }
 
@@ -468,7 +299,7 @@ static int aggregate_raw(struct store *s, int64_t id, enum metric_type type, int
 static int aggregate_1m(struct store *s, int64_t id, int64_t bucket, struct span_agg *agg,
 			size_t *rows)
 {
-	sqlite3_stmt *st = s->st.m1_rows;
+	sqlite3_stmt *st = s->mst.m1_rows;
 	struct span_agg row;
 	int rc, err;
 
@@ -502,7 +333,7 @@ static int rollup_step(struct store *s, const struct tier_rollup *t, double now)
 {
 	struct rollup_cursor *cur = t->hour ? &s->cur_1h : &s->cur_1m;
 	int64_t *wm = t->hour ? &s->wm_1h : &s->wm_1m;
-	sqlite3_stmt *insert = t->hour ? s->st.h1_insert : s->st.m1_insert;
+	sqlite3_stmt *insert = t->hour ? s->mst.h1_insert : s->mst.m1_insert;
 	unsigned char blob[STORE_BLOB_MAX];
 	size_t rows = 0, written = 0;
 	int64_t ready, first, bucket;
@@ -521,20 +352,20 @@ static int rollup_step(struct store *s, const struct tier_rollup *t, double now)
 	if (!cur->active) {
 		if (*wm >= ready)
 			return 0;
-		err = source_next(s, t->hour ? s->st.m1_next : s->st.raw_next, *wm * t->unit,
+		err = source_next(s, t->hour ? s->mst.m1_next : s->mst.raw_next, *wm * t->unit,
 				  &found, &first);
 		if (err)
 			return err;
 		bucket = found ? floor_div(first, t->width * t->unit) * t->width : ready;
 		if (bucket >= ready) {
 			/* nothing to roll up before ready: move the mark there */
-			err = store_meta_set(s, t->wm_key, ready);
+			err = meta_set(s, t->wm_key, ready);
 			if (err)
 				return err;
 			*wm = ready;
 			return 1;
 		}
-		err = cursor_load(s, cur, t->hour ? s->st.m1_series_in : s->st.raw_series_in,
+		err = cursor_load(s, cur, t->hour ? s->mst.m1_series_in : s->mst.raw_series_in,
 				  bucket * t->unit, (bucket + t->width) * t->unit);
 		if (err)
 			return err;
@@ -555,7 +386,7 @@ static int rollup_step(struct store *s, const struct tier_rollup *t, double now)
 			err = aggregate_raw(s, id, cur->types[cur->pos], cur->bucket, &agg, &rows);
 		if (err)
 			break;
-		bind_agg(insert, id, cur->bucket, &agg, blob);
+		store_span_bind(insert, id, cur->bucket, &agg, blob);
 		err = store_wstep(s, insert, "rollup: writing");
 		if (err)
 			break;
@@ -563,7 +394,7 @@ static int rollup_step(struct store *s, const struct tier_rollup *t, double now)
 		written++;
 	}
 	if (!err && cur->pos == cur->n)
-		err = store_meta_set(s, t->wm_key, cur->bucket + t->width);
+		err = meta_set(s, t->wm_key, cur->bucket + t->width);
 	if (!err)
 		err = store_wstep(s, s->st.commit, "rollup: commit");
 	if (err) {
@@ -619,25 +450,25 @@ static int retention_step(struct store *s, double now)
 	int64_t m1_cut = min64((int64_t)floor(now - o->retention_1m_s), s->wm_1h);
 	int r;
 
-	sqlite3_bind_int64(s->st.del_raw, 1, min64(raw_cut, INT64_MAX / 1000) * 1000);
-	r = delete_step(s, s->st.del_raw);
+	sqlite3_bind_int64(s->mst.del_raw, 1, min64(raw_cut, INT64_MAX / 1000) * 1000);
+	r = delete_step(s, s->mst.del_raw);
 	if (r)
 		return r;
-	sqlite3_bind_int64(s->st.del_1m, 1, m1_cut);
-	r = delete_step(s, s->st.del_1m);
+	sqlite3_bind_int64(s->mst.del_1m, 1, m1_cut);
+	r = delete_step(s, s->mst.del_1m);
 	if (r)
 		return r;
-	sqlite3_bind_int64(s->st.del_1h, 1, (int64_t)floor(now - o->retention_1h_s));
-	r = delete_step(s, s->st.del_1h);
+	sqlite3_bind_int64(s->mst.del_1h, 1, (int64_t)floor(now - o->retention_1h_s));
+	r = delete_step(s, s->mst.del_1h);
 	if (r)
 		return r;
-	sqlite3_bind_double(s->st.del_events, 1, now - o->retention_events_s);
-	r = delete_step(s, s->st.del_events);
+	sqlite3_bind_double(s->mst.del_events, 1, now - o->retention_events_s);
+	r = delete_step(s, s->mst.del_events);
 	if (r)
 		return r;
 	/* last_seen_ts is refreshed once a day: a day's margin */
-	sqlite3_bind_int64(s->st.del_series, 1, (int64_t)floor(now - longest - 86400));
-	return delete_step(s, s->st.del_series);
+	sqlite3_bind_int64(s->mst.del_series, 1, (int64_t)floor(now - longest - 86400));
+	return delete_step(s, s->mst.del_series);
 }
 
 int store_maint_step(struct store *s)

@@ -3,8 +3,23 @@
  * store_query.c - reading the store back: a small pool of read-only
  * connections (WAL lets them read while the writer writes) and the query
  * API the REST layer and the CLI build on: range queries with a tier
- * chosen by step, the latest snapshot, the series list and events. Every
- * result is bounded by the store's limits.
+ * chosen by step, the latest snapshot, the series list and events.
+ *
+ * Contracts:
+ *   - Every function may be called from any thread, concurrently with the
+ *     writer and with each other; at most max_readers connections are
+ *     open, and a caller waits for a free one.
+ *   - Every result is bounded by the store's limits (max_points,
+ *     max_query_series, max_list, max_events): past them the call fails
+ *     with -E2BIG rather than return part of the answer.
+ *   - Bad input is -EINVAL, found before any database work except an
+ *     aggregation that does not fit a matching series' type. Results are
+ *     built whole or not at all: on failure *ret_* is not written.
+ *   - Raw samples are read through store_encode.c's reader and
+ *     statements, and aggregated with store_aggregate.c, as the rollups
+ *     do, so a raw step and a rolled-up step agree.
+ *   - A connection is returned to the pool after an error that leaves it
+ *     usable, and closed otherwise.
  */
 #include <errno.h>
 #include <math.h>
@@ -415,29 +430,22 @@ static int stepper_seek(struct stepper *w, double ts)
 
 static int range_raw(sqlite3 *db, struct stepper *w)
 {
-	static const char prev_sql[] =
-	    "SELECT ts_ms, value, hist_count, hist_slots FROM samples_raw "
-	    "WHERE series_id = ?1 AND ts_ms < ?2 "
-	    "ORDER BY ts_ms DESC LIMIT 1";
-	static const char rows_sql[] =
-	    "SELECT ts_ms, value, hist_count, hist_slots FROM samples_raw "
-	    "WHERE series_id = ?1 AND ts_ms >= ?2 AND ts_ms <= ?3 "
-	    "ORDER BY ts_ms";
 	int64_t from_ms = (int64_t)ceil(w->q->from * 1000.0);
 	int64_t to_ms = (int64_t)floor(w->q->to * 1000.0);
 	enum metric_type type = w->out->info.type;
 	struct raw_sample buf[2], *prev = NULL;
+	struct raw_reader rd;
 	sqlite3_stmt *st = NULL;
 	int err = 0, rc, k = 0;
 
 	if (type != METRIC_GAUGE) {
-		err = prepare(db, prev_sql, &st);
+		bool found;
+
+		err = prepare(db, store_sql_raw_prev, &st);
 		if (err)
 			return err;
-		sqlite3_bind_int64(st, 1, w->out->info.id);
-		sqlite3_bind_int64(st, 2, from_ms);
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW && store_raw_from_row(st, 1, &buf[0]) == 0) {
+		rc = store_raw_prev(st, w->out->info.id, from_ms, &buf[0], &found);
+		if (found) {
 			prev = &buf[0];
 			k = 1;
 		}
@@ -447,41 +455,34 @@ static int range_raw(sqlite3 *db, struct stepper *w)
 		if (err)
 			return err;
 	}
-	err = prepare(db, rows_sql, &st);
+	err = prepare(db, store_sql_raw_rows, &st);
 	if (err)
 		return err;
-	sqlite3_bind_int64(st, 1, w->out->info.id);
-	sqlite3_bind_int64(st, 2, from_ms);
-	sqlite3_bind_int64(st, 3, to_ms);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct raw_sample *cur = &buf[k];
-
-		cur->ts_ms = sqlite3_column_int64(st, 0);
-		if (store_raw_from_row(st, 1, cur) < 0)
-			continue;
-		err = stepper_seek(w, (double)cur->ts_ms / 1000.0);
+	/* to is inclusive */
+	store_raw_reader_start(&rd, st, w->out->info.id, from_ms,
+			       to_ms < INT64_MAX ? to_ms + 1 : INT64_MAX);
+	while (store_raw_reader_next(&rd, &buf[k])) {
+		err = stepper_seek(w, (double)buf[k].ts_ms / 1000.0);
 		if (err)
 			break;
-		store_span_add_raw(&w->acc, type, prev, cur);
-		prev = cur;
+		store_span_add_raw(&w->acc, type, prev, &buf[k]);
+		prev = &buf[k];
 		k ^= 1;
 	}
-	if (!err && rc != SQLITE_DONE)
-		err = store_db_errno(db, rc);
+	if (!err && rd.rc != SQLITE_DONE)
+		err = store_db_errno(db, rd.rc);
 	sqlite3_finalize(st);
 	return err ? err : stepper_emit(w);
 }
 
 static int range_rollup(sqlite3 *db, enum store_tier tier, struct stepper *w)
 {
-	static const char m1_sql[] =
-	    "SELECT bucket_ts, count, min, max, sum, last, inc, hist_count, hist_sum, "
-	    "hist_slots FROM samples_1m WHERE series_id = ?1 AND bucket_ts >= ?2 "
-	    "AND bucket_ts <= ?3 ORDER BY bucket_ts";
-	static const char h1_sql[] =
-	    "SELECT bucket_ts, count, min, max, sum, last, inc, hist_count, hist_sum, "
-	    "hist_slots FROM samples_1h WHERE series_id = ?1 AND bucket_ts >= ?2 "
-	    "AND bucket_ts <= ?3 ORDER BY bucket_ts";
+	static const char m1_sql[] = "SELECT bucket_ts, " STORE_ROLLUP_COLS " FROM samples_1m "
+				     "WHERE series_id = ?1 AND bucket_ts >= ?2 "
+				     "AND bucket_ts <= ?3 ORDER BY bucket_ts";
+	static const char h1_sql[] = "SELECT bucket_ts, " STORE_ROLLUP_COLS " FROM samples_1h "
+				     "WHERE series_id = ?1 AND bucket_ts >= ?2 "
+				     "AND bucket_ts <= ?3 ORDER BY bucket_ts";
 	struct span_agg row;
 	sqlite3_stmt *st = NULL;
 	int err, rc;
@@ -611,7 +612,9 @@ static void latest_fill(sqlite3_stmt *st, const struct store_series_info *info,
 	struct raw_sample raw;
 
 	memset(out, 0, sizeof(*out));
-	out->ts = (double)sqlite3_column_int64(st, 5) / 1000.0;
+	if (store_raw_from_row(st, 5, &raw) < 0)
+		raw.has_hist = false;
+	out->ts = (double)raw.ts_ms / 1000.0;
 	copy_str(m->name, sizeof(m->name), info->name);
 	for (size_t i = 0; i < info->nlabels; i++) {
 		memcpy(m->label_keys[i], info->label_keys[i], REGISTRY_LABEL_KEY_MAX);
@@ -620,8 +623,6 @@ static void latest_fill(sqlite3_stmt *st, const struct store_series_info *info,
 	m->nlabels = info->nlabels;
 	m->type = info->type;
 	m->scale = info->type == METRIC_HISTOGRAM ? info->scale : 0;
-	if (store_raw_from_row(st, 6, &raw) < 0)
-		raw.has_hist = false;
 	if (info->type == METRIC_HISTOGRAM && raw.has_hist) {
 		memcpy(m->slots, raw.slots, sizeof(m->slots));
 		m->hist_count = raw.hist_count;
@@ -634,10 +635,6 @@ static void latest_fill(sqlite3_stmt *st, const struct store_series_info *info,
 int store_latest(struct store *s, const struct store_selector *sel,
 		 struct store_latest_result **ret_result)
 {
-	static const char sql[] =
-	    "SELECT s.id, s.name, s.labels, s.type, s.scale, r.ts_ms, r.value, r.hist_count, "
-	    "r.hist_slots FROM samples_raw AS r JOIN series AS s ON s.id = r.series_id "
-	    "WHERE r.ts_ms = (SELECT max(ts_ms) FROM samples_raw) ORDER BY s.name, s.labels";
 	struct store_latest_result *res = NULL;
 	struct store_series_info info;
 	size_t cap = 0;
@@ -654,7 +651,7 @@ int store_latest(struct store *s, const struct store_selector *sel,
 	if (err)
 		return err;
 	res = calloc(1, sizeof(*res));
-	err = res ? prepare(db, sql, &st) : -ENOMEM;
+	err = res ? prepare(db, store_sql_raw_latest, &st) : -ENOMEM;
 	if (err)
 		goto out;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -736,20 +733,6 @@ struct store_event_list *store_event_list_free(struct store_event_list *l)
 	return NULL;
 }
 
-static bool event_type_ok(const char *type)
-{
-	size_t n;
-
-	for (n = 0; type[n]; n++) {
-		char c = type[n];
-
-		if (n >= STORE_EVENT_TYPE_MAX - 1 ||
-		    !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
-			return false;
-	}
-	return n > 0;
-}
-
 int store_query_events(struct store *s, const struct store_event_query *q,
 		       struct store_event_list **ret_list)
 {
@@ -773,7 +756,7 @@ int store_query_events(struct store *s, const struct store_event_query *q,
 	if (!s || !q || !ret_list)
 		return -EINVAL;
 	if (!isfinite(q->from) || !isfinite(q->to) || q->from > q->to || !q->limit ||
-	    (q->type && !event_type_ok(q->type)))
+	    (q->type && !store_event_type_valid(q->type)))
 		return -EINVAL;
 	if (q->limit > s->opts.max_events)
 		return -E2BIG;

@@ -1,15 +1,28 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * store_schema.c - the store's connections: opening with the right
- * pragmas, the schema version check (a database from a newer kpulse is
- * refused and left untouched) and the forward migrations run at open.
+ * pragmas, the schema version check and the forward migrations run at
+ * open, SQLite result codes as errno, and the helpers every file uses to
+ * prepare its statements and report the writer connection's failures.
+ *
+ * Contracts:
+ *   - A database from a newer kpulse, or not a kpulse database at all, is
+ *     refused with -EPROTO and left untouched: nothing is written to it,
+ *     not even the checkpoint a last connection does at close.
+ *   - Migrations only go forward, each in one transaction with its
+ *     user_version bump; another process migrating at the same time is
+ *     tolerated.
+ *   - Only the writer's connection creates, migrates and checkpoints;
+ *     readers are query_only.
+ *   - Errors are negative errnos, with one line in the caller's err
+ *     buffer (util/error.h) where the function takes one, or in s->werr
+ *     for the writer's connection.
  */
 #include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "store/store_internal.h"
+#include "util/error.h"
 
 /* ------------------------------------------------------------ errors */
 
@@ -63,6 +76,25 @@ int store_db_errno(sqlite3 *db, int rc)
 	return store_sqlite_errno(rc);
 }
 
+int store_wfail(struct store *s, int rc, const char *what)
+{
+	return error_set(s->werr, sizeof(s->werr), store_db_errno(s->db, rc), "%s: %s (%s)", what,
+			 s->db ? sqlite3_errmsg(s->db) : "no connection", sqlite3_errstr(rc));
+}
+
+int store_wstep(struct store *s, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st), err = 0;
+
+	/* before the reset, which forgets the system errno */
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		err = store_wfail(s, rc, what);
+	sqlite3_reset(st);
+	return err;
+}
+
+/* ------------------------------------------------------- statements */
+
 int store_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **ret_stmt)
 {
 	sqlite3_stmt *st = NULL;
@@ -75,6 +107,32 @@ int store_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **ret_stmt)
 	}
 	*ret_stmt = st;
 	return 0;
+}
+
+static sqlite3_stmt **stmt_slot(const struct store_stmt_sql *entry, void *base)
+{
+	return (sqlite3_stmt **)((char *)base + entry->offset);
+}
+
+int store_prepare_all(sqlite3 *db, const struct store_stmt_sql *table, size_t n, void *base)
+{
+	for (size_t i = 0; i < n; i++) {
+		int err = store_prepare(db, table[i].sql, stmt_slot(&table[i], base));
+
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+void store_finalize_all(const struct store_stmt_sql *table, size_t n, void *base)
+{
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_stmt **slot = stmt_slot(&table[i], base);
+
+		sqlite3_finalize(*slot);
+		*slot = NULL;
+	}
 }
 
 /* ------------------------------------------------------------ schema */
@@ -201,20 +259,6 @@ static int query_int(sqlite3 *db, const char *sql, int64_t *ret_value)
 	return rc;
 }
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /*
  * Reads the schema version and refuses what this code must not write to.
  * Only reads: safe on a database that will be refused.
@@ -231,26 +275,24 @@ static int check_version(sqlite3 *db, const char *path, bool writer, int64_t *re
 	if (rc == SQLITE_OK)
 		rc = query_int(db, "SELECT count(*) FROM sqlite_master", &nobjects);
 	if (rc != SQLITE_OK) {
-		set_err(err, errlen, "cannot read %s: %s", path, sqlite3_errmsg(db));
-		return store_db_errno(db, rc);
+		return error_set(err, errlen, store_db_errno(db, rc), "cannot read %s: %s", path,
+				 sqlite3_errmsg(db));
 	}
 	if (version > STORE_SCHEMA_VERSION) {
-		set_err(err, errlen,
-			"%s has schema version %lld, newer than the %d this kpulse knows; "
-			"refusing to open it (it is left unchanged)",
-			path, (long long)version, STORE_SCHEMA_VERSION);
-		return -EPROTO;
+		return error_set(err, errlen, -EPROTO,
+				 "%s has schema version %lld, newer than the %d this kpulse knows; "
+				 "refusing to open it (it is left unchanged)",
+				 path, (long long)version, STORE_SCHEMA_VERSION);
 	}
 	if (app_id != STORE_APPLICATION_ID && (version > 0 || nobjects > 0)) {
-		set_err(err, errlen,
-			"%s is not a kpulse database (application_id %#llx); refusing to open it",
-			path, (unsigned long long)app_id);
-		return -EPROTO;
+		return error_set(
+		    err, errlen, -EPROTO,
+		    "%s is not a kpulse database (application_id %#llx); refusing to open it", path,
+		    (unsigned long long)app_id);
 	}
 	if (!writer && version != STORE_SCHEMA_VERSION) {
-		set_err(err, errlen, "%s has schema version %lld, expected %d", path,
-			(long long)version, STORE_SCHEMA_VERSION);
-		return -EPROTO;
+		return error_set(err, errlen, -EPROTO, "%s has schema version %lld, expected %d",
+				 path, (long long)version, STORE_SCHEMA_VERSION);
 	}
 	*ret_version = version;
 	return 0;
@@ -278,16 +320,17 @@ static int migrate(sqlite3 *db, const char *path, int64_t version, char *err, si
 		if (rc != SQLITE_OK)
 			goto fail;
 		if (now_version > STORE_SCHEMA_VERSION) {
-			set_err(err, errlen, "%s was upgraded to schema version %lld while opening",
-				path, (long long)now_version);
-			return -EPROTO;
+			return error_set(err, errlen, -EPROTO,
+					 "%s was upgraded to schema version %lld while opening",
+					 path, (long long)now_version);
 		}
 		version = now_version == version ? version + 1 : now_version;
 	}
 	return 0;
 fail:
-	set_err(err, errlen, "migrating %s to schema version %lld failed: %s", path,
-		(long long)version + 1, sqlite3_errmsg(db));
+	/* the message before the rollback, which replaces it */
+	error_set(err, errlen, 0, "migrating %s to schema version %lld failed: %s", path,
+		  (long long)version + 1, sqlite3_errmsg(db));
 	if (!sqlite3_get_autocommit(db))
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 	return store_db_errno(db, rc);
@@ -301,7 +344,7 @@ fail:
  * a fair price for one fsync less per flush.
  */
 /* Page caches are what the daemon's memory grows into. The writer's is
- * sized by the series count after open (writer_size_cache() in store.c);
+ * sized by the series count after open (writer_size_cache() in store_writer.c);
  * readers get 2 MiB each, which keeps a small daemon under its 40 MB
  * budget with every reader busy. */
 static const char writer_pragmas[] = "PRAGMA synchronous = NORMAL;"
@@ -342,9 +385,8 @@ int store_db_open(const char *path, const char *vfs, int busy_timeout_ms, bool w
 
 	rc = sqlite3_open_v2(path, &db, flags, vfs);
 	if (rc != SQLITE_OK) {
-		set_err(err, errlen, "cannot open %s: %s", path,
-			db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-		ret = store_db_errno(db, rc);
+		ret = error_set(err, errlen, store_db_errno(db, rc), "cannot open %s: %s", path,
+				db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
 		goto fail;
 	}
 	sqlite3_extended_result_codes(db, 1);
@@ -363,9 +405,9 @@ int store_db_open(const char *path, const char *vfs, int busy_timeout_ms, bool w
 		if (rc == SQLITE_OK)
 			rc = sqlite3_exec(db, writer_pragmas, NULL, NULL, NULL);
 		if (rc != SQLITE_OK) {
-			set_err(err, errlen, "cannot set up %s: %s", path,
-				rc == SQLITE_CANTOPEN ? "WAL mode refused" : sqlite3_errmsg(db));
-			ret = store_db_errno(db, rc);
+			ret = error_set(
+			    err, errlen, store_db_errno(db, rc), "cannot set up %s: %s", path,
+			    rc == SQLITE_CANTOPEN ? "WAL mode refused" : sqlite3_errmsg(db));
 			goto fail;
 		}
 		ret = migrate(db, path, version, err, errlen);
@@ -375,8 +417,8 @@ int store_db_open(const char *path, const char *vfs, int busy_timeout_ms, bool w
 		/* only the writer checkpoints (readers closing last must not) */
 		rc = sqlite3_exec(db, reader_pragmas, NULL, NULL, NULL);
 		if (rc != SQLITE_OK) {
-			set_err(err, errlen, "cannot set up %s: %s", path, sqlite3_errmsg(db));
-			ret = store_db_errno(db, rc);
+			ret = error_set(err, errlen, store_db_errno(db, rc), "cannot set up %s: %s",
+					path, sqlite3_errmsg(db));
 			goto fail;
 		}
 	}

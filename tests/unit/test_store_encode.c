@@ -1,0 +1,364 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * test_store_encode.c - store_encode.c and store_aggregate.c, the bottom
+ * of the store, through store_internal.h: the histogram blob (exact round
+ * trip, damaged blobs refused), the raw reader (time order, a damaged row
+ * skipped but counted), and the span aggregate (resets, and merging two
+ * halves giving the aggregate of the whole, which is what lets rollups
+ * and queries agree). Expected values are computed here, by hand.
+ *
+ * Each test that needs a database runs in its own mkdtemp directory,
+ * removed afterwards even when a CHECK fails.
+ */
+#include <stdint.h>
+
+#include "store/store_internal.h"
+#include "test_store_fixture.h"
+
+/* ------------------------------------------------------------ blobs */
+
+TEST(histogram_blob_round_trips_exactly)
+{
+	uint64_t slots[REGISTRY_HIST_SLOTS] = {
+	    [0] = 0, [1] = 1, [2] = 127, [3] = 128, [7] = 16384, [20] = UINT64_MAX};
+	uint64_t back[REGISTRY_HIST_SLOTS];
+	unsigned char blob[STORE_BLOB_MAX];
+	size_t len = store_blob_encode(slots, blob);
+
+	/* format, count up to the last non-zero slot, then the varints:
+	 * 0, 1, 127 take a byte, 128 two, 16384 three, UINT64_MAX ten, and
+	 * the 15 empty slots between 3 and 20 one each */
+	CHECK_EQ_INT(blob[0], 1);
+	CHECK_EQ_INT(blob[1], 21);
+	CHECK_EQ_INT(len, 2 + 3 + 2 + 3 + 10 + 3 + 12);
+	CHECK_EQ_INT(store_blob_decode(blob, len, back), 0);
+	CHECK(memcmp(back, slots, sizeof(slots)) == 0);
+
+	/* all empty: no slots at all */
+	memset(slots, 0, sizeof(slots));
+	len = store_blob_encode(slots, blob);
+	CHECK_EQ_INT(len, 2);
+	CHECK_EQ_INT(blob[1], 0);
+	back[5] = 99;
+	CHECK_EQ_INT(store_blob_decode(blob, len, back), 0);
+	CHECK(memcmp(back, slots, sizeof(slots)) == 0);
+
+	/* every slot used */
+	for (size_t i = 0; i < REGISTRY_HIST_SLOTS; i++)
+		slots[i] = (uint64_t)1 << (i % 64);
+	len = store_blob_encode(slots, blob);
+	CHECK(len <= STORE_BLOB_MAX);
+	CHECK_EQ_INT(blob[1], REGISTRY_HIST_SLOTS);
+	CHECK_EQ_INT(store_blob_decode(blob, len, back), 0);
+	CHECK(memcmp(back, slots, sizeof(slots)) == 0);
+}
+
+TEST(damaged_histogram_blobs_are_refused)
+{
+	static const struct {
+		const char *why;
+		unsigned char bytes[16];
+		size_t len;
+	} cases[] = {
+	    {"empty", {0}, 0},
+	    {"no slot count", {1}, 1},
+	    {"unknown format", {2, 1, 5}, 3},
+	    {"more slots than a histogram has", {1, REGISTRY_HIST_SLOTS + 1}, 2},
+	    {"varint cut short", {1, 1, 0x80}, 3},
+	    {"fewer varints than slots", {1, 2, 5}, 3},
+	    {"bytes after the last slot", {1, 1, 5, 6}, 4},
+	    {"varint longer than 64 bits",
+	     {1, 1, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01},
+	     13},
+	};
+	uint64_t slots[REGISTRY_HIST_SLOTS];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int ret;
+
+		memset(slots, 0xab, sizeof(slots));
+		ret = store_blob_decode(cases[i].bytes, cases[i].len, slots);
+		if (ret != -EBADMSG)
+			fprintf(stderr, "  case \"%s\": %d\n", cases[i].why, ret);
+		CHECK_EQ_INT(ret, -EBADMSG);
+		/* the output is cleared first, never left with old counts
+		 * (the callers ignore it after an error) */
+		for (size_t k = 2; k < REGISTRY_HIST_SLOTS; k++)
+			CHECK_EQ_INT(slots[k], 0);
+	}
+	CHECK_EQ_INT(store_blob_decode(NULL, 4, slots), -EBADMSG);
+}
+
+TEST(timestamps_are_kept_in_milliseconds)
+{
+	int64_t ms = 0;
+
+	CHECK_EQ_INT(store_ts_to_ms(T0 + 0.0015, &ms), 0);
+	CHECK_EQ_INT(ms, (int64_t)T0 * 1000 + 2); /* rounded to the nearest */
+	CHECK_EQ_INT(store_ts_to_ms(8.6e12, &ms), 0);
+	CHECK_EQ_INT(ms, 8600000000000000LL);
+	ms = 7;
+	CHECK_EQ_INT(store_ts_to_ms(0, &ms), -EINVAL);
+	CHECK_EQ_INT(store_ts_to_ms(-1, &ms), -EINVAL);
+	CHECK_EQ_INT(store_ts_to_ms(8.7e12, &ms), -EINVAL);
+	CHECK_EQ_INT(store_ts_to_ms(NAN, &ms), -EINVAL);
+	CHECK_EQ_INT(store_ts_to_ms(INFINITY, &ms), -EINVAL);
+	CHECK_EQ_INT(ms, 7); /* untouched on failure */
+}
+
+/* ------------------------------------------------------- raw reader */
+
+/* Five histogram samples of one series, T0 .. T0 + 4, written and closed;
+ * then the third one's blob is damaged through the test's connection. */
+static int five_samples_one_damaged(struct fixture *f)
+{
+	static const struct metric_label dev[] = {{"device", "sda"}};
+	uint64_t slots[REGISTRY_HIST_SLOTS] = {0};
+	int err = fx_open(f);
+
+	for (int i = 0; i < 5 && !err; i++) {
+		slots[3] += 10;
+		registry_begin(f->reg, T0 + i, 1.0);
+		err = registry_set_histogram(f->reg, "kpulse_h_seconds", dev, 1, slots,
+					     10 * (uint64_t)(i + 1), 100.0 * (i + 1), 1e-9);
+		registry_end(f->reg);
+		if (!err)
+			err = store_append_snapshot(f->s, f->reg);
+	}
+	f->s = store_close(f->s);
+	if (!err)
+		err = sql_open(f);
+	if (!err)
+		err = sql_exec(f->db, "UPDATE samples_raw SET hist_slots = x'0209' "
+				      "WHERE ts_ms = 1699999202000");
+	return err;
+}
+
+STORE_TEST(raw_reader_reads_in_time_order_and_skips_a_damaged_row)
+{
+	struct raw_sample smp, prev;
+	struct raw_reader rd;
+	sqlite3_stmt *st = NULL;
+	int64_t id, want[] = {0, 1, 3, 4};
+	bool found = true;
+	size_t n = 0;
+	int rc;
+
+	CHECK_EQ_INT(five_samples_one_damaged(f), 0);
+	id = sql_int(f->db, "SELECT id FROM series");
+	CHECK(id > 0);
+
+	CHECK_EQ_INT(sqlite3_prepare_v2(f->db, store_sql_raw_rows, -1, &st, NULL), SQLITE_OK);
+	store_raw_reader_start(&rd, st, id, (int64_t)T0 * 1000, (int64_t)(T0 + 5) * 1000);
+	while (n < 5 && store_raw_reader_next(&rd, &smp)) {
+		if (n < 4) {
+			CHECK_EQ_INT(smp.ts_ms, ((int64_t)T0 + want[n]) * 1000);
+			CHECK(smp.has_hist);
+			CHECK_EQ_INT(smp.hist_count, 10 * (want[n] + 1));
+			CHECK_EQ_INT(smp.slots[3], 10 * (want[n] + 1));
+			CHECK_NEAR(smp.value, 100e-9 * (double)(want[n] + 1), 1e-15);
+		}
+		n++;
+	}
+	rc = rd.rc;
+	CHECK_EQ_INT(n, 4);
+	CHECK_EQ_INT(rd.rows, 5); /* the damaged row was read, and skipped */
+	CHECK_EQ_INT(rc, SQLITE_DONE);
+	/* ended: asking again is still the end */
+	CHECK(!store_raw_reader_next(&rd, &smp));
+	sqlite3_finalize(st);
+	st = NULL;
+
+	/* the end is exclusive */
+	CHECK_EQ_INT(sqlite3_prepare_v2(f->db, store_sql_raw_rows, -1, &st, NULL), SQLITE_OK);
+	store_raw_reader_start(&rd, st, id, (int64_t)T0 * 1000, (int64_t)(T0 + 1) * 1000);
+	n = 0;
+	while (store_raw_reader_next(&rd, &smp))
+		n++;
+	sqlite3_finalize(st);
+	st = NULL;
+	CHECK_EQ_INT(n, 1);
+
+	/* the sample before: found, or none when it is the damaged one */
+	CHECK_EQ_INT(sqlite3_prepare_v2(f->db, store_sql_raw_prev, -1, &st, NULL), SQLITE_OK);
+	rc = store_raw_prev(st, id, (int64_t)(T0 + 2) * 1000, &prev, &found);
+	sqlite3_reset(st);
+	CHECK_EQ_INT(rc, SQLITE_ROW);
+	CHECK(found);
+	CHECK_EQ_INT(prev.ts_ms, ((int64_t)T0 + 1) * 1000);
+	rc = store_raw_prev(st, id, (int64_t)(T0 + 3) * 1000, &prev, &found);
+	sqlite3_reset(st);
+	CHECK_EQ_INT(rc, SQLITE_ROW);
+	CHECK(!found);
+	rc = store_raw_prev(st, id, (int64_t)T0 * 1000, &prev, &found);
+	sqlite3_finalize(st);
+	CHECK_EQ_INT(rc, SQLITE_DONE);
+	CHECK(!found);
+}
+
+/* ---------------------------------------------------- span aggregate */
+
+static struct raw_sample value_sample(double v)
+{
+	return (struct raw_sample){.has_value = true, .value = v};
+}
+
+TEST(counter_span_treats_a_decrease_as_a_reset)
+{
+	const double v[] = {10, 15, 3, 7};
+	struct raw_sample smp[4];
+	struct span_agg a = {0};
+
+	for (int i = 0; i < 4; i++) {
+		smp[i] = value_sample(v[i]);
+		store_span_add_raw(&a, METRIC_COUNTER, i ? &smp[i - 1] : NULL, &smp[i]);
+	}
+	CHECK_EQ_INT(a.n, 4);
+	CHECK(a.has_values && a.has_inc && !a.has_hist);
+	CHECK_NEAR(a.inc, 5 + 3 + 4, 0); /* the first sample adds no increase */
+	CHECK_NEAR(a.min, 3, 0);
+	CHECK_NEAR(a.max, 15, 0);
+	CHECK_NEAR(a.sum, 35, 0);
+	CHECK_NEAR(a.last, 7, 0);
+
+	/* a gauge has no increase */
+	memset(&a, 0, sizeof(a));
+	for (int i = 0; i < 4; i++)
+		store_span_add_raw(&a, METRIC_GAUGE, i ? &smp[i - 1] : NULL, &smp[i]);
+	CHECK(!a.has_inc);
+	CHECK_EQ_INT(a.n, 4);
+}
+
+TEST(histogram_span_counts_observations_across_a_reset)
+{
+	struct raw_sample h[3] = {0};
+	struct span_agg a = {0};
+
+	for (int i = 0; i < 3; i++)
+		h[i].has_hist = true;
+	h[0].slots[4] = 5, h[0].hist_count = 5, h[0].value = 50;
+	h[1].slots[4] = 8, h[1].slots[6] = 2, h[1].hist_count = 10, h[1].value = 90;
+	/* the daemon restarted: counts start again from zero */
+	h[2].slots[4] = 1, h[2].hist_count = 1, h[2].value = 4;
+	for (int i = 0; i < 3; i++)
+		store_span_add_raw(&a, METRIC_HISTOGRAM, i ? &h[i - 1] : NULL, &h[i]);
+	CHECK_EQ_INT(a.n, 3);
+	CHECK(a.has_hist && !a.has_values);
+	CHECK_EQ_INT(a.slots[4], 3 + 1);
+	CHECK_EQ_INT(a.slots[6], 2);
+	CHECK_EQ_INT(a.hist_count, 5 + 1);
+	CHECK_NEAR(a.hist_sum, 40 + 4, 0);
+
+	/* one sample alone says nothing about when its counts happened */
+	memset(&a, 0, sizeof(a));
+	store_span_add_raw(&a, METRIC_HISTOGRAM, NULL, &h[1]);
+	CHECK_EQ_INT(a.n, 1);
+	CHECK(!a.has_hist);
+}
+
+TEST(merged_halves_equal_the_whole_span)
+{
+	enum metric_type types[] = {METRIC_COUNTER, METRIC_GAUGE, METRIC_HISTOGRAM};
+	struct raw_sample smp[40];
+	uint64_t rng = 7;
+
+	for (int i = 0; i < 40; i++) {
+		smp[i] = value_sample((double)(lcg(&rng) % 1000));
+		smp[i].has_hist = true;
+		for (int k = 0; k < REGISTRY_HIST_SLOTS; k++)
+			smp[i].slots[k] = (i ? smp[i - 1].slots[k] : 0) + lcg(&rng) % 3;
+		smp[i].hist_count = (i ? smp[i - 1].hist_count : 0) + 1 + lcg(&rng) % 9;
+		if (i == 25) /* a reset in the second half */
+			memset(smp[i].slots, 0, sizeof(smp[i].slots));
+	}
+	for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
+		for (int cut = 1; cut < 40; cut += 13) {
+			struct span_agg whole = {0}, first = {0}, second = {0};
+
+			for (int i = 0; i < 40; i++)
+				store_span_add_raw(&whole, types[t], i ? &smp[i - 1] : NULL,
+						   &smp[i]);
+			for (int i = 0; i < cut; i++)
+				store_span_add_raw(&first, types[t], i ? &smp[i - 1] : NULL,
+						   &smp[i]);
+			/* the second half knows the sample before it, as a rollup
+			 * of the next bucket does */
+			for (int i = cut; i < 40; i++)
+				store_span_add_raw(&second, types[t], &smp[i - 1], &smp[i]);
+			store_span_merge(&first, &second);
+			CHECK_EQ_INT(first.n, whole.n);
+			CHECK(first.has_values == whole.has_values);
+			CHECK(first.has_inc == whole.has_inc);
+			CHECK(first.has_hist == whole.has_hist);
+			/* integer values: sums are exact */
+			CHECK(first.min == whole.min && first.max == whole.max);
+			CHECK(first.sum == whole.sum && first.last == whole.last);
+			CHECK(first.inc == whole.inc);
+			CHECK_EQ_INT(first.hist_count, whole.hist_count);
+			CHECK(first.hist_sum == whole.hist_sum);
+			CHECK(memcmp(first.slots, whole.slots, sizeof(whole.slots)) == 0);
+		}
+	}
+}
+
+/* ------------------------------------------------------- rollup rows */
+
+STORE_TEST(rollup_row_reads_back_what_was_bound)
+{
+	struct span_agg a = {.n = 12,
+			     .has_values = true,
+			     .min = -1.5,
+			     .max = 1e300,
+			     .sum = 0.1 + 0.2,
+			     .last = 3,
+			     .has_inc = true,
+			     .inc = 42.25,
+			     .has_hist = true,
+			     .hist_count = 77,
+			     .hist_sum = 1e-9};
+	struct span_agg b;
+	unsigned char blob[STORE_BLOB_MAX];
+	sqlite3_stmt *st = NULL;
+
+	a.slots[0] = 70, a.slots[39] = 7;
+	CHECK_EQ_INT(fx_open(f), 0);
+	CHECK_EQ_INT(sql_open(f), 0);
+	CHECK_EQ_INT(
+	    sqlite3_prepare_v2(f->db,
+			       "INSERT INTO samples_1m (series_id, bucket_ts, " STORE_ROLLUP_COLS
+			       ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+			       -1, &st, NULL),
+	    SQLITE_OK);
+	store_span_bind(st, 9, 60, &a, blob);
+	CHECK_EQ_INT(sqlite3_step(st), SQLITE_DONE);
+	sqlite3_finalize(st);
+	st = NULL;
+
+	CHECK_EQ_INT(sqlite3_prepare_v2(f->db, "SELECT " STORE_ROLLUP_COLS " FROM samples_1m", -1,
+					&st, NULL),
+		     SQLITE_OK);
+	CHECK_EQ_INT(sqlite3_step(st), SQLITE_ROW);
+	CHECK_EQ_INT(store_span_from_row(st, 0, &b), 0);
+	sqlite3_finalize(st);
+	CHECK_EQ_INT(b.n, 12);
+	CHECK(b.has_values && b.has_inc && b.has_hist);
+	CHECK(b.min == a.min && b.max == a.max && b.sum == a.sum && b.last == a.last);
+	CHECK(b.inc == a.inc && b.hist_sum == a.hist_sum);
+	CHECK_EQ_INT(b.hist_count, 77);
+	CHECK(memcmp(b.slots, a.slots, sizeof(a.slots)) == 0);
+
+	/* a row without values, increase or histogram reads back as such */
+	b = (struct span_agg){.n = 1};
+	st = NULL;
+	CHECK_EQ_INT(sqlite3_prepare_v2(f->db,
+					"SELECT 3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL",
+					-1, &st, NULL),
+		     SQLITE_OK);
+	CHECK_EQ_INT(sqlite3_step(st), SQLITE_ROW);
+	CHECK_EQ_INT(store_span_from_row(st, 0, &b), 0);
+	sqlite3_finalize(st);
+	CHECK_EQ_INT(b.n, 3);
+	CHECK(!b.has_values && !b.has_inc && !b.has_hist);
+}
+
+TEST_MAIN()

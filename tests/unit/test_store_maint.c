@@ -1,0 +1,376 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * test_store_maint.c - store_maint.c: rollups and retention under a fake
+ * clock. Rollup rows are checked against aggregates computed here from
+ * the raw input (expect_bucket()), and read with a blob decoder of the
+ * test's own, so the store's code is not checked against itself.
+ *
+ * Each test runs in its own mkdtemp directory, removed afterwards even
+ * when a CHECK fails (STORE_TEST runs the body, then the cleanup).
+ */
+#include <string.h>
+
+#include "registry/hist.h"
+
+#include "test_store_fixture.h"
+
+/* The store's histogram blob: format 1, slot count, LEB128 per slot. */
+static int blob_decode(const unsigned char *p, int len, uint64_t slots[REGISTRY_HIST_SLOTS])
+{
+	int pos = 2;
+
+	memset(slots, 0, REGISTRY_HIST_SLOTS * sizeof(uint64_t));
+	if (len < 2 || p[0] != 1 || p[1] > REGISTRY_HIST_SLOTS)
+		return -1;
+	for (int i = 0; i < p[1]; i++) {
+		uint64_t v = 0;
+
+		for (int shift = 0;; shift += 7) {
+			if (pos >= len)
+				return -1;
+			v |= (uint64_t)(p[pos] & 0x7f) << shift;
+			if (!(p[pos++] & 0x80))
+				break;
+		}
+		slots[i] = v;
+	}
+	return pos == len ? 0 : -1;
+}
+
+/* Checks the rollup rows of table against expect_bucket() for each bucket. */
+static void check_rollup_rows(int *failed, sqlite3 *db, const char *table, const struct history *h,
+			      double width, int nbuckets)
+{
+	char sql[512];
+	sqlite3_stmt *st = NULL;
+	int rows = 0;
+
+	snprintf(sql, sizeof(sql),
+		 "SELECT r.bucket_ts, r.count, r.min, r.max, r.sum, r.last, s.type, r.inc, "
+		 "r.hist_count, r.hist_sum, r.hist_slots FROM %s AS r JOIN series AS s "
+		 "ON s.id = r.series_id ORDER BY r.bucket_ts, s.type",
+		 table);
+	CHECK(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		double b0 = (double)sqlite3_column_int64(st, 0);
+		const char *type = (const char *)sqlite3_column_text(st, 6);
+		struct expect e;
+
+		rows++;
+		expect_bucket(h, b0, width, &e);
+		if (!(sqlite3_column_int64(st, 1) == e.n)) {
+			fprintf(stderr, "  %s bucket %.0f %s: count %lld, expected %d\n", table, b0,
+				type, (long long)sqlite3_column_int64(st, 1), e.n);
+			*failed = 1;
+			break;
+		}
+		if (!strcmp(type, "gauge")) {
+			if (sqlite3_column_double(st, 2) != e.min ||
+			    sqlite3_column_double(st, 3) != e.max ||
+			    fabs(sqlite3_column_double(st, 4) - e.sum) > 1e-6 * fabs(e.sum) ||
+			    sqlite3_column_double(st, 5) != e.last ||
+			    sqlite3_column_type(st, 7) != SQLITE_NULL) {
+				fprintf(stderr, "  %s bucket %.0f gauge differs\n", table, b0);
+				*failed = 1;
+				break;
+			}
+		} else if (!strcmp(type, "counter")) {
+			bool inc_ok = e.has_inc ? fabs(sqlite3_column_double(st, 7) - e.inc) < 1e-6
+						: sqlite3_column_type(st, 7) == SQLITE_NULL;
+
+			if (!inc_ok || sqlite3_column_type(st, 10) != SQLITE_NULL) {
+				fprintf(stderr, "  %s bucket %.0f counter inc %g, expected %g\n",
+					table, b0, sqlite3_column_double(st, 7), e.inc);
+				*failed = 1;
+				break;
+			}
+		} else {
+			uint64_t slots[REGISTRY_HIST_SLOTS];
+
+			if (!e.has_hist) {
+				CHECK(sqlite3_column_type(st, 10) == SQLITE_NULL);
+				continue;
+			}
+			CHECK(blob_decode(sqlite3_column_blob(st, 10), sqlite3_column_bytes(st, 10),
+					  slots) == 0);
+			if (memcmp(slots, e.slots, sizeof(slots)) != 0 ||
+			    (uint64_t)sqlite3_column_int64(st, 8) != e.hcount ||
+			    fabs(sqlite3_column_double(st, 9) - e.hsum) > 1e-9 * e.hsum ||
+			    sqlite3_column_type(st, 2) != SQLITE_NULL) {
+				fprintf(stderr, "  %s bucket %.0f histogram differs\n", table, b0);
+				*failed = 1;
+				break;
+			}
+		}
+	}
+	sqlite3_finalize(st);
+	if (*failed)
+		return;
+	CHECK_EQ_INT(rows, nbuckets * 3);
+}
+
+STORE_TEST(minute_rollups_match_independent_aggregates)
+{
+	static struct history h;
+	struct store_range_query q = {
+	    .selector = {.name = "kpulse_mem_free_bytes"},
+	    .from = T0,
+	    .to = T0 + 179,
+	    .step = 60,
+	};
+	struct expect e;
+
+	history_make(&h, 180, 1.0, 100); /* 3 minutes at 1 s, resets in minute 1 */
+	CHECK_EQ_INT(fx_open(f), 0);
+	CHECK_EQ_INT(history_append(f, &h, 0, h.n), 0);
+	CHECK_EQ_INT(store_flush_sync(f->s), 0);
+
+	/* minute 2 is not complete until rollup_delay_s after it ends */
+	set_now(f, T0 + 180 + f->opts.rollup_delay_s - 1);
+	CHECK_EQ_INT(store_run_maintenance(f->s), 0);
+	CHECK_EQ_INT(sql_open(f), 0);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT count(DISTINCT bucket_ts) FROM samples_1m"), 2);
+	set_now(f, T0 + 180 + f->opts.rollup_delay_s);
+	CHECK_EQ_INT(store_run_maintenance(f->s), 0);
+	check_rollup_rows(failed, f->db, "samples_1m", &h, 60, 3);
+	if (*failed)
+		return;
+
+	/* the same through queries on the 1-minute tier */
+	for (int agg = STORE_AGG_AVG; agg <= STORE_AGG_LAST; agg++) {
+		q.agg = (enum store_agg)agg;
+		CHECK_EQ_INT(store_query_range(f->s, &q, &f->range), 0);
+		CHECK_EQ_INT(f->range->tier, STORE_TIER_1M);
+		CHECK_EQ_INT(f->range->series[0].npoints, 3);
+		for (int m = 0; m < 3; m++) {
+			double want;
+
+			expect_bucket(&h, T0 + 60 * m, 60, &e);
+			want = agg == STORE_AGG_AVG   ? e.sum / e.n
+			       : agg == STORE_AGG_MIN ? e.min
+			       : agg == STORE_AGG_MAX ? e.max
+			       : agg == STORE_AGG_SUM ? e.sum
+						      : e.last;
+			CHECK_NEAR(f->range->series[0].points[m].ts, T0 + 60 * m, 0);
+			CHECK_NEAR(f->range->series[0].points[m].value, want, 1e-9 * fabs(want));
+		}
+		f->range = store_range_result_free(f->range);
+	}
+
+	q.selector.name = "kpulse_sched_cpu_busy_seconds_total";
+	q.agg = STORE_AGG_RATE;
+	CHECK_EQ_INT(store_query_range(f->s, &q, &f->range), 0);
+	CHECK_EQ_INT(f->range->series[0].npoints, 3);
+	for (int m = 0; m < 3; m++) {
+		expect_bucket(&h, T0 + 60 * m, 60, &e);
+		CHECK_NEAR(f->range->series[0].points[m].value, e.inc / 60, 1e-9);
+	}
+	f->range = store_range_result_free(f->range);
+
+	/* percentiles from the rolled-up histogram */
+	q.selector.name = "kpulse_block_io_latency_seconds";
+	q.agg = STORE_AGG_QUANTILE;
+	for (double qq = 0.1; qq <= 1.0; qq += 0.22) {
+		q.quantile = qq;
+		CHECK_EQ_INT(store_query_range(f->s, &q, &f->range), 0);
+		CHECK_EQ_INT(f->range->series[0].npoints, 3);
+		for (int m = 0; m < 3; m++) {
+			double want;
+
+			expect_bucket(&h, T0 + 60 * m, 60, &e);
+			want = hist_log2_quantile(e.slots, REGISTRY_HIST_SLOTS, qq) * 1e-9;
+			CHECK_NEAR(f->range->series[0].points[m].value, want, 1e-15);
+		}
+		f->range = store_range_result_free(f->range);
+	}
+	q.agg = STORE_AGG_AVG;
+	CHECK_EQ_INT(store_query_range(f->s, &q, &f->range), 0);
+	expect_bucket(&h, T0 + 60, 60, &e);
+	CHECK_NEAR(f->range->series[0].points[1].value, e.hsum / (double)e.hcount, 1e-12);
+}
+
+STORE_TEST(hour_rollups_merge_minutes_exactly)
+{
+	static struct history h;
+	struct store_range_query q = {
+	    .selector = {.name = "kpulse_block_io_latency_seconds"},
+	    .from = T0,
+	    .to = T0 + 7199,
+	    .step = 3600,
+	    .agg = STORE_AGG_QUANTILE,
+	    .quantile = 0.99,
+	};
+	struct store_stats st;
+	struct expect e;
+
+	history_make(&h, 720, 10.0, 500);    /* 2 hours at 10 s, resets in hour 1 */
+	f->opts.maintenance_batch_rows = 50; /* many small transactions */
+	CHECK_EQ_INT(fx_open(f), 0);
+	CHECK_EQ_INT(history_append(f, &h, 0, h.n), 0);
+	CHECK_EQ_INT(store_flush_sync(f->s), 0);
+	set_now(f, T0 + 7200 + 30);
+	CHECK_EQ_INT(store_run_maintenance(f->s), 0);
+
+	CHECK_EQ_INT(sql_open(f), 0);
+	check_rollup_rows(failed, f->db, "samples_1m", &h, 60, 120);
+	if (*failed)
+		return;
+	check_rollup_rows(failed, f->db, "samples_1h", &h, 3600, 2);
+	if (*failed)
+		return;
+	store_get_stats(f->s, &st);
+	CHECK_EQ_INT(st.rollup_rows_written, 120 * 3 + 2 * 3);
+
+	CHECK_EQ_INT(store_query_range(f->s, &q, &f->range), 0);
+	CHECK_EQ_INT(f->range->tier, STORE_TIER_1H);
+	CHECK_EQ_INT(f->range->series[0].npoints, 2);
+	for (int hr = 0; hr < 2; hr++) {
+		expect_bucket(&h, T0 + 3600 * hr, 3600, &e);
+		CHECK_NEAR(f->range->series[0].points[hr].value,
+			   hist_log2_quantile(e.slots, REGISTRY_HIST_SLOTS, 0.99) * 1e-9, 1e-15);
+	}
+	f->range = store_range_result_free(f->range);
+
+	/* counter rate over the hour from the 1-hour tier */
+	q.selector.name = "kpulse_sched_cpu_busy_seconds_total";
+	q.agg = STORE_AGG_RATE;
+	CHECK_EQ_INT(store_query_range(f->s, &q, &f->range), 0);
+	expect_bucket(&h, T0 + 3600, 3600, &e);
+	CHECK_NEAR(f->range->series[0].points[1].value, e.inc / 3600, 1e-9);
+}
+
+STORE_TEST(late_samples_are_rolled_up_again)
+{
+	struct metric_series m = gauge_series("kpulse_late", NULL, NULL, 0);
+
+	CHECK_EQ_INT(fx_open(f), 0);
+	for (int i = 0; i < 30; i++) {
+		m.value = i;
+		CHECK_EQ_INT(store_append_series(f->s, T0 + i, &m, 1), 0);
+	}
+	CHECK_EQ_INT(store_flush_sync(f->s), 0);
+	set_now(f, T0 + 600);
+	CHECK_EQ_INT(store_run_maintenance(f->s), 0);
+	CHECK_EQ_INT(sql_open(f), 0);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT count FROM samples_1m"), 30);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT last FROM samples_1m"), 29);
+
+	/* a sample of that minute arrives late, as after an outage */
+	m.value = 1000;
+	CHECK_EQ_INT(store_append_series(f->s, T0 + 45, &m, 1), 0);
+	CHECK_EQ_INT(store_flush_sync(f->s), 0);
+	CHECK_EQ_INT(store_run_maintenance(f->s), 0);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM samples_1m"), 1);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT count FROM samples_1m"), 31);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT last FROM samples_1m"), 1000);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT max FROM samples_1m"), 1000);
+}
+
+STORE_TEST(background_maintenance_rolls_up_without_being_asked)
+{
+	struct metric_series m = gauge_series("kpulse_bg", NULL, NULL, 3);
+	int64_t rows = 0;
+
+	f->opts.maintenance_interval_s = 0.01;
+	f->opts.flush_interval_s = 0.01;
+	CHECK_EQ_INT(fx_open(f), 0);
+	CHECK_EQ_INT(store_append_series(f->s, T0, &m, 1), 0);
+	CHECK_EQ_INT(store_append_series(f->s, T0 + 61, &m, 1), 0);
+	set_now(f, T0 + 200);
+	CHECK_EQ_INT(sql_open(f), 0);
+	for (int i = 0; i < 300 && rows < 2; i++) {
+		usleep(10000);
+		rows = sql_int(f->db, "SELECT count(*) FROM samples_1m");
+	}
+	CHECK_EQ_INT(rows, 2);
+}
+
+/* -------------------------------------------------------- retention */
+
+STORE_TEST(retention_deletes_old_rows_per_tier)
+{
+	struct metric_series m = gauge_series("kpulse_ret", NULL, NULL, 1);
+	struct store_stats st;
+	double now = T0 + 6 * 3600 + 60;
+
+	/* first keep everything and roll it all up */
+	f->opts.retention_raw_s = f->opts.retention_1m_s = 1e9;
+	f->opts.retention_1h_s = f->opts.retention_events_s = 1e9;
+	CHECK_EQ_INT(fx_open(f), 0);
+	/* 6 hours: a sample a minute, an event every 10 minutes */
+	for (int i = 0; i < 360; i++) {
+		m.value = i;
+		CHECK_EQ_INT(store_append_series(f->s, T0 + 60 * i, &m, 1), 0);
+		if (i % 10 == 0)
+			CHECK_EQ_INT(store_append_event(f->s, T0 + 60 * i, "exec", i, "x", NULL),
+				     0);
+	}
+	CHECK_EQ_INT(store_flush_sync(f->s), 0);
+	set_now(f, T0 + 6 * 3600 + 30);
+	CHECK_EQ_INT(store_run_maintenance(f->s), 0);
+	CHECK_EQ_INT(sql_open(f), 0);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM samples_raw"), 360);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM samples_1m"), 360);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM samples_1h"), 6);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM events"), 36);
+	f->s = store_close(f->s);
+
+	/* then reopen with short retentions, bounded to 7 rows a step */
+	f->opts.retention_raw_s = 3600;
+	f->opts.retention_1m_s = 2 * 3600;
+	f->opts.retention_1h_s = 4 * 3600;
+	f->opts.retention_events_s = 1800;
+	f->opts.maintenance_batch_rows = 7;
+	set_now(f, now);
+	CHECK_EQ_INT(fx_open(f), 0);
+	CHECK_EQ_INT(store_run_maintenance(f->s), 0);
+
+	/* raw: samples at or after now - 1 h, i.e. from minute 301 */
+	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM samples_raw"), 59);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT min(ts_ms) FROM samples_raw"),
+		     (int64_t)(now - 3600) * 1000);
+	/* 1m: buckets at or after now - 2 h, from minute 241 */
+	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM samples_1m"), 119);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT min(bucket_ts) FROM samples_1m"),
+		     (int64_t)(now - 7200));
+	/* 1h: buckets at or after now - 4 h: hours 3, 4, 5 */
+	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM samples_1h"), 3);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT min(bucket_ts) FROM samples_1h"),
+		     (int64_t)T0 + 3 * 3600);
+	/* events: at or after now - 30 min: minutes 340 and 350 */
+	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM events"), 2);
+	CHECK(sql_double(f->db, "SELECT min(ts) FROM events") >= now - 1800);
+	store_get_stats(f->s, &st);
+	CHECK_EQ_INT(st.rows_deleted, (360 - 59) + (360 - 119) + (6 - 3) + (36 - 2));
+	/* the series still has data */
+	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM series"), 1);
+
+	/* days later everything is gone, the series too */
+	set_now(f, now + 2 * 86400);
+	CHECK_EQ_INT(store_run_maintenance(f->s), 0);
+	CHECK_EQ_INT(sql_int(f->db,
+			     "SELECT (SELECT count(*) FROM samples_raw) + "
+			     "(SELECT count(*) FROM samples_1m) + "
+			     "(SELECT count(*) FROM samples_1h) + "
+			     "(SELECT count(*) FROM events) + (SELECT count(*) FROM series)"),
+		     0);
+}
+
+STORE_TEST(retention_keeps_raw_rows_not_yet_rolled_up)
+{
+	struct metric_series m = gauge_series("kpulse_keep", NULL, NULL, 1);
+
+	f->opts.retention_raw_s = 60;
+	/* rollups cannot run: the minutes never become ready */
+	f->opts.rollup_delay_s = 1e9;
+	CHECK_EQ_INT(fx_open(f), 0);
+	for (int i = 0; i < 10; i++)
+		CHECK_EQ_INT(store_append_series(f->s, T0 + 10 * i, &m, 1), 0);
+	CHECK_EQ_INT(store_flush_sync(f->s), 0);
+	set_now(f, T0 + 3600);
+	CHECK_EQ_INT(store_run_maintenance(f->s), 0);
+	CHECK_EQ_INT(sql_open(f), 0);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM samples_raw"), 10);
+}
+
+TEST_MAIN()

@@ -1,0 +1,236 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * store_encode.c - how the store's data sits in SQLite rows: the raw
+ * tier's statements and its sample codec, the rollup rows, and the
+ * histogram blob. The bottom of the store: it calls nothing else of it.
+ *
+ * Contracts:
+ *   - The raw tier's columns are known here and in the schema only. The
+ *     rollups, the queries and the writer read and write raw samples
+ *     through store_sql_raw_*, store_raw_bind(), store_raw_prev() and the
+ *     raw_reader, so a new layout (say, compressed chunks of samples per
+ *     series) is a change of this file, the schema and the writer.
+ *   - Readers return samples in time order and skip a sample whose blob
+ *     does not decode: a corrupt row costs that sample, never the scan.
+ *   - A histogram blob is format byte 1, the slot count, then one LEB128
+ *     varint per slot up to the last non-zero one. Decoding refuses
+ *     anything else (-EBADMSG), so a foreign or damaged blob never reads
+ *     as counts.
+ *   - Nothing here resets or finalizes a statement it did not prepare: the
+ *     caller does, after reading the error of the step that failed.
+ */
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+
+#include "store/store_internal.h"
+
+/* ---------------------------------------------------- histogram blobs */
+
+#define HIST_BLOB_FORMAT 1
+
+size_t store_blob_encode(const uint64_t *slots, unsigned char out[STORE_BLOB_MAX])
+{
+	size_t n = REGISTRY_HIST_SLOTS, len = 0;
+
+	while (n > 0 && slots[n - 1] == 0)
+		n--;
+	out[len++] = HIST_BLOB_FORMAT;
+	out[len++] = (unsigned char)n;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t v = slots[i];
+
+		do {
+			unsigned char byte = v & 0x7f;
+
+			v >>= 7;
+			out[len++] = byte | (v ? 0x80 : 0);
+		} while (v);
+	}
+	return len;
+}
+
+int store_blob_decode(const void *blob, size_t len, uint64_t *slots)
+{
+	const unsigned char *p = blob;
+	size_t pos = 2;
+
+	memset(slots, 0, REGISTRY_HIST_SLOTS * sizeof(*slots));
+	if (!p || len < 2 || p[0] != HIST_BLOB_FORMAT || p[1] > REGISTRY_HIST_SLOTS)
+		return -EBADMSG;
+	for (size_t i = 0; i < p[1]; i++) {
+		uint64_t v = 0;
+
+		for (unsigned shift = 0;; shift += 7) {
+			unsigned char byte;
+
+			if (pos >= len || shift > 63)
+				return -EBADMSG;
+			byte = p[pos++];
+			v |= (uint64_t)(byte & 0x7f) << shift;
+			if (!(byte & 0x80))
+				break;
+		}
+		slots[i] = v;
+	}
+	return pos == len ? 0 : -EBADMSG;
+}
+
+/* ----------------------------------------------------------- raw tier */
+
+int store_ts_to_ms(double ts, int64_t *ret_ms)
+{
+	if (!isfinite(ts) || ts <= 0 || ts > 8.6e12)
+		return -EINVAL;
+	*ret_ms = llround(ts * 1000.0);
+	return 0;
+}
+
+/* One row per sample: value is a counter's or gauge's value or a
+ * histogram's cumulative sum; hist_count and hist_slots are set for
+ * histograms only. Two samples of a series in one millisecond keep the
+ * later one. */
+#define RAW_COLS "ts_ms, value, hist_count, hist_slots"
+
+const char store_sql_raw_insert[] =
+    "INSERT OR REPLACE INTO samples_raw (series_id, " RAW_COLS ") VALUES (?1, ?2, ?3, ?4, ?5)";
+const char store_sql_raw_rows[] = "SELECT " RAW_COLS " FROM samples_raw "
+				  "WHERE series_id = ?1 AND ts_ms >= ?2 AND ts_ms < ?3 "
+				  "ORDER BY ts_ms";
+const char store_sql_raw_prev[] = "SELECT " RAW_COLS " FROM samples_raw "
+				  "WHERE series_id = ?1 AND ts_ms < ?2 ORDER BY ts_ms DESC LIMIT 1";
+const char store_sql_raw_next_ts[] =
+    "SELECT ts_ms FROM samples_raw WHERE ts_ms >= ?1 ORDER BY ts_ms LIMIT 1";
+const char store_sql_raw_series_in[] = "SELECT id, type FROM series WHERE id IN (SELECT "
+				       "series_id FROM samples_raw WHERE ts_ms >= ?1 AND "
+				       "ts_ms < ?2) ORDER BY id";
+const char store_sql_raw_delete_oldest[] =
+    "DELETE FROM samples_raw WHERE ts_ms < ?1 AND ts_ms <= coalesce((SELECT ts_ms "
+    "FROM samples_raw WHERE ts_ms < ?1 ORDER BY ts_ms LIMIT 1 OFFSET ?2), ?1)";
+const char store_sql_raw_latest[] =
+    "SELECT s.id, s.name, s.labels, s.type, s.scale, r.ts_ms, r.value, r.hist_count, "
+    "r.hist_slots FROM samples_raw AS r JOIN series AS s ON s.id = r.series_id "
+    "WHERE r.ts_ms = (SELECT max(ts_ms) FROM samples_raw) ORDER BY s.name, s.labels";
+
+void store_raw_bind(sqlite3_stmt *st, int64_t ts_ms, double value, uint64_t hist_count,
+		    const void *blob, size_t blob_len)
+{
+	sqlite3_bind_int64(st, 2, ts_ms);
+	sqlite3_bind_double(st, 3, value);
+	if (blob_len) {
+		sqlite3_bind_int64(st, 4, (int64_t)hist_count);
+		sqlite3_bind_blob(st, 5, blob, (int)blob_len, SQLITE_STATIC);
+	} else {
+		sqlite3_bind_null(st, 4);
+		sqlite3_bind_null(st, 5);
+	}
+}
+
+int store_raw_from_row(sqlite3_stmt *st, int first, struct raw_sample *out)
+{
+	out->ts_ms = sqlite3_column_int64(st, first);
+	out->has_value = sqlite3_column_type(st, first + 1) != SQLITE_NULL;
+	out->value = sqlite3_column_double(st, first + 1);
+	out->has_hist = sqlite3_column_type(st, first + 3) == SQLITE_BLOB;
+	out->hist_count = 0;
+	if (!out->has_hist)
+		return 0;
+	out->hist_count = (uint64_t)sqlite3_column_int64(st, first + 2);
+	return store_blob_decode(sqlite3_column_blob(st, first + 3),
+				 (size_t)sqlite3_column_bytes(st, first + 3), out->slots);
+}
+
+int store_raw_prev(sqlite3_stmt *st, int64_t id, int64_t before_ms, struct raw_sample *out,
+		   bool *ret_found)
+{
+	int rc;
+
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, before_ms);
+	rc = sqlite3_step(st);
+	*ret_found = rc == SQLITE_ROW && store_raw_from_row(st, 0, out) == 0;
+	return rc;
+}
+
+void store_raw_reader_start(struct raw_reader *r, sqlite3_stmt *st, int64_t id, int64_t from_ms,
+			    int64_t end_ms)
+{
+	*r = (struct raw_reader){.st = st, .rc = SQLITE_OK};
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, from_ms);
+	sqlite3_bind_int64(st, 3, end_ms);
+}
+
+bool store_raw_reader_next(struct raw_reader *r, struct raw_sample *out)
+{
+	if (r->rc != SQLITE_OK)
+		return false; /* ended: a statement must not be stepped past DONE */
+	for (;;) {
+		int rc = sqlite3_step(r->st);
+
+		if (rc != SQLITE_ROW) {
+			r->rc = rc;
+			return false;
+		}
+		r->rows++;
+		if (store_raw_from_row(r->st, 0, out) == 0)
+			return true;
+	}
+}
+
+/* -------------------------------------------------------- rollup rows */
+
+/* count, min, max, sum, last, inc, hist_count, hist_sum, hist_slots */
+int store_span_from_row(sqlite3_stmt *st, int first, struct span_agg *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->n = sqlite3_column_int64(st, first);
+	out->has_values = sqlite3_column_type(st, first + 1) != SQLITE_NULL;
+	if (out->has_values) {
+		out->min = sqlite3_column_double(st, first + 1);
+		out->max = sqlite3_column_double(st, first + 2);
+		out->sum = sqlite3_column_double(st, first + 3);
+		out->last = sqlite3_column_double(st, first + 4);
+	}
+	out->has_inc = sqlite3_column_type(st, first + 5) != SQLITE_NULL;
+	out->inc = sqlite3_column_double(st, first + 5);
+	out->has_hist = sqlite3_column_type(st, first + 8) == SQLITE_BLOB;
+	if (!out->has_hist)
+		return 0;
+	out->hist_count = (uint64_t)sqlite3_column_int64(st, first + 6);
+	out->hist_sum = sqlite3_column_double(st, first + 7);
+	return store_blob_decode(sqlite3_column_blob(st, first + 8),
+				 (size_t)sqlite3_column_bytes(st, first + 8), out->slots);
+}
+
+void store_span_bind(sqlite3_stmt *st, int64_t id, int64_t bucket, const struct span_agg *a,
+		     unsigned char blob[STORE_BLOB_MAX])
+{
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, bucket);
+	sqlite3_bind_int64(st, 3, a->n);
+	if (a->has_values) {
+		sqlite3_bind_double(st, 4, a->min);
+		sqlite3_bind_double(st, 5, a->max);
+		sqlite3_bind_double(st, 6, a->sum);
+		sqlite3_bind_double(st, 7, a->last);
+	} else {
+		for (int i = 4; i <= 7; i++)
+			sqlite3_bind_null(st, i);
+	}
+	if (a->has_inc)
+		sqlite3_bind_double(st, 8, a->inc);
+	else
+		sqlite3_bind_null(st, 8);
+	if (a->has_hist) {
+		size_t len = store_blob_encode(a->slots, blob);
+
+		sqlite3_bind_int64(st, 9, (int64_t)a->hist_count);
+		sqlite3_bind_double(st, 10, a->hist_sum);
+		sqlite3_bind_blob(st, 11, blob, (int)len, SQLITE_STATIC);
+	} else {
+		sqlite3_bind_null(st, 9);
+		sqlite3_bind_null(st, 10);
+		sqlite3_bind_null(st, 11);
+	}
+}
