@@ -46,7 +46,7 @@ LIB_OBJS := $(filter-out $(BUILD)/obj/userspace/cli/%,$(USER_OBJS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
-.PHONY: all deps build run test test-unit test-kernel test-daemon test-api bench eval fuzz-replay \
+.PHONY: all deps build run test test-unit test-kernel test-daemon test-api bench eval fuzz-csv \
 	sanitize valgrind vmlinux \
 	env-example \
 	format format-check clean help
@@ -63,7 +63,7 @@ help:
 	@echo "make valgrind     the daemon's start and stop under valgrind"
 	@echo "make bench        cost per kernel event and throughput loss"
 	@echo "make eval         NAB scores of the anomaly detector (needs ../shared)"
-	@echo "make fuzz-replay  libFuzzer on the replay CSV reader (FUZZ_SECONDS=60)"
+	@echo "make fuzz-csv     libFuzzer on the CSV reader of replay (FUZZ_SECONDS=60)"
 	@echo "make vmlinux      regenerate vmlinux/$(ARCH)/vmlinux.h from this kernel's BTF"
 	@echo "make format       clang-format the C sources"
 	@echo "make env-example  regenerate .env.example from the option table"
@@ -166,21 +166,22 @@ bench: deps build $(BUILD)/tests/bench_store $(BUILD)/tests/bench_models
 eval: build
 	KPULSE_BIN=$(abspath $(BUILD)/kpulse) tests/eval/nab_eval.sh
 
-# libFuzzer on the replay CSV reader (clang, ASan + UBSan), FUZZ_SECONDS long,
-# from the seed corpus in tests/fuzz/corpus/replay_csv (new inputs are kept
-# in $(BUILD)/fuzz/replay_csv, not in the source tree).
+# libFuzzer on util/csv, the CSV reader of replay and forecast (clang, ASan +
+# UBSan), FUZZ_SECONDS long, from the seed corpus in tests/fuzz/corpus/csv
+# (the first byte of an input picks series or matrix; new inputs are kept in
+# $(BUILD)/fuzz/csv, not in the source tree).
 FUZZ_SECONDS ?= 60
-FUZZ_REPLAY_SRCS := tests/fuzz/fuzz_replay_csv.c userspace/models/replay_csv.c \
-	userspace/util/error.c userspace/util/utf8.c
-$(BUILD)/fuzz/fuzz_replay_csv: $(FUZZ_REPLAY_SRCS) userspace/models/replay_csv.h
+FUZZ_CSV_SRCS := tests/fuzz/fuzz_csv.c userspace/util/csv.c userspace/util/error.c \
+	userspace/util/utf8.c
+$(BUILD)/fuzz/fuzz_csv: $(FUZZ_CSV_SRCS) userspace/util/csv.h
 	@mkdir -p $(dir $@)
 	$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -Iuserspace -fsanitize=fuzzer,address,undefined \
-		-fno-sanitize-recover=all -o $@ $(FUZZ_REPLAY_SRCS) -lm
+		-fno-sanitize-recover=all -o $@ $(FUZZ_CSV_SRCS) -lm
 
-fuzz-replay: $(BUILD)/fuzz/fuzz_replay_csv
-	@mkdir -p $(BUILD)/fuzz/replay_csv
-	$(BUILD)/fuzz/fuzz_replay_csv -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
-		$(BUILD)/fuzz/replay_csv tests/fuzz/corpus/replay_csv
+fuzz-csv: $(BUILD)/fuzz/fuzz_csv
+	@mkdir -p $(BUILD)/fuzz/csv
+	$(BUILD)/fuzz/fuzz_csv -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
+		$(BUILD)/fuzz/csv tests/fuzz/corpus/csv
 
 vmlinux:
 	@mkdir -p $(dir $(VMLINUX_H))

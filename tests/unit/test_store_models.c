@@ -49,8 +49,9 @@ static void fx_close(struct fx *f)
 static struct store_anomaly rec(int64_t id, const char *series, double start, double end,
 				const char *severity, const char *contrib)
 {
-	return (struct store_anomaly){id,	 (char *)series, start, end,	       end == start,
-				      (char *)severity, 0.8,	    (char *)"stream", (char *)contrib};
+	return (struct store_anomaly){id,  (char *)series,   start,
+				      end, end == start,     (char *)severity,
+				      0.8, (char *)"stream", (char *)contrib};
 }
 
 TEST(anomalies_are_written_replaced_and_queried)
@@ -73,8 +74,9 @@ TEST(anomalies_are_written_replaced_and_queried)
 	/* the same id again: the record moves on (end, severity) */
 	a = rec(1, "cs{}:rate", 100, 160, "critical", "[{\"series\":\"cs{}:rate\",\"weight\":1}]");
 	CHECK_EQ_INT(store_models_put_anomaly(f.m, &a), 0);
-	a = rec(2, "pf{}:rate", 500, 500, "warning",
-		"[{\"series\":\"pf{}:rate\",\"weight\":2},{\"series\":\"cs{}:rate\",\"weight\":1}]");
+	a = rec(
+	    2, "pf{}:rate", 500, 500, "warning",
+	    "[{\"series\":\"pf{}:rate\",\"weight\":2},{\"series\":\"cs{}:rate\",\"weight\":1}]");
 	CHECK_EQ_INT(store_models_put_anomaly(f.m, &a), 0);
 	CHECK_EQ_INT(store_models_commit(f.m), 0);
 	CHECK_EQ_INT(store_models_max_id(f.m, &id), 0);

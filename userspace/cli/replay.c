@@ -20,29 +20,53 @@
 
 #include "cli/cli.h"
 #include "models/detector.h"
-#include "models/replay_csv.h"
+#include "util/csv.h"
+#include "util/error.h"
 
 static void usage(FILE *out)
 {
-	fprintf(out, "Usage: kpulse replay --input FILE.csv [--output FILE.csv] [--detector NAME]\n"
-		     "                     [--explain]\n"
-		     "\n"
-		     "Run the streaming anomaly detector the daemon runs over a CSV with the\n"
-		     "header 'timestamp,value' (timestamps YYYY-MM-DD HH:MM:SS in UTC, or unix\n"
-		     "seconds; oldest first, repeats allowed) and write\n"
-		     "'timestamp,value,anomaly_score', one row per input row. Each score uses\n"
-		     "only that row and the rows before it.\n"
-		     "\n"
-		     "Options:\n"
-		     "  --input FILE      the CSV to replay ('-' reads standard input)\n"
-		     "  --output FILE     where to write (default: standard output)\n"
-		     "  --detector NAME   stream (the daemon's, default) or ewma (reference)\n"
-		     "  --explain         add the columns expected, surprise, model and fired\n"
-		     "                    (S surprise, R out of range, L level shift re-baselined)\n");
+	fprintf(out,
+		"Usage: kpulse replay --input FILE.csv [--output FILE.csv] [--detector NAME]\n"
+		"                     [--explain]\n"
+		"\n"
+		"Run the streaming anomaly detector the daemon runs over a CSV with the\n"
+		"header 'timestamp,value' (timestamps YYYY-MM-DD HH:MM:SS in UTC, or unix\n"
+		"seconds; oldest first, repeats kept as they are) and write\n"
+		"'timestamp,value,anomaly_score', one row per input row. Each score uses\n"
+		"only that row and the rows before it.\n"
+		"\n"
+		"Options:\n"
+		"  --input FILE      the CSV to replay ('-' reads standard input)\n"
+		"  --output FILE     where to write (default: standard output)\n"
+		"  --detector NAME   stream (the daemon's, default) or ewma (reference)\n"
+		"  --explain         add the columns expected, surprise, model and fired\n"
+		"                    (S surprise, R out of range, L level shift re-baselined)\n");
 }
 
-static int write_rows(FILE *out, const struct replay_table *t, enum detector_kind kind,
-		      bool explain)
+/*
+ * Rows must not go back in time (a detector learns in time order); equal
+ * timestamps are kept, each row as a sample (NAB repeats the hour a
+ * daylight-saving change skipped). Returns 0 or -EINVAL with err naming
+ * the line (the header is line 1 and util/csv refuses blank lines).
+ */
+static int check_order(const struct csv_series *t, const char *name, char *err, size_t errlen)
+{
+	for (size_t i = 1; i < t->n; i++) {
+		if (t->t[i] < t->t[i - 1]) {
+			char now[32], before[32];
+
+			return error_set(
+			    err, errlen, -EINVAL,
+			    "%s:%zu: timestamp %s goes back in time (after %s); rows "
+			    "must be oldest first (equal timestamps are kept)",
+			    name, i + 2, csv_format_time(t->t[i], t->time_format, now, sizeof(now)),
+			    csv_format_time(t->t[i - 1], t->time_format, before, sizeof(before)));
+		}
+	}
+	return 0;
+}
+
+static int write_rows(FILE *out, const struct csv_series *t, enum detector_kind kind, bool explain)
 {
 	struct detector *d = malloc(sizeof(*d));
 
@@ -51,12 +75,14 @@ static int write_rows(FILE *out, const struct replay_table *t, enum detector_kin
 	detector_init(d, kind);
 	fprintf(out, "timestamp,value,anomaly_score%s\n",
 		explain ? ",expected,surprise,model,fired" : "");
-	for (size_t i = 0; i < t->nrows; i++) {
-		const struct replay_row *row = &t->rows[i];
+	for (size_t i = 0; i < t->n; i++) {
 		struct detector_result res;
-		double score = detector_update(d, row->timestamp, row->value, &res);
+		double score = detector_update(d, t->t[i], t->v[i], &res);
+		char ts[32];
 
-		fprintf(out, "%s,%s,%.9f", row->ts_text, row->value_text, score);
+		/* %.17g gives back the very double that was read */
+		fprintf(out, "%s,%.17g,%.9f",
+			csv_format_time(t->t[i], t->time_format, ts, sizeof(ts)), t->v[i], score);
 		if (explain)
 			fprintf(out, ",%.9g,%.6f,%s,%s%s%s", res.expected, res.surprise,
 				detector_model_name(res.model),
@@ -72,17 +98,14 @@ static int write_rows(FILE *out, const struct replay_table *t, enum detector_kin
 int cmd_replay(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"input", required_argument, NULL, 'i'},
-	    {"output", required_argument, NULL, 'o'},
-	    {"detector", required_argument, NULL, 'd'},
-	    {"explain", no_argument, NULL, 'x'},
-	    {"help", no_argument, NULL, 'h'},
-	    {0},
+	    {"input", required_argument, NULL, 'i'},	{"output", required_argument, NULL, 'o'},
+	    {"detector", required_argument, NULL, 'd'}, {"explain", no_argument, NULL, 'x'},
+	    {"help", no_argument, NULL, 'h'},		{0},
 	};
 	const char *input = NULL, *output = NULL;
 	enum detector_kind kind = DETECTOR_STREAM;
 	bool explain = false;
-	struct replay_table t = {0};
+	struct csv_series *t = NULL;
 	char err[512], tmp[PATH_MAX] = "";
 	FILE *in, *out = stdout;
 	int c, r, status = 1;
@@ -97,10 +120,11 @@ int cmd_replay(int argc, char **argv)
 			break;
 		case 'd':
 			if (detector_kind_parse(optarg, &kind)) {
-				fprintf(stderr,
-					"kpulse replay: --detector: '%s' is not a detector (stream, "
-					"ewma)\n",
-					optarg);
+				fprintf(
+				    stderr,
+				    "kpulse replay: --detector: '%s' is not a detector (stream, "
+				    "ewma)\n",
+				    optarg);
 				return EXIT_USAGE;
 			}
 			break;
@@ -129,11 +153,14 @@ int cmd_replay(int argc, char **argv)
 		fprintf(stderr, "kpulse replay: %s: %s\n", input, strerror(errno));
 		return 1;
 	}
-	r = replay_csv_read(in, 0, &t, err, sizeof(err));
+	r = csv_read_series(in, input, CSV_ROWS_DEFAULT, &t, err, sizeof(err));
 	if (in != stdin)
 		fclose(in);
+	if (!r)
+		r = check_order(t, input, err, sizeof(err));
 	if (r) {
-		fprintf(stderr, "kpulse replay: %s: %s\n", input, err);
+		fprintf(stderr, "kpulse replay: %s\n", err);
+		csv_series_free(t);
 		return 1;
 	}
 
@@ -155,7 +182,7 @@ int cmd_replay(int argc, char **argv)
 			goto cleanup;
 		}
 	}
-	r = write_rows(out, &t, kind, explain);
+	r = write_rows(out, t, kind, explain);
 	if (out != stdout) {
 		if (fclose(out) && !r)
 			r = -errno;
@@ -175,6 +202,6 @@ int cmd_replay(int argc, char **argv)
 cleanup:
 	if (tmp[0])
 		unlink(tmp);
-	replay_table_clear(&t);
+	csv_series_free(t);
 	return status;
 }

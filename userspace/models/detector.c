@@ -33,8 +33,8 @@
 #define MAE_TO_SD 1.2533
 /* What a residual may move a predictor by, in scales (so one outlier does
  * not drag a level), once the scale is known (after CLIP_AFTER samples). */
-#define CLIP_K	    4.0
-#define CLIP_AFTER  30
+#define CLIP_K	   4.0
+#define CLIP_AFTER 30
 /* A model replaces the current one when its mean log-likelihood is higher
  * by this many nats a sample. */
 #define MODEL_SWITCH 0.05
@@ -86,8 +86,8 @@
 /* ------------------------------------------------------------ names */
 
 static const char *const kind_names[DETECTOR_KIND_COUNT] = {"stream", "ewma"};
-static const char *const model_names[DETECTOR_MODEL_COUNT] = {"level_fast", "level_slow",
-							      "daily", "weekly"};
+static const char *const model_names[DETECTOR_MODEL_COUNT] = {"level_fast", "level_slow", "daily",
+							      "weekly"};
 
 const char *detector_kind_name(enum detector_kind kind)
 {
@@ -130,8 +130,8 @@ struct profile {
 };
 
 #define PROFILE(p, per, mem)                                                                       \
-	((struct profile){(p).mean, (p).dev, (p).visits,                                           \
-			  sizeof((p).mean) / sizeof((p).mean[0]), (per), (mem)})
+	((struct profile){(p).mean, (p).dev, (p).visits, sizeof((p).mean) / sizeof((p).mean[0]),   \
+			  (per), (mem)})
 
 /* Bins are piecewise constant: edges of hourly and quarter-hourly habits
  * (cron jobs, shifts) fall on bin edges instead of being smeared. */
@@ -334,7 +334,8 @@ static double stream_update(struct detector *d, double ts, double x, struct dete
 
 		/* a seasonal bin knows its own spread; the model's error is
 		 * its floor, since a bin learns from few samples */
-		if (i >= DETECTOR_MODEL_DAILY && dev[i - DETECTOR_MODEL_DAILY] > SEASON_DEV_SHARE * s)
+		if (i >= DETECTOR_MODEL_DAILY &&
+		    dev[i - DETECTOR_MODEL_DAILY] > SEASON_DEV_SHARE * s)
 			s = dev[i - DETECTOR_MODEL_DAILY];
 		else if (i >= DETECTOR_MODEL_DAILY)
 			s *= SEASON_DEV_SHARE;
@@ -362,7 +363,7 @@ static double stream_update(struct detector *d, double ts, double x, struct dete
 	if (d->n > DETECTOR_WARMUP && d->hi > d->lo) {
 		double margin = (d->hi - d->lo) * RANGE_MARGIN;
 
-		double out = x > d->hi + margin ? x - d->hi - margin
+		double out = x > d->hi + margin	  ? x - d->hi - margin
 			     : x < d->lo - margin ? d->lo - margin - x
 						  : 0;
 
@@ -371,7 +372,8 @@ static double stream_update(struct detector *d, double ts, double x, struct dete
 		if (out > 0 && z >= RANGE_MIN_Z) {
 			res->fired |= DETECTOR_FIRED_RANGE;
 			surprise = 1;
-			range_score = RANGE_SCORE + (1 - RANGE_SCORE) * fmin(1, out / (d->hi - d->lo));
+			range_score =
+			    RANGE_SCORE + (1 - RANGE_SCORE) * fmin(1, out / (d->hi - d->lo));
 		}
 	}
 	res->expected = pred[m];
@@ -424,7 +426,9 @@ static double stream_update(struct detector *d, double ts, double x, struct dete
 			double zi = (x - pred[i]) / scale[i], z2 = zi * zi;
 
 			d->mae[i] += MAE_ALPHA * (fabs(e) - d->mae[i]);
-			d->nll[i] += NLL_ALPHA * (log(scale[i]) + 0.5 * (z2 < NLL_Z2_MAX ? z2 : NLL_Z2_MAX) - d->nll[i]);
+			d->nll[i] +=
+			    NLL_ALPHA *
+			    (log(scale[i]) + 0.5 * (z2 < NLL_Z2_MAX ? z2 : NLL_Z2_MAX) - d->nll[i]);
 		}
 		xc = pred[i] + e;
 		if (i < 2) {

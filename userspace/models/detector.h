@@ -67,11 +67,11 @@ enum detector_model {
 
 const char *detector_model_name(enum detector_model m);
 
-#define DETECTOR_DAY_BINS   96	/* 15 minutes each */
-#define DETECTOR_WEEK_BINS  168 /* 1 hour each */
-#define DETECTOR_SHORT_WIN  8	/* likelihood's short window, samples */
-#define DETECTOR_CAL_BINS   64	/* calibration histogram of surprises */
-#define DETECTOR_STATE_MAGIC 0x6b706474u /* "kpdt" */
+#define DETECTOR_DAY_BINS      96	   /* 15 minutes each */
+#define DETECTOR_WEEK_BINS     168	   /* 1 hour each */
+#define DETECTOR_SHORT_WIN     8	   /* likelihood's short window, samples */
+#define DETECTOR_CAL_BINS      64	   /* calibration histogram of surprises */
+#define DETECTOR_STATE_MAGIC   0x6b706474u /* "kpdt" */
 #define DETECTOR_STATE_VERSION 1u
 
 /* One bin per time-of-day (or time-of-week) slot: its mean, its mean

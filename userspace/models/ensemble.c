@@ -27,8 +27,7 @@ struct ensemble {
 	struct episode *ep;
 };
 
-static const char *const severity_names[ANOMALY_SEVERITY_COUNT] = {"info", "warning",
-								   "critical"};
+static const char *const severity_names[ANOMALY_SEVERITY_COUNT] = {"info", "warning", "critical"};
 
 const char *anomaly_severity_name(enum anomaly_severity s)
 {
@@ -109,7 +108,7 @@ uint64_t ensemble_overflow(const struct ensemble *e)
 
 static enum anomaly_severity severity_of(const struct ensemble_options *o, double score)
 {
-	return score >= o->critical ? ANOMALY_CRITICAL
+	return score >= o->critical  ? ANOMALY_CRITICAL
 	       : score >= o->warning ? ANOMALY_WARNING
 				     : ANOMALY_INFO;
 }
@@ -180,8 +179,7 @@ static void add_contrib(struct anomaly *a, const char *key, double w)
 	}
 }
 
-static void take_input(struct ensemble *e, double ts, const struct ensemble_input *in,
-		       double score)
+static void take_input(struct ensemble *e, double ts, const struct ensemble_input *in, double score)
 {
 	const char *key = in->nseries ? in->series[0] : in->detector;
 	struct episode *free_slot, *p = find(e, key, &free_slot);

@@ -37,10 +37,10 @@
 /* ------------------------------------------------------------ input */
 
 struct ensemble_input {
-	const char *detector;	    /* [a-z_]+, e.g. "stream", "iforest", "lof" */
-	double score;		    /* [0, 1]; others are clamped, NaN ignored */
-	const char *const *series;  /* contributing series keys, most first */
-	const double *weights;	    /* per series (may be NULL: all equal) */
+	const char *detector;	   /* [a-z_]+, e.g. "stream", "iforest", "lof" */
+	double score;		   /* [0, 1]; others are clamped, NaN ignored */
+	const char *const *series; /* contributing series keys, most first */
+	const double *weights;	   /* per series (may be NULL: all equal) */
 	size_t nseries;
 };
 

@@ -25,8 +25,8 @@
 #include "util/error.h"
 #include "util/log.h"
 
-#define DEFAULT_MAX_SERIES	   500
-#define DEFAULT_CHECKPOINT_S	   300.0
+#define DEFAULT_MAX_SERIES	    500
+#define DEFAULT_CHECKPOINT_S	    300.0
 #define DEFAULT_ANOMALY_RETENTION_S (30 * 86400.0)
 /* Saved states of series not seen for this long are deleted. */
 #define STATE_RETENTION_S (30 * 86400.0)
@@ -136,8 +136,8 @@ static void insert(struct models *m, struct model *md)
 
 /* ------------------------------------------------------------ state */
 
-static int restore_one(void *ctx, const char *series, const char *kind, double ts,
-		       const void *blob, size_t len)
+static int restore_one(void *ctx, const char *series, const char *kind, double ts, const void *blob,
+		       size_t len)
 {
 	struct models *m = ctx;
 	struct model *md;
@@ -205,7 +205,8 @@ static void warm_up(struct models *m, struct model *md, const struct series_valu
 		return;
 	q.selector.name = s->name;
 	for (size_t i = 0; i < s->nlabels; i++)
-		q.selector.matchers[i] = (struct metric_label){s->label_keys[i], s->label_values[i]};
+		q.selector.matchers[i] =
+		    (struct metric_label){s->label_keys[i], s->label_values[i]};
 	q.selector.nmatchers = s->nlabels;
 	q.agg = v->stat == SERIES_STAT_RATE  ? STORE_AGG_RATE
 		: v->stat == SERIES_STAT_P99 ? STORE_AGG_QUANTILE
@@ -241,8 +242,8 @@ static char *dup_or_default(const char *s)
 	return strdup(s ? s : "@default");
 }
 
-int models_new(const struct models_options *o, struct store *store, struct models **ret,
-	       char *err, size_t errlen)
+int models_new(const struct models_options *o, struct store *store, struct models **ret, char *err,
+	       size_t errlen)
 {
 	struct series_select_options so;
 	struct models *m = calloc(1, sizeof(*m));
@@ -442,15 +443,15 @@ static void models_round(void *ctx, struct round *rd)
 		nin++;
 	}
 
-	nchanged = ensemble_round(m->ens, ts, m->inputs, nin, m->changed,
-				  m->o.ensemble.max_episodes);
+	nchanged =
+	    ensemble_round(m->ens, ts, m->inputs, nin, m->changed, m->o.ensemble.max_episodes);
 	for (size_t i = 0; i < nchanged; i++) {
 		const struct anomaly *a = &m->changed[i];
 
 		if (a->open && a->start == ts && a->end == ts) {
-			log_info("anomaly %llu: %s %s (score %.2f, %s)",
-				 (unsigned long long)a->id, anomaly_severity_name(a->severity),
-				 a->series, a->peak_score, a->detectors);
+			log_info("anomaly %llu: %s %s (score %.2f, %s)", (unsigned long long)a->id,
+				 anomaly_severity_name(a->severity), a->series, a->peak_score,
+				 a->detectors);
 			m->c.anomalies_total++;
 		}
 		open_now += a->open;

@@ -34,7 +34,7 @@ struct models_options {
 	const char *include, *exclude; /* series_select patterns; NULL: "@default" */
 	size_t max_series;	       /* 0: 500 */
 	struct ensemble_options ensemble;
-	double checkpoint_s;	     /* how often detector state is saved; 0: 300 */
+	double checkpoint_s;	    /* how often detector state is saved; 0: 300 */
 	double anomaly_retention_s; /* anomalies that ended longer ago are deleted; 0: 30 d */
 };
 
@@ -48,8 +48,8 @@ struct models;
  * store may be NULL (no persistence: tests). Returns 0 and *ret, or
  * -EINVAL / -ENOMEM / a store error with err set.
  */
-int models_new(const struct models_options *o, struct store *store, struct models **ret,
-	       char *err, size_t errlen);
+int models_new(const struct models_options *o, struct store *store, struct models **ret, char *err,
+	       size_t errlen);
 /* Saves the detectors one last time (if the sink did not stop yet) and
  * frees. Accepts NULL; returns NULL. */
 struct models *models_free(struct models *m);

@@ -186,8 +186,7 @@ static struct entry *lookup(struct series_select *s, const char *key, bool *ret_
 	return reuse;
 }
 
-static int format_key(const struct metric_series *m, enum series_stat stat, char *key,
-		      char *labels)
+static int format_key(const struct metric_series *m, enum series_stat stat, char *key, char *labels)
 {
 	size_t n = 0;
 
@@ -196,7 +195,7 @@ static int format_key(const struct metric_series *m, enum series_stat stat, char
 		n += (size_t)snprintf(labels + n, SERIES_KEY_MAX - n, "%s%s=%s", i ? "," : "",
 				      m->label_keys[i], m->label_values[i]);
 	return snprintf(key, SERIES_KEY_MAX, "%s{%s}:%s", m->name, labels, series_stat_name(stat)) <
-			       SERIES_KEY_MAX
+		       SERIES_KEY_MAX
 		   ? 0
 		   : -ENAMETOOLONG;
 }
@@ -232,8 +231,8 @@ static bool value_of(struct entry *e, const struct metric_series *m, double ts, 
 			if (reset)
 				memcpy(delta, m->slots, sizeof(delta));
 			if (hist_total(delta, REGISTRY_HIST_SLOTS)) {
-				*ret = hist_log2_quantile(delta, REGISTRY_HIST_SLOTS, 0.99) *
-				       m->scale;
+				*ret =
+				    hist_log2_quantile(delta, REGISTRY_HIST_SLOTS, 0.99) * m->scale;
 				have = isfinite(*ret);
 			}
 		}
@@ -255,7 +254,7 @@ long series_select_round(struct series_select *s, const struct registry *reg,
 	s->round++;
 	for (size_t i = 0; i < registry_size(reg); i++) {
 		const struct metric_series *m = registry_at(reg, i);
-		enum series_stat stat = m->type == METRIC_COUNTER	? SERIES_STAT_RATE
+		enum series_stat stat = m->type == METRIC_COUNTER     ? SERIES_STAT_RATE
 					: m->type == METRIC_HISTOGRAM ? SERIES_STAT_P99
 								      : SERIES_STAT_VALUE;
 		char key[SERIES_KEY_MAX], labels[SERIES_KEY_MAX];

@@ -35,7 +35,7 @@
 #include "registry/registry.h"
 
 /* name + "{" + 4 labels + "}:" + stat */
-#define SERIES_KEY_MAX 512
+#define SERIES_KEY_MAX	    512
 #define SERIES_PATTERNS_MAX 1024
 
 /* The default patterns: host-level kernel series and custom metrics; not

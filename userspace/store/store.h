@@ -384,8 +384,8 @@ int store_models_max_id(struct store_models *m, int64_t *ret_id);
 
 /* Saves one series' detector state (replacing the previous), inside a
  * transaction. Returns 0 or a negative errno. */
-int store_models_put_state(struct store_models *m, const char *series, const char *kind,
-			   double ts, const void *blob, size_t len);
+int store_models_put_state(struct store_models *m, const char *series, const char *kind, double ts,
+			   const void *blob, size_t len);
 /* A write transaction on a new connection; commit or rollback closes it.
  * Returns 0, -EBUSY (one is open) or a database error. */
 int store_models_begin(struct store_models *m);
@@ -403,10 +403,10 @@ int store_models_prune(struct store_models *m, double before, double state_befor
 
 /* The anomalies of a query, newest first. */
 struct store_anomaly_query {
-	double from, to;	 /* those overlapping [from, to] */
-	const char *severity;	 /* at least this severity; NULL: all */
-	const char *series;	 /* whose series or a contributor is this key; NULL: all */
-	size_t limit;		 /* 1..10000 */
+	double from, to;      /* those overlapping [from, to] */
+	const char *severity; /* at least this severity; NULL: all */
+	const char *series;   /* whose series or a contributor is this key; NULL: all */
+	size_t limit;	      /* 1..10000 */
 };
 
 struct store_anomaly_list {

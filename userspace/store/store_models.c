@@ -160,8 +160,8 @@ int store_models_put_anomaly(struct store_models *m, const struct store_anomaly 
 	return step_reset(m->db, st);
 }
 
-int store_models_put_state(struct store_models *m, const char *series, const char *kind,
-			   double ts, const void *blob, size_t len)
+int store_models_put_state(struct store_models *m, const char *series, const char *kind, double ts,
+			   const void *blob, size_t len)
 {
 	sqlite3_stmt *st = m->put_state;
 
@@ -228,8 +228,7 @@ int store_models_max_id(struct store_models *m, int64_t *ret_id)
 
 	if (r)
 		return r;
-	rc = sqlite3_prepare_v2(m->db, "SELECT coalesce(max(id), 0) FROM anomalies", -1, &st,
-				NULL);
+	rc = sqlite3_prepare_v2(m->db, "SELECT coalesce(max(id), 0) FROM anomalies", -1, &st, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {

@@ -67,7 +67,7 @@ struct kpulse_config {
 	char tls_cert[CONFIG_PATH_MAX]; /* PEM certificate (chain) */
 	char tls_key[CONFIG_PATH_MAX];	/* PEM private key, not world-readable */
 	/* anomaly models (models/) */
-	bool models;				   /* the models sink runs */
+	bool models;				  /* the models sink runs */
 	char models_include[CONFIG_PATTERNS_MAX]; /* series_select patterns */
 	char models_exclude[CONFIG_PATTERNS_MAX];
 	uint32_t models_max_series;
