@@ -8,7 +8,8 @@
 #  3. Throughput of `perf bench sched pipe` and of an fio random-read job,
 #     without and with kpulse, in interleaved off/on pairs.
 #  4. Store ingest and query; the anomaly detector's update time per series
-#     against an EWMA reference (bench_models).
+#     against an EWMA reference (bench_models); the daemon's added CPU and
+#     memory with the models on (models_bench.sh).
 #
 # Machines are shared and noisy, so every figure is a median with its
 # min/max, and the per-event costs are read next to the floor measured in
@@ -446,6 +447,14 @@ if [ -n "${BENCH_MODELS_BIN:-}" ] && [ -x "$BENCH_MODELS_BIN" ]; then
 	fi
 else
 	notes+=("models bench skipped: BENCH_MODELS_BIN not set (make bench sets it)")
+fi
+if [ -x "$here/models_bench.sh" ]; then
+	if KPULSE_BIN="$KPULSE_BIN" "$here/models_bench.sh" > "$tmp/models_daemon.txt" 2>&1; then
+		sed 's/^/  /' "$tmp/models_daemon.txt"
+	else
+		show_tail "$tmp/models_daemon.txt"
+		fail "models: the daemon's added CPU and memory could not be measured"
+	fi
 fi
 
 if [ -x "$here/http_bench.sh" ]; then "$here/http_bench.sh" || fail "http: bench failed"; fi

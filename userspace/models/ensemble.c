@@ -53,7 +53,7 @@ void ensemble_options_default(struct ensemble_options *o)
 	    .critical = 0.9,
 	    .hysteresis = 0.1,
 	    .cooldown_s = 300,
-	    .max_episodes = 256,
+	    .max_episodes = 64,
 	};
 }
 

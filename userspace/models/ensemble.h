@@ -84,7 +84,7 @@ struct ensemble_options {
 };
 
 /* info 0.5, warning 0.7, critical 0.9, hysteresis 0.1, cooldown 300 s,
- * 256 episodes. */
+ * 64 episodes. */
 void ensemble_options_default(struct ensemble_options *o);
 
 struct ensemble;
