@@ -52,9 +52,11 @@ def test_context_switch_storm_after_warmup_is_stored_and_exported(daemons, repor
     storm_start = time.time()
     _storm(4)
 
+    # an anomaly on the context-switch rate that covers the storm (machine noise may have
+    # opened one shortly before: the storm then continues it, within the cooldown)
     def storm_anomaly():
         for row in _anomalies(d, storm_start - 1):
-            if row[1].startswith(SWITCHES + "{") and row[2] >= storm_start - 1:
+            if row[1].startswith(SWITCHES + "{") and row[6] >= 0.7:
                 return row
         return None
 
@@ -72,12 +74,14 @@ def test_context_switch_storm_after_warmup_is_stored_and_exported(daemons, repor
                          "stat": "rate"}, separators=(",", ":"), sort_keys=True)
     wait_until(lambda: d.db.samples("kpulse_anomaly_score", labels), 30,
                f"stored kpulse_anomaly_score{labels}")
-    scores = d.db.samples("kpulse_anomaly_score", labels)
-    assert scores, f"no kpulse_anomaly_score{labels} stored"
-    assert max(v for _, v in scores) >= 0.7
+    scores = [v for ts, v in d.db.samples("kpulse_anomaly_score", labels)
+              if ts >= (storm_start - 1) * 1000]
+    assert scores, f"no kpulse_anomaly_score{labels} stored since the storm"
+    assert max(scores) >= 0.7
     assert _last(d, "kpulse_anomalies_total") >= 1
     assert d.stop() == 0
-    report(f"storm anomaly {series} {severity} peak {peak:.2f} after {start_ts - storm_start:.1f}s")
+    report(f"storm anomaly {series} {severity} peak {peak:.2f}, "
+           f"started {start_ts - storm_start:+.1f}s from the storm")
 
 
 def test_state_survives_restart_and_a_new_daemon_warms_up_from_history(daemons):

@@ -42,17 +42,21 @@ TEST(episode_opens_escalates_and_ends_with_hysteresis)
 	CHECK_EQ_INT(round1(e, 100, "a", 0.3), 0);
 	CHECK_EQ_INT(round1(e, 101, "a", 0.55), 1);
 	CHECK(out[0].open);
+	CHECK_EQ_INT(out[0].events, ANOMALY_OPENED);
 	CHECK_EQ_INT(out[0].id, 7);
 	CHECK_NEAR(out[0].start, 101, 0);
 	CHECK_EQ_INT(out[0].severity, ANOMALY_INFO);
 	CHECK_EQ_INT(round1(e, 102, "a", 0.95), 1);
 	CHECK_EQ_INT(out[0].severity, ANOMALY_CRITICAL);
+	CHECK_EQ_INT(out[0].events, ANOMALY_ESCALATED);
 	/* 0.45 is below info but above info - hysteresis: still open */
 	CHECK_EQ_INT(round1(e, 103, "a", 0.45), 1);
 	CHECK(out[0].open);
+	CHECK_EQ_INT(out[0].events, 0); /* it only went on */
 	CHECK_NEAR(out[0].end, 103, 0);
 	CHECK_EQ_INT(round1(e, 104, "a", 0.1), 1);
 	CHECK(!out[0].open);
+	CHECK_EQ_INT(out[0].events, ANOMALY_ENDED);
 	CHECK_NEAR(out[0].end, 103, 0);
 	CHECK_NEAR(out[0].peak_score, 0.95, 1e-12);
 	CHECK_EQ_INT(out[0].severity, ANOMALY_CRITICAL);
@@ -73,6 +77,7 @@ TEST(crossing_within_cooldown_continues_the_same_anomaly)
 	round1(e, 1, "a", 0);
 	CHECK_EQ_INT(round1(e, 30, "a", 0.6), 1);
 	CHECK_EQ_INT(out[0].id, 1);
+	CHECK_EQ_INT(out[0].events, ANOMALY_OPENED);
 	CHECK_NEAR(out[0].start, 0, 0);
 	CHECK(out[0].open);
 	round1(e, 31, "a", 0);

@@ -64,6 +64,8 @@
 #define LIKE_VAR_MIN 0.0003
 /* score = log(1 - likelihood) / log(1e-10): 0.5 is a 1e-5 tail */
 #define LOG_FLOOR 1e-10
+/* Surprise in decades of tail probability, up to this many. */
+#define SURPRISE_MAX 10.0
 
 /* Calibration: the weight of past surprises decays by this much a sample
  * (an effective memory of CAL_MEMORY samples). */
@@ -192,7 +194,6 @@ static void profile_shift(struct profile *p, double by)
  * tail, divided by SURPRISE_MAX and capped at 1. Near 0 for usual values
  * (mean 0.434 / SURPRISE_MAX under the model), so a rare value stands out
  * in a short-window mean. */
-#define SURPRISE_MAX 10.0
 static double surprise_of(double z)
 {
 	double p = erfc(z / M_SQRT2), s;

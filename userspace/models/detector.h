@@ -12,21 +12,29 @@
  * The default detector ("stream") is made of:
  *   - four predictors run side by side: a fast and a slow robust level
  *     (EWMA with clipped residuals, so one outlier does not drag them), a
- *     daily and a weekly seasonal profile (time-of-day / time-of-week
- *     bins, interpolated). The one with the lowest recent error is the
- *     series' model; a seasonal one only once it has seen its period.
- *   - the surprise of the value under that model: a two-sided Gaussian tail
- *     of its residual over the model's robust scale.
+ *     daily and a weekly seasonal profile (time-of-day / time-of-week bins,
+ *     each with its own mean and spread). The series' model is the one with
+ *     the best recent log-likelihood (a level that misses the same daily
+ *     edge every day loses to the profile that knows it); a seasonal one
+ *     competes once it has seen its period.
+ *   - the surprise of the value under that model: -log10 of the two-sided
+ *     Gaussian tail of its residual over the model's robust scale (coming
+ *     back to the long-run level is never a surprise).
+ *   - two calibrations of that surprise, the higher wins: a conformal
+ *     p-value of the residual against the decayed record of past ones (how
+ *     rare is this here), and NAB's "anomaly likelihood": the short-window
+ *     mean of the surprise against its long-run distribution (a burst of
+ *     moderately odd values), so noisy series and mostly-zero counters do
+ *     not fire on their usual bursts.
  *   - a range check: a value beyond the range the series has shown
- *     (decaying over a few weeks) by more than a margin is anomalous.
- *   - a likelihood: the short-window mean of the surprise compared with its
- *     long-run distribution (what NAB's "anomaly likelihood" does), which
- *     turns a raw surprise into a calibrated probability, so noisy series
- *     and mostly-zero counters do not fire on their usual bursts.
+ *     (decaying over weeks) by more than a margin, and a 3-sigma event for
+ *     the model, scores at least 0.5.
  *   - re-baselining: a residual that keeps the same sign for long enough is
- *     a level shift, not a stream of anomalies; the levels jump to it.
- * The score is log-scaled from the likelihood into [0, 1]: 0.5 is about a
- * one-in-100,000 event.
+ *     a level shift, not a stream of anomalies; the levels (and, for a
+ *     seasonal model, the profiles) move to it.
+ *   - episodes: a score that is not clearly above the recent peak is
+ *     halved, so one episode reports once (and again when it gets worse).
+ * Scores are log-scaled into [0, 1]: 0.5 is about a one-in-100,000 event.
  *
  * "ewma" is the reference: an EWMA mean and variance and the two-sided
  * tail of the z-score, nothing else.

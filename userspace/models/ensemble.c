@@ -200,12 +200,14 @@ static void take_input(struct ensemble *e, double ts, const struct ensemble_inpu
 		p->a.start = ts;
 		p->a.open = true;
 		p->a.end = ts;
+		p->a.events |= ANOMALY_OPENED;
 		p->changed = true;
 	} else if (!p->a.open) {
 		/* cooling down: a new crossing continues the same anomaly */
 		if (score < e->o.info)
 			return;
 		p->a.open = true;
+		p->a.events |= ANOMALY_OPENED;
 		p->changed = true;
 	}
 	if (score > p->round_score)
@@ -225,6 +227,7 @@ size_t ensemble_round(struct ensemble *e, double ts, const struct ensemble_input
 	for (size_t i = 0; i < e->o.max_episodes; i++) {
 		e->ep[i].round_score = 0;
 		e->ep[i].changed = false;
+		e->ep[i].a.events = 0;
 	}
 	for (size_t i = 0; i < n; i++) {
 		double s = in[i].score;
@@ -248,10 +251,14 @@ size_t ensemble_round(struct ensemble *e, double ts, const struct ensemble_input
 				enum anomaly_severity sev = severity_of(&e->o, p->round_score);
 
 				p->a.peak_score = p->round_score;
-				p->a.severity = sev > p->a.severity ? sev : p->a.severity;
+				if (sev > p->a.severity) {
+					p->a.severity = sev;
+					p->a.events |= ANOMALY_ESCALATED;
+				}
 			}
 		} else if (p->a.open) {
 			p->a.open = false; /* ended at the last round above */
+			p->a.events |= ANOMALY_ENDED;
 			p->changed = true;
 		} else if (ts - p->a.end > e->o.cooldown_s) {
 			p->used = false; /* cooled down: forgotten */

@@ -61,6 +61,13 @@ int anomaly_severity_parse(const char *name, enum anomaly_severity *ret);
 #define ANOMALY_MAX_CONTRIB   4
 #define ANOMALY_DETECTORS_MAX 128
 
+/* What happened to an anomaly in the round that reported it. */
+enum {
+	ANOMALY_OPENED = 1 << 0,    /* new, or continued after its end (cooldown) */
+	ANOMALY_ESCALATED = 1 << 1, /* its severity went up */
+	ANOMALY_ENDED = 1 << 2,	    /* it ended (open is false) */
+};
+
 struct anomaly {
 	uint64_t id;		     /* unique, increasing */
 	char series[SERIES_KEY_MAX]; /* the episode's series (or detector) */
@@ -72,6 +79,7 @@ struct anomaly {
 	size_t ncontrib;
 	char contrib[ANOMALY_MAX_CONTRIB][SERIES_KEY_MAX]; /* most first */
 	double contrib_weight[ANOMALY_MAX_CONTRIB];
+	uint32_t events; /* ANOMALY_* of this round; 0: it only went on */
 };
 
 /* ------------------------------------------------------------ decision */

@@ -6,15 +6,20 @@
  * daemon for the next round.
  *
  * Threads: on_round and on_stop run on the sink's thread and own
- * everything but what `lock` guards: the model table's shape and scores
- * (read by models_add_scores() on the daemon's loop) and the thresholds
- * a reload hands over.
+ * everything but what `lock` guards: the published scores (read by
+ * models_add_scores() on the daemon's loop) and the thresholds a reload
+ * hands over. The sink fills the back copy of the scores without the lock
+ * and takes it only to swap; the loop only ever tries the lock, so
+ * collection never waits on the models (a round it cannot take the lock
+ * in goes without scores; the next one has them).
  */
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -36,12 +41,20 @@
 #define WARMUP_RAW_S  3600.0
 #define WARMUP_STEP_S 60.0
 #define STATE_KIND    "stream"
+/* New series warmed up from history per round, at most: a daemon starting
+ * on a full store spreads its warm-up queries over its first rounds
+ * instead of one burst that competes with collection for the CPU. */
+#define WARMUPS_PER_ROUND 8
+/* The models' thread runs at this nice value: background work. */
+#define MODELS_NICE 10
+/* An anomaly is saved when it opens, escalates or ends; while it goes on,
+ * its moving end is saved this often (not every round). */
+#define OPEN_SAVE_S 10.0
 
 struct model {
 	char *key; /* owned; the table's key */
 	char *metric, *labels;
 	enum series_stat stat;
-	bool warm; /* restored or warmed up from history */
 	bool seen; /* has had a live value (metric and labels known) */
 	double score;
 	struct detector det;
@@ -56,24 +69,32 @@ struct models {
 	struct ensemble *ens;
 
 	pthread_mutex_t lock;
-	/* --- under lock (the sink thread may read them without) --- */
-	struct model **tab; /* open addressing, cap slots */
-	size_t cap, n;
+	/* --- under lock --- */
 	struct ensemble_options pending;
 	bool have_pending;
-	struct models_counters {
-		uint64_t anomalies_total, store_errors, warmed, restored, skipped;
-		size_t open_now;
-	} pub; /* a copy of `c` published at the end of each round */
+	struct published {
+		size_t n;
+		struct pub_score {
+			const struct model *md; /* metric and labels never change */
+			double score;
+		} * v; /* max_series */
+		struct models_counters {
+			uint64_t anomalies_total, store_errors, warmed, restored, skipped;
+			size_t open_now, nmodels;
+		} c;
+	} pub[2];
+	int front; /* pub[front] is read; the sink fills the other */
 
 	/* --- sink thread --- */
+	struct model **tab; /* open addressing, cap slots */
+	size_t cap, n;
 	struct models_counters c;
 	struct series_value *vals;
 	struct ensemble_input *inputs;
 	const char **keys;
 	struct anomaly *changed;
-	double last_checkpoint;
-	bool stopped;
+	double last_checkpoint, last_open_save;
+	bool stopped, niced;
 };
 
 void models_options_default(struct models_options *o)
@@ -128,9 +149,27 @@ static struct model *model_new(const char *key)
 /* Inserts md (the caller checked the key is absent and n < max). */
 static void insert(struct models *m, struct model *md)
 {
-	pthread_mutex_lock(&m->lock);
 	*slot_of(m, md->key) = md;
 	m->n++;
+}
+
+/* Fills the back copy with every scored model and the counters, then
+ * swaps it to the front. */
+static void publish(struct models *m)
+{
+	struct published *b = &m->pub[!m->front];
+
+	b->n = 0;
+	for (size_t i = 0; i < m->cap && b->n < m->o.max_series; i++) {
+		const struct model *md = m->tab[i];
+
+		if (md && md->seen)
+			b->v[b->n++] = (struct pub_score){md, md->score};
+	}
+	b->c = m->c;
+	b->c.nmodels = m->n;
+	pthread_mutex_lock(&m->lock);
+	m->front = !m->front;
 	pthread_mutex_unlock(&m->lock);
 }
 
@@ -152,7 +191,6 @@ static int restore_one(void *ctx, const char *series, const char *kind, double t
 		model_free(md);
 		return 0;
 	}
-	md->warm = true;
 	insert(m, md);
 	m->c.restored++;
 	return 0;
@@ -268,12 +306,14 @@ int models_new(const struct models_options *o, struct store *store, struct model
 	m->cap = cap;
 	m->tab = calloc(cap, sizeof(*m->tab));
 	m->vals = calloc(m->o.max_series, sizeof(*m->vals));
+	m->pub[0].v = calloc(m->o.max_series, sizeof(*m->pub[0].v));
+	m->pub[1].v = calloc(m->o.max_series, sizeof(*m->pub[1].v));
 	m->inputs = calloc(m->o.max_series, sizeof(*m->inputs));
 	m->keys = calloc(m->o.max_series, sizeof(*m->keys));
 	m->changed = calloc(m->o.ensemble.max_episodes ? m->o.ensemble.max_episodes : 1,
 			    sizeof(*m->changed));
 	if (!m->include || !m->exclude || !m->tab || !m->vals || !m->inputs || !m->keys ||
-	    !m->changed) {
+	    !m->changed || !m->pub[0].v || !m->pub[1].v) {
 		r = error_set(err, errlen, -ENOMEM, "out of memory");
 		goto fail;
 	}
@@ -297,7 +337,7 @@ int models_new(const struct models_options *o, struct store *store, struct model
 			goto fail;
 		}
 	}
-	m->pub = m->c;
+	publish(m);
 	r = ensemble_new(&m->o.ensemble, (uint64_t)max_id + 1, &m->ens);
 	if (r) {
 		error_set(err, errlen, r,
@@ -323,6 +363,8 @@ struct models *models_free(struct models *m)
 		model_free(m->tab[i]);
 	free(m->tab);
 	free(m->vals);
+	free(m->pub[0].v);
+	free(m->pub[1].v);
 	free(m->inputs);
 	free(m->keys);
 	free(m->changed);
@@ -401,7 +443,8 @@ static void models_round(void *ctx, struct round *rd)
 {
 	struct models *m = ctx;
 	double ts = rd->timestamp, step = rd->interval_s > 0 ? rd->interval_s : 1;
-	size_t nin = 0, nchanged, open_now = 0;
+	size_t nin = 0, nchanged, open_now = 0, warmups = 0, nsave = 0;
+	bool save_open;
 	long n;
 
 	pthread_mutex_lock(&m->lock);
@@ -412,6 +455,11 @@ static void models_round(void *ctx, struct round *rd)
 	}
 	pthread_mutex_unlock(&m->lock);
 
+	if (!m->niced) {
+		/* the sink's own thread; failing leaves the default priority */
+		setpriority(PRIO_PROCESS, (id_t)gettid(), MODELS_NICE);
+		m->niced = true;
+	}
 	n = series_select_round(m->sel, rd->reg, m->vals, m->o.max_series);
 	if (n < 0) {
 		log_warn("models: round %llu skipped: out of memory", (unsigned long long)rd->seq);
@@ -423,13 +471,15 @@ static void models_round(void *ctx, struct round *rd)
 		double score;
 
 		if (!md) {
-			if (m->n >= m->o.max_series || !(md = model_new(v->key)))
+			/* beyond this round's warm-ups: picked up in a later round */
+			if (m->n >= m->o.max_series || warmups == WARMUPS_PER_ROUND ||
+			    !(md = model_new(v->key)))
 				continue;
 			warm_up(m, md, v, ts, step);
+			warmups += m->store != NULL;
 			insert(m, md);
 		}
 		score = detector_update(&md->det, ts, v->value, NULL);
-		pthread_mutex_lock(&m->lock);
 		if (!md->seen) {
 			md->metric = strdup(v->name);
 			md->labels = strdup(v->labels);
@@ -437,7 +487,6 @@ static void models_round(void *ctx, struct round *rd)
 			md->seen = md->metric && md->labels;
 		}
 		md->score = score;
-		pthread_mutex_unlock(&m->lock);
 		m->keys[nin] = md->key;
 		m->inputs[nin] = (struct ensemble_input){"stream", score, &m->keys[nin], NULL, 1};
 		nin++;
@@ -445,21 +494,29 @@ static void models_round(void *ctx, struct round *rd)
 
 	nchanged =
 	    ensemble_round(m->ens, ts, m->inputs, nin, m->changed, m->o.ensemble.max_episodes);
+	save_open = ts - m->last_open_save >= OPEN_SAVE_S;
+
 	for (size_t i = 0; i < nchanged; i++) {
 		const struct anomaly *a = &m->changed[i];
 
-		if (a->open && a->start == ts && a->end == ts) {
-			log_info("anomaly %llu: %s %s (score %.2f, %s)", (unsigned long long)a->id,
-				 anomaly_severity_name(a->severity), a->series, a->peak_score,
+		if (a->events & ANOMALY_OPENED) {
+			log_info("anomaly %llu: %s %s %s (score %.2f, %s)",
+				 (unsigned long long)a->id, anomaly_severity_name(a->severity),
+				 a->series, a->start == ts ? "opened" : "continues", a->peak_score,
 				 a->detectors);
-			m->c.anomalies_total++;
+			m->c.anomalies_total += a->start == ts;
 		}
 		open_now += a->open;
+		/* keep only what is worth a write this round */
+		if ((a->events || save_open) && nsave++ != i)
+			m->changed[nsave - 1] = *a;
 	}
-	if (nchanged && m->sm) {
+	if (save_open)
+		m->last_open_save = ts;
+	if (nsave && m->sm) {
 		int r = store_models_begin(m->sm);
 
-		for (size_t i = 0; !r && i < nchanged; i++)
+		for (size_t i = 0; !r && i < nsave; i++)
 			save_anomaly(m, &m->changed[i]);
 		if (!r)
 			r = store_models_commit(m->sm);
@@ -476,9 +533,7 @@ static void models_round(void *ctx, struct round *rd)
 		else
 			checkpoint(m, ts);
 	}
-	pthread_mutex_lock(&m->lock);
-	m->pub = m->c;
-	pthread_mutex_unlock(&m->lock);
+	publish(m);
 }
 
 static void models_stop(void *ctx)
@@ -523,33 +578,37 @@ int models_describe(struct registry *r)
 
 int models_add_scores(struct models *m, struct registry *r)
 {
+	const struct published *p;
 	int err = 0;
 
-	pthread_mutex_lock(&m->lock);
-	for (size_t i = 0; i < m->cap; i++) {
-		const struct model *md = m->tab[i];
-		struct metric_label l[3];
+	if (pthread_mutex_trylock(&m->lock))
+		return 0; /* the sink is swapping: scores in the next round */
+	p = &m->pub[m->front];
+	for (size_t i = 0; i < p->n; i++) {
+		const struct model *md = p->v[i].md;
+		struct metric_label l[3] = {
+		    {"metric", md->metric},
+		    {"series", md->labels},
+		    {"stat", series_stat_name(md->stat)},
+		};
 
-		if (!md || !md->seen)
-			continue;
-		l[0] = (struct metric_label){"metric", md->metric};
-		l[1] = (struct metric_label){"series", md->labels};
-		l[2] = (struct metric_label){"stat", series_stat_name(md->stat)};
-		err |= registry_set_gauge(r, "kpulse_anomaly_score", l, 3, md->score) == -ENOMEM;
+		err |=
+		    registry_set_gauge(r, "kpulse_anomaly_score", l, 3, p->v[i].score) == -ENOMEM;
 	}
-	err |= registry_set_gauge(r, "kpulse_models_series", NULL, 0, (double)m->n) == -ENOMEM;
+	err |=
+	    registry_set_gauge(r, "kpulse_models_series", NULL, 0, (double)p->c.nmodels) == -ENOMEM;
 	err |= registry_set_counter(r, "kpulse_models_series_skipped_total", NULL, 0,
-				    (double)m->pub.skipped) == -ENOMEM;
+				    (double)p->c.skipped) == -ENOMEM;
 	err |= registry_set_counter(r, "kpulse_anomalies_total", NULL, 0,
-				    (double)m->pub.anomalies_total) == -ENOMEM;
-	err |= registry_set_gauge(r, "kpulse_anomalies_open", NULL, 0, (double)m->pub.open_now) ==
+				    (double)p->c.anomalies_total) == -ENOMEM;
+	err |= registry_set_gauge(r, "kpulse_anomalies_open", NULL, 0, (double)p->c.open_now) ==
 	       -ENOMEM;
 	err |= registry_set_counter(r, "kpulse_models_store_errors_total", NULL, 0,
-				    (double)m->pub.store_errors) == -ENOMEM;
+				    (double)p->c.store_errors) == -ENOMEM;
 	err |= registry_set_counter(r, "kpulse_models_warmed_up_total", NULL, 0,
-				    (double)m->pub.warmed) == -ENOMEM;
+				    (double)p->c.warmed) == -ENOMEM;
 	err |= registry_set_counter(r, "kpulse_models_restored_total", NULL, 0,
-				    (double)m->pub.restored) == -ENOMEM;
+				    (double)p->c.restored) == -ENOMEM;
 	pthread_mutex_unlock(&m->lock);
 	return err ? -ENOMEM : 0;
 }

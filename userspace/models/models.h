@@ -10,7 +10,8 @@
  * at stop, and restored at start; a series with no saved state warms up
  * from its stored history (the last MODELS_WARMUP_HISTORY_S at a 1-minute
  * step) before its first live value, so a new daemon does not start from
- * nothing.
+ * nothing (a few series a round, so the queries do not come in one burst).
+ * The sink's thread runs at nice 10: models are background work.
  *
  * Scores out: the round is frozen, so the sink keeps the latest score of
  * each series and models_add_scores() writes them, with the models' own
