@@ -99,9 +99,11 @@ $(BUILD)/obj/%.o: %.c
 # Only the loader includes the generated skeletons.
 $(BUILD)/obj/userspace/collection/probes.o: $(SKELS)
 
+# Captured kernel files the parsers' tests read (tests/unit/fixtures).
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIB_OBJS) $(LDLIBS) $(LDFLAGS)
+	$(CC) $(CFLAGS) -Itests/unit -DTEST_FIXTURES='"$(abspath tests/unit/fixtures)"' -o $@ $< \
+		$(LIB_OBJS) $(LDLIBS) $(LDFLAGS)
 
 -include $(USER_OBJS:.o=.d)
 
@@ -153,12 +155,16 @@ valgrind: deps build
 env-example: $(BUILD)/tests/gen_env_example
 	$(BUILD)/tests/gen_env_example > .env.example
 
-$(BUILD)/tests/gen_env_example $(BUILD)/tests/bench_store $(BUILD)/tests/bench_models: $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
+$(BUILD)/tests/gen_env_example $(BUILD)/tests/bench_store $(BUILD)/tests/bench_procpass \
+		$(BUILD)/tests/bench_models: \
+		$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIB_OBJS) $(LDLIBS) $(LDFLAGS)
 
-bench: deps build $(BUILD)/tests/bench_store $(BUILD)/tests/bench_models
+bench: deps build $(BUILD)/tests/bench_store $(BUILD)/tests/bench_procpass \
+		$(BUILD)/tests/bench_models
 	KPULSE_BIN=$(abspath $(BUILD)/kpulse) BENCH_STORE_BIN=$(abspath $(BUILD)/tests/bench_store) \
+		BENCH_PROCPASS_BIN=$(abspath $(BUILD)/tests/bench_procpass) \
 		BENCH_MODELS_BIN=$(abspath $(BUILD)/tests/bench_models) tests/bench/bench.sh
 
 # The NAB subset in ../shared replayed through the daemon's detector and

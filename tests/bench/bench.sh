@@ -7,9 +7,12 @@
 #     (stress-ng --fault) and per loopback packet (iperf3 on 127.0.0.1).
 #  3. Throughput of `perf bench sched pipe` and of an fio random-read job,
 #     without and with kpulse, in interleaved off/on pairs.
-#  4. Store ingest and query; the anomaly detector's update time per series
-#     against an EWMA reference (bench_models); the daemon's added CPU and
-#     memory with the models on (models_bench.sh).
+#  4. The store (bench_store), the /proc pass (bench_procpass: CPU per round
+#     against a trivial reader of the same files; TCP state counts with up
+#     to 9,000 connections in a private network namespace), the HTTP API.
+#     The anomaly detector's update time per series against an EWMA
+#     reference (bench_models); the daemon's added CPU and memory with the
+#     models on (models_bench.sh).
 #
 # Machines are shared and noisy, so every figure is a median with its
 # min/max, and the per-event costs are read next to the floor measured in
@@ -432,6 +435,21 @@ if [ -n "${BENCH_STORE_BIN:-}" ] && [ -x "$BENCH_STORE_BIN" ]; then
 	fi
 else
 	notes+=("store bench skipped: BENCH_STORE_BIN not set (make bench sets it)")
+fi
+
+# The /proc pass: CPU per round against a trivial reader of the same kernel
+# files (target: at most 1.5 times), and counting TCP sockets by state.
+if [ -n "${BENCH_PROCPASS_BIN:-}" ] && [ -x "$BENCH_PROCPASS_BIN" ]; then
+	echo
+	echo "/proc pass (target: at most 1.5 times the CPU of a trivial reader of the same files):"
+	if "$BENCH_PROCPASS_BIN" > "$tmp/procpass.txt" 2>&1; then
+		sed 's/^/  /' "$tmp/procpass.txt"
+	else
+		show_tail "$tmp/procpass.txt"
+		fail "procpass: bench_procpass failed"
+	fi
+else
+	notes+=("/proc pass bench skipped: BENCH_PROCPASS_BIN not set (make bench sets it)")
 fi
 
 # Models: the streaming detector's update time per series next to an

@@ -63,6 +63,13 @@ TEST(defaults_have_every_documented_value)
 	CHECK_EQ_INT(c.custom_max_series, 1000);
 	CHECK_STR(c.tls_cert, "");
 	CHECK_STR(c.tls_key, "");
+	CHECK_STR(c.fs_types_include, "zfs");
+	CHECK_STR(c.fs_types_exclude, "squashfs,erofs,iso9660");
+	CHECK_STR(c.fs_mount_exclude, "");
+	CHECK_EQ_INT(c.max_filesystems, 64);
+	CHECK_EQ_INT(c.max_interfaces, 128);
+	CHECK_EQ_INT(c.max_block_devices, 128);
+	CHECK_NEAR(c.tcp_states_interval_s, 10, 0);
 }
 
 TEST(option_table_is_complete_and_consistent)
@@ -74,9 +81,10 @@ TEST(option_table_is_complete_and_consistent)
 		CHECK(opt->env && strncmp(opt->env, "KPULSE_", 7) == 0);
 		CHECK(opt->flag && opt->flag[0] != '\0' && opt->flag[0] != '-');
 		CHECK(opt->value_name && opt->value_name[0] != '\0');
-		/* Only secrets and optional paths may default to empty (unset). */
+		/* Only secrets, optional paths and lists may default to empty. */
 		CHECK(opt->default_value &&
 		      (opt->default_value[0] != '\0' || opt->kind == CONFIG_SECRET ||
+		       opt->kind == CONFIG_PATHS || opt->kind == CONFIG_NAMES ||
 		       (opt->kind == CONFIG_PATH && opt->min == 0)));
 		/* The field matches the kind the row says. */
 		switch (opt->kind) {
@@ -606,6 +614,46 @@ TEST(tls_options_take_paths_or_empty_and_refuse_too_long_ones)
 	CHECK(config_equal(&c, &before));
 	CHECK(strncmp(err, "KPULSE_TLS_CERT: \"", 18) == 0);
 	CHECK(strstr(err, "is not empty or a path shorter than 4096 bytes") != NULL);
+}
+
+TEST(filesystem_lists_take_names_or_absolute_paths_and_refuse_the_rest)
+{
+	static char big[CONFIG_LIST_MAX + 1];
+	struct kpulse_config c, before;
+	char err[256];
+
+	config_defaults(&c);
+	CHECK_EQ_INT(
+	    config_set(&c, "KPULSE_FS_TYPES_INCLUDE", "zfs,nfs4,fuse.sshfs", err, sizeof(err)), 0);
+	CHECK_STR(c.fs_types_include, "zfs,nfs4,fuse.sshfs");
+	CHECK_EQ_INT(config_set(&c, "--fs-types-exclude", "", err, sizeof(err)), 0);
+	CHECK_STR(c.fs_types_exclude, "");
+	CHECK_EQ_INT(config_set(&c, "KPULSE_FS_MOUNT_EXCLUDE", "/var/lib/docker,/mnt/my disk", err,
+				sizeof(err)),
+		     0);
+	CHECK_STR(c.fs_mount_exclude, "/var/lib/docker,/mnt/my disk");
+	CHECK_EQ_INT(config_set(&c, "KPULSE_MAX_INTERFACES", "4096", err, sizeof(err)), 0);
+	CHECK_EQ_INT(c.max_interfaces, 4096);
+
+	before = c;
+	CHECK_EQ_INT(config_set(&c, "KPULSE_FS_TYPES_INCLUDE", "zfs,,nfs", err, sizeof(err)),
+		     -EINVAL);
+	CHECK(strstr(err, "comma-separated list of names") != NULL);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_FS_TYPES_INCLUDE", "zfs,", err, sizeof(err)), -EINVAL);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_FS_TYPES_INCLUDE", "ext4 xfs", err, sizeof(err)),
+		     -EINVAL);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_FS_TYPES_EXCLUDE", "a/b", err, sizeof(err)), -EINVAL);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_FS_MOUNT_EXCLUDE", "var/lib", err, sizeof(err)),
+		     -EINVAL);
+	CHECK(strstr(err, "absolute paths") != NULL);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_FS_MOUNT_EXCLUDE", "/a,,/b", err, sizeof(err)),
+		     -EINVAL);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_FS_MOUNT_EXCLUDE", "/a\tb", err, sizeof(err)), -EINVAL);
+	memset(big, 'a', sizeof(big) - 1);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_FS_TYPES_INCLUDE", big, err, sizeof(err)), -EINVAL);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_MAX_FILESYSTEMS", "0", err, sizeof(err)), -EINVAL);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_MAX_BLOCK_DEVICES", "4097", err, sizeof(err)), -EINVAL);
+	CHECK(config_equal(&c, &before));
 }
 
 TEST_MAIN()

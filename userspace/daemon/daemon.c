@@ -188,6 +188,16 @@ static int start_collector(struct daemon *d)
 	struct collector_options copts = {
 	    .top_k = d->cfg.top_k,
 	    .slow_io_ns = (uint64_t)d->cfg.slow_io_ms * 1000000,
+	    .proc =
+		{
+		    .fs_types_include = d->cfg.fs_types_include,
+		    .fs_types_exclude = d->cfg.fs_types_exclude,
+		    .fs_mount_exclude = d->cfg.fs_mount_exclude,
+		    .max_filesystems = d->cfg.max_filesystems,
+		    .max_interfaces = d->cfg.max_interfaces,
+		    .max_block_devices = d->cfg.max_block_devices,
+		    .tcp_states_interval_s = d->cfg.tcp_states_interval_s,
+		},
 	};
 	const struct probes *p;
 	int r;

@@ -104,17 +104,41 @@ const struct config_option config_options[] = {
      "PEM private key of KPULSE_TLS_CERT, unencrypted; start-up is refused when the file is "
      "readable by every user (chmod 600)",
      CONFIG_PATH, 0, 0, FIELD(tls_key)},
+    /* The defaults are PROCPASS_DEFAULT_* of collection/procpass.h. */
+    {"KPULSE_FS_TYPES_INCLUDE", "fs-types-include", "TYPES", "zfs",
+     "Filesystem types reported besides those on a block device (nfs4 or cifs can be added: "
+     "a dead server then stalls collection)",
+     CONFIG_NAMES, FIELD(fs_types_include)},
+    {"KPULSE_FS_TYPES_EXCLUDE", "fs-types-exclude", "TYPES", "squashfs,erofs,iso9660",
+     "Filesystem types never reported (read-only images are always full)", CONFIG_NAMES,
+     FIELD(fs_types_exclude)},
+    {"KPULSE_FS_MOUNT_EXCLUDE", "fs-mount-exclude", "PATHS", "",
+     "Mount points left out of the filesystem series, each with everything beneath it",
+     CONFIG_PATHS, FIELD(fs_mount_exclude)},
+    {"KPULSE_MAX_FILESYSTEMS", "max-filesystems", "N", "64",
+     "Most filesystems with series of their own (the rest are counted)", CONFIG_UINT, 1, 4096,
+     FIELD(max_filesystems)},
+    {"KPULSE_MAX_INTERFACES", "max-interfaces", "N", "128",
+     "Most network interfaces of /proc/net/dev with series of their own (the rest are counted)",
+     CONFIG_UINT, 1, 4096, FIELD(max_interfaces)},
+    {"KPULSE_MAX_BLOCK_DEVICES", "max-block-devices", "N", "128",
+     "Most block devices with series of their own (the rest are counted)", CONFIG_UINT, 1, 4096,
+     FIELD(max_block_devices)},
+    {"KPULSE_TCP_STATES_INTERVAL", "tcp-states-interval", "SECONDS", "10",
+     "Seconds between two counts of TCP sockets by state, each a walk of the kernel's whole "
+     "connection table; 0 counts every round",
+     CONFIG_SECONDS, 0, 3600, FIELD(tcp_states_interval_s)},
     {"KPULSE_MODELS", "models", "on|off", "on",
      "Whether the anomaly models run (a score per modelled series, anomalies in the store)",
      CONFIG_BOOL, FIELD(models)},
     {"KPULSE_MODELS_INCLUDE", "models-include", "PATTERNS", "@default",
      "Metric names the models look at: comma-separated globs; @default is the built-in list "
      "of host-level series, @custom every metric not named kpulse_*",
-     CONFIG_STRING, 1, CONFIG_PATTERNS_MAX - 1, FIELD(models_include)},
+     CONFIG_STRING, 1, CONFIG_LIST_MAX - 1, FIELD(models_include)},
     {"KPULSE_MODELS_EXCLUDE", "models-exclude", "PATTERNS", "@default",
      "Metric names the models skip even when included: comma-separated globs; @default skips "
      "per-process rows (empty skips nothing)",
-     CONFIG_STRING, 1, CONFIG_PATTERNS_MAX - 1, FIELD(models_exclude)},
+     CONFIG_STRING, 1, CONFIG_LIST_MAX - 1, FIELD(models_exclude)},
     {"KPULSE_MODELS_MAX_SERIES", "models-max-series", "N", "500",
      "Most series with an anomaly model (about 4 KB of memory each)", CONFIG_UINT, 1, 10000,
      FIELD(models_max_series)},
@@ -377,6 +401,10 @@ static const char *config_option_range(const struct config_option *opt, char *bu
 	case CONFIG_ENUM:
 		join_names(buf, len, opt, " or ");
 		break;
+	case CONFIG_NAMES:
+	case CONFIG_PATHS:
+		snprintf(buf, len, "comma-separated, empty for none");
+		break;
 	case CONFIG_BOOL: /* the value name says on|off */
 	case CONFIG_PATH:
 	case CONFIG_LISTEN:
@@ -441,6 +469,43 @@ static void describe_accepted(const struct config_option *opt, char *buf, size_t
 	case CONFIG_LISTEN:
 		snprintf(buf, len, "is not HOST:PORT or [IPV6]:PORT with a port from 1 to 65535");
 		break;
+	case CONFIG_NAMES:
+		snprintf(buf, len,
+			 "is not empty or a comma-separated list of names (letters, digits, "
+			 "'.', '_', '+', '-') shorter than %zu bytes",
+			 opt->size);
+		break;
+	case CONFIG_PATHS:
+		snprintf(buf, len,
+			 "is not empty or a comma-separated list of absolute paths shorter than "
+			 "%zu bytes",
+			 opt->size);
+		break;
+	}
+}
+
+/* Items between commas, none empty; each name made of [A-Za-z0-9._+-], or
+ * each path absolute and free of control bytes. */
+static bool valid_list(const char *s, bool paths)
+{
+	if (*s == '\0')
+		return true;
+	for (;;) {
+		size_t n = strcspn(s, ",");
+
+		if (n == 0 || (paths && s[0] != '/'))
+			return false;
+		for (size_t i = 0; i < n; i++) {
+			unsigned char ch = (unsigned char)s[i];
+
+			if (paths ? (ch < 0x20 || ch == 0x7f)
+				  : !(isalnum(ch) || ch == '.' || ch == '_' || ch == '+' ||
+				      ch == '-'))
+				return false;
+		}
+		if (s[n] == '\0')
+			return true;
+		s += n + 1;
 	}
 }
 
@@ -542,6 +607,11 @@ static int parse_value(const struct config_option *opt, const char *value, struc
 	case CONFIG_SECRET:
 		if (len != 0 &&
 		    (len < (size_t)opt->min || len > (size_t)opt->max || len >= opt->size))
+			return -EINVAL;
+		break;
+	case CONFIG_NAMES:
+	case CONFIG_PATHS:
+		if (len >= opt->size || !valid_list(value, opt->kind == CONFIG_PATHS))
 			return -EINVAL;
 		break;
 	case CONFIG_LISTEN:

@@ -33,8 +33,9 @@
 #define CONFIG_LINE_MAX 4096
 /* Passwords and the JWT secret, with their NUL. */
 #define CONFIG_SECRET_MAX 1025
-/* Comma-separated glob lists (models' series), with their NUL. */
-#define CONFIG_PATTERNS_MAX 1024
+/* Comma-separated lists (filesystem types, mount points, the models' series
+ * patterns), with their NUL. */
+#define CONFIG_LIST_MAX 1024
 
 struct kpulse_config {
 	double interval_s;		/* collection interval, 0.1..3600 */
@@ -66,10 +67,18 @@ struct kpulse_config {
 	 * and the files, since only then is the daemon about to serve them. */
 	char tls_cert[CONFIG_PATH_MAX]; /* PEM certificate (chain) */
 	char tls_key[CONFIG_PATH_MAX];	/* PEM private key, not world-readable */
+	/* What the /proc pass lists (collection/procpass.h) */
+	char fs_types_include[CONFIG_LIST_MAX]; /* also real: "zfs,nfs4" */
+	char fs_types_exclude[CONFIG_LIST_MAX]; /* never real: "squashfs" */
+	char fs_mount_exclude[CONFIG_LIST_MAX]; /* mount points left out, with what is beneath */
+	uint32_t max_filesystems;		/* label bounds */
+	uint32_t max_interfaces;
+	uint32_t max_block_devices;
+	double tcp_states_interval_s; /* between two counts of TCP sockets by state */
 	/* anomaly models (models/) */
 	bool models;				  /* the models sink runs */
-	char models_include[CONFIG_PATTERNS_MAX]; /* series_select patterns */
-	char models_exclude[CONFIG_PATTERNS_MAX];
+	char models_include[CONFIG_LIST_MAX]; /* series_select patterns */
+	char models_exclude[CONFIG_LIST_MAX];
 	uint32_t models_max_series;
 	double models_checkpoint_s; /* how often detector state is saved */
 	double anomaly_info;	    /* severity thresholds on the score */
@@ -91,6 +100,8 @@ enum config_kind {
 	CONFIG_STRING,	 /* text of min..max bytes, or empty (char array) */
 	CONFIG_SECRET,	 /* like STRING, but never quoted back in a message */
 	CONFIG_LISTEN,	 /* HOST:PORT or [IPV6]:PORT; also fills listen_host and port */
+	CONFIG_NAMES,	 /* comma-separated names ([A-Za-z0-9._+-]), or empty (char array) */
+	CONFIG_PATHS,	 /* comma-separated absolute paths, or empty (char array) */
 };
 
 /* Flags of an option. */
