@@ -208,7 +208,13 @@ TEST(new_daemon_warms_up_from_stored_history)
 	feed(m, t0 + 901, 1000, 2);
 	CHECK_NEAR(exported(m, "kpulse_models_warmed_up_total"), 1, 0);
 	feed(m, t0 + 902, 50000, 3);
+	/* a round in which the daemon did not read the scores: the burst's
+	 * peak is still there at the next read */
+	feed(m, t0 + 903, 1000, 4);
 	CHECK(exported(m, "kpulse_anomaly_score") >= 0.9);
+	/* read once: the next read shows the latest round */
+	feed(m, t0 + 904, 1000, 5);
+	CHECK(exported(m, "kpulse_anomaly_score") < 0.9);
 	models_free(m);
 	fx_close(&f);
 	reg = registry_free(reg);

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -55,8 +56,9 @@ struct model {
 	char *key; /* owned; the table's key */
 	char *metric, *labels;
 	enum series_stat stat;
-	bool seen; /* has had a live value (metric and labels known) */
-	double score;
+	bool seen;	  /* has had a live value (metric and labels known) */
+	double score;	  /* of the latest round */
+	double published; /* what the latest published copy holds */
 	struct detector det;
 };
 
@@ -73,6 +75,7 @@ struct models {
 	struct ensemble_options pending;
 	bool have_pending;
 	struct published {
+		uint64_t gen; /* counts the copies published */
 		size_t n;
 		struct pub_score {
 			const struct model *md; /* metric and labels never change */
@@ -83,7 +86,8 @@ struct models {
 			size_t open_now, nmodels;
 		} c;
 	} pub[2];
-	int front; /* pub[front] is read; the sink fills the other */
+	int front;		    /* pub[front] is read; the sink fills the other */
+	atomic_uint_fast64_t taken; /* gen of the last copy the loop read */
 
 	/* --- sink thread --- */
 	struct model **tab; /* open addressing, cap slots */
@@ -153,18 +157,27 @@ static void insert(struct models *m, struct model *md)
 	m->n++;
 }
 
-/* Fills the back copy with every scored model and the counters, then
- * swaps it to the front. */
+/*
+ * Fills the back copy with every scored model and the counters, then swaps
+ * it to the front. When the loop did not read the previous copy (it found
+ * the lock taken), each score keeps the highest value since the last copy
+ * it read, so a one-round peak is never lost to a missed read.
+ */
 static void publish(struct models *m)
 {
 	struct published *b = &m->pub[!m->front];
+	bool missed = atomic_load(&m->taken) != m->pub[m->front].gen;
 
 	b->n = 0;
+	b->gen = m->pub[m->front].gen + 1;
 	for (size_t i = 0; i < m->cap && b->n < m->o.max_series; i++) {
-		const struct model *md = m->tab[i];
+		struct model *md = m->tab[i];
 
-		if (md && md->seen)
-			b->v[b->n++] = (struct pub_score){md, md->score};
+		if (!md || !md->seen)
+			continue;
+		if (!missed || md->score > md->published)
+			md->published = md->score;
+		b->v[b->n++] = (struct pub_score){md, md->published};
 	}
 	b->c = m->c;
 	b->c.nmodels = m->n;
@@ -609,6 +622,7 @@ int models_add_scores(struct models *m, struct registry *r)
 				    (double)p->c.warmed) == -ENOMEM;
 	err |= registry_set_counter(r, "kpulse_models_restored_total", NULL, 0,
 				    (double)p->c.restored) == -ENOMEM;
+	atomic_store(&m->taken, p->gen);
 	pthread_mutex_unlock(&m->lock);
 	return err ? -ENOMEM : 0;
 }

@@ -48,7 +48,7 @@
 	"kpulse_mem_swap_free_bytes,kpulse_block_ios_completed_total,kpulse_block_bytes_total,"    \
 	"kpulse_block_io_errors_total,kpulse_block_io_latency_seconds,kpulse_net_rx_bytes_total,"  \
 	"kpulse_net_tx_bytes_total,kpulse_net_tcp_retransmitted_segments_total,"                   \
-	"kpulse_net_packet_drops_total,kpulse_net_tcp_resets_*,kpulse_filesystem_avail_bytes,"    \
+	"kpulse_net_packet_drops_total,kpulse_net_tcp_resets_*,kpulse_filesystem_avail_bytes,"     \
 	"kpulse_pressure_*,kpulse_mem_major_page_faults_total,@custom"
 #define SERIES_DEFAULT_EXCLUDE "*_process_*,*_other_processes_*,kpulse_anomaly_*"
 

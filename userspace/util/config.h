@@ -76,7 +76,7 @@ struct kpulse_config {
 	uint32_t max_block_devices;
 	double tcp_states_interval_s; /* between two counts of TCP sockets by state */
 	/* anomaly models (models/) */
-	bool models;				  /* the models sink runs */
+	bool models;			      /* the models sink runs */
 	char models_include[CONFIG_LIST_MAX]; /* series_select patterns */
 	char models_exclude[CONFIG_LIST_MAX];
 	uint32_t models_max_series;
