@@ -30,9 +30,20 @@ struct entry {
 	uint64_t *prev_slots; /* histograms only */
 };
 
+/* The patterns' answer per metric name, so a round costs a lookup per
+ * series instead of a run of fnmatch() calls: names are few (a few hundred)
+ * and never change meaning. Names beyond the cache are matched each time. */
+#define NAME_CACHE 1024
+
+struct name_answer {
+	char name[REGISTRY_NAME_MAX]; /* "" for a free slot */
+	bool match;
+};
+
 struct series_select {
 	char include[SERIES_PATTERNS_MAX];
 	char exclude[SERIES_PATTERNS_MAX];
+	struct name_answer *names; /* NAME_CACHE slots */
 	size_t max_series, cap, tracked;
 	uint64_t round, skipped;
 	struct entry *table; /* cap slots, cap a power of two >= 2 * max_series */
@@ -92,6 +103,27 @@ int series_select_match(const struct series_select *s, const char *name)
 	       !match_any(s->exclude, name, SERIES_DEFAULT_EXCLUDE);
 }
 
+static uint64_t hash_key(const char *k);
+
+/* series_select_match() through the cache. */
+static bool match_cached(struct series_select *s, const char *name)
+{
+	size_t i = hash_key(name) & (NAME_CACHE - 1);
+
+	for (size_t n = 0; n < NAME_CACHE; n++, i = (i + 1) & (NAME_CACHE - 1)) {
+		struct name_answer *a = &s->names[i];
+
+		if (!a->name[0]) {
+			a->match = series_select_match(s, name);
+			snprintf(a->name, sizeof(a->name), "%s", name);
+			return a->match;
+		}
+		if (!strcmp(a->name, name))
+			return a->match;
+	}
+	return series_select_match(s, name);
+}
+
 int series_select_new(const struct series_select_options *opts, struct series_select **ret,
 		      char *err, size_t errlen)
 {
@@ -120,7 +152,10 @@ int series_select_new(const struct series_select_options *opts, struct series_se
 		cap *= 2;
 	s->cap = cap;
 	s->table = calloc(cap, sizeof(*s->table));
-	if (!s->table) {
+	s->names = calloc(NAME_CACHE, sizeof(*s->names));
+	if (!s->table || !s->names) {
+		free(s->table);
+		free(s->names);
 		free(s);
 		return -ENOMEM;
 	}
@@ -137,6 +172,7 @@ struct series_select *series_select_free(struct series_select *s)
 		free(s->table[i].key);
 	}
 	free(s->table);
+	free(s->names);
 	free(s);
 	return NULL;
 }
@@ -262,7 +298,7 @@ long series_select_round(struct series_select *s, const struct registry *reg,
 		bool fresh;
 		double v;
 
-		if (!series_select_match(s, m->name) || format_key(m, stat, key, labels))
+		if (!match_cached(s, m->name) || format_key(m, stat, key, labels))
 			continue;
 		e = lookup(s, key, &fresh);
 		if (fresh && (!e || s->tracked >= s->max_series)) {
