@@ -450,28 +450,51 @@ enum MHD_Result api_handle_query_range(struct api_request *req)
 	return api_reply_text(req, 200, "application/json", body, len);
 }
 
+/*
+ * The from, to and limit of a list endpoint: to defaults to now, from to
+ * span before it, limit to EVENTS_DEFAULT_LIMIT (1 to EVENTS_MAX_LIMIT).
+ * Returns true, or false with *reply holding the 400 answer.
+ */
+static bool list_window(struct api_request *req, double span, double *from, double *to,
+			size_t *limit, enum MHD_Result *reply)
+{
+	double lim = EVENTS_DEFAULT_LIMIT;
+
+	*to = clock_wall_s();
+	if (number_arg(req, "to", to) < 0) {
+		*reply = api_reply_error(req, 400, "to: not a number of unix seconds");
+		return false;
+	}
+	*from = *to - span;
+	if (number_arg(req, "from", from) < 0) {
+		*reply = api_reply_error(req, 400, "from: not a number of unix seconds");
+		return false;
+	}
+	if (*from > *to) {
+		*reply = api_reply_error(req, 400, "from is after to");
+		return false;
+	}
+	if (number_arg(req, "limit", &lim) < 0 || lim < 1 || lim > EVENTS_MAX_LIMIT ||
+	    lim != floor(lim)) {
+		*reply = api_reply_error(req, 400, "limit: not a whole number from 1 to %d",
+					 EVENTS_MAX_LIMIT);
+		return false;
+	}
+	*limit = (size_t)lim;
+	return true;
+}
+
 enum MHD_Result api_handle_events(struct api_request *req)
 {
 	const char *order = arg(req, "order");
 	struct store_event_query q = {.type = arg(req, "type")};
 	struct store_event_list *list = NULL;
-	double limit = EVENTS_DEFAULT_LIMIT;
+	enum MHD_Result reply;
 	json_t *out;
 	int r;
 
-	q.to = clock_wall_s();
-	if (number_arg(req, "to", &q.to) < 0)
-		return api_reply_error(req, 400, "to: not a number of unix seconds");
-	q.from = q.to - RANGE_DEFAULT_S;
-	if (number_arg(req, "from", &q.from) < 0)
-		return api_reply_error(req, 400, "from: not a number of unix seconds");
-	if (q.from > q.to)
-		return api_reply_error(req, 400, "from is after to");
-	if (number_arg(req, "limit", &limit) < 0 || limit < 1 || limit > EVENTS_MAX_LIMIT ||
-	    limit != floor(limit))
-		return api_reply_error(req, 400, "limit: not a whole number from 1 to %d",
-				       EVENTS_MAX_LIMIT);
-	q.limit = (size_t)limit;
+	if (!list_window(req, RANGE_DEFAULT_S, &q.from, &q.to, &q.limit, &reply))
+		return reply;
 	if (order && strcmp(order, "asc") && strcmp(order, "desc"))
 		return api_reply_error(req, 400, "order: not asc or desc");
 	q.newest_first = order && !strcmp(order, "desc");
@@ -505,23 +528,12 @@ enum MHD_Result api_handle_anomalies(struct api_request *req)
 	struct store_anomaly_query q = {.severity = arg(req, "severity"),
 					.series = arg(req, "series")};
 	struct store_anomaly_list *list = NULL;
-	double limit = EVENTS_DEFAULT_LIMIT;
+	enum MHD_Result reply;
 	json_t *out;
 	int r;
 
-	q.to = clock_wall_s();
-	if (number_arg(req, "to", &q.to) < 0)
-		return api_reply_error(req, 400, "to: not a number of unix seconds");
-	q.from = q.to - ANOMALIES_DEFAULT_S;
-	if (number_arg(req, "from", &q.from) < 0)
-		return api_reply_error(req, 400, "from: not a number of unix seconds");
-	if (q.from > q.to)
-		return api_reply_error(req, 400, "from is after to");
-	if (number_arg(req, "limit", &limit) < 0 || limit < 1 || limit > EVENTS_MAX_LIMIT ||
-	    limit != floor(limit))
-		return api_reply_error(req, 400, "limit: not a whole number from 1 to %d",
-				       EVENTS_MAX_LIMIT);
-	q.limit = (size_t)limit;
+	if (!list_window(req, ANOMALIES_DEFAULT_S, &q.from, &q.to, &q.limit, &reply))
+		return reply;
 	if (q.severity && strcmp(q.severity, "info") && strcmp(q.severity, "warning") &&
 	    strcmp(q.severity, "critical"))
 		return api_reply_error(req, 400, "severity: not info, warning or critical");
