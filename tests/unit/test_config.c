@@ -113,6 +113,7 @@ TEST(option_table_is_complete_and_consistent)
 		/* The field matches the kind the row says. */
 		switch (opt->kind) {
 		case CONFIG_SECONDS:
+		case CONFIG_NUMBER:
 		case CONFIG_DURATION:
 			CHECK_EQ_INT(opt->size, sizeof(double));
 			break;

@@ -289,6 +289,7 @@ enum MHD_Result api_handle_live(struct api_request *req);
 enum MHD_Result api_handle_series(struct api_request *req);
 enum MHD_Result api_handle_query_range(struct api_request *req);
 enum MHD_Result api_handle_events(struct api_request *req);
+enum MHD_Result api_handle_anomalies(struct api_request *req);
 enum MHD_Result api_handle_processes(struct api_request *req);
 enum MHD_Result api_handle_ingest(struct api_request *req);
 enum MHD_Result api_handle_stream(struct api_request *req);

@@ -25,6 +25,7 @@
 #include "daemon/round.h"
 #include "daemon/sink.h"
 #include "models/threshold.h"
+#include "models/models.h"
 #include "registry/registry.h"
 #include "store/store.h"
 #include "util/clock.h"
@@ -77,6 +78,7 @@ struct daemon {
 	struct auth *auth;
 	struct api *api;
 	struct threshold_tracker *predict; /* time-to-threshold predictions */
+	struct models *models; /* NULL when KPULSE_MODELS=off */
 	struct sink *sinks[DAEMON_MAX_SINKS];
 	size_t nsinks;
 	unsigned test_sink_delay_ms;
@@ -343,6 +345,43 @@ static int start_predictions(struct daemon *d)
 	return add_sink(d, &predict_sink_ops, d->predict);
 }
 
+static void anomaly_thresholds(const struct kpulse_config *cfg, struct ensemble_options *o)
+{
+	ensemble_options_default(o);
+	o->info = cfg->anomaly_info;
+	o->warning = cfg->anomaly_warning;
+	o->critical = cfg->anomaly_critical;
+	o->cooldown_s = cfg->anomaly_cooldown_s;
+}
+
+/* The models sink: detectors, anomalies and their store tables. */
+static int start_models(struct daemon *d)
+{
+	const struct kpulse_config *cfg = &d->cfg;
+	struct models_options o;
+	char err[512] = "";
+	int r;
+
+	if (!cfg->models)
+		return 0;
+	models_options_default(&o);
+	o.include = cfg->models_include;
+	o.exclude = cfg->models_exclude;
+	o.max_series = cfg->models_max_series;
+	o.checkpoint_s = cfg->models_checkpoint_s;
+	anomaly_thresholds(cfg, &o.ensemble);
+	r = models_new(&o, d->store, &d->models, err, sizeof(err));
+	if (r) {
+		log_error("models: %s", err);
+		return r;
+	}
+	if (models_describe(d->reg)) {
+		log_error("out of memory");
+		return -ENOMEM;
+	}
+	return add_sink(d, &models_sink_ops, d->models);
+}
+
 static int start_sinks(struct daemon *d)
 {
 	const char *delay = getenv(TEST_SLOW_SINK_ENV);
@@ -353,6 +392,8 @@ static int start_sinks(struct daemon *d)
 		r = add_sink(d, &api_sink_ops, d);
 	if (!r)
 		r = start_predictions(d);
+	if (!r)
+		r = start_models(d);
 	if (!r && delay && *delay) {
 		d->test_sink_delay_ms = (unsigned)strtoul(delay, NULL, 10);
 		log_warn("%s=%u: a test sink sleeps that long in every round", TEST_SLOW_SINK_ENV,
@@ -394,6 +435,14 @@ static void reload(struct daemon *d)
 	log_set_format(d->cfg.log_format);
 	collector_set_top_k(d->col, d->cfg.top_k);
 	threshold_tracker_set_horizon(d->predict, d->cfg.predict_horizon_s);
+	if (d->models) {
+		struct ensemble_options o;
+
+		anomaly_thresholds(&d->cfg, &o);
+		if (models_set_thresholds(d->models, &o))
+			log_warn("reload: anomaly thresholds must be info <= warning <= critical; "
+				 "keeping the running ones");
+	}
 	log_info("reload: log level %s, log format %s, top-k %u", log_level_name(d->cfg.log_level),
 		 log_format_name(d->cfg.log_format), d->cfg.top_k);
 }
@@ -411,6 +460,8 @@ static void run_round(struct daemon *d, uint64_t seq, double interval_s)
 	registry_begin(d->reg, clock_wall_s(), interval_s);
 	r = collector_collect(d->col, d->reg);
 	r |= health_add(d->reg, d->store, d->sinks, d->nsinks, atomic_load(&d->events_rejected));
+	if (d->models)
+		r |= models_add_scores(d->models, d->reg);
 	registry_end(d->reg);
 	if (r)
 		log_warn("collection round incomplete: out of memory");
@@ -503,6 +554,8 @@ cleanup:
 	 * gets every round collected before the stop. */
 	for (size_t i = d->nsinks; i-- > 0;)
 		d->sinks[i] = sink_stop(d->sinks[i]);
+	/* after its sink stopped, before the store closes */
+	d->models = models_free(d->models);
 	if (d->store && !status) {
 		r = store_flush_sync(d->store);
 		if (r)

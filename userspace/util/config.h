@@ -33,7 +33,8 @@
 #define CONFIG_LINE_MAX 4096
 /* Passwords and the JWT secret, with their NUL. */
 #define CONFIG_SECRET_MAX 1025
-/* Comma-separated lists (filesystem types, mount points), with their NUL. */
+/* Comma-separated lists (filesystem types, mount points, the models' series
+ * patterns), with their NUL. */
 #define CONFIG_LIST_MAX 1024
 
 struct kpulse_config {
@@ -83,12 +84,23 @@ struct kpulse_config {
 	double multivar_window_s;	      /* feature window of IF and LOF */
 	double multivar_history_s;	      /* their training history */
 	double multivar_retrain_s;	      /* how often they are retrained */
+	/* anomaly models (models/) */
+	bool models;			      /* the models sink runs */
+	char models_include[CONFIG_LIST_MAX]; /* series_select patterns */
+	char models_exclude[CONFIG_LIST_MAX];
+	uint32_t models_max_series;
+	double models_checkpoint_s; /* how often detector state is saved */
+	double anomaly_info;	    /* severity thresholds on the score */
+	double anomaly_warning;
+	double anomaly_critical;
+	double anomaly_cooldown_s; /* a crossing this soon after an end continues it */
 };
 
 /* How a value is read and checked; each kind has its own message for a
  * value it refuses. */
 enum config_kind {
 	CONFIG_SECONDS,	 /* a plain number of seconds, min..max (double field) */
+	CONFIG_NUMBER,	 /* a plain number, min..max (double field): scores, ratios */
 	CONFIG_DURATION, /* a number with unit s, m, h or d, min..max seconds (double) */
 	CONFIG_UINT,	 /* a whole number min..max (uint32_t or uint64_t field) */
 	CONFIG_BOOL,	 /* on/off, true/false, yes/no, 1/0 (bool) */
