@@ -243,15 +243,19 @@ static double wall_now(const struct llm_router *r)
 	return r->o.clock ? r->o.clock(r->o.clock_ctx) : clock_wall_s();
 }
 
-/* Scrubs every key of the router out of text, in place. */
+/* Scrubs every key of the router out of text (size bytes), in place;
+ * when memory runs out, nothing of the text is kept. */
 static void scrub(const struct llm_router *r, char *text, size_t size)
 {
-	char tmp[LLM_REASON_MAX];
+	char *tmp;
 
-	if (!r->nsecrets || !text[0] || size > sizeof(tmp))
+	if (!r->nsecrets || !text[0])
 		return;
-	redact_secrets(tmp, sizeof(tmp), text, r->secrets, r->nsecrets, NULL);
-	snprintf(text, size, "%s", tmp);
+	tmp = malloc(size);
+	if (tmp)
+		redact_secrets(tmp, size, text, r->secrets, r->nsecrets, NULL);
+	snprintf(text, size, "%s", tmp ? tmp : REDACT_MARK);
+	free(tmp);
 }
 
 static void add_failure(const struct llm_router *r, struct llm_answer *a, const struct provider *p,
