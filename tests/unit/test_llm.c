@@ -811,7 +811,11 @@ TEST(options_follow_the_configuration_in_its_order)
 	CHECK_EQ_INT(config_set(&c, "KPULSE_LLM_GROQ_KEY", GROQ_KEY, err, sizeof(err)), 0);
 	CHECK_EQ_INT(config_set(&c, "KPULSE_LLM_TIMEOUT", "7", err, sizeof(err)), 0);
 	CHECK_EQ_INT(config_set(&c, "KPULSE_LLM_CACHE_TTL", "1h", err, sizeof(err)), 0);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_LLM_OPENAI_KEY", OPENAI_KEY, err, sizeof(err)), 0);
 	llm_options_from_config(&c, &o);
+	/* a key of a provider not listed is still kept out of outputs */
+	CHECK_EQ_INT(o.nother_keys, 1);
+	CHECK_STR(o.other_keys[0], OPENAI_KEY);
 	CHECK_EQ_INT(o.nproviders, 2);
 	CHECK_STR(o.providers[0].name, "ollama");
 	CHECK_STR(o.providers[0].url, "http://127.0.0.1:11434");

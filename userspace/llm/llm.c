@@ -48,7 +48,7 @@ struct llm_router {
 	struct llm_options o;
 	struct provider p[LLM_MAX_PROVIDERS];
 	size_t n;
-	const char *secrets[LLM_MAX_PROVIDERS];
+	const char *secrets[2 * LLM_MAX_PROVIDERS]; /* the keys in p[] and o.other_keys */
 	size_t nsecrets;
 	atomic_bool cancel;
 	pthread_mutex_t lock;
@@ -97,6 +97,15 @@ void llm_options_from_config(const struct kpulse_config *c, struct llm_options *
 			break;
 		}
 		p += len + (p[len] == ',');
+	}
+	for (size_t i = 0; i < CONFIG_LLM_COUNT; i++) {
+		bool listed = false;
+
+		for (size_t j = 0; j < o->nproviders; j++)
+			listed |= !strcmp(o->providers[j].name, config_llm_names[i]);
+		if (!listed && c->llm[i].key[0])
+			snprintf(o->other_keys[o->nother_keys++], CONFIG_SECRET_MAX, "%s",
+				 c->llm[i].key);
 	}
 	o->timeout_s = c->llm_timeout_s;
 	o->retries = c->llm_retries;
@@ -173,6 +182,9 @@ int llm_router_new(const struct llm_options *o, struct llm_router **ret, char *e
 		return error_set(err, errlen, -ENOMEM, "out of memory");
 	r->o = *o;
 	memset(r->o.providers, 0, sizeof(r->o.providers)); /* keys live in r->p only */
+	for (size_t i = 0; i < o->nother_keys && i < LLM_MAX_PROVIDERS; i++)
+		if (r->o.other_keys[i][0])
+			r->secrets[r->nsecrets++] = r->o.other_keys[i];
 	for (size_t i = 0; i < o->nproviders; i++) {
 		for (size_t j = 0; j < i; j++) {
 			if (!strcmp(o->providers[i].name, o->providers[j].name)) {

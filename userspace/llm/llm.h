@@ -137,15 +137,19 @@ struct llm_provider_options {
 struct llm_options {
 	struct llm_provider_options providers[LLM_MAX_PROVIDERS]; /* in the order asked */
 	size_t nproviders;					  /* 0: llm_ask gives -ENODEV */
-	double timeout_s;	    /* one provider's call, its retries included; 30 */
-	unsigned retries;	    /* further tries of a call, 0..2; 2 */
-	unsigned token_budget;	    /* evidence tokens; 3000 */
-	unsigned max_tokens;	    /* longest answer asked for; 1024 */
-	double cache_ttl_s;	    /* 0: no cache; 86400 */
-	unsigned breaker_failures;  /* failed calls in a row that open it; 3 */
-	double breaker_cooldown_s;  /* 60 */
-	unsigned max_concurrent;    /* asks at once; 4 */
-	double backoff_s;	    /* first retry's backoff (doubling); 0.5 */
+	double timeout_s;	   /* one provider's call, its retries included; 30 */
+	unsigned retries;	   /* further tries of a call, 0..2; 2 */
+	unsigned token_budget;	   /* evidence tokens; 3000 */
+	unsigned max_tokens;	   /* longest answer asked for; 1024 */
+	double cache_ttl_s;	   /* 0: no cache; 86400 */
+	unsigned breaker_failures; /* failed calls in a row that open it; 3 */
+	double breaker_cooldown_s; /* 60 */
+	unsigned max_concurrent;   /* asks at once; 4 */
+	double backoff_s;	   /* first retry's backoff (doubling); 0.5 */
+	/* Keys of providers not asked (configured but not listed): kept out of
+	 * every output all the same, since the process knows them. */
+	char other_keys[LLM_MAX_PROVIDERS][CONFIG_SECRET_MAX];
+	size_t nother_keys;
 	struct store *cache;	    /* borrowed; NULL: no cache */
 	double (*clock)(void *ctx); /* wall clock (cache expiry); NULL: real */
 	void *clock_ctx;
@@ -156,8 +160,9 @@ void llm_options_default(struct llm_options *o);
 
 /*
  * The options from the configuration: providers in the order of
- * KPULSE_LLM_PROVIDERS, each with its URL, model and key; the numbers of
- * the KPULSE_LLM_* options. cache stays NULL (the caller lends its store).
+ * KPULSE_LLM_PROVIDERS, each with its URL, model and key; the keys of the
+ * providers not listed in other_keys; the numbers of the KPULSE_LLM_*
+ * options. cache stays NULL (the caller lends its store).
  */
 void llm_options_from_config(const struct kpulse_config *c, struct llm_options *o);
 
