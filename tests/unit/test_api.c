@@ -2,10 +2,13 @@
 /*
  * test_api.c - unit tests for the parts of the REST API that need no
  * socket: strict JSON bodies, query numbers, series selectors, custom
- * metric names, the rate limiter, route matching, and the OpenAPI
- * document covering every route. tests/api/ drives the real server.
+ * metric names, the rate limiter and the login throttle, route matching
+ * and route flags, the OpenAPI document covering every route, the query
+ * cache, and how a published round is shared. tests/api/ drives the real
+ * server.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/api_internal.h"
@@ -226,6 +229,36 @@ TEST(rate_limiter_memory_is_bounded_under_many_keys)
 	free(l);
 }
 
+/* Each login costs a PBKDF2, so an address gets ten at once and then one
+ * a second, whatever the general limit; on a fake clock, so the test does
+ * not depend on how fast anything runs. */
+TEST(login_throttle_allows_ten_then_one_a_second)
+{
+	struct api_rate_limiter *l = calloc(1, sizeof(*l));
+	double retry = 0;
+	int passed = 0;
+
+	CHECK(l);
+	CHECK_EQ_INT(api_login_limiter_init(l), 0);
+	for (int i = 0; i < 40; i++)
+		passed += api_rate_take(l, "ip:127.0.0.1", 50.0, &retry) == 0;
+	CHECK_EQ_INT(passed, 10);
+	CHECK_NEAR(retry, 1, 0);
+	/* half a second gives nothing back, a whole second one attempt */
+	CHECK_EQ_INT(api_rate_take(l, "ip:127.0.0.1", 50.5, &retry), -EAGAIN);
+	CHECK_EQ_INT(api_rate_take(l, "ip:127.0.0.1", 51.0, &retry), 0);
+	CHECK_EQ_INT(api_rate_take(l, "ip:127.0.0.1", 51.0, &retry), -EAGAIN);
+	/* ten seconds refill the whole burst, and no more */
+	passed = 0;
+	for (int i = 0; i < 40; i++)
+		passed += api_rate_take(l, "ip:127.0.0.1", 100.0, &retry) == 0;
+	CHECK_EQ_INT(passed, 10);
+	/* another address has its own bucket */
+	CHECK_EQ_INT(api_rate_take(l, "ip:127.0.0.2", 100.0, &retry), 0);
+	api_rate_destroy(l);
+	free(l);
+}
+
 /* ------------------------------------------------------------ routes */
 
 TEST(routes_match_literal_paths_and_parameters)
@@ -280,6 +313,30 @@ TEST(read_routes_need_viewer_and_admin_routes_need_admin)
 	}
 }
 
+TEST(only_flagged_routes_follow_metrics_auth)
+{
+	struct api_options open, closed;
+	int flagged = 0;
+
+	api_options_default(&open);
+	api_options_default(&closed);
+	closed.metrics_auth = true;
+	for (size_t i = 0; i < api_routes_count; i++) {
+		const struct api_route *r = &api_routes[i];
+
+		CHECK_EQ_INT(api_route_min_role(r, &open), r->min_role);
+		if (r->flags & API_ROUTE_METRICS_AUTH) {
+			flagged++;
+			CHECK_STR(r->pattern, "/metrics");
+			CHECK_EQ_INT(r->min_role, AUTH_ROLE_NONE);
+			CHECK_EQ_INT(api_route_min_role(r, &closed), AUTH_ROLE_VIEWER);
+		} else {
+			CHECK_EQ_INT(api_route_min_role(r, &closed), r->min_role);
+		}
+	}
+	CHECK_EQ_INT(flagged, 1);
+}
+
 TEST(loopback_detection)
 {
 	CHECK(api_host_is_loopback("127.0.0.1"));
@@ -304,6 +361,114 @@ TEST(api_start_refuses_open_metrics_on_a_public_address)
 	CHECK_EQ_INT(api_start(&o, (struct store *)&o, NULL, &a, err, sizeof(err)), -EPERM);
 	CHECK(a == NULL);
 	CHECK(strstr(err, "KPULSE_ALLOW_REMOTE_UNAUTHENTICATED") != NULL);
+}
+
+/* ------------------------------------------------------------ query cache */
+
+TEST(query_cache_serves_until_the_store_commits_or_a_second_passes)
+{
+	struct api_query_cache *c = calloc(1, sizeof(*c));
+	char *body;
+	size_t len = 0;
+
+	CHECK(c);
+	CHECK_EQ_INT(api_query_cache_init(c), 0);
+	CHECK(api_query_cache_get(c, 7, 10.0, "q1", &len) == NULL);
+	api_query_cache_put(c, 7, 10.0, "q1", "{\"a\":1}", 7);
+	body = api_query_cache_get(c, 7, 10.9, "q1", &len);
+	CHECK(body != NULL);
+	CHECK_EQ_INT(len, 7);
+	CHECK_STR(body, "{\"a\":1}");
+	free(body);
+	/* a commit (the flush count moved), a second later, another query,
+	 * a clock that stepped back: all miss */
+	CHECK(api_query_cache_get(c, 8, 10.5, "q1", &len) == NULL);
+	CHECK(api_query_cache_get(c, 7, 11.0, "q1", &len) == NULL);
+	CHECK(api_query_cache_get(c, 7, 10.5, "q2", &len) == NULL);
+	CHECK(api_query_cache_get(c, 7, 9.0, "q1", &len) == NULL);
+	api_query_cache_destroy(c);
+	free(c);
+}
+
+TEST(query_cache_keeps_only_small_bodies_and_keys)
+{
+	struct api_query_cache *c = calloc(1, sizeof(*c));
+	char *big = malloc(96 * 1024 + 2), key[API_QCACHE_KEY_MAX + 1];
+	size_t len = 0;
+
+	CHECK(c && big);
+	CHECK_EQ_INT(api_query_cache_init(c), 0);
+	memset(big, 'x', 96 * 1024 + 1);
+	big[96 * 1024 + 1] = '\0';
+	api_query_cache_put(c, 1, 5.0, "big", big, 96 * 1024 + 1);
+	CHECK(api_query_cache_get(c, 1, 5.0, "big", &len) == NULL);
+	memset(key, 'k', API_QCACHE_KEY_MAX);
+	key[API_QCACHE_KEY_MAX] = '\0';
+	api_query_cache_put(c, 1, 5.0, key, "{}", 2);
+	CHECK(api_query_cache_get(c, 1, 5.0, key, &len) == NULL);
+	free(big);
+	api_query_cache_destroy(c);
+	free(c);
+}
+
+/* ------------------------------------------------------------ publishing */
+
+static struct round *test_round(uint64_t seq, double value)
+{
+	struct registry *r = registry_new();
+	struct round *round = NULL;
+
+	if (!r)
+		return NULL;
+	registry_begin(r, 1700000000.0 + (double)seq, 1.0);
+	if (registry_set_gauge(r, "test_value", NULL, 0, value) == 0) {
+		registry_end(r);
+		round = round_freeze(r, NULL, seq);
+	}
+	registry_free(r);
+	return round;
+}
+
+/* The API keeps a reference to the round, not a copy, and lets go of it
+ * when the next round replaces it; a reader's reference keeps a replaced
+ * round alive. No server is started: only the state publishing uses. */
+TEST(published_round_is_shared_and_released_when_replaced)
+{
+	struct api *a = calloc(1, sizeof(*a));
+	struct round *r1 = test_round(1, 1.0), *r2 = test_round(2, 2.0), *got;
+
+	CHECK(a && r1 && r2);
+	pthread_mutex_init(&a->lock, NULL);
+	pthread_mutex_init(&a->stream_lock, NULL);
+	CHECK(api_round_get(a) == NULL);
+	CHECK_EQ_INT(api_on_round(a, NULL), -EINVAL);
+	CHECK_EQ_INT(api_on_round(NULL, r1), -EINVAL);
+
+	CHECK_EQ_INT(api_on_round(a, r1), 0);
+	CHECK_EQ_INT(atomic_load(&r1->refs), 2); /* ours and the API's */
+	got = api_round_get(a);
+	CHECK(got == r1);
+	CHECK_EQ_INT(atomic_load(&r1->refs), 3);
+	CHECK_EQ_INT(a->rounds, 1);
+
+	/* a reader still holds r1 when r2 replaces it */
+	CHECK_EQ_INT(api_on_round(a, r2), 0);
+	CHECK_EQ_INT(atomic_load(&r1->refs), 2);
+	CHECK_EQ_INT(atomic_load(&r2->refs), 2);
+	CHECK_NEAR(registry_find(got->reg, "test_value", NULL, 0)->value, 1.0, 0);
+	api_round_put(got);
+	CHECK_EQ_INT(atomic_load(&r1->refs), 1);
+	got = api_round_get(a);
+	CHECK(got == r2);
+	api_round_put(got);
+	CHECK_EQ_INT(a->rounds, 2);
+
+	round_unref(r1);
+	round_unref(r2);
+	round_unref(a->round);
+	pthread_mutex_destroy(&a->stream_lock);
+	pthread_mutex_destroy(&a->lock);
+	free(a);
 }
 
 TEST_MAIN()

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * test_prometheus.c - unit tests for api/prometheus: HELP and TYPE lines,
+ * test_prometheus.c - unit tests for export/prometheus: HELP and TYPE lines,
  * label escaping, value formatting, and histograms as cumulative buckets
  * ending in +Inf with _sum and _count.
  */
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/prometheus.h"
+#include "export/prometheus.h"
 #include "registry/registry.h"
 #include "test.h"
 

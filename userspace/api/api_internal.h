@@ -4,14 +4,22 @@
  * outside userspace/api/ may include: the server's state, the request
  * passed to handlers, the route table and the helpers that answer.
  *
- *   server.c      libmicrohttpd, limits, dispatch, auth gate, publish
+ *   server.c      libmicrohttpd, limits, dispatch and the auth gate
+ *   publish.c     api_on_round(): the latest round, and how handlers read it
+ *   reply.c       every response: JSON, text, errors and their status codes
+ *   tls.c         the certificate and key for HTTPS, checked before use
  *   routes.c      the route table, /openapi.json and /docs
  *   handlers.c    health, Prometheus, live, status, history queries
+ *   query_cache.c recent query_range answers, until the store commits
  *   ingest.c      POST /api/v1/metrics (custom metrics)
  *   auth_routes.c login, API tokens and users
  *   stream.c      GET /api/v1/stream (server-sent events)
  *   input.c       JSON bodies, query parameters and series selectors
- *   ratelimit.c   the per-client token buckets
+ *   ratelimit.c   the per-client token buckets and the login throttle
+ *
+ * Handlers only call downwards (replies, input, the round, the store,
+ * auth, export); nothing but server.c dispatches, and nothing but the
+ * daemon's start-up calls the functions of server.h.
  */
 #ifndef KPULSE_API_INTERNAL_H
 #define KPULSE_API_INTERNAL_H
@@ -25,8 +33,9 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
-#include "api/auth.h"
 #include "api/server.h"
+#include "auth/auth.h"
+#include "daemon/round.h"
 #include "registry/registry.h"
 #include "store/store.h"
 
@@ -67,6 +76,8 @@ struct api_rate_limiter {
 
 /* rate requests per second, bursts of 2 s. Returns 0 or -errno. */
 int api_rate_init(struct api_rate_limiter *l, unsigned rate);
+/* The login throttle: API_LOGIN_RATE a second, bursts of API_LOGIN_BURST. */
+int api_login_limiter_init(struct api_rate_limiter *l);
 /* rate tokens per second, bucket of burst tokens. */
 int api_rate_init_burst(struct api_rate_limiter *l, double rate, double burst);
 void api_rate_destroy(struct api_rate_limiter *l);
@@ -74,16 +85,38 @@ void api_rate_destroy(struct api_rate_limiter *l);
  * -EAGAIN with *retry_after_s (whole seconds, >= 1) when the bucket is empty. */
 int api_rate_take(struct api_rate_limiter *l, const char *key, double now, double *retry_after_s);
 
-/* ------------------------------------------------------------ state */
+/* ------------------------------------------------------------ query cache */
 
-/* One published round, shared read-only by handlers while they hold a
- * reference. */
-struct api_snapshot {
-	atomic_int refs;
-	struct registry *reg;
-	json_t *events; /* array */
-	double published_at;
+#define API_QCACHE_SLOTS   32
+#define API_QCACHE_KEY_MAX 1400
+
+struct api_qcache_slot {
+	uint64_t flushes; /* the store's flush count when it was filled */
+	double created;	  /* monotonic seconds */
+	char key[API_QCACHE_KEY_MAX];
+	char *body; /* NULL: free */
+	size_t len;
 };
+
+struct api_query_cache {
+	pthread_mutex_t lock;
+	struct api_qcache_slot slots[API_QCACHE_SLOTS];
+};
+
+int api_query_cache_init(struct api_query_cache *c);
+/* Frees every cached body. */
+void api_query_cache_destroy(struct api_query_cache *c);
+/* A malloc'd copy of the body cached for key, when the store has not
+ * committed since (flushes) and it is less than a second old at now
+ * (monotonic seconds); else NULL. */
+char *api_query_cache_get(struct api_query_cache *c, uint64_t flushes, double now, const char *key,
+			  size_t *ret_len);
+/* Keeps a copy of body for key; bodies over 96 KiB and keys of
+ * API_QCACHE_KEY_MAX bytes or more are not kept. */
+void api_query_cache_put(struct api_query_cache *c, uint64_t flushes, double now, const char *key,
+			 const char *body, size_t len);
+
+/* ------------------------------------------------------------ state */
 
 struct api_stream_client;
 
@@ -103,7 +136,7 @@ struct api {
 	char *tls_key_pem;
 
 	pthread_mutex_t lock; /* the fields below */
-	struct api_snapshot *snapshot;
+	struct round *round;  /* the latest; one reference, NULL before the first */
 	uint64_t rounds;
 	size_t probes_attached, probes_total;
 	/* custom metrics: created once with registry_begin(), never ended,
@@ -120,6 +153,7 @@ struct api {
 	 * thread, so they are held to API_LOGIN_RATE a second (bursts of
 	 * API_LOGIN_BURST) whatever the general limit is. */
 	struct api_rate_limiter login_limiter;
+	struct api_query_cache qcache;
 	json_t *openapi; /* built at start, read-only afterwards */
 
 	atomic_uint_fast64_t requests_total;
@@ -131,8 +165,11 @@ struct api {
 	atomic_uint_fast64_t custom_samples_total;
 };
 
-struct api_snapshot *api_snapshot_get(struct api *a); /* NULL before the first round */
-void api_snapshot_put(struct api_snapshot *s);	      /* accepts NULL */
+/* publish.c: the latest round with a reference for the caller (NULL
+ * before the first round); hand it back with api_round_put(), which
+ * accepts NULL. A handler never reads a->round without a reference. */
+struct round *api_round_get(struct api *a);
+void api_round_put(struct round *r);
 
 /* ------------------------------------------------------------ requests */
 
@@ -153,6 +190,10 @@ struct api_request {
  * and returns what MHD_queue_response() returned. */
 typedef enum MHD_Result (*api_handler)(struct api_request *req);
 
+/* A route flag: the route needs a viewer token when the API's
+ * metrics_auth option is on (GET /metrics, KPULSE_METRICS_AUTH). */
+#define API_ROUTE_METRICS_AUTH (1u << 0)
+
 struct api_route {
 	const char *method;
 	const char *pattern; /* "/api/v1/auth/tokens/{id}" */
@@ -161,10 +202,15 @@ struct api_route {
 	const char *summary;
 	const char *query_params; /* "type,from,to,limit" or NULL */
 	const char *body;	  /* JSON body fields for the docs, or NULL */
+	unsigned flags;		  /* API_ROUTE_* */
 };
 
 extern const struct api_route api_routes[];
 extern const size_t api_routes_count;
+
+/* The role a route needs under these options (its min_role, raised by
+ * its flags). */
+enum auth_role api_route_min_role(const struct api_route *r, const struct api_options *o);
 
 /* Matches path against pattern; fills params. */
 bool api_route_match(const char *pattern, const char *path, struct api_request *req);
@@ -172,17 +218,19 @@ bool api_route_match(const char *pattern, const char *path, struct api_request *
 /* The OpenAPI 3 document of the route table; NULL on ENOMEM. */
 json_t *api_openapi_build(const char *version);
 
-/* ------------------------------------------------------------ replies */
+/* ------------------------------------------------------------ clients */
 
 #define API_LOGIN_RATE	1.0
 #define API_LOGIN_BURST 10.0
 
+/* "ip:ADDRESS" of the connection's client, the key of the per-address
+ * limits. */
+void api_client_key(struct MHD_Connection *conn, char *buf, size_t len);
 /* Takes one login attempt for the request's client address: 0, or -EAGAIN
  * with *retry_after_s set. */
 int api_login_throttle(struct api_request *req, double *retry_after_s);
 
-/* Frees the query_range results cached for this store (handlers.c). */
-void api_query_cache_drop(const struct store *st);
+/* ------------------------------------------------------------ replies */
 
 enum MHD_Result api_reply_json(struct api_request *req, unsigned status, json_t *body_steal);
 enum MHD_Result api_reply_text(struct api_request *req, unsigned status, const char *content_type,
@@ -190,6 +238,10 @@ enum MHD_Result api_reply_text(struct api_request *req, unsigned status, const c
 /* {"error":{"code","message"}}; message is printf-style. */
 enum MHD_Result api_reply_error(struct api_request *req, unsigned status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The same with one more header (Allow, Retry-After, WWW-Authenticate). */
+enum MHD_Result api_reply_error_header(struct api_request *req, unsigned status, const char *hdr,
+				       const char *hdr_value, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 /* -errno of a store or auth call to an HTTP status and an error reply. */
 enum MHD_Result api_reply_errno(struct api_request *req, int err, const char *what);
 /* A short code for an HTTP status: "bad_request", "not_found", ... */
@@ -247,8 +299,14 @@ void api_stream_publish(struct api *a, const char *msg, size_t len);
 void api_stream_stop(struct api *a);
 
 /* handlers.c: the live view (the dump --json shape plus the custom
- * metrics and the round's events); s may be NULL before the first round.
+ * metrics and the round's events); r may be NULL before the first round.
  * NULL on ENOMEM. */
-json_t *api_live_json(struct api *a, struct api_snapshot *s);
+json_t *api_live_json(struct api *a, const struct round *r);
+
+/* tls.c: reads and checks the certificate and key into a->tls_*_pem when
+ * both options are set; 0 (also without TLS) or -errno with err. */
+int api_tls_load(struct api *a, const struct api_options *o, char *err, size_t errlen);
+/* Wipes the key and frees both. */
+void api_tls_free(struct api *a);
 
 #endif /* KPULSE_API_INTERNAL_H */

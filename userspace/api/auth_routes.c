@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * auth_routes.c - login, API tokens and users over HTTP; the checks and
- * the storage are api/auth.c's. Bodies are parsed with the same strict
+ * the storage are the auth module's (auth/auth.h). Bodies are parsed with the same strict
  * rules as every other body (api_json_parse, no unknown fields).
  */
 #include <errno.h>
@@ -64,28 +64,9 @@ enum MHD_Result api_handle_login(struct api_request *req)
 		r = auth_login(req->api->auth, user, password, token, sizeof(token), &expires_at,
 			       &retry_after);
 	if (r == -EAGAIN) {
-		struct MHD_Response *resp;
-		json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code", "too_many_requests",
-					 "message", "too many failed logins; retry later");
-		char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-
-		json_decref(body);
-		if (!text) {
-			ret = api_reply_error(req, 500, "out of memory");
-			goto out;
-		}
 		snprintf(retry, sizeof(retry), "%.0f", ceil(retry_after > 1 ? retry_after : 1));
-		resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
-		if (!resp) {
-			free(text);
-			ret = MHD_NO;
-			goto out;
-		}
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, retry);
-		atomic_fetch_add(&req->api->responses_4xx, 1);
-		ret = MHD_queue_response(req->conn, 429, resp);
-		MHD_destroy_response(resp);
+		ret = api_reply_error_header(req, 429, MHD_HTTP_HEADER_RETRY_AFTER, retry,
+					     "too many failed logins; retry later");
 		goto out;
 	}
 	if (r == -EACCES || r == -EINVAL) {

@@ -2,9 +2,13 @@
 /*
  * handlers.c - the read endpoints: health and readiness, the Prometheus
  * exposition, status, the live round, processes, and the history queries
- * that go through the store (series, query_range, events). Handlers read
- * a published snapshot (reference counted) and never the collector's
- * registry; a->lock is held only to copy small things.
+ * that go through the store (series, query_range, events).
+ *
+ * Contracts: handlers read the latest round through api_round_get() (a
+ * reference of their own, see publish.c) and never the collector's
+ * registry; a->lock is held only to copy small things. /metrics formats
+ * with export/prometheus.h, query_range answers go through the API's
+ * query cache (query_cache.c).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -12,24 +16,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "api/api_internal.h"
-#include "api/prometheus.h"
+#include "export/prometheus.h"
+#include "util/clock.h"
 
 #define EVENTS_DEFAULT_LIMIT 100
 #define EVENTS_MAX_LIMIT     1000
 #define RANGE_DEFAULT_S	     3600.0
 /* Steps a default range query is split into. */
 #define RANGE_DEFAULT_STEPS 240
-
-static double wall_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static const char *arg(struct api_request *req, const char *name)
 {
@@ -50,11 +46,6 @@ static int number_arg(struct api_request *req, const char *name, double *ret)
 static json_t *number_or_null(double v)
 {
 	return isfinite(v) ? json_real(v) : json_null();
-}
-
-static const char *type_name(enum metric_type t)
-{
-	return t == METRIC_COUNTER ? "counter" : t == METRIC_GAUGE ? "gauge" : "histogram";
 }
 
 static json_t *labels_json(const char (*keys)[REGISTRY_LABEL_KEY_MAX],
@@ -121,7 +112,7 @@ static struct registry *api_health_registry(struct api *a)
 	custom = registry_size(a->custom);
 	pthread_mutex_unlock(&a->lock);
 
-	registry_begin(r, wall_now(), 0);
+	registry_begin(r, clock_wall_s(), 0);
 	err |= registry_set_counter(r, "kpulse_api_requests_total", NULL, 0,
 				    (double)atomic_load(&a->requests_total));
 	err |= registry_set_counter(r, "kpulse_api_errors_total", &l4, 1,
@@ -158,7 +149,7 @@ static struct registry *api_health_registry(struct api *a)
 enum MHD_Result api_handle_metrics(struct api_request *req)
 {
 	struct api *a = req->api;
-	struct api_snapshot *snap = api_snapshot_get(a);
+	struct round *round = api_round_get(a);
 	struct registry *custom, *health;
 	const struct registry *regs[3];
 	char *text = NULL;
@@ -169,7 +160,7 @@ enum MHD_Result api_handle_metrics(struct api_request *req)
 	custom = registry_copy(a->custom);
 	pthread_mutex_unlock(&a->lock);
 	health = api_health_registry(a);
-	regs[0] = snap ? snap->reg : NULL;
+	regs[0] = round ? round->reg : NULL;
 	regs[1] = custom;
 	regs[2] = health;
 	r = (custom && health)
@@ -177,7 +168,7 @@ enum MHD_Result api_handle_metrics(struct api_request *req)
 		: -ENOMEM;
 	registry_free(custom);
 	registry_free(health);
-	api_snapshot_put(snap);
+	api_round_put(round);
 	if (r < 0)
 		return api_reply_error(req, 500, "out of memory");
 	return api_reply_text(req, 200, PROMETHEUS_CONTENT_TYPE, text, len);
@@ -185,12 +176,12 @@ enum MHD_Result api_handle_metrics(struct api_request *req)
 
 /* ------------------------------------------------------------ live */
 
-json_t *api_live_json(struct api *a, struct api_snapshot *s)
+json_t *api_live_json(struct api *a, const struct round *r)
 {
 	json_t *root, *custom, *metrics;
 
-	if (s)
-		root = registry_to_json(s->reg);
+	if (r)
+		root = registry_to_json(r->reg);
 	else
 		root = json_pack("{s:n,s:n,s:[]}", "timestamp", "interval_s", "metrics");
 	pthread_mutex_lock(&a->lock);
@@ -199,7 +190,8 @@ json_t *api_live_json(struct api *a, struct api_snapshot *s)
 	metrics = json_object_get(root, "metrics");
 	if (!root || !custom || !metrics ||
 	    json_array_extend(metrics, json_object_get(custom, "metrics")) ||
-	    json_object_set(root, "events", s ? s->events : json_array())) {
+	    (r ? json_object_set(root, "events", r->events)
+	       : json_object_set_new(root, "events", json_array()))) {
 		json_decref(root);
 		json_decref(custom);
 		return NULL;
@@ -210,13 +202,13 @@ json_t *api_live_json(struct api *a, struct api_snapshot *s)
 
 enum MHD_Result api_handle_live(struct api_request *req)
 {
-	struct api_snapshot *snap = api_snapshot_get(req->api);
+	struct round *round = api_round_get(req->api);
 	json_t *live;
 
-	if (!snap)
+	if (!round)
 		return api_reply_error(req, 503, "no round collected yet");
-	live = api_live_json(req->api, snap);
-	api_snapshot_put(snap);
+	live = api_live_json(req->api, round);
+	api_round_put(round);
 	if (!live)
 		return api_reply_error(req, 500, "out of memory");
 	return api_reply_json(req, 200, live);
@@ -225,16 +217,16 @@ enum MHD_Result api_handle_live(struct api_request *req)
 /* Groups the series that carry a pid label by process. */
 enum MHD_Result api_handle_processes(struct api_request *req)
 {
-	struct api_snapshot *snap = api_snapshot_get(req->api);
+	struct round *round = api_round_get(req->api);
 	json_t *by_pid, *list, *p;
 	const char *pid;
 
-	if (!snap)
+	if (!round)
 		return api_reply_error(req, 503, "no round collected yet");
 	by_pid = json_object();
 	list = json_array();
-	for (size_t i = 0; by_pid && i < registry_size(snap->reg); i++) {
-		const struct metric_series *s = registry_at(snap->reg, i);
+	for (size_t i = 0; by_pid && i < registry_size(round->reg); i++) {
+		const struct metric_series *s = registry_at(round->reg, i);
 		const char *spid = metric_series_label(s, "pid");
 		const char *comm = metric_series_label(s, "comm");
 		char key[REGISTRY_NAME_MAX + 2 * REGISTRY_LABEL_VALUE_MAX + 16];
@@ -277,11 +269,11 @@ enum MHD_Result api_handle_processes(struct api_request *req)
 		json_array_append_new(list, copy);
 	}
 	json_decref(by_pid);
-	api_snapshot_put(snap);
+	api_round_put(round);
 	if (!list)
 		return api_reply_error(req, 500, "out of memory");
-	return api_reply_json(req, 200,
-			      json_pack("{s:f,s:o}", "timestamp", wall_now(), "processes", list));
+	return api_reply_json(
+	    req, 200, json_pack("{s:f,s:o}", "timestamp", clock_wall_s(), "processes", list));
 }
 
 /* ------------------------------------------------------------ status */
@@ -300,9 +292,9 @@ enum MHD_Result api_handle_status(struct api_request *req)
 	total = a->probes_total;
 	rounds = a->rounds;
 	custom = registry_size(a->custom);
-	if (a->snapshot) {
-		last = a->snapshot->published_at;
-		series = registry_size(a->snapshot->reg);
+	if (a->round) {
+		last = a->round->timestamp;
+		series = registry_size(a->round->reg);
 	}
 	pthread_mutex_unlock(&a->lock);
 	pthread_mutex_lock(&a->stream_lock);
@@ -314,7 +306,7 @@ enum MHD_Result api_handle_status(struct api_request *req)
 	    "{s:s,s:f,s:f,s:f,s:{s:I,s:o,s:I},s:{s:I,s:I},"
 	    "s:{s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:s?},s:{s:I,s:I,s:I,s:b}}",
 	    "version", a->version, "started_at", a->started_at, "uptime_s",
-	    wall_now() - a->started_at, "interval_s", a->opts.interval_s, "rounds", "count",
+	    clock_wall_s() - a->started_at, "interval_s", a->opts.interval_s, "rounds", "count",
 	    (json_int_t)rounds, "last_timestamp", last > 0 ? json_real(last) : json_null(),
 	    "series", (json_int_t)series, "probes", "attached", (json_int_t)attached, "total",
 	    (json_int_t)total, "store", "writable", st.consecutive_failures == 0, "samples_written",
@@ -336,7 +328,7 @@ static json_t *series_info_json(const struct store_series_info *info)
 {
 	return json_pack("{s:s,s:o,s:s}", "name", info->name, "labels",
 			 labels_json(info->label_keys, info->label_values, info->nlabels), "type",
-			 type_name(info->type));
+			 metric_type_name(info->type));
 }
 
 enum MHD_Result api_handle_series(struct api_request *req)
@@ -388,103 +380,6 @@ static json_t *range_result_json(const struct store_range_result *res)
 			 "series", series);
 }
 
-/*
- * Range results of the last second, by query. Dashboards refresh the same
- * panels for every viewer, and a result cannot change before the store
- * commits again: an entry is served while the store's flush count is what
- * it was and for at most a second. Only small bodies are kept, so the cache
- * holds at most QCACHE_SLOTS * QCACHE_BODY_MAX bytes.
- */
-#define QCACHE_SLOTS	32
-#define QCACHE_KEY_MAX	1400
-#define QCACHE_BODY_MAX (96 * 1024)
-#define QCACHE_TTL_S	1.0
-
-struct qcache_slot {
-	const struct store *store;
-	uint64_t flushes;
-	double created; /* CLOCK_MONOTONIC */
-	char key[QCACHE_KEY_MAX];
-	char *body;
-	size_t len;
-};
-
-static pthread_mutex_t qcache_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct qcache_slot qcache[QCACHE_SLOTS];
-
-static double mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static struct qcache_slot *qcache_slot_of(const char *key)
-{
-	uint32_t h = 2166136261u;
-
-	for (const char *p = key; *p; p++)
-		h = (h ^ (unsigned char)*p) * 16777619u;
-	return &qcache[h % QCACHE_SLOTS];
-}
-
-/* A copy of the cached body, or NULL. */
-static char *qcache_get(const struct store *st, uint64_t flushes, const char *key, size_t *len)
-{
-	struct qcache_slot *slot = qcache_slot_of(key);
-	double now = mono_now();
-	char *copy = NULL;
-
-	pthread_mutex_lock(&qcache_lock);
-	if (slot->body && slot->store == st && slot->flushes == flushes &&
-	    now - slot->created < QCACHE_TTL_S && now >= slot->created && !strcmp(slot->key, key)) {
-		copy = malloc(slot->len + 1);
-		if (copy) {
-			memcpy(copy, slot->body, slot->len + 1);
-			*len = slot->len;
-		}
-	}
-	pthread_mutex_unlock(&qcache_lock);
-	return copy;
-}
-
-static void qcache_put(const struct store *st, uint64_t flushes, const char *key, const char *body,
-		       size_t len)
-{
-	struct qcache_slot *slot = qcache_slot_of(key);
-	char *copy;
-
-	if (len > QCACHE_BODY_MAX || strlen(key) >= QCACHE_KEY_MAX)
-		return;
-	copy = malloc(len + 1);
-	if (!copy)
-		return;
-	memcpy(copy, body, len + 1);
-	pthread_mutex_lock(&qcache_lock);
-	free(slot->body);
-	slot->store = st;
-	slot->flushes = flushes;
-	slot->created = mono_now();
-	snprintf(slot->key, sizeof(slot->key), "%s", key);
-	slot->body = copy;
-	slot->len = len;
-	pthread_mutex_unlock(&qcache_lock);
-}
-
-/* Frees what a stopped API left cached for its store. */
-void api_query_cache_drop(const struct store *st)
-{
-	pthread_mutex_lock(&qcache_lock);
-	for (size_t i = 0; i < QCACHE_SLOTS; i++) {
-		if (qcache[i].store != st)
-			continue;
-		free(qcache[i].body);
-		memset(&qcache[i], 0, sizeof(qcache[i]));
-	}
-	pthread_mutex_unlock(&qcache_lock);
-}
-
 enum MHD_Result api_handle_query_range(struct api_request *req)
 {
 	const char *series = arg(req, "series"), *agg = arg(req, "agg");
@@ -499,7 +394,7 @@ enum MHD_Result api_handle_query_range(struct api_request *req)
 	if (api_selector_parse(series, buf, sizeof(buf), &q.selector) < 0)
 		return api_reply_error(req, 400,
 				       "series: not a selector NAME{label=\"value\",...}");
-	q.to = wall_now();
+	q.to = clock_wall_s();
 	if (number_arg(req, "to", &q.to) < 0)
 		return api_reply_error(req, 400, "to: not a number of unix seconds");
 	q.from = q.to - RANGE_DEFAULT_S;
@@ -517,13 +412,14 @@ enum MHD_Result api_handle_query_range(struct api_request *req)
 	/* The key is the query after parsing: the same question in other
 	 * words shares the answer. %.17g keeps every bit of the doubles. */
 	struct store_stats st;
-	char key[QCACHE_KEY_MAX], *body;
+	char key[API_QCACHE_KEY_MAX], *body;
 	size_t len;
 
 	store_get_stats(req->api->store, &st);
 	if (snprintf(key, sizeof(key), "%s|%.17g|%.17g|%.17g|%d|%.17g", series, q.from, q.to,
 		     q.step, (int)q.agg, q.quantile) < (int)sizeof(key)) {
-		body = qcache_get(req->api->store, st.flushes, key, &len);
+		body =
+		    api_query_cache_get(&req->api->qcache, st.flushes, clock_mono_s(), key, &len);
 		if (body)
 			return api_reply_text(req, 200, "application/json", body, len);
 	} else {
@@ -547,7 +443,7 @@ enum MHD_Result api_handle_query_range(struct api_request *req)
 		return api_reply_error(req, 500, "out of memory");
 	len = strlen(body);
 	if (key[0])
-		qcache_put(req->api->store, st.flushes, key, body, len);
+		api_query_cache_put(&req->api->qcache, st.flushes, clock_mono_s(), key, body, len);
 	return api_reply_text(req, 200, "application/json", body, len);
 }
 
@@ -560,7 +456,7 @@ enum MHD_Result api_handle_events(struct api_request *req)
 	json_t *out;
 	int r;
 
-	q.to = wall_now();
+	q.to = clock_wall_s();
 	if (number_arg(req, "to", &q.to) < 0)
 		return api_reply_error(req, 400, "to: not a number of unix seconds");
 	q.from = q.to - RANGE_DEFAULT_S;

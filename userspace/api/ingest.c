@@ -15,9 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "api/api_internal.h"
+#include "util/clock.h"
+#include "util/error.h"
 
 struct item {
 	const char *name;
@@ -26,14 +27,6 @@ struct item {
 	size_t nlabels;
 	double value;
 };
-
-static double wall_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* Checks one batch entry; err names it by index. */
 static int parse_item(json_t *m, size_t idx, struct item *it, char *err, size_t errlen)
@@ -44,72 +37,53 @@ static int parse_item(json_t *m, size_t idx, struct item *it, char *err, size_t 
 	char why[128];
 	const char *key, *t;
 
-	if (!json_is_object(m)) {
-		snprintf(err, errlen, "metrics[%zu]: not an object", idx);
-		return -EINVAL;
-	}
-	if (api_json_only_fields(m, fields, why, sizeof(why)) < 0) {
-		snprintf(err, errlen, "metrics[%zu]: %s", idx, why);
-		return -EINVAL;
-	}
-	if (!json_is_string(name) || !api_custom_name_valid(json_string_value(name))) {
-		snprintf(err, errlen,
-			 "metrics[%zu].name: not [a-zA-Z_][a-zA-Z0-9_]* under %d bytes, outside "
-			 "kpulse_ and without a _bucket, _sum or _count suffix",
-			 idx, REGISTRY_NAME_MAX);
-		return -EINVAL;
-	}
+	if (!json_is_object(m))
+		return error_set(err, errlen, -EINVAL, "metrics[%zu]: not an object", idx);
+	if (api_json_only_fields(m, fields, why, sizeof(why)) < 0)
+		return error_set(err, errlen, -EINVAL, "metrics[%zu]: %s", idx, why);
+	if (!json_is_string(name) || !api_custom_name_valid(json_string_value(name)))
+		return error_set(
+		    err, errlen, -EINVAL,
+		    "metrics[%zu].name: not [a-zA-Z_][a-zA-Z0-9_]* under %d bytes, outside "
+		    "kpulse_ and without a _bucket, _sum or _count suffix",
+		    idx, REGISTRY_NAME_MAX);
 	it->name = json_string_value(name);
+	/* histograms are the collector's; clients push counters and gauges */
 	t = json_string_value(type);
-	if (t && !strcmp(t, "counter")) {
-		it->type = METRIC_COUNTER;
-	} else if (t && !strcmp(t, "gauge")) {
-		it->type = METRIC_GAUGE;
-	} else {
-		snprintf(err, errlen, "metrics[%zu].type: not counter or gauge", idx);
-		return -EINVAL;
-	}
+	if (!t || metric_type_parse(t, &it->type) < 0 || it->type == METRIC_HISTOGRAM)
+		return error_set(err, errlen, -EINVAL, "metrics[%zu].type: not counter or gauge",
+				 idx);
 	/* jansson refuses NaN, Infinity and overflowing literals already;
 	 * the check stays for values built another way. */
 	if (!json_is_number(value) || !isfinite(json_number_value(value)) ||
-	    (it->type == METRIC_COUNTER && json_number_value(value) < 0)) {
-		snprintf(err, errlen, "metrics[%zu].value: not a finite number%s", idx,
-			 it->type == METRIC_COUNTER ? " >= 0" : "");
-		return -EINVAL;
-	}
+	    (it->type == METRIC_COUNTER && json_number_value(value) < 0))
+		return error_set(err, errlen, -EINVAL, "metrics[%zu].value: not a finite number%s",
+				 idx, it->type == METRIC_COUNTER ? " >= 0" : "");
 	it->value = json_number_value(value);
 	it->nlabels = 0;
-	if (labels && !json_is_object(labels)) {
-		snprintf(err, errlen, "metrics[%zu].labels: not an object", idx);
-		return -EINVAL;
-	}
-	if (json_object_size(labels) > REGISTRY_MAX_LABELS) {
-		snprintf(err, errlen, "metrics[%zu].labels: more than %d labels", idx,
-			 REGISTRY_MAX_LABELS);
-		return -EINVAL;
-	}
+	if (labels && !json_is_object(labels))
+		return error_set(err, errlen, -EINVAL, "metrics[%zu].labels: not an object", idx);
+	if (json_object_size(labels) > REGISTRY_MAX_LABELS)
+		return error_set(err, errlen, -EINVAL, "metrics[%zu].labels: more than %d labels",
+				 idx, REGISTRY_MAX_LABELS);
 	json_object_foreach (labels, key, v) {
 		const char *s = json_string_value(v);
 
-		if (!api_label_key_valid(key)) {
-			snprintf(err, errlen,
-				 "metrics[%zu].labels: key \"%.40s\" is not [a-zA-Z_][a-zA-Z0-9_]* "
-				 "under %d bytes (no leading __)",
-				 idx, key, REGISTRY_LABEL_KEY_MAX);
-			return -EINVAL;
-		}
-		if (!s || strlen(s) >= REGISTRY_LABEL_VALUE_MAX) {
-			snprintf(err, errlen, "metrics[%zu].labels.%s: not a string under %d bytes",
-				 idx, key, REGISTRY_LABEL_VALUE_MAX);
-			return -EINVAL;
-		}
+		if (!api_label_key_valid(key))
+			return error_set(
+			    err, errlen, -EINVAL,
+			    "metrics[%zu].labels: key \"%.40s\" is not [a-zA-Z_][a-zA-Z0-9_]* "
+			    "under %d bytes (no leading __)",
+			    idx, key, REGISTRY_LABEL_KEY_MAX);
+		if (!s || strlen(s) >= REGISTRY_LABEL_VALUE_MAX)
+			return error_set(err, errlen, -EINVAL,
+					 "metrics[%zu].labels.%s: not a string under %d bytes", idx,
+					 key, REGISTRY_LABEL_VALUE_MAX);
 		for (const char *c = s; *c; c++)
-			if ((unsigned char)*c < 0x20 || *c == 0x7f) {
-				snprintf(err, errlen,
-					 "metrics[%zu].labels.%s: holds a control character", idx,
-					 key);
-				return -EINVAL;
-			}
+			if ((unsigned char)*c < 0x20 || *c == 0x7f)
+				return error_set(
+				    err, errlen, -EINVAL,
+				    "metrics[%zu].labels.%s: holds a control character", idx, key);
 		it->labels[it->nlabels].key = key;
 		it->labels[it->nlabels].value = s;
 		it->nlabels++;
@@ -130,23 +104,20 @@ static int count_new(struct api *a, const struct item *items, size_t n, size_t *
 
 		for (size_t k = 0; k < registry_size(a->custom); k++) {
 			s = registry_at(a->custom, k);
-			if (!strcmp(s->name, items[i].name) && s->type != items[i].type) {
-				snprintf(err, errlen, "metrics[%zu]: %s is already a %s", i,
-					 items[i].name,
-					 s->type == METRIC_COUNTER ? "counter" : "gauge");
-				return -EINVAL;
-			}
+			if (!strcmp(s->name, items[i].name) && s->type != items[i].type)
+				return error_set(err, errlen, -EINVAL,
+						 "metrics[%zu]: %s is already a %s", i,
+						 items[i].name, metric_type_name(s->type));
 		}
 		if (registry_find(a->custom, items[i].name, items[i].labels, items[i].nlabels))
 			continue;
 		for (size_t j = 0; j < i && !dup; j++) {
 			if (strcmp(items[j].name, items[i].name))
 				continue;
-			if (items[j].type != items[i].type) {
-				snprintf(err, errlen, "metrics[%zu]: %s given as two types", i,
-					 items[i].name);
-				return -EINVAL;
-			}
+			if (items[j].type != items[i].type)
+				return error_set(err, errlen, -EINVAL,
+						 "metrics[%zu]: %s given as two types", i,
+						 items[i].name);
 			dup = items[j].nlabels == items[i].nlabels;
 			for (size_t l = 0; dup && l < items[i].nlabels; l++) {
 				bool found = false;
@@ -174,8 +145,8 @@ enum MHD_Result api_handle_ingest(struct api_request *req)
 	struct item *items = NULL;
 	json_t *root = NULL, *metrics, *ts_json, *m;
 	char err[API_ERROR_MAX];
-	double now = wall_now(), ts = now;
-	size_t n, fresh, idx;
+	double now = clock_wall_s(), ts = now;
+	size_t n, fresh = 0, idx;
 	enum MHD_Result ret;
 	int r;
 
@@ -221,10 +192,9 @@ enum MHD_Result api_handle_ingest(struct api_request *req)
 	pthread_mutex_lock(&a->lock);
 	r = count_new(a, items, n, &fresh, err, sizeof(err));
 	if (r == 0 && registry_size(a->custom) + fresh > a->opts.custom_max_series) {
-		snprintf(err, sizeof(err),
-			 "the batch would make %zu custom series; the limit is %zu",
-			 registry_size(a->custom) + fresh, a->opts.custom_max_series);
-		r = -E2BIG;
+		r = error_set(err, sizeof(err), -E2BIG,
+			      "the batch would make %zu custom series; the limit is %zu",
+			      registry_size(a->custom) + fresh, a->opts.custom_max_series);
 	}
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		const struct metric_series *s;
@@ -246,7 +216,7 @@ enum MHD_Result api_handle_ingest(struct api_request *req)
 		else if (r == 0)
 			r = -ENOMEM;
 		if (r < 0 && r != -ENOMEM)
-			snprintf(err, sizeof(err), "metrics[%zu]: refused by the registry", i);
+			error_set(err, sizeof(err), r, "metrics[%zu]: refused by the registry", i);
 	}
 	pthread_mutex_unlock(&a->lock);
 	if (r == -ENOMEM) {

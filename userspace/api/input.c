@@ -8,25 +8,12 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/api_internal.h"
-
-__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
-						      ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
+#include "util/error.h"
 
 /* ------------------------------------------------------------ JSON */
 
@@ -64,21 +51,23 @@ int api_json_parse(const char *body, size_t len, size_t max_depth, json_t **ret,
 	json_t *root;
 
 	if (!body || len == 0)
-		return fail(err, errlen, "a JSON object body is required");
+		return error_set(err, errlen, -EINVAL, "a JSON object body is required");
 	if (memchr(body, '\0', len))
-		return fail(err, errlen, "the body holds a NUL byte");
+		return error_set(err, errlen, -EINVAL, "the body holds a NUL byte");
 	if (json_depth(body, len, max_depth) > max_depth)
-		return fail(err, errlen, "JSON nested deeper than %zu levels", max_depth);
+		return error_set(err, errlen, -EINVAL, "JSON nested deeper than %zu levels",
+				 max_depth);
 	/* Without JSON_DECODE_ANY the top level must be an object or array;
 	 * without JSON_ALLOW_NUL a \u0000 escape is refused; jansson refuses
 	 * invalid UTF-8, integers beyond int64, reals that overflow to
 	 * infinity, NaN and Infinity literals, and trailing data. */
 	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root)
-		return fail(err, errlen, "invalid JSON at byte %d: %s", jerr.position, jerr.text);
+		return error_set(err, errlen, -EINVAL, "invalid JSON at byte %d: %s", jerr.position,
+				 jerr.text);
 	if (!json_is_object(root)) {
 		json_decref(root);
-		return fail(err, errlen, "the body must be a JSON object");
+		return error_set(err, errlen, -EINVAL, "the body must be a JSON object");
 	}
 	*ret = root;
 	return 0;
@@ -95,7 +84,7 @@ int api_json_only_fields(json_t *obj, const char *const *allowed, char *err, siz
 		for (const char *const *a = allowed; *a && !known; a++)
 			known = strcmp(*a, key) == 0;
 		if (!known)
-			return fail(err, errlen, "unknown field \"%.64s\"", key);
+			return error_set(err, errlen, -EINVAL, "unknown field \"%.64s\"", key);
 	}
 	return 0;
 }

@@ -2,16 +2,27 @@
 /*
  * ratelimit.c - per-client token buckets for the API: a client (a token's
  * identity, or an address without one) gets `rate` requests a second with
- * bursts of two seconds' worth. The table has a fixed size; a new client
- * takes a free slot or the least recently seen one of its probe window,
- * so memory stays bounded whatever clients do.
+ * bursts of two seconds' worth. The login throttle is a second limiter of
+ * the same kind, per client address, held to API_LOGIN_RATE logins a
+ * second (bursts of API_LOGIN_BURST), since each login costs a PBKDF2 on
+ * an HTTP thread.
+ *
+ * Contracts: the table has a fixed size; a new client takes a free slot or
+ * the least recently seen one of its probe window, so memory stays bounded
+ * whatever clients do. Time is passed in (monotonic seconds), so the
+ * buckets are tested without waiting; a clock stepping back never locks a
+ * client out.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "api/api_internal.h"
+#include "util/clock.h"
 
 /* Slots looked at for one key: a small window keeps lookups cheap. */
 #define RATE_PROBE 8
@@ -29,6 +40,11 @@ int api_rate_init_burst(struct api_rate_limiter *l, double rate, double burst)
 int api_rate_init(struct api_rate_limiter *l, unsigned rate)
 {
 	return api_rate_init_burst(l, rate, 2.0 * rate);
+}
+
+int api_login_limiter_init(struct api_rate_limiter *l)
+{
+	return api_rate_init_burst(l, API_LOGIN_RATE, API_LOGIN_BURST);
 }
 
 void api_rate_destroy(struct api_rate_limiter *l)
@@ -82,4 +98,33 @@ int api_rate_take(struct api_rate_limiter *l, const char *key, double now, doubl
 	}
 	pthread_mutex_unlock(&l->lock);
 	return r;
+}
+
+/* ------------------------------------------------------------ clients */
+
+void api_client_key(struct MHD_Connection *conn, char *buf, size_t len)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	char addr[INET6_ADDRSTRLEN] = "unknown";
+
+	if (ci && ci->client_addr) {
+		const struct sockaddr *sa = ci->client_addr;
+
+		if (sa->sa_family == AF_INET)
+			inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, addr,
+				  sizeof(addr));
+		else if (sa->sa_family == AF_INET6)
+			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, addr,
+				  sizeof(addr));
+	}
+	snprintf(buf, len, "ip:%s", addr);
+}
+
+int api_login_throttle(struct api_request *req, double *retry_after_s)
+{
+	char key[API_RATE_KEY_MAX];
+
+	api_client_key(req->conn, key, sizeof(key));
+	return api_rate_take(&req->api->login_limiter, key, clock_mono_s(), retry_after_s);
 }

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * routes.c - the route table: every endpoint with its method, path
- * pattern, handler, minimum role and description. Dispatch reads it, and
- * /openapi.json and /docs are generated from it, so an endpoint cannot
- * exist without being documented.
+ * pattern, handler, minimum role, description and flags. Dispatch reads
+ * it, and /openapi.json and /docs are generated from it, so an endpoint
+ * cannot exist without being documented, and what a route needs (its
+ * role, and API_ROUTE_METRICS_AUTH for the one whose role follows an
+ * option) is said here and nowhere else.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -18,55 +20,64 @@
 #define R_ADMIN AUTH_ROLE_ADMIN
 
 const struct api_route api_routes[] = {
-    {"GET", "/healthz", api_handle_healthz, R_NONE, "Liveness: the server answers", NULL, NULL},
+    {"GET", "/healthz", api_handle_healthz, R_NONE, "Liveness: the server answers", NULL, NULL, 0},
     {"GET", "/readyz", api_handle_readyz, R_NONE,
-     "Readiness: a round was collected, probes are attached and the store is writable", NULL, NULL},
+     "Readiness: a round was collected, probes are attached and the store is writable", NULL, NULL,
+     0},
     {"GET", "/metrics", api_handle_metrics, R_NONE,
      "Prometheus text exposition 0.0.4 of every series, the custom metrics and the API's "
      "own counters (a viewer token when KPULSE_METRICS_AUTH=on)",
-     NULL, NULL},
+     NULL, NULL, API_ROUTE_METRICS_AUTH},
     {"GET", "/openapi.json", api_handle_openapi, R_NONE,
-     "This API as an OpenAPI 3 document, generated from the route table", NULL, NULL},
-    {"GET", "/docs", api_handle_docs, R_NONE, "This API as a plain HTML page", NULL, NULL},
+     "This API as an OpenAPI 3 document, generated from the route table", NULL, NULL, 0},
+    {"GET", "/docs", api_handle_docs, R_NONE, "This API as a plain HTML page", NULL, NULL, 0},
     {"GET", "/api/v1/status", api_handle_status, R_VIEW,
-     "Daemon status: version, uptime, rounds, probes, store health", NULL, NULL},
+     "Daemon status: version, uptime, rounds, probes, store health", NULL, NULL, 0},
     {"GET", "/api/v1/live", api_handle_live, R_VIEW,
      "The latest round as `kpulse dump --json` prints it, with custom metrics and events", NULL,
-     NULL},
+     NULL, 0},
     {"GET", "/api/v1/series", api_handle_series, R_VIEW,
-     "Stored series, optionally only those matching a selector NAME{label=\"v\"}", "match", NULL},
+     "Stored series, optionally only those matching a selector NAME{label=\"v\"}", "match", NULL,
+     0},
     {"GET", "/api/v1/query_range", api_handle_query_range, R_VIEW,
      "History of the series matching a selector, aggregated per step (agg avg, min, max, "
      "sum, last, rate, or pN such as p99 for histograms)",
-     "series,from,to,step,agg", NULL},
+     "series,from,to,step,agg", NULL, 0},
     {"GET", "/api/v1/events", api_handle_events, R_VIEW,
      "Stored events (exec, exit, oom_kill, slow_io, ...) between from and to",
-     "type,from,to,limit,order", NULL},
+     "type,from,to,limit,order", NULL, 0},
     {"GET", "/api/v1/processes", api_handle_processes, R_VIEW,
-     "The per-process series of the latest round, grouped by process", NULL, NULL},
+     "The per-process series of the latest round, grouped by process", NULL, NULL, 0},
     {"GET", "/api/v1/stream", api_handle_stream, R_VIEW,
      "Server-sent events: one `round` event per collection round (the /api/v1/live "
      "document); clients that fall behind are dropped",
-     NULL, NULL},
+     NULL, NULL, 0},
     {"POST", "/api/v1/metrics", api_handle_ingest, R_OPER,
      "Push a batch of custom counters and gauges; shown in /metrics and /api/v1/live and "
      "stored",
-     NULL, "timestamp,metrics[{name,type,labels,value}]"},
+     NULL, "timestamp,metrics[{name,type,labels,value}]", 0},
     {"POST", "/api/v1/auth/login", api_handle_login, R_NONE,
-     "Exchange a user name and password for a bearer token (JWT)", NULL, "username,password"},
+     "Exchange a user name and password for a bearer token (JWT)", NULL, "username,password", 0},
     {"POST", "/api/v1/auth/tokens", api_handle_token_create, R_ADMIN,
-     "Create a long-lived API token; its text is shown once", NULL, "role,label"},
+     "Create a long-lived API token; its text is shown once", NULL, "role,label", 0},
     {"DELETE", "/api/v1/auth/tokens/{id}", api_handle_token_delete, R_ADMIN, "Revoke an API token",
-     NULL, NULL},
+     NULL, NULL, 0},
     {"GET", "/api/v1/users", api_handle_users_list, R_ADMIN, "List users and their roles", NULL,
-     NULL},
+     NULL, 0},
     {"POST", "/api/v1/users", api_handle_user_add, R_ADMIN, "Create a user", NULL,
-     "name,password,role"},
-    {"DELETE", "/api/v1/users/{name}", api_handle_user_delete, R_ADMIN, "Delete a user", NULL,
-     NULL},
+     "name,password,role", 0},
+    {"DELETE", "/api/v1/users/{name}", api_handle_user_delete, R_ADMIN, "Delete a user", NULL, NULL,
+     0},
 };
 
 const size_t api_routes_count = sizeof(api_routes) / sizeof(api_routes[0]);
+
+enum auth_role api_route_min_role(const struct api_route *r, const struct api_options *o)
+{
+	if ((r->flags & API_ROUTE_METRICS_AUTH) && o->metrics_auth && r->min_role < R_VIEW)
+		return R_VIEW;
+	return r->min_role;
+}
 
 bool api_route_match(const char *pattern, const char *path, struct api_request *req)
 {

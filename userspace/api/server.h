@@ -3,12 +3,17 @@
  * server.h - the REST API: an HTTP server (libmicrohttpd, its own thread
  * pool) that serves the daemon's latest round, the store's history, a
  * Prometheus exposition, server-sent events, custom metrics and the
- * user and token administration of api/auth.h.
+ * user and token administration of auth/auth.h.
  *
- * The collector never shares its registry: after each round the daemon
- * calls api_publish(), which swaps in a deep copy under a mutex. HTTP
- * handlers only read published copies, so a slow client can never hold
- * up collection. Nothing here logs; api_start() reports why it failed.
+ * The API is a sink of the daemon's rounds: after each round the daemon
+ * calls api_on_round() with the frozen round (daemon/round.h), which the
+ * API keeps a reference to until the next one; nothing is copied. HTTP
+ * handlers only read rounds, never the collector's registry, so a slow
+ * client can never hold up collection. Nothing here logs; api_start()
+ * reports why it failed.
+ *
+ * Only the daemon's start-up calls these functions; no other module reads
+ * userspace/api/.
  */
 #ifndef KPULSE_API_SERVER_H
 #define KPULSE_API_SERVER_H
@@ -17,11 +22,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <jansson.h>
-
-#include "api/auth.h"
-#include "registry/registry.h"
+#include "auth/auth.h"
 #include "store/store.h"
+
+struct round;
 
 struct api_options {
 	const char *listen_host; /* numeric address or host name; "127.0.0.1" */
@@ -77,12 +81,15 @@ struct api *api_stop(struct api *a);
 uint16_t api_port(const struct api *a);
 
 /*
- * Publishes a finished round: a deep copy of r and of events (a JSON array
- * of the round's events, may be NULL; borrowed) replace the previous round
- * for every handler, and stream clients are sent the round. Never waits on
- * HTTP clients. Returns 0 or -ENOMEM (the previous round stays published).
+ * Publishes a finished round: the API takes a reference to r (round_ref),
+ * serves it to every handler from now on, and drops its reference to the
+ * round before (round_unref); the caller keeps its own reference. Stream
+ * clients are sent the round, serialized once for all of them. Never
+ * copies the round and never waits on HTTP clients. Returns 0, -EINVAL
+ * (a or r is NULL), or -ENOMEM when the round could not be serialized for
+ * the stream clients (it is published to the handlers all the same).
  */
-int api_publish(struct api *a, const struct registry *r, json_t *events);
+int api_on_round(struct api *a, struct round *r);
 
 /* Probe counts for /readyz and /api/v1/status. */
 void api_set_probes(struct api *a, size_t attached, size_t total);

@@ -2,7 +2,7 @@
 /*
  * stream.c - GET /api/v1/stream: server-sent events, one `round` event per
  * collection round. Each client has a short queue of shared, reference-
- * counted messages. api_publish() only appends to the queues and resumes
+ * counted messages. api_on_round() only appends to the queues and resumes
  * suspended connections; a client whose queue is full is marked dropped
  * (its connection ends at the next write), so a slow reader costs a few
  * queued pointers and never blocks collection. An idle client's
@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #include "api/api_internal.h"
+#include "util/clock.h"
 
 /* How long api_stream_stop() waits for streams to end by themselves. */
 #define STOP_WAIT_MS 2000
@@ -222,8 +222,6 @@ void api_stream_publish(struct api *a, const char *data, size_t len)
 
 void api_stream_stop(struct api *a)
 {
-	struct timespec pause = {0, 10 * 1000 * 1000};
-
 	pthread_mutex_lock(&a->stream_lock);
 	a->stopping = true;
 	for (struct api_stream_client *c = a->stream_clients; c; c = c->next)
@@ -239,6 +237,6 @@ void api_stream_stop(struct api *a)
 		pthread_mutex_unlock(&a->stream_lock);
 		if (empty)
 			break;
-		nanosleep(&pause, NULL);
+		clock_sleep_s(0.01);
 	}
 }

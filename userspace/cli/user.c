@@ -18,7 +18,7 @@
 
 #include <jansson.h>
 
-#include "api/auth.h"
+#include "auth/auth.h"
 #include "cli/cli.h"
 
 #define DATA_DIR_MAX 4096

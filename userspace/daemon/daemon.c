@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 
 #include "api/server.h"
-#include "api/auth.h"
+#include "auth/auth.h"
 #include "collection/collector.h"
 #include "daemon/daemon.h"
 #include "daemon/health.h"
@@ -118,8 +118,9 @@ static void api_sink_round(void *ctx, struct round *r)
 {
 	struct daemon *d = ctx;
 
-	if (api_publish(d->api, r->reg, r->events))
-		log_warn("API: round not published: out of memory");
+	if (api_on_round(d->api, r))
+		log_warn("API: round %llu not published: out of memory",
+			 (unsigned long long)r->seq);
 }
 
 static const struct sink_ops api_sink_ops = {.name = "api", .on_round = api_sink_round};

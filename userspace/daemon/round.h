@@ -9,7 +9,10 @@
  * Thread safety: round_ref() and round_unref() may be called from any
  * thread. Readers use the const registry functions (registry_at() on a
  * frozen registry never writes: it was sorted when it was frozen) and
- * read the events with jansson's getters only.
+ * read the events with jansson's getters only. Sharing the events array
+ * between threads (json_incref/json_decref from several sinks) relies on
+ * jansson's reference counts being atomic, which they are since 2.11 when
+ * built with atomic builtins (Debian's 2.14 is; api/publish.c asserts it).
  */
 #ifndef KPULSE_DAEMON_ROUND_H
 #define KPULSE_DAEMON_ROUND_H

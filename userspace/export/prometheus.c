@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * prometheus.c - registry -> Prometheus text exposition 0.0.4. See
- * prometheus.h. open_memstream() grows the buffer; a write error there can
- * only be ENOMEM.
+ * prometheus.c - registry -> Prometheus text exposition 0.0.4 (see
+ * prometheus.h). open_memstream() grows the buffer; a write error there can
+ * only be ENOMEM. Type names are the registry's (metric_type_name), which
+ * are Prometheus's own.
  */
 #include <errno.h>
 #include <math.h>
@@ -11,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/prometheus.h"
+#include "export/prometheus.h"
 #include "registry/hist.h"
 
 const char *prometheus_format_value(double v, char buf[32])
@@ -64,19 +65,6 @@ static void write_labels(FILE *out, const struct metric_series *s, const char *e
 	fputc('}', out);
 }
 
-static const char *type_name(enum metric_type t)
-{
-	switch (t) {
-	case METRIC_COUNTER:
-		return "counter";
-	case METRIC_GAUGE:
-		return "gauge";
-	case METRIC_HISTOGRAM:
-		return "histogram";
-	}
-	return "untyped";
-}
-
 static void write_histogram(FILE *out, const struct metric_series *s)
 {
 	char num[32], le[32];
@@ -118,7 +106,7 @@ static void write_registry(FILE *out, const struct registry *r, const char *defa
 			help = registry_help(r, s->name);
 			fprintf(out, "# HELP %s ", s->name);
 			write_escaped(out, help ? help : default_help, false);
-			fprintf(out, "\n# TYPE %s %s\n", s->name, type_name(s->type));
+			fprintf(out, "\n# TYPE %s %s\n", s->name, metric_type_name(s->type));
 			family = s->name;
 		}
 		if (s->type == METRIC_HISTOGRAM) {

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * auth.h - users, roles, passwords, JWTs and API tokens for the REST API.
+ * auth.h - who may use kpulse's API: users and their roles, passwords,
+ * JWTs and API tokens. The REST API (userspace/api/) checks every request
+ * with auth_check(); `kpulse user` (userspace/cli/user.c) manages accounts
+ * on the same data dir. Neither needs the other.
  *
  * Users and API tokens live in DATA_DIR/auth.db (SQLite, mode 0600).
  * Passwords: PBKDF2-HMAC-SHA256, 600,000 iterations, 16-byte random salt
@@ -10,9 +13,13 @@
  * returns an HS256 JWT signed with a server secret (KPULSE_JWT_SECRET, or
  * generated at first start into DATA_DIR/jwt.secret with mode 0600); the
  * algorithm is pinned, `exp` is required, and a token issued before its
- * account was (re)created is refused. API tokens are random bearer strings shown once and
- * stored as SHA-256 hashes. Failed logins for an account back off
- * exponentially; answers never say whether a user exists.
+ * account was (re)created is refused. API tokens are random bearer strings
+ * shown once and stored as SHA-256 hashes. Failed logins for an account
+ * back off exponentially; answers never say whether a user exists.
+ *
+ * The module's files (see auth_internal.h): auth.c (open, login, check),
+ * db.c (auth.db and the users), password.c (hashes, backoff), jwt.c (the
+ * secret and JWTs), tokens.c (API tokens).
  *
  * Thread safety: every function may be called from any thread (the HTTP
  * server's pool) except auth_close().

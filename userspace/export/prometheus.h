@@ -4,9 +4,14 @@
  * more registries: a HELP and a TYPE line per metric family, label values
  * escaped, histograms as cumulative _bucket{le=...} series ending in +Inf,
  * then _sum and _count.
+ *
+ * userspace/export/ holds the formats kpulse hands its metrics out in;
+ * this one is served by the API's GET /metrics, which only calls
+ * prometheus_render(). It formats registries, knows nothing of HTTP, and
+ * never changes what it is given.
  */
-#ifndef KPULSE_PROMETHEUS_H
-#define KPULSE_PROMETHEUS_H
+#ifndef KPULSE_EXPORT_PROMETHEUS_H
+#define KPULSE_EXPORT_PROMETHEUS_H
 
 #include <stddef.h>
 
@@ -28,4 +33,4 @@ int prometheus_render(const struct registry *const *regs, size_t n, const char *
  * "NaN", "+Inf", "-Inf". buf needs 32 bytes. Returns buf. */
 const char *prometheus_format_value(double v, char buf[32]);
 
-#endif /* KPULSE_PROMETHEUS_H */
+#endif /* KPULSE_EXPORT_PROMETHEUS_H */
