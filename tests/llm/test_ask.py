@@ -171,7 +171,7 @@ def test_bad_input_and_settings_are_refused_with_a_reason(ask, workdir):
          "KPULSE_LLM_GROQ_KEY: refusing to send a key over plain http to http://10.9.8.7"),
         (("--question", "x"), {"KPULSE_LLM_GROQ_KEY": "short"},
          "KPULSE_LLM_GROQ_KEY: the value is not empty or 8 to 1024 bytes"),
-        (("--question", "caf\udcc3"), {}, None),
+        (("--question", "caf\udcc3"), {}, "the question is not valid UTF-8"),
         (("--question", "x", "--llm-groq-key", GROQ_KEY), {}, "unknown or incomplete option"),
         ((), {}, "give --question, --evidence or both"),
     ]

@@ -683,8 +683,9 @@ static struct job *pick(struct alerts *a, double now, double *next_due)
 				blocked = true;
 		if (blocked || j->in_flight)
 			continue;
-		/* stopping: one last attempt for each, now */
-		if (j->due <= now || a->stop)
+		/* stopping: a first attempt goes now; retries keep their wait,
+		 * which outcome() allowed only within the drain time */
+		if (j->due <= now || (a->stop && !j->attempts))
 			return j;
 		if (j->due < *next_due)
 			*next_due = j->due;
