@@ -426,6 +426,53 @@ TEST(notify_returns_at_once_while_a_target_hangs_and_the_queue_is_bounded)
 	fake_stop(&g.f);
 }
 
+struct notifier {
+	struct alerts *a;
+	int base, errors;
+};
+
+static void *notify_many(void *arg)
+{
+	struct notifier *n = arg;
+
+	for (int i = 0; i < 10; i++) {
+		struct alert_event ev = event(ALERT_OPEN, n->base + i, ALERT_CRITICAL);
+
+		n->errors += alerts_notify(n->a, &ev) != 0;
+	}
+	return NULL;
+}
+
+TEST(notifies_from_many_threads_are_all_delivered)
+{
+	struct notifier n[4];
+	pthread_t t[4];
+	struct rig g;
+	json_t *st;
+
+	CHECK_EQ_INT(rig_start(&g), 0);
+	g.o.slack_url = NULL;
+	g.o.pagerduty_key = NULL;
+	CHECK_EQ_INT(rig_alerts(&g), 0);
+	for (int i = 0; i < 4; i++) {
+		n[i] = (struct notifier){g.a, 1000 * (i + 1), 0};
+		pthread_create(&t[i], NULL, notify_many, &n[i]);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		CHECK_EQ_INT(n[i].errors, 0);
+	}
+	CHECK_EQ_INT(alerts_wait_idle(g.a, 60), 0);
+	CHECK_EQ_INT(fake_requests(&g.f, "webhook"), 40);
+	st = alerts_status_json(g.a);
+	CHECK_EQ_INT(json_integer_value(json_object_get(
+			 json_object_get(json_object_get(st, "targets"), "webhook"), "delivered")),
+		     40);
+	CHECK_EQ_INT(json_integer_value(json_object_get(st, "queued")), 0);
+	json_decref(st);
+	rig_stop(&g);
+}
+
 TEST(stopping_delivers_what_is_queued_first)
 {
 	struct alert_event ev = event(ALERT_OPEN, 31, ALERT_CRITICAL);
