@@ -12,7 +12,9 @@ DEPS_BUILD := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config mak
 	libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev
 DEPS_TEST := fio stress-ng iperf3 iproute2 nftables python3-pytest valgrind linux-perf \
 	procps util-linux e2fsprogs openssl prometheus wrk
-DEPS := $(DEPS_BUILD) $(DEPS_TEST)
+# `make eval`: reference implementations the models are compared with.
+DEPS_EVAL := python3-sklearn python3-statsmodels python3-pandas
+DEPS := $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_EVAL)
 
 PKGS := libbpf jansson sqlite3 libmicrohttpd libcurl libcrypto
 CFLAGS_EXTRA ?=
@@ -46,8 +48,8 @@ LIB_OBJS := $(filter-out $(BUILD)/obj/userspace/cli/%,$(USER_OBJS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
-.PHONY: all deps build run test test-unit test-kernel test-daemon test-api test-llm bench sanitize \
-	valgrind vmlinux env-example fuzz-llm \
+.PHONY: all deps build run test test-unit test-kernel test-daemon test-api test-llm bench eval \
+	sanitize valgrind vmlinux env-example fuzz-llm \
 	format format-check clean help
 
 all: build
@@ -61,7 +63,8 @@ help:
 	@echo "make test-llm     kpulse ask against the fake LLM server (no root)"
 	@echo "make sanitize     unit and kernel tests under ASan + UBSan"
 	@echo "make valgrind     the daemon's start and stop under valgrind"
-	@echo "make bench        cost per kernel event and throughput loss"
+	@echo "make bench        cost per kernel event and throughput loss, models' cost"
+	@echo "make eval         models against scikit-learn and statsmodels (NAB series)"
 	@echo "make vmlinux      regenerate vmlinux/$(ARCH)/vmlinux.h from this kernel's BTF"
 	@echo "make format       clang-format the C sources"
 	@echo "make env-example  regenerate .env.example from the option table"
@@ -98,9 +101,11 @@ $(BUILD)/obj/%.o: %.c
 # Only the loader includes the generated skeletons.
 $(BUILD)/obj/userspace/collection/probes.o: $(SKELS)
 
+# Captured kernel files the parsers' tests read (tests/unit/fixtures).
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIB_OBJS) $(LDLIBS) $(LDFLAGS)
+	$(CC) $(CFLAGS) -Itests/unit -DTEST_FIXTURES='"$(abspath tests/unit/fixtures)"' -o $@ $< \
+		$(LIB_OBJS) $(LDLIBS) $(LDFLAGS)
 
 -include $(USER_OBJS:.o=.d)
 
@@ -158,13 +163,26 @@ valgrind: deps build
 env-example: $(BUILD)/tests/gen_env_example
 	$(BUILD)/tests/gen_env_example > .env.example
 
-$(BUILD)/tests/gen_env_example $(BUILD)/tests/bench_store: $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
+$(BUILD)/tests/gen_env_example $(BUILD)/tests/bench_store $(BUILD)/tests/bench_procpass \
+		$(BUILD)/tests/bench_models: $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIB_OBJS) $(LDLIBS) $(LDFLAGS)
 
-bench: deps build $(BUILD)/tests/bench_store
+# Evaluation tools: offline scorers that tests/eval/ scripts compare with
+# scikit-learn and statsmodels.
+EVAL_BINS := $(BUILD)/tests/mvscore
+$(EVAL_BINS): $(BUILD)/tests/%: tests/eval/%.c $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS) $(LDFLAGS)
+
+bench: deps build $(BUILD)/tests/bench_store $(BUILD)/tests/bench_procpass $(BUILD)/tests/bench_models
 	KPULSE_BIN=$(abspath $(BUILD)/kpulse) BENCH_STORE_BIN=$(abspath $(BUILD)/tests/bench_store) \
-		tests/bench/bench.sh
+		BENCH_PROCPASS_BIN=$(abspath $(BUILD)/tests/bench_procpass) \
+		BENCH_MODELS_BIN=$(abspath $(BUILD)/tests/bench_models) tests/bench/bench.sh
+
+eval: deps build $(EVAL_BINS)
+	KPULSE_BIN=$(abspath $(BUILD)/kpulse) MVSCORE_BIN=$(abspath $(BUILD)/tests/mvscore) \
+		tests/eval/eval.sh
 
 # libFuzzer on what LLM providers send back: the answer parsers and error
 # readers of llm/ and the evidence trimmer (clang, ASan + UBSan), for

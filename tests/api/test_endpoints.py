@@ -15,6 +15,7 @@ ENDPOINTS = [
     ("POST", "/api/v1/auth/login"), ("POST", "/api/v1/auth/tokens"),
     ("DELETE", "/api/v1/auth/tokens/{id}"), ("GET", "/api/v1/users"),
     ("POST", "/api/v1/users"), ("DELETE", "/api/v1/users/{name}"),
+    ("GET", "/api/v1/forecast"), ("GET", "/api/v1/predictions"),
 ]
 
 

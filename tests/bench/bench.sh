@@ -7,6 +7,9 @@
 #     (stress-ng --fault) and per loopback packet (iperf3 on 127.0.0.1).
 #  3. Throughput of `perf bench sched pipe` and of an fio random-read job,
 #     without and with kpulse, in interleaved off/on pairs.
+#  4. The store (bench_store), the /proc pass (bench_procpass: CPU per round
+#     against a trivial reader of the same files; TCP state counts with up
+#     to 9,000 connections in a private network namespace), the HTTP API.
 #
 # Machines are shared and noisy, so every figure is a median with its
 # min/max, and the per-event costs are read next to the floor measured in
@@ -429,6 +432,36 @@ if [ -n "${BENCH_STORE_BIN:-}" ] && [ -x "$BENCH_STORE_BIN" ]; then
 	fi
 else
 	notes+=("store bench skipped: BENCH_STORE_BIN not set (make bench sets it)")
+fi
+
+# The /proc pass: CPU per round against a trivial reader of the same kernel
+# files (target: at most 1.5 times), and counting TCP sockets by state.
+if [ -n "${BENCH_PROCPASS_BIN:-}" ] && [ -x "$BENCH_PROCPASS_BIN" ]; then
+	echo
+	echo "/proc pass (target: at most 1.5 times the CPU of a trivial reader of the same files):"
+	if "$BENCH_PROCPASS_BIN" > "$tmp/procpass.txt" 2>&1; then
+		sed 's/^/  /' "$tmp/procpass.txt"
+	else
+		show_tail "$tmp/procpass.txt"
+		fail "procpass: bench_procpass failed"
+	fi
+else
+	notes+=("/proc pass bench skipped: BENCH_PROCPASS_BIN not set (make bench sets it)")
+fi
+
+# Models: training and scoring of the multivariate detectors next to a
+# brute-force scan, forecast update next to a naive forecaster's.
+if [ -n "${BENCH_MODELS_BIN:-}" ] && [ -x "$BENCH_MODELS_BIN" ]; then
+	echo
+	echo "models (no targets; references measured in the same run):"
+	if "$BENCH_MODELS_BIN" > "$tmp/models.txt" 2>&1; then
+		sed 's/^/  /' "$tmp/models.txt"
+	else
+		show_tail "$tmp/models.txt"
+		fail "models: bench_models failed"
+	fi
+else
+	notes+=("models bench skipped: BENCH_MODELS_BIN not set (make bench sets it)")
 fi
 
 if [ -x "$here/http_bench.sh" ]; then "$here/http_bench.sh" || fail "http: bench failed"; fi

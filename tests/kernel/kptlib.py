@@ -42,10 +42,12 @@ class Kpulse:
 
     FIRST_SNAPSHOT_TIMEOUT = 45.0
 
-    def __init__(self, interval=1.0, extra_args=(), binary=None):
+    def __init__(self, interval=1.0, extra_args=(), binary=None, prefix=()):
         self.binary = binary or KPULSE_BIN
         self.interval = float(interval)
-        self.argv = [self.binary, "dump", "--json", "--interval", str(interval), *extra_args]
+        # prefix runs it elsewhere, e.g. ("ip", "netns", "exec", NS), which
+        # execs kpulse in place: the pid stays kpulse's.
+        self.argv = [*prefix, self.binary, "dump", "--json", "--interval", str(interval), *extra_args]
         self.snapshots = []  # every parsed line, in order
         self.bad_lines = []  # lines that were not JSON objects
         self._q = queue.Queue()
@@ -200,6 +202,12 @@ def hist_sum_count(snap, name, **labels):
         total += float(m.get("sum", 0))
         count += float(m.get("count", 0))
     return total, count
+
+
+def value_of(snap, name, **labels):
+    """The value of the one series name{labels}, or None."""
+    m = series(snap, name, **labels)
+    return float(m[0]["value"]) if len(m) == 1 else None
 
 
 def label_values(snap, name, key):

@@ -73,6 +73,32 @@ extern int test_count;
 		}                                                                                  \
 	} while (0)
 
+#ifdef TEST_FIXTURES
+/* The text of tests/unit/fixtures/<name> (captured kernel files), or NULL.
+ * The caller frees it. */
+static inline char *test_fixture(const char *name)
+{
+	char path[512], *buf = NULL;
+	long n = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", TEST_FIXTURES, name);
+	f = fopen(path, "re");
+	if (!f)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0)
+		buf = malloc((size_t)n + 1);
+	if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+		free(buf);
+		buf = NULL;
+	}
+	fclose(f);
+	if (buf)
+		buf[n] = 0;
+	return buf;
+}
+#endif
+
 #define TEST_MAIN()                                                                                \
 	struct test_case test_cases[TEST_MAX];                                                     \
 	int test_count;                                                                            \

@@ -63,6 +63,36 @@ TEST(defaults_have_every_documented_value)
 	CHECK_EQ_INT(c.custom_max_series, 1000);
 	CHECK_STR(c.tls_cert, "");
 	CHECK_STR(c.tls_key, "");
+	CHECK_STR(c.fs_types_include, "zfs");
+	CHECK_STR(c.fs_types_exclude, "squashfs,erofs,iso9660");
+	CHECK_STR(c.fs_mount_exclude, "");
+	CHECK_EQ_INT(c.max_filesystems, 64);
+	CHECK_EQ_INT(c.max_interfaces, 128);
+	CHECK_EQ_INT(c.max_block_devices, 128);
+	CHECK_NEAR(c.tcp_states_interval_s, 10, 0);
+}
+
+TEST(model_options_have_their_defaults_and_ranges)
+{
+	struct kpulse_config c;
+	char err[256];
+
+	config_defaults(&c);
+	CHECK_NEAR(c.forecast_horizon_s, 3600, 0);
+	CHECK_NEAR(c.predict_window_s, 3600, 0);
+	CHECK_NEAR(c.predict_min_history_s, 300, 0);
+	CHECK_NEAR(c.predict_horizon_s, 86400, 0);
+	CHECK_STR(c.predict_limits, "");
+	CHECK_NEAR(c.multivar_window_s, 60, 0);
+	CHECK_NEAR(c.multivar_history_s, 86400, 0);
+	CHECK_NEAR(c.multivar_retrain_s, 3600, 0);
+	CHECK_EQ_INT(
+	    config_set(&c, "KPULSE_PREDICT_LIMITS", "kpulse_a>1,kpulse_b<2", err, sizeof(err)), 0);
+	CHECK_STR(c.predict_limits, "kpulse_a>1,kpulse_b<2");
+	CHECK_EQ_INT(config_set(&c, "--predict-horizon", "2d", err, sizeof(err)), 0);
+	CHECK_NEAR(c.predict_horizon_s, 172800, 0);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_MULTIVAR_RETRAIN", "10s", err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "KPULSE_MULTIVAR_RETRAIN"));
 }
 
 TEST(option_table_is_complete_and_consistent)
@@ -76,11 +106,12 @@ TEST(option_table_is_complete_and_consistent)
 		CHECK(opt->flag ? opt->flag[0] != '\0' && opt->flag[0] != '-'
 				: opt->kind == CONFIG_SECRET);
 		CHECK(opt->value_name && opt->value_name[0] != '\0');
-		/* Only secrets, lists, optional paths and URLs and a model that
-		 * only matters with its URL may default to empty (unset). */
+		/* Only secrets, lists, optional paths and URLs, strings (which
+		 * accept "" as "none") may default to empty. */
 		CHECK(opt->default_value &&
 		      (opt->default_value[0] != '\0' || opt->kind == CONFIG_SECRET ||
-		       opt->kind == CONFIG_LIST || !strcmp(opt->env, "KPULSE_LLM_COMPAT_MODEL") ||
+		       opt->kind == CONFIG_CHOICES || opt->kind == CONFIG_PATHS ||
+		       opt->kind == CONFIG_NAMES || opt->kind == CONFIG_STRING ||
 		       ((opt->kind == CONFIG_PATH || opt->kind == CONFIG_URL) && opt->min == 0)));
 		/* The field matches the kind the row says. */
 		switch (opt->kind) {
@@ -99,7 +130,7 @@ TEST(option_table_is_complete_and_consistent)
 			CHECK_EQ_INT(opt->size, sizeof(int));
 			CHECK(opt->names && opt->nnames > 0);
 			break;
-		case CONFIG_LIST:
+		case CONFIG_CHOICES:
 			CHECK(opt->names && opt->nnames > 0);
 			CHECK(opt->size > 1);
 			break;
@@ -749,6 +780,46 @@ TEST(llm_and_alert_numbers_and_severities_have_their_defaults_and_ranges)
 	CHECK_EQ_INT(c.alert_slack_min_severity, 3);
 	CHECK_EQ_INT(config_set(&c, "KPULSE_ALERT_MIN_SEVERITY", "default", err, sizeof(err)),
 		     -EINVAL);
+}
+
+TEST(filesystem_lists_take_names_or_absolute_paths_and_refuse_the_rest)
+{
+	static char big[CONFIG_LIST_MAX + 1];
+	struct kpulse_config c, before;
+	char err[256];
+
+	config_defaults(&c);
+	CHECK_EQ_INT(
+	    config_set(&c, "KPULSE_FS_TYPES_INCLUDE", "zfs,nfs4,fuse.sshfs", err, sizeof(err)), 0);
+	CHECK_STR(c.fs_types_include, "zfs,nfs4,fuse.sshfs");
+	CHECK_EQ_INT(config_set(&c, "--fs-types-exclude", "", err, sizeof(err)), 0);
+	CHECK_STR(c.fs_types_exclude, "");
+	CHECK_EQ_INT(config_set(&c, "KPULSE_FS_MOUNT_EXCLUDE", "/var/lib/docker,/mnt/my disk", err,
+				sizeof(err)),
+		     0);
+	CHECK_STR(c.fs_mount_exclude, "/var/lib/docker,/mnt/my disk");
+	CHECK_EQ_INT(config_set(&c, "KPULSE_MAX_INTERFACES", "4096", err, sizeof(err)), 0);
+	CHECK_EQ_INT(c.max_interfaces, 4096);
+
+	before = c;
+	CHECK_EQ_INT(config_set(&c, "KPULSE_FS_TYPES_INCLUDE", "zfs,,nfs", err, sizeof(err)),
+		     -EINVAL);
+	CHECK(strstr(err, "comma-separated list of names") != NULL);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_FS_TYPES_INCLUDE", "zfs,", err, sizeof(err)), -EINVAL);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_FS_TYPES_INCLUDE", "ext4 xfs", err, sizeof(err)),
+		     -EINVAL);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_FS_TYPES_EXCLUDE", "a/b", err, sizeof(err)), -EINVAL);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_FS_MOUNT_EXCLUDE", "var/lib", err, sizeof(err)),
+		     -EINVAL);
+	CHECK(strstr(err, "absolute paths") != NULL);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_FS_MOUNT_EXCLUDE", "/a,,/b", err, sizeof(err)),
+		     -EINVAL);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_FS_MOUNT_EXCLUDE", "/a\tb", err, sizeof(err)), -EINVAL);
+	memset(big, 'a', sizeof(big) - 1);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_FS_TYPES_INCLUDE", big, err, sizeof(err)), -EINVAL);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_MAX_FILESYSTEMS", "0", err, sizeof(err)), -EINVAL);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_MAX_BLOCK_DEVICES", "4097", err, sizeof(err)), -EINVAL);
+	CHECK(config_equal(&c, &before));
 }
 
 TEST_MAIN()

@@ -34,5 +34,6 @@ int cmd_top(int argc, char **argv);
 int cmd_probes(int argc, char **argv);
 int cmd_user(int argc, char **argv);
 int cmd_ask(int argc, char **argv);
+int cmd_forecast(int argc, char **argv);
 
 #endif /* KPULSE_CLI_H */

@@ -95,6 +95,7 @@ static void usage(FILE *out)
 		     "  probes   list every probe with its state and attach type\n"
 		     "  user     add, list, re-role or delete the REST API's accounts\n"
 		     "  ask      ask the configured LLM providers to explain evidence\n"
+		     "  forecast forecast a CSV series offline, or backtest the forecaster\n"
 		     "  version  print the version\n"
 		     "\n"
 		     "`kpulse COMMAND --help` describes a command's options.\n");
@@ -137,6 +138,8 @@ int main(int argc, char **argv)
 		return cmd_user(argc - 1, argv + 1);
 	if (!strcmp(cmd, "ask"))
 		return cmd_ask(argc - 1, argv + 1);
+	if (!strcmp(cmd, "forecast"))
+		return cmd_forecast(argc - 1, argv + 1);
 	fprintf(stderr, "kpulse: unknown command '%s' (try kpulse --help)\n", cmd);
 	return EXIT_USAGE;
 }

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <bpf/bpf.h>
@@ -24,6 +25,7 @@
 #include "collection/collector.h"
 #include "collection/events.h"
 #include "collection/procfs.h"
+#include "collection/procpass.h"
 
 /* -------------------------------------------------- per-process metrics */
 
@@ -70,6 +72,8 @@ struct drop_reason_name {
 struct collector {
 	struct collector_options opts;
 	struct probes *probes;
+	struct procpass *procpass; /* /proc counters; the devices and interfaces that exist */
+	uint32_t netns_ino;	   /* kpulse's network namespace, as the BPF keys name it */
 	int ncpus;
 	json_t *events;
 	uint64_t events_discarded;
@@ -167,10 +171,33 @@ static void drop_reason_name(const struct collector *c, uint32_t value, char *bu
 	snprintf(buf, len, "%" PRIu32, value);
 }
 
+/* The attached programs, for their run time in kpulse_bpf_program_*. */
+static int set_program_names(struct collector *c)
+{
+	size_t n = probes_count(c->probes), k = 0;
+	struct self_program *progs = calloc(n ? n : 1, sizeof(*progs));
+	int err;
+
+	if (!progs)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const struct probe_info *pi = probes_at(c->probes, i);
+
+		if (pi->state != PROBE_ATTACHED)
+			continue;
+		progs[k++] = (struct self_program){pi->tracepoint, probe_attach_name(pi->attach),
+						   probes_prog_id(c->probes, i)};
+	}
+	err = procpass_set_programs(c->procpass, progs, k);
+	free(progs);
+	return err;
+}
+
 int collector_new(const struct collector_options *opts, struct collector **ret)
 {
 	struct probes_options popts = {.slow_io_ns = opts->slow_io_ns};
 	struct collector *c;
+	struct stat st;
 	int err;
 
 	c = calloc(1, sizeof(*c));
@@ -190,11 +217,17 @@ int collector_new(const struct collector_options *opts, struct collector **ret)
 		return err;
 	}
 	err = probes_open(&popts, on_event, c, &c->probes);
+	if (!err)
+		err = procpass_new(&opts->proc, &c->procpass);
+	if (!err)
+		err = set_program_names(c);
 	if (err) {
 		collector_free(c);
 		return err;
 	}
 	load_drop_reason_names(c);
+	if (stat("/proc/self/ns/net", &st) == 0)
+		c->netns_ino = (uint32_t)st.st_ino;
 	c->last_round_mono = clock_s(CLOCK_MONOTONIC);
 	*ret = c;
 	return 0;
@@ -205,6 +238,7 @@ struct collector *collector_free(struct collector *c)
 	if (!c)
 		return NULL;
 	probes_close(c->probes);
+	procpass_free(c->procpass);
 	json_decref(c->events);
 	free(c->prev_rows);
 	free(c->reasons);
@@ -327,7 +361,6 @@ static int sample_mem(struct collector *c, struct registry *r)
 	int fd = probes_map_fd(c->probes, PROBE_MEM, "mem_cpu");
 	uint64_t counters[KP_MEM_COUNTER_NR] = {};
 	struct kp_hist reclaim = {};
-	struct meminfo mi;
 	uint32_t zero = 0;
 	void *vals;
 	int err = 0;
@@ -353,17 +386,6 @@ static int sample_mem(struct collector *c, struct registry *r)
 		err |=
 		    set_hist_ns(r, "kpulse_mem_direct_reclaim_latency_seconds", NULL, 0, &reclaim);
 	}
-	if (procfs_read_meminfo("/proc/meminfo", &mi) == 0) {
-		err |= registry_set_gauge(r, "kpulse_mem_total_bytes", NULL, 0, mi.total_bytes);
-		err |= registry_set_gauge(r, "kpulse_mem_free_bytes", NULL, 0, mi.free_bytes);
-		err |= registry_set_gauge(r, "kpulse_mem_available_bytes", NULL, 0,
-					  mi.available_bytes);
-		err |= registry_set_gauge(r, "kpulse_mem_cached_bytes", NULL, 0, mi.cached_bytes);
-		err |= registry_set_gauge(r, "kpulse_mem_swap_total_bytes", NULL, 0,
-					  mi.swap_total_bytes);
-		err |= registry_set_gauge(r, "kpulse_mem_swap_free_bytes", NULL, 0,
-					  mi.swap_free_bytes);
-	}
 	return err ? -ENOMEM : 0;
 }
 
@@ -386,21 +408,68 @@ static void devname_of(struct collector *c, uint32_t dev, char *buf, size_t len)
 
 static const char *blk_op_names[KP_BLK_OP_NR] = {"read", "write", "discard", "other"};
 
+/* The BPF-side series of one device. A zeroed total gives a device that
+ * has done no I/O since the probes attached its series from the first
+ * round. */
+static int emit_block_device(struct registry *r, const char *dev,
+			     const struct kp_blk_dev_stat *total)
+{
+	struct metric_label d[] = {{"device", dev}};
+	int err = 0;
+
+	for (int i = 0; i < KP_BLK_OP_NR; i++) {
+		struct metric_label l[] = {{"device", dev}, {"op", blk_op_names[i]}};
+
+		if (i == KP_BLK_OP_OTHER && !total->ios[i])
+			continue;
+		err |= registry_set_counter(r, "kpulse_block_ios_completed_total", l, 2,
+					    total->ios[i]);
+		err |= registry_set_counter(r, "kpulse_block_bytes_total", l, 2, total->bytes[i]);
+	}
+	err |= registry_set_counter(r, "kpulse_block_io_errors_total", d, 1, total->errors);
+	err |= set_hist_ns(r, "kpulse_block_io_latency_seconds", d, 1, &total->latency);
+	err |= set_hist_ns(r, "kpulse_block_queue_time_seconds", d, 1, &total->queue_time);
+	return err;
+}
+
+/*
+ * Every device /proc/diskstats lists gets its series, zero until the map
+ * has an entry. Map entries of devices the pass does not list (removed, a
+ * loop device unbound, beyond the cap) are left out, so their series go;
+ * those it never saw (hidden multipath paths) are kept.
+ */
 static int sample_block(struct collector *c, struct registry *r)
 {
+	static const struct kp_blk_dev_stat zero_total;
 	int fd = probes_map_fd(c->probes, PROBE_BLOCK, "blk_dev_stats");
+	const struct diskstats_listed *devs = NULL;
 	uint32_t key, next, *prev = NULL;
+	size_t ndevs = 0;
 	int err = 0, guard = 0;
 
 	if (fd < 0)
 		return 0;
+	if (procpass_block_devices(c->procpass, &devs, &ndevs))
+		ndevs = 0;
+	/* First the zeros; a device the map knows is set again below. */
+	for (size_t i = 0; i < ndevs; i++)
+		err |= emit_block_device(r, devs[i].name, &zero_total);
 	while (bpf_map_get_next_key(fd, prev, &next) == 0 && guard++ < 4096) {
 		struct kp_blk_dev_stat total = {};
+		const char *listed = NULL;
 		char dev[32];
 		void *vals;
 
 		key = next;
 		prev = &key;
+		switch (procpass_block_device_state(c->procpass, key, &listed)) {
+		case DISKSTATS_UNLISTED:
+		case DISKSTATS_GONE:
+			continue;
+		case DISKSTATS_LISTED:
+		case DISKSTATS_UNKNOWN:
+			break;
+		}
 		vals = percpu_lookup(c, fd, &key, sizeof(struct kp_blk_dev_stat));
 		if (!vals)
 			continue;
@@ -418,22 +487,11 @@ static int sample_block(struct collector *c, struct registry *r)
 		}
 		free(vals);
 
-		devname_of(c, key, dev, sizeof(dev));
-		for (int i = 0; i < KP_BLK_OP_NR; i++) {
-			struct metric_label l[] = {{"device", dev}, {"op", blk_op_names[i]}};
-
-			if (i == KP_BLK_OP_OTHER && !total.ios[i])
-				continue;
-			err |= registry_set_counter(r, "kpulse_block_ios_completed_total", l, 2,
-						    total.ios[i]);
-			err |= registry_set_counter(r, "kpulse_block_bytes_total", l, 2,
-						    total.bytes[i]);
-		}
-		struct metric_label d[] = {{"device", dev}};
-
-		err |= registry_set_counter(r, "kpulse_block_io_errors_total", d, 1, total.errors);
-		err |= set_hist_ns(r, "kpulse_block_io_latency_seconds", d, 1, &total.latency);
-		err |= set_hist_ns(r, "kpulse_block_queue_time_seconds", d, 1, &total.queue_time);
+		if (listed)
+			snprintf(dev, sizeof(dev), "%s", listed);
+		else
+			devname_of(c, key, dev, sizeof(dev));
+		err |= emit_block_device(r, dev, &total);
 	}
 	err |= set_counter0(r, "kpulse_block_slow_ios_total", c->event_counts[KP_EV_SLOW_IO]);
 	return err ? -ENOMEM : 0;
@@ -443,6 +501,57 @@ struct iface_total {
 	char name[KP_IFNAME_LEN];
 	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
 };
+
+static bool iface_listed(const struct collector *c, const char *name)
+{
+	long n = procpass_interface_count(c->procpass);
+
+	for (long i = 0; i < n; i++)
+		if (!strncmp(procpass_interface(c->procpass, i), name, KP_IFNAME_LEN))
+			return true;
+	return false;
+}
+
+/* An interface of kpulse's own namespace that /proc/net/dev no longer
+ * lists (deleted, or beyond the cap) loses its series. Other namespaces
+ * cannot be checked from here and keep theirs. */
+static bool iface_gone(const struct collector *c, const struct kp_iface_key *key, const void *vals)
+{
+	if (key->netns_ino != c->netns_ino || procpass_interface_count(c->procpass) < 0)
+		return false;
+	for (int cpu = 0; cpu < c->ncpus; cpu++) {
+		const struct kp_iface_stat *s = PERCPU_AT(vals, struct kp_iface_stat, cpu);
+
+		if (s->name[0])
+			return !iface_listed(c, s->name);
+	}
+	return false;
+}
+
+/* Interfaces of /proc/net/dev without map entry yet get zero totals. */
+static int add_listed_ifaces(const struct collector *c, struct iface_total **ifs, size_t *nifs)
+{
+	long n = procpass_interface_count(c->procpass);
+
+	for (long i = 0; i < n; i++) {
+		const char *name = procpass_interface(c->procpass, i);
+		struct iface_total *grown;
+		bool have = false;
+
+		for (size_t j = 0; j < *nifs && !have; j++)
+			have = !strncmp((*ifs)[j].name, name, KP_IFNAME_LEN);
+		if (have)
+			continue;
+		grown = realloc(*ifs, (*nifs + 1) * sizeof(**ifs));
+		if (!grown)
+			return -ENOMEM;
+		*ifs = grown;
+		memset(&grown[*nifs], 0, sizeof(grown[0]));
+		snprintf(grown[*nifs].name, KP_IFNAME_LEN, "%s", name);
+		(*nifs)++;
+	}
+	return 0;
+}
 
 static int sample_net(struct collector *c, struct registry *r)
 {
@@ -477,6 +586,10 @@ static int sample_net(struct collector *c, struct registry *r)
 		vals = percpu_lookup(c, fd, &ikey, sizeof(struct kp_iface_stat));
 		if (!vals)
 			continue;
+		if (iface_gone(c, &ikey, vals)) {
+			free(vals);
+			continue;
+		}
 		for (int cpu = 0; cpu < c->ncpus; cpu++) {
 			const struct kp_iface_stat *s = PERCPU_AT(vals, struct kp_iface_stat, cpu);
 
@@ -508,6 +621,8 @@ static int sample_net(struct collector *c, struct registry *r)
 		}
 		free(vals);
 	}
+	if (fd >= 0)
+		err |= add_listed_ifaces(c, &ifs, &nifs);
 	for (size_t i = 0; i < nifs; i++) {
 		const char *n = ifs[i].name;
 
@@ -875,12 +990,6 @@ static const struct {
     {"kpulse_mem_direct_reclaim_latency_seconds", "Duration of direct-reclaim stalls"},
     {"kpulse_mem_kswapd_wakeups_total", "kswapd wakeups"},
     {"kpulse_mem_oom_kills_total", "OOM kills"},
-    {"kpulse_mem_total_bytes", "MemTotal from /proc/meminfo"},
-    {"kpulse_mem_free_bytes", "MemFree from /proc/meminfo"},
-    {"kpulse_mem_available_bytes", "MemAvailable from /proc/meminfo"},
-    {"kpulse_mem_cached_bytes", "Cached from /proc/meminfo"},
-    {"kpulse_mem_swap_total_bytes", "SwapTotal from /proc/meminfo"},
-    {"kpulse_mem_swap_free_bytes", "SwapFree from /proc/meminfo"},
     {"kpulse_block_ios_completed_total", "Completed block I/Os, as in /proc/diskstats"},
     {"kpulse_block_bytes_total", "Bytes completed by block I/O"},
     {"kpulse_block_io_errors_total", "Block I/Os completed with an error"},
@@ -917,6 +1026,8 @@ int collector_collect(struct collector *c, struct registry *r)
 		c->described = r;
 	}
 
+	/* First: the block and network samplers ask it what exists. */
+	err |= procpass_collect(c->procpass, r);
 	err |= sample_sched(c, r);
 	err |= sample_mem(c, r);
 	err |= sample_block(c, r);

@@ -13,12 +13,14 @@
 #include <jansson.h>
 
 #include "collection/probes.h"
+#include "collection/procpass.h"
 #include "registry/registry.h"
 
 struct collector_options {
 	unsigned top_k;	     /* per-process rows per metric */
 	uint64_t slow_io_ns; /* block I/Os at least this slow become events */
 	unsigned max_events; /* events buffered between rounds; more are counted, not kept */
+	struct procpass_options proc; /* the /proc pass; zeroed takes the defaults */
 };
 
 #define COLLECTOR_DEFAULT_TOP_K	     10
@@ -26,7 +28,8 @@ struct collector_options {
 
 struct collector;
 
-/* Loads the probes (see probes_open() for the errors). */
+/* Loads the probes (see probes_open() for the errors) and sets up the
+ * /proc pass (-ENAMETOOLONG for a list option too long). */
 int collector_new(const struct collector_options *opts, struct collector **ret);
 struct collector *collector_free(struct collector *c);
 

@@ -678,3 +678,14 @@ size_t probes_prog_ids(const struct probes *p, uint32_t *ids, size_t max)
 	}
 	return n;
 }
+
+uint32_t probes_prog_id(const struct probes *p, size_t i)
+{
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info);
+
+	if (i >= HOOK_NR || !p->hooks[i].link ||
+	    bpf_obj_get_info_by_fd(bpf_link__fd(p->hooks[i].link), &info, &len) != 0)
+		return 0;
+	return info.prog_id;
+}

@@ -83,5 +83,7 @@ bool probes_subsystem_loaded(const struct probes *p, enum probe_subsystem s);
 
 /* Ids of the loaded programs, for `kpulse probes --json` and make bench. */
 size_t probes_prog_ids(const struct probes *p, uint32_t *ids, size_t max);
+/* Id of the program attached for probe i (as probes_at), 0 when none. */
+uint32_t probes_prog_id(const struct probes *p, size_t i);
 
 #endif /* KPULSE_PROBES_H */

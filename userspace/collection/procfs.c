@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * procfs.c - parsers and readers for /proc/meminfo, sysfs block device
- * names and /proc/<pid>/comm.
+ * procfs.c - the per-round file reader and number parser the /proc
+ * modules share; sysfs block device names and /proc/<pid>/comm.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -48,82 +48,114 @@ long procfs_read_file(const char *path, char *buf, size_t len)
 	return (long)off;
 }
 
-/* "   123 kB" -> bytes. */
-static int parse_kb(const char *s, uint64_t *ret)
-{
-	unsigned long long v;
-	char *end;
+/* ------------------------------------------------------ per-round files */
 
-	while (*s == ' ' || *s == '\t')
-		s++;
-	if (!isdigit((unsigned char)*s))
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || v > UINT64_MAX / 1024)
-		return -EINVAL;
-	while (*end == ' ' || *end == '\t')
-		end++;
-	if (strncmp(end, "kB", 2) == 0) {
-		v *= 1024;
-		end += 2;
+int procfs_file_init(struct procfs_file *f, const char *root, const char *name, size_t max,
+		     bool optional)
+{
+	memset(f, 0, sizeof(*f));
+	f->fd = -1;
+	f->max = max;
+	f->optional = optional;
+	if (snprintf(f->path, sizeof(f->path), "%s/%s", root, name) >= (int)sizeof(f->path) ||
+	    snprintf(f->label, sizeof(f->label), "/proc/%s", name) >= (int)sizeof(f->label))
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+static long file_fail(struct procfs_file *f, int err)
+{
+	if (f->fd >= 0)
+		close(f->fd);
+	f->fd = -1;
+	if (!(f->optional && (err == -ENOENT || err == -EOPNOTSUPP)))
+		f->errors++;
+	return err;
+}
+
+long procfs_file_read(struct procfs_file *f)
+{
+	size_t off = 0;
+	ssize_t n;
+
+	if (f->fd < 0) {
+		f->fd = open(f->path, O_RDONLY | O_CLOEXEC);
+		if (f->fd < 0)
+			return file_fail(f, -errno);
 	}
-	if (*end != '\n' && *end != 0)
+	for (;;) {
+		if (off + 1 >= f->cap) {
+			/* One byte past max tells a text of max bytes from a
+			 * longer one, and one more holds the NUL. */
+			size_t cap = f->cap ? 2 * f->cap : 4096;
+			char *nb;
+
+			if (cap > f->max + 2)
+				cap = f->max + 2;
+			nb = realloc(f->buf, cap);
+			if (!nb)
+				return file_fail(f, -ENOMEM);
+			f->buf = nb;
+			f->cap = cap;
+		}
+		/* A seq_file hands out about a page per read: read to EOF. */
+		n = pread(f->fd, f->buf + off, f->cap - 1 - off, (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return file_fail(f, -errno);
+		if (n == 0)
+			break;
+		off += (size_t)n;
+		if (off > f->max)
+			return file_fail(f, -EFBIG);
+	}
+	f->buf[off] = 0;
+	f->seen = true;
+	return (long)off;
+}
+
+void procfs_file_close(struct procfs_file *f)
+{
+	if (f->fd >= 0)
+		close(f->fd);
+	f->fd = -1;
+	free(f->buf);
+	f->buf = NULL;
+	f->cap = 0;
+}
+
+int procfs_file_report(const struct procfs_file *f, struct registry *r)
+{
+	struct metric_label l[] = {{"file", f->label}};
+
+	if (!f->seen && !f->errors)
+		return 0;
+	return registry_set_counter(r, "kpulse_procfs_errors_total", l, 1, (double)f->errors);
+}
+
+int procfs_parse_u64(const char **pp, uint64_t *ret)
+{
+	const char *p = *pp;
+	uint64_t v = 0;
+
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p < '0' || *p > '9')
 		return -EINVAL;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		unsigned d = (unsigned)(*p - '0');
+
+		if (v > (UINT64_MAX - d) / 10)
+			return -ERANGE;
+		v = v * 10 + d;
+	}
+	*pp = p;
 	*ret = v;
 	return 0;
 }
 
-int procfs_parse_meminfo(const char *text, struct meminfo *ret)
-{
-	static const struct {
-		const char *key;
-		size_t off;
-	} keys[] = {
-	    {"MemTotal", offsetof(struct meminfo, total_bytes)},
-	    {"MemFree", offsetof(struct meminfo, free_bytes)},
-	    {"MemAvailable", offsetof(struct meminfo, available_bytes)},
-	    {"Cached", offsetof(struct meminfo, cached_bytes)},
-	    {"SwapTotal", offsetof(struct meminfo, swap_total_bytes)},
-	    {"SwapFree", offsetof(struct meminfo, swap_free_bytes)},
-	};
-	struct meminfo m = {};
-	bool have_total = false, have_avail = false;
-	const char *line = text;
-
-	while (line && *line) {
-		const char *colon = strchr(line, ':');
-		const char *nl = strchr(line, '\n');
-
-		if (colon && (!nl || colon < nl)) {
-			size_t klen = (size_t)(colon - line);
-
-			for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-				if (strlen(keys[i].key) != klen || strncmp(line, keys[i].key, klen))
-					continue;
-				if (parse_kb(colon + 1, (uint64_t *)((char *)&m + keys[i].off)))
-					return -EINVAL;
-				have_total |= i == 0;
-				have_avail |= i == 2;
-			}
-		}
-		line = nl ? nl + 1 : NULL;
-	}
-	if (!have_total || !have_avail)
-		return -EINVAL;
-	*ret = m;
-	return 0;
-}
-
-int procfs_read_meminfo(const char *path, struct meminfo *ret)
-{
-	char buf[8192];
-	long n = procfs_read_file(path, buf, sizeof(buf));
-
-	if (n < 0)
-		return (int)n;
-	return procfs_parse_meminfo(buf, ret);
-}
+/* ------------------------------------------------------- names by id */
 
 int procfs_parse_uevent_devname(const char *text, char *buf, size_t len)
 {

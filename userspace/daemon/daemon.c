@@ -24,6 +24,7 @@
 #include "daemon/health.h"
 #include "daemon/round.h"
 #include "daemon/sink.h"
+#include "models/threshold.h"
 #include "registry/registry.h"
 #include "store/store.h"
 #include "util/clock.h"
@@ -75,6 +76,7 @@ struct daemon {
 	struct registry *reg; /* the live registry; only the loop touches it */
 	struct auth *auth;
 	struct api *api;
+	struct threshold_tracker *predict; /* time-to-threshold predictions */
 	struct sink *sinks[DAEMON_MAX_SINKS];
 	size_t nsinks;
 	unsigned test_sink_delay_ms;
@@ -124,6 +126,15 @@ static void api_sink_round(void *ctx, struct round *r)
 }
 
 static const struct sink_ops api_sink_ops = {.name = "api", .on_round = api_sink_round};
+
+/* Time-to-threshold predictions: filesystems, memory, swap and configured
+ * limits, refitted as rounds arrive; the API serves what they publish. */
+static void predict_sink_round(void *ctx, struct round *r)
+{
+	threshold_tracker_observe(ctx, r->reg, r->timestamp);
+}
+
+static const struct sink_ops predict_sink_ops = {.name = "predict", .on_round = predict_sink_round};
 
 static void test_sink_round(void *ctx, struct round *r)
 {
@@ -186,6 +197,16 @@ static int start_collector(struct daemon *d)
 	struct collector_options copts = {
 	    .top_k = d->cfg.top_k,
 	    .slow_io_ns = (uint64_t)d->cfg.slow_io_ms * 1000000,
+	    .proc =
+		{
+		    .fs_types_include = d->cfg.fs_types_include,
+		    .fs_types_exclude = d->cfg.fs_types_exclude,
+		    .fs_mount_exclude = d->cfg.fs_mount_exclude,
+		    .max_filesystems = d->cfg.max_filesystems,
+		    .max_interfaces = d->cfg.max_interfaces,
+		    .max_block_devices = d->cfg.max_block_devices,
+		    .tcp_states_interval_s = d->cfg.tcp_states_interval_s,
+		},
 	};
 	const struct probes *p;
 	int r;
@@ -265,6 +286,9 @@ static int start_api(struct daemon *d)
 	/* "" is unset; api_start() checks the pair and reads the files. */
 	o.tls_cert_file = cfg->tls_cert;
 	o.tls_key_file = cfg->tls_key;
+	o.forecast_horizon_s = cfg->forecast_horizon_s;
+	o.retention_raw_s = cfg->retention_raw_s;
+	o.retention_1m_s = cfg->retention_1m_s;
 	if (!api_host_is_loopback(cfg->listen_host) && !cfg->metrics_auth &&
 	    cfg->allow_remote_unauthenticated)
 		log_warn("API: listening on %s with /metrics and /healthz open to anyone who can "
@@ -281,6 +305,44 @@ static int start_api(struct daemon *d)
 	return 0;
 }
 
+/* Predictions sample each watched series at most PREDICT_POINTS times a
+ * window (and not more often than the rounds come). */
+#define PREDICT_POINTS	    360
+#define PREDICT_MAX_TARGETS 256
+
+static int start_predictions(struct daemon *d)
+{
+	const struct kpulse_config *cfg = &d->cfg;
+	struct threshold_options o = {
+	    .window_s = cfg->predict_window_s,
+	    .min_span_s = cfg->predict_min_history_s,
+	    .sample_every_s = fmax(cfg->interval_s, cfg->predict_window_s / PREDICT_POINTS),
+	    .horizon_s = cfg->predict_horizon_s,
+	    .max_targets = PREDICT_MAX_TARGETS,
+	};
+	struct threshold_rule *limits = NULL;
+	size_t nlimits = 0;
+	char err[256];
+	int r;
+
+	r = threshold_parse_limits(cfg->predict_limits, &limits, &nlimits, err, sizeof(err));
+	if (r) {
+		log_error("KPULSE_PREDICT_LIMITS: %s", err);
+		return r;
+	}
+	/* a window shorter than two samples cannot hold a trend */
+	if (o.window_s < 2 * o.sample_every_s)
+		o.window_s = 2 * o.sample_every_s;
+	d->predict = threshold_tracker_new(&o, limits, nlimits);
+	free(limits);
+	if (!d->predict) {
+		log_error("predictions: out of memory");
+		return -ENOMEM;
+	}
+	api_set_predictions(d->api, d->predict);
+	return add_sink(d, &predict_sink_ops, d->predict);
+}
+
 static int start_sinks(struct daemon *d)
 {
 	const char *delay = getenv(TEST_SLOW_SINK_ENV);
@@ -289,6 +351,8 @@ static int start_sinks(struct daemon *d)
 	r = add_sink(d, &store_sink_ops, d);
 	if (!r)
 		r = add_sink(d, &api_sink_ops, d);
+	if (!r)
+		r = start_predictions(d);
 	if (!r && delay && *delay) {
 		d->test_sink_delay_ms = (unsigned)strtoul(delay, NULL, 10);
 		log_warn("%s=%u: a test sink sleeps that long in every round", TEST_SLOW_SINK_ENV,
@@ -329,6 +393,7 @@ static void reload(struct daemon *d)
 	log_set_level(d->cfg.log_level);
 	log_set_format(d->cfg.log_format);
 	collector_set_top_k(d->col, d->cfg.top_k);
+	threshold_tracker_set_horizon(d->predict, d->cfg.predict_horizon_s);
 	log_info("reload: log level %s, log format %s, top-k %u", log_level_name(d->cfg.log_level),
 		 log_format_name(d->cfg.log_format), d->cfg.top_k);
 }
@@ -444,8 +509,10 @@ cleanup:
 			log_warn("final flush failed: %s; retrying while the store closes",
 				 strerror(-r));
 	}
-	/* The API before auth and the store: its handlers read both. */
+	/* The API before auth, the store and the predictions: its handlers
+	 * read them. */
 	api_stop(d->api);
+	threshold_tracker_free(d->predict);
 	auth_close(d->auth);
 	collector_free(d->col);
 	registry_free(d->reg);

@@ -115,7 +115,7 @@ const struct config_option config_options[] = {
     {"KPULSE_LLM_PROVIDERS", "llm-providers", "LIST", "",
      "LLM providers asked to explain an incident, in order, comma-separated; empty asks none "
      "(the built-in analyst's reading stands)",
-     CONFIG_LIST, .names = config_llm_names, .nnames = CONFIG_LLM_COUNT, FIELD(llm_providers)},
+     CONFIG_CHOICES, .names = config_llm_names, .nnames = CONFIG_LLM_COUNT, FIELD(llm_providers)},
     {"KPULSE_LLM_GROQ_URL", "llm-groq-url", "URL", "https://api.groq.com/openai/v1",
      "Base URL of Groq's OpenAI-compatible API", CONFIG_URL, 1, CONFIG_URL_MAX - 1,
      FIELD(llm[CONFIG_LLM_GROQ].url)},
@@ -221,6 +221,56 @@ const struct config_option config_options[] = {
     {"KPULSE_ALERT_QUEUE", "alert-queue", "N", "256",
      "Alerts waiting for delivery at most; more are dropped and counted", CONFIG_UINT, 1, 100000,
      FIELD(alert_queue)},
+    /* The defaults are PROCPASS_DEFAULT_* of collection/procpass.h. */
+    {"KPULSE_FS_TYPES_INCLUDE", "fs-types-include", "TYPES", "zfs",
+     "Filesystem types reported besides those on a block device (nfs4 or cifs can be added: "
+     "a dead server then stalls collection)",
+     CONFIG_NAMES, FIELD(fs_types_include)},
+    {"KPULSE_FS_TYPES_EXCLUDE", "fs-types-exclude", "TYPES", "squashfs,erofs,iso9660",
+     "Filesystem types never reported (read-only images are always full)", CONFIG_NAMES,
+     FIELD(fs_types_exclude)},
+    {"KPULSE_FS_MOUNT_EXCLUDE", "fs-mount-exclude", "PATHS", "",
+     "Mount points left out of the filesystem series, each with everything beneath it",
+     CONFIG_PATHS, FIELD(fs_mount_exclude)},
+    {"KPULSE_MAX_FILESYSTEMS", "max-filesystems", "N", "64",
+     "Most filesystems with series of their own (the rest are counted)", CONFIG_UINT, 1, 4096,
+     FIELD(max_filesystems)},
+    {"KPULSE_MAX_INTERFACES", "max-interfaces", "N", "128",
+     "Most network interfaces of /proc/net/dev with series of their own (the rest are counted)",
+     CONFIG_UINT, 1, 4096, FIELD(max_interfaces)},
+    {"KPULSE_MAX_BLOCK_DEVICES", "max-block-devices", "N", "128",
+     "Most block devices with series of their own (the rest are counted)", CONFIG_UINT, 1, 4096,
+     FIELD(max_block_devices)},
+    {"KPULSE_TCP_STATES_INTERVAL", "tcp-states-interval", "SECONDS", "10",
+     "Seconds between two counts of TCP sockets by state, each a walk of the kernel's whole "
+     "connection table; 0 counts every round",
+     CONFIG_SECONDS, 0, 3600, FIELD(tcp_states_interval_s)},
+    {"KPULSE_FORECAST_HORIZON", "forecast-horizon", "DURATION", "1h",
+     "How far ahead GET /api/v1/forecast looks when the request names no horizon", CONFIG_DURATION,
+     60, DAYS(7), FIELD(forecast_horizon_s)},
+    {"KPULSE_PREDICT_WINDOW", "predict-window", "DURATION", "1h",
+     "History a time-to-threshold trend (filesystem full, memory or swap exhausted, "
+     "configured limits) is fitted on",
+     CONFIG_DURATION, 60, DAYS(7), FIELD(predict_window_s)},
+    {"KPULSE_PREDICT_MIN_HISTORY", "predict-min-history", "DURATION", "5m",
+     "Least history a time-to-threshold prediction is made from", CONFIG_DURATION, 10, DAYS(7),
+     FIELD(predict_min_history_s)},
+    {"KPULSE_PREDICT_HORIZON", "predict-horizon", "DURATION", "24h",
+     "A predicted crossing within this time is an alert-worthy event", CONFIG_DURATION, 60,
+     DAYS(365), .flags = CONFIG_RELOADABLE, FIELD(predict_horizon_s)},
+    {"KPULSE_PREDICT_LIMITS", "predict-limits", "LIMITS", "",
+     "Series to predict against a limit, comma-separated NAME>LIMIT (rising) or NAME<LIMIT "
+     "(falling), e.g. kpulse_mem_dirty_bytes>2e9 (empty: none)",
+     CONFIG_STRING, 3, CONFIG_LINE_MAX - 1, FIELD(predict_limits)},
+    {"KPULSE_MULTIVAR_WINDOW", "multivar-window", "DURATION", "1m",
+     "Window of the multivariate detectors' features (each series' mean and its change)",
+     CONFIG_DURATION, 1, 3600, FIELD(multivar_window_s)},
+    {"KPULSE_MULTIVAR_HISTORY", "multivar-history", "DURATION", "24h",
+     "History the Isolation Forest and LOF are trained on", CONFIG_DURATION, 600, DAYS(7),
+     FIELD(multivar_history_s)},
+    {"KPULSE_MULTIVAR_RETRAIN", "multivar-retrain", "DURATION", "1h",
+     "How often the Isolation Forest and LOF are retrained in the background", CONFIG_DURATION, 60,
+     DAYS(7), FIELD(multivar_retrain_s)},
 };
 
 const size_t config_option_count = sizeof(config_options) / sizeof(config_options[0]);
@@ -465,8 +515,12 @@ static const char *config_option_range(const struct config_option *opt, char *bu
 	case CONFIG_ENUM:
 		join_names(buf, len, opt, " or ");
 		break;
-	case CONFIG_LIST:
+	case CONFIG_CHOICES:
 		join_names(buf, len, opt, " and ");
+		break;
+	case CONFIG_NAMES:
+	case CONFIG_PATHS:
+		snprintf(buf, len, "comma-separated, empty for none");
 		break;
 	case CONFIG_BOOL: /* the value name says on|off */
 	case CONFIG_PATH:
@@ -483,10 +537,10 @@ const char *config_option_help(const struct config_option *opt, char *buf, size_
 
 	config_option_range(opt, range, sizeof(range));
 	snprintf(buf, len, "%s%s%s", opt->help,
-		 !range[0]		    ? ""
-		 : opt->kind == CONFIG_ENUM ? ": "
-		 : opt->kind == CONFIG_LIST ? "; known: "
-					    : ", ",
+		 !range[0]		       ? ""
+		 : opt->kind == CONFIG_ENUM    ? ": "
+		 : opt->kind == CONFIG_CHOICES ? "; known: "
+					       : ", ",
 		 range);
 	return buf;
 }
@@ -535,11 +589,48 @@ static void describe_accepted(const struct config_option *opt, char *buf, size_t
 		snprintf(buf, len, "is not %san http:// or https:// URL with a host",
 			 opt->min > 0 ? "" : "empty or ");
 		break;
-	case CONFIG_LIST:
+	case CONFIG_CHOICES:
 		join_names(range, sizeof(range), opt, ", ");
 		snprintf(buf, len, "is not a comma-separated list of %s (each at most once)",
 			 range);
 		break;
+	case CONFIG_NAMES:
+		snprintf(buf, len,
+			 "is not empty or a comma-separated list of names (letters, digits, "
+			 "'.', '_', '+', '-') shorter than %zu bytes",
+			 opt->size);
+		break;
+	case CONFIG_PATHS:
+		snprintf(buf, len,
+			 "is not empty or a comma-separated list of absolute paths shorter than "
+			 "%zu bytes",
+			 opt->size);
+		break;
+	}
+}
+
+/* Items between commas, none empty; each name made of [A-Za-z0-9._+-], or
+ * each path absolute and free of control bytes. */
+static bool valid_list(const char *s, bool paths)
+{
+	if (*s == '\0')
+		return true;
+	for (;;) {
+		size_t n = strcspn(s, ",");
+
+		if (n == 0 || (paths && s[0] != '/'))
+			return false;
+		for (size_t i = 0; i < n; i++) {
+			unsigned char ch = (unsigned char)s[i];
+
+			if (paths ? (ch < 0x20 || ch == 0x7f)
+				  : !(isalnum(ch) || ch == '.' || ch == '_' || ch == '+' ||
+				      ch == '-'))
+				return false;
+		}
+		if (s[n] == '\0')
+			return true;
+		s += n + 1;
 	}
 }
 
@@ -587,7 +678,7 @@ static int parse_bool(const char *s, bool *ret)
 
 /* "a, b" -> "a,b" into out (size bytes): each item one of names[] (any
  * case, stored as named there), at most once, none empty. */
-static int parse_list(const struct config_option *opt, const char *value, char *out, size_t size)
+static int parse_choices(const struct config_option *opt, const char *value, char *out, size_t size)
 {
 	bool seen[16] = {};
 	size_t n = 0;
@@ -683,6 +774,11 @@ static int parse_value(const struct config_option *opt, const char *value, struc
 		    (len < (size_t)opt->min || len > (size_t)opt->max || len >= opt->size))
 			return -EINVAL;
 		break;
+	case CONFIG_NAMES:
+	case CONFIG_PATHS:
+		if (len >= opt->size || !valid_list(value, opt->kind == CONFIG_PATHS))
+			return -EINVAL;
+		break;
 	case CONFIG_LISTEN:
 		if (len >= opt->size || parse_listen(value, host, &port) < 0)
 			return -EINVAL;
@@ -695,10 +791,10 @@ static int parse_value(const struct config_option *opt, const char *value, struc
 		    (len > 0 && !http_url_valid(value)))
 			return -EINVAL;
 		break;
-	case CONFIG_LIST: {
+	case CONFIG_CHOICES: {
 		char list[256];
 
-		if (opt->size > sizeof(list) || parse_list(opt, value, list, opt->size) < 0)
+		if (opt->size > sizeof(list) || parse_choices(opt, value, list, opt->size) < 0)
 			return -EINVAL;
 		memset(dst, 0, opt->size);
 		memcpy(dst, list, strlen(list));

@@ -57,6 +57,8 @@ extern const char *const config_severity_names[CONFIG_SEVERITY_COUNT];
 /* A target's own minimum: "default" (KPULSE_ALERT_MIN_SEVERITY), then the
  * severities; stored as 0 for default, else severity + 1. */
 extern const char *const config_target_severity_names[CONFIG_SEVERITY_COUNT + 1];
+/* Comma-separated lists (filesystem types, mount points), with their NUL. */
+#define CONFIG_LIST_MAX 1024
 
 struct kpulse_config {
 	double interval_s;		/* collection interval, 0.1..3600 */
@@ -116,6 +118,23 @@ struct kpulse_config {
 	double alert_timeout_s; /* one delivery attempt */
 	uint32_t alert_retries; /* further attempts of a failed delivery */
 	uint32_t alert_queue;	/* events waiting for delivery */
+	/* What the /proc pass lists (collection/procpass.h) */
+	char fs_types_include[CONFIG_LIST_MAX]; /* also real: "zfs,nfs4" */
+	char fs_types_exclude[CONFIG_LIST_MAX]; /* never real: "squashfs" */
+	char fs_mount_exclude[CONFIG_LIST_MAX]; /* mount points left out, with what is beneath */
+	uint32_t max_filesystems;		/* label bounds */
+	uint32_t max_interfaces;
+	uint32_t max_block_devices;
+	double tcp_states_interval_s; /* between two counts of TCP sockets by state */
+	/* models: forecasts, time-to-threshold predictions, multivariate */
+	double forecast_horizon_s;	      /* GET /api/v1/forecast without horizon= */
+	double predict_window_s;	      /* history a time-to-threshold trend is fitted on */
+	double predict_min_history_s;	      /* no prediction from less history */
+	double predict_horizon_s;	      /* a predicted time inside it is alert-worthy */
+	char predict_limits[CONFIG_LINE_MAX]; /* "NAME>LIMIT,NAME<LIMIT" */
+	double multivar_window_s;	      /* feature window of IF and LOF */
+	double multivar_history_s;	      /* their training history */
+	double multivar_retrain_s;	      /* how often they are retrained */
 };
 
 /* How a value is read and checked; each kind has its own message for a
@@ -131,8 +150,10 @@ enum config_kind {
 	CONFIG_SECRET,	 /* like STRING, but never quoted back in a message */
 	CONFIG_LISTEN,	 /* HOST:PORT or [IPV6]:PORT; also fills listen_host and port */
 	CONFIG_URL,	 /* an http:// or https:// URL with a host; min 0: may be empty */
-	CONFIG_LIST,	 /* comma-separated names[], each at most once, in a given order
+	CONFIG_CHOICES,	 /* comma-separated names[], each at most once, in a given order
 			    (char array, stored without blanks); may be empty */
+	CONFIG_NAMES,	 /* comma-separated names ([A-Za-z0-9._+-]), or empty (char array) */
+	CONFIG_PATHS,	 /* comma-separated absolute paths, or empty (char array) */
 };
 
 /* Flags of an option. */
