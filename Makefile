@@ -48,9 +48,8 @@ LIB_OBJS := $(filter-out $(BUILD)/obj/userspace/cli/%,$(USER_OBJS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
-.PHONY: all deps build run test test-unit test-kernel test-daemon test-api bench eval fuzz-csv \
-	sanitize valgrind vmlinux \
-	env-example \
+.PHONY: all deps build run test test-unit test-kernel test-daemon test-api test-llm bench eval \
+	sanitize valgrind vmlinux env-example fuzz-csv fuzz-llm \
 	format format-check clean help
 
 all: build
@@ -61,6 +60,7 @@ help:
 	@echo "make run          deps + build + start kpulse with defaults"
 	@echo "make test         deps + build + unit tests + kernel tests (root)"
 	@echo "make test-unit    unit tests only (no root)"
+	@echo "make test-llm     kpulse ask against the fake LLM server (no root)"
 	@echo "make sanitize     unit and kernel tests under ASan + UBSan"
 	@echo "make valgrind     the daemon's start and stop under valgrind"
 	@echo "make bench        cost per kernel event and throughput loss, models' cost"
@@ -69,6 +69,7 @@ help:
 	@echo "make vmlinux      regenerate vmlinux/$(ARCH)/vmlinux.h from this kernel's BTF"
 	@echo "make format       clang-format the C sources"
 	@echo "make env-example  regenerate .env.example from the option table"
+	@echo "make fuzz-llm     libFuzzer on the LLM answer parsers (FUZZ_SECONDS=60)"
 
 # Installs only what is missing; does nothing when everything is present.
 deps:
@@ -114,6 +115,7 @@ run: deps build
 
 test: deps build
 	$(MAKE) --no-print-directory test-unit
+	$(MAKE) --no-print-directory test-llm
 	$(MAKE) --no-print-directory test-kernel
 	$(MAKE) --no-print-directory test-daemon
 	$(MAKE) --no-print-directory test-api
@@ -146,9 +148,14 @@ test-api: build
 			tests/api; \
 	fi
 
+# The LLM route end to end: `kpulse ask` against tests/fakes/fake_llm.py on
+# 127.0.0.1. No root needed.
+test-llm: build
+	KPULSE_BIN=$(abspath $(BUILD)/kpulse) $(PYTHON) -m pytest -v -p no:cacheprovider tests/llm
+
 sanitize: deps
-	$(MAKE) --no-print-directory BUILD=build-asan SANITIZE=1 test-unit test-kernel test-daemon \
-		test-api
+	$(MAKE) --no-print-directory BUILD=build-asan SANITIZE=1 test-unit test-llm test-kernel \
+		test-daemon test-api
 
 valgrind: deps build
 	@tests/valgrind.sh $(BUILD)/kpulse
@@ -184,6 +191,7 @@ eval: deps build $(EVAL_BINS)
 	KPULSE_BIN=$(abspath $(BUILD)/kpulse) tests/eval/nab_eval.sh
 	KPULSE_BIN=$(abspath $(BUILD)/kpulse) MVSCORE_BIN=$(abspath $(BUILD)/tests/mvscore) \
 		tests/eval/eval.sh
+
 # libFuzzer on util/csv, the CSV reader of replay and forecast (clang, ASan +
 # UBSan), FUZZ_SECONDS long, from the seed corpus in tests/fuzz/corpus/csv
 # (the first byte of an input picks series or matrix; new inputs are kept in
@@ -200,6 +208,26 @@ fuzz-csv: $(BUILD)/fuzz/fuzz_csv
 	@mkdir -p $(BUILD)/fuzz/csv
 	$(BUILD)/fuzz/fuzz_csv -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
 		$(BUILD)/fuzz/csv tests/fuzz/corpus/csv
+
+# libFuzzer on what LLM providers send back: the answer parsers and error
+# readers of llm/ and the evidence trimmer (clang, ASan + UBSan), for
+# FUZZ_SECONDS from the seed corpus in tests/fuzz/corpus/llm (new inputs
+# go to $(BUILD)/fuzz/llm, not into the source tree).
+FUZZ_LLM_SRCS := tests/fuzz/fuzz_llm_answer.c userspace/llm/llm_openai.c \
+	userspace/llm/llm_ollama.c userspace/llm/llm_hf.c userspace/llm/llm_prompt.c \
+	userspace/util/utf8.c userspace/util/error.c
+$(BUILD)/fuzz/fuzz_llm_answer: $(FUZZ_LLM_SRCS) userspace/llm/llm.h userspace/llm/llm_provider.h
+	@mkdir -p $(dir $@)
+	$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -Iuserspace \
+		$(shell pkg-config --cflags jansson 2>/dev/null) \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ \
+		$(FUZZ_LLM_SRCS) $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
+
+fuzz-llm: $(BUILD)/fuzz/fuzz_llm_answer
+	@mkdir -p $(BUILD)/fuzz/llm
+	$(BUILD)/fuzz/fuzz_llm_answer -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+		-artifact_prefix=$(BUILD)/fuzz/ \
+		$(BUILD)/fuzz/llm tests/fuzz/corpus/llm
 
 vmlinux:
 	@mkdir -p $(dir $(VMLINUX_H))

@@ -102,14 +102,17 @@ TEST(option_table_is_complete_and_consistent)
 		char flag[64];
 
 		CHECK(opt->env && strncmp(opt->env, "KPULSE_", 7) == 0);
-		CHECK(opt->flag && opt->flag[0] != '\0' && opt->flag[0] != '-');
+		/* no flag only for secrets: they come from the environment or .env */
+		CHECK(opt->flag ? opt->flag[0] != '\0' && opt->flag[0] != '-'
+				: opt->kind == CONFIG_SECRET);
 		CHECK(opt->value_name && opt->value_name[0] != '\0');
-		/* Only secrets, optional paths, lists and strings (which
+		/* Only secrets, lists, optional paths and URLs, strings (which
 		 * accept "" as "none") may default to empty. */
 		CHECK(opt->default_value &&
 		      (opt->default_value[0] != '\0' || opt->kind == CONFIG_SECRET ||
-		       opt->kind == CONFIG_PATHS || opt->kind == CONFIG_NAMES ||
-		       opt->kind == CONFIG_STRING || (opt->kind == CONFIG_PATH && opt->min == 0)));
+		       opt->kind == CONFIG_CHOICES || opt->kind == CONFIG_PATHS ||
+		       opt->kind == CONFIG_NAMES || opt->kind == CONFIG_STRING ||
+		       ((opt->kind == CONFIG_PATH || opt->kind == CONFIG_URL) && opt->min == 0)));
 		/* The field matches the kind the row says. */
 		switch (opt->kind) {
 		case CONFIG_SECONDS:
@@ -128,6 +131,10 @@ TEST(option_table_is_complete_and_consistent)
 			CHECK_EQ_INT(opt->size, sizeof(int));
 			CHECK(opt->names && opt->nnames > 0);
 			break;
+		case CONFIG_CHOICES:
+			CHECK(opt->names && opt->nnames > 0);
+			CHECK(opt->size > 1);
+			break;
 		default:
 			CHECK(opt->size > 1);
 			CHECK(opt->offset + opt->size <= sizeof(struct kpulse_config));
@@ -137,8 +144,10 @@ TEST(option_table_is_complete_and_consistent)
 		CHECK(opt->help && opt->help[0] != '\0' && !strchr(opt->help, '\n'));
 		CHECK(opt->help[strlen(opt->help) - 1] != '.');
 		CHECK(config_option_find(opt->env) == opt);
-		snprintf(flag, sizeof(flag), "--%s", opt->flag);
-		CHECK(config_option_find(flag) == opt);
+		if (opt->flag) {
+			snprintf(flag, sizeof(flag), "--%s", opt->flag);
+			CHECK(config_option_find(flag) == opt);
+		}
 	}
 	CHECK_STR(config_option_find("--slow-io-ms")->env, "KPULSE_SLOW_IO_MS");
 	CHECK(config_option_find("KPULSE_NOPE") == NULL);
@@ -638,6 +647,140 @@ TEST(tls_options_take_paths_or_empty_and_refuse_too_long_ones)
 	CHECK(config_equal(&c, &before));
 	CHECK(strncmp(err, "KPULSE_TLS_CERT: \"", 18) == 0);
 	CHECK(strstr(err, "is not empty or a path shorter than 4096 bytes") != NULL);
+}
+
+TEST(llm_providers_take_known_names_once_in_order_stored_without_blanks)
+{
+	struct kpulse_config c;
+	char err[256];
+
+	config_defaults(&c);
+	CHECK_STR(c.llm_providers, "");
+	CHECK_EQ_INT(config_set(&c, "KPULSE_LLM_PROVIDERS", "groq,ollama", err, sizeof(err)), 0);
+	CHECK_STR(c.llm_providers, "groq,ollama");
+	CHECK_EQ_INT(config_set(&c, "--llm-providers", " Ollama , compat,huggingface ,openai,groq",
+				err, sizeof(err)),
+		     0);
+	CHECK_STR(c.llm_providers, "ollama,compat,huggingface,openai,groq");
+	CHECK_EQ_INT(config_set(&c, "KPULSE_LLM_PROVIDERS", "", err, sizeof(err)), 0);
+	CHECK_STR(c.llm_providers, "");
+	CHECK_EQ_INT(config_set(&c, "KPULSE_LLM_PROVIDERS", "  ", err, sizeof(err)), 0);
+	CHECK_STR(c.llm_providers, "");
+}
+
+TEST(llm_providers_refuse_unknown_repeated_and_empty_names)
+{
+	static const char *const bad[] = {"groq,groq", "gpt",	      "groq,,ollama", "groq,",
+					  ",groq",     "ollama;groq", "GROQ,groq"};
+	struct kpulse_config def, c;
+	char err[256];
+
+	config_defaults(&def);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		c = def;
+		CHECK_EQ_INT(config_set(&c, "KPULSE_LLM_PROVIDERS", bad[i], err, sizeof(err)),
+			     -EINVAL);
+		CHECK(config_equal(&c, &def));
+	}
+	CHECK_STR(err, "KPULSE_LLM_PROVIDERS: \"GROQ,groq\" is not a comma-separated list of "
+		       "groq, openai, ollama, huggingface, compat (each at most once)");
+}
+
+TEST(urls_must_be_http_or_https_with_a_host)
+{
+	struct kpulse_config def, c;
+	char err[256];
+
+	config_defaults(&def);
+	c = def;
+	CHECK_STR(c.llm[CONFIG_LLM_GROQ].url, "https://api.groq.com/openai/v1");
+	CHECK_STR(c.llm[CONFIG_LLM_OLLAMA].url, "http://127.0.0.1:11434");
+	CHECK_STR(c.alert_pagerduty_url, "https://events.pagerduty.com/v2/enqueue");
+	CHECK_EQ_INT(
+	    config_set(&c, "KPULSE_LLM_OLLAMA_URL", "http://[::1]:11434", err, sizeof(err)), 0);
+	CHECK_STR(c.llm[CONFIG_LLM_OLLAMA].url, "http://[::1]:11434");
+	CHECK_EQ_INT(config_set(&c, "KPULSE_LLM_COMPAT_URL", "", err, sizeof(err)), 0);
+	/* a required URL may not be empty, an optional one may */
+	CHECK_EQ_INT(config_set(&c, "KPULSE_LLM_GROQ_URL", "", err, sizeof(err)), -EINVAL);
+	CHECK_STR(err, "KPULSE_LLM_GROQ_URL: \"\" is not an http:// or https:// URL with a host");
+	CHECK_EQ_INT(config_set(&c, "KPULSE_LLM_COMPAT_URL", "ftp://x/v1", err, sizeof(err)),
+		     -EINVAL);
+	CHECK_STR(err, "KPULSE_LLM_COMPAT_URL: \"ftp://x/v1\" is not empty or an http:// or "
+		       "https:// URL with a host");
+	CHECK_EQ_INT(config_set(&c, "KPULSE_LLM_COMPAT_URL", "localhost:8000", err, sizeof(err)),
+		     -EINVAL);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_ALERT_PAGERDUTY_URL", "http://a b/", err, sizeof(err)),
+		     -EINVAL);
+}
+
+TEST(keys_and_secret_urls_come_only_from_the_environment_or_env_file)
+{
+	static const char *const env_only[] = {
+	    "KPULSE_LLM_GROQ_KEY",	"KPULSE_LLM_OPENAI_KEY",       "KPULSE_LLM_HUGGINGFACE_KEY",
+	    "KPULSE_LLM_COMPAT_KEY",	"KPULSE_ALERT_SLACK_URL",      "KPULSE_ALERT_PAGERDUTY_KEY",
+	    "KPULSE_ALERT_WEBHOOK_URL", "KPULSE_ALERT_WEBHOOK_SECRET",
+	};
+	struct kpulse_config c;
+	char err[256];
+
+	config_defaults(&c);
+	for (size_t i = 0; i < sizeof(env_only) / sizeof(env_only[0]); i++) {
+		const struct config_option *opt = config_option_find(env_only[i]);
+
+		CHECK(opt != NULL);
+		CHECK(opt->flag == NULL);
+		CHECK_EQ_INT(opt->kind, CONFIG_SECRET);
+	}
+	CHECK(config_option_find("--llm-groq-key") == NULL);
+	CHECK_EQ_INT(config_set(&c, "--llm-groq-key", "gsk_0123456789", err, sizeof(err)), -ENOENT);
+	CHECK(strstr(err, "gsk_") == NULL);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_LLM_GROQ_KEY", "gsk_0123456789", err, sizeof(err)), 0);
+	CHECK_STR(c.llm[CONFIG_LLM_GROQ].key, "gsk_0123456789");
+	/* the Ollama provider has no key at all */
+	CHECK(config_option_find("KPULSE_LLM_OLLAMA_KEY") == NULL);
+}
+
+TEST(refused_keys_are_never_quoted_back)
+{
+	struct kpulse_config c;
+	char err[256];
+
+	config_defaults(&c);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_LLM_OPENAI_KEY", "sk-short", err, sizeof(err)), 0);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_LLM_OPENAI_KEY", "sk-7", err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "sk-7") == NULL);
+	CHECK_STR(err, "KPULSE_LLM_OPENAI_KEY: the value is not empty or 8 to 1024 bytes");
+	CHECK_EQ_INT(
+	    config_set(&c, "KPULSE_ALERT_PAGERDUTY_KEY", "R0UT1NGKEYTOOSHORT", err, sizeof(err)),
+	    -EINVAL);
+	CHECK(strstr(err, "R0UT1NG") == NULL);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_ALERT_PAGERDUTY_KEY",
+				"0123456789abcdef0123456789abcdef", err, sizeof(err)),
+		     0);
+}
+
+TEST(llm_and_alert_numbers_and_severities_have_their_defaults_and_ranges)
+{
+	struct kpulse_config c;
+	char err[256];
+
+	config_defaults(&c);
+	CHECK_NEAR(c.llm_timeout_s, 30, 0);
+	CHECK_EQ_INT(c.llm_retries, 2);
+	CHECK_EQ_INT(c.llm_token_budget, 3000);
+	CHECK_NEAR(c.llm_cache_ttl_s, 86400, 0);
+	CHECK_EQ_INT(c.llm_breaker_failures, 3);
+	CHECK_NEAR(c.llm_breaker_cooldown_s, 60, 0);
+	CHECK_EQ_INT(c.alert_min_severity, 1);	     /* warning */
+	CHECK_EQ_INT(c.alert_slack_min_severity, 0); /* default */
+	CHECK_EQ_INT(config_set(&c, "KPULSE_LLM_RETRIES", "3", err, sizeof(err)), -EINVAL);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_LLM_CACHE_TTL", "0", err, sizeof(err)), 0);
+	CHECK_NEAR(c.llm_cache_ttl_s, 0, 0);
+	CHECK_EQ_INT(
+	    config_set(&c, "KPULSE_ALERT_SLACK_MIN_SEVERITY", "critical", err, sizeof(err)), 0);
+	CHECK_EQ_INT(c.alert_slack_min_severity, 3);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_ALERT_MIN_SEVERITY", "default", err, sizeof(err)),
+		     -EINVAL);
 }
 
 TEST(filesystem_lists_take_names_or_absolute_paths_and_refuse_the_rest)

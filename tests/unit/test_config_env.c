@@ -375,9 +375,13 @@ TEST(env_example_lists_every_option_with_default_and_flag)
 		const struct config_option *opt = &config_options[i];
 		char line[1024], help[512];
 
-		snprintf(line, sizeof(line), "\n# %s.\n# Flag: --%s %s\n%s=%s\n",
-			 config_option_help(opt, help, sizeof(help)), opt->flag, opt->value_name,
-			 opt->env, opt->default_value);
+		config_option_help(opt, help, sizeof(help));
+		if (opt->flag)
+			snprintf(line, sizeof(line), "\n# %s.\n# Flag: --%s %s\n%s=%s\n", help,
+				 opt->flag, opt->value_name, opt->env, opt->default_value);
+		else
+			snprintf(line, sizeof(line), "\n# %s.\n# %s\n%s=%s\n", help,
+				 CONFIG_NO_FLAG_NOTE, opt->env, opt->default_value);
 		CHECK(strstr(generated, line) != NULL);
 	}
 }

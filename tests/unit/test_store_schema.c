@@ -34,15 +34,17 @@ STORE_TEST(schema_is_created_with_its_version)
 
 STORE_TEST(newer_schema_is_refused_and_left_untouched)
 {
-	char err[256] = "", wal[160];
+	char err[256] = "", wal[160], sql[256], newer[32];
 	uint64_t before, after;
 	off_t size_before, size_after;
 
+	snprintf(sql, sizeof(sql),
+		 "CREATE TABLE future (x); INSERT INTO future VALUES (42);"
+		 "PRAGMA application_id = 1802532204; PRAGMA user_version = %d;",
+		 STORE_SCHEMA_VERSION + 1);
+	snprintf(newer, sizeof(newer), "version %d", STORE_SCHEMA_VERSION + 1);
 	CHECK_EQ_INT(sql_open(f), 0);
-	CHECK_EQ_INT(sql_exec(f->db, "CREATE TABLE future (x); INSERT INTO future VALUES (42);"
-				     "PRAGMA application_id = 1802532204;"
-				     "PRAGMA user_version = 4;"),
-		     0);
+	CHECK_EQ_INT(sql_exec(f->db, sql), 0);
 	sqlite3_close(f->db);
 	f->db = NULL;
 	before = file_hash(f->path, &size_before);
@@ -51,16 +53,16 @@ STORE_TEST(newer_schema_is_refused_and_left_untouched)
 	CHECK_EQ_INT(store_open(f->path, &f->opts, &f->s, err, sizeof(err)), -EPROTO);
 	CHECK(f->s == NULL);
 	CHECK(strstr(err, "newer") != NULL);
-	CHECK(strstr(err, "version 4") != NULL);
+	CHECK(strstr(err, newer) != NULL);
 	after = file_hash(f->path, &size_after);
 	CHECK_EQ_INT(size_after, size_before);
 	CHECK(after == before);
 	snprintf(wal, sizeof(wal), "%s-wal", f->path);
 	CHECK(!file_exists(wal));
 
-	/* still version 4, still in rollback-journal mode */
+	/* still the newer version, still in rollback-journal mode */
 	CHECK_EQ_INT(sql_open(f), 0);
-	CHECK_EQ_INT(sql_int(f->db, "PRAGMA user_version"), 4);
+	CHECK_EQ_INT(sql_int(f->db, "PRAGMA user_version"), STORE_SCHEMA_VERSION + 1);
 	CHECK_EQ_INT(sql_int(f->db, "SELECT journal_mode = 'delete' FROM pragma_journal_mode"), 1);
 }
 

@@ -89,6 +89,22 @@ TEST(sanitize_stops_at_nul_and_cuts_at_boundaries)
 	CHECK_STR(out, "ab");
 }
 
+TEST(sanitize_text_keeps_newlines_and_tabs_and_escapes_the_rest)
+{
+	char out[64];
+	bool changed;
+
+	CHECK_EQ_INT(utf8_sanitize_text(out, sizeof(out), "a\n\tb", 4, &changed), 4);
+	CHECK_STR(out, "a\n\tb");
+	CHECK(!changed);
+	utf8_sanitize_text(out, sizeof(out), "x\r\ny\rz\x1b[2J\xff", 12, &changed);
+	CHECK_STR(out, "x\ny\\x0dz\\x1b[2J\\xff");
+	CHECK(changed);
+	/* the one-line form still escapes both */
+	utf8_sanitize(out, sizeof(out), "a\nb", 3, NULL);
+	CHECK_STR(out, "a\\x0ab");
+}
+
 TEST(error_set_returns_the_code_and_cuts_at_a_boundary)
 {
 	char err[7];

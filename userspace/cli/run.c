@@ -45,6 +45,8 @@ static void run_usage(FILE *out)
 		const struct config_option *o = &config_options[i];
 		char flag[64], help[512];
 
+		if (!o->flag)
+			continue; /* environment or .env only (keys) */
 		snprintf(flag, sizeof(flag), "--%s %s", o->flag, o->value_name);
 		fprintf(out, "  %-32s %s (%s, default %s)\n", flag,
 			config_option_help(o, help, sizeof(help)), o->env,
@@ -59,15 +61,16 @@ static int parse_args(int argc, char **argv, struct run_args *a)
 {
 	const int n = (int)config_option_count;
 	struct option *longopts = calloc(config_option_count + 3, sizeof(*longopts));
-	int opt, idx, r = 0;
+	int opt, idx, r = 0, k = 0;
 
 	if (!longopts)
 		return -ENOMEM;
 	for (int i = 0; i < n; i++)
-		longopts[i] =
-		    (struct option){config_options[i].flag, required_argument, NULL, 1000 + i};
-	longopts[n] = (struct option){"env-file", required_argument, NULL, 'e'};
-	longopts[n + 1] = (struct option){"help", no_argument, NULL, 'h'};
+		if (config_options[i].flag)
+			longopts[k++] = (struct option){config_options[i].flag, required_argument,
+							NULL, 1000 + i};
+	longopts[k] = (struct option){"env-file", required_argument, NULL, 'e'};
+	longopts[k + 1] = (struct option){"help", no_argument, NULL, 'h'};
 
 	opterr = 0;
 	optind = 1;

@@ -50,7 +50,7 @@
 #include "registry/registry.h"
 
 /* The schema this code writes; older databases are migrated at open. */
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 /* The file name the daemon uses inside its data directory. */
 #define STORE_DB_FILENAME "kpulse.db"
 
@@ -420,5 +420,46 @@ struct store_anomaly_list *store_anomaly_list_free(struct store_anomaly_list *l)
  * range), -ENOMEM or a database error. */
 int store_query_anomalies(struct store *s, const struct store_anomaly_query *q,
 			  struct store_anomaly_list **ret);
+
+/* ------------------------------------------------------------ LLM cache */
+
+/*
+ * Answers of LLM providers (store_llm.c), keyed by the SHA-256 of the
+ * provider, the model and the prompt (llm/ computes it), each with an
+ * expiry. Every call opens a connection of its own for its duration: the
+ * calls are rare (one per explained incident), so the cache never keeps
+ * the database open and never waits on the sample writer beyond SQLite's
+ * busy timeout. The table holds at most STORE_LLM_MAX_ENTRIES rows.
+ */
+#define STORE_LLM_KEY_BYTES   32
+#define STORE_LLM_MAX_ENTRIES 10000
+
+struct store_llm_entry {
+	char *provider; /* owned, like every string here */
+	char *model;
+	char *prompt; /* the prompt as sent (keys travel in headers, never here) */
+	char *answer;
+	int64_t prompt_tokens; /* -1: not reported */
+	int64_t completion_tokens;
+	double latency_s;  /* of the call that produced the answer */
+	double created_ts; /* unix seconds */
+	double expires_ts;
+};
+
+/* Frees the strings and zeroes *e; accepts NULL. */
+void store_llm_entry_clear(struct store_llm_entry *e);
+
+/* The entry under key unless it expired by now. Returns 0 and *ret (the
+ * caller clears it), -ENOENT when there is none or it expired, -ENOMEM or
+ * a database error. */
+int store_llm_cache_get(struct store *s, const unsigned char key[STORE_LLM_KEY_BYTES], double now,
+			struct store_llm_entry *ret);
+
+/* Stores e under key, replacing, and deletes the entries expired at
+ * e->created_ts and the oldest beyond STORE_LLM_MAX_ENTRIES. Returns 0,
+ * -EINVAL (a NULL string, times not finite, expiry before creation), or a
+ * database error. */
+int store_llm_cache_put(struct store *s, const unsigned char key[STORE_LLM_KEY_BYTES],
+			const struct store_llm_entry *e);
 
 #endif /* KPULSE_STORE_H */

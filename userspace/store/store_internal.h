@@ -19,6 +19,8 @@
  *   store_aggregate.c the span aggregate rollups and queries both build
  *   store_schema.c    connections, pragmas, schema versions, migrations,
  *                     SQLite errors as errno
+ *   store_llm.c       the cache of LLM answers, on short connections of its
+ *                     own; it calls store_schema.c only and nothing calls it
  *
  * Who calls whom. Each file calls only files on layers below its own,
  * so the files have no cycle (checked with nm on the objects):

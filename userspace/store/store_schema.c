@@ -236,6 +236,24 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     "  state BLOB NOT NULL"
     ") WITHOUT ROWID;"
     "PRAGMA user_version = 3;",
+
+    /* 3 -> 4: answers of LLM providers (store_llm.c), keyed by the SHA-256
+     * of provider, model and prompt; tokens NULL when not reported */
+    "CREATE TABLE llm_cache ("
+    "  key BLOB PRIMARY KEY,"
+    "  provider TEXT NOT NULL,"
+    "  model TEXT NOT NULL,"
+    "  prompt TEXT NOT NULL,"
+    "  answer TEXT NOT NULL,"
+    "  prompt_tokens INTEGER,"
+    "  completion_tokens INTEGER,"
+    "  latency_s REAL NOT NULL,"
+    "  created_ts REAL NOT NULL,"
+    "  expires_ts REAL NOT NULL"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX llm_cache_expires ON llm_cache (expires_ts);"
+    "CREATE INDEX llm_cache_created ON llm_cache (created_ts);"
+    "PRAGMA user_version = 4;",
 };
 
 _Static_assert(STORE_APPLICATION_ID == 1802532204, "application_id in migration 0");

@@ -17,6 +17,7 @@
 
 #include "util/config.h"
 #include "util/error.h"
+#include "util/http.h"
 
 #define ENV_PREFIX	"KPULSE_"
 #define SECONDS_PER_DAY 86400.0
@@ -30,6 +31,12 @@
 /* ---------------------------------------------------------------------- */
 /* The option table                                                       */
 /* ---------------------------------------------------------------------- */
+
+const char *const config_llm_names[CONFIG_LLM_COUNT] = {"groq", "openai", "ollama", "huggingface",
+							"compat"};
+const char *const config_severity_names[CONFIG_SEVERITY_COUNT] = {"info", "warning", "critical"};
+const char *const config_target_severity_names[CONFIG_SEVERITY_COUNT + 1] = {"default", "info",
+									     "warning", "critical"};
 
 #define FIELD(f)                                                                                   \
 	.offset = offsetof(struct kpulse_config, f), .size = sizeof(((struct kpulse_config *)0)->f)
@@ -104,6 +111,116 @@ const struct config_option config_options[] = {
      "PEM private key of KPULSE_TLS_CERT, unencrypted; start-up is refused when the file is "
      "readable by every user (chmod 600)",
      CONFIG_PATH, 0, 0, FIELD(tls_key)},
+    /* LLM explanations (userspace/llm/) */
+    {"KPULSE_LLM_PROVIDERS", "llm-providers", "LIST", "",
+     "LLM providers asked to explain an incident, in order, comma-separated; empty asks none "
+     "(the built-in analyst's reading stands)",
+     CONFIG_CHOICES, .names = config_llm_names, .nnames = CONFIG_LLM_COUNT, FIELD(llm_providers)},
+    {"KPULSE_LLM_GROQ_URL", "llm-groq-url", "URL", "https://api.groq.com/openai/v1",
+     "Base URL of Groq's OpenAI-compatible API", CONFIG_URL, 1, CONFIG_URL_MAX - 1,
+     FIELD(llm[CONFIG_LLM_GROQ].url)},
+    {"KPULSE_LLM_GROQ_MODEL", "llm-groq-model", "MODEL", "llama-3.3-70b-versatile", "Groq model",
+     CONFIG_STRING, 1, CONFIG_MODEL_MAX - 1, FIELD(llm[CONFIG_LLM_GROQ].model)},
+    {"KPULSE_LLM_GROQ_KEY", NULL, "KEY", "", "Groq API key", CONFIG_SECRET, 8, 1024,
+     FIELD(llm[CONFIG_LLM_GROQ].key)},
+    {"KPULSE_LLM_OPENAI_URL", "llm-openai-url", "URL", "https://api.openai.com/v1",
+     "Base URL of the OpenAI API", CONFIG_URL, 1, CONFIG_URL_MAX - 1,
+     FIELD(llm[CONFIG_LLM_OPENAI].url)},
+    {"KPULSE_LLM_OPENAI_MODEL", "llm-openai-model", "MODEL", "gpt-4o-mini", "OpenAI model",
+     CONFIG_STRING, 1, CONFIG_MODEL_MAX - 1, FIELD(llm[CONFIG_LLM_OPENAI].model)},
+    {"KPULSE_LLM_OPENAI_KEY", NULL, "KEY", "", "OpenAI API key", CONFIG_SECRET, 8, 1024,
+     FIELD(llm[CONFIG_LLM_OPENAI].key)},
+    {"KPULSE_LLM_OLLAMA_URL", "llm-ollama-url", "URL", "http://127.0.0.1:11434",
+     "Base URL of an Ollama server (its native /api/chat; no key)", CONFIG_URL, 1,
+     CONFIG_URL_MAX - 1, FIELD(llm[CONFIG_LLM_OLLAMA].url)},
+    {"KPULSE_LLM_OLLAMA_MODEL", "llm-ollama-model", "MODEL", "llama3.2", "Ollama model",
+     CONFIG_STRING, 1, CONFIG_MODEL_MAX - 1, FIELD(llm[CONFIG_LLM_OLLAMA].model)},
+    {"KPULSE_LLM_HUGGINGFACE_URL", "llm-huggingface-url", "URL", "https://router.huggingface.co/v1",
+     "Base URL of the Hugging Face inference router", CONFIG_URL, 1, CONFIG_URL_MAX - 1,
+     FIELD(llm[CONFIG_LLM_HUGGINGFACE].url)},
+    {"KPULSE_LLM_HUGGINGFACE_MODEL", "llm-huggingface-model", "MODEL",
+     "meta-llama/Llama-3.1-8B-Instruct",
+     "Hugging Face model id, org/name with an optional :provider or :fastest", CONFIG_STRING, 1,
+     CONFIG_MODEL_MAX - 1, FIELD(llm[CONFIG_LLM_HUGGINGFACE].model)},
+    {"KPULSE_LLM_HUGGINGFACE_KEY", NULL, "TOKEN", "",
+     "Hugging Face access token (allowed to call Inference Providers)", CONFIG_SECRET, 8, 1024,
+     FIELD(llm[CONFIG_LLM_HUGGINGFACE].key)},
+    {"KPULSE_LLM_COMPAT_URL", "llm-compat-url", "URL", "",
+     "Base URL of any other OpenAI-compatible server (vLLM, llama.cpp, LocalAI), up to its "
+     "/v1",
+     CONFIG_URL, 0, CONFIG_URL_MAX - 1, FIELD(llm[CONFIG_LLM_COMPAT].url)},
+    {"KPULSE_LLM_COMPAT_MODEL", "llm-compat-model", "MODEL", "",
+     "Model of the OpenAI-compatible server", CONFIG_STRING, 1, CONFIG_MODEL_MAX - 1,
+     FIELD(llm[CONFIG_LLM_COMPAT].model)},
+    {"KPULSE_LLM_COMPAT_KEY", NULL, "KEY", "",
+     "API key of the OpenAI-compatible server; empty sends none", CONFIG_SECRET, 8, 1024,
+     FIELD(llm[CONFIG_LLM_COMPAT].key)},
+    {"KPULSE_LLM_TIMEOUT", "llm-timeout", "SECONDS", "30",
+     "Longest one provider may take to answer, its retries included, in seconds", CONFIG_SECONDS, 1,
+     600, FIELD(llm_timeout_s)},
+    {"KPULSE_LLM_RETRIES", "llm-retries", "N", "2",
+     "Further tries of a provider call that failed for a reason that may pass (429, 5xx, "
+     "network), with backoff honouring Retry-After",
+     CONFIG_UINT, 0, 2, FIELD(llm_retries)},
+    {"KPULSE_LLM_TOKEN_BUDGET", "llm-token-budget", "TOKENS", "3000",
+     "Tokens the evidence record may take in the prompt (estimated as bytes / 3); larger "
+     "records are trimmed",
+     CONFIG_UINT, 100, 200000, FIELD(llm_token_budget)},
+    {"KPULSE_LLM_MAX_TOKENS", "llm-max-tokens", "TOKENS", "1024",
+     "Longest answer asked of a provider, in tokens", CONFIG_UINT, 16, 32768,
+     FIELD(llm_max_tokens)},
+    {"KPULSE_LLM_CACHE_TTL", "llm-cache-ttl", "DURATION", "24h",
+     "How long answers are kept in the store and given again for the same provider, model and "
+     "prompt; 0 keeps none",
+     CONFIG_DURATION, 0, DAYS(365), FIELD(llm_cache_ttl_s)},
+    {"KPULSE_LLM_BREAKER_FAILURES", "llm-breaker-failures", "N", "3",
+     "Failed calls in a row after which a provider is skipped for a while (circuit breaker)",
+     CONFIG_UINT, 1, 100, FIELD(llm_breaker_failures)},
+    {"KPULSE_LLM_BREAKER_COOLDOWN", "llm-breaker-cooldown", "DURATION", "60s",
+     "How long a provider whose breaker opened is skipped before one call tries it again",
+     CONFIG_DURATION, 1, DAYS(1), FIELD(llm_breaker_cooldown_s)},
+    /* Alerts (userspace/alerts/) */
+    {"KPULSE_ALERT_SLACK_URL", NULL, "URL", "",
+     "Slack incoming-webhook URL (a secret: it holds the token); empty sends nothing to Slack",
+     CONFIG_SECRET, 10, 1024, FIELD(alert_slack_url)},
+    {"KPULSE_ALERT_PAGERDUTY_KEY", NULL, "KEY", "",
+     "PagerDuty Events API v2 routing key (integration key); empty sends nothing to PagerDuty",
+     CONFIG_SECRET, 32, 32, FIELD(alert_pagerduty_key)},
+    {"KPULSE_ALERT_PAGERDUTY_URL", "alert-pagerduty-url", "URL",
+     "https://events.pagerduty.com/v2/enqueue", "PagerDuty Events API v2 endpoint", CONFIG_URL, 1,
+     CONFIG_URL_MAX - 1, FIELD(alert_pagerduty_url)},
+    {"KPULSE_ALERT_WEBHOOK_URL", NULL, "URL", "",
+     "URL that receives every alert as a JSON object; empty sends none", CONFIG_SECRET, 10, 1024,
+     FIELD(alert_webhook_url)},
+    {"KPULSE_ALERT_WEBHOOK_SECRET", NULL, "SECRET", "",
+     "Key of the HMAC-SHA256 signature sent with each webhook alert (X-Kpulse-Signature); empty "
+     "signs nothing",
+     CONFIG_SECRET, 16, 1024, FIELD(alert_webhook_secret)},
+    {"KPULSE_ALERT_MIN_SEVERITY", "alert-min-severity", "SEVERITY", "warning",
+     "Least severity of an incident that is alerted", CONFIG_ENUM, .names = config_severity_names,
+     .nnames = CONFIG_SEVERITY_COUNT, FIELD(alert_min_severity)},
+    {"KPULSE_ALERT_SLACK_MIN_SEVERITY", "alert-slack-min-severity", "SEVERITY", "default",
+     "Least severity sent to Slack, where default follows KPULSE_ALERT_MIN_SEVERITY", CONFIG_ENUM,
+     .names = config_target_severity_names, .nnames = CONFIG_SEVERITY_COUNT + 1,
+     FIELD(alert_slack_min_severity)},
+    {"KPULSE_ALERT_PAGERDUTY_MIN_SEVERITY", "alert-pagerduty-min-severity", "SEVERITY", "default",
+     "Least severity sent to PagerDuty, where default follows KPULSE_ALERT_MIN_SEVERITY",
+     CONFIG_ENUM, .names = config_target_severity_names, .nnames = CONFIG_SEVERITY_COUNT + 1,
+     FIELD(alert_pagerduty_min_severity)},
+    {"KPULSE_ALERT_WEBHOOK_MIN_SEVERITY", "alert-webhook-min-severity", "SEVERITY", "default",
+     "Least severity sent to the webhook, where default follows KPULSE_ALERT_MIN_SEVERITY",
+     CONFIG_ENUM, .names = config_target_severity_names, .nnames = CONFIG_SEVERITY_COUNT + 1,
+     FIELD(alert_webhook_min_severity)},
+    {"KPULSE_ALERT_TIMEOUT", "alert-timeout", "SECONDS", "10",
+     "Longest one delivery attempt of an alert may take, in seconds", CONFIG_SECONDS, 1, 120,
+     FIELD(alert_timeout_s)},
+    {"KPULSE_ALERT_RETRIES", "alert-retries", "N", "5",
+     "Further attempts of an alert delivery that failed for a reason that may pass (429, 5xx, "
+     "network), with backoff",
+     CONFIG_UINT, 0, 20, FIELD(alert_retries)},
+    {"KPULSE_ALERT_QUEUE", "alert-queue", "N", "256",
+     "Alerts waiting for delivery at most; more are dropped and counted", CONFIG_UINT, 1, 100000,
+     FIELD(alert_queue)},
     /* The defaults are PROCPASS_DEFAULT_* of collection/procpass.h. */
     {"KPULSE_FS_TYPES_INCLUDE", "fs-types-include", "TYPES", "zfs",
      "Filesystem types reported besides those on a block device (nfs4 or cifs can be added: "
@@ -197,7 +314,8 @@ const struct config_option *config_option_find(const char *key)
 	for (size_t i = 0; i < config_option_count; i++) {
 		const struct config_option *opt = &config_options[i];
 
-		if (is_flag ? strcmp(key + 2, opt->flag) == 0 : strcmp(key, opt->env) == 0)
+		if (is_flag ? opt->flag && strcmp(key + 2, opt->flag) == 0
+			    : strcmp(key, opt->env) == 0)
 			return opt;
 	}
 	return NULL;
@@ -427,6 +545,9 @@ static const char *config_option_range(const struct config_option *opt, char *bu
 	case CONFIG_ENUM:
 		join_names(buf, len, opt, " or ");
 		break;
+	case CONFIG_CHOICES:
+		join_names(buf, len, opt, " and ");
+		break;
 	case CONFIG_NAMES:
 	case CONFIG_PATHS:
 		snprintf(buf, len, "comma-separated, empty for none");
@@ -434,6 +555,7 @@ static const char *config_option_range(const struct config_option *opt, char *bu
 	case CONFIG_BOOL: /* the value name says on|off */
 	case CONFIG_PATH:
 	case CONFIG_LISTEN:
+	case CONFIG_URL:
 		break;
 	}
 	return buf;
@@ -445,9 +567,10 @@ const char *config_option_help(const struct config_option *opt, char *buf, size_
 
 	config_option_range(opt, range, sizeof(range));
 	snprintf(buf, len, "%s%s%s", opt->help,
-		 !range[0]		    ? ""
-		 : opt->kind == CONFIG_ENUM ? ": "
-					    : ", ",
+		 !range[0]		       ? ""
+		 : opt->kind == CONFIG_ENUM    ? ": "
+		 : opt->kind == CONFIG_CHOICES ? "; known: "
+					       : ", ",
 		 range);
 	return buf;
 }
@@ -494,6 +617,15 @@ static void describe_accepted(const struct config_option *opt, char *buf, size_t
 		break;
 	case CONFIG_LISTEN:
 		snprintf(buf, len, "is not HOST:PORT or [IPV6]:PORT with a port from 1 to 65535");
+		break;
+	case CONFIG_URL:
+		snprintf(buf, len, "is not %san http:// or https:// URL with a host",
+			 opt->min > 0 ? "" : "empty or ");
+		break;
+	case CONFIG_CHOICES:
+		join_names(range, sizeof(range), opt, ", ");
+		snprintf(buf, len, "is not a comma-separated list of %s (each at most once)",
+			 range);
 		break;
 	case CONFIG_NAMES:
 		snprintf(buf, len,
@@ -577,6 +709,47 @@ static int parse_bool(const char *s, bool *ret)
 	return -EINVAL;
 }
 
+/* "a, b" -> "a,b" into out (size bytes): each item one of names[] (any
+ * case, stored as named there), at most once, none empty. */
+static int parse_choices(const struct config_option *opt, const char *value, char *out, size_t size)
+{
+	bool seen[16] = {};
+	size_t n = 0;
+	const char *p = value;
+
+	out[0] = '\0';
+	if (opt->nnames > sizeof(seen) / sizeof(seen[0]))
+		return -EINVAL;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (!*p)
+		return 0;
+	for (;;) {
+		size_t len = strcspn(p, ","), i;
+		const char *end = p + len;
+
+		while (len && (p[0] == ' ' || p[0] == '\t')) {
+			p++;
+			len--;
+		}
+		while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+			len--;
+		for (i = 0; i < opt->nnames; i++)
+			if (strlen(opt->names[i]) == len && !strncasecmp(p, opt->names[i], len))
+				break;
+		if (!len || i == opt->nnames || seen[i])
+			return -EINVAL;
+		seen[i] = true;
+		n += (size_t)snprintf(out + n, size > n ? size - n : 0, "%s%s", n ? "," : "",
+				      opt->names[i]);
+		if (n >= size)
+			return -EINVAL;
+		if (!*end)
+			return 0;
+		p = end + 1;
+	}
+}
+
 /* Parses value as opt's kind into the field at dst; -EINVAL when refused. */
 static int parse_value(const struct config_option *opt, const char *value, struct kpulse_config *c)
 {
@@ -647,6 +820,20 @@ static int parse_value(const struct config_option *opt, const char *value, struc
 		memcpy(c->listen_host, host, strlen(host));
 		c->listen_port = port;
 		break;
+	case CONFIG_URL:
+		if (len >= opt->size || (len == 0 && opt->min > 0) ||
+		    (len > 0 && !http_url_valid(value)))
+			return -EINVAL;
+		break;
+	case CONFIG_CHOICES: {
+		char list[256];
+
+		if (opt->size > sizeof(list) || parse_choices(opt, value, list, opt->size) < 0)
+			return -EINVAL;
+		memset(dst, 0, opt->size);
+		memcpy(dst, list, strlen(list));
+		return 0;
+	}
 	}
 	/* Strings: zero the tail too, so equal configs compare equal byte
 	 * for byte. */
@@ -933,9 +1120,13 @@ int config_write_env_example(FILE *out)
 		const struct config_option *opt = &config_options[i];
 		char help[512];
 
-		fprintf(out, "\n# %s.\n# Flag: --%s %s\n%s=%s\n",
-			config_option_help(opt, help, sizeof(help)), opt->flag, opt->value_name,
-			opt->env, opt->default_value);
+		config_option_help(opt, help, sizeof(help));
+		if (opt->flag)
+			fprintf(out, "\n# %s.\n# Flag: --%s %s\n%s=%s\n", help, opt->flag,
+				opt->value_name, opt->env, opt->default_value);
+		else
+			fprintf(out, "\n# %s.\n# %s\n%s=%s\n", help, CONFIG_NO_FLAG_NOTE, opt->env,
+				opt->default_value);
 	}
 	if (fflush(out) != 0 || ferror(out))
 		return -EIO;

@@ -33,6 +33,30 @@
 #define CONFIG_LINE_MAX 4096
 /* Passwords and the JWT secret, with their NUL. */
 #define CONFIG_SECRET_MAX 1025
+/* URLs (LLM endpoints, PagerDuty), with their NUL. */
+#define CONFIG_URL_MAX 2048
+/* A model name ("llama-3.3-70b-versatile", "org/name:provider"). */
+#define CONFIG_MODEL_MAX 256
+
+/* The LLM providers kpulse knows, in the order of the per-provider settings
+ * (KPULSE_LLM_<NAME>_URL, _MODEL, _KEY) and of kpulse_config.llm[]. */
+enum config_llm_provider {
+	CONFIG_LLM_GROQ,
+	CONFIG_LLM_OPENAI,
+	CONFIG_LLM_OLLAMA,
+	CONFIG_LLM_HUGGINGFACE,
+	CONFIG_LLM_COMPAT,
+	CONFIG_LLM_COUNT,
+};
+/* "groq", "openai", "ollama", "huggingface", "compat" */
+extern const char *const config_llm_names[CONFIG_LLM_COUNT];
+
+/* Incident severities, lowest first, as alerts are filtered by them. */
+#define CONFIG_SEVERITY_COUNT 3
+extern const char *const config_severity_names[CONFIG_SEVERITY_COUNT];
+/* A target's own minimum: "default" (KPULSE_ALERT_MIN_SEVERITY), then the
+ * severities; stored as 0 for default, else severity + 1. */
+extern const char *const config_target_severity_names[CONFIG_SEVERITY_COUNT + 1];
 /* Comma-separated lists (filesystem types, mount points, the models' series
  * patterns), with their NUL. */
 #define CONFIG_LIST_MAX 1024
@@ -67,6 +91,34 @@ struct kpulse_config {
 	 * and the files, since only then is the daemon about to serve them. */
 	char tls_cert[CONFIG_PATH_MAX]; /* PEM certificate (chain) */
 	char tls_key[CONFIG_PATH_MAX];	/* PEM private key, not world-readable */
+	/* LLM explanations (userspace/llm/): the providers asked, in order;
+	 * "" asks none and the built-in analyst's reading stands alone */
+	char llm_providers[96];
+	struct {
+		char url[CONFIG_URL_MAX];     /* base URL */
+		char model[CONFIG_MODEL_MAX]; /* model name */
+		char key[CONFIG_SECRET_MAX];  /* API key; "" none (Ollama has none) */
+	} llm[CONFIG_LLM_COUNT];	      /* by enum config_llm_provider */
+	double llm_timeout_s;		      /* one provider's call, its retries included */
+	uint32_t llm_retries;		      /* further tries of a failed call, 0..2 */
+	uint32_t llm_token_budget;	      /* the evidence is trimmed to fit */
+	uint32_t llm_max_tokens;	      /* longest answer asked for */
+	double llm_cache_ttl_s;		      /* answers kept in the store; 0 none */
+	uint32_t llm_breaker_failures;	      /* failed calls in a row that open it */
+	double llm_breaker_cooldown_s;	      /* how long an open breaker skips */
+	/* Alerts (userspace/alerts/); an empty target is not used */
+	char alert_slack_url[CONFIG_SECRET_MAX];      /* incoming webhook (a secret) */
+	char alert_pagerduty_key[CONFIG_SECRET_MAX];  /* Events API v2 routing key */
+	char alert_pagerduty_url[CONFIG_URL_MAX];     /* the enqueue endpoint */
+	char alert_webhook_url[CONFIG_SECRET_MAX];    /* generic JSON webhook */
+	char alert_webhook_secret[CONFIG_SECRET_MAX]; /* HMAC key of its signature */
+	int alert_min_severity;			      /* index in config_severity_names */
+	int alert_slack_min_severity;		      /* config_target_severity_names */
+	int alert_pagerduty_min_severity;
+	int alert_webhook_min_severity;
+	double alert_timeout_s; /* one delivery attempt */
+	uint32_t alert_retries; /* further attempts of a failed delivery */
+	uint32_t alert_queue;	/* events waiting for delivery */
 	/* What the /proc pass lists (collection/procpass.h) */
 	char fs_types_include[CONFIG_LIST_MAX]; /* also real: "zfs,nfs4" */
 	char fs_types_exclude[CONFIG_LIST_MAX]; /* never real: "squashfs" */
@@ -109,6 +161,9 @@ enum config_kind {
 	CONFIG_STRING,	 /* text of min..max bytes, or empty (char array) */
 	CONFIG_SECRET,	 /* like STRING, but never quoted back in a message */
 	CONFIG_LISTEN,	 /* HOST:PORT or [IPV6]:PORT; also fills listen_host and port */
+	CONFIG_URL,	 /* an http:// or https:// URL with a host; min 0: may be empty */
+	CONFIG_CHOICES,	 /* comma-separated names[], each at most once, in a given order
+			    (char array, stored without blanks); may be empty */
 	CONFIG_NAMES,	 /* comma-separated names ([A-Za-z0-9._+-]), or empty (char array) */
 	CONFIG_PATHS,	 /* comma-separated absolute paths, or empty (char array) */
 };
@@ -125,8 +180,10 @@ enum {
  * field of struct kpulse_config.
  */
 struct config_option {
-	const char *env;	   /* "KPULSE_SLOW_IO_MS" */
-	const char *flag;	   /* "slow-io-ms", used as --slow-io-ms */
+	const char *env; /* "KPULSE_SLOW_IO_MS" */
+	/* "slow-io-ms", used as --slow-io-ms; NULL for an option that may only
+	 * come from the environment or .env (API keys: a flag shows in ps) */
+	const char *flag;
 	const char *value_name;	   /* "MS", for "--slow-io-ms MS" in --help */
 	const char *default_value; /* "50", as the user would write it; "" for unset */
 	const char *help;	   /* one line without the range, no trailing period */
@@ -142,7 +199,8 @@ struct config_option {
 extern const struct config_option config_options[];
 extern const size_t config_option_count;
 
-/* Looks up "KPULSE_X" or "--flag" (exact, case-sensitive); NULL if unknown. */
+/* Looks up "KPULSE_X" or "--flag" (exact, case-sensitive); NULL if unknown
+ * (an option without a flag is unknown as a flag). */
 const struct config_option *config_option_find(const char *key);
 
 /* The help line with the accepted range, as --help and .env.example show
@@ -196,6 +254,9 @@ int config_load_environ(struct kpulse_config *c, char *const *envp, char *err, s
  * success.
  */
 int config_parse_duration(const char *s, double *ret_seconds);
+
+/* What .env.example says of an option without a flag. */
+#define CONFIG_NO_FLAG_NOTE "Environment or .env only: never a flag, which ps would show."
 
 /* Writes the .env.example text: every option with its default and one line
  * of explanation. Returns 0 or -EIO. */

@@ -73,7 +73,8 @@ size_t utf8_cut(const char *s, size_t len, size_t max)
 	return lead - 1 + need > n ? lead - 1 : n;
 }
 
-size_t utf8_sanitize(char *dst, size_t dstsize, const char *src, size_t srclen, bool *ret_changed)
+static size_t sanitize(char *dst, size_t dstsize, const char *src, size_t srclen, bool keep_lines,
+		       bool *ret_changed)
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t in = 0, out = 0;
@@ -84,6 +85,13 @@ size_t utf8_sanitize(char *dst, size_t dstsize, const char *src, size_t srclen, 
 		size_t len = utf8_char_len(src + in, srclen - in);
 		bool control = len == 1 && (c < 0x20 || c == 0x7f);
 
+		if (keep_lines && c == '\r' && in + 1 < srclen && src[in + 1] == '\n') {
+			changed = true;
+			in++;
+			continue;
+		}
+		if (keep_lines && (c == '\n' || c == '\t'))
+			control = false;
 		if (len && !control) {
 			if (out + len >= dstsize)
 				break;
@@ -107,4 +115,15 @@ size_t utf8_sanitize(char *dst, size_t dstsize, const char *src, size_t srclen, 
 	if (ret_changed)
 		*ret_changed = changed;
 	return out;
+}
+
+size_t utf8_sanitize(char *dst, size_t dstsize, const char *src, size_t srclen, bool *ret_changed)
+{
+	return sanitize(dst, dstsize, src, srclen, false, ret_changed);
+}
+
+size_t utf8_sanitize_text(char *dst, size_t dstsize, const char *src, size_t srclen,
+			  bool *ret_changed)
+{
+	return sanitize(dst, dstsize, src, srclen, true, ret_changed);
 }

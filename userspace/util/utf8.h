@@ -38,4 +38,13 @@ size_t utf8_cut(const char *s, size_t len, size_t max);
  */
 size_t utf8_sanitize(char *dst, size_t dstsize, const char *src, size_t srclen, bool *ret_changed);
 
+/*
+ * utf8_sanitize() for text of several lines (an LLM's answer, an alert's
+ * summary): newlines and tabs are kept, "\r\n" becomes "\n" (counted as
+ * a change), and every other control character and invalid byte is
+ * escaped as "\xNN" as above.
+ */
+size_t utf8_sanitize_text(char *dst, size_t dstsize, const char *src, size_t srclen,
+			  bool *ret_changed);
+
 #endif /* KPULSE_UTIL_UTF8_H */
