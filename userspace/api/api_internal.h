@@ -286,6 +286,7 @@ enum MHD_Result api_handle_processes(struct api_request *req);
 enum MHD_Result api_handle_ingest(struct api_request *req);
 enum MHD_Result api_handle_stream(struct api_request *req);
 enum MHD_Result api_handle_login(struct api_request *req);
+enum MHD_Result api_handle_me(struct api_request *req);
 enum MHD_Result api_handle_token_create(struct api_request *req);
 enum MHD_Result api_handle_token_delete(struct api_request *req);
 enum MHD_Result api_handle_users_list(struct api_request *req);

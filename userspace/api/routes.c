@@ -58,6 +58,10 @@ const struct api_route api_routes[] = {
      NULL, "timestamp,metrics[{name,type,labels,value}]", 0},
     {"POST", "/api/v1/auth/login", api_handle_login, R_NONE,
      "Exchange a user name and password for a bearer token (JWT)", NULL, "username,password", 0},
+    {"GET", "/api/v1/auth/me", api_handle_me, R_VIEW,
+     "Who the bearer token belongs to: user name, role, and when it expires (null for API "
+     "tokens)",
+     NULL, NULL, 0},
     {"POST", "/api/v1/auth/tokens", api_handle_token_create, R_ADMIN,
      "Create a long-lived API token; its text is shown once", NULL, "role,label", 0},
     {"DELETE", "/api/v1/auth/tokens/{id}", api_handle_token_delete, R_ADMIN, "Revoke an API token",
