@@ -14,6 +14,7 @@
  *   ingest.c      POST /api/v1/metrics (custom metrics)
  *   auth_routes.c login, API tokens and users
  *   stream.c      GET /api/v1/stream (server-sent events)
+ *   static.c      the web dashboard at / and /ui/{file} (files built in)
  *   input.c       JSON bodies, query parameters and series selectors
  *   ratelimit.c   the per-client token buckets and the login throttle
  *
@@ -294,6 +295,8 @@ enum MHD_Result api_handle_user_add(struct api_request *req);
 enum MHD_Result api_handle_user_delete(struct api_request *req);
 enum MHD_Result api_handle_openapi(struct api_request *req);
 enum MHD_Result api_handle_docs(struct api_request *req);
+enum MHD_Result api_handle_index(struct api_request *req);
+enum MHD_Result api_handle_static(struct api_request *req);
 
 /* stream.c: sends the round to every client; ends streams when stopping. */
 void api_stream_publish(struct api *a, const char *msg, size_t len);
