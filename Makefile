@@ -14,7 +14,9 @@ DEPS_BUILD := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config mak
 	libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev npm
 DEPS_TEST := fio stress-ng iperf3 iproute2 nftables python3-pytest valgrind linux-perf \
 	procps util-linux e2fsprogs openssl prometheus wrk chromium chromium-driver python3-selenium
-DEPS := $(DEPS_BUILD) $(DEPS_TEST)
+# `make eval`: reference implementations the models are compared with.
+DEPS_EVAL := python3-sklearn python3-statsmodels python3-pandas
+DEPS := $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_EVAL)
 
 PKGS := libbpf jansson sqlite3 libmicrohttpd libcurl libcrypto
 CFLAGS_EXTRA ?=
@@ -56,8 +58,8 @@ LIB_OBJS := $(filter-out $(BUILD)/obj/userspace/cli/%,$(USER_OBJS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
-.PHONY: all deps build run test test-unit test-kernel test-daemon test-api test-web bench sanitize \
-	valgrind vmlinux \
+.PHONY: all deps build run test test-unit test-kernel test-daemon test-api test-web bench eval \
+	fuzz-csv sanitize valgrind vmlinux \
 	env-example \
 	format format-check clean help
 
@@ -72,7 +74,9 @@ help:
 	@echo "make test-web     the dashboard in headless Chromium against a live daemon (root)"
 	@echo "make sanitize     unit and kernel tests under ASan + UBSan"
 	@echo "make valgrind     the daemon's start and stop under valgrind"
-	@echo "make bench        cost per kernel event and throughput loss"
+	@echo "make bench        cost per kernel event and throughput loss, models' cost"
+	@echo "make eval         models on NAB series: anomaly scores, forecasts, IF/LOF vs scikit-learn"
+	@echo "make fuzz-csv     libFuzzer on the CSV reader of replay (FUZZ_SECONDS=60)"
 	@echo "make vmlinux      regenerate vmlinux/$(ARCH)/vmlinux.h from this kernel's BTF"
 	@echo "make format       clang-format the C sources"
 	@echo "make env-example  regenerate .env.example from the option table"
@@ -205,14 +209,49 @@ valgrind: deps build
 env-example: $(BUILD)/tests/gen_env_example
 	$(BUILD)/tests/gen_env_example > .env.example
 
-$(BUILD)/tests/gen_env_example $(BUILD)/tests/bench_store $(BUILD)/tests/bench_procpass: \
+$(BUILD)/tests/gen_env_example $(BUILD)/tests/bench_store $(BUILD)/tests/bench_procpass \
+		$(BUILD)/tests/bench_models $(BUILD)/tests/bench_detector: \
 		$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIB_OBJS) $(LDLIBS) $(LDFLAGS)
 
-bench: deps build $(BUILD)/tests/bench_store $(BUILD)/tests/bench_procpass
+# Evaluation tools: offline scorers that tests/eval/ scripts compare with
+# scikit-learn and statsmodels.
+EVAL_BINS := $(BUILD)/tests/mvscore
+$(EVAL_BINS): $(BUILD)/tests/%: tests/eval/%.c $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS) $(LDFLAGS)
+
+bench: deps build $(BUILD)/tests/bench_store $(BUILD)/tests/bench_procpass \
+		$(BUILD)/tests/bench_models $(BUILD)/tests/bench_detector
 	KPULSE_BIN=$(abspath $(BUILD)/kpulse) BENCH_STORE_BIN=$(abspath $(BUILD)/tests/bench_store) \
-		BENCH_PROCPASS_BIN=$(abspath $(BUILD)/tests/bench_procpass) tests/bench/bench.sh
+		BENCH_PROCPASS_BIN=$(abspath $(BUILD)/tests/bench_procpass) \
+		BENCH_MODELS_BIN=$(abspath $(BUILD)/tests/bench_models) \
+		BENCH_DETECTOR_BIN=$(abspath $(BUILD)/tests/bench_detector) tests/bench/bench.sh
+
+# The NAB subset in ../shared replayed through the daemon's detector and
+# scored per cost profile, then the forecasts and IF/LOF against statsmodels
+# and scikit-learn; each skips with a message when ../shared is absent.
+eval: deps build $(EVAL_BINS)
+	KPULSE_BIN=$(abspath $(BUILD)/kpulse) tests/eval/nab_eval.sh
+	KPULSE_BIN=$(abspath $(BUILD)/kpulse) MVSCORE_BIN=$(abspath $(BUILD)/tests/mvscore) \
+		tests/eval/eval.sh
+# libFuzzer on util/csv, the CSV reader of replay and forecast (clang, ASan +
+# UBSan), FUZZ_SECONDS long, from the seed corpus in tests/fuzz/corpus/csv
+# (the first byte of an input picks series or matrix; new inputs are kept in
+# $(BUILD)/fuzz/csv, not in the source tree).
+FUZZ_SECONDS ?= 60
+FUZZ_CSV_SRCS := tests/fuzz/fuzz_csv.c userspace/util/csv.c userspace/util/error.c \
+	userspace/util/utf8.c
+$(BUILD)/fuzz/fuzz_csv: $(FUZZ_CSV_SRCS) userspace/util/csv.h
+	@mkdir -p $(dir $@)
+	$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -Iuserspace -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=all -o $@ $(FUZZ_CSV_SRCS) -lm
+
+fuzz-csv: $(BUILD)/fuzz/fuzz_csv
+	@mkdir -p $(BUILD)/fuzz/csv
+	$(BUILD)/fuzz/fuzz_csv -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
+		$(BUILD)/fuzz/csv tests/fuzz/corpus/csv
 
 vmlinux:
 	@mkdir -p $(dir $(VMLINUX_H))

@@ -11,10 +11,12 @@ ENDPOINTS = [
     ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"), ("GET", "/openapi.json"),
     ("GET", "/docs"), ("GET", "/api/v1/status"), ("GET", "/api/v1/live"),
     ("GET", "/api/v1/series"), ("GET", "/api/v1/query_range"), ("GET", "/api/v1/events"),
-    ("GET", "/api/v1/processes"), ("GET", "/api/v1/stream"), ("POST", "/api/v1/metrics"),
+    ("GET", "/api/v1/anomalies"), ("GET", "/api/v1/processes"), ("GET", "/api/v1/stream"),
+    ("POST", "/api/v1/metrics"),
     ("POST", "/api/v1/auth/login"), ("GET", "/api/v1/auth/me"), ("POST", "/api/v1/auth/tokens"),
     ("DELETE", "/api/v1/auth/tokens/{id}"), ("GET", "/api/v1/users"),
     ("POST", "/api/v1/users"), ("DELETE", "/api/v1/users/{name}"),
+    ("GET", "/api/v1/forecast"), ("GET", "/api/v1/predictions"),
     ("GET", "/"), ("GET", "/ui/{file}"),
 ]
 

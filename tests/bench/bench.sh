@@ -10,6 +10,9 @@
 #  4. The store (bench_store), the /proc pass (bench_procpass: CPU per round
 #     against a trivial reader of the same files; TCP state counts with up
 #     to 9,000 connections in a private network namespace), the HTTP API.
+#     The anomaly detector's update time per series against an EWMA
+#     reference (bench_models); the daemon's added CPU and memory with the
+#     models on (models_bench.sh).
 #
 # Machines are shared and noisy, so every figure is a median with its
 # min/max, and the per-event costs are read next to the floor measured in
@@ -447,6 +450,44 @@ if [ -n "${BENCH_PROCPASS_BIN:-}" ] && [ -x "$BENCH_PROCPASS_BIN" ]; then
 	fi
 else
 	notes+=("/proc pass bench skipped: BENCH_PROCPASS_BIN not set (make bench sets it)")
+fi
+
+# Models: training and scoring of the multivariate detectors next to a
+# brute-force scan, forecast update next to a naive forecaster's.
+if [ -n "${BENCH_MODELS_BIN:-}" ] && [ -x "$BENCH_MODELS_BIN" ]; then
+	echo
+	echo "models (no targets; references measured in the same run):"
+	if "$BENCH_MODELS_BIN" > "$tmp/models.txt" 2>&1; then
+		sed 's/^/  /' "$tmp/models.txt"
+	else
+		show_tail "$tmp/models.txt"
+		fail "models: bench_models failed"
+	fi
+else
+	notes+=("models bench skipped: BENCH_MODELS_BIN not set (make bench sets it)")
+fi
+# The streaming anomaly detector: update time per series next to an
+# EWMA-only reference in the same run (target < 1 us median) and its state
+# size (target < 4 KB per series); then what the models add to a daemon.
+if [ -n "${BENCH_DETECTOR_BIN:-}" ] && [ -x "$BENCH_DETECTOR_BIN" ]; then
+	echo
+	echo "streaming detector:"
+	if "$BENCH_DETECTOR_BIN" > "$tmp/detector.txt" 2>&1; then
+		sed 's/^/  /' "$tmp/detector.txt"
+	else
+		show_tail "$tmp/detector.txt"
+		fail "detector: bench failed"
+	fi
+else
+	notes+=("detector bench skipped: BENCH_DETECTOR_BIN not set (make bench sets it)")
+fi
+if [ -x "$here/models_bench.sh" ]; then
+	if KPULSE_BIN="$KPULSE_BIN" "$here/models_bench.sh" > "$tmp/models_daemon.txt" 2>&1; then
+		sed 's/^/  /' "$tmp/models_daemon.txt"
+	else
+		show_tail "$tmp/models_daemon.txt"
+		fail "models: the daemon's added CPU and memory could not be measured"
+	fi
 fi
 
 if [ -x "$here/http_bench.sh" ]; then "$here/http_bench.sh" || fail "http: bench failed"; fi

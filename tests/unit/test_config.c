@@ -72,6 +72,29 @@ TEST(defaults_have_every_documented_value)
 	CHECK_NEAR(c.tcp_states_interval_s, 10, 0);
 }
 
+TEST(model_options_have_their_defaults_and_ranges)
+{
+	struct kpulse_config c;
+	char err[256];
+
+	config_defaults(&c);
+	CHECK_NEAR(c.forecast_horizon_s, 3600, 0);
+	CHECK_NEAR(c.predict_window_s, 3600, 0);
+	CHECK_NEAR(c.predict_min_history_s, 300, 0);
+	CHECK_NEAR(c.predict_horizon_s, 86400, 0);
+	CHECK_STR(c.predict_limits, "");
+	CHECK_NEAR(c.multivar_window_s, 60, 0);
+	CHECK_NEAR(c.multivar_history_s, 86400, 0);
+	CHECK_NEAR(c.multivar_retrain_s, 3600, 0);
+	CHECK_EQ_INT(
+	    config_set(&c, "KPULSE_PREDICT_LIMITS", "kpulse_a>1,kpulse_b<2", err, sizeof(err)), 0);
+	CHECK_STR(c.predict_limits, "kpulse_a>1,kpulse_b<2");
+	CHECK_EQ_INT(config_set(&c, "--predict-horizon", "2d", err, sizeof(err)), 0);
+	CHECK_NEAR(c.predict_horizon_s, 172800, 0);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_MULTIVAR_RETRAIN", "10s", err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "KPULSE_MULTIVAR_RETRAIN"));
+}
+
 TEST(option_table_is_complete_and_consistent)
 {
 	for (size_t i = 0; i < config_option_count; i++) {
@@ -81,14 +104,16 @@ TEST(option_table_is_complete_and_consistent)
 		CHECK(opt->env && strncmp(opt->env, "KPULSE_", 7) == 0);
 		CHECK(opt->flag && opt->flag[0] != '\0' && opt->flag[0] != '-');
 		CHECK(opt->value_name && opt->value_name[0] != '\0');
-		/* Only secrets, optional paths and lists may default to empty. */
+		/* Only secrets, optional paths, lists and strings (which
+		 * accept "" as "none") may default to empty. */
 		CHECK(opt->default_value &&
 		      (opt->default_value[0] != '\0' || opt->kind == CONFIG_SECRET ||
 		       opt->kind == CONFIG_PATHS || opt->kind == CONFIG_NAMES ||
-		       (opt->kind == CONFIG_PATH && opt->min == 0)));
+		       opt->kind == CONFIG_STRING || (opt->kind == CONFIG_PATH && opt->min == 0)));
 		/* The field matches the kind the row says. */
 		switch (opt->kind) {
 		case CONFIG_SECONDS:
+		case CONFIG_NUMBER:
 		case CONFIG_DURATION:
 			CHECK_EQ_INT(opt->size, sizeof(double));
 			break;

@@ -226,11 +226,8 @@ TEST(sample_reports_real_filesystems_once_with_statvfs_figures)
 	/* 3 filesystems x 6 series, unlisted, stat errors, 2 file error counters */
 	CHECK_EQ_INT(registry_size(r), 3 * 6 + 1 + 1 + 2);
 	{
-		struct metric_label l[] = {{"file", ""}};
-		char path[96];
+		struct metric_label l[] = {{"file", "/proc/self/mountinfo"}};
 
-		snprintf(path, sizeof(path), "%s/self/mountinfo", t.dir);
-		l[0].value = path;
 		s = registry_find(r, "kpulse_procfs_errors_total", l, 1);
 		CHECK(s && s->value == 1); /* the broken line */
 	}

@@ -41,7 +41,7 @@ STORE_TEST(newer_schema_is_refused_and_left_untouched)
 	CHECK_EQ_INT(sql_open(f), 0);
 	CHECK_EQ_INT(sql_exec(f->db, "CREATE TABLE future (x); INSERT INTO future VALUES (42);"
 				     "PRAGMA application_id = 1802532204;"
-				     "PRAGMA user_version = 3;"),
+				     "PRAGMA user_version = 4;"),
 		     0);
 	sqlite3_close(f->db);
 	f->db = NULL;
@@ -51,16 +51,16 @@ STORE_TEST(newer_schema_is_refused_and_left_untouched)
 	CHECK_EQ_INT(store_open(f->path, &f->opts, &f->s, err, sizeof(err)), -EPROTO);
 	CHECK(f->s == NULL);
 	CHECK(strstr(err, "newer") != NULL);
-	CHECK(strstr(err, "version 3") != NULL);
+	CHECK(strstr(err, "version 4") != NULL);
 	after = file_hash(f->path, &size_after);
 	CHECK_EQ_INT(size_after, size_before);
 	CHECK(after == before);
 	snprintf(wal, sizeof(wal), "%s-wal", f->path);
 	CHECK(!file_exists(wal));
 
-	/* still version 3, still in rollback-journal mode */
+	/* still version 4, still in rollback-journal mode */
 	CHECK_EQ_INT(sql_open(f), 0);
-	CHECK_EQ_INT(sql_int(f->db, "PRAGMA user_version"), 3);
+	CHECK_EQ_INT(sql_int(f->db, "PRAGMA user_version"), 4);
 	CHECK_EQ_INT(sql_int(f->db, "SELECT journal_mode = 'delete' FROM pragma_journal_mode"), 1);
 }
 
@@ -152,7 +152,7 @@ STORE_TEST(migrates_version_1_forward_keeping_data)
 
 	CHECK_EQ_INT(fx_open(f), 0);
 	CHECK_EQ_INT(sql_open(f), 0);
-	CHECK_EQ_INT(sql_int(f->db, "PRAGMA user_version"), 2);
+	CHECK_EQ_INT(sql_int(f->db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	CHECK_EQ_INT(sql_int(f->db, "SELECT last_seen_ts FROM series WHERE id = 1"), 1699999201);
 	CHECK_EQ_INT(sql_int(f->db, "SELECT last_seen_ts FROM series WHERE id = 2"), 1699992000);
 	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM samples_raw"), 2);

@@ -14,6 +14,7 @@
  *   ingest.c      POST /api/v1/metrics (custom metrics)
  *   auth_routes.c login, API tokens and users
  *   stream.c      GET /api/v1/stream (server-sent events)
+ *   models_routes.c GET /api/v1/forecast and /api/v1/predictions
  *   static.c      the web dashboard at / and /ui/{file} (files built in)
  *   input.c       JSON bodies, query parameters and series selectors
  *   ratelimit.c   the per-client token buckets and the login throttle
@@ -46,6 +47,7 @@
 #define API_JSON_MAX_DEPTH   16
 #define API_INGEST_MAX_ITEMS 1000
 /* Custom samples may be stamped at most this far from now. */
+#define API_FORECASTS_MAX      1
 #define API_INGEST_MAX_AGE_S   3600.0
 #define API_INGEST_MAX_AHEAD_S 300.0
 /* Header bytes per connection (libmicrohttpd's per-connection pool). */
@@ -138,6 +140,7 @@ struct api {
 
 	pthread_mutex_t lock; /* the fields below */
 	struct round *round;  /* the latest; one reference, NULL before the first */
+	struct threshold_tracker *predictions; /* borrowed; NULL: none */
 	uint64_t rounds;
 	size_t probes_attached, probes_total;
 	/* custom metrics: created once with registry_begin(), never ended,
@@ -156,6 +159,10 @@ struct api {
 	struct api_rate_limiter login_limiter;
 	struct api_query_cache qcache;
 	json_t *openapi; /* built at start, read-only afterwards */
+
+	/* forecasts being fitted now: each costs up to seconds of CPU on an
+	 * HTTP thread, so at most API_FORECASTS_MAX at once */
+	atomic_int forecasts_running;
 
 	atomic_uint_fast64_t requests_total;
 	atomic_uint_fast64_t responses_4xx;
@@ -283,6 +290,7 @@ enum MHD_Result api_handle_live(struct api_request *req);
 enum MHD_Result api_handle_series(struct api_request *req);
 enum MHD_Result api_handle_query_range(struct api_request *req);
 enum MHD_Result api_handle_events(struct api_request *req);
+enum MHD_Result api_handle_anomalies(struct api_request *req);
 enum MHD_Result api_handle_processes(struct api_request *req);
 enum MHD_Result api_handle_ingest(struct api_request *req);
 enum MHD_Result api_handle_stream(struct api_request *req);
@@ -294,6 +302,8 @@ enum MHD_Result api_handle_users_list(struct api_request *req);
 enum MHD_Result api_handle_user_add(struct api_request *req);
 enum MHD_Result api_handle_user_delete(struct api_request *req);
 enum MHD_Result api_handle_openapi(struct api_request *req);
+enum MHD_Result api_handle_forecast(struct api_request *req);
+enum MHD_Result api_handle_predictions(struct api_request *req);
 enum MHD_Result api_handle_docs(struct api_request *req);
 enum MHD_Result api_handle_index(struct api_request *req);
 enum MHD_Result api_handle_static(struct api_request *req);

@@ -24,6 +24,9 @@
 #define EVENTS_DEFAULT_LIMIT 100
 #define EVENTS_MAX_LIMIT     1000
 #define RANGE_DEFAULT_S	     3600.0
+#define ANOMALIES_DEFAULT_S  86400.0 /* anomalies: the last day unless from says */
+/* A series key: name{labels}:stat (models/series_select.h) */
+#define ANOMALY_SERIES_MAX 512
 /* Steps a default range query is split into. */
 #define RANGE_DEFAULT_STEPS 240
 
@@ -447,28 +450,51 @@ enum MHD_Result api_handle_query_range(struct api_request *req)
 	return api_reply_text(req, 200, "application/json", body, len);
 }
 
+/*
+ * The from, to and limit of a list endpoint: to defaults to now, from to
+ * span before it, limit to EVENTS_DEFAULT_LIMIT (1 to EVENTS_MAX_LIMIT).
+ * Returns true, or false with *reply holding the 400 answer.
+ */
+static bool list_window(struct api_request *req, double span, double *from, double *to,
+			size_t *limit, enum MHD_Result *reply)
+{
+	double lim = EVENTS_DEFAULT_LIMIT;
+
+	*to = clock_wall_s();
+	if (number_arg(req, "to", to) < 0) {
+		*reply = api_reply_error(req, 400, "to: not a number of unix seconds");
+		return false;
+	}
+	*from = *to - span;
+	if (number_arg(req, "from", from) < 0) {
+		*reply = api_reply_error(req, 400, "from: not a number of unix seconds");
+		return false;
+	}
+	if (*from > *to) {
+		*reply = api_reply_error(req, 400, "from is after to");
+		return false;
+	}
+	if (number_arg(req, "limit", &lim) < 0 || lim < 1 || lim > EVENTS_MAX_LIMIT ||
+	    lim != floor(lim)) {
+		*reply = api_reply_error(req, 400, "limit: not a whole number from 1 to %d",
+					 EVENTS_MAX_LIMIT);
+		return false;
+	}
+	*limit = (size_t)lim;
+	return true;
+}
+
 enum MHD_Result api_handle_events(struct api_request *req)
 {
 	const char *order = arg(req, "order");
 	struct store_event_query q = {.type = arg(req, "type")};
 	struct store_event_list *list = NULL;
-	double limit = EVENTS_DEFAULT_LIMIT;
+	enum MHD_Result reply;
 	json_t *out;
 	int r;
 
-	q.to = clock_wall_s();
-	if (number_arg(req, "to", &q.to) < 0)
-		return api_reply_error(req, 400, "to: not a number of unix seconds");
-	q.from = q.to - RANGE_DEFAULT_S;
-	if (number_arg(req, "from", &q.from) < 0)
-		return api_reply_error(req, 400, "from: not a number of unix seconds");
-	if (q.from > q.to)
-		return api_reply_error(req, 400, "from is after to");
-	if (number_arg(req, "limit", &limit) < 0 || limit < 1 || limit > EVENTS_MAX_LIMIT ||
-	    limit != floor(limit))
-		return api_reply_error(req, 400, "limit: not a whole number from 1 to %d",
-				       EVENTS_MAX_LIMIT);
-	q.limit = (size_t)limit;
+	if (!list_window(req, RANGE_DEFAULT_S, &q.from, &q.to, &q.limit, &reply))
+		return reply;
 	if (order && strcmp(order, "asc") && strcmp(order, "desc"))
 		return api_reply_error(req, 400, "order: not asc or desc");
 	q.newest_first = order && !strcmp(order, "desc");
@@ -493,4 +519,60 @@ enum MHD_Result api_handle_events(struct api_request *req)
 	if (!out)
 		return api_reply_error(req, 500, "out of memory");
 	return api_reply_json(req, 200, json_pack("{s:o}", "events", out));
+}
+
+/* GET /api/v1/anomalies: the models' anomalies overlapping [from, to],
+ * newest first, at least `severity`, of (or contributed to by) `series`. */
+enum MHD_Result api_handle_anomalies(struct api_request *req)
+{
+	struct store_anomaly_query q = {.severity = arg(req, "severity"),
+					.series = arg(req, "series")};
+	struct store_anomaly_list *list = NULL;
+	enum MHD_Result reply;
+	json_t *out;
+	int r;
+
+	if (!list_window(req, ANOMALIES_DEFAULT_S, &q.from, &q.to, &q.limit, &reply))
+		return reply;
+	if (q.severity && strcmp(q.severity, "info") && strcmp(q.severity, "warning") &&
+	    strcmp(q.severity, "critical"))
+		return api_reply_error(req, 400, "severity: not info, warning or critical");
+	if (q.series && (!q.series[0] || strlen(q.series) >= ANOMALY_SERIES_MAX))
+		return api_reply_error(req, 400,
+				       "series: not a series key name{labels}:stat shorter than %d "
+				       "bytes",
+				       ANOMALY_SERIES_MAX);
+	r = store_query_anomalies(req->api->store, &q, &list);
+	if (r < 0)
+		return api_reply_errno(req, r, "anomalies");
+	out = json_array();
+	for (size_t i = 0; out && i < list->n; i++) {
+		const struct store_anomaly *a = &list->items[i];
+		json_t *contrib = json_loads(a->contributors, JSON_REJECT_DUPLICATES, NULL);
+		json_t *detectors = json_array();
+
+		for (const char *d = a->detectors; detectors && *d;) {
+			size_t n = strcspn(d, ",");
+
+			json_array_append_new(detectors, json_stringn(d, n));
+			d += n + (d[n] == ',');
+		}
+		if (!json_is_array(contrib)) {
+			json_decref(contrib);
+			contrib = json_array();
+		}
+		if (json_array_append_new(
+			out, json_pack("{s:I,s:s,s:f,s:f,s:b,s:s,s:f,s:o,s:o}", "id",
+				       (json_int_t)a->id, "series", a->series, "start", a->start_ts,
+				       "end", a->end_ts, "open", a->open, "severity", a->severity,
+				       "peak_score", a->peak_score, "detectors", detectors,
+				       "contributors", contrib))) {
+			json_decref(out);
+			out = NULL;
+		}
+	}
+	store_anomaly_list_free(list);
+	if (!out)
+		return api_reply_error(req, 500, "out of memory");
+	return api_reply_json(req, 200, json_pack("{s:o}", "anomalies", out));
 }

@@ -90,3 +90,10 @@ void api_set_probes(struct api *a, size_t attached, size_t total)
 	a->probes_total = total;
 	pthread_mutex_unlock(&a->lock);
 }
+
+void api_set_predictions(struct api *a, struct threshold_tracker *tr)
+{
+	pthread_mutex_lock(&a->lock);
+	a->predictions = tr;
+	pthread_mutex_unlock(&a->lock);
+}

@@ -51,6 +51,23 @@ const struct api_route api_routes[] = {
     {"GET", "/api/v1/events", api_handle_events, R_VIEW,
      "Stored events (exec, exit, oom_kill, slow_io, ...) between from and to",
      "type,from,to,limit,order", NULL, 0},
+    {"GET", "/api/v1/forecast", api_handle_forecast, R_VIEW,
+     "Forecasts of the stored series matching a selector (at most 10), horizon= a duration "
+     "(default KPULSE_FORECAST_HORIZON): points with 80% and 95% prediction intervals; "
+     "counters as rates",
+     "series,horizon", NULL, 0},
+    {"GET", "/api/v1/predictions", api_handle_predictions, R_VIEW,
+     "Active time-to-threshold predictions: filesystems full, memory or swap exhausted, "
+     "configured limits; each with its predicted time, 95% range and whether it falls "
+     "within KPULSE_PREDICT_HORIZON",
+     NULL, NULL, 0},
+    {"GET", "/api/v1/anomalies", api_handle_anomalies, R_VIEW,
+     "Anomalies the models found overlapping [from, to] (default: the last day), newest "
+     "first: series, start, end, open, severity, peak score, detectors that fired and the "
+     "series that contributed most; severity keeps those at least that severe (info, "
+     "warning, critical), series those of or contributed to by that series key "
+     "(name{k=v,...}:stat)",
+     "from,to,severity,series,limit", NULL, 0},
     {"GET", "/api/v1/processes", api_handle_processes, R_VIEW,
      "The per-process series of the latest round, grouped by process", NULL, NULL, 0},
     {"GET", "/api/v1/stream", api_handle_stream, R_VIEW,

@@ -58,6 +58,9 @@ void api_options_default(struct api_options *o)
 	    .max_stream_clients = 16,
 	    .interval_s = 1.0,
 	    .version = "unknown",
+	    .forecast_horizon_s = 3600,
+	    .retention_raw_s = 86400,
+	    .retention_1m_s = 30 * 86400,
 	};
 }
 

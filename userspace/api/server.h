@@ -47,6 +47,11 @@ struct api_options {
 	 * NULL or "" for both: plain HTTP. The key must not be world-readable. */
 	const char *tls_cert_file;
 	const char *tls_key_file;
+	/* GET /api/v1/forecast: the horizon without horizon=, and the raw and
+	 * 1-minute retentions, which bound the history it reads. */
+	double forecast_horizon_s; /* 3600 */
+	double retention_raw_s;	   /* 24 h */
+	double retention_1m_s;	   /* 30 days */
 };
 
 struct api;
@@ -93,5 +98,11 @@ int api_on_round(struct api *a, struct round *r);
 
 /* Probe counts for /readyz and /api/v1/status. */
 void api_set_probes(struct api *a, size_t attached, size_t total);
+
+struct threshold_tracker;
+
+/* The time-to-threshold predictions GET /api/v1/predictions serves
+ * (borrowed: it must outlive the API; NULL: none, an empty list). */
+void api_set_predictions(struct api *a, struct threshold_tracker *tr);
 
 #endif /* KPULSE_API_SERVER_H */

@@ -33,5 +33,7 @@ int cmd_dump(int argc, char **argv);
 int cmd_top(int argc, char **argv);
 int cmd_probes(int argc, char **argv);
 int cmd_user(int argc, char **argv);
+int cmd_forecast(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
 
 #endif /* KPULSE_CLI_H */

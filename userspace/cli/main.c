@@ -94,6 +94,8 @@ static void usage(FILE *out)
 		     "  top      live view of the busiest processes, devices and links\n"
 		     "  probes   list every probe with its state and attach type\n"
 		     "  user     add, list, re-role or delete the REST API's accounts\n"
+		     "  forecast forecast a CSV series offline, or backtest the forecaster\n"
+		     "  replay   run the anomaly detector over a CSV of timestamp,value rows\n"
 		     "  version  print the version\n"
 		     "\n"
 		     "`kpulse COMMAND --help` describes a command's options.\n");
@@ -134,6 +136,10 @@ int main(int argc, char **argv)
 		return cmd_probes(argc - 1, argv + 1);
 	if (!strcmp(cmd, "user"))
 		return cmd_user(argc - 1, argv + 1);
+	if (!strcmp(cmd, "forecast"))
+		return cmd_forecast(argc - 1, argv + 1);
+	if (!strcmp(cmd, "replay"))
+		return cmd_replay(argc - 1, argv + 1);
 	fprintf(stderr, "kpulse: unknown command '%s' (try kpulse --help)\n", cmd);
 	return EXIT_USAGE;
 }

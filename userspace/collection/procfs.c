@@ -57,7 +57,8 @@ int procfs_file_init(struct procfs_file *f, const char *root, const char *name, 
 	f->fd = -1;
 	f->max = max;
 	f->optional = optional;
-	if (snprintf(f->path, sizeof(f->path), "%s/%s", root, name) >= (int)sizeof(f->path))
+	if (snprintf(f->path, sizeof(f->path), "%s/%s", root, name) >= (int)sizeof(f->path) ||
+	    snprintf(f->label, sizeof(f->label), "/proc/%s", name) >= (int)sizeof(f->label))
 		return -ENAMETOOLONG;
 	return 0;
 }
@@ -126,7 +127,7 @@ void procfs_file_close(struct procfs_file *f)
 
 int procfs_file_report(const struct procfs_file *f, struct registry *r)
 {
-	struct metric_label l[] = {{"file", f->path}};
+	struct metric_label l[] = {{"file", f->label}};
 
 	if (!f->seen && !f->errors)
 		return 0;

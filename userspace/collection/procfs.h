@@ -40,6 +40,9 @@ long procfs_read_file(const char *path, char *buf, size_t len);
  */
 struct procfs_file {
 	char path[256];
+	/* "/proc/<name>" whatever the root: the file label of the error
+	 * counter names the kernel's file, not where a test keeps a copy. */
+	char label[64];
 	int fd;	       /* -1 while closed */
 	char *buf;     /* the last text read, NUL-terminated */
 	size_t cap;    /* bytes allocated for buf */

@@ -24,6 +24,8 @@
 #include "daemon/health.h"
 #include "daemon/round.h"
 #include "daemon/sink.h"
+#include "models/threshold.h"
+#include "models/models.h"
 #include "registry/registry.h"
 #include "store/store.h"
 #include "util/clock.h"
@@ -75,6 +77,8 @@ struct daemon {
 	struct registry *reg; /* the live registry; only the loop touches it */
 	struct auth *auth;
 	struct api *api;
+	struct threshold_tracker *predict; /* time-to-threshold predictions */
+	struct models *models; /* NULL when KPULSE_MODELS=off */
 	struct sink *sinks[DAEMON_MAX_SINKS];
 	size_t nsinks;
 	unsigned test_sink_delay_ms;
@@ -124,6 +128,15 @@ static void api_sink_round(void *ctx, struct round *r)
 }
 
 static const struct sink_ops api_sink_ops = {.name = "api", .on_round = api_sink_round};
+
+/* Time-to-threshold predictions: filesystems, memory, swap and configured
+ * limits, refitted as rounds arrive; the API serves what they publish. */
+static void predict_sink_round(void *ctx, struct round *r)
+{
+	threshold_tracker_observe(ctx, r->reg, r->timestamp);
+}
+
+static const struct sink_ops predict_sink_ops = {.name = "predict", .on_round = predict_sink_round};
 
 static void test_sink_round(void *ctx, struct round *r)
 {
@@ -275,6 +288,9 @@ static int start_api(struct daemon *d)
 	/* "" is unset; api_start() checks the pair and reads the files. */
 	o.tls_cert_file = cfg->tls_cert;
 	o.tls_key_file = cfg->tls_key;
+	o.forecast_horizon_s = cfg->forecast_horizon_s;
+	o.retention_raw_s = cfg->retention_raw_s;
+	o.retention_1m_s = cfg->retention_1m_s;
 	if (!api_host_is_loopback(cfg->listen_host) && !cfg->metrics_auth &&
 	    cfg->allow_remote_unauthenticated)
 		log_warn("API: listening on %s with /metrics and /healthz open to anyone who can "
@@ -291,6 +307,81 @@ static int start_api(struct daemon *d)
 	return 0;
 }
 
+/* Predictions sample each watched series at most PREDICT_POINTS times a
+ * window (and not more often than the rounds come). */
+#define PREDICT_POINTS	    360
+#define PREDICT_MAX_TARGETS 256
+
+static int start_predictions(struct daemon *d)
+{
+	const struct kpulse_config *cfg = &d->cfg;
+	struct threshold_options o = {
+	    .window_s = cfg->predict_window_s,
+	    .min_span_s = cfg->predict_min_history_s,
+	    .sample_every_s = fmax(cfg->interval_s, cfg->predict_window_s / PREDICT_POINTS),
+	    .horizon_s = cfg->predict_horizon_s,
+	    .max_targets = PREDICT_MAX_TARGETS,
+	};
+	struct threshold_rule *limits = NULL;
+	size_t nlimits = 0;
+	char err[256];
+	int r;
+
+	r = threshold_parse_limits(cfg->predict_limits, &limits, &nlimits, err, sizeof(err));
+	if (r) {
+		log_error("KPULSE_PREDICT_LIMITS: %s", err);
+		return r;
+	}
+	/* a window shorter than two samples cannot hold a trend */
+	if (o.window_s < 2 * o.sample_every_s)
+		o.window_s = 2 * o.sample_every_s;
+	d->predict = threshold_tracker_new(&o, limits, nlimits);
+	free(limits);
+	if (!d->predict) {
+		log_error("predictions: out of memory");
+		return -ENOMEM;
+	}
+	api_set_predictions(d->api, d->predict);
+	return add_sink(d, &predict_sink_ops, d->predict);
+}
+
+static void anomaly_thresholds(const struct kpulse_config *cfg, struct ensemble_options *o)
+{
+	ensemble_options_default(o);
+	o->info = cfg->anomaly_info;
+	o->warning = cfg->anomaly_warning;
+	o->critical = cfg->anomaly_critical;
+	o->cooldown_s = cfg->anomaly_cooldown_s;
+}
+
+/* The models sink: detectors, anomalies and their store tables. */
+static int start_models(struct daemon *d)
+{
+	const struct kpulse_config *cfg = &d->cfg;
+	struct models_options o;
+	char err[512] = "";
+	int r;
+
+	if (!cfg->models)
+		return 0;
+	models_options_default(&o);
+	o.include = cfg->models_include;
+	o.exclude = cfg->models_exclude;
+	o.max_series = cfg->models_max_series;
+	o.checkpoint_s = cfg->models_checkpoint_s;
+	anomaly_thresholds(cfg, &o.ensemble);
+	r = models_new(&o, d->store, &d->models, err, sizeof(err));
+	if (r) {
+		log_error("models: %s", err);
+		return r;
+	}
+	if (models_describe(d->reg)) {
+		log_error("out of memory");
+		return -ENOMEM;
+	}
+	return add_sink(d, &models_sink_ops, d->models);
+}
+
 static int start_sinks(struct daemon *d)
 {
 	const char *delay = getenv(TEST_SLOW_SINK_ENV);
@@ -299,6 +390,10 @@ static int start_sinks(struct daemon *d)
 	r = add_sink(d, &store_sink_ops, d);
 	if (!r)
 		r = add_sink(d, &api_sink_ops, d);
+	if (!r)
+		r = start_predictions(d);
+	if (!r)
+		r = start_models(d);
 	if (!r && delay && *delay) {
 		d->test_sink_delay_ms = (unsigned)strtoul(delay, NULL, 10);
 		log_warn("%s=%u: a test sink sleeps that long in every round", TEST_SLOW_SINK_ENV,
@@ -339,6 +434,15 @@ static void reload(struct daemon *d)
 	log_set_level(d->cfg.log_level);
 	log_set_format(d->cfg.log_format);
 	collector_set_top_k(d->col, d->cfg.top_k);
+	threshold_tracker_set_horizon(d->predict, d->cfg.predict_horizon_s);
+	if (d->models) {
+		struct ensemble_options o;
+
+		anomaly_thresholds(&d->cfg, &o);
+		if (models_set_thresholds(d->models, &o))
+			log_warn("reload: anomaly thresholds must be info <= warning <= critical; "
+				 "keeping the running ones");
+	}
 	log_info("reload: log level %s, log format %s, top-k %u", log_level_name(d->cfg.log_level),
 		 log_format_name(d->cfg.log_format), d->cfg.top_k);
 }
@@ -356,6 +460,8 @@ static void run_round(struct daemon *d, uint64_t seq, double interval_s)
 	registry_begin(d->reg, clock_wall_s(), interval_s);
 	r = collector_collect(d->col, d->reg);
 	r |= health_add(d->reg, d->store, d->sinks, d->nsinks, atomic_load(&d->events_rejected));
+	if (d->models)
+		r |= models_add_scores(d->models, d->reg);
 	registry_end(d->reg);
 	if (r)
 		log_warn("collection round incomplete: out of memory");
@@ -448,14 +554,18 @@ cleanup:
 	 * gets every round collected before the stop. */
 	for (size_t i = d->nsinks; i-- > 0;)
 		d->sinks[i] = sink_stop(d->sinks[i]);
+	/* after its sink stopped, before the store closes */
+	d->models = models_free(d->models);
 	if (d->store && !status) {
 		r = store_flush_sync(d->store);
 		if (r)
 			log_warn("final flush failed: %s; retrying while the store closes",
 				 strerror(-r));
 	}
-	/* The API before auth and the store: its handlers read both. */
+	/* The API before auth, the store and the predictions: its handlers
+	 * read them. */
 	api_stop(d->api);
+	threshold_tracker_free(d->predict);
 	auth_close(d->auth);
 	collector_free(d->col);
 	registry_free(d->reg);

@@ -50,7 +50,7 @@
 #include "registry/registry.h"
 
 /* The schema this code writes; older databases are migrated at open. */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 /* The file name the daemon uses inside its data directory. */
 #define STORE_DB_FILENAME "kpulse.db"
 
@@ -340,5 +340,85 @@ struct store_event_list *store_event_list_free(struct store_event_list *l);
  * above max_events), -ENOMEM or a database error. */
 int store_query_events(struct store *s, const struct store_event_query *q,
 		       struct store_event_list **ret_list);
+
+/* ------------------------------------------------------------ models */
+
+/*
+ * Anomalies and detector state (store_models.c). The models sink writes
+ * through connections of its own (struct store_models), on its own
+ * thread, so it never waits on the sample writer. A connection lives for
+ * one transaction (store_models_begin() .. commit or rollback) or one
+ * call, never between rounds: after a disk fault nothing of the models
+ * keeps the database files open.
+ */
+
+/* One anomaly record. Strings are owned by the record (or the list). */
+struct store_anomaly {
+	int64_t id;
+	char *series;
+	double start_ts, end_ts; /* unix seconds */
+	bool open;
+	char *severity;	    /* "info", "warning", "critical" */
+	double peak_score;  /* [0, 1] */
+	char *detectors;    /* "stream,iforest" */
+	char *contributors; /* JSON array: [{"series": KEY, "weight": W}, ...] */
+};
+
+struct store_models;
+
+/* Makes the models' handle, checking that a connection can be opened.
+ * Returns 0 and *ret, or a negative errno with a message in err. */
+int store_models_open(struct store *s, struct store_models **ret, char *err, size_t errlen);
+/* Accepts NULL; returns NULL. */
+struct store_models *store_models_close(struct store_models *m);
+
+/* Inserts or replaces the record with a->id, inside a transaction.
+ * Returns 0 or a negative errno (-EINVAL for NULL strings, a score out of
+ * [0, 1], an end before the start, or no transaction). */
+int store_models_put_anomaly(struct store_models *m, const struct store_anomaly *a);
+/* Marks every open anomaly ended (at start: the previous daemon stopped).
+ * Returns 0 or a negative errno. */
+int store_models_end_open(struct store_models *m);
+/* The highest anomaly id so far (0 when none). */
+int store_models_max_id(struct store_models *m, int64_t *ret_id);
+
+/* Saves one series' detector state (replacing the previous), inside a
+ * transaction. Returns 0 or a negative errno. */
+int store_models_put_state(struct store_models *m, const char *series, const char *kind, double ts,
+			   const void *blob, size_t len);
+/* A write transaction on a new connection; commit or rollback closes it.
+ * Returns 0, -EBUSY (one is open) or a database error. */
+int store_models_begin(struct store_models *m);
+int store_models_commit(struct store_models *m);
+void store_models_rollback(struct store_models *m);
+/* Calls fn for each saved state, stopping at the first non-zero return
+ * (which it returns). Returns 0 or a negative errno. */
+int store_models_load_states(struct store_models *m,
+			     int (*fn)(void *ctx, const char *series, const char *kind, double ts,
+				       const void *blob, size_t len),
+			     void *ctx);
+/* Deletes anomalies that ended before `before` and states not updated
+ * since `state_before`. Returns 0 or a negative errno. */
+int store_models_prune(struct store_models *m, double before, double state_before);
+
+/* The anomalies of a query, newest first. */
+struct store_anomaly_query {
+	double from, to;      /* those overlapping [from, to] */
+	const char *severity; /* at least this severity; NULL: all */
+	const char *series;   /* whose series or a contributor is this key; NULL: all */
+	size_t limit;	      /* 1..10000 */
+};
+
+struct store_anomaly_list {
+	struct store_anomaly *items;
+	size_t n;
+};
+
+struct store_anomaly_list *store_anomaly_list_free(struct store_anomaly_list *l);
+
+/* Returns 0 and *ret, -EINVAL (from > to, unknown severity, limit out of
+ * range), -ENOMEM or a database error. */
+int store_query_anomalies(struct store *s, const struct store_anomaly_query *q,
+			  struct store_anomaly_list **ret);
 
 #endif /* KPULSE_STORE_H */

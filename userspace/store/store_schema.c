@@ -213,6 +213,29 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     "  coalesce((SELECT max(bucket_ts) FROM samples_1h WHERE series_id = series.id), 0));"
     "CREATE INDEX series_last_seen ON series (last_seen_ts);"
     "PRAGMA user_version = 2;",
+
+    /* 2 -> 3: the anomaly models' records (store_models.c): anomalies with
+     * their contributing series (a JSON array), and each series' detector
+     * state, so a restart resumes where the daemon stopped */
+    "CREATE TABLE anomalies ("
+    "  id INTEGER PRIMARY KEY,"
+    "  series TEXT NOT NULL,"
+    "  start_ts REAL NOT NULL,"
+    "  end_ts REAL NOT NULL,"
+    "  open INTEGER NOT NULL,"
+    "  severity TEXT NOT NULL,"
+    "  peak_score REAL NOT NULL,"
+    "  detectors TEXT NOT NULL,"
+    "  contributors TEXT NOT NULL"
+    ");"
+    "CREATE INDEX anomalies_end ON anomalies (end_ts);"
+    "CREATE TABLE model_state ("
+    "  series TEXT PRIMARY KEY,"
+    "  kind TEXT NOT NULL,"
+    "  updated_ts REAL NOT NULL,"
+    "  state BLOB NOT NULL"
+    ") WITHOUT ROWID;"
+    "PRAGMA user_version = 3;",
 };
 
 _Static_assert(STORE_APPLICATION_ID == 1802532204, "application_id in migration 0");

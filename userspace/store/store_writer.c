@@ -332,8 +332,12 @@ static int flush_pending(struct store *s)
 	if (err) {
 		if (error_is_poison(err))
 			pending_release(s, false);
-		else if (error_needs_reconnect(err))
+		else if (error_needs_reconnect(err)) {
 			writer_disconnect(s);
+			/* the idle read connections too: nothing may keep the
+			 * files open while the disk recovers */
+			store_readers_close(s);
+		}
 		goto fail;
 	}
 	pending_release(s, true);

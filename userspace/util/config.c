@@ -128,6 +128,61 @@ const struct config_option config_options[] = {
      "Seconds between two counts of TCP sockets by state, each a walk of the kernel's whole "
      "connection table; 0 counts every round",
      CONFIG_SECONDS, 0, 3600, FIELD(tcp_states_interval_s)},
+    {"KPULSE_FORECAST_HORIZON", "forecast-horizon", "DURATION", "1h",
+     "How far ahead GET /api/v1/forecast looks when the request names no horizon", CONFIG_DURATION,
+     60, DAYS(7), FIELD(forecast_horizon_s)},
+    {"KPULSE_PREDICT_WINDOW", "predict-window", "DURATION", "1h",
+     "History a time-to-threshold trend (filesystem full, memory or swap exhausted, "
+     "configured limits) is fitted on",
+     CONFIG_DURATION, 60, DAYS(7), FIELD(predict_window_s)},
+    {"KPULSE_PREDICT_MIN_HISTORY", "predict-min-history", "DURATION", "5m",
+     "Least history a time-to-threshold prediction is made from", CONFIG_DURATION, 10, DAYS(7),
+     FIELD(predict_min_history_s)},
+    {"KPULSE_PREDICT_HORIZON", "predict-horizon", "DURATION", "24h",
+     "A predicted crossing within this time is an alert-worthy event", CONFIG_DURATION, 60,
+     DAYS(365), .flags = CONFIG_RELOADABLE, FIELD(predict_horizon_s)},
+    {"KPULSE_PREDICT_LIMITS", "predict-limits", "LIMITS", "",
+     "Series to predict against a limit, comma-separated NAME>LIMIT (rising) or NAME<LIMIT "
+     "(falling), e.g. kpulse_mem_dirty_bytes>2e9 (empty: none)",
+     CONFIG_STRING, 3, CONFIG_LINE_MAX - 1, FIELD(predict_limits)},
+    {"KPULSE_MULTIVAR_WINDOW", "multivar-window", "DURATION", "1m",
+     "Window of the multivariate detectors' features (each series' mean and its change)",
+     CONFIG_DURATION, 1, 3600, FIELD(multivar_window_s)},
+    {"KPULSE_MULTIVAR_HISTORY", "multivar-history", "DURATION", "24h",
+     "History the Isolation Forest and LOF are trained on", CONFIG_DURATION, 600, DAYS(7),
+     FIELD(multivar_history_s)},
+    {"KPULSE_MULTIVAR_RETRAIN", "multivar-retrain", "DURATION", "1h",
+     "How often the Isolation Forest and LOF are retrained in the background", CONFIG_DURATION, 60,
+     DAYS(7), FIELD(multivar_retrain_s)},
+    {"KPULSE_MODELS", "models", "on|off", "on",
+     "Whether the anomaly models run (a score per modelled series, anomalies in the store)",
+     CONFIG_BOOL, FIELD(models)},
+    {"KPULSE_MODELS_INCLUDE", "models-include", "PATTERNS", "@default",
+     "Metric names the models look at: comma-separated globs; @default is the built-in list "
+     "of host-level series, @custom every metric not named kpulse_*",
+     CONFIG_STRING, 1, CONFIG_LIST_MAX - 1, FIELD(models_include)},
+    {"KPULSE_MODELS_EXCLUDE", "models-exclude", "PATTERNS", "@default",
+     "Metric names the models skip even when included: comma-separated globs; @default skips "
+     "per-process rows (empty skips nothing)",
+     CONFIG_STRING, 1, CONFIG_LIST_MAX - 1, FIELD(models_exclude)},
+    {"KPULSE_MODELS_MAX_SERIES", "models-max-series", "N", "500",
+     "Most series with an anomaly model (about 4 KB of memory each)", CONFIG_UINT, 1, 10000,
+     FIELD(models_max_series)},
+    {"KPULSE_MODELS_CHECKPOINT", "models-checkpoint", "DURATION", "5m",
+     "How often the models' state is saved to the store (and at stop)", CONFIG_DURATION, 10,
+     DAYS(1), FIELD(models_checkpoint_s)},
+    {"KPULSE_ANOMALY_INFO", "anomaly-info", "SCORE", "0.5",
+     "Anomaly score that opens an anomaly (severity info)", CONFIG_NUMBER, 0.01, 1,
+     .flags = CONFIG_RELOADABLE, FIELD(anomaly_info)},
+    {"KPULSE_ANOMALY_WARNING", "anomaly-warning", "SCORE", "0.7",
+     "Anomaly score from which an anomaly is a warning", CONFIG_NUMBER, 0.01, 1,
+     .flags = CONFIG_RELOADABLE, FIELD(anomaly_warning)},
+    {"KPULSE_ANOMALY_CRITICAL", "anomaly-critical", "SCORE", "0.9",
+     "Anomaly score from which an anomaly is critical", CONFIG_NUMBER, 0.01, 1,
+     .flags = CONFIG_RELOADABLE, FIELD(anomaly_critical)},
+    {"KPULSE_ANOMALY_COOLDOWN", "anomaly-cooldown", "DURATION", "5m",
+     "A series crossing the threshold again this soon after its anomaly ended continues it",
+     CONFIG_DURATION, 0, DAYS(1), .flags = CONFIG_RELOADABLE, FIELD(anomaly_cooldown_s)},
 };
 
 const size_t config_option_count = sizeof(config_options) / sizeof(config_options[0]);
@@ -356,6 +411,7 @@ static const char *config_option_range(const struct config_option *opt, char *bu
 	buf[0] = '\0';
 	switch (opt->kind) {
 	case CONFIG_SECONDS:
+	case CONFIG_NUMBER:
 	case CONFIG_UINT:
 		snprintf(buf, len, "%.15g to %.15g", opt->min, opt->max);
 		break;
@@ -405,6 +461,9 @@ static void describe_accepted(const struct config_option *opt, char *buf, size_t
 	case CONFIG_SECONDS:
 		snprintf(buf, len, "is not a number of seconds between %.15g and %.15g", opt->min,
 			 opt->max);
+		break;
+	case CONFIG_NUMBER:
+		snprintf(buf, len, "is not a number between %.15g and %.15g", opt->min, opt->max);
 		break;
 	case CONFIG_DURATION:
 		format_duration(lo, sizeof(lo), opt->min);
@@ -530,6 +589,7 @@ static int parse_value(const struct config_option *opt, const char *value, struc
 
 	switch (opt->kind) {
 	case CONFIG_SECONDS:
+	case CONFIG_NUMBER:
 		if (parse_double(value, opt->min, opt->max, &d) < 0)
 			return -EINVAL;
 		memcpy(dst, &d, sizeof(d));

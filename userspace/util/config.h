@@ -33,7 +33,8 @@
 #define CONFIG_LINE_MAX 4096
 /* Passwords and the JWT secret, with their NUL. */
 #define CONFIG_SECRET_MAX 1025
-/* Comma-separated lists (filesystem types, mount points), with their NUL. */
+/* Comma-separated lists (filesystem types, mount points, the models' series
+ * patterns), with their NUL. */
 #define CONFIG_LIST_MAX 1024
 
 struct kpulse_config {
@@ -74,12 +75,32 @@ struct kpulse_config {
 	uint32_t max_interfaces;
 	uint32_t max_block_devices;
 	double tcp_states_interval_s; /* between two counts of TCP sockets by state */
+	/* models: forecasts, time-to-threshold predictions, multivariate */
+	double forecast_horizon_s;	      /* GET /api/v1/forecast without horizon= */
+	double predict_window_s;	      /* history a time-to-threshold trend is fitted on */
+	double predict_min_history_s;	      /* no prediction from less history */
+	double predict_horizon_s;	      /* a predicted time inside it is alert-worthy */
+	char predict_limits[CONFIG_LINE_MAX]; /* "NAME>LIMIT,NAME<LIMIT" */
+	double multivar_window_s;	      /* feature window of IF and LOF */
+	double multivar_history_s;	      /* their training history */
+	double multivar_retrain_s;	      /* how often they are retrained */
+	/* anomaly models (models/) */
+	bool models;			      /* the models sink runs */
+	char models_include[CONFIG_LIST_MAX]; /* series_select patterns */
+	char models_exclude[CONFIG_LIST_MAX];
+	uint32_t models_max_series;
+	double models_checkpoint_s; /* how often detector state is saved */
+	double anomaly_info;	    /* severity thresholds on the score */
+	double anomaly_warning;
+	double anomaly_critical;
+	double anomaly_cooldown_s; /* a crossing this soon after an end continues it */
 };
 
 /* How a value is read and checked; each kind has its own message for a
  * value it refuses. */
 enum config_kind {
 	CONFIG_SECONDS,	 /* a plain number of seconds, min..max (double field) */
+	CONFIG_NUMBER,	 /* a plain number, min..max (double field): scores, ratios */
 	CONFIG_DURATION, /* a number with unit s, m, h or d, min..max seconds (double) */
 	CONFIG_UINT,	 /* a whole number min..max (uint32_t or uint64_t field) */
 	CONFIG_BOOL,	 /* on/off, true/false, yes/no, 1/0 (bool) */

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# models_bench.sh - what the anomaly models add to the daemon (part of
+# `make bench`, root): the daemon runs with every default series modelled,
+# then with KPULSE_MODELS=off, side by side in one window, at the default
+# 1 s interval. Figures:
+#   - CPU: the models sink's own busy time (kpulse_sink_busy_seconds_total
+#     {sink="models"}) over the wall time, in % of one core (target < 2%),
+#     and the whole daemon's CPU time with models on and off;
+#   - memory per series: the models' fixed part (buffers sized for
+#     KPULSE_MODELS_MAX_SERIES, episodes) would swamp a difference of a few
+#     dozen series, so a third run models every series of the round
+#     (KPULSE_MODELS_INCLUDE='*', per-process rows too) and the figure is the
+#     RSS difference between the two runs with models over the difference in
+#     modelled series (target < 4 KB); the RSS difference with models off is
+#     shown too.
+# Env: KPULSE_BIN (required), BENCH_MODELS_S (seconds per run, default 60).
+set -uo pipefail
+
+secs=${BENCH_MODELS_S:-60}
+tmp=$(mktemp -d /tmp/kpulse-models-bench.XXXXXX) || exit 1
+pid=""
+cleanup() {
+	[ -n "$pid" ] && kill -INT "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# run MODELS(on|off) INCLUDE EXCLUDE -> prints "cpu_s rss_kib busy_s series wall_s"
+run() {
+	local p out
+	p=$(port)
+	rm -rf "$tmp/data"
+	KPULSE_LISTEN=127.0.0.1:$p KPULSE_MODELS=$1 KPULSE_MODELS_INCLUDE=$2 \
+		KPULSE_MODELS_EXCLUDE=$3 KPULSE_MODELS_MAX_SERIES=10000 \
+		"$KPULSE_BIN" run --data-dir "$tmp/data" --interval 1 >"$tmp/log" 2>&1 &
+	pid=$!
+	for _ in $(seq 200); do
+		grep -q "kpulse running" "$tmp/log" && break
+		sleep 0.1
+	done
+	# CPU from the end of start-up (probe loading is not the models' cost)
+	sleep 5
+	local t0 c0
+	t0=$(date +%s.%N)
+	c0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+	sleep "$secs"
+	out=$(curl -s "127.0.0.1:$p/metrics")
+	local c1 t1 rss busy series hz
+	c1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+	t1=$(date +%s.%N)
+	rss=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
+	hz=$(getconf CLK_TCK)
+	busy=$(printf '%s\n' "$out" | awk '/^kpulse_sink_busy_seconds_total\{sink="models"\}/ {print $2}')
+	series=$(printf '%s\n' "$out" | awk '/^kpulse_models_series / {print $2}')
+	kill -INT "$pid"
+	wait "$pid" 2>/dev/null
+	pid=""
+	echo "$(echo "($c1 - $c0) / $hz" | bc -l) $rss ${busy:-0} ${series:-0} $(echo "$t1 - $t0" | bc -l)"
+}
+
+read -r cpu_on rss_on busy series wall < <(run on @default @default)
+read -r _ rss_all busy_all series_all wall_all < <(run on '*' 'kpulse_anomaly_*')
+read -r cpu_off rss_off _ _ wall_off < <(run off @default @default)
+[ -n "${series:-}" ] && [ "${series%.*}" -gt 0 ] 2>/dev/null || {
+	echo "models bench: no modelled series reported"
+	exit 1
+}
+/usr/bin/python3 - "$cpu_on" "$rss_on" "$busy" "$series" "$wall" "$cpu_off" "$rss_off" "$wall_off" \
+	"$rss_all" "$busy_all" "$series_all" "$wall_all" <<'PY'
+import sys
+(cpu_on, rss_on, busy, series, wall, cpu_off, rss_off, wall_off, rss_all, busy_all, series_all,
+ wall_all) = map(float, sys.argv[1:])
+sink_pct = 100 * busy / wall
+per_series = ((rss_all - rss_on) * 1024 / (series_all - series)
+              if series_all > series else float("nan"))
+print(f"daemon with models on for every default series ({series:.0f} series, 1 s interval, "
+      f"{wall:.0f} s per run, on then off):")
+print(f"  models sink CPU   {sink_pct:6.3f} % of one core (busy {busy:.3f} s)   "
+      f"target < 2%: {'PASS' if sink_pct < 2 else 'FAIL'}")
+print(f"  daemon CPU        on {100 * cpu_on / wall:6.3f} %, off {100 * cpu_off / wall_off:6.3f} % "
+      f"of one core (whole process, noisy)")
+print(f"  every series      {series_all:.0f} series: models sink CPU "
+      f"{100 * busy_all / wall_all:.3f} % of one core")
+print(f"  daemon RSS        off {rss_off:.0f} KiB, on {rss_on:.0f} KiB, every series "
+      f"{rss_all:.0f} KiB: {per_series:.0f} bytes per added modelled series "
+      f"(includes its score series in the store's caches)   target < 4096: "
+      f"{'PASS' if per_series < 4096 else 'FAIL'}")
+PY
