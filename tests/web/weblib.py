@@ -156,7 +156,7 @@ class Browser:
     def wait_chart(self, name, cells=False):
         def ready():
             c = self.chart(name)
-            return c if c and c["points"] > 0 and (not cells or c["cells"] > 0) else None
+            return c if c and c["points"] > 0 and c["xs"] > 1 and (not cells or c["cells"] > 0) else None
         return self.wait(ready, f"chart {name} with data{' and cells' if cells else ''}")
 
     def screenshot(self, name):

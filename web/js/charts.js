@@ -22,6 +22,8 @@ export const SEVERITY_COLORS = {
 	critical: 'rgba(248,81,73,0.26)',
 };
 
+export const SEVERITY_BARS = { info: '#58a6ff', warning: '#d29922', critical: '#f85149' };
+
 // The registry the browser tests read: name -> {u, points()}.
 globalThis.kpulse = globalThis.kpulse || { charts: new Map() };
 export const registry = globalThis.kpulse.charts;
@@ -31,7 +33,9 @@ export function alpha(hex, a) {
 	return `rgba(${(n >> 16) & 255},${(n >> 8) & 255},${n & 255},${a})`;
 }
 
-// Draws [{from, to, severity}] spans behind the series.
+// Draws [{from, to, severity}] spans behind the series, at least a few
+// pixels wide with a stronger bar on top so a short one is still seen;
+// {at, label} markers are dashed vertical lines.
 export function spansPlugin(getSpans) {
 	return {
 		hooks: {
@@ -43,11 +47,35 @@ export function spansPlugin(getSpans) {
 					const { left, top, width, height } = u.bbox;
 					ctx.save();
 					for (const s of spans) {
-						const x0 = Math.max(left, u.valToPos(s.from, 'x', true));
-						const x1 = Math.min(left + width, u.valToPos(s.to, 'x', true));
-						if (!(x1 > x0 - 2)) continue;
+						if (s.at !== undefined) {
+							const x = u.valToPos(s.at, 'x', true);
+							if (x < left || x > left + width) continue;
+							ctx.strokeStyle = 'rgba(230,237,243,0.45)';
+							ctx.setLineDash([4, 4]);
+							ctx.beginPath();
+							ctx.moveTo(x, top);
+							ctx.lineTo(x, top + height);
+							ctx.stroke();
+							ctx.setLineDash([]);
+							if (s.label) {
+								ctx.fillStyle = 'rgba(230,237,243,0.7)';
+								ctx.font = `${Math.round(11 * devicePixelRatio)}px sans-serif`;
+								ctx.fillText(s.label, x + 4, top + 12 * devicePixelRatio);
+							}
+							continue;
+						}
+						let x0 = Math.max(left, u.valToPos(s.from, 'x', true));
+						let x1 = Math.min(left + width, u.valToPos(s.to, 'x', true));
+						if (x1 < left || x0 > left + width) continue;
+						if (x1 - x0 < 6) {
+							const mid = (x0 + x1) / 2;
+							x0 = mid - 3;
+							x1 = mid + 3;
+						}
 						ctx.fillStyle = SEVERITY_COLORS[s.severity] || SEVERITY_COLORS.info;
-						ctx.fillRect(x0, top, Math.max(2, x1 - x0), height);
+						ctx.fillRect(x0, top, x1 - x0, height);
+						ctx.fillStyle = SEVERITY_BARS[s.severity] || SEVERITY_BARS.info;
+						ctx.fillRect(x0, top, x1 - x0, 3);
 					}
 					ctx.restore();
 				},
@@ -56,14 +84,14 @@ export function spansPlugin(getSpans) {
 	};
 }
 
-// Time labels: seconds shown only when the view spans under 10 minutes.
+// Time labels: seconds only when the ticks are less than a minute apart.
 const pad2 = (n) => String(n).padStart(2, '0');
 export function timeAxisValues(u, splits) {
-	const span = u.scales.x.max - u.scales.x.min;
+	const step = splits.length > 1 ? splits[1] - splits[0] : 60;
 	return splits.map((ts) => {
 		const d = new Date(ts * 1000);
 		const hm = `${pad2(d.getHours())}:${pad2(d.getMinutes())}`;
-		return span < 600 ? `${hm}:${pad2(d.getSeconds())}` : hm;
+		return step < 60 || ts % 60 ? `${hm}:${pad2(d.getSeconds())}` : hm;
 	});
 }
 
@@ -78,7 +106,7 @@ export const BYTE_INCRS = [];
 for (const p of [1, 1024, 1024 ** 2, 1024 ** 3, 1024 ** 4, 1024 ** 5])
 	for (const m of [1, 2, 5, 10, 20, 50, 100, 200, 500]) BYTE_INCRS.push(m * p);
 
-export const xAxis = () => ({ stroke: AXIS, grid: { stroke: GRID }, ticks: { stroke: GRID }, values: timeAxisValues, space: 60 });
+export const xAxis = () => ({ stroke: AXIS, grid: { stroke: GRID }, ticks: { stroke: GRID }, values: timeAxisValues, space: 80 });
 
 // The time range of a chart: the last windowS seconds up to the newest
 // point, or less while there is less data (a young daemon, a fresh login),
@@ -109,7 +137,7 @@ function countPoints(data) {
 
 // A uPlot time chart in a new element.
 //   series: [{label, color, fmt, dash, fill}]
-//   opts: {name, height, yFmt, yIncrs, yMin, yMax, stacked, bands, windowS,
+//   opts: {name, height, yFmt, yIncrs, yMin, yMax, zero, stacked, bands, windowS,
 //          spans: () => [...], log}
 // Returns {el, u, setData(xs, ys), destroy()}.
 export function timeChart(opts) {
@@ -158,7 +186,8 @@ export function timeChart(opts) {
 					distr: opts.log ? 3 : 1,
 					log: opts.log || undefined,
 					range: (u, min, max) => {
-						let lo = opts.yMin !== undefined ? opts.yMin : Math.min(0, min);
+						// From zero unless told otherwise (opts.zero false: the data's own range).
+						let lo = opts.yMin !== undefined ? opts.yMin : opts.zero === false ? min - (max - min) * 0.05 : Math.min(0, min);
 						let hi = opts.yMax !== undefined ? Math.max(opts.yMax, max || 0) : max;
 						if (!Number.isFinite(lo)) lo = 0;
 						if (!Number.isFinite(hi) || hi <= lo) hi = lo + 1;
@@ -213,7 +242,10 @@ export function timeChart(opts) {
 	};
 	const ro = new ResizeObserver(() => {
 		const w = Math.max(200, el.clientWidth);
-		if (Math.abs(w - u.width) > 1) u.setSize({ width: w, height: opts.height || 200 });
+		if (Math.abs(w - u.width) > 1) {
+			u.setSize({ width: w, height: opts.height || 200 });
+			legendToLatest(u);
+		}
 	});
 	ro.observe(el);
 	if (opts.name) registry.set(opts.name, chart);

@@ -113,6 +113,16 @@ function trim(x, digits) {
 	return s.includes('.') && !s.includes('e') ? s.replace(/\.?0+$/, '') : s;
 }
 
+// A formatter for a metric's values from its name's unit suffix; stat is
+// how the value was taken (rate: per second; p99: a histogram quantile).
+export function unitFormat(name, stat) {
+	const rate = stat === 'rate' || stat === 'per_s';
+	if (/_bytes(_total)?$/.test(name)) return rate ? fmtBytesRate : fmtBytes;
+	if (/_seconds(_total)?$/.test(name)) return rate ? (v) => fmtPct(v * 100) : fmtSeconds;
+	if (/_ratio$/.test(name)) return (v) => fmtPct(v * 100);
+	return rate ? (v) => `${fmtNum(v)}/s` : (v) => fmtNum(v);
+}
+
 // {k: "v"} as k="v",... (what the API's selectors and the legends show).
 export function labelText(labels, skip = []) {
 	return Object.entries(labels || {})

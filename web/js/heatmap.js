@@ -164,7 +164,10 @@ export function heatmap({ name, height = 220, columns, spans, windowS = 300 }) {
 	chart.redraw = () => u.redraw(false, true);
 	const ro = new ResizeObserver(() => {
 		const w = Math.max(200, el.clientWidth);
-		if (Math.abs(w - u.width) > 1) u.setSize({ width: w, height });
+		if (Math.abs(w - u.width) > 1) {
+			u.setSize({ width: w, height });
+			legendToLatest(u);
+		}
 	});
 	ro.observe(el);
 	chart.destroy = () => {

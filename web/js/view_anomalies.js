@@ -3,10 +3,10 @@
 // anomalies of the last day (GET /api/v1/anomalies), and for the one
 // selected, its series around the anomaly with the span shaded.
 
-import { h, panel, replace, fmtDateTime, fmtDuration, fmtNum, message, selector } from './dom.js';
+import { h, panel, replace, fmtDateTime, fmtDuration, fmtNum, message, selector, unitFormat } from './dom.js';
 import { api, queryRange, window_ } from './api.js';
-import { nextRound, seriesOf } from './live.js';
-import { timeChart, joinSeries, palette } from './charts.js';
+import { nextRound, seriesOf, seriesKey, subscribe } from './live.js';
+import { timeChart, joinSeries, palette, Rolling } from './charts.js';
 import { anomalyMetric } from './anomaly_spans.js';
 
 const SCORE_WINDOW_S = 900;
@@ -54,6 +54,9 @@ export function mount(root) {
 		panel('Selected anomaly', { name: 'anomaly-detail' }, detailBox)
 	);
 
+	// The scores of the series most surprising now: their stored history,
+	// then each round's value from the stream.
+	let scores = null; // {keys, roll, chart}
 	async function loadScores() {
 		const doc = await nextRound();
 		const top = seriesOf(doc, 'kpulse_anomaly_score')
@@ -70,15 +73,31 @@ export function mount(root) {
 		);
 		const chart = timeChart({
 			name: 'anomaly-scores',
+			windowS: SCORE_WINDOW_S,
 			yFmt: (v) => v.toFixed(2),
 			yMin: 0,
 			yMax: 1,
 			series: top.map((m, i) => ({ label: scoreLabel(m), color: palette[i] })),
 		});
 		charts.push(chart);
+		const roll = new Rolling(top.length, SCORE_WINDOW_S);
 		const j = joinSeries(res);
-		chart.setData(j.xs, j.ys);
+		roll.load(j.xs, j.ys);
+		scores = { keys: top.map((m) => seriesKey(m.name, m.labels)), roll, chart };
+		chart.setData(roll.xs, roll.ys);
 		replace(scoresBox, chart.el);
+	}
+
+	function onRound(doc) {
+		if (!scores) return;
+		scores.roll.push(
+			doc.timestamp,
+			scores.keys.map((k) => {
+				const m = doc.byKey.get(k);
+				return m && Number.isFinite(m.value) ? m.value : null;
+			})
+		);
+		scores.chart.setData(scores.roll.xs, scores.roll.ys);
 	}
 
 	function renderTable() {
@@ -140,7 +159,7 @@ export function mount(root) {
 			if (detailChart) detailChart.destroy();
 			const chart = (detailChart = timeChart({
 				name: 'anomaly-detail',
-				yFmt: (v) => fmtNum(v),
+				yFmt: unitFormat(k.name, k.stat),
 				series: [{ label: `${a.series}`, color: palette[0] }],
 				spans: () => [{ from: a.start, to: end, severity: a.severity }],
 			}));
@@ -178,11 +197,13 @@ export function mount(root) {
 		if (!abort.signal.aborted) replace(box, message('error', `${what}: ${e.message}`));
 	};
 	loadScores().catch(fail(scoresBox, 'Anomaly scores'));
+	const off = subscribe(onRound);
 	loadList().catch(fail(tableBox, 'Anomalies'));
 	const timer = setInterval(() => loadList().catch(fail(tableBox, 'Anomalies')), 30000);
 
 	return () => {
 		abort.abort();
+		off();
 		clearInterval(timer);
 		for (const c of charts) c.destroy();
 		if (detailChart) detailChart.destroy();

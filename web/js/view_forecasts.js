@@ -7,7 +7,7 @@
 import { h, panel, replace, fmtBytes, fmtNum, fmtDuration, fmtDateTime, labelText, message, selector } from './dom.js';
 import { api, has, queryRange } from './api.js';
 import { nextRound, seriesOf } from './live.js';
-import { timeChart, joinSeries, alpha, palette } from './charts.js';
+import { timeChart, joinSeries, alpha, palette, BYTE_INCRS } from './charts.js';
 
 const HORIZONS = [
 	['15m', 900],
@@ -19,14 +19,14 @@ const KIND_LABELS = { filesystem_full: 'filesystem full', memory_exhausted: 'mem
 // The series a person is likely to ask about, each matching one series.
 function choices(doc) {
 	const out = [
-		{ label: 'Available memory', sel: 'kpulse_mem_available_bytes', fmt: fmtBytes },
+		{ label: 'Available memory', sel: 'kpulse_mem_available_bytes', fmt: fmtBytes, bytes: true },
 		{ label: 'Load (1 min)', sel: 'kpulse_load1', fmt: (v) => fmtNum(v) },
 		{ label: 'Runnable tasks', sel: 'kpulse_procs_running', fmt: (v) => fmtNum(v) },
 	];
 	for (const m of seriesOf(doc, 'kpulse_filesystem_avail_bytes'))
-		out.push({ label: `Free space on ${m.labels.mountpoint}`, sel: selector(m.name, m.labels), fmt: fmtBytes });
+		out.push({ label: `Free space on ${m.labels.mountpoint}`, sel: selector(m.name, m.labels), fmt: fmtBytes, bytes: true });
 	for (const m of seriesOf(doc, 'kpulse_net_rx_bytes_total').filter((x) => x.labels.interface !== 'lo'))
-		out.push({ label: `Received on ${m.labels.interface} (bytes/s)`, sel: selector(m.name, m.labels), fmt: (v) => `${fmtBytes(v)}/s` });
+		out.push({ label: `Received on ${m.labels.interface} (bytes/s)`, sel: selector(m.name, m.labels), fmt: (v) => `${fmtBytes(v)}/s`, bytes: true });
 	return out;
 }
 
@@ -88,7 +88,17 @@ export function mount(root) {
 		);
 	}
 
-	async function loadForecast() {
+	// One forecast at a time from this page (the daemon computes one at a
+	// time and answers 503 to the next); only the latest choice is drawn.
+	let chain = Promise.resolve();
+	let wanted = 0;
+	function loadForecast() {
+		const id = ++wanted;
+		chain = chain.then(() => (id === wanted ? drawForecast() : null));
+		return chain;
+	}
+
+	async function drawForecast() {
 		const choice = options[Number(seriesSelect.value) || 0];
 		if (!choice) return;
 		const horizon = Number(horizonSelect.value);
@@ -129,6 +139,8 @@ export function mount(root) {
 			name: 'forecast',
 			height: 260,
 			yFmt: choice.fmt,
+			yIncrs: choice.bytes ? BYTE_INCRS : undefined,
+			zero: false,
 			series: [
 				{ label: 'history', color: palette[8] },
 				{ label: 'forecast', color: c, width: 2 },
@@ -137,6 +149,7 @@ export function mount(root) {
 				{ label: '95% high', color: alpha(c, 0.25), width: 1, dash: [3, 3] },
 				{ label: '95% low', color: alpha(c, 0.25), width: 1, dash: [3, 3] },
 			],
+			spans: () => [{ at: s.last_ts, label: 'forecast' }],
 			bands: [
 				{ series: [2, 3], fill: alpha(c, 0.22) },
 				{ series: [4, 2], fill: alpha(c, 0.1) },
