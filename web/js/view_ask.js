@@ -23,13 +23,20 @@ export function mount(root) {
 		return li;
 	}
 
+	// {answer: {text, source, provider, note} | text, window: {said}, ...}
 	function answerBody(r) {
 		if (typeof r === 'string') return [h('div', { class: 'prose', text: r })];
-		const text = pick(r, 'answer', 'text', 'analysis', 'reply', 'content');
-		const rest = Object.fromEntries(Object.entries(r || {}).filter(([k]) => !['answer', 'text', 'analysis', 'reply', 'content'].includes(k)));
+		const ans = pick(r, 'answer', 'analysis', 'reply');
+		const text = ans && typeof ans === 'object' ? pick(ans, 'text', 'content') : ans !== undefined ? ans : pick(r, 'text', 'content');
+		const meta = [];
+		if (ans && typeof ans === 'object') meta.push(...['source', 'provider', 'model'].map((k) => ans[k]).filter(Boolean));
+		if (r.window && r.window.said) meta.push(`window: ${r.window.said}`);
+		const rest = Object.fromEntries(Object.entries(r || {}).filter(([k]) => !['answer', 'analysis', 'reply', 'text', 'content', 'question', 'window'].includes(k)));
 		return [
-			text !== undefined ? h('div', { class: 'prose', text: typeof text === 'string' ? text : JSON.stringify(text, null, 2) }) : null,
-			Object.keys(rest).length ? h('details', { class: 'provenance' }, h('summary', { text: 'details' }), renderValue(rest, 1)) : null,
+			h('div', { class: 'prose', text: typeof text === 'string' ? text : JSON.stringify(text ?? r, null, 2) }),
+			meta.length ? h('div', { class: 'muted', text: meta.join(' · ') }) : null,
+			ans && typeof ans === 'object' && ans.note ? h('div', { class: 'muted', text: ans.note }) : null,
+			Object.keys(rest).length ? h('details', { class: 'provenance' }, h('summary', { text: 'reading and evidence' }), renderValue(rest, 1)) : null,
 		];
 	}
 

@@ -123,15 +123,17 @@ function timelineList(items) {
 		{ class: 'timeline' },
 		items.map((t) => {
 			const ts = pick(t, 'ts', 'timestamp', 'time', 'at');
-			const what = pick(t, 'text', 'message', 'event', 'kind', 'type', 'action');
-			const who = pick(t, 'user', 'by', 'author');
+			const kind = pick(t, 'kind', 'type', 'action', 'event');
+			const text = pick(t, 'detail', 'text', 'message');
+			const who = pick(t, 'who', 'user', 'by', 'author');
 			return h(
 				'li',
-				{},
+				{ dataset: { kind: kind || '' } },
 				h('span', { class: 'when', text: fmtDateTime(ts) }),
-				h('span', { class: 'what', text: typeof what === 'object' ? JSON.stringify(what) : String(what ?? '') }),
-				who ? h('span', { class: 'who', text: ` — ${who}` }) : null,
-				typeof t === 'object' ? extraFields(t, ['ts', 'timestamp', 'time', 'at', 'text', 'message', 'event', 'kind', 'type', 'action', 'user', 'by', 'author']) : null
+				kind ? h('span', { class: 'badge', text: String(kind) }) : null,
+				who ? h('span', { class: 'who', text: String(who) }) : null,
+				text !== undefined ? h('div', { class: 'what', text: typeof text === 'object' ? JSON.stringify(text) : String(text) }) : null,
+				typeof t === 'object' ? extraFields(t, ['ts', 'timestamp', 'time', 'at', 'detail', 'text', 'message', 'event', 'kind', 'type', 'action', 'who', 'user', 'by', 'author']) : null
 			);
 		})
 	);
@@ -142,16 +144,36 @@ function extraFields(obj, known) {
 	return Object.keys(rest).length ? h('div', { class: 'extra' }, renderValue(rest, 1)) : null;
 }
 
-function analysisBlock(a) {
+// The analyses of an incident, newest first: the built-in analyst's
+// reading and the LLM's answers, each with where it came from.
+function analysisBlock(inc) {
+	const list = pick(inc, 'analyses');
+	if (Array.isArray(list) && list.length) {
+		return h(
+			'ol',
+			{ class: 'analyses' },
+			list
+				.slice()
+				.sort((a, b) => (pick(b, 'ts') || 0) - (pick(a, 'ts') || 0))
+				.map((a) => {
+					const source = [pick(a, 'analyst'), pick(a, 'provider'), pick(a, 'model')].filter(Boolean).join(' · ');
+					return h(
+						'li',
+						{},
+						h('span', { class: 'when', text: fmtDateTime(pick(a, 'ts')) }),
+						h('span', { class: `badge ${pick(a, 'status') === 'failed' ? 'sev-warning' : ''}`, text: source || 'analysis' }),
+						pick(a, 'question') ? h('div', { class: 'muted', text: `Q: ${a.question}` }) : null,
+						h('div', { class: 'prose', text: String(pick(a, 'text') || '') }),
+						pick(a, 'detail') ? h('details', { class: 'provenance' }, h('summary', { text: 'details' }), renderValue(a.detail, 1)) : null
+					);
+				})
+		);
+	}
+	const a = pick(inc, 'analysis', 'explanation', 'reading');
 	if (!a) return message('info', 'No analysis yet.');
 	if (typeof a === 'string') return h('div', { class: 'prose', text: a });
-	const text = pick(a, 'text', 'answer', 'summary', 'explanation', 'reading');
-	return h(
-		'div',
-		{},
-		text ? h('div', { class: 'prose', text: String(text) }) : null,
-		extraFields(a, ['text', 'answer', 'summary', 'explanation', 'reading'])
-	);
+	const text = pick(a, 'text', 'answer', 'summary', 'explanation');
+	return h('div', {}, text ? h('div', { class: 'prose', text: String(text) }) : null, extraFields(a, ['text', 'answer', 'summary', 'explanation']));
 }
 
 function detailView(root, abort, id) {
@@ -242,8 +264,20 @@ function detailView(root, abort, id) {
 		replace(
 			head,
 			h('h3', {}, sevBadge(inc), stateBadge(inc), ' ', titleOf(inc)),
-			h('p', { class: 'note' }, `Opened ${fmtDateTime(start)}${end ? `, resolved ${fmtDateTime(end)}` : ''}${Number.isFinite(start) ? ` (${fmtDuration((end || Date.now() / 1000) - start)})` : ''}.`),
-			extraFields(inc, ['id', 'incident_id', 'title', 'summary', 'name', 'state', 'status', 'severity', 'evidence', 'timeline', 'analysis', 'comments', 'opened_at', 'started_at', 'start', 'start_ts', 'created_at', 'resolved_at', 'end', 'end_ts', 'closed_at', 'timestamp'])
+			h(
+				'p',
+				{ class: 'note' },
+				`Opened ${fmtDateTime(start)}${end ? `, resolved ${fmtDateTime(end)}` : ''}${Number.isFinite(start) ? ` (${fmtDuration((end || Date.now() / 1000) - start)})` : ''}` +
+					(pick(inc, 'acknowledged_by') ? `; acknowledged by ${inc.acknowledged_by}` : '') +
+					(pick(inc, 'resolved_by') ? `; resolved by ${inc.resolved_by}` : '') +
+					'.'
+			),
+			pick(inc, 'summary') ? h('div', { class: 'prose', text: String(inc.summary) }) : null,
+			h(
+				'dl',
+				{ class: 'tree' },
+				['resource', 'culprit', 'subsystems'].filter((k) => pick(inc, k)).map((k) => [h('dt', { text: k }), h('dd', {}, renderValue(inc[k], 1))])
+			)
 		);
 		const st = stateOf(inc);
 		replace(
@@ -254,10 +288,17 @@ function detailView(root, abort, id) {
 		);
 		for (const c of charts.splice(0)) c.destroy();
 		const chartEls = await evidenceCharts(inc);
-		replace(evidence, chartEls, renderValue(pick(inc, 'evidence')));
+		replace(
+			evidence,
+			chartEls,
+			pick(inc, 'parts') ? h('details', { open: true }, h('summary', { text: 'signals' }), renderValue(inc.parts, 1)) : null,
+			renderValue(pick(inc, 'evidence'))
+		);
 		replace(timeline, timelineList(pick(inc, 'timeline', 'events', 'history')));
-		replace(analysis, analysisBlock(pick(inc, 'analysis', 'explanation')));
-		renderComments(pick(inc, 'comments') || []);
+		replace(analysis, analysisBlock(inc));
+		// Comments are their own list, or the timeline's comment entries.
+		const tl = pick(inc, 'timeline') || [];
+		renderComments(pick(inc, 'comments') || (Array.isArray(tl) ? tl.filter((t) => pick(t, 'kind') === 'comment') : []));
 	}
 
 	function renderComments(list) {
@@ -268,7 +309,7 @@ function detailView(root, abort, id) {
 				? h(
 						'ul',
 						{ class: 'comments' },
-						list.map((c) => h('li', {}, h('span', { class: 'who', text: pick(c, 'user', 'author', 'by') || '' }), h('span', { class: 'when', text: fmtDateTime(pick(c, 'ts', 'timestamp', 'created_at')) }), h('p', { text: pick(c, 'text', 'comment', 'body') || '' })))
+						list.map((c) => h('li', {}, h('span', { class: 'who', text: pick(c, 'who', 'user', 'author', 'by') || '' }), h('span', { class: 'when', text: fmtDateTime(pick(c, 'ts', 'timestamp', 'created_at')) }), h('p', { text: pick(c, 'detail', 'text', 'comment', 'body') || '' })))
 				  )
 				: message('info', 'No comments.'),
 			form
