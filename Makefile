@@ -8,10 +8,12 @@ ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 PYTHON ?= /usr/bin/python3
 
 # Debian 12 packages: build, runtime libraries, test load generators.
+# npm installs the dashboard's charting library (web/package-lock.json); a
+# Node.js that brings its own npm is taken as it is.
 DEPS_BUILD := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make gcc \
-	libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev
+	libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev npm
 DEPS_TEST := fio stress-ng iperf3 iproute2 nftables python3-pytest valgrind linux-perf \
-	procps util-linux e2fsprogs openssl prometheus wrk
+	procps util-linux e2fsprogs openssl prometheus wrk chromium chromium-driver python3-selenium
 # `make eval`: reference implementations the models are compared with.
 DEPS_EVAL := python3-sklearn python3-statsmodels python3-pandas
 DEPS := $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_EVAL)
@@ -40,16 +42,24 @@ BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
 SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 
+# The web dashboard: web/ and uPlot (npm, pinned by web/package-lock.json)
+# compiled into the binary as one generated table (web/embed.c).
+UPLOT := web/node_modules/uplot
+NPM_STAMP := web/node_modules/.package-lock.json
+WEB_FILES := web/index.html $(sort $(wildcard web/*.css web/*.svg web/js/*.js)) \
+	$(UPLOT)/dist/uPlot.iife.min.js $(UPLOT)/dist/uPlot.min.css $(BUILD)/web/uPlot.LICENSE.txt
+WEB_OBJ := $(BUILD)/obj/web_assets.o
+
 USER_SRCS := $(shell find userspace -name '*.c' | sort)
-USER_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(USER_SRCS))
+USER_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(USER_SRCS)) $(WEB_OBJ)
 MAIN_OBJ := $(BUILD)/obj/userspace/cli/main.o
 LIB_OBJS := $(filter-out $(BUILD)/obj/userspace/cli/%,$(USER_OBJS))
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
-.PHONY: all deps build run test test-unit test-kernel test-daemon test-api test-llm bench eval \
-	sanitize valgrind vmlinux env-example fuzz-csv fuzz-llm \
+.PHONY: all deps build run test test-unit test-kernel test-daemon test-api test-llm test-web \
+	bench eval sanitize valgrind vmlinux env-example fuzz-csv fuzz-llm \
 	format format-check clean help
 
 all: build
@@ -61,6 +71,7 @@ help:
 	@echo "make test         deps + build + unit tests + kernel tests (root)"
 	@echo "make test-unit    unit tests only (no root)"
 	@echo "make test-llm     kpulse ask against the fake LLM server (no root)"
+	@echo "make test-web     the dashboard in headless Chromium against a live daemon (root)"
 	@echo "make sanitize     unit and kernel tests under ASan + UBSan"
 	@echo "make valgrind     the daemon's start and stop under valgrind"
 	@echo "make bench        cost per kernel event and throughput loss, models' cost"
@@ -74,6 +85,7 @@ help:
 # Installs only what is missing; does nothing when everything is present.
 deps:
 	@missing=""; for p in $(DEPS); do \
+		if [ $$p = npm ] && command -v npm >/dev/null; then continue; fi; \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' \
 			|| missing="$$missing $$p"; \
 	done; \
@@ -82,6 +94,32 @@ deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 			apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+	@$(MAKE) --no-print-directory $(NPM_STAMP)
+
+# uPlot into web/node_modules, exactly as the lock file says; runs again
+# only when package.json or the lock file change.
+$(NPM_STAMP): web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --ignore-scripts
+	@touch $@
+
+$(UPLOT)/dist/uPlot.iife.min.js $(UPLOT)/dist/uPlot.min.css $(UPLOT)/LICENSE: $(NPM_STAMP)
+
+# The embedding tool runs on the build machine: no sanitizer, no kpulse code.
+$(BUILD)/web/embed: web/embed.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -std=gnu11 -Wall -Wextra -Werror -o $@ $< -lz -lcrypto
+
+# uPlot's MIT license ships with it, served as /ui/uPlot.LICENSE.txt.
+$(BUILD)/web/uPlot.LICENSE.txt: $(UPLOT)/LICENSE
+	@mkdir -p $(dir $@)
+	cp $< $@
+
+$(BUILD)/web_assets.c: $(BUILD)/web/embed $(WEB_FILES)
+	$(BUILD)/web/embed $@ $(WEB_FILES)
+
+$(WEB_OBJ): $(BUILD)/web_assets.c userspace/api/static.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
 
 build: $(BUILD)/kpulse
 
@@ -105,7 +143,8 @@ $(BUILD)/obj/userspace/collection/probes.o: $(SKELS)
 # Captured kernel files the parsers' tests read (tests/unit/fixtures).
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit -DTEST_FIXTURES='"$(abspath tests/unit/fixtures)"' -o $@ $< \
+	$(CC) $(CFLAGS) -Itests/unit -DTEST_FIXTURES='"$(abspath tests/unit/fixtures)"' \
+		-DTEST_WEB_DIR='"$(abspath web)"' -o $@ $< \
 		$(LIB_OBJS) $(LDLIBS) $(LDFLAGS)
 
 -include $(USER_OBJS:.o=.d)
@@ -119,6 +158,7 @@ test: deps build
 	$(MAKE) --no-print-directory test-kernel
 	$(MAKE) --no-print-directory test-daemon
 	$(MAKE) --no-print-directory test-api
+	$(MAKE) --no-print-directory test-web
 
 test-unit: $(UNIT_BINS)
 	@tests/run-unit.sh $(UNIT_BINS)
@@ -153,9 +193,21 @@ test-api: build
 test-llm: build
 	KPULSE_BIN=$(abspath $(BUILD)/kpulse) $(PYTHON) -m pytest -v -p no:cacheprovider tests/llm
 
+# Browser tests of the dashboard: headless Chromium (Debian's chromium and
+# chromium-driver, driven by python3-selenium) against a live daemon;
+# screenshots of every page and role land in $(BUILD)/test-artifacts/web.
+test-web: build
+	@if [ "$$(id -u)" != 0 ]; then \
+		echo "test-web: skipped, needs root (the daemon loads BPF)"; \
+	else \
+		KPULSE_BIN=$(abspath $(BUILD)/kpulse) \
+		KPULSE_WEB_ARTIFACTS=$(abspath $(BUILD))/test-artifacts/web \
+			$(PYTHON) -m pytest -v -p no:cacheprovider tests/web; \
+	fi
+
 sanitize: deps
 	$(MAKE) --no-print-directory BUILD=build-asan SANITIZE=1 test-unit test-llm test-kernel \
-		test-daemon test-api
+		test-daemon test-api test-web
 
 valgrind: deps build
 	@tests/valgrind.sh $(BUILD)/kpulse
@@ -234,7 +286,7 @@ vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $(VMLINUX_H).tmp
 	mv $(VMLINUX_H).tmp $(VMLINUX_H)
 
-FORMAT_SRCS = $(shell find bpf include userspace tests -name '*.[ch]')
+FORMAT_SRCS = $(shell find bpf include userspace tests -name '*.[ch]') web/embed.c
 format:
 	clang-format -i $(FORMAT_SRCS)
 

@@ -26,7 +26,8 @@ def body_for(method, path, n):
 
 
 def concrete(path):
-    return path.replace("{id}", "999999").replace("{name}", "no_such_user")
+    return (path.replace("{id}", "999999").replace("{name}", "no_such_user")
+            .replace("{file}", "app.js"))
 
 
 def call(daemon, method, path, token, n):

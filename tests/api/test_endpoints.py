@@ -13,10 +13,11 @@ ENDPOINTS = [
     ("GET", "/api/v1/series"), ("GET", "/api/v1/query_range"), ("GET", "/api/v1/events"),
     ("GET", "/api/v1/anomalies"), ("GET", "/api/v1/processes"), ("GET", "/api/v1/stream"),
     ("POST", "/api/v1/metrics"),
-    ("POST", "/api/v1/auth/login"), ("POST", "/api/v1/auth/tokens"),
+    ("POST", "/api/v1/auth/login"), ("GET", "/api/v1/auth/me"), ("POST", "/api/v1/auth/tokens"),
     ("DELETE", "/api/v1/auth/tokens/{id}"), ("GET", "/api/v1/users"),
     ("POST", "/api/v1/users"), ("DELETE", "/api/v1/users/{name}"),
     ("GET", "/api/v1/forecast"), ("GET", "/api/v1/predictions"),
+    ("GET", "/"), ("GET", "/ui/{file}"),
 ]
 
 
@@ -253,3 +254,23 @@ def test_repeated_query_range_sees_data_committed_after_the_first_answer(daemon)
         time.sleep(0.2)
         series = daemon.request("GET", path, token=viewer).json()["series"]
     assert series and series[0]["points"][-1][1] == 7, series
+
+
+def test_me_names_the_login_user_role_and_expiry(daemon):
+    for role in ("viewer", "operator", "admin"):
+        me = daemon.request("GET", "/api/v1/auth/me", token=daemon.tokens[role]).json()
+        assert me["role"] == role
+        assert me["user"] == ("admin" if role == "admin" else f"u_{role}")
+        assert me["token_id"] is None
+        assert time.time() < me["expires_at"] <= time.time() + 3600 + 5
+
+
+def test_me_for_an_api_token_has_its_id_and_no_expiry(daemon):
+    r = daemon.request("POST", "/api/v1/auth/tokens", {"role": "operator", "label": "me-test"},
+                       token=daemon.tokens["admin"])
+    assert r.status == 201
+    created = r.json()
+    me = daemon.request("GET", "/api/v1/auth/me", token=created["token"]).json()
+    assert me == {"user": "admin", "role": "operator", "token_id": created["id"],
+                  "expires_at": None}
+    assert daemon.request("GET", "/api/v1/auth/me").status == 401

@@ -15,6 +15,7 @@
  *   auth_routes.c login, API tokens and users
  *   stream.c      GET /api/v1/stream (server-sent events)
  *   models_routes.c GET /api/v1/forecast and /api/v1/predictions
+ *   static.c      the web dashboard at / and /ui/{file} (files built in)
  *   input.c       JSON bodies, query parameters and series selectors
  *   ratelimit.c   the per-client token buckets and the login throttle
  *
@@ -294,6 +295,7 @@ enum MHD_Result api_handle_processes(struct api_request *req);
 enum MHD_Result api_handle_ingest(struct api_request *req);
 enum MHD_Result api_handle_stream(struct api_request *req);
 enum MHD_Result api_handle_login(struct api_request *req);
+enum MHD_Result api_handle_me(struct api_request *req);
 enum MHD_Result api_handle_token_create(struct api_request *req);
 enum MHD_Result api_handle_token_delete(struct api_request *req);
 enum MHD_Result api_handle_users_list(struct api_request *req);
@@ -303,6 +305,8 @@ enum MHD_Result api_handle_openapi(struct api_request *req);
 enum MHD_Result api_handle_forecast(struct api_request *req);
 enum MHD_Result api_handle_predictions(struct api_request *req);
 enum MHD_Result api_handle_docs(struct api_request *req);
+enum MHD_Result api_handle_index(struct api_request *req);
+enum MHD_Result api_handle_static(struct api_request *req);
 
 /* stream.c: sends the round to every client; ends streams when stopping. */
 void api_stream_publish(struct api *a, const char *msg, size_t len);

@@ -87,6 +87,20 @@ out:
 	return ret;
 }
 
+/* Who the caller is, so a client (the dashboard) can show only what its
+ * role may use. */
+enum MHD_Result api_handle_me(struct api_request *req)
+{
+	const struct auth_identity *who = &req->who;
+
+	return api_reply_json(
+	    req, 200,
+	    json_pack("{s:s,s:s,s:o,s:o}", "user", who->user, "role", auth_role_name(who->role),
+		      "token_id", who->token_id ? json_integer(who->token_id) : json_null(),
+		      "expires_at",
+		      who->expires_at > 0 ? json_real(who->expires_at) : json_null()));
+}
+
 enum MHD_Result api_handle_token_create(struct api_request *req)
 {
 	static const char *const fields[] = {"role", "label", NULL};

@@ -78,7 +78,7 @@ struct daemon {
 	struct auth *auth;
 	struct api *api;
 	struct threshold_tracker *predict; /* time-to-threshold predictions */
-	struct models *models; /* NULL when KPULSE_MODELS=off */
+	struct models *models;		   /* NULL when KPULSE_MODELS=off */
 	struct sink *sinks[DAEMON_MAX_SINKS];
 	size_t nsinks;
 	unsigned test_sink_delay_ms;
