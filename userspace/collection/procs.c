@@ -53,13 +53,16 @@ static const struct {
 };
 
 #define CG_LEN 256 /* a cgroup path; the label keeps REGISTRY_LABEL_VALUE_MAX - 1 bytes */
+/* Distinct cgroup paths remembered; processes of cgroups beyond it are in
+ * the unknown one. Rows and groups hold an index, not the path. */
+#define CG_PATHS_MAX 4096
 
 struct proc_row {
 	uint32_t tgid;
 	uint64_t v[PM_NR];
 	uint64_t delta[PM_NR];
 	char comm[KP_COMM_LEN];
-	char cgroup[CG_LEN];
+	uint16_t cg;	/* index in cg_paths; 0 unknown */
 	bool comm_read; /* /proc/PID/comm already tried */
 	bool cg_read;	/* /proc/PID/cgroup already tried */
 };
@@ -67,7 +70,7 @@ struct proc_row {
 /* A (name, cgroup) group: what its processes did since kpulse started. */
 struct proc_group {
 	char comm[KP_COMM_LEN];
-	char cgroup[CG_LEN];
+	uint16_t cg;
 	double total[PM_NR];
 	uint64_t delta[PM_NR]; /* this round */
 	uint64_t last_round;
@@ -86,6 +89,9 @@ struct procs {
 	struct proc_row *prev_rows; /* sorted by tgid */
 	size_t prev_nrows;
 	double other_total[PM_NR];
+
+	char **cg_paths; /* [0] is "" */
+	size_t ncg_paths;
 
 	struct proc_group *groups;
 	size_t ngroups;
@@ -257,6 +263,8 @@ static int read_proc_rows(struct procs *p, struct proc_row **ret_rows, size_t *r
 	return 0;
 }
 
+static uint16_t cg_intern(struct procs *p, const char *path);
+
 /* Deltas against the previous round (both sorted by tgid), carrying over
  * what was learnt about each process. A value that went down is a new
  * process reusing the pid. */
@@ -284,7 +292,7 @@ static void compute_deltas(struct procs *p, struct proc_row *rows, size_t n)
 			if (!rows[i].comm[0])
 				memcpy(rows[i].comm, p->prev_rows[j].comm, KP_COMM_LEN);
 			rows[i].comm_read = p->prev_rows[j].comm_read;
-			memcpy(rows[i].cgroup, p->prev_rows[j].cgroup, CG_LEN);
+			rows[i].cg = p->prev_rows[j].cg;
 			rows[i].cg_read = p->prev_rows[j].cg_read;
 		}
 		if (!active)
@@ -302,35 +310,52 @@ static void compute_deltas(struct procs *p, struct proc_row *rows, size_t n)
 			rows[i].comm_read = true;
 		}
 		if (p->cg && !rows[i].cg_read) {
-			if (cgroups_pid_path(p->cg, rows[i].tgid, rows[i].cgroup, CG_LEN))
-				rows[i].cgroup[0] = 0;
+			char path[CG_LEN];
+
+			if (cgroups_pid_path(p->cg, rows[i].tgid, path, sizeof(path)) == 0)
+				rows[i].cg = cg_intern(p, path);
 			rows[i].cg_read = true;
 		}
 		if (p->cg)
-			cgroups_add_process_io(p->cg, rows[i].cgroup, rows[i].delta[PM_IO_READ],
+			cgroups_add_process_io(p->cg, p->cg_paths[rows[i].cg],
+					       rows[i].delta[PM_IO_READ],
 					       rows[i].delta[PM_IO_WRITE]);
 	}
 }
 
 /* ------------------------------------------------------------ groups */
 
-static uint64_t group_hash(const char *comm, const char *cgroup)
+/* The index of a cgroup path, added when new; 0 (unknown) when the table
+ * is full or out of memory. */
+static uint16_t cg_intern(struct procs *p, const char *path)
+{
+	char *copy;
+
+	for (size_t i = 1; i < p->ncg_paths; i++)
+		if (!strcmp(p->cg_paths[i], path))
+			return (uint16_t)i;
+	if (p->ncg_paths >= CG_PATHS_MAX || !(copy = strdup(path)))
+		return 0;
+	p->cg_paths[p->ncg_paths] = copy;
+	return (uint16_t)p->ncg_paths++;
+}
+
+static uint64_t group_hash(const char *comm, uint16_t cg)
 {
 	uint64_t h = 1469598103934665603ULL;
 
 	for (const char *s = comm; *s; s++)
 		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
 	h = (h ^ 0xff) * 1099511628211ULL;
-	for (const char *s = cgroup; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
+	h = (h ^ (cg & 0xff)) * 1099511628211ULL;
+	return (h ^ (cg >> 8)) * 1099511628211ULL;
 }
 
 /* The group of (comm, cgroup), created when new; NULL when the table is
  * full. */
-static struct proc_group *group_get(struct procs *p, const char *comm, const char *cgroup)
+static struct proc_group *group_get(struct procs *p, const char *comm, uint16_t cg)
 {
-	size_t mask = GROUP_SLOTS - 1, i = group_hash(comm, cgroup) & mask;
+	size_t mask = GROUP_SLOTS - 1, i = group_hash(comm, cg) & mask;
 
 	for (;; i = (i + 1) & mask) {
 		struct proc_group *g;
@@ -341,12 +366,12 @@ static struct proc_group *group_get(struct procs *p, const char *comm, const cha
 			g = &p->groups[p->ngroups];
 			memset(g, 0, sizeof(*g));
 			snprintf(g->comm, sizeof(g->comm), "%s", comm);
-			snprintf(g->cgroup, sizeof(g->cgroup), "%s", cgroup);
+			g->cg = cg;
 			p->slots[i] = (int32_t)p->ngroups++;
 			return g;
 		}
 		g = &p->groups[p->slots[i]];
-		if (!strcmp(g->comm, comm) && !strcmp(g->cgroup, cgroup))
+		if (g->cg == cg && !strcmp(g->comm, comm))
 			return g;
 	}
 }
@@ -367,7 +392,7 @@ static void groups_prune(struct procs *p)
 		p->slots[i] = -1;
 	for (size_t i = 0; i < out; i++) {
 		struct proc_group g = p->groups[i];
-		struct proc_group *dst = group_get(p, g.comm, g.cgroup);
+		struct proc_group *dst = group_get(p, g.comm, g.cg);
 
 		*dst = g;
 	}
@@ -464,7 +489,7 @@ static int emit_groups(struct procs *p, struct registry *r, struct proc_row *row
 			active |= rows[i].delta[m] != 0;
 		if (!active)
 			continue;
-		g = group_get(p, group_name(rows[i].comm), rows[i].cgroup);
+		g = group_get(p, group_name(rows[i].comm), rows[i].cg);
 		if (!g) { /* full: the delta still counts, as "other" */
 			for (int m = 0; m < PM_NR; m++)
 				p->other_total[m] += rows[i].delta[m] * proc_metrics[m].scale;
@@ -491,7 +516,7 @@ static int emit_groups(struct procs *p, struct registry *r, struct proc_row *row
 		for (size_t i = 0; i < k; i++) {
 			struct proc_group *g = rk[i].item;
 
-			err |= set_series(p, r, m, g->comm, NULL, g->cgroup, g->total[m]);
+			err |= set_series(p, r, m, g->comm, NULL, p->cg_paths[g->cg], g->total[m]);
 			top += g->delta[m];
 		}
 		p->other_total[m] += (double)(all - top) * proc_metrics[m].scale;
@@ -531,13 +556,14 @@ static int emit_pids(struct procs *p, struct registry *r, struct proc_row *rows,
 
 			snprintf(pid, sizeof(pid), "%" PRIu32, row->tgid);
 			if (p->per_pid)
-				err |= set_series(p, r, m, row->comm, pid, row->cgroup, row->v[m]);
+				err |= set_series(p, r, m, row->comm, pid, p->cg_paths[row->cg],
+						  row->v[m]);
 			top += row->delta[m];
 			proc = json_object_get(by_pid, pid);
 			if (!proc) {
 				proc = json_pack("{s:I,s:s,s:s,s:{}}", "pid", (json_int_t)row->tgid,
 						 "comm", or_unknown(row->comm), "cgroup",
-						 or_unknown(row->cgroup), "metrics");
+						 or_unknown(p->cg_paths[row->cg]), "metrics");
 				if (!proc || json_object_set_new(by_pid, pid, proc)) {
 					err = -ENOMEM;
 					continue;
@@ -605,7 +631,10 @@ int procs_new(const struct probes *probes, struct cgroups *cg, int ncpus, unsign
 		return -ENOMEM;
 	p->groups = calloc(PROCS_MAX_GROUPS, sizeof(*p->groups));
 	p->slots = malloc(GROUP_SLOTS * sizeof(*p->slots));
-	if (!p->groups || !p->slots) {
+	p->cg_paths = calloc(CG_PATHS_MAX, sizeof(*p->cg_paths));
+	if (p->cg_paths)
+		p->cg_paths[0] = strdup("");
+	if (!p->groups || !p->slots || !p->cg_paths || !p->cg_paths[0]) {
 		procs_free(p);
 		return -ENOMEM;
 	}
@@ -613,6 +642,7 @@ int procs_new(const struct probes *probes, struct cgroups *cg, int ncpus, unsign
 		p->slots[i] = -1;
 	p->probes = probes;
 	p->cg = cg && cgroups_mode(cg) != CGROUPS_OFF ? cg : NULL;
+	p->ncg_paths = 1;
 	p->ncpus = ncpus;
 	p->top_k = top_k;
 	p->per_pid = per_pid;
@@ -627,6 +657,9 @@ struct procs *procs_free(struct procs *p)
 	free(p->prev_rows);
 	free(p->groups);
 	free(p->slots);
+	for (size_t i = 0; p->cg_paths && i < CG_PATHS_MAX; i++)
+		free(p->cg_paths[i]);
+	free(p->cg_paths);
 	json_decref(p->busiest);
 	free(p);
 	return NULL;
