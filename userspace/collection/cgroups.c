@@ -48,10 +48,12 @@ struct cg_row {
 	bool listed;
 };
 
-/* Block I/O bytes of a cgroup from its processes' (by path). */
+/* Block I/O bytes and page faults of a cgroup from its processes' (by
+ * path). */
 struct cg_io {
 	char path[256];
 	uint64_t rd, wr, d; /* totals since start; d this round */
+	uint64_t faults;    /* page faults, total */
 };
 
 #define CG_IO_MAX 1024
@@ -349,11 +351,12 @@ static struct cg_io *io_find(const struct cgroups *cg, const char *path)
 	return NULL;
 }
 
-void cgroups_add_process_io(struct cgroups *cg, const char *path, uint64_t rd, uint64_t wr)
+void cgroups_add_process(struct cgroups *cg, const char *path, uint64_t rd, uint64_t wr,
+			 uint64_t faults)
 {
 	struct cg_io *e;
 
-	if (!cg || cg->mode == CGROUPS_OFF || cg->v2_io || !path[0] || !(rd + wr))
+	if (!cg || cg->mode == CGROUPS_OFF || !path[0] || !(rd + wr + faults))
 		return;
 	e = io_find(cg, path);
 	if (!e && cg->nio < CG_IO_MAX) {
@@ -366,6 +369,7 @@ void cgroups_add_process_io(struct cgroups *cg, const char *path, uint64_t rd, u
 	e->rd += rd;
 	e->wr += wr;
 	e->d += rd + wr;
+	e->faults += faults;
 }
 
 /*
@@ -538,6 +542,7 @@ static int emit_row(struct cgroups *cg, struct registry *r, struct cg_row *row)
 {
 	char path[REGISTRY_LABEL_VALUE_MAX * 4];
 	struct metric_label l[2] = {{"cgroup", path}};
+	const struct cg_io *e;
 	uint64_t mem, oom;
 	int err = 0;
 
@@ -549,6 +554,8 @@ static int emit_row(struct cgroups *cg, struct registry *r, struct cg_row *row)
 				    row->runq_ns / 1e9);
 	if (read_memory(cg, path, &mem) == 0)
 		err |= registry_set_gauge(r, "kpulse_cgroup_memory_bytes", l, 1, mem);
+	e = io_find(cg, path);
+	err |= registry_set_counter(r, "kpulse_cgroup_page_faults_total", l, 1, e ? e->faults : 0);
 	if (read_oom_kills(cg, path, &oom) == 0)
 		err |= registry_set_counter(r, "kpulse_cgroup_oom_kills_total", l, 1, oom);
 	if (read_io(cg, path, &row->io_read, &row->io_write) == 0) {

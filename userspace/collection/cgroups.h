@@ -77,9 +77,11 @@ int cgroups_parse_mountinfo(const char *text, struct cgroups_mounts *ret);
  * Returns 0 or -ENOMEM. */
 int cgroups_sample(struct cgroups *cg, const struct probes *probes, int ncpus, struct registry *r);
 
-/* Adds a process's block I/O bytes of the round to its cgroup (by path):
- * the per-cgroup I/O where v2's io controller does not count it. */
-void cgroups_add_process_io(struct cgroups *cg, const char *path, uint64_t rd, uint64_t wr);
+/* Adds a process's block I/O bytes and page faults of the round to its
+ * cgroup (by path): the per-cgroup page faults, and the per-cgroup I/O
+ * where v2's io controller does not count it. */
+void cgroups_add_process(struct cgroups *cg, const char *path, uint64_t rd, uint64_t wr,
+			 uint64_t faults);
 
 /* The path of a cgroup id of the naming hierarchy; walks the mount again
  * (at most once a round) for an id it does not know. Returns 0 or -ENOENT. */

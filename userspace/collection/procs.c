@@ -317,9 +317,9 @@ static void compute_deltas(struct procs *p, struct proc_row *rows, size_t n)
 			rows[i].cg_read = true;
 		}
 		if (p->cg)
-			cgroups_add_process_io(p->cg, p->cg_paths[rows[i].cg],
-					       rows[i].delta[PM_IO_READ],
-					       rows[i].delta[PM_IO_WRITE]);
+			cgroups_add_process(p->cg, p->cg_paths[rows[i].cg],
+					    rows[i].delta[PM_IO_READ], rows[i].delta[PM_IO_WRITE],
+					    rows[i].delta[PM_FAULTS]);
 	}
 }
 
