@@ -72,16 +72,25 @@ static double clock_s(clockid_t id)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* Process events carry their cgroup's id; the event names its path. */
+/* Process events carry their cgroup's id; the event names its path. Slow
+ * I/Os and OOM kills name the cgroup their process is in when read. */
 static void event_add_cgroup(struct collector *c, json_t *ev, const void *data, size_t size)
 {
 	const struct kp_event_hdr *h = data;
 	const struct kp_event_proc *p = data;
 	char path[REGISTRY_LABEL_VALUE_MAX * 4];
 
+	if (!c->cgroups)
+		return;
+	/* Rare events about a process: its cgroup now, while it is there. */
+	if (h->type == KP_EV_SLOW_IO || h->type == KP_EV_OOM_KILL) {
+		if (h->pid && cgroups_pid_path(c->cgroups, h->pid, path, sizeof(path)) == 0)
+			json_object_set_new(ev, "cgroup", json_string(path));
+		return;
+	}
 	if (h->type != KP_EV_EXEC && h->type != KP_EV_FORK && h->type != KP_EV_EXIT)
 		return;
-	if (size < sizeof(*p) || !p->cgroup_id || !c->cgroups ||
+	if (size < sizeof(*p) || !p->cgroup_id ||
 	    cgroups_path_of_id(c->cgroups, p->cgroup_id, path, sizeof(path)))
 		return;
 	json_object_set_new(ev, "cgroup", json_string(path));
