@@ -59,7 +59,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
 .PHONY: all deps build run test test-unit test-kernel test-daemon test-api test-llm test-web \
-	bench eval sanitize valgrind vmlinux env-example fuzz-csv fuzz-llm \
+	bench eval sanitize valgrind vmlinux env-example fuzz-csv fuzz-llm fuzz-chunk \
 	format format-check clean help
 
 all: build
@@ -81,6 +81,7 @@ help:
 	@echo "make format       clang-format the C sources"
 	@echo "make env-example  regenerate .env.example from the option table"
 	@echo "make fuzz-llm     libFuzzer on the LLM answer parsers (FUZZ_SECONDS=60)"
+	@echo "make fuzz-chunk   libFuzzer on the store's chunk codec (FUZZ_SECONDS=60)"
 
 # Installs only what is missing; does nothing when everything is present.
 deps:
@@ -280,6 +281,22 @@ fuzz-llm: $(BUILD)/fuzz/fuzz_llm_answer
 	$(BUILD)/fuzz/fuzz_llm_answer -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 		-artifact_prefix=$(BUILD)/fuzz/ \
 		$(BUILD)/fuzz/llm tests/fuzz/corpus/llm
+
+# libFuzzer on store/store_chunk.c, the codec of the compressed raw chunks
+# read back from the database: any bytes decode or are refused, and what
+# is encoded decodes back bit for bit (clang, ASan + UBSan), FUZZ_SECONDS
+# from the seed corpus in tests/fuzz/corpus/chunk.
+FUZZ_CHUNK_SRCS := tests/fuzz/fuzz_chunk.c userspace/store/store_chunk.c
+$(BUILD)/fuzz/fuzz_chunk: $(FUZZ_CHUNK_SRCS) userspace/store/store_chunk.h
+	@mkdir -p $(dir $@)
+	$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -Iuserspace -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=all -o $@ $(FUZZ_CHUNK_SRCS)
+
+fuzz-chunk: $(BUILD)/fuzz/fuzz_chunk
+	@mkdir -p $(BUILD)/fuzz/chunk
+	$(BUILD)/fuzz/fuzz_chunk -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
+		-artifact_prefix=$(BUILD)/fuzz/ \
+		$(BUILD)/fuzz/chunk tests/fuzz/corpus/chunk
 
 vmlinux:
 	@mkdir -p $(dir $(VMLINUX_H))

@@ -63,6 +63,7 @@
 #include <sqlite3.h>
 
 #include "store/store.h"
+#include "store/store_chunk.h"
 #include "util/clock.h"
 
 /* ------------------------------------------------------------ helpers */
@@ -157,16 +158,6 @@ int store_blob_decode(const void *blob, size_t len, uint64_t *slots);
  * finite, > 0 and below year 275,000 (where doubles stop holding
  * milliseconds exactly). */
 int store_ts_to_ms(double ts, int64_t *ret_ms);
-
-/* One raw sample as read back. */
-struct raw_sample {
-	int64_t ts_ms;
-	bool has_value;
-	double value; /* counters, gauges; histograms: the cumulative sum */
-	bool has_hist;
-	uint64_t hist_count;
-	uint64_t slots[REGISTRY_HIST_SLOTS];
-};
 
 /*
  * The raw tier's statements. Parameters: ?1 is a series id where there is
