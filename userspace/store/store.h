@@ -50,7 +50,7 @@
 #include "registry/registry.h"
 
 /* The schema this code writes; older databases are migrated at open. */
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 /* The file name the daemon uses inside its data directory. */
 #define STORE_DB_FILENAME "kpulse.db"
 
@@ -168,7 +168,7 @@ int store_run_maintenance(struct store *s);
 /* ------------------------------------------------------------ health */
 
 struct store_stats {
-	uint64_t samples_written;  /* committed to samples_raw */
+	uint64_t samples_written;  /* committed to the raw tier */
 	uint64_t samples_dropped;  /* buffer or series limit full, or lost at close */
 	uint64_t samples_rejected; /* not finite */
 	uint64_t samples_buffered; /* appended, not yet committed */
@@ -183,6 +183,7 @@ struct store_stats {
 	uint64_t rows_deleted;	       /* by retention, all tables */
 	uint64_t series_tracked;       /* distinct series in memory */
 	uint64_t db_size_bytes;	       /* database file plus its WAL */
+	uint64_t open_chunk_bytes;     /* memory of the series' open raw chunks */
 	double last_flush_latency_s;   /* duration of the last committed flush */
 	double last_flush_ts;	       /* wall clock of the last committed flush, 0 = none */
 	int last_error;		       /* negative errno of the last write error, 0 = none */

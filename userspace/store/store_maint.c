@@ -70,7 +70,7 @@ static const struct store_stmt_sql maint_sql[] = {
     /* series nothing refers to any more, last written before ?1 */
     S(del_series, "DELETE FROM series WHERE id IN (SELECT id FROM series AS s "
 		  "WHERE last_seen_ts < ?1 "
-		  "AND NOT EXISTS (SELECT 1 FROM samples_raw WHERE series_id = s.id) "
+		  "AND NOT EXISTS (SELECT 1 FROM chunks_raw WHERE series_id = s.id) "
 		  "AND NOT EXISTS (SELECT 1 FROM samples_1m WHERE series_id = s.id) "
 		  "AND NOT EXISTS (SELECT 1 FROM samples_1h WHERE series_id = s.id) "
 		  "LIMIT ?2)"),
@@ -247,7 +247,8 @@ static int source_next(struct store *s, sqlite3_stmt *st, int64_t from, bool *fo
 
 	sqlite3_bind_int64(st, 1, from);
 	rc = sqlite3_step(st);
-	*found = rc == SQLITE_ROW;
+	/* the raw tier's answer is an aggregate: NULL when there is none */
+	*found = rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL;
 	if (*found)
 		*ret_ts = sqlite3_column_int64(st, 0);
 	err =
@@ -386,6 +387,11 @@ static int rollup_step(struct store *s, const struct tier_rollup *t, double now)
 			err = aggregate_raw(s, id, cur->types[cur->pos], cur->bucket, &agg, &rows);
 		if (err)
 			break;
+		/* a chunk that overlaps the minute may hold no sample of it */
+		if (!agg.n) {
+			cur->pos++;
+			continue;
+		}
 		store_span_bind(insert, id, cur->bucket, &agg, blob);
 		err = store_wstep(s, insert, "rollup: writing");
 		if (err)
