@@ -87,3 +87,80 @@ def decode(data):
         value = struct.unpack(">d", v.to_bytes(8, "big"))[0]
         out.append((t, value, hcount if hist else None))
     return out
+
+
+MAX_SAMPLES = 120
+SPAN_MS = 120000
+
+
+def _encode_one(samples):
+    import struct
+
+    acc = 0
+    nbits = 0
+
+    def put(v, k):
+        nonlocal acc, nbits
+        acc = (acc << k) | (v & ((1 << k) - 1))
+        nbits += k
+
+    t_last = d_last = 0
+    v_last = 0
+    lead_w = trail_w = None
+    for i, (t, value) in enumerate(samples):
+        bits = struct.unpack(">Q", struct.pack(">d", value))[0]
+        if i == 0:
+            put(t, 64)
+            put(bits, 64)
+        else:
+            d = t - t_last
+            dod = d - d_last
+            if dod == 0:
+                put(0, 1)
+            else:
+                for prefix, plen, k in ((2, 2, 7), (6, 3, 9), (14, 4, 12), (30, 5, 20)):
+                    if -(1 << (k - 1)) <= dod < (1 << (k - 1)):
+                        put(prefix, plen)
+                        put(dod, k)
+                        break
+                else:
+                    put(31, 5)
+                    put(dod, 64)
+            d_last = d
+            x = bits ^ v_last
+            if x == 0:
+                put(0, 1)
+            else:
+                lead = min(64 - x.bit_length(), 31)
+                trail = (x & -x).bit_length() - 1
+                if lead_w is not None and lead >= lead_w and trail >= trail_w:
+                    put(2, 2)
+                    put(x >> trail_w, 64 - lead_w - trail_w)
+                else:
+                    sig = 64 - lead - trail
+                    put(3, 2)
+                    put(lead, 5)
+                    put(sig - 1, 6)
+                    put(x >> trail, sig)
+                    lead_w, trail_w = lead, trail
+        t_last = t
+        v_last = bits
+    pad = (-nbits) % 8
+    n = len(samples)
+    body = (acc << pad).to_bytes((nbits + pad) // 8, "big")
+    return bytes([1, 0, n & 0xFF, n >> 8]) + body
+
+
+def encode(samples):
+    """Counter or gauge samples [(ts_ms, value)], strictly increasing in
+    time, as the store's chunks: [(start_ms, end_ms, n, data)]."""
+    out = []
+    cur = []
+    for t, v in samples:
+        if cur and (len(cur) >= MAX_SAMPLES or t - cur[0][0] >= SPAN_MS):
+            out.append((cur[0][0], cur[-1][0], len(cur), _encode_one(cur)))
+            cur = []
+        cur.append((t, v))
+    if cur:
+        out.append((cur[0][0], cur[-1][0], len(cur), _encode_one(cur)))
+    return out

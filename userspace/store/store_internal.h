@@ -348,6 +348,8 @@ struct maint_stmts {
 	sqlite3_stmt *m1_next, *m1_series_in, *m1_rows, *h1_insert;
 	/* retention */
 	sqlite3_stmt *del_raw, *del_1m, *del_1h, *del_events, *del_series;
+	/* the disk budget and the tiers' figures */
+	sqlite3_stmt *used_bytes, *oldest_raw, *oldest_1m, *oldest_1h;
 };
 
 /* A rollup in progress: one bucket, its series, how far we got. */
@@ -400,8 +402,10 @@ struct store {
 	uint64_t chunk_gen;	   /* open chunks of other gens are reloaded */
 	struct series_ref **dirty; /* refs whose open chunk changed in the txn */
 	size_t ndirty, dirty_cap;
-	int64_t chunk_mem_delta; /* open chunks' memory change, not yet in stats */
-	int64_t wm_1m, wm_1h;	 /* rollups are complete below these (seconds) */
+	int64_t chunk_mem_delta;     /* open chunks' memory change, not yet in stats */
+	int64_t wm_1m, wm_1h;	     /* rollups are complete below these (seconds) */
+	double tier_stats_next;	     /* when maintenance refreshes the tiers' figures */
+	sqlite3_stmt *tier_bytes_st; /* store_maint.c; NULL without SQLite's dbstat */
 	struct rollup_cursor cur_1m, cur_1h;
 	char werr[STORE_ERROR_MAX]; /* the last failure, for stats */
 
