@@ -59,7 +59,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
 .PHONY: all deps build run test test-unit test-kernel test-daemon test-api test-llm test-web \
-	bench eval sanitize valgrind vmlinux env-example fuzz-csv fuzz-llm fuzz-chunk \
+	bench eval sanitize valgrind vmlinux env-example fuzz-csv fuzz-llm fuzz-chunk bench-prometheus \
 	format format-check clean help
 
 all: build
@@ -82,6 +82,7 @@ help:
 	@echo "make env-example  regenerate .env.example from the option table"
 	@echo "make fuzz-llm     libFuzzer on the LLM answer parsers (FUZZ_SECONDS=60)"
 	@echo "make fuzz-chunk   libFuzzer on the store's chunk codec (FUZZ_SECONDS=60)"
+	@echo "make bench-prometheus  bytes/sample: the store against a real Prometheus (PROM_COMPARE_S=600)"
 
 # Installs only what is missing; does nothing when everything is present.
 deps:
@@ -281,6 +282,12 @@ fuzz-llm: $(BUILD)/fuzz/fuzz_llm_answer
 	$(BUILD)/fuzz/fuzz_llm_answer -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 		-artifact_prefix=$(BUILD)/fuzz/ \
 		$(BUILD)/fuzz/llm tests/fuzz/corpus/llm
+
+# Bytes per sample on disk, kpulse's store against a real Prometheus
+# scraping the same daemon (PROM_COMPARE_S long, default 600 s); not part
+# of make bench, which it would lengthen by the window.
+bench-prometheus: build
+	KPULSE_BIN=$(abspath $(BUILD)/kpulse) tests/bench/prom_compare.sh
 
 # libFuzzer on store/store_chunk.c, the codec of the compressed raw chunks
 # read back from the database: any bytes decode or are refused, and what
