@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -171,6 +172,15 @@ static int bench_ingest(const char *dir, size_t nseries, unsigned rounds)
 	       (double)st.db_size_bytes / (1 << 20),
 	       st.samples_written ? (double)st.db_size_bytes / (double)st.samples_written : 0);
 	store_close(s);
+	/* closed: the WAL is checkpointed into the file and removed */
+	{
+		struct stat sb;
+
+		if (stat(path, &sb) == 0 && st.samples_written)
+			printf("disk: db alone after close %.1f MiB: %.2f bytes/sample\n",
+			       (double)sb.st_size / (1 << 20),
+			       (double)sb.st_size / (double)st.samples_written);
+	}
 	free(m);
 	return ret;
 }

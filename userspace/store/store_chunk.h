@@ -43,10 +43,12 @@
 #define STORE_CHUNK_FORMAT 1
 #define STORE_CHUNK_HEADER 4
 /* A chunk is closed when it holds this many samples, when the next sample
- * is this far from its first, or when it is this large. */
+ * is this far from its first, or when it is this large (which, with the
+ * largest histogram sample after it, keeps a row within what SQLite
+ * stores in a 4 KB page, without an overflow page). */
 #define STORE_CHUNK_MAX_SAMPLES 120
 #define STORE_CHUNK_SPAN_MS	120000
-#define STORE_CHUNK_MAX_BYTES	8192
+#define STORE_CHUNK_MAX_BYTES	3600
 /* The hard limit of the format (16-bit count). */
 #define STORE_CHUNK_COUNT_MAX 65535
 

@@ -257,8 +257,12 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     "PRAGMA user_version = 4;",
 
     /* 4 -> 5: raw samples in compressed chunks (store_chunk.h), one row
-     * per series and chunk start; no index on each sample's time. Run by
-     * migrate_to_chunks() in steps: this is its first. */
+     * per series and chunk start; no index on each sample's time. A rowid
+     * table, not WITHOUT ROWID: its rows keep up to about 4 KB in the
+     * page (an index b-tree spills anything past about 1 KB to an
+     * overflow page), and rows land in insertion order, so closed chunks
+     * fill their pages. Run by migrate_to_chunks() in steps: this is its
+     * first. */
     "CREATE TABLE IF NOT EXISTS chunks_raw ("
     "  series_id INTEGER NOT NULL,"
     "  start_ms INTEGER NOT NULL,"
@@ -266,7 +270,7 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     "  n INTEGER NOT NULL,"
     "  data BLOB NOT NULL,"
     "  PRIMARY KEY (series_id, start_ms)"
-    ") WITHOUT ROWID;"
+    ");"
     "CREATE INDEX IF NOT EXISTS chunks_raw_start ON chunks_raw (start_ms);",
 };
 
