@@ -231,9 +231,24 @@ $(EVAL_BINS): $(BUILD)/tests/%: tests/eval/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS) $(LDFLAGS)
 
+# The store bench also runs on the store before compressed chunks (main at
+# STORE_BASELINE_REV, from git), so that both figures come from one run;
+# without git history the bench runs alone.
+STORE_BASELINE_REV ?= 5a663ec
+STORE_BASELINE_DIR := $(BUILD)/bench-baseline
+$(STORE_BASELINE_DIR)/bench_store: tests/unit/bench_store.c
+	rm -rf $(STORE_BASELINE_DIR)/src && mkdir -p $(STORE_BASELINE_DIR)/src
+	git archive $(STORE_BASELINE_REV) | tar -x -C $(STORE_BASELINE_DIR)/src
+	$(MAKE) -C $(STORE_BASELINE_DIR)/src --no-print-directory build >/dev/null
+	$(CC) -I$(STORE_BASELINE_DIR)/src/userspace $(CFLAGS) -DBENCH_STORE_BASELINE -o $@ $< \
+		$$(ls $(STORE_BASELINE_DIR)/src/build/obj/userspace/*/*.o | grep -v /cli/) \
+		$(STORE_BASELINE_DIR)/src/build/obj/web_assets.o $(LDLIBS) $(LDFLAGS)
+
 bench: deps build $(BUILD)/tests/bench_store $(BUILD)/tests/bench_procpass \
 		$(BUILD)/tests/bench_models $(BUILD)/tests/bench_detector
+	-$(MAKE) --no-print-directory $(STORE_BASELINE_DIR)/bench_store
 	KPULSE_BIN=$(abspath $(BUILD)/kpulse) BENCH_STORE_BIN=$(abspath $(BUILD)/tests/bench_store) \
+		BENCH_STORE_BASELINE_BIN=$(abspath $(STORE_BASELINE_DIR)/bench_store) \
 		BENCH_PROCPASS_BIN=$(abspath $(BUILD)/tests/bench_procpass) \
 		BENCH_MODELS_BIN=$(abspath $(BUILD)/tests/bench_models) \
 		BENCH_DETECTOR_BIN=$(abspath $(BUILD)/tests/bench_detector) tests/bench/bench.sh
