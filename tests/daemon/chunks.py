@@ -31,30 +31,18 @@ def _unzigzag(z):
     return (z >> 1) ^ -(z & 1)
 
 
-def _dod(b):
-    ones = 0
-    while ones < 5 and b.get(1):
-        ones += 1
-    if not ones:
-        return 0
-    k = (7, 9, 12, 20, 64)[ones - 1]
-    return _signed(b.get(k), k)
-
-
 def decode(data):
     """[(ts_ms, value, hist_count or None)] of one chunk; raises ValueError
     on a damaged one."""
     import struct
 
     data = bytes(data)
-    if len(data) < 4 or data[0] != 1 or data[1] > 2:
+    if len(data) < 4 or data[0] != 1 or data[1] > 1:
         raise ValueError("not a chunk")
     hist = data[1] == 1
-    ints = data[1] == 2  # whole numbers: int64, then deltas of deltas
     count = data[2] | data[3] << 8
     b = _Bits(data)
     out = []
-    iv = idelta = 0
     t = d = 0
     v = 0
     lead = trail = None
@@ -63,17 +51,18 @@ def decode(data):
         if i == 0:
             t = _signed(b.get(64), 64)
         else:
-            d += _dod(b)
+            ones = 0
+            while ones < 5 and b.get(1):
+                ones += 1
+            dod = 0
+            if ones:
+                k = (7, 9, 12, 20, 64)[ones - 1]
+                dod = _signed(b.get(k), k)
+            d += dod
             if d <= 0:
                 raise ValueError("time does not increase")
             t += d
-        if ints:
-            if i == 0:
-                iv = _signed(b.get(64), 64)
-            else:
-                idelta += _dod(b)
-                iv += idelta
-        elif i == 0:
+        if i == 0:
             v = b.get(64)
         elif b.get(1):
             if not b.get(1):
@@ -95,7 +84,7 @@ def decode(data):
                     raise ValueError("too many slots")
                 for _ in range(n):
                     b.varbits()
-        value = float(iv) if ints else struct.unpack(">d", v.to_bytes(8, "big"))[0]
+        value = struct.unpack(">d", v.to_bytes(8, "big"))[0]
         out.append((t, value, hcount if hist else None))
     return out
 

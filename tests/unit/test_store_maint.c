@@ -460,9 +460,6 @@ STORE_TEST(disk_budget_drops_oldest_first_and_keeps_recent_data)
 		     res->series[0].npoints == 60 &&
 		     res->series[0].points[59].value ==
 			 (double)(((rounds - 1) * 7919 + 7 * 104729) % 100003) * 1.5;
-		if (!ok)
-			fprintf(stderr, "  tier %d, %zu series, %zu points\n", res->tier,
-				res->nseries, res->nseries ? res->series[0].npoints : 0);
 		store_range_result_free(res);
 		CHECK(ok);
 	}

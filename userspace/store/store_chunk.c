@@ -5,7 +5,6 @@
  * keeps one encoder per series, the readers decode rows in place.
  */
 #include <errno.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,8 +103,6 @@ void store_chunk_enc_reset(struct store_chunk_enc *e)
 	e->n = 0;
 	e->t_first = e->t_last = e->d_last = 0;
 	e->v_last = 0;
-	e->iv_last = e->id_last = 0;
-	e->ints = false;
 	e->lead = e->trail = NO_WINDOW;
 	if (e->h)
 		memset(e->h, 0, sizeof(*e->h));
@@ -127,9 +124,17 @@ bool store_chunk_enc_full(const struct store_chunk_enc *e, int64_t next_ts_ms)
 	       next_ts_ms < e->t_first || e->nbits / 8 >= STORE_CHUNK_MAX_BYTES;
 }
 
-/* A delta of deltas in its bucket: '0', '10' 7 bits ... '11111' 64 bits. */
-static void put_dod(struct store_chunk_enc *e, int64_t dod)
+static void put_time(struct store_chunk_enc *e, int64_t t)
 {
+	int64_t d, dod;
+
+	if (!e->n) {
+		put_bits(e, (uint64_t)t, 64);
+		e->t_first = t;
+		return;
+	}
+	d = (int64_t)((uint64_t)t - (uint64_t)e->t_last);
+	dod = (int64_t)((uint64_t)d - (uint64_t)e->d_last);
 	if (dod == 0) {
 		put_bits(e, 0, 1);
 	} else if (dod >= -64 && dod <= 63) {
@@ -148,47 +153,7 @@ static void put_dod(struct store_chunk_enc *e, int64_t dod)
 		put_bits(e, 31, 5);
 		put_bits(e, (uint64_t)dod, 64);
 	}
-}
-
-static void put_time(struct store_chunk_enc *e, int64_t t)
-{
-	int64_t d;
-
-	if (!e->n) {
-		put_bits(e, (uint64_t)t, 64);
-		e->t_first = t;
-		return;
-	}
-	d = (int64_t)((uint64_t)t - (uint64_t)e->t_last);
-	put_dod(e, (int64_t)((uint64_t)d - (uint64_t)e->d_last));
 	e->d_last = d;
-}
-
-/* Integer chunks: the value's delta of deltas, like the times. */
-static void put_int_value(struct store_chunk_enc *e, int64_t v)
-{
-	int64_t d;
-
-	if (!e->n) {
-		put_bits(e, (uint64_t)v, 64);
-	} else {
-		d = (int64_t)((uint64_t)v - (uint64_t)e->iv_last);
-		put_dod(e, (int64_t)((uint64_t)d - (uint64_t)e->id_last));
-		e->id_last = d;
-	}
-	e->iv_last = v;
-}
-
-/* A value an integer chunk holds exactly: a whole number within 2^53
- * (where doubles stop holding them all), and not -0. */
-static bool int_exact(double v, int64_t *ret)
-{
-	if (!(v >= -9007199254740992.0 && v <= 9007199254740992.0) || v != (double)(int64_t)v)
-		return false;
-	if (v == 0 && signbit(v))
-		return false;
-	*ret = (int64_t)v;
-	return true;
 }
 
 static void put_value(struct store_chunk_enc *e, uint64_t bits)
@@ -250,7 +215,6 @@ static void put_hist(struct store_chunk_enc *e, const struct raw_sample *smp)
 int store_chunk_enc_add(struct store_chunk_enc *e, const struct raw_sample *smp)
 {
 	size_t worst = 5 + 64 + 2 + 5 + 6 + 64;
-	int64_t iv = 0;
 	uint64_t bits;
 	int err;
 
@@ -262,20 +226,12 @@ int store_chunk_enc_add(struct store_chunk_enc *e, const struct raw_sample *smp)
 		return -E2BIG;
 	if (e->hist)
 		worst += VARBITS_MAX + 1 + 6 + REGISTRY_HIST_SLOTS * VARBITS_MAX;
-	/* the first sample picks integer values when it is one */
-	if (!e->n)
-		e->ints = !e->hist && !e->no_ints && int_exact(smp->value, &iv);
-	else if (e->ints && !int_exact(smp->value, &iv))
-		return -EDOM;
 	err = reserve_bits(e, worst);
 	if (err)
 		return err;
 	memcpy(&bits, &smp->value, sizeof(bits));
 	put_time(e, smp->ts_ms);
-	if (e->ints)
-		put_int_value(e, iv);
-	else
-		put_value(e, bits);
+	put_value(e, bits);
 	if (e->hist)
 		put_hist(e, smp);
 	e->t_last = smp->ts_ms;
@@ -291,9 +247,7 @@ const void *store_chunk_enc_bytes(struct store_chunk_enc *e, size_t *ret_len)
 		return NULL;
 	}
 	e->buf[0] = STORE_CHUNK_FORMAT;
-	e->buf[1] = e->hist   ? STORE_CHUNK_KIND_HIST
-		    : e->ints ? STORE_CHUNK_KIND_INT
-			      : STORE_CHUNK_KIND_FLOAT;
+	e->buf[1] = e->hist ? 1 : 0;
 	e->buf[2] = (unsigned char)(e->n & 0xff);
 	e->buf[3] = (unsigned char)(e->n >> 8);
 	*ret_len = (e->nbits + 7) / 8;
@@ -352,8 +306,7 @@ unsigned store_chunk_count(const void *data, size_t len)
 {
 	const unsigned char *p = data;
 
-	if (!p || len < STORE_CHUNK_HEADER || p[0] != STORE_CHUNK_FORMAT ||
-	    p[1] > STORE_CHUNK_KIND_INT)
+	if (!p || len < STORE_CHUNK_HEADER || p[0] != STORE_CHUNK_FORMAT || p[1] > 1)
 		return 0;
 	return p[2] | (unsigned)p[3] << 8;
 }
@@ -363,25 +316,31 @@ int store_chunk_dec_init(struct store_chunk_dec *d, const void *data, size_t len
 	const unsigned char *p = data;
 
 	memset(d, 0, sizeof(*d));
-	if (!p || len < STORE_CHUNK_HEADER || p[0] != STORE_CHUNK_FORMAT ||
-	    p[1] > STORE_CHUNK_KIND_INT || len > SIZE_MAX / 8)
+	if (!p || len < STORE_CHUNK_HEADER || p[0] != STORE_CHUNK_FORMAT || p[1] > 1 ||
+	    len > SIZE_MAX / 8)
 		return -EBADMSG;
 	d->p = p;
 	d->nbits = len * 8;
 	d->pos = STORE_CHUNK_HEADER * 8;
-	d->hist = p[1] == STORE_CHUNK_KIND_HIST;
-	d->ints = p[1] == STORE_CHUNK_KIND_INT;
+	d->hist = p[1] == 1;
 	d->n = p[2] | (unsigned)p[3] << 8;
 	d->lead = d->trail = NO_WINDOW;
 	return 0;
 }
 
-static bool get_dod(struct store_chunk_dec *d, int64_t *ret)
+static bool get_time(struct store_chunk_dec *d)
 {
 	static const unsigned widths[] = {7, 9, 12, 20, 64};
 	uint64_t bit, v;
 	unsigned ones = 0;
+	int64_t dod, dt;
 
+	if (!d->i) {
+		if (!get_bits(d, 64, &v))
+			return false;
+		d->t = (int64_t)v;
+		return true;
+	}
 	/* count the leading ones of the prefix: 0, 10, 110, 1110, 11110, 11111 */
 	while (ones < 5) {
 		if (!get_bits(d, 1, &bit))
@@ -391,51 +350,17 @@ static bool get_dod(struct store_chunk_dec *d, int64_t *ret)
 		ones++;
 	}
 	if (!ones) {
-		*ret = 0;
-		return true;
-	}
-	if (!get_bits(d, widths[ones - 1], &v))
-		return false;
-	*ret = widths[ones - 1] == 64 ? (int64_t)v : sign_extend(v, widths[ones - 1]);
-	return true;
-}
-
-static bool get_time(struct store_chunk_dec *d)
-{
-	uint64_t v;
-	int64_t dod, dt;
-
-	if (!d->i) {
-		if (!get_bits(d, 64, &v))
+		dod = 0;
+	} else {
+		if (!get_bits(d, widths[ones - 1], &v))
 			return false;
-		d->t = (int64_t)v;
-		return true;
+		dod = widths[ones - 1] == 64 ? (int64_t)v : sign_extend(v, widths[ones - 1]);
 	}
-	if (!get_dod(d, &dod))
-		return false;
 	dt = (int64_t)((uint64_t)d->d + (uint64_t)dod);
 	if (dt <= 0 || (int64_t)((uint64_t)d->t + (uint64_t)dt) <= d->t)
 		return false; /* times strictly increase */
 	d->d = dt;
 	d->t += dt;
-	return true;
-}
-
-static bool get_int_value(struct store_chunk_dec *d)
-{
-	uint64_t v;
-	int64_t dod;
-
-	if (!d->i) {
-		if (!get_bits(d, 64, &v))
-			return false;
-		d->iv = (int64_t)v;
-		return true;
-	}
-	if (!get_dod(d, &dod))
-		return false;
-	d->id = (int64_t)((uint64_t)d->id + (uint64_t)dod);
-	d->iv = (int64_t)((uint64_t)d->iv + (uint64_t)d->id);
 	return true;
 }
 
@@ -501,18 +426,14 @@ int store_chunk_dec_next(struct store_chunk_dec *d, struct raw_sample *out)
 		return -EBADMSG;
 	if (d->i >= d->n)
 		return 0;
-	if (!get_time(d) || !(d->ints ? get_int_value(d) : get_value(d)) ||
-	    (d->hist && !get_hist(d))) {
+	if (!get_time(d) || !get_value(d) || (d->hist && !get_hist(d))) {
 		d->p = NULL; /* every later call fails too */
 		return -EBADMSG;
 	}
 	d->i++;
 	out->ts_ms = d->t;
 	out->has_value = true;
-	if (d->ints)
-		out->value = (double)d->iv;
-	else
-		memcpy(&out->value, &d->v, sizeof(out->value));
+	memcpy(&out->value, &d->v, sizeof(out->value));
 	out->has_hist = d->hist;
 	out->hist_count = d->hist ? d->h.count : 0;
 	if (d->hist)

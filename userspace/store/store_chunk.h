@@ -7,9 +7,8 @@
  * zig-zag delta of the previous sample's (one bit when nothing changed).
  *
  * Layout of a chunk: format byte (1), kind byte (0 counter or gauge,
- * 1 histogram, 2 counter or gauge with whole-number values), sample count
- * (16 bits, little endian), then the bit stream, most significant bit
- * first, padded with zeros to a byte.
+ * 1 histogram), sample count (16 bits, little endian), then the bit
+ * stream, most significant bit first, padded with zeros to a byte.
  *
  * Per sample, in the bit stream:
  *   time   first: 64 bits. Then dod = (t - t') - (t' - t''), with
@@ -20,12 +19,6 @@
  *          '0' x = 0; '10' x's meaningful bits inside the previous
  *          window; '11' 5 bits leading zeros, 6 bits (length - 1), the
  *          bits. A histogram's value is its cumulative sum.
- *          Kind 2 (most kernel counters and many gauges are whole
- *          numbers, whose doubles XOR badly): the value as an int64, first
- *          64 bits, then its delta of deltas in the buckets of the times.
- *          The encoder picks it when the chunk's first value is a whole
- *          number within 2^53 (not -0); a later value that is not one
- *          needs a new chunk (-EDOM).
  *   histograms only, after the value:
  *          count: a varbits of zigzag(count - previous count);
  *          slots: '0' all as before; '1', 6 bits slot count n (<= 40),
@@ -47,11 +40,8 @@
 
 #include "registry/registry.h"
 
-#define STORE_CHUNK_FORMAT     1
-#define STORE_CHUNK_KIND_FLOAT 0
-#define STORE_CHUNK_KIND_HIST  1
-#define STORE_CHUNK_KIND_INT   2
-#define STORE_CHUNK_HEADER     4
+#define STORE_CHUNK_FORMAT 1
+#define STORE_CHUNK_HEADER 4
 /* A chunk is closed when it holds this many samples, when the next sample
  * is this far from its first, or when it is this large (which, with the
  * largest histogram sample after it, keeps a row within what SQLite
@@ -87,10 +77,7 @@ struct store_chunk_enc {
 	bool hist;
 	int64_t t_first, t_last, d_last;
 	uint64_t v_last;
-	unsigned lead, trail; /* the XOR window; lead > 64: none yet */
-	bool ints;	      /* whole-number values (kind 2) */
-	bool no_ints;	      /* never pick kind 2 (kept across resets) */
-	int64_t iv_last, id_last;
+	unsigned lead, trail;	    /* the XOR window; lead > 64: none yet */
 	struct chunk_hist_state *h; /* histograms only */
 };
 
@@ -104,8 +91,7 @@ void store_chunk_enc_free(struct store_chunk_enc *e);
 bool store_chunk_enc_full(const struct store_chunk_enc *e, int64_t next_ts_ms);
 /*
  * Appends one sample (its histogram part when the chunk is one). Returns
- * 0, -EINVAL when its time is not after the last one's, -EDOM when the
- * chunk holds whole numbers and the value is not one, -E2BIG past
+ * 0, -EINVAL when its time is not after the last one's, -E2BIG past
  * STORE_CHUNK_COUNT_MAX samples, or -ENOMEM; on failure the chunk is
  * unchanged.
  */
@@ -123,8 +109,6 @@ struct store_chunk_dec {
 	bool hist;
 	int64_t t, d;
 	uint64_t v;
-	bool ints;
-	int64_t iv, id;
 	unsigned lead, trail;
 	struct chunk_hist_state h;
 };

@@ -45,7 +45,6 @@ static int enc_ready(struct store *s, struct series_ref *r)
 
 	if (r->chunk && r->chunk->hist == hist) {
 		store_chunk_enc_reset(r->chunk);
-		r->chunk->no_ints = false;
 		return 0;
 	}
 	if (r->chunk) {
@@ -61,9 +60,7 @@ static int enc_ready(struct store *s, struct series_ref *r)
 	return 0;
 }
 
-/* Adds smp to e, counting the memory it grows by. -EDOM (a fraction in
- * a chunk of whole numbers) is returned as is, for the caller to start a
- * chunk that takes it. */
+/* Adds smp to e, counting the memory it grows by. */
 static int enc_add(struct store *s, struct store_chunk_enc *e, const struct raw_sample *smp)
 {
 	size_t before = store_chunk_enc_mem(e);
@@ -72,10 +69,10 @@ static int enc_add(struct store *s, struct store_chunk_enc *e, const struct raw_
 	s->chunk_mem_delta += (int64_t)store_chunk_enc_mem(e) - (int64_t)before;
 	if (err == -ENOMEM)
 		return oom(s);
-	if (err && err != -EDOM)
+	if (err)
 		return error_set(s->werr, sizeof(s->werr), err,
 				 "flush: a sample does not fit its chunk (%d)", err);
-	return err;
+	return 0;
 }
 
 /*
@@ -105,14 +102,7 @@ static int rebuild(struct store *s, struct store_chunk_enc *e, const void *data,
 	}
 	if (!err && smp && !placed)
 		err = enc_add(s, e, smp);
-	if (err == -EDOM && !e->no_ints) {
-		/* whole numbers and a fraction: all as doubles */
-		e->no_ints = true;
-		return rebuild(s, e, data, len, smp);
-	}
-	return err == -EDOM ? error_set(s->werr, sizeof(s->werr), -EINVAL,
-					"flush: a chunk does not take its samples")
-			    : err;
+	return err;
 }
 
 static int chunk_write(struct store *s, int64_t id, struct store_chunk_enc *e)
@@ -191,13 +181,11 @@ static int load(struct store *s, struct series_ref *r, int64_t id, int64_t ts, b
 		const unsigned char *p = data;
 
 		/* resume it when it is of the same kind and decodes whole */
-		if (p && len > 1 && (p[1] == STORE_CHUNK_KIND_HIST) == r->chunk->hist)
+		if (p && len > 1 && p[1] == (r->chunk->hist ? 1 : 0))
 			err = rebuild(s, r->chunk, data, len, NULL);
 		if (!err && (r->chunk->n != store_chunk_count(data, len) ||
-			     store_chunk_enc_full(r->chunk, ts))) {
+			     store_chunk_enc_full(r->chunk, ts)))
 			store_chunk_enc_reset(r->chunk);
-			r->chunk->no_ints = false;
-		}
 	} else if (rc != SQLITE_DONE) {
 		err = store_wfail(s, rc, "reading a chunk");
 	}
@@ -231,7 +219,6 @@ int store_chunks_append(struct store *s, struct series_ref *r, int64_t id,
 			const struct raw_sample *smp)
 {
 	struct store_chunk_enc *e;
-	size_t len;
 	int err;
 
 	if (!chunk_valid(s, r)) {
@@ -244,38 +231,34 @@ int store_chunks_append(struct store *s, struct series_ref *r, int64_t id,
 			return merge_stored(s, r, id, smp);
 	}
 	e = r->chunk;
-	if (e->n && smp->ts_ms <= e->t_last && smp->ts_ms < e->t_first)
-		return merge_stored(s, r, id, smp);
-	if (e->n && smp->ts_ms <= e->t_last)
-		err = -EAGAIN;
-	else if (store_chunk_enc_full(e, smp->ts_ms))
-		err = -ENOSPC;
-	else
-		err = enc_add(s, e, smp);
-	if (err == -EAGAIN || err == -EDOM) {
-		/* into the open chunk at its place, or a fraction after whole
-		 * numbers: the chunk rebuilt from a copy of itself (as doubles
-		 * from then on, for this series) */
-		const void *bytes = store_chunk_enc_bytes(e, &len);
-		void *copy = bytes ? malloc(len) : NULL;
+	if (e->n && smp->ts_ms <= e->t_last) {
+		const void *bytes;
+		void *copy;
+		size_t len;
 
+		if (smp->ts_ms < e->t_first)
+			return merge_stored(s, r, id, smp);
+		/* into the open chunk: rebuilt from a copy of itself */
+		bytes = store_chunk_enc_bytes(e, &len);
+		copy = bytes ? malloc(len) : NULL;
 		if (!copy)
 			return oom(s);
 		memcpy(copy, bytes, len);
-		if (err == -EDOM)
-			e->no_ints = true;
 		err = rebuild(s, e, copy, len, smp);
 		free(copy);
-	} else if (err == -ENOSPC) {
-		/* full: written a last time, and a new chunk */
-		err = r->chunk_dirty ? chunk_write(s, id, e) : 0;
-		if (err)
-			return err;
-		/* still listed as dirty: written again at the end, with the
-		 * sample added right below */
-		store_chunk_enc_reset(e);
-		err = enc_add(s, e, smp);
+		return err ? err : mark_dirty(s, r);
 	}
+	if (store_chunk_enc_full(e, smp->ts_ms)) {
+		if (r->chunk_dirty) {
+			err = chunk_write(s, id, e);
+			if (err)
+				return err;
+		}
+		/* still listed as dirty: written again at the end only if
+		 * the new chunk gets samples, which it does right below */
+		store_chunk_enc_reset(e);
+	}
+	err = enc_add(s, e, smp);
 	return err ? err : mark_dirty(s, r);
 }
 

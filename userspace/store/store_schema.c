@@ -374,7 +374,7 @@ static int conv_write(struct chunk_conv *c)
 static int conv_series(struct chunk_conv *c, bool hist)
 {
 	struct raw_sample smp;
-	int rc, ret;
+	int rc;
 
 	store_chunk_enc_free(&c->e);
 	if (store_chunk_enc_init(&c->e, hist) < 0)
@@ -394,19 +394,12 @@ static int conv_series(struct chunk_conv *c, bool hist)
 		    store_blob_decode(sqlite3_column_blob(c->rows, 3),
 				      (size_t)sqlite3_column_bytes(c->rows, 3), smp.slots) < 0)
 			continue;
-		ret = store_chunk_enc_full(&c->e, smp.ts_ms) ? -EDOM
-							     : store_chunk_enc_add(&c->e, &smp);
-		if (ret == -EDOM) {
-			/* full, or a fraction after whole numbers (then doubles
-			 * for the rest of the series) */
-			if (c->e.ints && !store_chunk_enc_full(&c->e, smp.ts_ms))
-				c->e.no_ints = true;
+		if (store_chunk_enc_full(&c->e, smp.ts_ms)) {
 			rc = conv_write(c);
 			if (rc != SQLITE_OK)
 				break;
-			ret = store_chunk_enc_add(&c->e, &smp);
 		}
-		if (ret < 0) {
+		if (store_chunk_enc_add(&c->e, &smp) < 0) {
 			rc = SQLITE_NOMEM;
 			break;
 		}
