@@ -9,8 +9,9 @@
 #
 # kpulse:     (db + WAL at the end) - (db + WAL after the first minute), over
 #             the samples written in between (kpulse_store_samples_written_total).
-# Prometheus: its TSDB holds the window in its head (memory + WAL) until a
-#             2-hour block is cut, so two figures: the WAL over the samples it
+# Prometheus: its TSDB holds the window in its head (memory, the WAL and
+#             the full head chunks mapped to disk) until a 2-hour block is
+#             cut, so two figures: its data dir's growth over the samples it
 #             appended, and the block a head snapshot writes (the compressed
 #             chunks Prometheus keeps for good) over the samples in it.
 # Everything listens on 127.0.0.1 only.
@@ -80,13 +81,13 @@ prom_query() { # the value of an instant PromQL query
 sleep "$warmup_s"
 k0=$(sizes "$tmp/kpulse")
 kw0=$(kpulse_written)
-p0=$(sizes "$tmp/prom/wal")
+p0=$(sizes "$tmp/prom")
 pa0=$(prom_query prometheus_tsdb_head_samples_appended_total)
 log "window of ${window_s}s starts ($kw0 samples in kpulse, $pa0 in Prometheus)"
 sleep "$window_s"
 k1=$(sizes "$tmp/kpulse")
 kw1=$(kpulse_written)
-p1=$(sizes "$tmp/prom/wal")
+p1=$(sizes "$tmp/prom")
 pa1=$(prom_query prometheus_tsdb_head_samples_appended_total)
 series=$(prom_query prometheus_tsdb_head_series)
 
@@ -112,7 +113,7 @@ print(f"window {w} s at a {iv} s interval after a minute's warm-up; kpulse wrote
       f"{int(kw1) - int(kw0)} samples, Prometheus appended {int(pa1) - int(pa0)} "
       f"({series} series)")
 print(f"kpulse store (db + WAL growth): {k:.2f} bytes/sample")
-print(f"Prometheus WAL growth:          {p:.2f} bytes/sample")
+print(f"Prometheus data dir growth:     {p:.2f} bytes/sample (WAL + head chunks)")
 print(f"Prometheus head as a block:     {b:.2f} bytes/sample ({bs} samples, chunks + index)")
 print(f"kpulse / Prometheus block:      {k / b if b else float('nan'):.2f}")
 EOF
