@@ -158,6 +158,31 @@ STORE_TEST(a_clock_stepped_back_merges_without_overlap_or_loss)
 	}
 }
 
+STORE_TEST(whole_numbers_and_fractions_mixed_lose_nothing)
+{
+	struct metric_series m[2] = {gauge_series("kpulse_oc", "k", "v", 0),
+				     gauge_series("kpulse_whole", "k", "v", 0)};
+	double want = 0;
+
+	CHECK_EQ_INT(fx_open(f), 0);
+	/* whole numbers, then fractions, then whole numbers again, across
+	 * flushes and chunk spans; beside it a series of whole numbers */
+	for (int i = 0; i < 400; i++) {
+		m[0].value = (i / 7) % 3 == 1 ? i + 0.125 : i;
+		m[1].value = 1000 * i;
+		want += m[0].value + m[1].value;
+		CHECK_EQ_INT(store_append_series(f->s, T0 + 10 * i, m, 2), 0);
+		if (i % 13 == 12)
+			CHECK_EQ_INT(store_flush_sync(f->s), 0);
+	}
+	CHECK_EQ_INT(store_flush_sync(f->s), 0);
+	CHECK_EQ_INT(sql_open(f), 0);
+	CHECK_EQ_INT(chunk_totals(f->db, "SELECT data FROM chunks_raw").n, 800);
+	CHECK_NEAR(chunk_totals(f->db, "SELECT data FROM chunks_raw").sum, want, 0);
+	/* no more chunks than the span needs: 4,000 s in 34 of 2 minutes */
+	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM chunks_raw"), 2 * 34);
+}
+
 STORE_TEST(open_chunks_memory_is_reported_and_bounded)
 {
 	struct metric_series m[50];
