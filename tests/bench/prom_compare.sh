@@ -75,7 +75,8 @@ kpulse_written() {
 }
 prom_query() { # a counter of Prometheus's own /metrics (it does not scrape itself here)
 	curl -fsS --max-time 10 "http://127.0.0.1:$pport/metrics" |
-		awk -v n="$1" '$1 == n { printf "%d\n", $2 }'
+		awk -v n="$1" 'index($1, n) == 1 && substr($1, length(n) + 1, 1) ~ /^[{]?$/ { s += $2 }
+			END { printf "%d\n", s }'
 }
 
 sleep "$warmup_s"
@@ -115,5 +116,11 @@ print(f"window {w} s at a {iv} s interval after a minute's warm-up; kpulse wrote
 print(f"kpulse store (db + WAL growth): {k:.2f} bytes/sample")
 print(f"Prometheus data dir growth:     {p:.2f} bytes/sample (WAL + head chunks)")
 print(f"Prometheus head as a block:     {b:.2f} bytes/sample ({bs} samples, chunks + index)")
-print(f"kpulse / Prometheus block:      {k / b if b else float('nan'):.2f}")
+print(f"kpulse / Prometheus block:      {k / b if b else float('nan'):.2f} per sample")
+# A kpulse histogram sample holds all its slots, which Prometheus keeps as
+# one series per bucket: the same information's bytes, over the window
+kb = int(k1) - int(k0)
+pb = int(bb) * (int(pa1) - int(pa0)) / max(1, int(bs))
+print(f"same window, same information: kpulse {kb} bytes, Prometheus about {pb:.0f} bytes "
+      f"as blocks (ratio {kb / pb if pb else float('nan'):.2f})")
 EOF
