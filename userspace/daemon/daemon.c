@@ -186,6 +186,7 @@ static int open_store(struct daemon *d, char *db_path, size_t len)
 	sopts.retention_1m_s = cfg->retention_1m_s;
 	sopts.retention_1h_s = cfg->retention_1h_s;
 	sopts.retention_events_s = cfg->retention_events_s;
+	sopts.max_bytes = cfg->store_max_bytes;
 	r = store_open(db_path, &sopts, &d->store, err, sizeof(err));
 	if (r) {
 		log_error("store %s: %s", db_path, err);

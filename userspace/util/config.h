@@ -83,6 +83,7 @@ struct kpulse_config {
 	enum log_level log_level;
 	enum log_format log_format;
 	uint64_t buffer_max_samples; /* in-memory bound while the store cannot write */
+	uint64_t store_max_bytes;    /* the store's disk budget; 0 = none */
 	/* REST API */
 	char admin_password[CONFIG_SECRET_MAX]; /* creates `admin` at first start; "" none */
 	char jwt_secret[CONFIG_SECRET_MAX];	/* "" reads or generates DATA_DIR/jwt.secret */
