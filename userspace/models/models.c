@@ -69,6 +69,7 @@ struct models {
 	struct store *store;
 	struct store_models *sm;
 	struct ensemble *ens;
+	struct hostmv *hmv; /* NULL: multivariate detectors off */
 
 	pthread_mutex_t lock;
 	/* --- under lock --- */
@@ -84,6 +85,7 @@ struct models {
 		struct models_counters {
 			uint64_t anomalies_total, store_errors, warmed, restored, skipped;
 			size_t open_now, nmodels;
+			struct hostmv_stats mv;
 		} c;
 	} pub[2];
 	int front;		    /* pub[front] is read; the sink fills the other */
@@ -105,8 +107,10 @@ void models_options_default(struct models_options *o)
 {
 	*o = (struct models_options){.max_series = DEFAULT_MAX_SERIES,
 				     .checkpoint_s = DEFAULT_CHECKPOINT_S,
-				     .anomaly_retention_s = DEFAULT_ANOMALY_RETENTION_S};
+				     .anomaly_retention_s = DEFAULT_ANOMALY_RETENTION_S,
+				     .multivar = true};
 	ensemble_options_default(&o->ensemble);
+	hostmv_options_default(&o->mv);
 }
 
 /* ------------------------------------------------------------ table */
@@ -321,7 +325,7 @@ int models_new(const struct models_options *o, struct store *store, struct model
 	m->vals = calloc(m->o.max_series, sizeof(*m->vals));
 	m->pub[0].v = calloc(m->o.max_series, sizeof(*m->pub[0].v));
 	m->pub[1].v = calloc(m->o.max_series, sizeof(*m->pub[1].v));
-	m->inputs = calloc(m->o.max_series, sizeof(*m->inputs));
+	m->inputs = calloc(m->o.max_series + HOSTMV_INPUTS, sizeof(*m->inputs));
 	m->keys = calloc(m->o.max_series, sizeof(*m->keys));
 	m->changed = calloc(m->o.ensemble.max_episodes ? m->o.ensemble.max_episodes : 1,
 			    sizeof(*m->changed));
@@ -350,6 +354,11 @@ int models_new(const struct models_options *o, struct store *store, struct model
 			goto fail;
 		}
 	}
+	if (m->o.multivar) {
+		r = hostmv_new(&m->o.mv, store, &m->hmv, err, errlen);
+		if (r)
+			goto fail;
+	}
 	publish(m);
 	r = ensemble_new(&m->o.ensemble, (uint64_t)max_id + 1, &m->ens);
 	if (r) {
@@ -372,6 +381,7 @@ struct models *models_free(struct models *m)
 		return NULL;
 	if (!m->stopped && m->sm)
 		checkpoint(m, clock_wall_s());
+	hostmv_free(m->hmv);
 	for (size_t i = 0; m->tab && i < m->cap; i++)
 		model_free(m->tab[i]);
 	free(m->tab);
@@ -505,6 +515,10 @@ static void models_round(void *ctx, struct round *rd)
 		nin++;
 	}
 
+	if (m->hmv) {
+		nin += hostmv_round(m->hmv, ts, step, m->vals, (size_t)n, m->inputs + nin);
+		hostmv_stats(m->hmv, &m->c.mv);
+	}
 	nchanged =
 	    ensemble_round(m->ens, ts, m->inputs, nin, m->changed, m->o.ensemble.max_episodes);
 	save_open = ts - m->last_open_save >= OPEN_SAVE_S;
@@ -578,6 +592,11 @@ static const struct {
     {"kpulse_models_store_errors_total", "Model writes to the store that failed"},
     {"kpulse_models_warmed_up_total", "Models warmed up from stored history"},
     {"kpulse_models_restored_total", "Models restored from saved state at start"},
+    {"kpulse_multivar_score",
+     "Latest score in [0, 1] of the host's multivariate detectors (detector: iforest, lof)"},
+    {"kpulse_multivar_series", "Series in the multivariate detectors' feature vectors"},
+    {"kpulse_multivar_trainings_total",
+     "Models the multivariate detectors trained (since they last started over)"},
 };
 
 int models_describe(struct registry *r)
@@ -622,6 +641,21 @@ int models_add_scores(struct models *m, struct registry *r)
 				    (double)p->c.warmed) == -ENOMEM;
 	err |= registry_set_counter(r, "kpulse_models_restored_total", NULL, 0,
 				    (double)p->c.restored) == -ENOMEM;
+	if (p->c.mv.valid) {
+		struct metric_label d = {"detector", "iforest"};
+
+		err |= registry_set_gauge(r, "kpulse_multivar_score", &d, 1, p->c.mv.iforest) ==
+		       -ENOMEM;
+		d.value = "lof";
+		err |=
+		    registry_set_gauge(r, "kpulse_multivar_score", &d, 1, p->c.mv.lof) == -ENOMEM;
+	}
+	if (m->hmv) {
+		err |= registry_set_gauge(r, "kpulse_multivar_series", NULL, 0,
+					  (double)p->c.mv.series) == -ENOMEM;
+		err |= registry_set_counter(r, "kpulse_multivar_trainings_total", NULL, 0,
+					    (double)p->c.mv.trainings) == -ENOMEM;
+	}
 	atomic_store(&m->taken, p->gen);
 	pthread_mutex_unlock(&m->lock);
 	return err ? -ENOMEM : 0;
