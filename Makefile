@@ -217,7 +217,7 @@ env-example: $(BUILD)/tests/gen_env_example
 	$(BUILD)/tests/gen_env_example > .env.example
 
 $(BUILD)/tests/gen_env_example $(BUILD)/tests/bench_store $(BUILD)/tests/bench_procpass \
-		$(BUILD)/tests/bench_models $(BUILD)/tests/bench_detector: \
+		$(BUILD)/tests/bench_models $(BUILD)/tests/bench_detector $(BUILD)/tests/bench_models_mem: \
 		$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIB_OBJS) $(LDLIBS) $(LDFLAGS)
@@ -230,8 +230,9 @@ $(EVAL_BINS): $(BUILD)/tests/%: tests/eval/%.c $(LIB_OBJS)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS) $(LDFLAGS)
 
 bench: deps build $(BUILD)/tests/bench_store $(BUILD)/tests/bench_procpass \
-		$(BUILD)/tests/bench_models $(BUILD)/tests/bench_detector
+		$(BUILD)/tests/bench_models $(BUILD)/tests/bench_detector $(BUILD)/tests/bench_models_mem
 	KPULSE_BIN=$(abspath $(BUILD)/kpulse) BENCH_STORE_BIN=$(abspath $(BUILD)/tests/bench_store) \
+		BENCH_MODELS_MEM_BIN=$(abspath $(BUILD)/tests/bench_models_mem) \
 		BENCH_PROCPASS_BIN=$(abspath $(BUILD)/tests/bench_procpass) \
 		BENCH_MODELS_BIN=$(abspath $(BUILD)/tests/bench_models) \
 		BENCH_DETECTOR_BIN=$(abspath $(BUILD)/tests/bench_detector) tests/bench/bench.sh

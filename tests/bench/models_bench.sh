@@ -13,7 +13,13 @@
 #     RSS difference between the two runs with models over the difference in
 #     modelled series (target < 4 KB); the RSS difference with models off is
 #     shown too.
-# Env: KPULSE_BIN (required), BENCH_MODELS_S (seconds per run, default 60).
+#   - where the bytes go: BENCH_MODELS_MEM_BIN (tests/unit/bench_models_mem.c)
+#     replays the daemon's round in-process and splits the heap a modelled
+#     series adds into detector state, its exported score series (live
+#     registry and the round the API keeps) and the rest; the daemon's RSS
+#     figure adds what the store and the sinks' queues keep per series.
+# Env: KPULSE_BIN (required), BENCH_MODELS_S (seconds per run, default 60),
+# BENCH_MODELS_MEM_BIN (optional).
 set -uo pipefail
 
 secs=${BENCH_MODELS_S:-60}
@@ -60,6 +66,9 @@ run() {
 	echo "$(echo "($c1 - $c0) / $hz" | bc -l) $rss ${busy:-0} ${series:-0} $(echo "$t1 - $t0" | bc -l)"
 }
 
+if [ -n "${BENCH_MODELS_MEM_BIN:-}" ] && [ -x "$BENCH_MODELS_MEM_BIN" ]; then
+	"$BENCH_MODELS_MEM_BIN" 2>/dev/null | grep -v ' info ' || echo "models memory: bench_models_mem failed"
+fi
 read -r cpu_on rss_on busy series wall < <(run on @default @default)
 read -r _ rss_all busy_all series_all wall_all < <(run on '*' 'kpulse_anomaly_*')
 read -r cpu_off rss_off _ _ wall_off < <(run off @default @default)

@@ -52,14 +52,16 @@
  * its moving end is saved this often (not every round). */
 #define OPEN_SAVE_S 10.0
 
+/* One allocation per series: the metric name and labels are read back
+ * from the key ("name{labels}:stat") when the scores are exported, so a
+ * model keeps no other strings. */
 struct model {
-	char *key; /* owned; the table's key */
-	char *metric, *labels;
 	enum series_stat stat;
-	bool seen;	  /* has had a live value (metric and labels known) */
+	bool seen;	  /* has had a live value */
 	double score;	  /* of the latest round */
 	double published; /* what the latest published copy holds */
 	struct detector det;
+	char key[]; /* the table's key */
 };
 
 struct models {
@@ -135,23 +137,35 @@ static struct model **slot_of(struct models *m, const char *key)
 
 static struct model *model_free(struct model *md)
 {
-	if (md) {
-		free(md->key);
-		free(md->metric);
-		free(md->labels);
-		free(md);
-	}
+	free(md);
 	return NULL;
 }
 
 static struct model *model_new(const char *key)
 {
-	struct model *md = calloc(1, sizeof(*md));
+	size_t len = strlen(key) + 1;
+	struct model *md = calloc(1, sizeof(*md) + len);
 
-	if (!md || !(md->key = strdup(key)))
-		return model_free(md);
+	if (!md)
+		return NULL;
+	memcpy(md->key, key, len);
 	detector_init(&md->det, DETECTOR_STREAM);
 	return md;
+}
+
+/* Splits a key "name{labels}:stat" into name and labels (buffers of
+ * SERIES_KEY_MAX). False for a key not of that form. */
+static bool split_key(const char *key, char *name, char *labels)
+{
+	const char *open = strchr(key, '{'), *close = strrchr(key, '}');
+
+	if (!open || !close || close < open || close[1] != ':')
+		return false;
+	memcpy(name, key, (size_t)(open - key));
+	name[open - key] = 0;
+	memcpy(labels, open + 1, (size_t)(close - open - 1));
+	labels[close - open - 1] = 0;
+	return true;
 }
 
 /* Inserts md (the caller checked the key is absent and n < max). */
@@ -504,10 +518,8 @@ static void models_round(void *ctx, struct round *rd)
 		}
 		score = detector_update(&md->det, ts, v->value, NULL);
 		if (!md->seen) {
-			md->metric = strdup(v->name);
-			md->labels = strdup(v->labels);
 			md->stat = v->stat;
-			md->seen = md->metric && md->labels;
+			md->seen = true;
 		}
 		md->score = score;
 		m->keys[nin] = md->key;
@@ -618,12 +630,15 @@ int models_add_scores(struct models *m, struct registry *r)
 	p = &m->pub[m->front];
 	for (size_t i = 0; i < p->n; i++) {
 		const struct model *md = p->v[i].md;
+		char name[SERIES_KEY_MAX], labels[SERIES_KEY_MAX];
 		struct metric_label l[3] = {
-		    {"metric", md->metric},
-		    {"series", md->labels},
+		    {"metric", name},
+		    {"series", labels},
 		    {"stat", series_stat_name(md->stat)},
 		};
 
+		if (!split_key(md->key, name, labels))
+			continue;
 		err |=
 		    registry_set_gauge(r, "kpulse_anomaly_score", l, 3, p->v[i].score) == -ENOMEM;
 	}
