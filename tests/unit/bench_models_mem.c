@@ -24,6 +24,7 @@
 
 #include "daemon/round.h"
 #include "models/detector.h"
+#include "models/hostmv.h"
 #include "models/models.h"
 #include "registry/registry.h"
 
@@ -140,5 +141,21 @@ int main(int argc, char **argv)
 	printf("    the rest           %7.0f bytes (selection, sink tables, names)\n",
 	       on - off - det - score);
 	printf("  the input series     %7.0f bytes (collected anyway: not counted)\n", off);
+	{
+		/* the multivariate detectors' fixed part, at the defaults of
+		 * hostmv.c (1 s rounds, 1 min windows, 24 h, 64 series) */
+		struct multivar_options mo = {.interval_s = 1,
+					      .window_s = 60,
+					      .history_s = 86400,
+					      .retrain_s = 3600,
+					      .max_train_rows = 1440,
+					      .forest = {.trees = 100, .sample_size = 256},
+					      .lof_neighbors = 20};
+
+		printf("  multivariate IF+LOF  %7.1f MB at most, whatever the series count "
+		       "(64 series, 24 h of 1 min windows; half of it only while a new model "
+		       "is handed over)\n",
+		       (double)multivar_memory_bound(&mo, 64) / 1e6);
+	}
 	return 0;
 }

@@ -224,6 +224,7 @@ static void restart(struct hostmv *h, double ts, double interval_s, const struct
 	    .forest = {.trees = FOREST_TREES, .sample_size = FOREST_SAMPLE, .seed = 1},
 	    .lof_neighbors = LOF_NEIGHBORS,
 	};
+	double windows = floor(mo.history_s / window);
 	const char **names = calloc(n, sizeof(*names));
 	struct mv_set *set = set_new(h->store, v, h->idx, n);
 	char err[256] = "";
@@ -232,6 +233,9 @@ static void restart(struct hostmv *h, double ts, double interval_s, const struct
 	h->mv = multivar_stop(h->mv);
 	h->set = set_free(h->set);
 	h->restarts++;
+	/* the training matrix need not hold more rows than the history has */
+	if (windows < (double)mo.max_train_rows)
+		mo.max_train_rows = (size_t)fmax(windows, MULTIVAR_TRAIN_MIN);
 	if (names && set) {
 		for (size_t i = 0; i < n; i++)
 			names[i] = set->s[i].key;
