@@ -305,10 +305,18 @@ TEST(the_models_sink_stores_a_multivariate_anomaly_with_its_detectors_and_contri
 	o.mv = opts();
 	CHECK_EQ_INT(models_new(&o, f.s, &m, err, sizeof(err)), 0);
 	rng_seed(&r, 11);
-	for (int i = 0; i < 400; i++, t += 1) {
+	/* a series joins the vectors once it has history for a model (33
+	 * windows of 1 s here): none before */
+	for (int i = 0; i < 30; i++, t += 1) {
 		normal(&r, v);
 		feed(m, reg, t, v, ++seq);
 	}
+	CHECK_NEAR(exported(m, "kpulse_multivar_series"), 0, 0);
+	for (int i = 30; i < 400; i++, t += 1) {
+		normal(&r, v);
+		feed(m, reg, t, v, ++seq);
+	}
+	CHECK_NEAR(exported(m, "kpulse_multivar_series"), 3, 0);
 	/* the model: trained in the background (a retry every 16 rounds) */
 	for (int i = 0; i < 6000 && !(exported(m, "kpulse_multivar_trainings_total") >= 1); i++) {
 		normal(&r, v);

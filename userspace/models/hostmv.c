@@ -260,6 +260,11 @@ static void restart(struct hostmv *h, double ts, double interval_s, const struct
 
 /* ------------------------------------------------------------ rounds */
 
+double hostmv_min_history_s(const struct hostmv *h, double interval_s)
+{
+	return (MULTIVAR_TRAIN_MIN + 1) * fmax(h->o.window_s, interval_s);
+}
+
 /* True when this round's eligible series are the running set, in order. */
 static bool same_as_running(const struct hostmv *h, const struct series_value *v, size_t n)
 {

@@ -4,8 +4,9 @@
  * which series the Isolation Forest and LOF (multivar.h) look at, their
  * history from the store, and their scores as ensemble inputs.
  *
- * Series: the modelled series that are counters' rates or gauges and had
- * a value this round (a histogram's p99 has no value in a round without
+ * Series: the modelled series that are counters' rates or gauges, had
+ * a value this round and have hostmv_min_history_s() of history (stored
+ * or live) (a histogram's p99 has no value in a round without
  * arrivals, and a feature vector needs every series in every window), the
  * first max_series in the round's order. When that set changes and stays
  * changed for HOSTMV_SETTLE_ROUNDS rounds (a new interface, a custom
@@ -61,6 +62,12 @@ struct hostmv *hostmv_free(struct hostmv *h);
  */
 size_t hostmv_round(struct hostmv *h, double ts, double interval_s, const struct series_value *v,
 		    size_t n, struct ensemble_input *out);
+
+/* The history a series needs before it joins the vectors (the caller
+ * leaves younger series out): enough windows for a model, so a series
+ * that appears does not hold the detectors without a model while its
+ * history grows. */
+double hostmv_min_history_s(const struct hostmv *h, double interval_s);
 
 struct hostmv_stats {
 	size_t series;	     /* in the vectors now (0: not started) */

@@ -98,6 +98,7 @@ struct models {
 	size_t cap, n;
 	struct models_counters c;
 	struct series_value *vals;
+	struct series_value *mv_vals; /* those old enough for hostmv */
 	struct ensemble_input *inputs;
 	const char **keys;
 	struct anomaly *changed;
@@ -337,14 +338,15 @@ int models_new(const struct models_options *o, struct store *store, struct model
 	m->cap = cap;
 	m->tab = calloc(cap, sizeof(*m->tab));
 	m->vals = calloc(m->o.max_series, sizeof(*m->vals));
+	m->mv_vals = calloc(m->o.max_series, sizeof(*m->mv_vals));
 	m->pub[0].v = calloc(m->o.max_series, sizeof(*m->pub[0].v));
 	m->pub[1].v = calloc(m->o.max_series, sizeof(*m->pub[1].v));
 	m->inputs = calloc(m->o.max_series + HOSTMV_INPUTS, sizeof(*m->inputs));
 	m->keys = calloc(m->o.max_series, sizeof(*m->keys));
 	m->changed = calloc(m->o.ensemble.max_episodes ? m->o.ensemble.max_episodes : 1,
 			    sizeof(*m->changed));
-	if (!m->include || !m->exclude || !m->tab || !m->vals || !m->inputs || !m->keys ||
-	    !m->changed || !m->pub[0].v || !m->pub[1].v) {
+	if (!m->include || !m->exclude || !m->tab || !m->vals || !m->mv_vals || !m->inputs ||
+	    !m->keys || !m->changed || !m->pub[0].v || !m->pub[1].v) {
 		r = error_set(err, errlen, -ENOMEM, "out of memory");
 		goto fail;
 	}
@@ -400,6 +402,7 @@ struct models *models_free(struct models *m)
 		model_free(m->tab[i]);
 	free(m->tab);
 	free(m->vals);
+	free(m->mv_vals);
 	free(m->pub[0].v);
 	free(m->pub[1].v);
 	free(m->inputs);
@@ -480,7 +483,8 @@ static void models_round(void *ctx, struct round *rd)
 {
 	struct models *m = ctx;
 	double ts = rd->timestamp, step = rd->interval_s > 0 ? rd->interval_s : 1;
-	size_t nin = 0, nchanged, open_now = 0, warmups = 0, nsave = 0;
+	size_t nin = 0, nchanged, open_now = 0, warmups = 0, nsave = 0, nmv = 0;
+	double mv_age = m->hmv ? hostmv_min_history_s(m->hmv, step) : 0;
 	bool save_open;
 	long n;
 
@@ -522,13 +526,15 @@ static void models_round(void *ctx, struct round *rd)
 			md->seen = true;
 		}
 		md->score = score;
+		if (m->hmv && md->det.n && md->det.first_ts <= ts - mv_age)
+			m->mv_vals[nmv++] = *v;
 		m->keys[nin] = md->key;
 		m->inputs[nin] = (struct ensemble_input){"stream", score, &m->keys[nin], NULL, 1};
 		nin++;
 	}
 
 	if (m->hmv) {
-		nin += hostmv_round(m->hmv, ts, step, m->vals, (size_t)n, m->inputs + nin);
+		nin += hostmv_round(m->hmv, ts, step, m->mv_vals, nmv, m->inputs + nin);
 		hostmv_stats(m->hmv, &m->c.mv);
 	}
 	nchanged =
