@@ -229,6 +229,31 @@ TEST(a_new_series_starts_the_detectors_over_once_it_settles)
 	hostmv_free(h);
 }
 
+TEST(a_set_the_detectors_cannot_start_on_is_tried_once)
+{
+	struct hostmv_options o = opts();
+	struct ensemble_input in[HOSTMV_INPUTS];
+	struct series_value sv[4];
+	struct hostmv *h = NULL;
+	struct hostmv_stats st;
+	struct rng r;
+	double v[4], t = 1e6;
+
+	/* a window of 7,200 rounds of 0.5 s: more than a window may hold */
+	o.window_s = 3600;
+	o.history_s = 40 * 3600;
+	rng_seed(&r, 9);
+	CHECK_EQ_INT(hostmv_new(&o, NULL, &h, NULL, 0), 0);
+	for (int i = 0; i < 30; i++, t += 0.5) {
+		normal(&r, v);
+		CHECK_EQ_INT(hostmv_round(h, t, 0.5, sv, to_values(v, 3, sv), in), 0);
+	}
+	hostmv_stats(h, &st);
+	CHECK_EQ_INT(st.restarts, 1);
+	CHECK_EQ_INT(st.series, 0);
+	hostmv_free(h);
+}
+
 TEST(options_out_of_range_are_refused)
 {
 	struct hostmv_options o = opts();

@@ -242,13 +242,14 @@ static void restart(struct hostmv *h, double ts, double interval_s, const struct
 		r = multivar_start(&mo, names, n, load_history, set, &h->mv, err, sizeof(err));
 	}
 	free(names);
+	/* kept even when the start failed: the same set is not tried again
+	 * (one warning), a new one is */
+	h->set = set;
 	if (r) {
 		log_warn("models: the multivariate detectors did not start: %s",
 			 err[0] ? err : strerror(-r));
-		set_free(set);
 		return;
 	}
-	h->set = set;
 	h->interval_s = interval_s;
 	/* the store's history may be enough for a model right away: the
 	 * trainer is asked once this round is observed (it says where "now"
