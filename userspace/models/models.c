@@ -36,6 +36,13 @@
 #define DEFAULT_ANOMALY_RETENTION_S (30 * 86400.0)
 /* Saved states of series not seen for this long are deleted. */
 #define STATE_RETENTION_S (30 * 86400.0)
+/* A model whose series had no value for this long leaves the table at the
+ * next checkpoint (its state saved first), so series that come and go
+ * (interfaces, devices, processes) do not fill it; one that comes back
+ * warms up from its stored history. Its score stops being exported after
+ * EXPORT_STALE_S. */
+#define MODEL_IDLE_S   3600.0
+#define EXPORT_STALE_S 300.0
 /* Warm-up: the last hour from raw samples at the round's step (at least
  * 1 s: 3,600 points, under the store's per-query limit), the hour before
  * back to MODELS_WARMUP_HISTORY_S from 1-minute rollups. */
@@ -57,9 +64,10 @@
  * model keeps no other strings. */
 struct model {
 	enum series_stat stat;
-	bool seen;	  /* has had a live value */
-	double score;	  /* of the latest round */
-	double published; /* what the latest published copy holds */
+	bool seen;		 /* has had a live value */
+	double score;		 /* of the latest round */
+	double published;	 /* what the latest published copy holds */
+	struct model *idle_next; /* on the list of models leaving the table */
 	struct detector det;
 	char key[]; /* the table's key */
 };
@@ -102,6 +110,7 @@ struct models {
 	struct ensemble_input *inputs;
 	const char **keys;
 	struct anomaly *changed;
+	struct model *idle; /* out of the table, freed once no copy names them */
 	double last_checkpoint, last_open_save;
 	bool stopped, niced;
 };
@@ -182,7 +191,7 @@ static void insert(struct models *m, struct model *md)
  * the lock taken), each score keeps the highest value since the last copy
  * it read, so a one-round peak is never lost to a missed read.
  */
-static void publish(struct models *m)
+static void publish(struct models *m, double now)
 {
 	struct published *b = &m->pub[!m->front];
 	bool missed = atomic_load(&m->taken) != m->pub[m->front].gen;
@@ -192,7 +201,7 @@ static void publish(struct models *m)
 	for (size_t i = 0; i < m->cap && b->n < m->o.max_series; i++) {
 		struct model *md = m->tab[i];
 
-		if (!md || !md->seen)
+		if (!md || !md->seen || md->det.last_ts < now - EXPORT_STALE_S)
 			continue;
 		if (!missed || md->score > md->published)
 			md->published = md->score;
@@ -206,6 +215,45 @@ static void publish(struct models *m)
 }
 
 /* ------------------------------------------------------------ state */
+
+/* Rebuilds the table without the models idle for MODEL_IDLE_S, which go
+ * on m->idle: the published copy may still name them until the next
+ * publish(). */
+static void sweep_idle(struct models *m, double now)
+{
+	struct model **old = m->tab, **tab;
+	bool any = false;
+
+	for (size_t i = 0; i < m->cap && !any; i++)
+		any = old[i] && old[i]->det.n && old[i]->det.last_ts < now - MODEL_IDLE_S;
+	if (!any || !(tab = calloc(m->cap, sizeof(*tab))))
+		return;
+	m->tab = tab;
+	m->n = 0;
+	for (size_t i = 0; i < m->cap; i++) {
+		struct model *md = old[i];
+
+		if (!md)
+			continue;
+		if (md->det.n && md->det.last_ts < now - MODEL_IDLE_S) {
+			md->idle_next = m->idle;
+			m->idle = md;
+		} else {
+			insert(m, md);
+		}
+	}
+	free(old);
+}
+
+static void free_idle(struct models *m)
+{
+	while (m->idle) {
+		struct model *next = m->idle->idle_next;
+
+		model_free(m->idle);
+		m->idle = next;
+	}
+}
 
 static int restore_one(void *ctx, const char *series, const char *kind, double ts, const void *blob,
 		       size_t len)
@@ -256,6 +304,8 @@ static void checkpoint(struct models *m, double now)
 	r = store_models_prune(m->sm, now - m->o.anomaly_retention_s, now - STATE_RETENTION_S);
 	if (r)
 		log_warn("models: pruning old anomalies failed: %s", strerror(-r));
+	/* their states are saved: idle models may leave the table */
+	sweep_idle(m, now);
 }
 
 /* Feeds the series' stored history to a new detector: the 1-minute
@@ -375,7 +425,7 @@ int models_new(const struct models_options *o, struct store *store, struct model
 		if (r)
 			goto fail;
 	}
-	publish(m);
+	publish(m, clock_wall_s());
 	r = ensemble_new(&m->o.ensemble, (uint64_t)max_id + 1, &m->ens);
 	if (r) {
 		error_set(err, errlen, r,
@@ -400,6 +450,7 @@ struct models *models_free(struct models *m)
 	hostmv_free(m->hmv);
 	for (size_t i = 0; m->tab && i < m->cap; i++)
 		model_free(m->tab[i]);
+	free_idle(m);
 	free(m->tab);
 	free(m->vals);
 	free(m->mv_vals);
@@ -578,7 +629,8 @@ static void models_round(void *ctx, struct round *rd)
 		else
 			checkpoint(m, ts);
 	}
-	publish(m);
+	publish(m, ts);
+	free_idle(m); /* no published copy names them any more */
 }
 
 static void models_stop(void *ctx)
