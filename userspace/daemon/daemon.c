@@ -372,6 +372,11 @@ static int start_models(struct daemon *d)
 	o.exclude = cfg->models_exclude;
 	o.max_series = cfg->models_max_series;
 	o.checkpoint_s = cfg->models_checkpoint_s;
+	o.multivar = cfg->multivar;
+	o.mv.window_s = cfg->multivar_window_s;
+	o.mv.history_s = cfg->multivar_history_s;
+	o.mv.retrain_s = cfg->multivar_retrain_s;
+	o.mv.max_series = cfg->multivar_max_series;
 	anomaly_thresholds(cfg, &o.ensemble);
 	r = models_new(&o, d->store, &d->models, err, sizeof(err));
 	if (r) {

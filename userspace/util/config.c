@@ -285,6 +285,13 @@ const struct config_option config_options[] = {
     {"KPULSE_MULTIVAR_RETRAIN", "multivar-retrain", "DURATION", "1h",
      "How often the Isolation Forest and LOF are retrained in the background", CONFIG_DURATION, 60,
      DAYS(7), FIELD(multivar_retrain_s)},
+    {"KPULSE_MULTIVAR", "multivar", "on|off", "on",
+     "Whether the host's Isolation Forest and LOF score every round beside the per-series "
+     "detectors (with KPULSE_MODELS on)",
+     CONFIG_BOOL, FIELD(multivar)},
+    {"KPULSE_MULTIVAR_MAX_SERIES", "multivar-max-series", "N", "64",
+     "Most series in the multivariate feature vectors (rates and gauges, in the round's order)",
+     CONFIG_UINT, 2, 256, FIELD(multivar_max_series)},
     {"KPULSE_MODELS", "models", "on|off", "on",
      "Whether the anomaly models run (a score per modelled series, anomalies in the store)",
      CONFIG_BOOL, FIELD(models)},

@@ -143,6 +143,8 @@ struct kpulse_config {
 	double multivar_window_s;	      /* feature window of IF and LOF */
 	double multivar_history_s;	      /* their training history */
 	double multivar_retrain_s;	      /* how often they are retrained */
+	bool multivar;			      /* IF and LOF run in the models sink */
+	uint32_t multivar_max_series;	      /* series in their feature vectors */
 	/* anomaly models (models/) */
 	bool models;			      /* the models sink runs */
 	char models_include[CONFIG_LIST_MAX]; /* series_select patterns */
