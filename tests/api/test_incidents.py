@@ -75,6 +75,7 @@ def env():
         "KPULSE_ALERT_WEBHOOK_URL": hook.base + "/webhook/kpulse",
         "KPULSE_ALERT_RETRIES": "0",
         "KPULSE_INCIDENT_QUIET": "1h",
+        "KPULSE_INCIDENT_SETTLE": "1s",
     })
     try:
         d.wait_ready()

@@ -45,6 +45,7 @@ struct incident {
 	char summary[512];
 	char acked_by[64], resolved_by[64];
 	json_t *evidence, *reading; /* owned; NULL until built */
+	bool analyzed;		    /* the analysis at open ran (or runs) */
 	char llm_status[16];	    /* "", "ok", "all_failed", "off" */
 };
 
@@ -71,6 +72,7 @@ void incidents_options_default(struct incidents_options *o)
 	o->baseline_s = 900;
 	o->min_severity = 1;
 	o->poll_s = 1;
+	o->settle_s = 10;
 }
 
 static int sev_rank(const char *s)
@@ -465,8 +467,6 @@ static void add_part(struct incidents *inc, struct part *p, double t, struct pol
 			 sev_names[p->severity]);
 		timeline(inc, it->id, t, "opened", "kpulse", detail);
 		alert(inc, it, ALERT_OPEN);
-		if (pc->nopened < sizeof(pc->opened) / sizeof(pc->opened[0]))
-			pc->opened[pc->nopened++] = it->id;
 		return;
 	}
 	if (it->nparts == INCIDENTS_PARTS_MAX) {
@@ -690,6 +690,17 @@ static void sink_round(void *ctx, struct round *r)
 		auto_resolve(inc, t);
 		inc->last_poll = t;
 	}
+	/* the analysis at open, once the incident is settle_s old: the store
+	 * then holds the window's samples */
+	for (size_t i = 0; i < inc->nactive; i++) {
+		struct incident *it = inc->active[i];
+
+		if (!it->analyzed && t - it->opened >= inc->o.settle_s &&
+		    pc.nopened < sizeof(pc.opened) / sizeof(pc.opened[0])) {
+			it->analyzed = true;
+			pc.opened[pc.nopened++] = it->id;
+		}
+	}
 	pthread_mutex_unlock(&inc->lock);
 
 	/* evidence and analysis of what opened, without the lock */
@@ -738,6 +749,7 @@ int incidents_new(const struct incidents_options *o, struct store *s, struct inc
 	int r;
 
 	if (!o || !s || !ret || !(o->quiet_s >= 0) || !(o->baseline_s > 0) || !(o->poll_s > 0) ||
+	    !(o->settle_s >= 0) ||
 	    o->min_severity < 0 || o->min_severity > 2) {
 		snprintf(err, errlen, "incidents: options out of range");
 		return -EINVAL;

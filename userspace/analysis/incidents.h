@@ -7,6 +7,10 @@
  * LLM's explanation when providers are configured (llm/), and alerts
  * (alerts/).
  *
+ * Analysis at open: once the incident is settle_s old (so the store holds
+ * samples of its window), evidence over [opened, now] against the
+ * baseline before it, the built-in reading, then the LLM providers.
+ *
  * Grouping: a new part joins the active incident that shares its
  * subsystem (cpu, memory, io, filesystem, network, processes), else one
  * whose span (opened .. last activity, widened by INCIDENTS_JOIN_GAP_S)
@@ -51,6 +55,7 @@ struct incidents_options {
 	double baseline_s; /* the evidence's baseline before an incident; 900 */
 	int min_severity;  /* 0 info, 1 warning, 2 critical: what opens one; 1 */
 	double poll_s;	   /* how often anomalies are read from the store; 1 */
+	double settle_s;   /* the analysis at open waits until the incident is this old; 10 */
 	/* Alert-worthy predictions now (a new array the caller frees), or
 	 * NULL: e.g. threshold_tracker_predictions. May be NULL. */
 	json_t *(*predictions)(void *ctx);

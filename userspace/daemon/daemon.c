@@ -423,6 +423,7 @@ static int start_incidents(struct daemon *d)
 		incidents_options_default(&io);
 		io.quiet_s = cfg->incident_quiet_s;
 		io.baseline_s = cfg->incident_baseline_s;
+		io.settle_s = cfg->incident_settle_s;
 		io.min_severity = cfg->incident_min_severity;
 		io.predictions = incident_predictions;
 		io.predictions_ctx = d->predict;
