@@ -59,7 +59,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
 .PHONY: all deps build run test test-unit test-kernel test-daemon test-api test-llm test-web \
-	bench eval sanitize valgrind vmlinux env-example fuzz-csv fuzz-llm \
+	bench eval sanitize valgrind vmlinux env-example fuzz-csv fuzz-llm fuzz-incidents \
 	format format-check clean help
 
 all: build
@@ -81,6 +81,7 @@ help:
 	@echo "make format       clang-format the C sources"
 	@echo "make env-example  regenerate .env.example from the option table"
 	@echo "make fuzz-llm     libFuzzer on the LLM answer parsers (FUZZ_SECONDS=60)"
+	@echo "make fuzz-incidents libFuzzer on the incident and analyze bodies (FUZZ_SECONDS=60)"
 
 # Installs only what is missing; does nothing when everything is present.
 deps:
@@ -280,6 +281,25 @@ fuzz-llm: $(BUILD)/fuzz/fuzz_llm_answer
 	$(BUILD)/fuzz/fuzz_llm_answer -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 		-artifact_prefix=$(BUILD)/fuzz/ \
 		$(BUILD)/fuzz/llm tests/fuzz/corpus/llm
+
+# libFuzzer on the bodies of the incident routes and POST /api/v1/analyze
+# (api/incident_body.c over api/input.c) and on the window a question
+# names (analysis/question.c), for FUZZ_SECONDS from tests/fuzz/corpus/incident.
+FUZZ_INCIDENT_SRCS := tests/fuzz/fuzz_incident_body.c userspace/api/incident_body.c \
+	userspace/api/input.c userspace/analysis/question.c userspace/registry/registry.c \
+	userspace/registry/hist.c userspace/util/utf8.c userspace/util/error.c
+$(BUILD)/fuzz/fuzz_incident_body: $(FUZZ_INCIDENT_SRCS) userspace/api/api_internal.h
+	@mkdir -p $(dir $@)
+	$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuserspace \
+		$(shell pkg-config --cflags jansson libmicrohttpd 2>/dev/null) \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ \
+		$(FUZZ_INCIDENT_SRCS) $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson) -lm
+
+fuzz-incidents: $(BUILD)/fuzz/fuzz_incident_body
+	@mkdir -p $(BUILD)/fuzz/incident
+	$(BUILD)/fuzz/fuzz_incident_body -max_total_time=$(FUZZ_SECONDS) -max_len=16384 \
+		-artifact_prefix=$(BUILD)/fuzz/ \
+		$(BUILD)/fuzz/incident tests/fuzz/corpus/incident
 
 vmlinux:
 	@mkdir -p $(dir $(VMLINUX_H))

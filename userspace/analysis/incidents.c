@@ -749,8 +749,7 @@ int incidents_new(const struct incidents_options *o, struct store *s, struct inc
 	int r;
 
 	if (!o || !s || !ret || !(o->quiet_s >= 0) || !(o->baseline_s > 0) || !(o->poll_s > 0) ||
-	    !(o->settle_s >= 0) ||
-	    o->min_severity < 0 || o->min_severity > 2) {
+	    !(o->settle_s >= 0) || o->min_severity < 0 || o->min_severity > 2) {
 		snprintf(err, errlen, "incidents: options out of range");
 		return -EINVAL;
 	}
