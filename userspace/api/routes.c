@@ -84,8 +84,8 @@ const struct api_route api_routes[] = {
     {"POST", "/api/v1/incidents/{id}/comments", api_handle_incident_comment, R_OPER,
      "Add a comment to an incident's timeline (written to the audit log)", NULL, "text", 0},
     {"POST", "/api/v1/incidents/{id}/analyze", api_handle_incident_analyze, R_OPER,
-     "Run the analysis again: fresh evidence, the built-in analyst, then the LLM providers",
-     NULL, "question", 0},
+     "Run the analysis again: fresh evidence, the built-in analyst, then the LLM providers", NULL,
+     "question", 0},
     {"POST", "/api/v1/analyze", api_handle_analyze, R_VIEW,
      "Ask about this host (\"why was it slow at 14:05?\"): evidence of the window the "
      "question names (or from..to, or the last 15 minutes), the built-in reading and the "
