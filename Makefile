@@ -59,6 +59,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
 .PHONY: all deps build run test test-unit test-kernel test-daemon test-api test-llm test-web \
+	test-incidents \
 	bench eval sanitize valgrind vmlinux env-example fuzz-csv fuzz-llm fuzz-incidents \
 	format format-check clean help
 
@@ -72,6 +73,7 @@ help:
 	@echo "make test-unit    unit tests only (no root)"
 	@echo "make test-llm     kpulse ask against the fake LLM server (no root)"
 	@echo "make test-web     the dashboard in headless Chromium against a live daemon (root)"
+	@echo "make test-incidents loads that open incidents, read by the built-in analyst (root)"
 	@echo "make sanitize     unit and kernel tests under ASan + UBSan"
 	@echo "make valgrind     the daemon's start and stop under valgrind"
 	@echo "make bench        cost per kernel event and throughput loss, models' cost"
@@ -187,6 +189,18 @@ test-api: build
 	else \
 		KPULSE_BIN=$(abspath $(BUILD)/kpulse) $(PYTHON) -m pytest -v -p no:cacheprovider \
 			tests/api; \
+	fi
+
+# Incidents end to end on the real kernel: a CPU hog, an I/O storm, an OOM
+# kill in a memory cgroup and packet loss between network namespaces each
+# open an incident whose built-in analysis names the resource and culprit;
+# a local webhook receiver checks the alerts (a few minutes).
+test-incidents: build
+	@if [ "$$(id -u)" != 0 ]; then \
+		echo "test-incidents: skipped, needs root (BPF, namespaces, cgroups)"; \
+	else \
+		KPULSE_BIN=$(abspath $(BUILD)/kpulse) $(PYTHON) -m pytest -v -p no:cacheprovider \
+			tests/incidents; \
 	fi
 
 # The LLM route end to end: `kpulse ask` against tests/fakes/fake_llm.py on

@@ -227,11 +227,14 @@ static void proc_fold(const struct store_range_result *res, struct proc_row *row
 	}
 }
 
-static int by_current_desc(const void *a, const void *b)
+/* By how much a process rose in the window: the one that started the
+ * trouble ranks above one that was as busy before. */
+static int by_rise_desc(const void *a, const void *b)
 {
 	const struct proc_row *x = a, *y = b;
+	double dx = x->current - x->baseline, dy = y->current - y->baseline;
 
-	return (x->current < y->current) - (x->current > y->current);
+	return (dx < dy) - (dx > dy);
 }
 
 #define PROC_ROWS_MAX 256
@@ -259,11 +262,12 @@ static void add_processes(struct store *s, const struct evidence_request *req, j
 		} else {
 			proc_fold(during, rows, &n, PROC_ROWS_MAX, true);
 			proc_fold(before, rows, &n, PROC_ROWS_MAX, false);
-			qsort(rows, n, sizeof(*rows), by_current_desc);
+			qsort(rows, n, sizeof(*rows), by_rise_desc);
 			list = json_array();
-			for (size_t i = 0; i < n && i < EVIDENCE_TOP_PROCESSES; i++) {
+			for (size_t i = 0; i < n && json_array_size(list) < EVIDENCE_TOP_PROCESSES;
+			     i++) {
 				if (rows[i].current <= 0)
-					break;
+					continue;
 				json_array_append_new(
 				    list, json_pack("{s:s,s:I,s:f,s:f}", "comm", rows[i].comm,
 						    "pid", (json_int_t)rows[i].pid, "baseline",

@@ -12,7 +12,9 @@
  *                   "block_utilization": {"vda": {"baseline", "current"}}, ...},
  *    "pressure": {"cpu_waiting": {...}, "memory_stalled": {...}, ...},
  *    "top_processes": {"cpu": [{"comm", "pid", "baseline", "current"}], "runqueue",
- *                      "io_bytes", "page_faults"},
+ *                      "io_bytes", "page_faults"} (each ranked by its rise,
+ *                      current - baseline: the process that started the
+ *                      trouble before one that was as busy already),
  *    "cgroups": [{"memcg", "oom_kills"}],
  *    "events": {"oom_kill": {"count", "items"}, "slow_io": {"count", "by_device"},
  *               "tcp_retransmit": {"count", "by_peer"}, "exec": {"count", "per_s",

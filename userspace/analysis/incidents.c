@@ -45,7 +45,8 @@ struct incident {
 	char summary[512];
 	char acked_by[64], resolved_by[64];
 	json_t *evidence, *reading; /* owned; NULL until built */
-	bool analyzed;		    /* the analysis at open ran (or runs) */
+	bool analyzed;		    /* the analysis due at analyze_at ran (or runs) */
+	double analyze_at;	    /* settle_s after the open, or after a new subsystem joined */
 	char llm_status[16];	    /* "", "ok", "all_failed", "off" */
 };
 
@@ -457,6 +458,7 @@ static void add_part(struct incidents *inc, struct part *p, double t, struct pol
 		it->opened = fmin(p->start, t);
 		it->updated = t;
 		it->last_activity = p->active ? t : p->end;
+		it->analyze_at = t + inc->o.settle_s;
 		snprintf(it->summary, sizeof(it->summary), "%s %s on %s", p->subsystem,
 			 !strcmp(p->kind, "event") ? "event" : p->kind, p->key);
 		it->parts[it->nparts++] = *p;
@@ -472,6 +474,16 @@ static void add_part(struct incidents *inc, struct part *p, double t, struct pol
 	if (it->nparts == INCIDENTS_PARTS_MAX) {
 		json_decref(p->detail);
 		return;
+	}
+	/* a subsystem new to the incident: its reading is read again once
+	 * the part settled */
+	bool known = false;
+
+	for (size_t i = 0; i < it->nparts; i++)
+		known |= !strcmp(it->parts[i].subsystem, p->subsystem);
+	if (!known && it->analyzed) {
+		it->analyzed = false;
+		it->analyze_at = t + inc->o.settle_s;
 	}
 	it->parts[it->nparts++] = *p;
 	it->last_activity = fmax(it->last_activity, p->active ? t : p->end);
@@ -690,12 +702,12 @@ static void sink_round(void *ctx, struct round *r)
 		auto_resolve(inc, t);
 		inc->last_poll = t;
 	}
-	/* the analysis at open, once the incident is settle_s old: the store
-	 * then holds the window's samples */
+	/* the analysis at open (and after a new subsystem joined), once it
+	 * is settle_s old: the store then holds the window's samples */
 	for (size_t i = 0; i < inc->nactive; i++) {
 		struct incident *it = inc->active[i];
 
-		if (!it->analyzed && t - it->opened >= inc->o.settle_s &&
+		if (!it->analyzed && t >= it->analyze_at &&
 		    pc.nopened < sizeof(pc.opened) / sizeof(pc.opened[0])) {
 			it->analyzed = true;
 			pc.opened[pc.nopened++] = it->id;
