@@ -58,6 +58,11 @@ struct incidents {
 	size_t nactive;
 	int64_t next_id;
 	double started, last_poll;
+	/* The parts of resolved incidents (a hash of kind, key and anomaly id),
+	 * so that an anomaly still open or a prediction still made does not
+	 * open the incident an operator just resolved again. */
+	uint64_t retired[INCIDENTS_RETIRED_MAX];
+	size_t retired_next;
 	uint64_t opened_total, resolved_total, llm_failed_total;
 };
 
@@ -231,8 +236,42 @@ static struct incident *find_active(struct incidents *inc, int64_t id)
 	return NULL;
 }
 
+static uint64_t part_hash(const char *kind, const char *key, int64_t anomaly_id)
+{
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+
+	for (const char *p = kind; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	h = (h ^ ':') * 1099511628211ULL;
+	if (anomaly_id)
+		return (h ^ (uint64_t)anomaly_id) * 1099511628211ULL;
+	for (const char *p = key; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	return h;
+}
+
+static bool retired(const struct incidents *inc, const struct part *p)
+{
+	uint64_t h = part_hash(p->kind, p->key, p->anomaly_id);
+
+	for (size_t i = 0; i < INCIDENTS_RETIRED_MAX; i++) {
+		if (inc->retired[i] == h)
+			return true;
+	}
+	return false;
+}
+
+/* Takes a resolved incident out of the active ones; its parts retire. */
 static void drop_active(struct incidents *inc, struct incident *it)
 {
+	for (size_t i = 0; i < it->nparts; i++) {
+		const struct part *p = &it->parts[i];
+
+		if (!strcmp(p->kind, "event"))
+			continue; /* each OOM kill is news */
+		inc->retired[inc->retired_next] = part_hash(p->kind, p->key, p->anomaly_id);
+		inc->retired_next = (inc->retired_next + 1) % INCIDENTS_RETIRED_MAX;
+	}
 	for (size_t i = 0; i < inc->nactive; i++) {
 		if (inc->active[i] == it) {
 			inc->active[i] = inc->active[--inc->nactive];
@@ -524,6 +563,10 @@ static void observe(struct incidents *inc, struct part *np, double t, struct pol
 	if (p) {
 		if (update_part(inc, it, p, np, t))
 			save(inc, it);
+		return;
+	}
+	if (retired(inc, np)) {
+		json_decref(np->detail);
 		return;
 	}
 	add_part(inc, np, t, pc);

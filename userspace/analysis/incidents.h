@@ -19,9 +19,11 @@
  * the parts; a rise is an escalation (timeline, alert).
  *
  * Lifecycle: open -> acknowledged (an operator) -> resolved (an operator,
- * or by itself once no part has been active for quiet_s). Incidents a
- * previous daemon left active are resolved at start. Every change goes to
- * the store at once: the API reads incidents from the store only.
+ * or by itself once no part has been active for quiet_s). The parts of a
+ * resolved incident retire: an anomaly still open or a prediction still
+ * made does not open it again (a new anomaly or OOM kill does). Incidents
+ * a previous daemon left active are resolved at start. Every change goes
+ * to the store at once: the API reads incidents from the store only.
  *
  * Threads: the sink callbacks run on the sink's thread; the functions for
  * the API may be called from any thread. An LLM ask runs on the thread
@@ -47,6 +49,8 @@
 /* Active incidents at once, and parts of one incident. */
 #define INCIDENTS_ACTIVE_MAX 64
 #define INCIDENTS_PARTS_MAX  64
+/* Parts of resolved incidents remembered, so that they do not reopen one. */
+#define INCIDENTS_RETIRED_MAX 1024
 /* A comment's longest text (bytes of UTF-8). */
 #define INCIDENTS_COMMENT_MAX 2000
 
