@@ -242,8 +242,16 @@ static int by_rise_desc(const void *a, const void *b)
 static void add_processes(struct store *s, const struct evidence_request *req, json_t *ev)
 {
 	json_t *top = json_object_get(ev, "top_processes");
-	struct proc_row *rows = calloc(PROC_ROWS_MAX, sizeof(*rows));
+	struct proc_row *rows;
 
+	if (req->procs && !proc_history_top(req->procs, req->from - req->baseline_s, req->from,
+					    req->to, EVIDENCE_TOP_PROCESSES, &top)) {
+		json_object_set_new(ev, "top_processes", top);
+		return;
+	}
+	/* older than the history: the store (which refuses once more process
+	 * series were ever stored than its query limit; a note says so) */
+	rows = calloc(PROC_ROWS_MAX, sizeof(*rows));
 	if (!rows)
 		return;
 	for (size_t m = 0; m < sizeof(proc_metrics) / sizeof(proc_metrics[0]); m++) {

@@ -33,6 +33,7 @@
 
 #include <jansson.h>
 
+#include "analysis/procs.h"
 #include "store/store.h"
 
 /* Series keys looked at for correlation, and the most ranked. */
@@ -48,6 +49,10 @@ struct evidence_request {
 	const char *const *series;
 	size_t nseries;
 	json_t *signals; /* copied into "signals" when not NULL (borrowed) */
+	/* The per-process history of recent rounds (borrowed; NULL: none):
+	 * the top processes come from it when it covers the window, from the
+	 * store otherwise. */
+	struct proc_history *procs;
 };
 
 /* Builds the record. Returns 0 and *ret (an object the caller owns),

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * incidents.c - the incidents sink and the operator actions (see
- * incidents.h). The active incidents live in memory under one lock and
+ * incidents.c - the incidents sink (see incidents.h): state, persistence,
+ * grouping, lifecycle; the analysis and the operator actions are in
+ * incidents_ops.c. The active incidents live in memory under one lock and
  * are written to the store on every change; slow work (evidence queries,
  * LLM asks) runs without the lock and finds its incident again by id.
  */
@@ -12,61 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "analysis/analyst.h"
 #include "analysis/evidence.h"
-#include "analysis/incidents.h"
-#include "analysis/question.h"
+#include "analysis/incidents_internal.h"
 #include "util/clock.h"
-#include "util/utf8.h"
 
-enum state { ST_OPEN, ST_ACKED, ST_RESOLVED };
+const char *const inc_state_names[3] = {"open", "acknowledged", "resolved"};
+const char *const inc_sev_names[3] = {"info", "warning", "critical"};
 
-static const char *const state_names[] = {"open", "acknowledged", "resolved"};
-static const char *const sev_names[] = {"info", "warning", "critical"};
-
-struct part {
-	char key[320]; /* anomaly series, prediction or event key */
-	char kind[12]; /* "anomaly", "prediction", "event" */
-	char subsystem[16];
-	int severity;
-	double start, end;
-	bool active;
-	int64_t anomaly_id; /* 0: not an anomaly */
-	json_t *detail;	    /* the part as served; owned */
-};
-
-struct incident {
-	int64_t id;
-	enum state state;
-	int severity;
-	double opened, updated, resolved, last_activity;
-	struct part parts[INCIDENTS_PARTS_MAX];
-	size_t nparts;
-	char summary[512];
-	char acked_by[64], resolved_by[64];
-	json_t *evidence, *reading; /* owned; NULL until built */
-	bool analyzed;		    /* the analysis due at analyze_at ran (or runs) */
-	double analyze_at;	    /* settle_s after the open, or after a new subsystem joined */
-	char llm_status[16];	    /* "", "ok", "all_failed", "off" */
-};
-
-struct incidents {
-	struct incidents_options o;
-	struct store *store;
-	pthread_mutex_t lock;
-	struct incident *active[INCIDENTS_ACTIVE_MAX];
-	size_t nactive;
-	int64_t next_id;
-	double started, last_poll;
-	/* The parts of resolved incidents (a hash of kind, key and anomaly id),
-	 * so that an anomaly still open or a prediction still made does not
-	 * open the incident an operator just resolved again. */
-	uint64_t retired[INCIDENTS_RETIRED_MAX];
-	size_t retired_next;
-	uint64_t opened_total, resolved_total, llm_failed_total;
-};
-
-static double now_s(struct incidents *inc)
+double inc_now(struct incidents *inc)
 {
 	return inc->o.clock ? inc->o.clock(inc->o.clock_ctx) : clock_wall_s();
 }
@@ -84,7 +38,7 @@ void incidents_options_default(struct incidents_options *o)
 static int sev_rank(const char *s)
 {
 	for (int i = 0; s && i < 3; i++) {
-		if (!strcmp(s, sev_names[i]))
+		if (!strcmp(s, inc_sev_names[i]))
 			return i;
 	}
 	return 0;
@@ -119,7 +73,7 @@ static const char *subsystem_of(const char *name)
 
 /* ------------------------------------------------------------ persistence */
 
-static json_t *incident_doc(const struct incident *it)
+json_t *inc_doc(const struct incident *it)
 {
 	json_t *parts = json_array(), *subs = json_array(), *doc;
 
@@ -157,20 +111,20 @@ static json_t *incident_doc(const struct incident *it)
 	return doc;
 }
 
-static int save(struct incidents *inc, struct incident *it)
+int inc_save(struct incidents *inc, struct incident *it)
 {
 	struct store_incident row = {
 	    .id = it->id,
 	    .opened_ts = it->opened,
 	    .updated_ts = it->updated,
 	    .resolved_ts = it->state == ST_RESOLVED ? it->resolved : 0,
-	    .state = state_names[it->state],
-	    .severity = sev_names[it->severity],
+	    .state = inc_state_names[it->state],
+	    .severity = inc_sev_names[it->severity],
 	    .summary = it->summary,
 	};
 	int r;
 
-	row.doc = incident_doc(it);
+	row.doc = inc_doc(it);
 	if (!row.doc)
 		return -ENOMEM;
 	r = store_incident_save(inc->store, &row);
@@ -178,23 +132,23 @@ static int save(struct incidents *inc, struct incident *it)
 	return r;
 }
 
-static void timeline(struct incidents *inc, int64_t id, double ts, const char *kind,
-		     const char *who, const char *detail)
+void inc_timeline(struct incidents *inc, int64_t id, double ts, const char *kind, const char *who,
+		  const char *detail)
 {
 	store_incident_timeline_add(inc->store, id, ts, kind, who, detail);
 }
 
-static void audit(struct incidents *inc, const struct incidents_actor *by, const char *action,
-		  int64_t id, const char *detail)
+void inc_audit(struct incidents *inc, const struct incidents_actor *by, const char *action,
+	       int64_t id, const char *detail)
 {
 	char target[32];
 
 	snprintf(target, sizeof(target), id > 0 ? "incident/%lld" : "host", (long long)id);
-	store_audit_add(inc->store, now_s(inc), by && by->who ? by->who : "kpulse",
+	store_audit_add(inc->store, inc_now(inc), by && by->who ? by->who : "kpulse",
 			by && by->role ? by->role : "system", action, target, detail);
 }
 
-static void alert(struct incidents *inc, const struct incident *it, enum alert_kind kind)
+void inc_alert(struct incidents *inc, const struct incident *it, enum alert_kind kind)
 {
 	char title[256];
 	struct alert_event ev = {
@@ -203,7 +157,7 @@ static void alert(struct incidents *inc, const struct incident *it, enum alert_k
 	    .severity = (enum alert_severity)it->severity,
 	    .title = title,
 	    .summary = it->summary,
-	    .ts = now_s(inc),
+	    .ts = inc_now(inc),
 	};
 
 	if (!inc->o.alerts)
@@ -212,7 +166,7 @@ static void alert(struct incidents *inc, const struct incident *it, enum alert_k
 		 kind == ALERT_RESOLVE	  ? "resolved"
 		 : kind == ALERT_ESCALATE ? "escalated"
 					  : "opened",
-		 sev_names[it->severity]);
+		 inc_sev_names[it->severity]);
 	alerts_notify(inc->o.alerts, &ev);
 }
 
@@ -227,7 +181,7 @@ static void incident_free(struct incident *it)
 	free(it);
 }
 
-static struct incident *find_active(struct incidents *inc, int64_t id)
+struct incident *inc_find_active(struct incidents *inc, int64_t id)
 {
 	for (size_t i = 0; i < inc->nactive; i++) {
 		if (inc->active[i]->id == id)
@@ -262,7 +216,7 @@ static bool retired(const struct incidents *inc, const struct part *p)
 }
 
 /* Takes a resolved incident out of the active ones; its parts retire. */
-static void drop_active(struct incidents *inc, struct incident *it)
+void inc_drop_active(struct incidents *inc, struct incident *it)
 {
 	for (size_t i = 0; i < it->nparts; i++) {
 		const struct part *p = &it->parts[i];
@@ -279,141 +233,6 @@ static void drop_active(struct incidents *inc, struct incident *it)
 		}
 	}
 	incident_free(it);
-}
-
-/* ------------------------------------------------------------ analysis */
-
-/* The anomalous series of an incident's parts, for the evidence. */
-static size_t part_series(const struct incident *it, const char **out, size_t cap)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < it->nparts && n < cap; i++) {
-		if (!strcmp(it->parts[i].kind, "anomaly"))
-			out[n++] = it->parts[i].key;
-	}
-	return n;
-}
-
-/* The LLM's analysis as an analysis document, or NULL when no provider is
- * configured. *status: "ok" or "all_failed". */
-static json_t *llm_analysis(struct incidents *inc, json_t *evidence, json_t *reading,
-			    const char *question, const char **status)
-{
-	struct llm_answer ans = {};
-	struct llm_request req = {0};
-	json_t *doc, *fails;
-	char *text;
-	int r;
-
-	if (!inc->o.llm || !llm_router_provider_count(inc->o.llm))
-		return NULL;
-	text = json_dumps(evidence, JSON_COMPACT);
-	req.evidence_json = text;
-	req.builtin_reading = json_string_value(json_object_get(reading, "text"));
-	req.question = question;
-	r = text ? llm_ask(inc->o.llm, &req, &ans) : -ENOMEM;
-	free(text);
-	if (r < 0 || ans.all_failed) {
-		fails = json_array();
-		for (size_t i = 0; r >= 0 && i < ans.nfailures; i++)
-			json_array_append_new(fails, json_pack("{s:s,s:s}", "provider",
-							       ans.failures[i].provider, "reason",
-							       ans.failures[i].reason));
-		doc = json_pack("{s:s,s:s,s:n,s:n,s:O?,s:s,s:o,s:s?}", "analyst", "llm", "status",
-				"failed", "provider", "model", "text",
-				json_object_get(reading, "text"), "note",
-				"no LLM provider answered: the built-in analyst's reading stands",
-				"failures", fails, "error", r < 0 ? strerror(-r) : NULL);
-		*status = "all_failed";
-		__atomic_add_fetch(&inc->llm_failed_total, 1, __ATOMIC_RELAXED);
-	} else {
-		doc =
-		    json_pack("{s:s,s:s,s:s,s:s,s:s,s:f,s:b,s:b,s:b}", "analyst", "llm", "status",
-			      "ok", "provider", ans.provider, "model", ans.model, "text", ans.text,
-			      "latency_s", ans.latency_s, "cache_hit", ans.cached, "truncated",
-			      ans.truncated, "evidence_trimmed", ans.evidence_trimmed);
-		if (doc && ans.prompt_tokens >= 0)
-			json_object_set_new(doc, "prompt_tokens", json_integer(ans.prompt_tokens));
-		if (doc && ans.completion_tokens >= 0)
-			json_object_set_new(doc, "completion_tokens",
-					    json_integer(ans.completion_tokens));
-		*status = "ok";
-	}
-	llm_answer_clear(&ans);
-	return doc;
-}
-
-/*
- * Builds the evidence and readings of incident id (no lock held), stores
- * them as analyses, and keeps them on the incident when it is still
- * active. *ret (may be NULL) gets {"evidence", "analyses"}.
- */
-static int analyze(struct incidents *inc, int64_t id, double from, double to,
-		   const char *const *series, size_t nseries, json_t *signals, const char *question,
-		   json_t **ret)
-{
-	struct evidence_request req = {.from = from,
-				       .to = to > from + 1 ? to : from + 1,
-				       .baseline_s = inc->o.baseline_s,
-				       .series = series,
-				       .nseries = nseries,
-				       .signals = signals};
-	json_t *evidence = NULL, *reading, *llm, *analyses = json_array();
-	const char *status = "off";
-	struct incident *it;
-	double t = now_s(inc);
-	int r;
-
-	r = evidence_build(inc->store, &req, &evidence);
-	if (r)
-		goto out;
-	reading = analyst_read(evidence);
-	if (!reading) {
-		r = -ENOMEM;
-		goto out;
-	}
-	if (question)
-		json_object_set_new(reading, "question", json_string(question));
-	json_array_append(analyses, reading);
-	store_incident_analysis_add(inc->store, id, t, reading);
-	llm = llm_analysis(inc, evidence, reading, question, &status);
-	if (llm) {
-		if (question)
-			json_object_set_new(llm, "question", json_string(question));
-		json_array_append(analyses, llm);
-		store_incident_analysis_add(inc->store, id, now_s(inc), llm);
-		timeline(inc, id, now_s(inc), "analysis", "kpulse",
-			 !strcmp(status, "ok") ? "an LLM explained the incident"
-					       : "every LLM provider failed: the built-in reading "
-						 "stands");
-		json_decref(llm);
-	}
-	pthread_mutex_lock(&inc->lock);
-	it = find_active(inc, id);
-	if (it) {
-		json_decref(it->evidence);
-		json_decref(it->reading);
-		it->evidence = json_incref(evidence);
-		it->reading = reading;
-		snprintf(it->llm_status, sizeof(it->llm_status), "%s", status);
-		snprintf(it->summary, sizeof(it->summary), "%s",
-			 json_string_value(json_object_get(reading, "text")));
-		it->updated = now_s(inc);
-		save(inc, it);
-	} else {
-		json_decref(reading);
-	}
-	pthread_mutex_unlock(&inc->lock);
-	if (ret) {
-		*ret = json_pack("{s:O,s:O}", "evidence", evidence, "analyses", analyses);
-		if (!*ret)
-			r = -ENOMEM;
-	}
-out:
-	json_decref(evidence);
-	json_decref(analyses);
-	return r;
 }
 
 /* ------------------------------------------------------------ grouping */
@@ -471,11 +290,11 @@ static void escalate_check(struct incidents *inc, struct incident *it, int sev, 
 
 	if (sev <= it->severity)
 		return;
-	snprintf(detail, sizeof(detail), "severity %s -> %s", sev_names[it->severity],
-		 sev_names[sev]);
+	snprintf(detail, sizeof(detail), "severity %s -> %s", inc_sev_names[it->severity],
+		 inc_sev_names[sev]);
 	it->severity = sev;
-	timeline(inc, it->id, t, "escalated", "kpulse", detail);
-	alert(inc, it, ALERT_ESCALATE);
+	inc_timeline(inc, it->id, t, "escalated", "kpulse", detail);
+	inc_alert(inc, it, ALERT_ESCALATE);
 }
 
 /* Adds part p (detail stolen) to the incident it belongs with, or opens
@@ -503,11 +322,11 @@ static void add_part(struct incidents *inc, struct part *p, double t, struct pol
 		it->parts[it->nparts++] = *p;
 		inc->active[inc->nactive++] = it;
 		inc->opened_total++;
-		save(inc, it);
+		inc_save(inc, it);
 		snprintf(detail, sizeof(detail), "opened by %s %s (%s)", p->kind, p->key,
-			 sev_names[p->severity]);
-		timeline(inc, it->id, t, "opened", "kpulse", detail);
-		alert(inc, it, ALERT_OPEN);
+			 inc_sev_names[p->severity]);
+		inc_timeline(inc, it->id, t, "opened", "kpulse", detail);
+		inc_alert(inc, it, ALERT_OPEN);
 		return;
 	}
 	if (it->nparts == INCIDENTS_PARTS_MAX) {
@@ -528,10 +347,10 @@ static void add_part(struct incidents *inc, struct part *p, double t, struct pol
 	it->last_activity = fmax(it->last_activity, p->active ? t : p->end);
 	it->updated = t;
 	snprintf(detail, sizeof(detail), "%s %s joined (%s)", p->kind, p->key,
-		 sev_names[p->severity]);
-	timeline(inc, it->id, t, "joined", "kpulse", detail);
+		 inc_sev_names[p->severity]);
+	inc_timeline(inc, it->id, t, "joined", "kpulse", detail);
 	escalate_check(inc, it, p->severity, t);
-	save(inc, it);
+	inc_save(inc, it);
 }
 
 /* Updates a known part; true when the incident changed. */
@@ -562,7 +381,7 @@ static void observe(struct incidents *inc, struct part *np, double t, struct pol
 
 	if (p) {
 		if (update_part(inc, it, p, np, t))
-			save(inc, it);
+			inc_save(inc, it);
 		return;
 	}
 	if (retired(inc, np)) {
@@ -636,7 +455,7 @@ static void poll_predictions(struct incidents *inc, double t, struct poll_ctx *p
 		json_object_set_new(np.detail, "prediction", json_string(kind));
 		json_object_set_new(np.detail, "kind", json_string("prediction"));
 		json_object_set_new(np.detail, "subsystem", json_string(np.subsystem));
-		json_object_set_new(np.detail, "severity", json_string(sev_names[np.severity]));
+		json_object_set_new(np.detail, "severity", json_string(inc_sev_names[np.severity]));
 		observe(inc, &np, t, pc, &changed);
 	}
 	/* predictions no longer made are no longer active */
@@ -660,7 +479,7 @@ static void poll_predictions(struct incidents *inc, double t, struct poll_ctx *p
 			if (!still) {
 				p->active = false;
 				p->end = t;
-				save(inc, it);
+				inc_save(inc, it);
 			}
 		}
 	}
@@ -721,13 +540,13 @@ static void auto_resolve(struct incidents *inc, double t)
 		it->resolved = t;
 		it->updated = t;
 		snprintf(it->resolved_by, sizeof(it->resolved_by), "kpulse");
-		save(inc, it);
+		inc_save(inc, it);
 		snprintf(detail, sizeof(detail), "quiet for %.0f s: resolved automatically",
 			 t - it->last_activity);
-		timeline(inc, it->id, t, "resolved", "kpulse", detail);
-		alert(inc, it, ALERT_RESOLVE);
+		inc_timeline(inc, it->id, t, "resolved", "kpulse", detail);
+		inc_alert(inc, it, ALERT_RESOLVE);
 		inc->resolved_total++;
-		drop_active(inc, it);
+		inc_drop_active(inc, it);
 	}
 }
 
@@ -735,8 +554,9 @@ static void sink_round(void *ctx, struct round *r)
 {
 	struct incidents *inc = ctx;
 	struct poll_ctx pc = {};
-	double t = now_s(inc);
+	double t = inc_now(inc);
 
+	proc_history_observe(inc->procs, r->reg, r->timestamp);
 	pthread_mutex_lock(&inc->lock);
 	round_events(inc, r, &pc);
 	if (t - inc->last_poll >= inc->o.poll_s) {
@@ -767,14 +587,14 @@ static void sink_round(void *ctx, struct round *r)
 		struct incident *it;
 
 		pthread_mutex_lock(&inc->lock);
-		it = find_active(inc, pc.opened[i]);
+		it = inc_find_active(inc, pc.opened[i]);
 		if (it) {
-			json_t *doc = incident_doc(it);
+			json_t *doc = inc_doc(it);
 
 			signals = json_incref(json_object_get(doc, "parts"));
 			json_decref(doc);
 			from = it->opened;
-			n = part_series(it, series, EVIDENCE_SERIES_MAX);
+			n = inc_part_series(it, series, EVIDENCE_SERIES_MAX);
 			/* copies: the incident may change meanwhile */
 			for (size_t k = 0; k < n; k++)
 				series[k] = strdup(series[k]);
@@ -782,7 +602,8 @@ static void sink_round(void *ctx, struct round *r)
 		pthread_mutex_unlock(&inc->lock);
 		if (!it)
 			continue;
-		analyze(inc, pc.opened[i], fmin(from, t - 1), t, series, n, signals, NULL, NULL);
+		inc_analyze(inc, pc.opened[i], fmin(from, t - 1), t, series, n, signals, NULL,
+			    NULL);
 		for (size_t k = 0; k < n; k++)
 			free((char *)series[k]);
 		json_decref(signals);
@@ -814,6 +635,13 @@ int incidents_new(const struct incidents_options *o, struct store *s, struct inc
 	inc->o = *o;
 	inc->store = s;
 	pthread_mutex_init(&inc->lock, NULL);
+	/* the baseline and a window of up to an hour, at most PROCS_SAMPLES_MAX samples */
+	inc->procs = proc_history_new(fmax(0.5, (o->baseline_s + 3600) / (PROCS_SAMPLES_MAX - 2)),
+				      o->baseline_s + 3600);
+	if (!inc->procs) {
+		incidents_free(inc);
+		return -ENOMEM;
+	}
 	r = store_incident_max_id(s, &max_id);
 	if (!r)
 		r = store_incident_list(s, &q, &items, NULL);
@@ -823,7 +651,7 @@ int incidents_new(const struct incidents_options *o, struct store *s, struct inc
 		return r;
 	}
 	inc->next_id = max_id + 1;
-	inc->started = inc->last_poll = now_s(inc);
+	inc->started = inc->last_poll = inc_now(inc);
 	/* what a previous daemon left active is over: it saw its end no more */
 	json_array_foreach (items, i, item) {
 		int64_t id = json_integer_value(json_object_get(item, "id"));
@@ -845,8 +673,8 @@ int incidents_new(const struct incidents_options *o, struct store *s, struct inc
 		json_object_del(full, "timeline");
 		json_object_del(full, "analyses");
 		if (!store_incident_save(s, &row))
-			timeline(inc, id, inc->started, "resolved", "kpulse",
-				 "the daemon restarted: resolved");
+			inc_timeline(inc, id, inc->started, "resolved", "kpulse",
+				     "the daemon restarted: resolved");
 		json_decref(full);
 	}
 	json_decref(items);
@@ -860,221 +688,8 @@ struct incidents *incidents_free(struct incidents *inc)
 		return NULL;
 	for (size_t i = 0; i < inc->nactive; i++)
 		incident_free(inc->active[i]);
+	proc_history_free(inc->procs);
 	pthread_mutex_destroy(&inc->lock);
 	free(inc);
 	return NULL;
-}
-
-/* ------------------------------------------------------------ actions */
-
-/* -EALREADY when the stored incident exists (resolved), else -ENOENT. */
-static int not_active(struct incidents *inc, int64_t id)
-{
-	json_t *o = NULL;
-	int r = store_incident_get(inc->store, id, &o);
-
-	json_decref(o);
-	return r == 0 ? -EALREADY : r;
-}
-
-int incidents_ack(struct incidents *inc, int64_t id, const struct incidents_actor *by)
-{
-	struct incident *it;
-	double t = now_s(inc);
-	int r;
-
-	pthread_mutex_lock(&inc->lock);
-	it = find_active(inc, id);
-	if (!it) {
-		pthread_mutex_unlock(&inc->lock);
-		return not_active(inc, id);
-	}
-	if (it->state != ST_OPEN) {
-		pthread_mutex_unlock(&inc->lock);
-		return -EALREADY;
-	}
-	it->state = ST_ACKED;
-	it->updated = t;
-	snprintf(it->acked_by, sizeof(it->acked_by), "%s", by->who);
-	r = save(inc, it);
-	pthread_mutex_unlock(&inc->lock);
-	if (r)
-		return r;
-	timeline(inc, id, t, "acknowledged", by->who, "acknowledged");
-	audit(inc, by, "incident.ack", id, "");
-	return 0;
-}
-
-int incidents_resolve(struct incidents *inc, int64_t id, const struct incidents_actor *by)
-{
-	struct incident *it;
-	double t = now_s(inc);
-	int r;
-
-	pthread_mutex_lock(&inc->lock);
-	it = find_active(inc, id);
-	if (!it) {
-		pthread_mutex_unlock(&inc->lock);
-		return not_active(inc, id);
-	}
-	it->state = ST_RESOLVED;
-	it->resolved = it->updated = t;
-	snprintf(it->resolved_by, sizeof(it->resolved_by), "%s", by->who);
-	r = save(inc, it);
-	if (!r) {
-		alert(inc, it, ALERT_RESOLVE);
-		inc->resolved_total++;
-		drop_active(inc, it);
-	}
-	pthread_mutex_unlock(&inc->lock);
-	if (r)
-		return r;
-	timeline(inc, id, t, "resolved", by->who, "resolved by an operator");
-	audit(inc, by, "incident.resolve", id, "");
-	return 0;
-}
-
-int incidents_comment(struct incidents *inc, int64_t id, const struct incidents_actor *by,
-		      const char *text)
-{
-	size_t len = text ? strlen(text) : 0;
-	json_t *o = NULL;
-	int r;
-
-	if (!len || len > INCIDENTS_COMMENT_MAX || !utf8_valid(text, len))
-		return -EINVAL;
-	r = store_incident_get(inc->store, id, &o);
-	json_decref(o);
-	if (r)
-		return r;
-	r = store_incident_timeline_add(inc->store, id, now_s(inc), "comment", by->who, text);
-	if (!r)
-		audit(inc, by, "incident.comment", id, text);
-	return r;
-}
-
-int incidents_analyze(struct incidents *inc, int64_t id, const struct incidents_actor *by,
-		      const char *question, json_t **ret)
-{
-	const char *series[EVIDENCE_SERIES_MAX];
-	json_t *o = NULL, *parts, *p;
-	double from, to;
-	size_t n = 0, i;
-	int r;
-
-	r = store_incident_get(inc->store, id, &o);
-	if (r)
-		return r;
-	from = json_number_value(json_object_get(o, "opened_at"));
-	to = json_is_number(json_object_get(o, "resolved_at"))
-		 ? json_number_value(json_object_get(o, "resolved_at"))
-		 : now_s(inc);
-	parts = json_object_get(o, "parts");
-	json_array_foreach (parts, i, p) {
-		const char *s = json_string_value(json_object_get(p, "series"));
-
-		if (n < EVIDENCE_SERIES_MAX && s &&
-		    !strcmp(json_string_value(json_object_get(p, "kind")) ?: "", "anomaly"))
-			series[n++] = s;
-	}
-	r = analyze(inc, id, fmin(from, to - 1), to, series, n, parts, question, ret);
-	if (!r) {
-		timeline(inc, id, now_s(inc), "analysis", by->who, "analysis run again");
-		audit(inc, by, "incident.analyze", id, question ? question : "");
-	}
-	json_decref(o);
-	return r;
-}
-
-int incidents_ask(struct incidents *inc, const char *question, double from, double to,
-		  const struct incidents_actor *by, json_t **ret)
-{
-	struct store_anomaly_query aq = {.limit = EVIDENCE_SERIES_MAX};
-	struct store_anomaly_list *al = NULL;
-	const char *series[EVIDENCE_SERIES_MAX];
-	struct evidence_request req = {.baseline_s = inc->o.baseline_s, .series = series};
-	json_t *evidence = NULL, *reading = NULL, *llm, *answer;
-	const char *status = "off";
-	char said[96];
-	double t = now_s(inc);
-	int r;
-
-	if (!question || !*question || !ret)
-		return -EINVAL;
-	if (to > 0) {
-		req.from = from;
-		req.to = to;
-		snprintf(said, sizeof(said), "as asked");
-	} else {
-		question_window(question, strlen(question), t, &req.from, &req.to, said,
-				sizeof(said));
-	}
-	aq.from = req.from;
-	aq.to = req.to;
-	if (!store_query_anomalies(inc->store, &aq, &al)) {
-		for (size_t i = 0; i < al->n && req.nseries < EVIDENCE_SERIES_MAX; i++)
-			series[req.nseries++] = al->items[i].series;
-	}
-	r = evidence_build(inc->store, &req, &evidence);
-	if (r)
-		goto out;
-	reading = analyst_read(evidence);
-	if (!reading) {
-		r = -ENOMEM;
-		goto out;
-	}
-	llm = llm_analysis(inc, evidence, reading, question, &status);
-	if (llm && !strcmp(status, "ok")) {
-		answer = json_pack(
-		    "{s:O,s:s,s:O,s:O,s:O,s:O?}", "text", json_object_get(llm, "text"), "source",
-		    "llm", "provider", json_object_get(llm, "provider"), "model",
-		    json_object_get(llm, "model"), "cache_hit", json_object_get(llm, "cache_hit"),
-		    "latency_s", json_object_get(llm, "latency_s"));
-	} else {
-		answer = json_pack("{s:O,s:s,s:s?,s:O?}", "text", json_object_get(reading, "text"),
-				   "source", "builtin", "note",
-				   llm ? "no LLM provider answered: the built-in analyst's "
-					 "reading stands"
-				       : NULL,
-				   "failures", llm ? json_object_get(llm, "failures") : NULL);
-	}
-	json_decref(llm);
-	*ret = json_pack("{s:s,s:{s:f,s:f,s:s},s:o,s:O,s:O}", "question", question, "window",
-			 "from", req.from, "to", req.to, "said", said, "answer", answer, "reading",
-			 reading, "evidence", evidence);
-	if (!*ret)
-		r = -ENOMEM;
-	else
-		audit(inc, by, "analyze", 0, question);
-out:
-	store_anomaly_list_free(al);
-	json_decref(evidence);
-	json_decref(reading);
-	return r;
-}
-
-int incidents_get(struct incidents *inc, int64_t id, json_t **ret)
-{
-	json_t *o = NULL, *al;
-	int r = store_incident_get(inc->store, id, &o);
-
-	if (r)
-		return r;
-	al = inc->o.alerts ? alerts_incident_json(inc->o.alerts, id) : NULL;
-	json_object_set_new(o, "alerts", al ? al : json_object());
-	*ret = o;
-	return 0;
-}
-
-json_t *incidents_status_json(struct incidents *inc)
-{
-	json_t *o;
-
-	pthread_mutex_lock(&inc->lock);
-	o = json_pack("{s:I,s:I,s:I,s:I}", "active", (json_int_t)inc->nactive, "opened",
-		      (json_int_t)inc->opened_total, "resolved", (json_int_t)inc->resolved_total,
-		      "llm_failed",
-		      (json_int_t)__atomic_load_n(&inc->llm_failed_total, __ATOMIC_RELAXED));
-	pthread_mutex_unlock(&inc->lock);
-	return o;
 }
