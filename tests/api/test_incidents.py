@@ -86,8 +86,15 @@ def env():
         llm.stop()
         hook.stop()
         log = d.logtext()
+        stored = b""
+        for name in os.listdir(d.data):
+            if name.startswith("kpulse.db"):
+                with open(os.path.join(d.data, name), "rb") as f:
+                    stored += f.read()
         shutil.rmtree(tmp, ignore_errors=True)
+        # the key is in no log line and nowhere in the store (prompts, answers, analyses)
         assert GROQ_KEY not in log
+        assert GROQ_KEY.encode() not in stored and b"PYTESTKEY" not in stored
     assert rc == 0
 
 
