@@ -240,6 +240,11 @@ def test_free_form_question_names_its_window_and_falls_back_when_providers_fail(
     assert "webhook" in s["alerts"]["targets"]
     m = d.request("GET", "/metrics").body.decode()
     assert "kpulse_llm_breaker_open" in m and "kpulse_alert_events_total" in m
+    values = dict(line.rsplit(" ", 1) for line in m.splitlines()
+                  if line.startswith("kpulse_incidents_"))
+    assert float(values["kpulse_incidents_opened_total"]) == 1
+    assert float(values["kpulse_incidents_resolved_total"]) == 1
+    assert float(values["kpulse_incidents_active"]) == 0
 
 
 @pytest.mark.parametrize("path,body,status", [

@@ -128,4 +128,11 @@ int incidents_get(struct incidents *inc, int64_t id, json_t **ret);
 /* {"active", "opened", "resolved", "llm_failed"}: for /api/v1/status. */
 json_t *incidents_status_json(struct incidents *inc);
 
+/* Help texts of the series below, once at start. Returns 0 or -ENOMEM. */
+int incidents_describe(struct registry *reg);
+/* Adds kpulse_incidents_active, kpulse_incidents_opened_total,
+ * kpulse_incidents_resolved_total and kpulse_incidents_llm_failed_total to
+ * the round reg has open. Thread-safe. Returns 0 or -ENOMEM. */
+int incidents_fill_registry(struct incidents *inc, struct registry *reg);
+
 #endif /* KPULSE_ANALYSIS_INCIDENTS_H */

@@ -368,3 +368,36 @@ json_t *incidents_status_json(struct incidents *inc)
 	pthread_mutex_unlock(&inc->lock);
 	return o;
 }
+
+int incidents_describe(struct registry *reg)
+{
+	return registry_describe(reg, "kpulse_incidents_active",
+				 "Incidents open or acknowledged now") |
+	       registry_describe(reg, "kpulse_incidents_opened_total",
+				 "Incidents opened since start") |
+	       registry_describe(reg, "kpulse_incidents_resolved_total",
+				 "Incidents resolved since start") |
+	       registry_describe(reg, "kpulse_incidents_llm_failed_total",
+				 "Analyses in which no LLM provider answered");
+}
+
+int incidents_fill_registry(struct incidents *inc, struct registry *reg)
+{
+	uint64_t opened, resolved;
+	size_t active;
+	int err;
+
+	pthread_mutex_lock(&inc->lock);
+	active = inc->nactive;
+	opened = inc->opened_total;
+	resolved = inc->resolved_total;
+	pthread_mutex_unlock(&inc->lock);
+	err = registry_set_gauge(reg, "kpulse_incidents_active", NULL, 0, (double)active);
+	err |= registry_set_counter(reg, "kpulse_incidents_opened_total", NULL, 0, (double)opened);
+	err |=
+	    registry_set_counter(reg, "kpulse_incidents_resolved_total", NULL, 0, (double)resolved);
+	err |=
+	    registry_set_counter(reg, "kpulse_incidents_llm_failed_total", NULL, 0,
+				 (double)__atomic_load_n(&inc->llm_failed_total, __ATOMIC_RELAXED));
+	return err ? -ENOMEM : 0;
+}

@@ -434,6 +434,8 @@ static int start_incidents(struct daemon *d)
 			log_error("%s", err);
 			return r;
 		}
+		if (incidents_describe(d->reg))
+			return -ENOMEM;
 	}
 	api_set_analysis(d->api, d->incidents, d->llm, d->alerts);
 	return d->incidents ? add_sink(d, &incidents_sink_ops, d->incidents) : 0;
@@ -525,6 +527,8 @@ static void run_round(struct daemon *d, uint64_t seq, double interval_s)
 		r |= llm_router_fill_registry(d->llm, d->reg);
 	if (d->alerts)
 		r |= alerts_fill_registry(d->alerts, d->reg);
+	if (d->incidents)
+		r |= incidents_fill_registry(d->incidents, d->reg);
 	registry_end(d->reg);
 	if (r)
 		log_warn("collection round incomplete: out of memory");
