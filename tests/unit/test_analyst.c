@@ -168,6 +168,22 @@ TEST(a_filesystem_prediction_names_the_mountpoint_and_the_time_left)
 	json_decref(e);
 }
 
+TEST(a_level_that_did_not_rise_counts_less_than_one_that_did)
+{
+	/* CPUs busy all along (other work), while a device went from idle to saturated */
+	json_t *e = ev("{\"ncpu\": 2, \"indicators\": {"
+		       "\"cpu_busy_cpus\": {\"baseline\": 1.9, \"current\": 1.95},"
+		       "\"block_utilization\": {\"vda\": {\"baseline\": 0.1, \"current\": 0.7}}},"
+		       "\"pressure\": {\"cpu_waiting\": {\"baseline\": 0.5, \"current\": 0.55}},"
+		       "\"events\": {}}");
+	json_t *r = analyst_read(e);
+
+	CHECK_STR(s(r, "resource"), "io");
+	CHECK_STR(s(r, "culprit"), "device vda");
+	json_decref(r);
+	json_decref(e);
+}
+
 TEST(quiet_evidence_names_no_resource)
 {
 	json_t *e = ev("{\"ncpu\": 4, \"indicators\": {\"cpu_busy_cpus\": {\"baseline\": 0.3,"

@@ -146,16 +146,19 @@ static void rule_cpu(json_t *ev, struct reading *rd)
 	double rq = num3(ev, "indicators", "runqueue_p99_s", "current");
 	double rq0 = num3(ev, "indicators", "runqueue_p99_s", "baseline");
 	double wait = num3(ev, "pressure", "cpu_waiting", "current");
+	double wait0 = num3(ev, "pressure", "cpu_waiting", "baseline");
 	json_t *p = top_proc(ev, "cpu");
 	double score = 0, util = z(busy) / ncpu;
 	struct finding *f;
 	char a[32], b[32];
 
+	/* levels count fully only when they rose: a host busy all along is
+	 * not what changed */
 	if (util >= 0.7)
-		score += util;
+		score += util * (z(busy) - z(busy0) >= 0.2 * ncpu ? 1 : 0.3);
 	if (isfinite(rq) && rq >= 1e-3 && rq >= 3 * fmax(z(rq0), 1e-5))
 		score += 0.5 + fmin(1, log10(rq / fmax(z(rq0), 1e-5)) / 3);
-	if (z(wait) >= 0.2)
+	if (z(wait) >= 0.2 && z(wait) >= 2 * z(wait0))
 		score += fmin(1, z(wait));
 	if (signal_on(ev, "kpulse_sched_") || signal_on(ev, "kpulse_pressure_cpu"))
 		score += score > 0 ? 0.3 : 0;
@@ -167,7 +170,7 @@ static void rule_cpu(json_t *ev, struct reading *rd)
 		    fmt_s(rq, b, sizeof(b)));
 	if (isfinite(wait))
 		say(f, "; CPU pressure %.0f%% of the time some task waited", 100 * wait);
-	if (p && num(p, "current") >= 0.25) {
+	if (p && num(p, "current") - z(num(p, "baseline")) >= 0.25) {
 		snprintf(f->culprit, sizeof(f->culprit), "process %s (pid %lld)",
 			 json_string_value(json_object_get(p, "comm")),
 			 (long long)json_integer_value(json_object_get(p, "pid")));
@@ -203,6 +206,7 @@ static void rule_io(json_t *ev, struct reading *rd)
 	const char *dev = max_group(ev, "block_utilization", &u);
 	double util = u ? z(num(u, "current")) : 0, util0 = u ? z(num(u, "baseline")) : 0;
 	double wait = num3(ev, "pressure", "io_waiting", "current");
+	double wait0 = num3(ev, "pressure", "io_waiting", "baseline");
 	json_t *p = top_proc(ev, "io_bytes");
 	double score = 0, l = NAN, l0 = NAN;
 	struct finding *f;
@@ -217,12 +221,12 @@ static void rule_io(json_t *ev, struct reading *rd)
 		l0 = num(lat, "baseline");
 	}
 	if (util >= 0.6)
-		score += util;
+		score += util * (util - util0 >= 0.2 ? 1 : 0.3);
 	if (isfinite(l) && l >= 10e-3 && l >= 3 * fmax(z(l0), 1e-4))
 		score += 0.5;
 	if (z(num(slow, "count")) > 0)
 		score += 0.3;
-	if (z(wait) >= 0.2)
+	if (z(wait) >= 0.2 && z(wait) >= 2 * z(wait0))
 		score += fmin(1, z(wait));
 	if (signal_on(ev, "kpulse_block_") || signal_on(ev, "kpulse_pressure_io"))
 		score += score > 0 ? 0.3 : 0;
@@ -263,6 +267,7 @@ static void rule_memory(json_t *ev, struct reading *rd)
 	json_t *victim = json_array_get(json_object_get(oom, "items"), 0);
 	double stalled = num3(ev, "pressure", "memory_stalled", "current");
 	double waiting = num3(ev, "pressure", "memory_waiting", "current");
+	double waiting0 = num3(ev, "pressure", "memory_waiting", "baseline");
 	double rec = num3(ev, "indicators", "direct_reclaims_per_s", "current");
 	double rec0 = num3(ev, "indicators", "direct_reclaims_per_s", "baseline");
 	double avail = num3(ev, "indicators", "mem_available_bytes", "current");
@@ -286,7 +291,7 @@ static void rule_memory(json_t *ev, struct reading *rd)
 	}
 	if (victim)
 		score += 2;
-	if (z(stalled) >= 0.05 || z(waiting) >= 0.2)
+	if ((z(stalled) >= 0.05 || z(waiting) >= 0.2) && z(waiting) >= 2 * z(waiting0))
 		score += fmin(1, z(waiting) + z(stalled));
 	if (z(rec) >= 10 && z(rec) >= 5 * z(rec0))
 		score += 0.5;
