@@ -135,8 +135,12 @@ int inc_analyze(struct incidents *inc, int64_t id, double from, double to,
 		it->evidence = json_incref(evidence);
 		it->reading = reading;
 		snprintf(it->llm_status, sizeof(it->llm_status), "%s", status);
-		snprintf(it->summary, sizeof(it->summary), "%s",
-			 json_string_value(json_object_get(reading, "text")));
+		const char *text = json_string_value(json_object_get(reading, "text"));
+		size_t n = text ? utf8_cut(text, strlen(text), sizeof(it->summary) - 1) : 0;
+
+		/* cut at a character boundary: the store keeps valid UTF-8 */
+		memcpy(it->summary, text ? text : "", n);
+		it->summary[n] = '\0';
 		it->updated = inc_now(inc);
 		inc_save(inc, it);
 	} else {
