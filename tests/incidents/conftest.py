@@ -107,19 +107,22 @@ class IncidentDaemon:
                  WARMUP_ROUNDS * INTERVAL_S * 20, "the models' warm-up")
 
     def quiet_start(self):
-        """Resolves whatever the warm-up's noise opened, so that the load opens its own."""
+        """Resolves whatever the warm-up's noise opened, so that the load opens its own (the
+        parts of a resolved incident do not reopen it); returns the newest incident id so far."""
         for inc in self.get("/api/v1/incidents?state=active&limit=1000")["incidents"]:
             self.d.request("POST", f"/api/v1/incidents/{inc['id']}/resolve",
                            token=self.d.tokens["operator"])
-        return time.time()
+        return max((i["id"] for i in
+                    self.get("/api/v1/incidents?state=all&limit=1000")["incidents"]), default=0)
 
-    def incident_reading(self, since, resource, timeout=150):
-        """The first incident opened at or after since whose built-in analysis names
+    def incident_reading(self, after_id, resource, timeout=150):
+        """The first incident opened after incident after_id whose built-in analysis names
         resource: (incident, that analysis)."""
 
         def find():
-            for inc in self.get("/api/v1/incidents?state=all&limit=100&from=%f" % (since - 1))[
-                    "incidents"]:
+            for inc in self.get("/api/v1/incidents?state=all&limit=100")["incidents"]:
+                if inc["id"] <= after_id:
+                    continue
                 full = self.get(f"/api/v1/incidents/{inc['id']}")
                 for a in full["analyses"]:
                     if a["analyst"] == "builtin" and a.get("resource") == resource:

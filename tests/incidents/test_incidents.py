@@ -49,11 +49,11 @@ def report(inc, analysis):
 
 def test_a_cpu_hog_is_read_as_cpu_saturation_by_that_process(daemon, receiver, children):
     ncpu = os.cpu_count()
-    start = daemon.quiet_start()
+    last_id = daemon.quiet_start()
     hog = subprocess.Popen(["stress-ng", "--cpu", str(ncpu), "--timeout", "60s", "--quiet"],
                            stdin=subprocess.DEVNULL)
     children.append(hog)
-    inc, a = daemon.incident_reading(start, "cpu")
+    inc, a = daemon.incident_reading(last_id, "cpu")
     report(inc, a)
     assert "stress-ng" in a["culprit"], a
     assert "CPU saturation" in a["text"] and "CPUs busy" in a["text"]
@@ -62,14 +62,14 @@ def test_a_cpu_hog_is_read_as_cpu_saturation_by_that_process(daemon, receiver, c
 
 def test_an_io_storm_is_read_as_io_saturation_of_that_device(daemon, receiver, children, io_dir):
     work, disk = io_dir
-    start = daemon.quiet_start()
+    last_id = daemon.quiet_start()
     fio = subprocess.Popen(["fio", "--name=kpinc", f"--directory={work}", "--rw=randwrite",
                             "--bs=64k", "--size=256m", "--direct=1", "--ioengine=psync",
                             "--numjobs=2", "--time_based", "--runtime=60", "--fsync=16"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                            stdin=subprocess.DEVNULL)
     children.append(fio)
-    inc, a = daemon.incident_reading(start, "io")
+    inc, a = daemon.incident_reading(last_id, "io")
     report(inc, a)
     assert f"device {disk}" in a["culprit"], a
     assert "fio" in a["culprit"], a
@@ -79,7 +79,7 @@ def test_an_io_storm_is_read_as_io_saturation_of_that_device(daemon, receiver, c
 def test_a_memory_hog_oom_killed_in_its_cgroup_is_read_as_memory(daemon, receiver, children,
                                                                   oom_cgroup):
     cg = oom_cgroup
-    start = daemon.quiet_start()
+    last_id = daemon.quiet_start()
     p = subprocess.Popen([PYTHON, "-c", OOM_LOAD], stdin=subprocess.PIPE)
     children.append(p)
     cg.add(p.pid)
@@ -88,7 +88,7 @@ def test_a_memory_hog_oom_killed_in_its_cgroup_is_read_as_memory(daemon, receive
     p.stdin.write(b"go\n")
     p.stdin.flush()
     assert p.wait(timeout=60) == -9, "the memory hog was not OOM-killed"
-    inc, a = daemon.incident_reading(start, "memory")
+    inc, a = daemon.incident_reading(last_id, "memory")
     report(inc, a)
     assert inc["severity"] == "critical"
     assert f"{comm} (pid {p.pid})" in a["culprit"], a
@@ -100,7 +100,7 @@ def test_a_memory_hog_oom_killed_in_its_cgroup_is_read_as_memory(daemon, receive
 def test_packet_loss_between_namespaces_is_read_as_network_loss(daemon, receiver, children,
                                                                 lossy_pair):
     pair = lossy_pair
-    start = daemon.quiet_start()
+    last_id = daemon.quiet_start()
     srv = subprocess.Popen(["ip", "netns", "exec", pair["ns_b"], "iperf3", "-s", "-B",
                             pair["addr_b"], "-p", "5201"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -110,7 +110,7 @@ def test_packet_loss_between_namespaces_is_read_as_network_loss(daemon, receiver
                             "-p", "5201", "-t", "60", "-b", "20M"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     children.append(cli)
-    inc, a = daemon.incident_reading(start, "network")
+    inc, a = daemon.incident_reading(last_id, "network")
     report(inc, a)
     assert "retransmit" in a["text"]
     assert "NETFILTER_DROP" in a["culprit"] or pair["addr_b"] in a["culprit"], a
