@@ -242,9 +242,9 @@ def test_free_form_question_names_its_window_and_falls_back_when_providers_fail(
     assert "kpulse_llm_breaker_open" in m and "kpulse_alert_events_total" in m
     values = dict(line.rsplit(" ", 1) for line in m.splitlines()
                   if line.startswith("kpulse_incidents_"))
-    assert float(values["kpulse_incidents_opened_total"]) == 1
-    assert float(values["kpulse_incidents_resolved_total"]) == 1
-    assert float(values["kpulse_incidents_active"]) == 0
+    assert float(values["kpulse_incidents_opened_total"]) == 1, values
+    assert float(values["kpulse_incidents_resolved_total"]) == 1, (values, s["incidents"])
+    assert float(values["kpulse_incidents_active"]) == 0, values
 
 
 @pytest.mark.parametrize("path,body,status", [

@@ -5,7 +5,7 @@ saturated resource and the culprit, and the webhook receiver gets its alert.
   I/O storm        fio random writes on one device   -> io, that device and fio
   memory hog       a process in a 64 MiB cgroup      -> memory, the victim and its cgroup
                    allocating 1 GiB (OOM-killed)
-  packet loss      iperf3 between two namespaces,    -> network, the drop reason
+  packet loss      iperf3 between two namespaces,    -> network, the drop reason and peer
                    nftables dropping 20% of segments
 
 Each test starts its own daemon (fresh models: about 35 s of warm-up at 0.1 s rounds) and resolves
@@ -50,12 +50,12 @@ def report(inc, analysis):
 def test_a_cpu_hog_is_read_as_cpu_saturation_by_that_process(daemon, receiver, children):
     ncpu = os.cpu_count()
     last_id = daemon.quiet_start()
-    hog = subprocess.Popen(["stress-ng", "--cpu", str(ncpu), "--timeout", "60s", "--quiet"],
+    # two workers a CPU: on a host busy already the hog still gets a large share
+    hog = subprocess.Popen(["stress-ng", "--cpu", str(2 * ncpu), "--timeout", "90s", "--quiet"],
                            stdin=subprocess.DEVNULL)
     children.append(hog)
-    inc, a = daemon.incident_reading(last_id, "cpu")
+    inc, a = daemon.incident_reading(last_id, "cpu", "stress-ng")
     report(inc, a)
-    assert "stress-ng" in a["culprit"], a
     assert "CPU saturation" in a["text"] and "CPUs busy" in a["text"]
     check_alert(receiver, inc["id"])
 
@@ -69,10 +69,9 @@ def test_an_io_storm_is_read_as_io_saturation_of_that_device(daemon, receiver, c
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                            stdin=subprocess.DEVNULL)
     children.append(fio)
-    inc, a = daemon.incident_reading(last_id, "io")
+    inc, a = daemon.incident_reading(last_id, "io", "fio")
     report(inc, a)
     assert f"device {disk}" in a["culprit"], a
-    assert "fio" in a["culprit"], a
     check_alert(receiver, inc["id"])
 
 
@@ -88,10 +87,9 @@ def test_a_memory_hog_oom_killed_in_its_cgroup_is_read_as_memory(daemon, receive
     p.stdin.write(b"go\n")
     p.stdin.flush()
     assert p.wait(timeout=60) == -9, "the memory hog was not OOM-killed"
-    inc, a = daemon.incident_reading(last_id, "memory")
+    inc, a = daemon.incident_reading(last_id, "memory", f"{comm} (pid {p.pid})")
     report(inc, a)
     assert inc["severity"] == "critical"
-    assert f"{comm} (pid {p.pid})" in a["culprit"], a
     assert "kpinc-oom" in a["culprit"], a
     assert "OOM killer" in a["text"]
     check_alert(receiver, inc["id"])
@@ -110,8 +108,8 @@ def test_packet_loss_between_namespaces_is_read_as_network_loss(daemon, receiver
                             "-p", "5201", "-t", "60", "-b", "20M"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     children.append(cli)
-    inc, a = daemon.incident_reading(last_id, "network")
+    inc, a = daemon.incident_reading(last_id, "network", pair["addr_b"])
     report(inc, a)
     assert "retransmit" in a["text"]
-    assert "NETFILTER_DROP" in a["culprit"] or pair["addr_b"] in a["culprit"], a
+    assert "NETFILTER_DROP" in a["culprit"], a
     check_alert(receiver, inc["id"])

@@ -221,6 +221,21 @@ STORE_TEST(operators_ack_comment_and_resolve_and_resolved_parts_stay_retired)
 	items = list(&c, "active");
 	CHECK_EQ_INT(json_array_size(items), 1);
 	json_decref(items);
+	{
+		struct registry *reg = registry_new();
+		const struct metric_series *ms;
+
+		registry_begin(reg, T0 + 12, 1);
+		CHECK_EQ_INT(incidents_fill_registry(c.inc, reg), 0);
+		registry_end(reg);
+		ms = registry_find(reg, "kpulse_incidents_resolved_total", NULL, 0);
+		CHECK(ms && ms->value == 1);
+		ms = registry_find(reg, "kpulse_incidents_opened_total", NULL, 0);
+		CHECK(ms && ms->value == 2);
+		ms = registry_find(reg, "kpulse_incidents_active", NULL, 0);
+		CHECK(ms && ms->value == 1);
+		registry_free(reg);
+	}
 	CHECK_EQ_INT(store_audit_list(f->s, 0, T0 + 100, 10, 0, &audit, NULL), 0);
 	CHECK_EQ_INT(json_array_size(audit), 3);
 	CHECK_STR(str(json_array_get(audit, 0), "action"), "incident.resolve");

@@ -55,8 +55,13 @@ def test_an_operator_acknowledges_and_comments_from_the_incident_page(browser, d
     browser.find('#incident-actions button[data-action="ack"]')[0].click()
     browser.wait(lambda: "acknowledged" in " ".join(browser.texts(".incident-head .badge")),
                  "the acknowledged state")
-    browser.find("#comment-text")[0].send_keys("checked the run queue")
-    browser.find(".comment-form button")[0].click()
+    # the panels are redrawn as the incident reloads: type and send in one step
+    browser.wait(lambda: browser.js(
+        """const t = document.querySelector('#comment-text');
+           if (!t) return false;
+           t.value = 'checked the run queue';
+           t.closest('form').requestSubmit();
+           return true;"""), "the comment sent")
     browser.wait(lambda: "checked the run queue" in " ".join(browser.texts(".comments li")),
                  "the comment in the list")
     inc = daemon.request("GET", f"/api/v1/incidents/{iid}", token=daemon.tokens["viewer"]).json()

@@ -115,10 +115,65 @@ __attribute__((format(printf, 2, 3))) static void say(struct finding *f, const c
 	va_end(ap);
 }
 
-/* The first process of a top_processes list, or NULL. */
-static json_t *top_proc(json_t *ev, const char *metric)
+/* The processes of one command in a top_processes list, summed: a hog
+ * with several workers (stress-ng, fio jobs, a build) is one culprit. */
+struct group {
+	char comm[64];
+	long long pids[8];
+	size_t npids;
+	double baseline, current;
+	char name[160]; /* "process fio (pid 7)", "processes fio (pids 7, 9)" */
+};
+
+/* The command whose processes rose the most in a top_processes list;
+ * false when the list is empty. */
+static bool top_group(json_t *ev, const char *metric, struct group *ret)
 {
-	return json_array_get(json_object_get(json_object_get(ev, "top_processes"), metric), 0);
+	json_t *list = json_object_get(json_object_get(ev, "top_processes"), metric), *p;
+	struct group g[16];
+	size_t n = 0, i, best = 0;
+
+	json_array_foreach (list, i, p) {
+		const char *comm = json_string_value(json_object_get(p, "comm"));
+		size_t k;
+
+		if (!comm)
+			continue;
+		for (k = 0; k < n && strcmp(g[k].comm, comm); k++)
+			;
+		if (k == n) {
+			if (n == sizeof(g) / sizeof(g[0]))
+				continue;
+			memset(&g[n], 0, sizeof(g[n]));
+			snprintf(g[n].comm, sizeof(g[n].comm), "%s", comm);
+			n++;
+		}
+		if (g[k].npids < sizeof(g[k].pids) / sizeof(g[k].pids[0]))
+			g[k].pids[g[k].npids++] = json_integer_value(json_object_get(p, "pid"));
+		g[k].baseline += z(num(p, "baseline"));
+		g[k].current += z(num(p, "current"));
+	}
+	if (!n)
+		return false;
+	for (size_t k = 1; k < n; k++) {
+		if (g[k].current - g[k].baseline > g[best].current - g[best].baseline)
+			best = k;
+	}
+	*ret = g[best];
+	if (ret->npids == 1) {
+		snprintf(ret->name, sizeof(ret->name), "process %s (pid %lld)", ret->comm,
+			 ret->pids[0]);
+	} else {
+		size_t len =
+		    (size_t)snprintf(ret->name, sizeof(ret->name), "processes %s (pids", ret->comm);
+
+		for (size_t k = 0; k < ret->npids && len < sizeof(ret->name); k++)
+			len += (size_t)snprintf(ret->name + len, sizeof(ret->name) - len, "%s %lld",
+						k ? "," : "", ret->pids[k]);
+		if (len < sizeof(ret->name))
+			snprintf(ret->name + len, sizeof(ret->name) - len, ")");
+	}
+	return true;
 }
 
 /* Whether a signal (an incident part) names a series starting with prefix. */
@@ -147,7 +202,8 @@ static void rule_cpu(json_t *ev, struct reading *rd)
 	double rq0 = num3(ev, "indicators", "runqueue_p99_s", "baseline");
 	double wait = num3(ev, "pressure", "cpu_waiting", "current");
 	double wait0 = num3(ev, "pressure", "cpu_waiting", "baseline");
-	json_t *p = top_proc(ev, "cpu");
+	struct group g;
+	bool has_g = top_group(ev, "cpu", &g);
 	double score = 0, util = z(busy) / ncpu;
 	struct finding *f;
 	char a[32], b[32];
@@ -170,12 +226,12 @@ static void rule_cpu(json_t *ev, struct reading *rd)
 		    fmt_s(rq, b, sizeof(b)));
 	if (isfinite(wait))
 		say(f, "; CPU pressure %.0f%% of the time some task waited", 100 * wait);
-	if (p && num(p, "current") - z(num(p, "baseline")) >= 0.25) {
-		snprintf(f->culprit, sizeof(f->culprit), "process %s (pid %lld)",
-			 json_string_value(json_object_get(p, "comm")),
-			 (long long)json_integer_value(json_object_get(p, "pid")));
-		say(f, ", while %s went from %.0f%% to %.0f%% CPU", f->culprit,
-		    100 * z(num(p, "baseline")), 100 * num(p, "current"));
+	/* the command that rose most, by a tenth of a CPU at least (on a
+	 * host saturated already, a hog gets only its share) */
+	if (has_g && g.current - g.baseline >= 0.1) {
+		snprintf(f->culprit, sizeof(f->culprit), "%s", g.name);
+		say(f, ", while %s went from %.0f%% to %.0f%% CPU", g.name, 100 * g.baseline,
+		    100 * g.current);
 	}
 	say(f, ".");
 }
@@ -207,7 +263,8 @@ static void rule_io(json_t *ev, struct reading *rd)
 	double util = u ? z(num(u, "current")) : 0, util0 = u ? z(num(u, "baseline")) : 0;
 	double wait = num3(ev, "pressure", "io_waiting", "current");
 	double wait0 = num3(ev, "pressure", "io_waiting", "baseline");
-	json_t *p = top_proc(ev, "io_bytes");
+	struct group g;
+	bool has_g = top_group(ev, "io_bytes", &g);
 	double score = 0, l = NAN, l0 = NAN;
 	struct finding *f;
 	char a[32], b[32];
@@ -246,17 +303,12 @@ static void rule_io(json_t *ev, struct reading *rd)
 		    fmt_s(num(slow, "max_latency_s"), a, sizeof(a)));
 	if (isfinite(wait))
 		say(f, "; I/O pressure %.0f%%", 100 * wait);
-	if (p) {
+	if (has_g && g.current > g.baseline) {
 		size_t n = strlen(f->culprit);
 
-		snprintf(f->culprit + n, sizeof(f->culprit) - n, ", process %s (pid %lld)",
-			 json_string_value(json_object_get(p, "comm")),
-			 (long long)json_integer_value(json_object_get(p, "pid")));
-		say(f, "; the most I/O was by %s (pid %lld): %s/s (was %s/s)",
-		    json_string_value(json_object_get(p, "comm")),
-		    (long long)json_integer_value(json_object_get(p, "pid")),
-		    fmt_bytes(num(p, "current"), a, sizeof(a)),
-		    fmt_bytes(num(p, "baseline"), b, sizeof(b)));
+		snprintf(f->culprit + n, sizeof(f->culprit) - n, ", %s", g.name);
+		say(f, "; the I/O that rose most was by %s: %s/s (was %s/s)", g.name,
+		    fmt_bytes(g.current, a, sizeof(a)), fmt_bytes(g.baseline, b, sizeof(b)));
 	}
 	say(f, ".");
 }
@@ -273,7 +325,8 @@ static void rule_memory(json_t *ev, struct reading *rd)
 	double avail = num3(ev, "indicators", "mem_available_bytes", "current");
 	double total = num3(ev, "indicators", "mem_total_bytes", "current");
 	long long kills = json_integer_value(json_object_get(oom, "count"));
-	json_t *p = top_proc(ev, "page_faults");
+	struct group g;
+	bool has_g = top_group(ev, "page_faults", &g);
 	double score = 0;
 	struct finding *f;
 	char a[32], b[32];
@@ -313,10 +366,8 @@ static void rule_memory(json_t *ev, struct reading *rd)
 		    fmt_bytes(num(victim, "rss_bytes"), a, sizeof(a)));
 	} else {
 		say(f, "Memory pressure");
-		if (p)
-			snprintf(f->culprit, sizeof(f->culprit), "process %s (pid %lld)",
-				 json_string_value(json_object_get(p, "comm")),
-				 (long long)json_integer_value(json_object_get(p, "pid")));
+		if (has_g)
+			snprintf(f->culprit, sizeof(f->culprit), "%s", g.name);
 	}
 	if (isfinite(waiting) || isfinite(stalled))
 		say(f,
@@ -327,9 +378,9 @@ static void rule_memory(json_t *ev, struct reading *rd)
 	if (isfinite(avail))
 		say(f, "; %s available of %s", fmt_bytes(avail, a, sizeof(a)),
 		    fmt_bytes(total, b, sizeof(b)));
-	if (!victim && p)
-		say(f, "; most page faults by %s: %.0f/s (was %.0f/s)", f->culprit,
-		    num(p, "current"), z(num(p, "baseline")));
+	if (!victim && has_g)
+		say(f, "; page faults rose most by %s: %.0f/s (was %.0f/s)", g.name, g.current,
+		    g.baseline);
 	say(f, ".");
 }
 

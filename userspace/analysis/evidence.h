@@ -39,7 +39,7 @@
 /* Series keys looked at for correlation, and the most ranked. */
 #define EVIDENCE_SERIES_MAX	8
 #define EVIDENCE_CORRELATED_MAX 8
-#define EVIDENCE_TOP_PROCESSES	5
+#define EVIDENCE_TOP_PROCESSES	8
 
 struct evidence_request {
 	double from, to;   /* the window, unix seconds, from < to */

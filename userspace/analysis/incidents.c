@@ -228,7 +228,8 @@ void inc_drop_active(struct incidents *inc, struct incident *it)
 	}
 	for (size_t i = 0; i < inc->nactive; i++) {
 		if (inc->active[i] == it) {
-			inc->active[i] = inc->active[--inc->nactive];
+			inc->active[i] = inc->active[inc->nactive - 1];
+			__atomic_sub_fetch(&inc->nactive, 1, __ATOMIC_RELAXED);
 			break;
 		}
 	}
@@ -320,8 +321,9 @@ static void add_part(struct incidents *inc, struct part *p, double t, struct pol
 		snprintf(it->summary, sizeof(it->summary), "%s %s on %s", p->subsystem,
 			 !strcmp(p->kind, "event") ? "event" : p->kind, p->key);
 		it->parts[it->nparts++] = *p;
-		inc->active[inc->nactive++] = it;
-		inc->opened_total++;
+		inc->active[inc->nactive] = it;
+		__atomic_add_fetch(&inc->nactive, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&inc->opened_total, 1, __ATOMIC_RELAXED);
 		inc_save(inc, it);
 		snprintf(detail, sizeof(detail), "opened by %s %s (%s)", p->kind, p->key,
 			 inc_sev_names[p->severity]);
@@ -545,7 +547,7 @@ static void auto_resolve(struct incidents *inc, double t)
 			 t - it->last_activity);
 		inc_timeline(inc, it->id, t, "resolved", "kpulse", detail);
 		inc_alert(inc, it, ALERT_RESOLVE);
-		inc->resolved_total++;
+		__atomic_add_fetch(&inc->resolved_total, 1, __ATOMIC_RELAXED);
 		inc_drop_active(inc, it);
 	}
 }

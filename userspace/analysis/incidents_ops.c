@@ -216,7 +216,7 @@ int incidents_resolve(struct incidents *inc, int64_t id, const struct incidents_
 	r = inc_save(inc, it);
 	if (!r) {
 		inc_alert(inc, it, ALERT_RESOLVE);
-		inc->resolved_total++;
+		__atomic_add_fetch(&inc->resolved_total, 1, __ATOMIC_RELAXED);
 		inc_drop_active(inc, it);
 	}
 	pthread_mutex_unlock(&inc->lock);
@@ -364,12 +364,12 @@ json_t *incidents_status_json(struct incidents *inc)
 {
 	json_t *o;
 
-	pthread_mutex_lock(&inc->lock);
-	o = json_pack("{s:I,s:I,s:I,s:I}", "active", (json_int_t)inc->nactive, "opened",
-		      (json_int_t)inc->opened_total, "resolved", (json_int_t)inc->resolved_total,
+	o = json_pack("{s:I,s:I,s:I,s:I}", "active",
+		      (json_int_t)__atomic_load_n(&inc->nactive, __ATOMIC_RELAXED), "opened",
+		      (json_int_t)__atomic_load_n(&inc->opened_total, __ATOMIC_RELAXED), "resolved",
+		      (json_int_t)__atomic_load_n(&inc->resolved_total, __ATOMIC_RELAXED),
 		      "llm_failed",
 		      (json_int_t)__atomic_load_n(&inc->llm_failed_total, __ATOMIC_RELAXED));
-	pthread_mutex_unlock(&inc->lock);
 	return o;
 }
 
@@ -391,11 +391,11 @@ int incidents_fill_registry(struct incidents *inc, struct registry *reg)
 	size_t active;
 	int err;
 
-	pthread_mutex_lock(&inc->lock);
-	active = inc->nactive;
-	opened = inc->opened_total;
-	resolved = inc->resolved_total;
-	pthread_mutex_unlock(&inc->lock);
+	/* no lock: the daemon's loop calls this, and the sink's thread may
+	 * hold the lock through store calls */
+	active = __atomic_load_n(&inc->nactive, __ATOMIC_RELAXED);
+	opened = __atomic_load_n(&inc->opened_total, __ATOMIC_RELAXED);
+	resolved = __atomic_load_n(&inc->resolved_total, __ATOMIC_RELAXED);
 	err = registry_set_gauge(reg, "kpulse_incidents_active", NULL, 0, (double)active);
 	err |= registry_set_counter(reg, "kpulse_incidents_opened_total", NULL, 0, (double)opened);
 	err |=
