@@ -604,7 +604,7 @@ static void sink_round(void *ctx, struct round *r)
 		pthread_mutex_unlock(&inc->lock);
 		if (!it)
 			continue;
-		inc_analyze(inc, pc.opened[i], fmin(from, t - 1), t, series, n, signals, NULL,
+		inc_analyze(inc, pc.opened[i], fmin(from, t - 1), t, series, n, signals, NULL, true,
 			    NULL);
 		for (size_t k = 0; k < n; k++)
 			free((char *)series[k]);
@@ -637,6 +637,7 @@ int incidents_new(const struct incidents_options *o, struct store *s, struct inc
 	inc->o = *o;
 	inc->store = s;
 	pthread_mutex_init(&inc->lock, NULL);
+	pthread_cond_init(&inc->llm_done, NULL);
 	/* the baseline and a window of up to an hour, at most PROCS_SAMPLES_MAX samples */
 	inc->procs = proc_history_new(fmax(0.5, (o->baseline_s + 3600) / (PROCS_SAMPLES_MAX - 2)),
 				      o->baseline_s + 3600);
@@ -690,7 +691,13 @@ struct incidents *incidents_free(struct incidents *inc)
 		return NULL;
 	for (size_t i = 0; i < inc->nactive; i++)
 		incident_free(inc->active[i]);
+	/* LLM asks still running (llm_router_cancel() ends them quickly) */
+	pthread_mutex_lock(&inc->lock);
+	while (inc->llm_running)
+		pthread_cond_wait(&inc->llm_done, &inc->lock);
+	pthread_mutex_unlock(&inc->lock);
 	proc_history_free(inc->procs);
+	pthread_cond_destroy(&inc->llm_done);
 	pthread_mutex_destroy(&inc->lock);
 	free(inc);
 	return NULL;

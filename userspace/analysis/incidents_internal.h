@@ -19,6 +19,9 @@
 #include "analysis/incidents.h"
 #include "analysis/procs.h"
 
+/* LLM asks of the sink running at once on worker threads. */
+#define INCIDENTS_LLM_WORKERS 4
+
 enum state { ST_OPEN, ST_ACKED, ST_RESOLVED };
 
 extern const char *const inc_state_names[3];
@@ -65,6 +68,9 @@ struct incidents {
 	uint64_t retired[INCIDENTS_RETIRED_MAX];
 	size_t retired_next;
 	uint64_t opened_total, resolved_total, llm_failed_total;
+	/* LLM asks running on worker threads; incidents_free waits for them */
+	unsigned llm_running;
+	pthread_cond_t llm_done;
 };
 
 double inc_now(struct incidents *inc);
@@ -84,10 +90,10 @@ void inc_drop_active(struct incidents *inc, struct incident *it);
 /* The anomalous series of an incident's parts (pointers into it). */
 size_t inc_part_series(const struct incident *it, const char **out, size_t cap);
 /* Evidence, built-in reading and LLM of incident id over [from, to],
- * stored as its analyses (no lock held); *ret (may be NULL) gets
- * {"evidence", "analyses"}. */
+ * stored as its analyses (no lock held); the LLM on a worker thread with
+ * async_llm; *ret (may be NULL) gets {"evidence", "analyses"}. */
 int inc_analyze(struct incidents *inc, int64_t id, double from, double to,
 		const char *const *series, size_t nseries, json_t *signals, const char *question,
-		json_t **ret);
+		bool async_llm, json_t **ret);
 
 #endif /* KPULSE_ANALYSIS_INCIDENTS_INTERNAL_H */

@@ -80,14 +80,109 @@ static json_t *llm_analysis(struct incidents *inc, json_t *evidence, json_t *rea
 	return doc;
 }
 
+/* The LLM's part of an analysis: asked, stored, and its outcome on the
+ * incident when it is still active. Appended to analyses (may be NULL). */
+static void llm_part(struct incidents *inc, int64_t id, json_t *evidence, json_t *reading,
+		     const char *question, json_t *analyses)
+{
+	const char *status = "off";
+	struct incident *it;
+	json_t *llm;
+
+	llm = llm_analysis(inc, evidence, reading, question, &status);
+	if (!llm)
+		return;
+	if (question)
+		json_object_set_new(llm, "question", json_string(question));
+	if (analyses)
+		json_array_append(analyses, llm);
+	store_incident_analysis_add(inc->store, id, inc_now(inc), llm);
+	inc_timeline(inc, id, inc_now(inc), "analysis", "kpulse",
+		     !strcmp(status, "ok")
+			 ? "an LLM explained the incident"
+			 : "every LLM provider failed: the built-in reading stands");
+	json_decref(llm);
+	pthread_mutex_lock(&inc->lock);
+	it = inc_find_active(inc, id);
+	if (it) {
+		snprintf(it->llm_status, sizeof(it->llm_status), "%s", status);
+		it->updated = inc_now(inc);
+		inc_save(inc, it);
+	}
+	pthread_mutex_unlock(&inc->lock);
+}
+
+struct llm_job {
+	struct incidents *inc;
+	int64_t id;
+	json_t *evidence, *reading; /* references */
+};
+
+static void *llm_worker(void *arg)
+{
+	struct llm_job *job = arg;
+	struct incidents *inc = job->inc;
+
+	llm_part(inc, job->id, job->evidence, job->reading, NULL, NULL);
+	json_decref(job->evidence);
+	json_decref(job->reading);
+	free(job);
+	pthread_mutex_lock(&inc->lock);
+	inc->llm_running--;
+	pthread_cond_broadcast(&inc->llm_done);
+	pthread_mutex_unlock(&inc->lock);
+	return NULL;
+}
+
+/* Asks the LLM on a thread of its own (at most INCIDENTS_LLM_WORKERS at
+ * once), so that the sink goes on with its rounds meanwhile. false when
+ * it could not: the caller asks itself. */
+static bool llm_part_async(struct incidents *inc, int64_t id, json_t *evidence, json_t *reading)
+{
+	struct llm_job *job;
+	pthread_attr_t attr;
+	pthread_t thread;
+	bool started;
+
+	pthread_mutex_lock(&inc->lock);
+	if (inc->llm_running >= INCIDENTS_LLM_WORKERS) {
+		pthread_mutex_unlock(&inc->lock);
+		return false;
+	}
+	inc->llm_running++;
+	pthread_mutex_unlock(&inc->lock);
+	job = calloc(1, sizeof(*job));
+	started = job && !pthread_attr_init(&attr);
+	if (started) {
+		*job = (struct llm_job){inc, id, json_incref(evidence), json_incref(reading)};
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		started = !pthread_create(&thread, &attr, llm_worker, job);
+		pthread_attr_destroy(&attr);
+		if (!started) {
+			json_decref(job->evidence);
+			json_decref(job->reading);
+		}
+	}
+	if (!started) {
+		free(job);
+		pthread_mutex_lock(&inc->lock);
+		inc->llm_running--;
+		pthread_cond_broadcast(&inc->llm_done);
+		pthread_mutex_unlock(&inc->lock);
+	}
+	return started;
+}
+
 /*
- * Builds the evidence and readings of incident id (no lock held), stores
- * them as analyses, and keeps them on the incident when it is still
- * active. *ret (may be NULL) gets {"evidence", "analyses"}.
+ * Builds the evidence and the built-in reading of incident id (no lock
+ * held), stores them, keeps them on the incident when it is still active,
+ * then asks the LLM providers: on a worker thread with async_llm (the
+ * sink), else here (an operator waiting for the answer). *ret (may be
+ * NULL) gets {"evidence", "analyses"}.
  */
 int inc_analyze(struct incidents *inc, int64_t id, double from, double to,
 		const char *const *series, size_t nseries, json_t *signals, const char *question,
-		json_t **ret)
+		bool async_llm, json_t **ret)
 {
 	struct evidence_request req = {.from = from,
 				       .to = to > from + 1 ? to : from + 1,
@@ -96,8 +191,8 @@ int inc_analyze(struct incidents *inc, int64_t id, double from, double to,
 				       .nseries = nseries,
 				       .signals = signals,
 				       .procs = inc->procs};
-	json_t *evidence = NULL, *reading, *llm, *analyses = json_array();
-	const char *status = "off";
+	bool llm = inc->o.llm && llm_router_provider_count(inc->o.llm);
+	json_t *evidence = NULL, *reading = NULL, *analyses = json_array();
 	struct incident *it;
 	double t = inc_now(inc);
 	int r;
@@ -114,39 +209,26 @@ int inc_analyze(struct incidents *inc, int64_t id, double from, double to,
 		json_object_set_new(reading, "question", json_string(question));
 	json_array_append(analyses, reading);
 	store_incident_analysis_add(inc->store, id, t, reading);
-	llm = llm_analysis(inc, evidence, reading, question, &status);
-	if (llm) {
-		if (question)
-			json_object_set_new(llm, "question", json_string(question));
-		json_array_append(analyses, llm);
-		store_incident_analysis_add(inc->store, id, inc_now(inc), llm);
-		inc_timeline(inc, id, inc_now(inc), "analysis", "kpulse",
-			     !strcmp(status, "ok")
-				 ? "an LLM explained the incident"
-				 : "every LLM provider failed: the built-in reading "
-				   "stands");
-		json_decref(llm);
-	}
 	pthread_mutex_lock(&inc->lock);
 	it = inc_find_active(inc, id);
 	if (it) {
-		json_decref(it->evidence);
-		json_decref(it->reading);
-		it->evidence = json_incref(evidence);
-		it->reading = reading;
-		snprintf(it->llm_status, sizeof(it->llm_status), "%s", status);
 		const char *text = json_string_value(json_object_get(reading, "text"));
 		size_t n = text ? utf8_cut(text, strlen(text), sizeof(it->summary) - 1) : 0;
 
+		json_decref(it->evidence);
+		json_decref(it->reading);
+		it->evidence = json_incref(evidence);
+		it->reading = json_incref(reading);
+		snprintf(it->llm_status, sizeof(it->llm_status), "%s", llm ? "pending" : "off");
 		/* cut at a character boundary: the store keeps valid UTF-8 */
 		memcpy(it->summary, text ? text : "", n);
 		it->summary[n] = '\0';
 		it->updated = inc_now(inc);
 		inc_save(inc, it);
-	} else {
-		json_decref(reading);
 	}
 	pthread_mutex_unlock(&inc->lock);
+	if (llm && !(async_llm && llm_part_async(inc, id, evidence, reading)))
+		llm_part(inc, id, evidence, reading, question, analyses);
 	if (ret) {
 		*ret = json_pack("{s:O,s:O}", "evidence", evidence, "analyses", analyses);
 		if (!*ret)
@@ -154,6 +236,7 @@ int inc_analyze(struct incidents *inc, int64_t id, double from, double to,
 	}
 out:
 	json_decref(evidence);
+	json_decref(reading);
 	json_decref(analyses);
 	return r;
 }
@@ -270,7 +353,7 @@ int incidents_analyze(struct incidents *inc, int64_t id, const struct incidents_
 		    !strcmp(json_string_value(json_object_get(p, "kind")) ?: "", "anomaly"))
 			series[n++] = s;
 	}
-	r = inc_analyze(inc, id, fmin(from, to - 1), to, series, n, parts, question, ret);
+	r = inc_analyze(inc, id, fmin(from, to - 1), to, series, n, parts, question, false, ret);
 	if (!r) {
 		inc_timeline(inc, id, inc_now(inc), "analysis", by->who, "analysis run again");
 		inc_audit(inc, by, "incident.analyze", id, question ? question : "");
