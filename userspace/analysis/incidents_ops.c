@@ -96,12 +96,7 @@ static void llm_part(struct incidents *inc, int64_t id, json_t *evidence, json_t
 		json_object_set_new(llm, "question", json_string(question));
 	if (analyses)
 		json_array_append(analyses, llm);
-	store_incident_analysis_add(inc->store, id, inc_now(inc), llm);
-	inc_timeline(inc, id, inc_now(inc), "analysis", "kpulse",
-		     !strcmp(status, "ok")
-			 ? "an LLM explained the incident"
-			 : "every LLM provider failed: the built-in reading stands");
-	json_decref(llm);
+	/* the incident's status first: whoever sees the analysis sees it */
 	pthread_mutex_lock(&inc->lock);
 	it = inc_find_active(inc, id);
 	if (it) {
@@ -110,6 +105,12 @@ static void llm_part(struct incidents *inc, int64_t id, json_t *evidence, json_t
 		inc_save(inc, it);
 	}
 	pthread_mutex_unlock(&inc->lock);
+	store_incident_analysis_add(inc->store, id, inc_now(inc), llm);
+	inc_timeline(inc, id, inc_now(inc), "analysis", "kpulse",
+		     !strcmp(status, "ok")
+			 ? "an LLM explained the incident"
+			 : "every LLM provider failed: the built-in reading stands");
+	json_decref(llm);
 }
 
 struct llm_job {
