@@ -59,7 +59,9 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
 .PHONY: all deps build run test test-unit test-kernel test-daemon test-api test-llm test-web \
-	bench eval sanitize valgrind vmlinux env-example fuzz-csv fuzz-llm fuzz-chunk bench-prometheus \
+	test-incidents \
+	bench eval sanitize valgrind vmlinux env-example fuzz-csv fuzz-llm fuzz-chunk fuzz-incidents \
+	bench-prometheus \
 	format format-check clean help
 
 all: build
@@ -72,6 +74,7 @@ help:
 	@echo "make test-unit    unit tests only (no root)"
 	@echo "make test-llm     kpulse ask against the fake LLM server (no root)"
 	@echo "make test-web     the dashboard in headless Chromium against a live daemon (root)"
+	@echo "make test-incidents loads that open incidents, read by the built-in analyst (root)"
 	@echo "make sanitize     unit and kernel tests under ASan + UBSan"
 	@echo "make valgrind     the daemon's start and stop under valgrind"
 	@echo "make bench        cost per kernel event and throughput loss, models' cost"
@@ -83,6 +86,7 @@ help:
 	@echo "make fuzz-llm     libFuzzer on the LLM answer parsers (FUZZ_SECONDS=60)"
 	@echo "make fuzz-chunk   libFuzzer on the store's chunk codec (FUZZ_SECONDS=60)"
 	@echo "make bench-prometheus  bytes/sample: the store against a real Prometheus (PROM_COMPARE_S=600)"
+	@echo "make fuzz-incidents libFuzzer on the incident and analyze bodies (FUZZ_SECONDS=60)"
 
 # Installs only what is missing; does nothing when everything is present.
 deps:
@@ -188,6 +192,18 @@ test-api: build
 	else \
 		KPULSE_BIN=$(abspath $(BUILD)/kpulse) $(PYTHON) -m pytest -v -p no:cacheprovider \
 			tests/api; \
+	fi
+
+# Incidents end to end on the real kernel: a CPU hog, an I/O storm, an OOM
+# kill in a memory cgroup and packet loss between network namespaces each
+# open an incident whose built-in analysis names the resource and culprit;
+# a local webhook receiver checks the alerts (a few minutes).
+test-incidents: build
+	@if [ "$$(id -u)" != 0 ]; then \
+		echo "test-incidents: skipped, needs root (BPF, namespaces, cgroups)"; \
+	else \
+		KPULSE_BIN=$(abspath $(BUILD)/kpulse) $(PYTHON) -m pytest -v -p no:cacheprovider \
+			tests/incidents; \
 	fi
 
 # The LLM route end to end: `kpulse ask` against tests/fakes/fake_llm.py on
@@ -320,6 +336,25 @@ fuzz-chunk: $(BUILD)/fuzz/fuzz_chunk
 	$(BUILD)/fuzz/fuzz_chunk -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
 		-artifact_prefix=$(BUILD)/fuzz/ \
 		$(BUILD)/fuzz/chunk tests/fuzz/corpus/chunk
+
+# libFuzzer on the bodies of the incident routes and POST /api/v1/analyze
+# (api/incident_body.c over api/input.c) and on the window a question
+# names (analysis/question.c), for FUZZ_SECONDS from tests/fuzz/corpus/incident.
+FUZZ_INCIDENT_SRCS := tests/fuzz/fuzz_incident_body.c userspace/api/incident_body.c \
+	userspace/api/input.c userspace/analysis/question.c userspace/registry/registry.c \
+	userspace/registry/hist.c userspace/util/utf8.c userspace/util/error.c
+$(BUILD)/fuzz/fuzz_incident_body: $(FUZZ_INCIDENT_SRCS) userspace/api/api_internal.h
+	@mkdir -p $(dir $@)
+	$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuserspace \
+		$(shell pkg-config --cflags jansson libmicrohttpd 2>/dev/null) \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ \
+		$(FUZZ_INCIDENT_SRCS) $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson) -lm
+
+fuzz-incidents: $(BUILD)/fuzz/fuzz_incident_body
+	@mkdir -p $(BUILD)/fuzz/incident
+	$(BUILD)/fuzz/fuzz_incident_body -max_total_time=$(FUZZ_SECONDS) -max_len=16384 \
+		-artifact_prefix=$(BUILD)/fuzz/ \
+		$(BUILD)/fuzz/incident tests/fuzz/corpus/incident
 
 vmlinux:
 	@mkdir -p $(dir $(VMLINUX_H))

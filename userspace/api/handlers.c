@@ -17,7 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alerts/alerts.h"
+#include "analysis/incidents.h"
 #include "api/api_internal.h"
+#include "llm/llm.h"
 #include "export/prometheus.h"
 #include "util/clock.h"
 
@@ -292,6 +295,26 @@ enum MHD_Result api_handle_processes(struct api_request *req)
 
 /* ------------------------------------------------------------ status */
 
+/* The LLM providers' breakers, the alert targets and the incidents. */
+static void status_analysis(struct api *a, json_t *body)
+{
+	struct incidents *inc;
+	struct llm_router *llm;
+	struct alerts *al;
+
+	pthread_mutex_lock(&a->lock);
+	inc = a->incidents;
+	llm = a->llm;
+	al = a->alerts;
+	pthread_mutex_unlock(&a->lock);
+	if (llm)
+		json_object_set_new(body, "llm", llm_router_status_json(llm));
+	if (al)
+		json_object_set_new(body, "alerts", alerts_status_json(al));
+	if (inc)
+		json_object_set_new(body, "incidents", incidents_status_json(inc));
+}
+
 enum MHD_Result api_handle_status(struct api_request *req)
 {
 	struct api *a = req->api;
@@ -333,6 +356,7 @@ enum MHD_Result api_handle_status(struct api_request *req)
 	    (json_int_t)atomic_load(&a->requests_total), "tls", a->tls);
 	if (!body)
 		return api_reply_error(req, 500, "out of memory");
+	status_analysis(a, body);
 	return api_reply_json(req, 200, body);
 }
 

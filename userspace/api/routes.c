@@ -68,6 +68,32 @@ const struct api_route api_routes[] = {
      "warning, critical), series those of or contributed to by that series key "
      "(name{k=v,...}:stat)",
      "from,to,severity,series,limit", NULL, 0},
+    {"GET", "/api/v1/incidents", api_handle_incidents_list, R_VIEW,
+     "Incidents newest first (anomalies, predictions and OOM kills grouped by time and "
+     "subsystem): state (open, acknowledged, resolved, active, all), at least severity, "
+     "opened between from and to; limit and offset page them",
+     "state,severity,from,to,limit,offset", NULL, 0},
+    {"GET", "/api/v1/incidents/{id}", api_handle_incident_get, R_VIEW,
+     "One incident with its parts, evidence, timeline (comments included), analyses (the "
+     "built-in analyst's and the LLM's) and alert delivery state",
+     NULL, NULL, 0},
+    {"POST", "/api/v1/incidents/{id}/ack", api_handle_incident_ack, R_OPER,
+     "Acknowledge an open incident (written to the audit log)", NULL, NULL, 0},
+    {"POST", "/api/v1/incidents/{id}/resolve", api_handle_incident_resolve, R_OPER,
+     "Resolve an incident (written to the audit log; alerts the resolve)", NULL, NULL, 0},
+    {"POST", "/api/v1/incidents/{id}/comments", api_handle_incident_comment, R_OPER,
+     "Add a comment to an incident's timeline (written to the audit log)", NULL, "text", 0},
+    {"POST", "/api/v1/incidents/{id}/analyze", api_handle_incident_analyze, R_OPER,
+     "Run the analysis again: fresh evidence, the built-in analyst, then the LLM providers", NULL,
+     "question", 0},
+    {"POST", "/api/v1/analyze", api_handle_analyze, R_VIEW,
+     "Ask about this host (\"why was it slow at 14:05?\"): evidence of the window the "
+     "question names (or from..to, or the last 15 minutes), the built-in reading and the "
+     "LLM providers' answer",
+     NULL, "question,from,to", 0},
+    {"GET", "/api/v1/audit", api_handle_audit, R_ADMIN,
+     "The audit log: every change made to incidents and every question, with who and when",
+     "from,to,limit,offset", NULL, 0},
     {"GET", "/api/v1/processes", api_handle_processes, R_VIEW,
      "The per-process series of the latest round, grouped by process", NULL, NULL, 0},
     {"GET", "/api/v1/stream", api_handle_stream, R_VIEW,

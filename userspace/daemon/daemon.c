@@ -25,6 +25,9 @@
 #include "daemon/round.h"
 #include "daemon/sink.h"
 #include "models/threshold.h"
+#include "alerts/alerts.h"
+#include "analysis/incidents.h"
+#include "llm/llm.h"
 #include "models/models.h"
 #include "registry/registry.h"
 #include "store/store.h"
@@ -79,6 +82,9 @@ struct daemon {
 	struct api *api;
 	struct threshold_tracker *predict; /* time-to-threshold predictions */
 	struct models *models;		   /* NULL when KPULSE_MODELS=off */
+	struct llm_router *llm;		   /* the LLM providers (none configured: 0 of them) */
+	struct alerts *alerts;		   /* alert delivery */
+	struct incidents *incidents;	   /* NULL when KPULSE_INCIDENTS=off */
 	struct sink *sinks[DAEMON_MAX_SINKS];
 	size_t nsinks;
 	unsigned test_sink_delay_ms;
@@ -390,6 +396,59 @@ static int start_models(struct daemon *d)
 	return add_sink(d, &models_sink_ops, d->models);
 }
 
+static json_t *incident_predictions(void *ctx)
+{
+	return threshold_tracker_predictions(ctx);
+}
+
+/* The LLM router, the alerts and the incidents sink on top of them. */
+static int start_incidents(struct daemon *d)
+{
+	const struct kpulse_config *cfg = &d->cfg;
+	struct incidents_options io;
+	struct alerts_options ao;
+	struct llm_options lo;
+	char err[512];
+	int r;
+
+	llm_options_from_config(cfg, &lo);
+	lo.cache = d->store;
+	r = llm_router_new(&lo, &d->llm, err, sizeof(err));
+	memset(&lo, 0, sizeof(lo)); /* the copies of the keys */
+	if (r) {
+		log_error("LLM providers: %s", err);
+		return r;
+	}
+	alerts_options_from_config(cfg, &ao);
+	r = alerts_new(&ao, &d->alerts, err, sizeof(err));
+	if (r) {
+		log_error("alerts: %s", err);
+		return r;
+	}
+	if (llm_describe(d->reg) || alerts_describe(d->reg))
+		return -ENOMEM;
+	if (cfg->incidents) {
+		incidents_options_default(&io);
+		io.quiet_s = cfg->incident_quiet_s;
+		io.baseline_s = cfg->incident_baseline_s;
+		io.settle_s = cfg->incident_settle_s;
+		io.min_severity = cfg->incident_min_severity;
+		io.predictions = incident_predictions;
+		io.predictions_ctx = d->predict;
+		io.llm = d->llm;
+		io.alerts = d->alerts;
+		r = incidents_new(&io, d->store, &d->incidents, err, sizeof(err));
+		if (r) {
+			log_error("%s", err);
+			return r;
+		}
+		if (incidents_describe(d->reg))
+			return -ENOMEM;
+	}
+	api_set_analysis(d->api, d->incidents, d->llm, d->alerts);
+	return d->incidents ? add_sink(d, &incidents_sink_ops, d->incidents) : 0;
+}
+
 static int start_sinks(struct daemon *d)
 {
 	const char *delay = getenv(TEST_SLOW_SINK_ENV);
@@ -402,6 +461,8 @@ static int start_sinks(struct daemon *d)
 		r = start_predictions(d);
 	if (!r)
 		r = start_models(d);
+	if (!r)
+		r = start_incidents(d);
 	if (!r && delay && *delay) {
 		d->test_sink_delay_ms = (unsigned)strtoul(delay, NULL, 10);
 		log_warn("%s=%u: a test sink sleeps that long in every round", TEST_SLOW_SINK_ENV,
@@ -471,6 +532,12 @@ static void run_round(struct daemon *d, uint64_t seq, double interval_s)
 	r |= health_add(d->reg, d->store, d->sinks, d->nsinks, atomic_load(&d->events_rejected));
 	if (d->models)
 		r |= models_add_scores(d->models, d->reg);
+	if (d->llm)
+		r |= llm_router_fill_registry(d->llm, d->reg);
+	if (d->alerts)
+		r |= alerts_fill_registry(d->alerts, d->reg);
+	if (d->incidents)
+		r |= incidents_fill_registry(d->incidents, d->reg);
 	registry_end(d->reg);
 	if (r)
 		log_warn("collection round incomplete: out of memory");
@@ -562,6 +629,9 @@ int daemon_run(const struct kpulse_config *cfg, daemon_config_loader reload_fn, 
 cleanup:
 	/* Sinks first: each finishes the rounds it has queued, so the store
 	 * gets every round collected before the stop. */
+	/* an LLM ask in flight (the incidents sink) ends within a second */
+	if (d->llm)
+		llm_router_cancel(d->llm);
 	for (size_t i = d->nsinks; i-- > 0;)
 		d->sinks[i] = sink_stop(d->sinks[i]);
 	/* after its sink stopped, before the store closes */
@@ -575,6 +645,10 @@ cleanup:
 	/* The API before auth, the store and the predictions: its handlers
 	 * read them. */
 	api_stop(d->api);
+	/* after the API (its handlers use them), before the store */
+	d->incidents = incidents_free(d->incidents);
+	d->alerts = alerts_free(d->alerts);
+	d->llm = llm_router_free(d->llm);
 	threshold_tracker_free(d->predict);
 	auth_close(d->auth);
 	collector_free(d->col);

@@ -272,6 +272,48 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     "  PRIMARY KEY (series_id, start_ms)"
     ");"
     "CREATE INDEX IF NOT EXISTS chunks_raw_start ON chunks_raw (start_ms);",
+
+    /* 5 -> 6: incidents (store_incidents.c): one row each with its parts,
+     * evidence and reading as a JSON document; the timeline, the analyses
+     * and the audit log of every change made through the API */
+    "CREATE TABLE incidents ("
+    "  id INTEGER PRIMARY KEY,"
+    "  opened_ts REAL NOT NULL,"
+    "  updated_ts REAL NOT NULL,"
+    "  resolved_ts REAL,"
+    "  state TEXT NOT NULL,"
+    "  severity TEXT NOT NULL,"
+    "  summary TEXT NOT NULL,"
+    "  doc TEXT NOT NULL"
+    ");"
+    "CREATE INDEX incidents_opened ON incidents (opened_ts);"
+    "CREATE TABLE incident_timeline ("
+    "  id INTEGER PRIMARY KEY,"
+    "  incident_id INTEGER NOT NULL,"
+    "  ts REAL NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  who TEXT NOT NULL,"
+    "  detail TEXT NOT NULL"
+    ");"
+    "CREATE INDEX incident_timeline_incident ON incident_timeline (incident_id, id);"
+    "CREATE TABLE incident_analyses ("
+    "  id INTEGER PRIMARY KEY,"
+    "  incident_id INTEGER NOT NULL,"
+    "  ts REAL NOT NULL,"
+    "  doc TEXT NOT NULL"
+    ");"
+    "CREATE INDEX incident_analyses_incident ON incident_analyses (incident_id, id);"
+    "CREATE TABLE audit_log ("
+    "  id INTEGER PRIMARY KEY,"
+    "  ts REAL NOT NULL,"
+    "  who TEXT NOT NULL,"
+    "  role TEXT NOT NULL,"
+    "  action TEXT NOT NULL,"
+    "  target TEXT NOT NULL,"
+    "  detail TEXT NOT NULL"
+    ");"
+    "CREATE INDEX audit_log_ts ON audit_log (ts);"
+    "PRAGMA user_version = 6;",
 };
 
 _Static_assert(STORE_APPLICATION_ID == 1802532204, "application_id in migration 0");

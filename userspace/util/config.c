@@ -321,6 +321,24 @@ const struct config_option config_options[] = {
     {"KPULSE_ANOMALY_COOLDOWN", "anomaly-cooldown", "DURATION", "5m",
      "A series crossing the threshold again this soon after its anomaly ended continues it",
      CONFIG_DURATION, 0, DAYS(1), .flags = CONFIG_RELOADABLE, FIELD(anomaly_cooldown_s)},
+    {"KPULSE_INCIDENTS", "incidents", "on|off", "on",
+     "Whether anomalies, predictions and OOM kills are grouped into incidents with evidence "
+     "and an analysis",
+     CONFIG_BOOL, FIELD(incidents)},
+    {"KPULSE_INCIDENT_QUIET", "incident-quiet", "DURATION", "10m",
+     "An incident with no active anomaly or prediction for this long resolves by itself",
+     CONFIG_DURATION, 0, DAYS(7), FIELD(incident_quiet_s)},
+    {"KPULSE_INCIDENT_MIN_SEVERITY", "incident-min-severity", "SEVERITY", "warning",
+     "Least severity of an anomaly or prediction that opens an incident (less severe ones "
+     "still join one)",
+     CONFIG_ENUM, .names = config_severity_names, .nnames = CONFIG_SEVERITY_COUNT,
+     FIELD(incident_min_severity)},
+    {"KPULSE_INCIDENT_SETTLE", "incident-settle", "DURATION", "10s",
+     "How old an incident is when its first analysis runs (its window then has data)",
+     CONFIG_DURATION, 0, 3600, FIELD(incident_settle_s)},
+    {"KPULSE_INCIDENT_BASELINE", "incident-baseline", "DURATION", "15m",
+     "How far before an incident its evidence takes the baseline from", CONFIG_DURATION, 10,
+     DAYS(1), FIELD(incident_baseline_s)},
 };
 
 const size_t config_option_count = sizeof(config_options) / sizeof(config_options[0]);

@@ -155,6 +155,12 @@ struct kpulse_config {
 	double anomaly_warning;
 	double anomaly_critical;
 	double anomaly_cooldown_s; /* a crossing this soon after an end continues it */
+	/* incidents (analysis/) */
+	bool incidents;		    /* the incidents sink runs */
+	double incident_quiet_s;    /* resolved after this long with nothing active */
+	int incident_min_severity;  /* index in config_severity_names */
+	double incident_baseline_s; /* the evidence's baseline before an incident */
+	double incident_settle_s;   /* the first analysis waits until it is this old */
 };
 
 /* How a value is read and checked; each kind has its own message for a
