@@ -13,7 +13,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends make ca-certifi
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
-RUN make deps DEPS_TEST= && make build
+RUN make deps-run && make build
 
 # ---- run stage: runtime libraries only ----
 FROM debian:12-slim
