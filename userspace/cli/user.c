@@ -306,9 +306,12 @@ static int load_env_file(struct kpulse_config *c, const char *path, char *err, s
 int cmd_user(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"role", required_argument, NULL, 'r'},	{"data-dir", required_argument, NULL, 'd'},
-	    {"password-stdin", no_argument, NULL, 'p'}, {"json", no_argument, NULL, 'j'},
-	    {"help", no_argument, NULL, 'h'},		{"env-file", required_argument, NULL, 'e'},
+	    {"role", required_argument, NULL, 'r'},
+	    {"data-dir", required_argument, NULL, 'd'},
+	    {"password-stdin", no_argument, NULL, 'p'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"env-file", required_argument, NULL, 'e'},
 	    {},
 	};
 	const char *sub, *name = NULL, *role_arg = NULL, *data_dir = NULL, *secret;
