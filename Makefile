@@ -72,9 +72,10 @@ LIB_OBJS := $(filter-out $(BUILD)/obj/userspace/cli/%,$(USER_OBJS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
-.PHONY: all deps deps-run deps-eval install build run test test-unit test-kernel test-daemon test-api test-llm test-web test-prometheus test-packaging \
+.PHONY: all deps build run test test-unit test-kernel test-daemon test-api test-llm test-web \
 	bench eval sanitize valgrind vmlinux env-example fuzz-csv fuzz-llm \
 	format format-check clean help
+.PHONY: deps-run deps-eval install test-prometheus test-packaging
 
 all: build
 
@@ -282,7 +283,7 @@ test-packaging: build
 
 sanitize: deps
 	$(MAKE) --no-print-directory BUILD=build-asan SANITIZE=1 test-unit test-llm test-kernel \
-		test-daemon test-api test-web
+		test-daemon test-api test-web test-packaging
 
 valgrind: deps build
 	@tests/valgrind.sh $(BUILD)/kpulse
