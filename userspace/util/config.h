@@ -146,6 +146,15 @@ struct kpulse_config {
 	double anomaly_warning;
 	double anomaly_critical;
 	double anomaly_cooldown_s; /* a crossing this soon after an end continues it */
+	/* remote write (export/remote_write.h); an empty URL pushes nothing */
+	char remote_write_url[CONFIG_URL_MAX];
+	char remote_write_bearer_token[CONFIG_SECRET_MAX];
+	char remote_write_host[64]; /* the host label; "" the host name */
+	uint32_t remote_write_batch;
+	double remote_write_flush_s;
+	uint32_t remote_write_queue;
+	double remote_write_timeout_s;
+	uint32_t remote_write_retries;
 };
 
 /* How a value is read and checked; each kind has its own message for a
