@@ -186,3 +186,33 @@ def test_only_the_chosen_entry_point_of_each_hook_is_loaded(kpulse_bin, kpulse):
     # Without BTF for program names, the kernel keeps only the first 15 characters.
     assert mine in (want, sorted(n[:15] for n in want)), (
         f"programs loaded by kpulse (pid {kpulse.proc.pid}): {mine}\nexpected one per attached hook: {want}")
+
+
+def test_dump_text_is_one_vmstat_like_row_per_interval(kpulse_bin):
+    """Text dump: one header, then one row per snapshot starting with its local
+    date and time, rates over the interval (context switches > 0 every
+    interval), percentages of CPU that add up to about 100."""
+    r = _run(kpulse_bin, "dump", "--interval", "0.5", "--count", "3", timeout=90)
+    assert r.returncode == 0, f"exit status {r.returncode}; stderr {r.stderr.strip()!r}"
+    lines = r.stdout.splitlines()
+    assert len(lines) == 4, f"expected a header and 3 rows:\n{r.stdout}"
+    header = lines[0].split()
+    assert header[0] == "time" and "cs/s" in header and "us" in header, lines[0]
+    stamps = []
+    for line in lines[1:]:
+        cols = line.split()
+        # date and time are two columns; the header names them as one
+        assert len(cols) == len(header) + 1, f"{line!r} does not match {lines[0]!r}"
+        stamps.append(time.mktime(time.strptime(f"{cols[0]} {cols[1]}", "%Y-%m-%d %H:%M:%S")))
+        row = dict(zip(header[1:], cols[2:]))
+        assert float(row["cs/s"]) > 0, line
+        cpu = sum(float(row[m]) for m in ("us", "sy", "id", "wa", "st"))
+        assert 95 <= cpu <= 105, f"CPU modes add up to {cpu}: {line!r}"
+        assert float(row["avail"]) > 0, line
+    assert stamps == sorted(stamps) and abs(stamps[-1] - time.time()) < 120
+    # --all keeps the table of every series, stamped
+    r = _run(kpulse_bin, "dump", "--all", "--interval", "0.5", "--count", "1", timeout=90)
+    assert r.returncode == 0
+    assert r.stdout.startswith("# snapshot ") and "kpulse_sched_context_switches_total" in r.stdout
+    r = _run(kpulse_bin, "dump", "--all", "--json", "--count", "1", timeout=30)
+    assert r.returncode == 2 and "pick one" in r.stderr
