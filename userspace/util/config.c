@@ -332,6 +332,54 @@ const struct config_option config_options[] = {
 
 const size_t config_option_count = sizeof(config_options) / sizeof(config_options[0]);
 
+/* Edit distance of a and b (insert, delete, replace one byte), capped at
+ * 64-byte inputs: option names are shorter. */
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), row[65];
+
+	if (la > 64 || lb > 64)
+		return SIZE_MAX;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t diag = row[0];
+
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			diag = up;
+			row[j] = best;
+		}
+	}
+	return row[lb];
+}
+
+const struct config_option *config_option_closest(const char *key)
+{
+	const struct config_option *best = NULL;
+	size_t best_d = SIZE_MAX, limit;
+
+	if (!key)
+		return NULL;
+	/* a typo or two, more for long names; beyond that a guess misleads */
+	limit = strlen(key) / 4 > 2 ? strlen(key) / 4 : 2;
+	for (size_t i = 0; i < config_option_count; i++) {
+		size_t d = edit_distance(key, config_options[i].env);
+
+		if (d < best_d) {
+			best_d = d;
+			best = &config_options[i];
+		}
+	}
+	return best_d <= limit ? best : NULL;
+}
+
 const struct config_option *config_option_find(const char *key)
 {
 	bool is_flag;
@@ -1081,9 +1129,17 @@ int config_load_env_file(struct kpulse_config *c, const char *path, bool must_ex
 			continue;
 		r = config_set(&next, key, value, msg, sizeof(msg));
 		if (r == -ENOENT) {
-			error_set(err, errlen, 0,
-				  "%s:%lu: unknown key %s (.env.example lists the known ones)",
-				  path, lineno, key);
+			const struct config_option *near = config_option_closest(key);
+
+			if (near)
+				error_set(err, errlen, 0,
+					  "%s:%lu: unknown key %s (did you mean %s?)", path, lineno,
+					  key, near->env);
+			else
+				error_set(
+				    err, errlen, 0,
+				    "%s:%lu: unknown key %s (.env.example lists the known ones)",
+				    path, lineno, key);
 			r = -EINVAL;
 			goto cleanup;
 		}

@@ -212,6 +212,11 @@ extern const size_t config_option_count;
  * (an option without a flag is unknown as a flag). */
 const struct config_option *config_option_find(const char *key);
 
+/* The option whose KPULSE_ name is nearest key by edit distance, when it
+ * is near enough to be a typo of it (a quarter of key's length, at least
+ * 2); NULL otherwise. For "unknown option, did you mean ...". */
+const struct config_option *config_option_closest(const char *key);
+
 /* The help line with the accepted range, as --help and .env.example show
  * it: "Collection interval in seconds, 0.1 to 3600". Returns buf. */
 const char *config_option_help(const struct config_option *opt, char *buf, size_t len);
