@@ -160,3 +160,27 @@ def test_unknown_environment_variable_warns_naming_the_closest_option(daemons, w
     r = daemons.run_to_exit(["--env-file", os.path.join(workdir, "typo.env"), "--data-dir", data])
     assert r.returncode == EXIT_USAGE
     assert "did you mean KPULSE_RETENTION_RAW?" in r.stderr, r.stderr
+
+
+def test_store_open_errors_say_what_the_system_said(daemons, workdir):
+    """A data dir that is a file, or on a read-only filesystem, stops the
+    daemon with the system's reason, not SQLite's "unable to open database
+    file"."""
+    import subprocess
+
+    notadir = os.path.join(workdir, "notadir")
+    open(notadir, "w").close()
+    r = daemons.run_to_exit(["--data-dir", notadir])
+    assert r.returncode == 1
+    assert "not a directory" in r.stderr, r.stderr
+    assert "unable to open database file" not in r.stderr
+    ro = os.path.join(workdir, "ro")
+    os.mkdir(ro)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", ro], check=True)
+    try:
+        r = daemons.run_to_exit(["--data-dir", ro])
+    finally:
+        subprocess.run(["umount", ro], check=True)
+    assert r.returncode == 1
+    assert "Read-only file system" in r.stderr, r.stderr
+    assert "unable to open database file" not in r.stderr

@@ -173,8 +173,18 @@ static int open_store(struct daemon *d, char *db_path, size_t len)
 	char err[512];
 	int r;
 
+	struct stat st;
+
 	if (mkdir(cfg->data_dir, 0750) != 0 && errno != EEXIST) {
 		log_error("data dir %s: cannot create it: %s", cfg->data_dir, strerror(errno));
+		return 1;
+	}
+	if (stat(cfg->data_dir, &st) != 0) {
+		log_error("data dir %s: %s", cfg->data_dir, strerror(errno));
+		return 1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		log_error("data dir %s: not a directory", cfg->data_dir);
 		return 1;
 	}
 	if (snprintf(db_path, len, "%s/%s", cfg->data_dir, STORE_DB_FILENAME) >= (int)len) {
