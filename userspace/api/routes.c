@@ -79,7 +79,7 @@ const struct api_route api_routes[] = {
      "stored",
      NULL, "timestamp,metrics[{name,type,labels,value}]", 0},
     {"POST", "/api/v1/auth/login", api_handle_login, R_NONE,
-     "Exchange a user name and password for a bearer token (JWT)", NULL, "username,password", 0},
+     "Exchange a user name and password for a bearer token (JWT)", NULL, "name,password", 0},
     {"GET", "/api/v1/auth/me", api_handle_me, R_VIEW,
      "Who the bearer token belongs to: user name, role, and when it expires (null for API "
      "tokens)",
