@@ -113,3 +113,20 @@ def test_kpulse_user_names_a_missing_env_file(stage):
                        cwd=stage, timeout=30)
     assert r.returncode == 2
     assert "nope.env" in r.stderr
+
+
+def test_make_run_installs_no_test_tool_and_make_test_does():
+    def recipe(target):
+        r = subprocess.run(["make", "--no-print-directory", "-n", "-C", REPO, target],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        return set(re.findall(r"[a-z0-9][a-z0-9.+-]+", r.stdout))
+
+    run_pkgs, test_pkgs = recipe("deps-run"), recipe("deps")
+    tools = {"fio", "stress-ng", "valgrind", "prometheus", "wrk", "chromium", "iperf3",
+             "python3-pytest", "python3-selenium", "linux-perf"}
+    assert not tools & run_pkgs, tools & run_pkgs
+    assert tools <= test_pkgs, tools - test_pkgs
+    # what building and running need is in both
+    for lib in ("libbpf-dev", "libjansson-dev", "libsnappy-dev", "clang"):
+        assert lib in run_pkgs and lib in test_pkgs
