@@ -24,6 +24,7 @@
 #include "daemon/health.h"
 #include "daemon/round.h"
 #include "daemon/sink.h"
+#include "export/remote_write.h"
 #include "models/threshold.h"
 #include "alerts/alerts.h"
 #include "analysis/incidents.h"
@@ -85,6 +86,7 @@ struct daemon {
 	struct llm_router *llm;		   /* the LLM providers (none configured: 0 of them) */
 	struct alerts *alerts;		   /* alert delivery */
 	struct incidents *incidents;	   /* NULL when KPULSE_INCIDENTS=off */
+	struct remote_write *rw;	   /* NULL without KPULSE_REMOTE_WRITE_URL */
 	struct sink *sinks[DAEMON_MAX_SINKS];
 	size_t nsinks;
 	unsigned test_sink_delay_ms;
@@ -177,8 +179,18 @@ static int open_store(struct daemon *d, char *db_path, size_t len)
 	char err[512];
 	int r;
 
+	struct stat st;
+
 	if (mkdir(cfg->data_dir, 0750) != 0 && errno != EEXIST) {
 		log_error("data dir %s: cannot create it: %s", cfg->data_dir, strerror(errno));
+		return 1;
+	}
+	if (stat(cfg->data_dir, &st) != 0) {
+		log_error("data dir %s: %s", cfg->data_dir, strerror(errno));
+		return 1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		log_error("data dir %s: not a directory", cfg->data_dir);
 		return 1;
 	}
 	if (snprintf(db_path, len, "%s/%s", cfg->data_dir, STORE_DB_FILENAME) >= (int)len) {
@@ -449,6 +461,37 @@ static int start_incidents(struct daemon *d)
 	return d->incidents ? add_sink(d, &incidents_sink_ops, d->incidents) : 0;
 }
 
+/* The remote-write sink, when a receiver is configured. */
+static int start_remote_write(struct daemon *d)
+{
+	const struct kpulse_config *cfg = &d->cfg;
+	struct remote_write_options o;
+	char err[512] = "";
+	int r;
+
+	if (!cfg->remote_write_url[0])
+		return 0;
+	remote_write_options_default(&o);
+	o.url = cfg->remote_write_url;
+	o.bearer_token = cfg->remote_write_bearer_token;
+	o.host = cfg->remote_write_host;
+	o.batch_samples = cfg->remote_write_batch;
+	o.flush_s = cfg->remote_write_flush_s;
+	o.queue_samples = cfg->remote_write_queue;
+	o.timeout_s = cfg->remote_write_timeout_s;
+	o.retries = cfg->remote_write_retries;
+	r = remote_write_new(&o, &d->rw, err, sizeof(err));
+	if (r) {
+		log_error("remote write: %s", err);
+		return r;
+	}
+	if (remote_write_describe(d->reg)) {
+		log_error("out of memory");
+		return -ENOMEM;
+	}
+	return add_sink(d, &remote_write_sink_ops, d->rw);
+}
+
 static int start_sinks(struct daemon *d)
 {
 	const char *delay = getenv(TEST_SLOW_SINK_ENV);
@@ -463,6 +506,8 @@ static int start_sinks(struct daemon *d)
 		r = start_models(d);
 	if (!r)
 		r = start_incidents(d);
+	if (!r)
+		r = start_remote_write(d);
 	if (!r && delay && *delay) {
 		d->test_sink_delay_ms = (unsigned)strtoul(delay, NULL, 10);
 		log_warn("%s=%u: a test sink sleeps that long in every round", TEST_SLOW_SINK_ENV,
@@ -538,6 +583,8 @@ static void run_round(struct daemon *d, uint64_t seq, double interval_s)
 		r |= alerts_fill_registry(d->alerts, d->reg);
 	if (d->incidents)
 		r |= incidents_fill_registry(d->incidents, d->reg);
+	if (d->rw)
+		r |= remote_write_add_series(d->rw, d->reg);
 	registry_end(d->reg);
 	if (r)
 		log_warn("collection round incomplete: out of memory");
@@ -636,6 +683,7 @@ cleanup:
 		d->sinks[i] = sink_stop(d->sinks[i]);
 	/* after its sink stopped, before the store closes */
 	d->models = models_free(d->models);
+	d->rw = remote_write_free(d->rw);
 	if (d->store && !status) {
 		r = store_flush_sync(d->store);
 		if (r)

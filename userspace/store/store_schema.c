@@ -19,7 +19,9 @@
  *     for the writer's connection.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "store/store_internal.h"
 #include "util/error.h"
@@ -670,10 +672,29 @@ int store_db_open(const char *path, const char *vfs, int busy_timeout_ms, bool w
 	int64_t version = 0;
 	int rc, ret;
 
+	/* The file opened as SQLite will, first: when that fails, errno is
+	 * the reason (SQLite retries read-only and reports the retry's). */
+	if (writer && !vfs) {
+		int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+
+		if (fd < 0)
+			return error_set(err, errlen, -errno, "cannot open %s: %s", path,
+					 strerror(errno));
+		close(fd);
+	}
 	rc = sqlite3_open_v2(path, &db, flags, vfs);
 	if (rc != SQLITE_OK) {
-		ret = error_set(err, errlen, store_db_errno(db, rc), "cannot open %s: %s", path,
-				db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+		int sys = db ? sqlite3_system_errno(db) : 0;
+
+		/* what the system said (read-only file system, not a
+		 * directory, permission denied) says more than SQLite's
+		 * "unable to open database file" */
+		if (sys > 0)
+			ret =
+			    error_set(err, errlen, -sys, "cannot open %s: %s", path, strerror(sys));
+		else
+			ret = error_set(err, errlen, store_db_errno(db, rc), "cannot open %s: %s",
+					path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
 		goto fail;
 	}
 	sqlite3_extended_result_codes(db, 1);

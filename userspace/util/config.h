@@ -161,6 +161,15 @@ struct kpulse_config {
 	int incident_min_severity;  /* index in config_severity_names */
 	double incident_baseline_s; /* the evidence's baseline before an incident */
 	double incident_settle_s;   /* the first analysis waits until it is this old */
+	/* remote write (export/remote_write.h); an empty URL pushes nothing */
+	char remote_write_url[CONFIG_URL_MAX];
+	char remote_write_bearer_token[CONFIG_SECRET_MAX];
+	char remote_write_host[64]; /* the host label; "" the host name */
+	uint32_t remote_write_batch;
+	double remote_write_flush_s;
+	uint32_t remote_write_queue;
+	double remote_write_timeout_s;
+	uint32_t remote_write_retries;
 };
 
 /* How a value is read and checked; each kind has its own message for a
@@ -217,6 +226,11 @@ extern const size_t config_option_count;
 /* Looks up "KPULSE_X" or "--flag" (exact, case-sensitive); NULL if unknown
  * (an option without a flag is unknown as a flag). */
 const struct config_option *config_option_find(const char *key);
+
+/* The option whose KPULSE_ name is nearest key by edit distance, when it
+ * is near enough to be a typo of it (a quarter of key's length, at least
+ * 2); NULL otherwise. For "unknown option, did you mean ...". */
+const struct config_option *config_option_closest(const char *key);
 
 /* The help line with the accepted range, as --help and .env.example show
  * it: "Collection interval in seconds, 0.1 to 3600". Returns buf. */
