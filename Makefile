@@ -11,14 +11,14 @@ PYTHON ?= /usr/bin/python3
 # npm installs the dashboard's charting library (web/package-lock.json); a
 # Node.js that brings its own npm is taken as it is.
 DEPS_BUILD := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make gcc \
-	libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev npm
+	libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev libseccomp-dev npm
 DEPS_TEST := fio stress-ng iperf3 iproute2 nftables python3-pytest valgrind linux-perf \
 	procps util-linux e2fsprogs openssl prometheus wrk chromium chromium-driver python3-selenium
 # `make eval`: reference implementations the models are compared with.
 DEPS_EVAL := python3-sklearn python3-statsmodels python3-pandas
 DEPS := $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_EVAL)
 
-PKGS := libbpf jansson sqlite3 libmicrohttpd libcurl libcrypto
+PKGS := libbpf jansson sqlite3 libmicrohttpd libcurl libcrypto libseccomp
 CFLAGS_EXTRA ?=
 LDFLAGS_EXTRA ?=
 ifeq ($(SANITIZE),1)
@@ -29,7 +29,7 @@ endif
 CFLAGS := -O2 -g -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter \
 	-Wshadow -Wformat=2 -Iinclude -Iuserspace -I$(BUILD) \
 	$(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CFLAGS_EXTRA)
-LDLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -ljansson -lsqlite3 -lmicrohttpd -lcurl -lcrypto) \
+LDLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -ljansson -lsqlite3 -lmicrohttpd -lcurl -lcrypto -lseccomp) \
 	-lelf -lz -lm -lpthread
 LDFLAGS := $(LDFLAGS_EXTRA)
 
