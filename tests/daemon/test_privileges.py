@@ -13,7 +13,7 @@ import urllib.error
 import urllib.request
 
 import pytest
-from conftest import wait_until
+from conftest import KPULSE_BIN, Daemon, clean_env, free_port, wait_until
 
 CAP_FIELDS = ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")
 
@@ -141,3 +141,21 @@ def test_no_refused_system_call_in_the_kernel_log(daemons):
     refused = [line for line in dmesg.stdout.splitlines()
                if "type=1326" in line and f" pid={pid} " in line]
     assert refused == [], "\n".join(refused)
+
+
+def test_without_cap_setpcap_the_capabilities_still_go(daemons, workdir):
+    """A service manager that grants no CAP_SETPCAP (the bounding set then
+    cannot be emptied): every capability still goes, no_new_privs is set."""
+    if subprocess.run(["sh", "-c", "command -v setpriv"], capture_output=True).returncode:
+        pytest.skip("setpriv (util-linux) is not installed")
+    data = os.path.join(workdir, "data")
+    env = clean_env({"KPULSE_LISTEN": f"127.0.0.1:{free_port()}"})
+    d = Daemon(["setpriv", "--bounding-set=-setpcap", KPULSE_BIN, "run", "--data-dir", data,
+                "--interval", "0.2"], os.path.join(workdir, "setpriv.log"), workdir, env, data)
+    daemons.all.append(d)  # killed at teardown
+    d.wait_running()
+    for tid, st in thread_statuses(d.pid).items():
+        for field in ("CapPrm", "CapEff", "CapAmb"):
+            assert int(st[field], 16) == 0, f"thread {tid}: {field} {st[field]}"
+        assert st["NoNewPrivs"] == "1"
+    assert d.stop() == 0, d.log_tail()

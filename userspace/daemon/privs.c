@@ -41,6 +41,10 @@
 /* ------------------------------------------------------------ capabilities */
 
 static int last_cap = CAP_LAST_CAP;
+/* Without CAP_SETPCAP (a systemd unit that does not grant it) the bounding
+ * set and the securebits stay as they are: no_new_privs alone already
+ * keeps an exec from gaining anything. Set by the first thread. */
+static bool no_setpcap;
 static atomic_int threads_answered;
 static atomic_int thread_error;
 
@@ -55,14 +59,17 @@ static int drop_this_thread(void)
 				   SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
 				   SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
 
-	for (int cap = 0; cap <= last_cap; cap++)
+	for (int cap = 0; cap <= last_cap && !no_setpcap; cap++)
 		if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1 &&
-		    prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0)
-			return -errno;
+		    prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) {
+			if (errno != EPERM)
+				return -errno;
+			no_setpcap = true;
+		}
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
 		return -errno;
 	/* already locked by an earlier pass: leave them as they are */
-	if ((unsigned long)prctl(PR_GET_SECUREBITS, 0, 0, 0, 0) != bits &&
+	if (!no_setpcap && (unsigned long)prctl(PR_GET_SECUREBITS, 0, 0, 0, 0) != bits &&
 	    prctl(PR_SET_SECUREBITS, bits, 0, 0, 0) != 0)
 		return -errno;
 	if (syscall(SYS_capset, &h, none) != 0)
@@ -112,7 +119,8 @@ static bool thread_is_dropped(const char *tid)
 
 		if (sscanf(line, "CapPrm: %llx", &v) == 1 ||
 		    sscanf(line, "CapEff: %llx", &v) == 1 ||
-		    sscanf(line, "CapBnd: %llx", &v) == 1 || sscanf(line, "CapAmb: %llx", &v) == 1)
+		    sscanf(line, "CapAmb: %llx", &v) == 1 ||
+		    (!no_setpcap && sscanf(line, "CapBnd: %llx", &v) == 1))
 			dropped &= v == 0;
 		else if (sscanf(line, "NoNewPrivs: %llu", &v) == 1)
 			nnp = v == 1;
