@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -215,179 +216,55 @@ cleanup:
  * 64-bit or "at" variant, what glibc may pick instead). Names unknown on
  * this architecture are skipped.
  */
-/* clang-format off: grouped by family, several a line */
+/* grouped by family, several a line */
+/* clang-format off */
 static const char *const allowed_syscalls[] = {
     /* memory and threads (glibc, malloc, pthread) */
-    "brk",
-    "mmap",
-    "munmap",
-    "mremap",
-    "mprotect",
-    "madvise",
-    "mincore",
-    "msync",
-    "mlock",
-    "munlock",
-    "futex",
-    "futex_waitv",
-    "set_robust_list",
-    "get_robust_list",
-    "rseq",
-    "set_tid_address",
-    "sched_yield",
-    "sched_getaffinity",
-    "sched_getparam",
-    "sched_getscheduler",
-    "membarrier",
-    "arch_prctl",
-    "prctl",
-    "exit",
-    "exit_group",
-    "restart_syscall",
-    "getrandom",
-    "capget",
-    "setpriority",
-    "getpriority",
+    "brk", "mmap", "munmap", "mremap", "mprotect", "madvise", "mincore", "msync", "mlock",
+    "munlock", "futex", "futex_waitv", "set_robust_list", "get_robust_list", "rseq",
+    "set_tid_address", "sched_yield", "sched_getaffinity", "sched_getparam",
+    "sched_getscheduler", "membarrier", "arch_prctl", "prctl", "exit", "exit_group",
+    "restart_syscall", "getrandom", "capget", "setpriority", "getpriority",
     /* signals (kill is limited to this process below) */
-    "rt_sigaction",
-    "rt_sigprocmask",
-    "rt_sigreturn",
-    "rt_sigtimedwait",
-    "rt_sigsuspend",
-    "rt_sigpending",
-    "sigaltstack",
-    "tgkill",
-    "tkill",
+    "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "rt_sigtimedwait", "rt_sigsuspend",
+    "rt_sigpending", "sigaltstack", "tgkill", "tkill",
     /* time */
-    "clock_gettime",
-    "clock_getres",
-    "clock_nanosleep",
-    "nanosleep",
-    "gettimeofday",
-    "time",
-    "timerfd_create",
-    "timerfd_settime",
-    "timerfd_gettime",
+    "clock_gettime", "clock_getres", "clock_nanosleep", "nanosleep", "gettimeofday", "time",
+    "timerfd_create", "timerfd_settime", "timerfd_gettime",
     /* identity and limits */
-    "getpid",
-    "gettid",
-    "getppid",
-    "getuid",
-    "geteuid",
-    "getgid",
-    "getegid",
-    "getgroups",
-    "getresuid",
-    "getresgid",
-    "getrlimit",
-    "prlimit64",
-    "getrusage",
-    "uname",
-    "sysinfo",
-    "times",
-    "getcwd",
-    "umask",
+    "getpid", "gettid", "getppid", "getuid", "geteuid", "getgid", "getegid", "getgroups",
+    "getresuid", "getresgid", "getrlimit", "prlimit64", "getrusage", "uname", "sysinfo", "times",
+    "getcwd", "umask",
     /* files (the store, auth.db, /proc and /sys, .env on reload, TLS files) */
-    "read",
-    "write",
-    "readv",
-    "writev",
-    "pread64",
-    "pwrite64",
-    "preadv",
-    "pwritev",
-    "preadv2",
-    "pwritev2",
-    "open",
-    "openat",
-    "openat2",
-    "close",
-    "close_range",
-    "creat",
-    "stat",
-    "fstat",
-    "lstat",
-    "newfstatat",
-    "statx",
-    "statfs",
-    "fstatfs",
-    "lseek",
-    "access",
-    "faccessat",
-    "faccessat2",
-    "readlink",
-    "readlinkat",
-    "getdents",
-    "getdents64",
-    "fcntl",
-    "flock",
-    "fsync",
-    "fdatasync",
-    "ftruncate",
-    "truncate",
-    "fallocate",
-    "rename",
-    "renameat",
-    "renameat2",
-    "unlink",
-    "unlinkat",
-    "mkdir",
-    "mkdirat",
-    "rmdir",
-    "fchmod",
-    "fchown",
-    "utimensat",
-    "dup",
-    "dup2",
-    "dup3",
-    "pipe",
-    "pipe2",
-    "fadvise64",
-    "sendfile",
-    "copy_file_range",
+    "read", "write", "readv", "writev", "pread64", "pwrite64", "preadv", "pwritev", "preadv2",
+    "pwritev2", "open", "openat", "openat2", "close", "close_range", "creat", "stat", "fstat",
+    "lstat", "newfstatat", "statx", "statfs", "fstatfs", "lseek", "access", "faccessat",
+    "faccessat2", "readlink", "readlinkat", "getdents", "getdents64", "fcntl", "flock", "fsync",
+    "fdatasync", "ftruncate", "truncate", "fallocate", "rename", "renameat", "renameat2",
+    "unlink", "unlinkat", "mkdir", "mkdirat", "rmdir", "fchmod", "fchown", "utimensat", "dup",
+    "dup2", "dup3", "pipe", "pipe2", "fadvise64", "sendfile", "copy_file_range",
     /* waiting */
-    "poll",
-    "ppoll",
-    "select",
-    "pselect6",
-    "epoll_create",
-    "epoll_create1",
-    "epoll_ctl",
-    "epoll_wait",
-    "epoll_pwait",
-    "epoll_pwait2",
-    "eventfd",
-    "eventfd2",
-    /* sockets: the API, tcpstates' netlink, outbound HTTP (LLM, alerts), DNS */
-    "socket",
-    "socketpair",
-    "connect",
-    "accept",
-    "accept4",
-    "bind",
-    "listen",
-    "getsockname",
-    "getpeername",
-    "sendto",
-    "recvfrom",
-    "sendmsg",
-    "recvmsg",
-    "sendmmsg",
-    "recvmmsg",
-    "shutdown",
-    "setsockopt",
-    "getsockopt",
+    "poll", "ppoll", "select", "pselect6", "epoll_create", "epoll_create1", "epoll_ctl",
+    "epoll_wait", "epoll_pwait", "epoll_pwait2", "eventfd", "eventfd2",
+    /* sockets (socket itself is limited to some families below): the API,
+     * tcpstates' netlink, outbound HTTP (LLM, alerts), DNS */
+    "socketpair", "connect", "accept", "accept4", "bind", "listen", "getsockname",
+    "getpeername", "sendto", "recvfrom", "sendmsg", "recvmsg", "sendmmsg", "recvmmsg",
+    "shutdown", "setsockopt", "getsockopt",
     /* BPF maps, ring buffers and program stats, through the fds held */
     "bpf",
 };
+/* clang-format on */
 /* clang-format on */
 
 /* Never made by the daemon, and the first thing an exploit wants: these
  * end the process under enforce (sanitizer builds excepted: the leak
  * checker forks a tracer and ptraces the process at exit). */
+/* clang-format off */
 static const char *const fatal_syscalls[] = {
     "execve", "execveat", "ptrace", "process_vm_readv", "process_vm_writev", "fork", "vfork",
 };
+/* clang-format on */
 
 #if defined(__SANITIZE_ADDRESS__)
 #define SANITIZER_BUILD 1
@@ -419,6 +296,17 @@ static int add_rules(scmp_filter_ctx ctx, enum privs_seccomp mode, const char **
 			     SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid()));
 	if (r)
 		return r;
+	/* Sockets of the families the daemon uses: the API and outbound HTTP
+	 * (inet, unix for the resolver), tcpstates' sock_diag (netlink). */
+	static const int families[] = {AF_UNIX, AF_INET, AF_INET6, AF_NETLINK};
+
+	*bad = "socket";
+	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
+				     SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)families[i]));
+		if (r)
+			return r;
+	}
 	/* Any ioctl but pushing input into a terminal. */
 	*bad = "ioctl";
 	r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
