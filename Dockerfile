@@ -20,7 +20,7 @@ RUN make deps-run && make build
 # ---- run stage: runtime libraries only ----
 FROM debian:12-slim
 RUN apt-get update && apt-get install -y --no-install-recommends \
-        libbpf1 libelf1 zlib1g libjansson4 libsqlite3-0 libmicrohttpd12 libcurl4 libssl3 \
+        libbpf1 libelf1 zlib1g libjansson4 libsqlite3-0 libmicrohttpd12 libcurl4 libssl3 libseccomp2 \
         libsnappy1v5 ca-certificates \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/build/kpulse /usr/local/bin/kpulse

@@ -15,7 +15,7 @@ PYTHON ?= /usr/bin/python3
 # Prometheus and promtool, wrk, the browser, curl and the sqlite3 shell.
 DEPS_BUILD := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make gcc \
 	libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev \
-	libsnappy-dev npm
+	libsnappy-dev libseccomp-dev npm
 DEPS_TEST := fio stress-ng iperf3 iproute2 nftables python3-pytest valgrind linux-perf \
 	procps util-linux e2fsprogs openssl prometheus wrk chromium chromium-driver python3-selenium \
 	curl sqlite3 python3-jsonschema
@@ -32,7 +32,7 @@ UNITDIR ?= /etc/systemd/system
 STATEDIR ?= /var/lib/kpulse
 DESTDIR ?=
 
-PKGS := libbpf jansson sqlite3 libmicrohttpd libcurl libcrypto
+PKGS := libbpf jansson sqlite3 libmicrohttpd libcurl libcrypto libseccomp
 CFLAGS_EXTRA ?=
 LDFLAGS_EXTRA ?=
 ifeq ($(SANITIZE),1)
@@ -43,7 +43,7 @@ endif
 CFLAGS := -O2 -g -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter \
 	-Wshadow -Wformat=2 -Iinclude -Iuserspace -I$(BUILD) \
 	$(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CFLAGS_EXTRA)
-LDLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -ljansson -lsqlite3 -lmicrohttpd -lcurl -lcrypto) \
+LDLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -ljansson -lsqlite3 -lmicrohttpd -lcurl -lcrypto -lseccomp) \
 	-lsnappy -lelf -lz -lm -lpthread
 LDFLAGS := $(LDFLAGS_EXTRA)
 
@@ -75,7 +75,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 .PHONY: all deps build run test test-unit test-kernel test-daemon test-api test-llm test-web \
 	test-incidents \
 	bench eval sanitize valgrind vmlinux env-example fuzz-csv fuzz-llm fuzz-chunk fuzz-incidents \
-	bench-prometheus \
+	fuzz fuzz-long fuzz-smoke bench-prometheus \
 	format format-check clean help
 .PHONY: deps-run deps-eval install test-prometheus test-packaging
 
@@ -106,6 +106,7 @@ help:
 	@echo "make fuzz-chunk   libFuzzer on the store's chunk codec (FUZZ_SECONDS=60)"
 	@echo "make bench-prometheus  bytes/sample: the store against a real Prometheus (PROM_COMPARE_S=600)"
 	@echo "make fuzz-incidents libFuzzer on the incident and analyze bodies (FUZZ_SECONDS=60)"
+	@echo "make fuzz         every libFuzzer target FUZZ_SECONDS (60) each; fuzz-long: 10^7 runs each"
 
 # Installs only what is missing; does nothing when everything is present.
 apt_install = missing=""; for p in $(1); do \
@@ -195,6 +196,7 @@ test: deps build
 	$(MAKE) --no-print-directory test-web
 	$(MAKE) --no-print-directory test-prometheus
 	$(MAKE) --no-print-directory test-packaging
+	$(MAKE) --no-print-directory fuzz-smoke
 
 test-unit: $(UNIT_BINS)
 	@tests/run-unit.sh $(UNIT_BINS)
@@ -431,6 +433,61 @@ fuzz-incidents: $(BUILD)/fuzz/fuzz_incident_body
 	$(BUILD)/fuzz/fuzz_incident_body -max_total_time=$(FUZZ_SECONDS) -max_len=16384 \
 		-artifact_prefix=$(BUILD)/fuzz/ \
 		$(BUILD)/fuzz/incident tests/fuzz/corpus/incident
+# Every libFuzzer target (clang, ASan + UBSan): tests/fuzz/fuzz_NAME.c with
+# its seed corpus in tests/fuzz/corpus/CORPUS (NAME:CORPUS below); inputs
+# found go to $(BUILD)/fuzz/CORPUS, crashes to $(BUILD)/fuzz/. The new
+# targets link the userspace code they use from one archive built with
+# -fsanitize=fuzzer-no-link. `make fuzz` runs each FUZZ_SECONDS,
+# `make fuzz-long` 10^7 executions each, `make fuzz-smoke` (part of
+# `make test`) FUZZ_SMOKE_SECONDS each.
+FUZZ_TARGETS := csv:csv llm_answer:llm api_input:api_input api_route:api_route jwt:jwt \
+	config:config events:events chunk:chunk incident_body:incident
+FUZZ_SMOKE_SECONDS ?= 4
+FUZZ_BINS := $(foreach t,$(FUZZ_TARGETS),$(BUILD)/fuzz/fuzz_$(firstword $(subst :, ,$(t))))
+FUZZ_CFLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuserspace -I$(BUILD) \
+	$(shell pkg-config --cflags $(PKGS) 2>/dev/null) -fno-omit-frame-pointer \
+	-fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_LIB_OBJS := $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(filter-out userspace/cli/%,$(USER_SRCS))) \
+	$(BUILD)/fuzz/obj/web_assets.o
+
+$(BUILD)/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+$(BUILD)/fuzz/obj/web_assets.o: $(BUILD)/web_assets.c userspace/api/static.h
+	@mkdir -p $(dir $@)
+	$(CLANG) $(FUZZ_CFLAGS) -c $< -o $@
+$(BUILD)/fuzz/obj/userspace/collection/probes.o: $(SKELS)
+-include $(FUZZ_LIB_OBJS:.o=.d)
+
+$(BUILD)/fuzz/libkpulse.a: $(FUZZ_LIB_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(BUILD)/fuzz/libkpulse.a
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/fuzz/libkpulse.a $(LDLIBS)
+
+# FUZZ_RUN: the libFuzzer options of one pass, for every target in turn.
+define fuzz_all
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		name=$${t%%:*}; corpus=$${t##*:}; max=16384; \
+		[ $$name = llm_answer ] && max=65536; \
+		mkdir -p $(BUILD)/fuzz/$$corpus; \
+		echo "fuzz_$$name: $(1)"; \
+		$(BUILD)/fuzz/fuzz_$$name $(1) -max_len=$$max -artifact_prefix=$(BUILD)/fuzz/ \
+			-print_final_stats=1 $(BUILD)/fuzz/$$corpus tests/fuzz/corpus/$$corpus \
+			2>$(BUILD)/fuzz/$$name.log || { tail -50 $(BUILD)/fuzz/$$name.log; exit 1; }; \
+		grep -E 'stat::number_of_executed_units|Done [0-9]+ runs' $(BUILD)/fuzz/$$name.log \
+			| sed "s/^/  /"; \
+	done
+endef
+
+fuzz: $(FUZZ_BINS)
+	$(call fuzz_all,-max_total_time=$(FUZZ_SECONDS))
+
+fuzz-long: $(FUZZ_BINS)
+	$(call fuzz_all,-runs=10000000)
+
+fuzz-smoke: $(FUZZ_BINS)
+	$(call fuzz_all,-max_total_time=$(FUZZ_SMOKE_SECONDS))
 
 vmlinux:
 	@mkdir -p $(dir $(VMLINUX_H))

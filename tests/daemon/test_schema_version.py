@@ -46,9 +46,10 @@ def assert_refused_unchanged(daemons, data_dir, *message_parts):
     assert after["kpulse.db"] == before["kpulse.db"], "the database file was modified"
     # Nothing else changed either (auth.db, jwt.secret of the first run).
     # Reading a WAL-mode database may leave an empty -wal and a -shm index
-    # next to it; neither holds data.
+    # next to it; neither holds data. kpulse.lock holds the PID of the last
+    # daemon that started on the data dir (daemon/datadir.h).
     changed = {n for n in set(before) | set(after) if before.get(n) != after.get(n)}
-    assert changed <= {"kpulse.db-wal", "kpulse.db-shm"}, changed
+    assert changed <= {"kpulse.db-wal", "kpulse.db-shm", "kpulse.lock"}, changed
     assert after.get("kpulse.db-wal", (0,))[0] == 0, "data written to the WAL"
     return r.stderr
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,6 +43,9 @@ static void user_usage(FILE *out)
 		"  --password-stdin  read the password as one line from stdin instead of\n"
 		"                    asking twice on the terminal (8 to %d bytes)\n"
 		"  --json            list as a JSON array\n"
+		"  --init            add: create DATA_DIR/auth.db when it does not exist yet\n"
+		"                    (otherwise a missing one is an error: a wrong data dir\n"
+		"                    would get users the daemon never reads)\n"
 		"  --data-dir DIR    default: $KPULSE_DATA_DIR, else KPULSE_DATA_DIR in the\n"
 		"                    env file, else ./data\n"
 		"  --env-file PATH   default: ./.env if present, else " CLI_SYSTEM_ENV_FILE "\n"
@@ -306,18 +310,18 @@ static int load_env_file(struct kpulse_config *c, const char *path, char *err, s
 int cmd_user(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"role", required_argument, NULL, 'r'},
-	    {"data-dir", required_argument, NULL, 'd'},
-	    {"password-stdin", no_argument, NULL, 'p'},
-	    {"json", no_argument, NULL, 'j'},
-	    {"help", no_argument, NULL, 'h'},
-	    {"env-file", required_argument, NULL, 'e'},
-	    {},
+	    {"role", required_argument, NULL, 'r'},	{"data-dir", required_argument, NULL, 'd'},
+	    {"password-stdin", no_argument, NULL, 'p'}, {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},		{"env-file", required_argument, NULL, 'e'},
+	    {"init", no_argument, NULL, 'i'},		{},
 	};
 	const char *sub, *name = NULL, *role_arg = NULL, *data_dir = NULL, *secret;
 	const char *env_file = NULL;
 	struct kpulse_config *cfg = NULL;
-	bool from_stdin = false, as_json = false;
+	bool from_stdin = false, as_json = false, init = false;
+	const char *data_dir_from = "--data-dir";
+	char db_path[DATA_DIR_MAX + 16];
+	struct stat st;
 	enum auth_role role = AUTH_ROLE_NONE;
 	struct auth_options opts;
 	struct auth *a = NULL;
@@ -361,6 +365,9 @@ int cmd_user(int argc, char **argv)
 		case 'j':
 			as_json = true;
 			break;
+		case 'i':
+			init = true;
+			break;
 		case 'h':
 			user_usage(stdout);
 			return 0;
@@ -401,6 +408,10 @@ int cmd_user(int argc, char **argv)
 		fprintf(stderr, "kpulse user %s: --password-stdin is for add\n", sub);
 		return EXIT_USAGE;
 	}
+	if (init && strcmp(sub, "add")) {
+		fprintf(stderr, "kpulse user %s: --init is for add\n", sub);
+		return EXIT_USAGE;
+	}
 	if (as_json && strcmp(sub, "list")) {
 		fprintf(stderr, "kpulse user %s: --json is for list\n", sub);
 		return EXIT_USAGE;
@@ -431,13 +442,39 @@ int cmd_user(int argc, char **argv)
 	}
 	if (!data_dir) {
 		data_dir = getenv("KPULSE_DATA_DIR");
-		if (!data_dir || !*data_dir)
+		data_dir_from = "KPULSE_DATA_DIR";
+		if (!data_dir || !*data_dir) {
 			data_dir = cfg->data_dir;
+			data_dir_from = "the env file or the default";
+		}
 	}
 	if (!*data_dir || strlen(data_dir) >= DATA_DIR_MAX) {
 		fprintf(stderr, "kpulse user %s: --data-dir: '%s' is empty or too long\n", sub,
 			data_dir);
 		status = EXIT_USAGE;
+		goto cleanup;
+	}
+
+	/* A typo in the data dir must not give users to a database the
+	 * daemon never opens. */
+	snprintf(db_path, sizeof(db_path), "%s/auth.db", data_dir);
+	if (!init && stat(db_path, &st) != 0) {
+		fprintf(stderr,
+			"kpulse user %s: no users database at %s (data dir %s, from %s): %s.\n"
+			"It is created by the daemon's first start on that data dir (`kpulse run "
+			"--data-dir %s`)%s.\n",
+			sub, db_path, data_dir, data_dir_from, strerror(errno), data_dir,
+			strcmp(sub, "add") ? "" : ", or by `kpulse user add ... --init`");
+		status = 1;
+		goto cleanup;
+	}
+
+	/* the data dir and its files are private, as the daemon keeps them */
+	umask(077);
+	if (init && mkdir(data_dir, 0700) != 0 && errno != EEXIST) {
+		fprintf(stderr, "kpulse user add: cannot create the data dir %s: %s\n", data_dir,
+			strerror(errno));
+		status = 1;
 		goto cleanup;
 	}
 

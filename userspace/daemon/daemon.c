@@ -16,12 +16,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "api/server.h"
 #include "auth/auth.h"
 #include "collection/collector.h"
 #include "daemon/daemon.h"
+#include "daemon/datadir.h"
 #include "daemon/health.h"
+#include "daemon/privs.h"
 #include "daemon/round.h"
 #include "daemon/sink.h"
 #include "export/remote_write.h"
@@ -90,6 +93,7 @@ struct daemon {
 	struct sink *sinks[DAEMON_MAX_SINKS];
 	size_t nsinks;
 	unsigned test_sink_delay_ms;
+	int lock_fd; /* the data dir's lock, held until exit */
 
 	/* events the store refused, counted by the store sink's thread */
 	atomic_uint_fast64_t events_rejected;
@@ -179,18 +183,20 @@ static int open_store(struct daemon *d, char *db_path, size_t len)
 	char err[512];
 	int r;
 
-	struct stat st;
+	pid_t holder;
 
-	if (mkdir(cfg->data_dir, 0750) != 0 && errno != EEXIST) {
-		log_error("data dir %s: cannot create it: %s", cfg->data_dir, strerror(errno));
+	/* Private before the store creates its files, locked before it
+	 * writes a byte. */
+	if (datadir_prepare(cfg->data_dir, err, sizeof(err))) {
+		log_error("data dir %s: %s", cfg->data_dir, err);
 		return 1;
 	}
-	if (stat(cfg->data_dir, &st) != 0) {
-		log_error("data dir %s: %s", cfg->data_dir, strerror(errno));
-		return 1;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		log_error("data dir %s: not a directory", cfg->data_dir);
+	d->lock_fd = datadir_lock(cfg->data_dir, &holder, err, sizeof(err));
+	if (d->lock_fd < 0) {
+		log_error("data dir %s: %s%s", cfg->data_dir, err,
+			  d->lock_fd == -EBUSY ? "; stop it first, or give this one another "
+						 "--data-dir"
+					       : "");
 		return 1;
 	}
 	if (snprintf(db_path, len, "%s/%s", cfg->data_dir, STORE_DB_FILENAME) >= (int)len) {
@@ -517,6 +523,41 @@ static int start_sinks(struct daemon *d)
 	return r;
 }
 
+/* ------------------------------------------------------------ privileges */
+
+/* Everything that needed root is open: the probes are attached, the
+ * listener is bound, the data dir's files are open or owned by this uid.
+ * What follows runs without a capability. */
+static int drop_privileges(struct daemon *d)
+{
+	const struct kpulse_config *cfg = &d->cfg;
+	char err[256];
+	int r;
+
+	if (!cfg->drop_privileges) {
+		log_warn("privileges: kept (KPULSE_DROP_PRIVILEGES=off): the daemon parses HTTP "
+			 "with every capability it started with");
+	} else {
+		r = privs_drop_capabilities(err, sizeof(err));
+		if (r) {
+			log_error("privileges: cannot drop them: %s", err);
+			return r;
+		}
+	}
+	r = privs_install_seccomp((enum privs_seccomp)cfg->seccomp, err, sizeof(err));
+	if (r == -ENOSYS || r == -EINVAL) {
+		/* a kernel without seccomp filters: the capabilities are gone anyway */
+		log_warn("seccomp: no filter installed: %s", err);
+	} else if (r) {
+		log_error("seccomp: %s", err);
+		return r;
+	}
+	log_info("privileges: capabilities %s, no_new_privs %s, seccomp %s",
+		 cfg->drop_privileges ? "none" : "kept", cfg->drop_privileges ? "set" : "unset",
+		 r ? "off" : config_seccomp_names[cfg->seccomp]);
+	return 0;
+}
+
 /* ------------------------------------------------------------ reload */
 
 static void reload(struct daemon *d)
@@ -647,6 +688,7 @@ int daemon_run(const struct kpulse_config *cfg, daemon_config_loader reload_fn, 
 	d->cfg = *cfg;
 	d->reload = reload_fn;
 	d->reload_ctx = reload_ctx;
+	d->lock_fd = -1;
 	log_set_level(cfg->log_level);
 	log_set_format(cfg->log_format);
 	/* Before anything slow, so a stop during start-up is a clean one. */
@@ -663,7 +705,7 @@ int daemon_run(const struct kpulse_config *cfg, daemon_config_loader reload_fn, 
 		status = r == -EINVAL || r == -EPERM ? EXIT_USAGE : 1;
 		goto cleanup;
 	}
-	if (start_sinks(d)) {
+	if (start_sinks(d) || drop_privileges(d)) {
 		status = 1;
 		goto cleanup;
 	}
@@ -715,6 +757,9 @@ cleanup:
 	}
 	if (!status)
 		log_info("stopped cleanly");
+	/* last: the next daemon may start once everything is written */
+	if (d->lock_fd >= 0)
+		close(d->lock_fd);
 	free(d);
 	return status;
 }

@@ -35,6 +35,7 @@
 const char *const config_llm_names[CONFIG_LLM_COUNT] = {"groq", "openai", "ollama", "huggingface",
 							"compat"};
 const char *const config_severity_names[CONFIG_SEVERITY_COUNT] = {"info", "warning", "critical"};
+const char *const config_seccomp_names[3] = {"off", "log", "enforce"};
 /* In the order of enum cgroups_mode (collection/cgroups.h). */
 const char *const config_cgroups_names[CONFIG_CGROUPS_COUNT] = {"auto", "v2", "v1", "off"};
 const char *const config_target_severity_names[CONFIG_SEVERITY_COUNT + 1] = {"default", "info",
@@ -51,6 +52,13 @@ const struct config_option config_options[] = {
      CONFIG_SECONDS, 0.1, 3600, FIELD(interval_s)},
     {"KPULSE_DATA_DIR", "data-dir", "DIR", "./data", "Directory where the store keeps its files",
      CONFIG_PATH, 1, 0, FIELD(data_dir)},
+    {"KPULSE_DROP_PRIVILEGES", "drop-privileges", "on|off", "on",
+     "Give up every capability once the probes are attached and the API listens", CONFIG_BOOL,
+     FIELD(drop_privileges)},
+    {"KPULSE_SECCOMP", "seccomp", "MODE", "enforce",
+     "System calls outside the daemon's allow-list: enforce fails them (exec and ptrace end "
+     "the process), log only logs them (kernel log), off installs no filter",
+     CONFIG_ENUM, .names = config_seccomp_names, .nnames = 3, FIELD(seccomp)},
     {"KPULSE_FLUSH_INTERVAL", "flush-interval", "SECONDS", "1.0",
      "How often buffered samples are written to the store, in seconds", CONFIG_SECONDS, 0.1, 60,
      FIELD(flush_interval_s)},

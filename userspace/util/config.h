@@ -60,6 +60,8 @@ extern const char *const config_severity_names[CONFIG_SEVERITY_COUNT];
 extern const char *const config_cgroups_names[CONFIG_CGROUPS_COUNT];
 /* A target's own minimum: "default" (KPULSE_ALERT_MIN_SEVERITY), then the
  * severities; stored as 0 for default, else severity + 1. */
+/* KPULSE_SECCOMP: "off", "log", "enforce" (enum privs_seccomp) */
+extern const char *const config_seccomp_names[3];
 extern const char *const config_target_severity_names[CONFIG_SEVERITY_COUNT + 1];
 /* Comma-separated lists (filesystem types, mount points, the models' series
  * patterns), with their NUL. */
@@ -68,6 +70,8 @@ extern const char *const config_target_severity_names[CONFIG_SEVERITY_COUNT + 1]
 struct kpulse_config {
 	double interval_s;		/* collection interval, 0.1..3600 */
 	char data_dir[CONFIG_PATH_MAX]; /* where the store keeps its files */
+	bool drop_privileges;		/* capabilities dropped after start-up */
+	int seccomp;			/* index in config_seccomp_names */
 	double flush_interval_s;	/* store flush interval, 0.1..60 */
 	double retention_raw_s;		/* how long each resolution is kept */
 	double retention_1m_s;
