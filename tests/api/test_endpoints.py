@@ -18,6 +18,10 @@ ENDPOINTS = [
     ("POST", "/api/v1/users"), ("DELETE", "/api/v1/users/{name}"),
     ("GET", "/api/v1/forecast"), ("GET", "/api/v1/predictions"),
     ("GET", "/"), ("GET", "/ui/{file}"),
+    ("GET", "/api/v1/incidents"), ("GET", "/api/v1/incidents/{id}"),
+    ("POST", "/api/v1/incidents/{id}/ack"), ("POST", "/api/v1/incidents/{id}/resolve"),
+    ("POST", "/api/v1/incidents/{id}/comments"), ("POST", "/api/v1/incidents/{id}/analyze"),
+    ("POST", "/api/v1/analyze"), ("GET", "/api/v1/audit"),
 ]
 
 

@@ -39,6 +39,27 @@
 	    ",\"metrics\":" ARR(METRIC) ",\"events\":" ARR(EVENT),                                 \
 	    "\"timestamp\",\"interval_s\",\"metrics\"")
 #define SERIES_ID OBJ("\"name\":" STR ",\"labels\":" LABELS ",\"type\":" STR, "\"name\",\"labels\"")
+/* An incident (analysis/): its row, parts, timeline and, from
+ * GET /api/v1/incidents/{id}, evidence and analyses too. */
+#define SEVERITY "{\"type\":\"string\",\"enum\":[\"info\",\"warning\",\"critical\"]}"
+#define INCIDENT                                                                                   \
+	OBJ("\"id\":" INT ",\"opened_at\":" NUM ",\"updated_at\":" NUM ",\"resolved_at\":" NNUM    \
+	    ",\"state\":{\"type\":\"string\",\"enum\":[\"open\",\"acknowledged\",\"resolved\"]}"   \
+	    ",\"severity\":" SEVERITY ",\"summary\":" STR                                          \
+	    ",\"parts\":" ARR("{\"type\":\"object\"}") ",\"timeline\":" ARR(                       \
+		"{\"type\":\"object\"}") ",\"analyses\":" ARR("{\"type\":\"object\"}") ",\"eviden" \
+										       "ce\":{"    \
+										       "\"type\":" \
+										       "\"object"  \
+										       "\"}",      \
+	    "\"id\",\"opened_at\",\"state\",\"severity\",\"summary\"")
+#define PAGE(key, item)                                                                            \
+	OBJ("\"" key "\":" ARR(item) ",\"total\":" INT ",\"limit\":" INT ",\"offset\":" INT,       \
+	    "\"" key "\",\"total\",\"limit\",\"offset\"")
+#define ANALYSIS                                                                                   \
+	OBJ("\"evidence\":{\"type\":\"object\"},\"analyses\":" ARR("{\"type\":\"object\"}"),       \
+	    "\"evidence\",\"analyses\"")
+#define NO_FIELDS "{\"type\":\"object\",\"properties\":{},\"additionalProperties\":false}"
 
 static const struct {
 	const char *method, *pattern;
@@ -200,6 +221,34 @@ static const struct {
 	 "\"password\",\"role\""),
      OBJ("\"name\":" STR ",\"role\":" ROLE, "\"name\",\"role\""), "201"},
     {"DELETE", "/api/v1/users/{name}", NULL, NULL, "204"},
+    {"GET", "/api/v1/incidents", NULL, PAGE("incidents", INCIDENT), "200"},
+    {"GET", "/api/v1/incidents/{id}", NULL, INCIDENT, "200"},
+    {"POST", "/api/v1/incidents/{id}/ack", NO_FIELDS, INCIDENT, "200"},
+    {"POST", "/api/v1/incidents/{id}/resolve", NO_FIELDS, INCIDENT, "200"},
+    {"POST", "/api/v1/incidents/{id}/comments", OBJ("\"text\":" STR, "\"text\""), INCIDENT, "201"},
+    {"POST", "/api/v1/incidents/{id}/analyze",
+     "{\"type\":\"object\",\"properties\":{\"question\":" STR "},\"additionalProperties\":false}",
+     ANALYSIS, "200"},
+    {"POST", "/api/v1/analyze",
+     OBJ("\"question\":" STR ",\"from\":" NUM ",\"to\":" NUM, "\"question\""),
+     OBJ("\"question\":" STR ",\"window\":" OBJ(
+	     "\"from\":" NUM ",\"to\":" NUM,
+	     "\"from\",\"to\"") ",\"said\":{},\"answer\":" OBJ("\"text\":" STR
+							       ",\"source\":{\"type\":\"string\","
+							       "\"enum\":[\"llm\",\"builtin\"]}",
+							       "\"text\",\"source\"") ",\"reading\""
+										      ":{\"type\":"
+										      "\"object\"},"
+										      "\"evidence\""
+										      ":{\"type\":"
+										      "\"object\"}",
+	 "\"question\",\"window\",\"answer\""),
+     "200"},
+    {"GET", "/api/v1/audit", NULL,
+     PAGE("entries", OBJ("\"id\":" INT ",\"ts\":" NUM ",\"who\":" STR ",\"role\":" STR
+			 ",\"action\":" STR ",\"target\":" STR ",\"detail\":" STR,
+			 "\"id\",\"ts\",\"who\",\"action\"")),
+     "200"},
 };
 
 int api_openapi_schemas(const char *method, const char *pattern, json_t **ret_request,
