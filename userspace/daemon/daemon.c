@@ -280,6 +280,7 @@ static int start_api(struct daemon *d)
 	o.metrics_auth = cfg->metrics_auth;
 	o.allow_remote_unauthenticated = cfg->allow_remote_unauthenticated;
 	o.max_connections = cfg->api_max_connections;
+	o.request_timeout_s = cfg->api_request_timeout_s;
 	o.max_body_bytes = cfg->api_max_body_bytes;
 	o.rate_limit = cfg->api_rate_limit;
 	o.custom_max_series = cfg->custom_max_series;

@@ -84,6 +84,7 @@ struct kpulse_config {
 	bool metrics_auth;			/* GET /metrics needs a viewer token */
 	bool allow_remote_unauthenticated;	/* bind non-loopback with /metrics open */
 	uint32_t api_max_connections;		/* concurrent HTTP connections */
+	uint32_t api_request_timeout_s;		/* to receive a whole request */
 	uint64_t api_max_body_bytes;		/* largest request body */
 	uint32_t api_rate_limit;		/* requests per second per client */
 	uint32_t custom_max_series;		/* series POST /api/v1/metrics may create */
