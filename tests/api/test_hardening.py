@@ -386,3 +386,44 @@ def test_security_events_are_logged_and_counted_without_secrets(make_daemon):
     assert security_events(d, "login_failed") == 1
     assert security_events(d, "token_created") == 1
     assert security_events(d, "user_deleted") == 1
+
+
+# ------------------------------------------------------------ custom metrics
+
+def push_gauges(d, token, keys):
+    return d.request("POST", "/api/v1/metrics", {"metrics": [
+        {"name": "quota_g", "type": "gauge", "labels": {"k": str(k)}, "value": 1}
+        for k in keys]}, token=token)
+
+
+def test_custom_samples_have_a_quota_per_token(make_daemon):
+    d = make_daemon({"KPULSE_CUSTOM_SAMPLES_RATE": "1"})  # bursts of one batch (1000)
+    admin = d.login("admin", ADMIN_PASSWORD)
+    tokens = []
+    for label in ("one", "two"):
+        r = d.request("POST", "/api/v1/auth/tokens", {"role": "operator", "label": label},
+                      token=admin)
+        assert r.status == 201
+        tokens.append(r.json()["token"])
+    assert push_gauges(d, tokens[0], range(600)).status == 200
+    r = push_gauges(d, tokens[0], range(600))
+    assert r.status == 429, r.body
+    assert int(r.header("Retry-After")) >= 1
+    # the quota is the token's: another token of the same owner is not held
+    assert push_gauges(d, tokens[1], range(600)).status == 200
+
+
+def test_custom_series_expire_and_free_the_cap(make_daemon):
+    d = make_daemon({"KPULSE_CUSTOM_MAX_SERIES": "2", "KPULSE_CUSTOM_SERIES_TTL": "1"})
+    tok = d.login("admin", ADMIN_PASSWORD)
+    assert push_gauges(d, tok, ["a", "b"]).status == 200
+    # full now; once a and b are not pushed for a while they go
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        r = push_gauges(d, tok, ["c"])
+        if r.status == 200:
+            break
+        assert r.status == 400 and "limit" in r.json()["error"]["message"]
+        time.sleep(0.5)
+    assert r.status == 200, r.body
+    assert b'quota_g{k="a"}' not in d.request("GET", "/metrics").body

@@ -103,6 +103,9 @@ void api_rate_destroy(struct api_rate_limiter *l);
 /* Takes one token for key at time now (monotonic seconds). Returns 0, or
  * -EAGAIN with *retry_after_s (whole seconds, >= 1) when the bucket is empty. */
 int api_rate_take(struct api_rate_limiter *l, const char *key, double now, double *retry_after_s);
+/* The same for n tokens at once (n <= the burst, else -E2BIG). */
+int api_rate_take_n(struct api_rate_limiter *l, const char *key, double n, double now,
+		    double *retry_after_s);
 
 /* ------------------------------------------------------------ query cache */
 
@@ -241,9 +244,13 @@ struct api {
 	struct threshold_tracker *predictions; /* borrowed; NULL: none */
 	uint64_t rounds;
 	size_t probes_attached, probes_total;
-	/* custom metrics: created once with registry_begin(), never ended,
-	 * so series stay until restart; bounded by custom_max_series */
+	/* custom metrics, bounded by custom_max_series. Each period of
+	 * custom_series_ttl_s is a registry "round": api_custom_expire() ends
+	 * it, dropping the series not pushed during it, so a series lives one
+	 * to two periods after its last sample and the cap frees up. */
 	struct registry *custom;
+	double custom_period_start;		/* wall clock */
+	struct api_rate_limiter ingest_limiter; /* samples per token */
 
 	pthread_mutex_t stream_lock; /* stream clients and stopping */
 	struct api_stream_client *stream_clients;
@@ -428,6 +435,10 @@ int api_parse_number(const char *s, double *ret);
 /* NAME or NAME{key="value",...} with \" \\ \n escapes into sel; the
  * strings point into buf (strlen(text) + 1 bytes). 0 or -EINVAL. */
 int api_selector_parse(const char *text, char *buf, size_t buflen, struct store_selector *sel);
+
+/* ingest.c: ends the custom series' period when it is over (caller holds
+ * a->lock). */
+void api_custom_expire(struct api *a, double now);
 
 /* The custom-metric name and label rules of POST /api/v1/metrics. */
 bool api_custom_name_valid(const char *name);

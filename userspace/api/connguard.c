@@ -19,11 +19,16 @@
  *    The unescaper leaves such a string undecoded and marks the request,
  *    which server.c then refuses with 400.
  *
+ * The sweeper also calls malloc_trim() every few seconds after requests
+ * were served, so memory freed after a burst of load goes back to the
+ * kernel (see also api_start()'s mallopt()).
+ *
  * Contracts: libmicrohttpd calls the CLOSED notification before it closes
  * the socket, and the notification takes the guard's lock, so the sweeper
  * never shuts down a descriptor that was reused by another connection.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -33,6 +38,10 @@
 #include "util/clock.h"
 
 #define SWEEP_INTERVAL_S 0.25
+/* After requests were served, free memory is handed back to the kernel at
+ * most this often (malloc_trim), so a burst of load does not leave the
+ * resident size at its peak. */
+#define TRIM_INTERVAL_S 5.0
 
 struct api_conn *api_conn_of(struct MHD_Connection *conn)
 {
@@ -145,6 +154,8 @@ static void *sweeper(void *arg)
 {
 	struct api *a = arg;
 	struct api_conn_guard *g = &a->guard;
+	uint64_t trimmed_at_requests = 0;
+	double trimmed_at = clock_mono_s();
 
 	pthread_mutex_lock(&g->lock);
 	while (!g->stop) {
@@ -162,6 +173,14 @@ static void *sweeper(void *arg)
 			break;
 		pthread_mutex_unlock(&g->lock);
 		n = sweep(a, clock_mono_s());
+		if (clock_mono_s() - trimmed_at >= TRIM_INTERVAL_S) {
+			uint64_t requests = atomic_load(&a->requests_total);
+
+			if (requests != trimmed_at_requests)
+				malloc_trim(0);
+			trimmed_at_requests = requests;
+			trimmed_at = clock_mono_s();
+		}
 		if (n)
 			api_audit(a, API_AUDIT_SLOW_CLIENT, NULL, NULL,
 				  "closed %u connection(s) whose request did not arrive in time",

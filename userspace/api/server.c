@@ -18,6 +18,8 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
+#include <math.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -49,6 +51,8 @@ void api_options_default(struct api_options *o)
 	    .max_body_bytes = 1 << 20,
 	    .rate_limit = 50,
 	    .custom_max_series = 1000,
+	    .custom_series_ttl_s = 600,
+	    .custom_samples_rate = 1000,
 	    .max_stream_clients = 16,
 	    .interval_s = 1.0,
 	    .version = "unknown",
@@ -444,6 +448,16 @@ int api_start(const struct api_options *o, struct store *store, struct auth *aut
 		return error_set(err, errlen, -EADDRNOTAVAIL, "cannot resolve %s: %s",
 				 o->listen_host, gai_strerror(r));
 
+	/* Memory under load: glibc gives every thread that contends an arena
+	 * of its own (up to 8 per core), each keeping what it freed; two
+	 * arenas serve this daemon's few threads. Blocks of 64 KiB and more
+	 * (request bodies, large answers) are mapped and unmapped on free
+	 * instead of growing a heap that is never given back. Process-wide,
+	 * set here because the API is what brings the load. */
+	mallopt(M_ARENA_MAX, 2);
+	mallopt(M_MMAP_THRESHOLD, 64 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 256 * 1024);
+
 	a = calloc(1, sizeof(*a));
 	if (!a) {
 		freeaddrinfo(ai);
@@ -469,8 +483,14 @@ int api_start(const struct api_options *o, struct store *store, struct auth *aut
 		r = api_rate_init(&a->auth_fail_limiter, o->rate_limit);
 	if (r == 0)
 		r = api_login_limiter_init(&a->login_limiter);
+	if (a->opts.custom_samples_rate == 0)
+		a->opts.custom_samples_rate = 1000;
 	if (r == 0)
 		r = api_audit_init(&a->audit);
+	if (r == 0)
+		r = api_rate_init_burst(
+		    &a->ingest_limiter, a->opts.custom_samples_rate,
+		    fmax(5.0 * a->opts.custom_samples_rate, API_INGEST_MAX_ITEMS));
 	if (r == 0)
 		r = api_query_cache_init(&a->qcache);
 	a->custom = registry_new();
@@ -482,6 +502,9 @@ int api_start(const struct api_options *o, struct store *store, struct auth *aut
 		return error_set(err, errlen, -ENOMEM, "out of memory");
 	}
 	registry_begin(a->custom, a->started_at, 0);
+	a->custom_period_start = a->started_at;
+	if (a->opts.custom_series_ttl_s == 0)
+		a->opts.custom_series_ttl_s = 600;
 	r = api_tls_load(a, o, err, errlen);
 	/* The paths were only needed to read the files; do not keep them. */
 	a->opts.tls_cert_file = a->opts.tls_key_file = NULL;
@@ -567,6 +590,7 @@ struct api *api_stop(struct api *a)
 	api_rate_destroy(&a->limiter);
 	api_rate_destroy(&a->login_limiter);
 	api_rate_destroy(&a->auth_fail_limiter);
+	api_rate_destroy(&a->ingest_limiter);
 	api_audit_destroy(&a->audit);
 	pthread_mutex_destroy(&a->guard.lock);
 	pthread_cond_destroy(&a->guard.wake);

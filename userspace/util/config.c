@@ -106,6 +106,13 @@ const struct config_option config_options[] = {
     {"KPULSE_CUSTOM_MAX_SERIES", "custom-max-series", "N", "1000",
      "Most custom series POST /api/v1/metrics may create", CONFIG_UINT, 1, 100000,
      FIELD(custom_max_series)},
+    {"KPULSE_CUSTOM_SERIES_TTL", "custom-series-ttl", "SECONDS", "600",
+     "A custom series not pushed for this long (up to twice it) is dropped", CONFIG_UINT, 1, 86400,
+     FIELD(custom_series_ttl_s)},
+    {"KPULSE_CUSTOM_SAMPLES_RATE", "custom-samples-rate", "N", "1000",
+     "Custom samples each token may push a second (bursts of five seconds' worth, at least one "
+     "full batch)",
+     CONFIG_UINT, 1, 1000000, FIELD(custom_samples_rate)},
     {"KPULSE_TLS_CERT", "tls-cert", "PATH", "",
      "PEM certificate (chain) to serve the API over HTTPS, set together with KPULSE_TLS_KEY; "
      "empty serves plain HTTP",
