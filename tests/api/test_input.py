@@ -118,7 +118,7 @@ def test_login_and_user_bodies_reject_unknown_fields_and_types(daemon):
 def test_body_over_the_limit_gets_413_before_it_is_read(daemon):
     """The declared length is enough: the answer comes before any body byte."""
     with socket.create_connection((HOST, daemon.port), timeout=10) as s:
-        s.sendall(b"POST /api/v1/metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 2097152\r\n"
+        s.sendall(b"POST /api/v1/metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2097152\r\n"
                   b"Content-Type: application/json\r\nAuthorization: Bearer "
                   + daemon.tokens["operator"].encode() + b"\r\n\r\n")
         reply = b""
@@ -135,7 +135,8 @@ def test_body_over_the_limit_gets_413_before_it_is_read(daemon):
 def test_chunked_body_over_the_limit_is_refused(daemon):
     """Without Content-Length the limit applies while reading."""
     with socket.create_connection((HOST, daemon.port), timeout=10) as s:
-        s.sendall(b"POST /api/v1/metrics HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+        s.sendall(b"POST /api/v1/metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
+                  b"Content-Type: application/json\r\n"
                   b"Authorization: Bearer " + daemon.tokens["operator"].encode() + b"\r\n\r\n")
         chunk = b" " * 65536
         try:

@@ -75,7 +75,7 @@ def test_slow_stream_client_is_dropped_and_collection_continues(daemon):
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     try:
         s.connect((HOST, daemon.port))
-        s.sendall(b"GET /api/v1/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+        s.sendall(b"GET /api/v1/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
                   + tok.encode() + b"\r\n\r\n")
         # Never read: the queue fills and the server drops the client.
         deadline = time.time() + 40
@@ -116,7 +116,7 @@ def test_connection_limit_per_address(make_daemon):
         for _ in range(8):
             s = socket.create_connection((HOST, d.port), timeout=5)
             socks.append(s)
-        # Half the connections per address: the extra ones are closed at
+        # A quarter of the connections per address (2 of 8): the extra ones are closed at
         # once. Look at all sockets together for one short window, so the
         # server's idle timeout cannot close the allowed ones meanwhile.
         time.sleep(0.3)
@@ -133,7 +133,7 @@ def test_connection_limit_per_address(make_daemon):
         # libmicrohttpd splits the total connection limit between its pool
         # threads (4 each here), so which thread accepts which socket can
         # refuse one more than the per-address limit alone would.
-        assert 4 <= closed <= 5, closed
+        assert 6 <= closed <= 7, closed
     finally:
         for s in socks:
             s.close()

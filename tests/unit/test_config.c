@@ -57,7 +57,7 @@ TEST(defaults_have_every_documented_value)
 	CHECK_NEAR(c.token_ttl_s, 3600, 0);
 	CHECK(!c.metrics_auth);
 	CHECK(!c.allow_remote_unauthenticated);
-	CHECK_EQ_INT(c.api_max_connections, 64);
+	CHECK_EQ_INT(c.api_max_connections, 256);
 	CHECK_EQ_INT(c.api_max_body_bytes, 1048576);
 	CHECK_EQ_INT(c.api_rate_limit, 50);
 	CHECK_EQ_INT(c.custom_max_series, 1000);

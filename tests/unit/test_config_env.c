@@ -325,7 +325,7 @@ TEST(precedence_env_file_then_environment_then_flags)
 /* .env.example                                                           */
 /* ---------------------------------------------------------------------- */
 
-static char generated[16384], committed[16384];
+static char generated[65536], committed[65536];
 
 /* The committed file sits at the repository root, two levels above this
  * source file; __FILE__ is relative to where make runs the compiler. */

@@ -20,6 +20,10 @@
  *   static.c      the web dashboard at / and /ui/{file} (files built in)
  *   input.c       JSON bodies, query parameters and series selectors
  *   ratelimit.c   the per-client token buckets and the login throttle
+ *   login_worker.c the password-hashing worker behind POST /api/v1/auth/login
+ *   connguard.c   every connection's state: the deadline for receiving a
+ *                 request (slowloris), and the %00 check of the unescaper
+ *   audit.c       security events: one log line each (rate-limited) and counters
  *
  * Handlers only call downwards (replies, input, the round, the store,
  * auth, export); nothing but server.c dispatches, and nothing but the
@@ -63,6 +67,18 @@
 #define API_PATH_PARAMS	   2
 #define API_PATH_PARAM_MAX 128
 #define API_ERROR_MAX	   256
+/* Login requests waiting for the password-hashing worker, and the extra
+ * places kept for addresses that logged in successfully before. */
+#define API_LOGIN_QUEUE	      8
+#define API_LOGIN_QUEUE_KNOWN 4
+#define API_LOGIN_KNOWN_SLOTS 256
+#define API_LOGIN_KNOWN_TTL_S (7 * 86400.0)
+/* Request bodies buffered at once across all connections, in units of
+ * max_body_bytes. */
+#define API_BODY_BUDGET_FACTOR 16
+/* Under connection pressure (more than half of max_connections open) a
+ * request must arrive whole within this many seconds, not request_timeout_s. */
+#define API_REQUEST_TIMEOUT_BUSY_S 2.0
 
 /* ------------------------------------------------------------ rate limits */
 
@@ -89,6 +105,9 @@ void api_rate_destroy(struct api_rate_limiter *l);
 /* Takes one token for key at time now (monotonic seconds). Returns 0, or
  * -EAGAIN with *retry_after_s (whole seconds, >= 1) when the bucket is empty. */
 int api_rate_take(struct api_rate_limiter *l, const char *key, double now, double *retry_after_s);
+/* The same for n tokens at once (n <= the burst, else -E2BIG). */
+int api_rate_take_n(struct api_rate_limiter *l, const char *key, double n, double now,
+		    double *retry_after_s);
 
 /* ------------------------------------------------------------ query cache */
 
@@ -121,6 +140,88 @@ char *api_query_cache_get(struct api_query_cache *c, uint64_t flushes, double no
 void api_query_cache_put(struct api_query_cache *c, uint64_t flushes, double now, const char *key,
 			 const char *body, size_t len);
 
+/* ------------------------------------------------------------ connections */
+
+/* One per TCP connection (libmicrohttpd's socket context), from accept to
+ * close. Fields after fd are under the guard's lock. */
+struct api_conn {
+	struct api_conn *prev, *next;
+	int fd;
+	double since;	 /* monotonic: when receiving the current request began */
+	bool receiving;	 /* a request is being received: the deadline applies */
+	bool shut;	 /* the sweeper has shut it down */
+	bool bad_escape; /* the current request's URL or query had %00 */
+};
+
+struct api_conn_guard {
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	struct api_conn *head;
+	size_t count;
+	bool started, stop;
+	pthread_t sweeper;
+};
+
+/* ------------------------------------------------------------ login worker */
+
+/* One login waiting for (or done by) the password-hashing worker; owned
+ * by the request it belongs to, whose connection stays suspended while
+ * the worker may touch it. */
+struct api_login_job {
+	struct api_login_job *next;
+	struct MHD_Connection *conn;
+	bool known; /* from an address that logged in before */
+	char user[AUTH_NAME_MAX];
+	char password[AUTH_PASSWORD_MAX + 1];
+	char client[API_RATE_KEY_MAX];
+	/* written by the worker, read after the connection is resumed */
+	bool done;
+	int result;
+	char token[AUTH_TOKEN_MAX];
+	double expires_at, retry_after_s;
+};
+
+struct api_login_known {
+	char key[API_RATE_KEY_MAX];
+	double at; /* monotonic; 0: free */
+};
+
+struct api_login_worker {
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	bool started, stop;
+	pthread_t thread;
+	/* [0]: addresses that logged in before, served first; [1]: the rest */
+	struct api_login_job *head[2], *tail[2];
+	size_t queued[2];
+	struct api_login_known known[API_LOGIN_KNOWN_SLOTS];
+};
+
+/* ------------------------------------------------------------ audit */
+
+enum api_audit_event {
+	API_AUDIT_LOGIN_FAILED,	 /* wrong user name or password */
+	API_AUDIT_LOGIN_BACKOFF, /* an account+address backing off (a lockout) */
+	API_AUDIT_LOGIN_BUSY,	 /* the password-hashing queue was full */
+	API_AUDIT_BAD_TOKEN,	 /* a request with a missing or bad token */
+	API_AUDIT_RATE_LIMITED,	 /* a 429 of the per-client limits */
+	API_AUDIT_SLOW_CLIENT,	 /* a connection closed for sending its request too slowly */
+	API_AUDIT_BAD_HOST,	 /* a Host header that is not this loopback server */
+	API_AUDIT_TOKEN_CREATED,
+	API_AUDIT_TOKEN_REVOKED,
+	API_AUDIT_USER_ADDED,
+	API_AUDIT_USER_DELETED,
+	API_AUDIT_EVENTS,
+};
+
+struct api_audit {
+	atomic_uint_fast64_t total[API_AUDIT_EVENTS];
+	pthread_mutex_t lock; /* the log-line budget below */
+	double second[API_AUDIT_EVENTS];
+	unsigned lines[API_AUDIT_EVENTS];
+	uint64_t suppressed[API_AUDIT_EVENTS];
+};
+
 /* ------------------------------------------------------------ state */
 
 struct api_stream_client;
@@ -149,9 +250,13 @@ struct api {
 	struct alerts *alerts;
 	uint64_t rounds;
 	size_t probes_attached, probes_total;
-	/* custom metrics: created once with registry_begin(), never ended,
-	 * so series stay until restart; bounded by custom_max_series */
+	/* custom metrics, bounded by custom_max_series. Each period of
+	 * custom_series_ttl_s is a registry "round": api_custom_expire() ends
+	 * it, dropping the series not pushed during it, so a series lives one
+	 * to two periods after its last sample and the cap frees up. */
 	struct registry *custom;
+	double custom_period_start;		/* wall clock */
+	struct api_rate_limiter ingest_limiter; /* samples per token */
 
 	pthread_mutex_t stream_lock; /* stream clients and stopping */
 	struct api_stream_client *stream_clients;
@@ -177,6 +282,15 @@ struct api {
 	atomic_uint_fast64_t auth_failures_total;
 	atomic_uint_fast64_t stream_dropped_total;
 	atomic_uint_fast64_t custom_samples_total;
+
+	/* bad tokens per client address: their own buckets, so a client
+	 * guessing tokens does not drain the one /healthz and /metrics use */
+	struct api_rate_limiter auth_fail_limiter;
+	struct api_conn_guard guard;
+	struct api_login_worker login;
+	struct api_audit audit;
+	bool host_check;	  /* listening on loopback: Host must name loopback */
+	atomic_size_t body_bytes; /* request bodies buffered now */
 };
 
 /* publish.c: the latest round with a reference for the caller (NULL
@@ -198,6 +312,7 @@ struct api_request {
 	size_t body_len;
 	bool authenticated;
 	struct auth_identity who;
+	struct api_login_job *login; /* api_handle_login()'s; freed with the request */
 };
 
 /* Every handler queues exactly one response through the reply helpers
@@ -250,6 +365,51 @@ void api_client_key(struct MHD_Connection *conn, char *buf, size_t len);
  * with *retry_after_s set. */
 int api_login_throttle(struct api_request *req, double *retry_after_s);
 
+/* ------------------------------------------------------------ connections */
+
+/* connguard.c: libmicrohttpd's connection notifications (socket contexts)
+ * and URL unescaper; the sweeper thread that shuts connections down when
+ * a request takes longer than request_timeout_s to arrive whole
+ * (API_REQUEST_TIMEOUT_BUSY_S while more than half of max_connections are
+ * open). */
+int api_conn_guard_start(struct api *a);
+void api_conn_guard_stop(struct api *a);
+void api_conn_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+		     enum MHD_ConnectionNotificationCode code);
+size_t api_unescape(void *cls, struct MHD_Connection *conn, char *s);
+/* The connection's state, or NULL. */
+struct api_conn *api_conn_of(struct MHD_Connection *conn);
+/* The request arrived whole (no deadline while it is answered). */
+void api_conn_received(struct api *a, struct api_conn *c);
+/* The response is done: the next request's deadline starts now. */
+void api_conn_next(struct api *a, struct api_conn *c);
+
+/* ------------------------------------------------------------ login worker */
+
+/* login_worker.c: one thread, at low CPU priority, runs every login's
+ * PBKDF2, so password hashing never holds an HTTP thread. */
+int api_login_worker_start(struct api *a);
+/* Fails what is queued (-ESHUTDOWN), resumes those connections and joins
+ * the thread; before MHD_stop_daemon(). */
+void api_login_worker_stop(struct api *a);
+/* Suspends job->conn and queues the job: 0, or -EBUSY (the connection is
+ * not suspended) when the queue of its kind is full. */
+int api_login_submit(struct api *a, struct api_login_job *job);
+/* Remembers (and asks about) addresses that logged in successfully. */
+void api_login_known_add(struct api *a, const char *client);
+
+/* ------------------------------------------------------------ audit */
+
+/* audit.c: counts the event and logs one line "security: EVENT client=...
+ * user=... DETAIL" (client, user may be NULL; both are sanitized; secrets
+ * never passed). Noisy events are held to a few lines a second, with a
+ * count of those left out. */
+void api_audit(struct api *a, enum api_audit_event ev, const char *client, const char *user,
+	       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+const char *api_audit_event_name(enum api_audit_event ev);
+int api_audit_init(struct api_audit *au);
+void api_audit_destroy(struct api_audit *au);
+
 /* ------------------------------------------------------------ replies */
 
 enum MHD_Result api_reply_json(struct api_request *req, unsigned status, json_t *body_steal);
@@ -287,6 +447,10 @@ int api_parse_number(const char *s, double *ret);
 /* NAME or NAME{key="value",...} with \" \\ \n escapes into sel; the
  * strings point into buf (strlen(text) + 1 bytes). 0 or -EINVAL. */
 int api_selector_parse(const char *text, char *buf, size_t buflen, struct store_selector *sel);
+
+/* ingest.c: ends the custom series' period when it is over (caller holds
+ * a->lock). */
+void api_custom_expire(struct api *a, double now);
 
 /* The custom-metric name and label rules of POST /api/v1/metrics. */
 bool api_custom_name_valid(const char *name);
@@ -354,6 +518,8 @@ enum MHD_Result api_handle_audit(struct api_request *req);
 /* stream.c: sends the round to every client; ends streams when stopping. */
 void api_stream_publish(struct api *a, const char *msg, size_t len);
 void api_stream_stop(struct api *a);
+/* Ends the streams opened with API token id (> 0), or by user (non-NULL). */
+void api_stream_revoke(struct api *a, int64_t token_id, const char *user);
 
 /* handlers.c: the live view (the dump --json shape plus the custom
  * metrics and the round's events); r may be NULL before the first round.

@@ -57,17 +57,66 @@ static bool user_name_field(json_t *root, const char **ret_name, enum MHD_Result
 	return true;
 }
 
+/* The answer to a login the worker has done. */
+static enum MHD_Result login_answer(struct api_request *req)
+{
+	struct api_login_job *j = req->login;
+	char retry[32];
+	enum MHD_Result ret;
+
+	switch (j->result) {
+	case 0:
+		api_login_known_add(req->api, j->client);
+		ret = api_reply_json(req, 200,
+				     json_pack("{s:s,s:s,s:f}", "token", j->token, "token_type",
+					       "Bearer", "expires_at", j->expires_at));
+		break;
+	case -EAGAIN:
+		api_audit(req->api, API_AUDIT_LOGIN_BACKOFF, j->client, j->user,
+			  "backing off for %.0f s", ceil(j->retry_after_s));
+		snprintf(retry, sizeof(retry), "%.0f",
+			 ceil(j->retry_after_s > 1 ? j->retry_after_s : 1));
+		ret = api_reply_error_header(req, 429, MHD_HTTP_HEADER_RETRY_AFTER, retry,
+					     "too many failed logins; retry later");
+		break;
+	case -EACCES:
+	case -EINVAL:
+		atomic_fetch_add(&req->api->auth_failures_total, 1);
+		api_audit(req->api, API_AUDIT_LOGIN_FAILED, j->client, j->user,
+			  "invalid user name or password");
+		ret = api_reply_error(req, 401, "invalid user name or password");
+		break;
+	case -ESHUTDOWN:
+		ret = api_reply_error(req, 503, "shutting down");
+		break;
+	default:
+		ret = api_reply_errno(req, j->result, "login");
+	}
+	explicit_bzero(j->token, sizeof(j->token));
+	return ret;
+}
+
+/*
+ * The password is checked by the login worker (login_worker.c), never on
+ * this HTTP thread: the first call queues the job and leaves the
+ * connection suspended, and the call after the worker resumed it answers.
+ */
 enum MHD_Result api_handle_login(struct api_request *req)
 {
 	/* "name", as users are named everywhere else; "username" kept */
 	static const char *const fields[] = {"name", "username", "password", NULL};
-	char token[AUTH_TOKEN_MAX], retry[32];
-	double expires_at = 0, retry_after = 0;
+	char client[API_RATE_KEY_MAX], retry[32];
+	double retry_after = 0;
 	const char *user, *password;
+	struct api_login_job *job;
 	enum MHD_Result ret;
 	json_t *root = NULL;
 	int r;
 
+	if (req->login && req->login->done)
+		return login_answer(req);
+	if (req->login) /* resumed for another reason: wait on */
+		return MHD_YES;
 	if (!have_auth(req, &ret) || !read_body(req, fields, &root, &ret))
 		return ret;
 	if (!user_name_field(root, &user, &ret, req))
@@ -77,30 +126,47 @@ enum MHD_Result api_handle_login(struct api_request *req)
 		ret = api_reply_error(req, 400, "name and password are required strings");
 		goto out;
 	}
+	api_client_key(req->conn, client, sizeof(client));
 	r = api_login_throttle(req, &retry_after);
-	if (r == 0)
-		r = auth_login(req->api->auth, user, password, token, sizeof(token), &expires_at,
-			       &retry_after);
 	if (r == -EAGAIN) {
+		api_audit(req->api, API_AUDIT_RATE_LIMITED, client, user,
+			  "logins from this address");
 		snprintf(retry, sizeof(retry), "%.0f", ceil(retry_after > 1 ? retry_after : 1));
 		ret = api_reply_error_header(req, 429, MHD_HTTP_HEADER_RETRY_AFTER, retry,
 					     "too many failed logins; retry later");
 		goto out;
 	}
-	if (r == -EACCES || r == -EINVAL) {
+	/* A name that cannot exist, or a password no account can have, is
+	 * refused without a hash: that tells nothing an attacker could use. */
+	if (!auth_user_name_valid(user) || strlen(password) > AUTH_PASSWORD_MAX) {
 		atomic_fetch_add(&req->api->auth_failures_total, 1);
+		api_audit(req->api, API_AUDIT_LOGIN_FAILED, client, user,
+			  "invalid user name or password");
 		ret = api_reply_error(req, 401, "invalid user name or password");
 		goto out;
 	}
-	if (r < 0) {
-		ret = api_reply_errno(req, r, "login");
+	job = calloc(1, sizeof(*job));
+	if (!job) {
+		ret = api_reply_error(req, 500, "out of memory");
 		goto out;
 	}
-	ret = api_reply_json(req, 200,
-			     json_pack("{s:s,s:s,s:f}", "token", token, "token_type", "Bearer",
-				       "expires_at", expires_at));
+	job->conn = req->conn;
+	snprintf(job->user, sizeof(job->user), "%s", user);
+	snprintf(job->password, sizeof(job->password), "%s", password);
+	snprintf(job->client, sizeof(job->client), "%s", client);
+	req->login = job; /* freed with the request */
+	r = api_login_submit(req->api, job);
+	if (r == -EBUSY) {
+		api_audit(req->api, API_AUDIT_LOGIN_BUSY, client, user,
+			  "the password-hashing queue is full");
+		ret = api_reply_error_header(req, 503, MHD_HTTP_HEADER_RETRY_AFTER, "1",
+					     "too many logins in progress; retry shortly");
+	} else if (r < 0) {
+		ret = api_reply_error(req, 503, "shutting down");
+	} else {
+		ret = MHD_YES; /* answered by login_answer() once resumed */
+	}
 out:
-	explicit_bzero(token, sizeof(token));
 	json_decref(root);
 	return ret;
 }
@@ -150,6 +216,8 @@ enum MHD_Result api_handle_token_create(struct api_request *req)
 		ret = api_reply_errno(req, r, "token");
 		goto out;
 	}
+	api_audit(req->api, API_AUDIT_TOKEN_CREATED, NULL, req->who.user,
+		  "token id %lld role %s label \"%s\"", (long long)id, auth_role_name(role), label);
 	ret = api_reply_json(req, 201,
 			     json_pack("{s:I,s:s,s:s,s:s}", "id", (json_int_t)id, "token", token,
 				       "role", auth_role_name(role), "label", label));
@@ -177,6 +245,9 @@ enum MHD_Result api_handle_token_delete(struct api_request *req)
 		return api_reply_error(req, 404, "no token with id %lld", id);
 	if (r < 0)
 		return api_reply_errno(req, r, "token");
+	api_audit(req->api, API_AUDIT_TOKEN_REVOKED, NULL, req->who.user, "token id %lld", id);
+	/* A revoked token's open streams end now, not at their next request. */
+	api_stream_revoke(req->api, id, NULL);
 	return api_reply_json(req, 204, NULL);
 }
 
@@ -224,9 +295,12 @@ enum MHD_Result api_handle_user_add(struct api_request *req)
 		ret = api_reply_error(req, 409, "user %s already exists", name);
 	else if (r < 0)
 		ret = api_reply_errno(req, r, "user");
-	else
+	else {
+		api_audit(req->api, API_AUDIT_USER_ADDED, NULL, req->who.user, "user %s role %s",
+			  name, auth_role_name(role));
 		ret = api_reply_json(
 		    req, 201, json_pack("{s:s,s:s}", "name", name, "role", auth_role_name(role)));
+	}
 out:
 	json_decref(root);
 	return ret;
@@ -247,5 +321,8 @@ enum MHD_Result api_handle_user_delete(struct api_request *req)
 		return api_reply_error(req, 404, "no such user");
 	if (r < 0)
 		return api_reply_errno(req, r, "user");
+	api_audit(req->api, API_AUDIT_USER_DELETED, NULL, req->who.user, "user %s", req->params[0]);
+	/* Its streams end now, those of its login and of its API tokens. */
+	api_stream_revoke(req->api, 0, req->params[0]);
 	return api_reply_json(req, 204, NULL);
 }

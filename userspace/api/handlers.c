@@ -195,6 +195,17 @@ static struct registry *api_health_registry(struct api *a)
 				    (double)atomic_load(&a->rate_limited_total));
 	err |= registry_set_counter(r, "kpulse_api_auth_failures_total", NULL, 0,
 				    (double)atomic_load(&a->auth_failures_total));
+	for (int ev = 0; ev < API_AUDIT_EVENTS; ev++) {
+		struct metric_label l = {"event", api_audit_event_name(ev)};
+
+		err |= registry_set_counter(r, "kpulse_api_security_events_total", &l, 1,
+					    (double)atomic_load(&a->audit.total[ev]));
+	}
+	err |=
+	    registry_describe(r, "kpulse_api_security_events_total",
+			      "Security events by kind (failed logins, backoffs, refused logins, "
+			      "bad tokens, 429s, slow clients, foreign Host, token and user "
+			      "changes), each also logged");
 	err |= registry_set_gauge(r, "kpulse_api_stream_clients", NULL, 0, (double)clients);
 	err |= registry_set_counter(r, "kpulse_api_stream_dropped_total", NULL, 0,
 				    (double)atomic_load(&a->stream_dropped_total));

@@ -6,6 +6,12 @@
  * series cap), then applied to the custom registry, which /metrics and
  * /api/v1/live show, and appended to the store.
  *
+ * Quotas: each token (login tokens: each user) may push
+ * custom_samples_rate samples a second (bursts of five seconds' worth),
+ * else 429; a series not pushed for
+ * custom_series_ttl_s (up to twice that) is dropped, so the series cap is
+ * never held for ever by a client that went away.
+ *
  *   {"timestamp": 1700000000.5,            optional, unix seconds
  *    "metrics": [{"name": "app_jobs_total", "type": "counter",
  *                 "labels": {"queue": "mail"}, "value": 42}]}
@@ -137,6 +143,16 @@ static int count_new(struct api *a, const struct item *items, size_t n, size_t *
 	return 0;
 }
 
+void api_custom_expire(struct api *a, double now)
+{
+	if (now - a->custom_period_start < a->opts.custom_series_ttl_s &&
+	    now >= a->custom_period_start)
+		return;
+	registry_end(a->custom);
+	registry_begin(a->custom, now, 0);
+	a->custom_period_start = now;
+}
+
 enum MHD_Result api_handle_ingest(struct api_request *req)
 {
 	static const char *const fields[] = {"timestamp", "metrics", NULL};
@@ -188,8 +204,27 @@ enum MHD_Result api_handle_ingest(struct api_request *req)
 			goto out;
 		}
 	}
+	{
+		char key[API_RATE_KEY_MAX], retry[32];
+		double retry_after = 1;
+
+		snprintf(key, sizeof(key), "tok:%lld:%.64s", (long long)req->who.token_id,
+			 req->who.user);
+		if (api_rate_take_n(&a->ingest_limiter, key, (double)n, clock_mono_s(),
+				    &retry_after) < 0) {
+			api_audit(a, API_AUDIT_RATE_LIMITED, NULL, req->who.user,
+				  "custom samples over %u a second", a->opts.custom_samples_rate);
+			snprintf(retry, sizeof(retry), "%.0f", retry_after);
+			ret = api_reply_error_header(
+			    req, 429, MHD_HTTP_HEADER_RETRY_AFTER, retry,
+			    "at most %u custom samples a second per token; retry later",
+			    a->opts.custom_samples_rate);
+			goto out;
+		}
+	}
 
 	pthread_mutex_lock(&a->lock);
+	api_custom_expire(a, now);
 	r = count_new(a, items, n, &fresh, err, sizeof(err));
 	if (r == 0 && registry_size(a->custom) + fresh > a->opts.custom_max_series) {
 		r = error_set(err, sizeof(err), -E2BIG,

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 
 #include "api/api_internal.h"
+#include "util/clock.h"
 
 _Static_assert(JSON_HAVE_ATOMIC_BUILTINS || JSON_HAVE_SYNC_BUILTINS,
 	       "handlers share a round's events: jansson's reference counts must be atomic");
@@ -74,6 +75,7 @@ int api_on_round(struct api *a, struct round *r)
 	old = a->round;
 	a->round = r;
 	a->rounds++;
+	api_custom_expire(a, clock_wall_s());
 	pthread_mutex_unlock(&a->lock);
 	round_unref(old);
 

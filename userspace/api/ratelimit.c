@@ -63,10 +63,18 @@ static uint64_t key_hash(const char *s)
 
 int api_rate_take(struct api_rate_limiter *l, const char *key, double now, double *retry_after_s)
 {
+	return api_rate_take_n(l, key, 1.0, now, retry_after_s);
+}
+
+int api_rate_take_n(struct api_rate_limiter *l, const char *key, double n, double now,
+		    double *retry_after_s)
+{
 	struct api_rate_slot *slot = NULL, *victim = NULL;
 	uint64_t h = key_hash(key);
 	int r = 0;
 
+	if (!(n > 0) || n > l->burst)
+		return -E2BIG;
 	pthread_mutex_lock(&l->lock);
 	for (size_t i = 0; i < RATE_PROBE; i++) {
 		struct api_rate_slot *s = &l->slots[(h + i) % API_RATE_SLOTS];
@@ -88,10 +96,10 @@ int api_rate_take(struct api_rate_limiter *l, const char *key, double now, doubl
 	/* A clock step backwards must not lock a client out. */
 	if (now > slot->last)
 		slot->last = now;
-	if (slot->tokens >= 1.0) {
-		slot->tokens -= 1.0;
+	if (slot->tokens >= n) {
+		slot->tokens -= n;
 	} else {
-		*retry_after_s = ceil((1.0 - slot->tokens) / l->rate);
+		*retry_after_s = ceil((n - slot->tokens) / l->rate);
 		if (*retry_after_s < 1)
 			*retry_after_s = 1;
 		r = -EAGAIN;

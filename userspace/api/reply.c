@@ -7,9 +7,10 @@
  * Contracts: each helper queues exactly one response and returns what
  * MHD_queue_response() returned, takes ownership of the body it is given
  * (also on failure), and counts 4xx and 5xx replies for /metrics. Every
- * reply carries Cache-Control: no-store and X-Content-Type-Options:
- * nosniff. When a JSON body cannot be serialized the reply becomes a 500
- * with a fixed body, so a client always gets an answer it can parse.
+ * reply carries Cache-Control: no-store, X-Content-Type-Options:
+ * nosniff and the browser headers (a CSP that allows nothing and no
+ * framing, no referrer). Error messages are made valid UTF-8. When a JSON body cannot be serialized
+ * the reply becomes a 500 with a fixed body, so a client always gets an answer it can parse.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -18,6 +19,7 @@
 #include <string.h>
 
 #include "api/api_internal.h"
+#include "util/utf8.h"
 
 const char *api_status_code(unsigned status)
 {
@@ -36,6 +38,10 @@ const char *api_status_code(unsigned status)
 		return "conflict";
 	case 413:
 		return "payload_too_large";
+	case 415:
+		return "unsupported_media_type";
+	case 421:
+		return "misdirected_request";
 	case 429:
 		return "too_many_requests";
 	case 503:
@@ -69,6 +75,13 @@ static enum MHD_Result reply(struct api_request *req, unsigned status, const cha
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	/* Nothing the API answers is a page to run or to frame (the
+	 * dashboard's files, served by static.c, have their own policy). */
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_SECURITY_POLICY,
+				"default-src 'none'; frame-ancestors 'none'");
+	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(resp, "Cross-Origin-Resource-Policy", "same-origin");
 	if (hdr)
 		MHD_add_response_header(resp, hdr, hdr_value);
 	count_status(req->api, status);
@@ -118,10 +131,14 @@ static json_t *error_body(unsigned status, const char *message)
 static enum MHD_Result reply_error_hdr(struct api_request *req, unsigned status, const char *hdr,
 				       const char *hdr_value, const char *fmt, va_list ap)
 {
-	char msg[API_ERROR_MAX];
+	char msg[API_ERROR_MAX], safe[4 * API_ERROR_MAX];
 
+	/* Messages quote input (a query key, a JSON field name): invalid
+	 * UTF-8 would make the JSON unwritable, and a cut could split a
+	 * character, so both become \xNN escapes. */
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	return reply_json_hdr(req, status, error_body(status, msg), hdr, hdr_value);
+	utf8_sanitize(safe, sizeof(safe), msg, strlen(msg), NULL);
+	return reply_json_hdr(req, status, error_body(status, safe), hdr, hdr_value);
 }
 
 enum MHD_Result api_reply_error(struct api_request *req, unsigned status, const char *fmt, ...)

@@ -34,15 +34,24 @@ struct api_options {
 	/* A non-loopback address while /metrics is open is refused unless set. */
 	bool allow_remote_unauthenticated;
 	unsigned threads;		 /* thread pool size; 2 */
-	unsigned max_connections;	 /* 64 */
-	unsigned max_connections_per_ip; /* 0: half of max_connections */
+	unsigned max_connections;	 /* 256 */
+	unsigned max_connections_per_ip; /* 0: a quarter of max_connections */
 	unsigned connection_timeout_s;	 /* idle connections are closed; 30 */
-	size_t max_body_bytes;		 /* larger bodies get 413; 1 MiB */
-	unsigned rate_limit;		 /* requests per second per token or address; 50 */
-	size_t custom_max_series;	 /* series POST /api/v1/metrics may create; 1000 */
-	unsigned max_stream_clients;	 /* concurrent GET /api/v1/stream; 16 */
-	double interval_s;		 /* the collection interval, shown by /status */
-	const char *version;		 /* shown by /status and /openapi.json */
+	/* A request must arrive whole (headers and body) within this; 2 s
+	 * while more than half of max_connections are open. 10 */
+	unsigned request_timeout_s;
+	size_t max_body_bytes;	  /* larger bodies get 413; 1 MiB */
+	unsigned rate_limit;	  /* requests per second per token or address; 50 */
+	size_t custom_max_series; /* series POST /api/v1/metrics may create; 1000 */
+	/* A custom series not pushed for this long (up to twice it) is
+	 * dropped, freeing its place under custom_max_series; 600 */
+	unsigned custom_series_ttl_s;
+	/* Custom samples a token may push a second, in bursts of five
+	 * seconds' worth (at least one full batch); 1000 */
+	unsigned custom_samples_rate;
+	unsigned max_stream_clients; /* concurrent GET /api/v1/stream; 16 */
+	double interval_s;	     /* the collection interval, shown by /status */
+	const char *version;	     /* shown by /status and /openapi.json */
 	/* HTTPS when both are set (paths of PEM files, read once at start);
 	 * NULL or "" for both: plain HTTP. The key must not be world-readable. */
 	const char *tls_cert_file;

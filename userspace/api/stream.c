@@ -7,14 +7,27 @@
  * (its connection ends at the next write), so a slow reader costs a few
  * queued pointers and never blocks collection. An idle client's
  * connection is suspended, not polled.
+ *
+ * A stream lives only as long as its credential: revoking its API token
+ * or deleting its user through the API ends it at once
+ * (api_stream_revoke()), and before sending, at most once a second, the
+ * credential is checked again, which also ends streams whose JWT expired
+ * or whose user was removed by `kpulse user` in another process.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
+#include <strings.h>
+
+#include <openssl/crypto.h>
+
 #include "api/api_internal.h"
 #include "util/clock.h"
+
+/* How often a stream's credential is checked again. */
+#define RECHECK_S 1.0
 
 /* How long api_stream_stop() waits for streams to end by themselves. */
 #define STOP_WAIT_MS 2000
@@ -37,6 +50,10 @@ struct api_stream_client {
 	size_t head, count, offset;
 	bool suspended, dropped;
 	struct api_stream_client *next;
+	/* who opened it, and the credential, checked again every RECHECK_S */
+	struct auth_identity who;
+	char bearer[AUTH_TOKEN_MAX + 16];
+	double checked; /* monotonic */
 };
 
 static struct stream_msg *msg_new(const char *data, size_t len)
@@ -78,8 +95,20 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct api_stream_client *c = cls;
 	struct api *a = c->api;
+	double now = clock_mono_s();
 	size_t n = 0;
 
+	if (now - c->checked >= RECHECK_S) {
+		struct auth_identity id;
+
+		c->checked = now;
+		if (!a->auth || auth_check(a->auth, c->bearer, &id) < 0 ||
+		    id.role < AUTH_ROLE_VIEWER) {
+			pthread_mutex_lock(&a->stream_lock);
+			c->dropped = true;
+			pthread_mutex_unlock(&a->stream_lock);
+		}
+	}
 	pthread_mutex_lock(&a->stream_lock);
 	if (c->dropped) {
 		pthread_mutex_unlock(&a->stream_lock);
@@ -131,6 +160,7 @@ static void stream_free(void *cls)
 	}
 	client_clear(c);
 	pthread_mutex_unlock(&a->stream_lock);
+	OPENSSL_cleanse(c->bearer, sizeof(c->bearer));
 	free(c);
 }
 
@@ -142,12 +172,18 @@ enum MHD_Result api_handle_stream(struct api_request *req)
 	struct api_stream_client *c;
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
+	const char *bearer =
+	    MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return api_reply_error(req, 500, "out of memory");
 	c->api = a;
 	c->conn = req->conn;
+	c->who = req->who;
+	c->checked = clock_mono_s();
+	/* server.c checked it already, so it is there and fits */
+	snprintf(c->bearer, sizeof(c->bearer), "%s", bearer ? bearer : "");
 	c->queue[0] = msg_new(hello, sizeof(hello) - 1);
 	if (!c->queue[0]) {
 		free(c);
@@ -239,4 +275,18 @@ void api_stream_stop(struct api *a)
 			break;
 		clock_sleep_s(0.01);
 	}
+}
+
+void api_stream_revoke(struct api *a, int64_t token_id, const char *user)
+{
+	pthread_mutex_lock(&a->stream_lock);
+	for (struct api_stream_client *c = a->stream_clients; c; c = c->next) {
+		if ((token_id > 0 && c->who.token_id == token_id) ||
+		    (user && !strcmp(c->who.user, user))) {
+			c->dropped = true;
+			client_clear(c);
+			client_wake(c);
+		}
+	}
+	pthread_mutex_unlock(&a->stream_lock);
 }

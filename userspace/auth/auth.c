@@ -42,6 +42,11 @@ double auth_now(const struct auth *a)
 	return clock_wall_s();
 }
 
+double auth_now_us(const struct auth *a)
+{
+	return floor(auth_now(a) * 1e6) / 1e6;
+}
+
 bool auth_user_name_valid(const char *name)
 {
 	size_t n;
@@ -241,6 +246,13 @@ struct auth *auth_close(struct auth *a)
 int auth_login(struct auth *a, const char *user, const char *password, char *token, size_t len,
 	       double *expires_at, double *retry_after_s)
 {
+	return auth_login_from(a, user, password, NULL, token, len, expires_at, retry_after_s);
+}
+
+int auth_login_from(struct auth *a, const char *user, const char *password, const char *client,
+		    char *token, size_t len, double *expires_at, double *retry_after_s)
+{
+	char key[AUTH_BACKOFF_KEY_MAX];
 	struct auth_user_record rec;
 	bool known, ok;
 	double now, expires, retry = 0;
@@ -252,8 +264,12 @@ int auth_login(struct auth *a, const char *user, const char *password, char *tok
 	if (!auth_user_name_valid(user) || !password ||
 	    strnlen(password, AUTH_PASSWORD_MAX + 1) > AUTH_PASSWORD_MAX)
 		return -EACCES;
+	/* per account and client: guesses from elsewhere cannot lock the
+	 * account's owner out */
+	snprintf(key, sizeof(key), "%s%s%.*s", user, client ? " " : "",
+		 (int)(sizeof(key) - AUTH_NAME_MAX - 1), client ? client : "");
 	now = auth_now(a);
-	err = auth_backoff_begin(a, user, now, &retry);
+	err = auth_backoff_begin(a, key, now, &retry);
 	if (err) {
 		if (retry_after_s)
 			*retry_after_s = retry;
@@ -271,10 +287,10 @@ int auth_login(struct auth *a, const char *user, const char *password, char *tok
 	if (!known || !ok)
 		return -EACCES;
 
-	auth_backoff_clear(a, user);
+	auth_backoff_clear(a, key);
 	/* the lifetime starts at issue, not when the login began: the PBKDF2
 	 * in between takes a second or more on a slow or sanitized build */
-	err = auth_jwt_issue(a, user, rec.role, auth_now(a), token, len, &expires);
+	err = auth_jwt_issue(a, user, rec.role, auth_now_us(a), token, len, &expires);
 	if (err)
 		return err;
 	*expires_at = expires;

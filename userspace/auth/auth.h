@@ -12,8 +12,9 @@
  * hash keeps verifying when the default iteration count changes. Login
  * returns an HS256 JWT signed with a server secret (KPULSE_JWT_SECRET, or
  * generated at first start into DATA_DIR/jwt.secret with mode 0600); the
- * algorithm is pinned, `exp` is required, and a token issued before its
- * account was (re)created is refused. API tokens are random bearer strings
+ * algorithm is pinned, `exp` is required, `nbf` is honoured, and a token
+ * issued before its account was (re)created is refused (both times to the
+ * microsecond). API tokens are random bearer strings
  * shown once and stored as SHA-256 hashes. Failed logins for an account
  * back off exponentially; answers never say whether a user exists.
  *
@@ -107,6 +108,11 @@ int auth_ensure_admin(struct auth *a, const char *password);
  * in a table of 4096 names (the least recently tried is dropped). */
 int auth_login(struct auth *a, const char *user, const char *password, char *token, size_t len,
 	       double *expires_at, double *retry_after_s);
+/* auth_login() with the backoff kept per account and client (an address:
+ * "ip:127.0.0.1"; NULL: per account), so failures from one client never
+ * make the account wait for another. */
+int auth_login_from(struct auth *a, const char *user, const char *password, const char *client,
+		    char *token, size_t len, double *expires_at, double *retry_after_s);
 
 /* A long-lived API token for owner with role; the token text is returned
  * once, only its hash is kept. len must be > AUTH_API_TOKEN_LEN (else
@@ -121,7 +127,8 @@ int auth_token_delete(struct auth *a, int64_t id); /* -ENOENT */
 int auth_token_list(struct auth *a, const char *owner, json_t **ret);
 
 /* Checks "Bearer ..." credentials (a JWT or an API token; the bare token
- * without the scheme is accepted too). 0 and the identity, or -EACCES
+ * without the scheme is accepted here, for tools; the REST API refuses a
+ * header without "Bearer "). 0 and the identity, or -EACCES
  * (missing, malformed, longer than AUTH_TOKEN_MAX, bad signature, expired,
  * other alg, alg none, deleted user or token). The role is always the
  * user's current one (for an API token, the lower of the token's and the

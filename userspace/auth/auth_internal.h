@@ -43,6 +43,8 @@
 #define AUTH_API_TOKEN_PREFIX "kpt_"
 
 #define AUTH_BACKOFF_SLOTS 4096
+/* a backoff key: "NAME" or "NAME CLIENT" (auth_login_from()) */
+#define AUTH_BACKOFF_KEY_MAX (AUTH_NAME_MAX + 128)
 
 /*
  * A verified credential is trusted again without the database for
@@ -56,10 +58,10 @@
 #define AUTH_IDCACHE_TTL_S 1.0
 
 struct auth_backoff_slot {
-	char name[AUTH_NAME_MAX]; /* "" when free */
-	unsigned failures;	  /* attempts not (yet) known to have succeeded */
-	double last_s;		  /* last attempt */
-	double until_s;		  /* no attempt before this */
+	char name[AUTH_BACKOFF_KEY_MAX]; /* "" when free */
+	unsigned failures;		 /* attempts not (yet) known to have succeeded */
+	double last_s;			 /* last attempt */
+	double until_s;			 /* no attempt before this */
 };
 
 struct auth_idcache_slot {
@@ -100,7 +102,7 @@ struct auth {
 /* One row of the users table. */
 struct auth_user_record {
 	enum auth_role role;
-	int64_t created_at;
+	double created_at; /* seconds, to the microsecond (whole seconds in older files) */
 	char password_hash[AUTH_PASSWORD_HASH_MAX];
 };
 
@@ -116,6 +118,11 @@ enum auth_role auth_role_from_db(const unsigned char *s);
 void auth_cache_invalidate(struct auth *a);
 /* Lower-case hex of n bytes into out (2n + 1 bytes, NUL-terminated). */
 void auth_hex_encode(const unsigned char *in, size_t n, char *out);
+
+/* Now to the microsecond: the time stamp of accounts and of JWTs (iat), so
+ * an account re-created within the same second is newer than the tokens
+ * of the one before. */
+double auth_now_us(const struct auth *a);
 
 /* ------------------------------------------------------------ db.c */
 

@@ -259,7 +259,7 @@ int auth_db_user_lookup(struct auth *a, const char *name, struct auth_user_recor
 		const unsigned char *h = sqlite3_column_text(st, 2);
 
 		ret->role = auth_role_from_db(sqlite3_column_text(st, 0));
-		ret->created_at = sqlite3_column_int64(st, 1);
+		ret->created_at = sqlite3_column_double(st, 1);
 		snprintf(ret->password_hash, sizeof(ret->password_hash), "%s",
 			 h ? (const char *)h : "");
 		err = 0;
@@ -300,7 +300,7 @@ int auth_user_add(struct auth *a, const char *name, const char *password, enum a
 		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, auth_role_name(role), -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 3, hash, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 4, (int64_t)floor(auth_now(a)));
+		sqlite3_bind_double(st, 4, auth_now_us(a));
 		err = auth_db_errno(sqlite3_step(st));
 		sqlite3_finalize(st);
 	}
@@ -430,7 +430,7 @@ int auth_ensure_admin(struct auth *a, const char *password)
 	    &st);
 	if (!err) {
 		sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, (int64_t)floor(auth_now(a)));
+		sqlite3_bind_double(st, 2, auth_now_us(a));
 		err = auth_db_errno(sqlite3_step(st));
 		sqlite3_finalize(st);
 	}

@@ -8,7 +8,8 @@
  * at first start; a secret file readable or writable by anyone else is
  * refused, never used. Verification pins the algorithm (the token's "alg"
  * must be HS256; "none" and every other value is refused), requires "exp"
- * in the future and "iat" no more than JWT_IAT_SKEW_S ahead, compares the
+ * in the future and "iat" no more than JWT_IAT_SKEW_S ahead, honours
+ * "nbf" (not before) when present, compares the
  * signature in constant time, and then asks auth.db: the subject must
  * still exist, with an account created no later than the token was issued
  * (a token of a deleted account does not carry over to a new account of
@@ -210,7 +211,10 @@ int auth_jwt_issue(struct auth *a, const char *user, enum auth_role role, double
 	char buf[AUTH_TOKEN_MAX + 1], jti[BASE64URL_LEN(JWT_JTI_BYTES) + 1];
 	unsigned char rnd[JWT_JTI_BYTES], mac[EVP_MAX_MD_SIZE];
 	unsigned maclen = 0;
-	int64_t iat = (int64_t)floor(now), exp = iat + (int64_t)llround(a->token_ttl_s);
+	/* iat to the microsecond (NumericDate allows fractions), compared
+	 * with the account's creation time of the same precision */
+	double iat = floor(now * 1e6) / 1e6;
+	int64_t exp = (int64_t)floor(now) + (int64_t)llround(a->token_ttl_s);
 	json_t *claims;
 	char *payload;
 	size_t n = 0;
@@ -219,8 +223,8 @@ int auth_jwt_issue(struct auth *a, const char *user, enum auth_role role, double
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
 		return -EIO;
 	base64url_encode(rnd, sizeof(rnd), jti, sizeof(jti));
-	claims = json_pack("{s:s, s:s, s:I, s:I, s:s}", "sub", user, "role", auth_role_name(role),
-			   "iat", (json_int_t)iat, "exp", (json_int_t)exp, "jti", jti);
+	claims = json_pack("{s:s, s:s, s:f, s:I, s:s}", "sub", user, "role", auth_role_name(role),
+			   "iat", iat, "exp", (json_int_t)exp, "jti", jti);
 	payload = claims ? json_dumps(claims, JSON_COMPACT) : NULL;
 	json_decref(claims);
 	if (!payload)
@@ -274,7 +278,7 @@ int auth_jwt_verify(struct auth *a, const char *tok, size_t n, struct auth_ident
 {
 	const char *dot1, *dot2, *end = tok + n;
 	unsigned char sig[AUTH_TOKEN_MAX], mac[EVP_MAX_MD_SIZE];
-	json_t *header = NULL, *claims = NULL, *typ, *sub, *exp, *iat;
+	json_t *header = NULL, *claims = NULL, *typ, *sub, *exp, *iat, *nbf;
 	struct auth_user_record user;
 	unsigned maclen = 0;
 	size_t siglen;
@@ -308,12 +312,16 @@ int auth_jwt_verify(struct auth *a, const char *tok, size_t n, struct auth_ident
 	sub = json_object_get(claims, "sub");
 	exp = json_object_get(claims, "exp");
 	iat = json_object_get(claims, "iat");
+	nbf = json_object_get(claims, "nbf");
+	if (nbf && !json_is_number(nbf))
+		goto out;
 	if (!json_is_string(sub) || strlen(json_string_value(sub)) != json_string_length(sub) ||
 	    !auth_user_name_valid(json_string_value(sub)) || !json_is_number(exp) ||
 	    !json_is_number(iat))
 		goto out;
 	now = auth_now(a);
-	if (!(json_number_value(exp) > now) || json_number_value(iat) > now + JWT_IAT_SKEW_S)
+	if (!(json_number_value(exp) > now) || json_number_value(iat) > now + JWT_IAT_SKEW_S ||
+	    (nbf && !(json_number_value(nbf) <= now)))
 		goto out;
 
 	auth_db_acquire(a);
@@ -326,7 +334,7 @@ int auth_jwt_verify(struct auth *a, const char *tok, size_t n, struct auth_ident
 	if (err)
 		goto out;
 	/* a token of an earlier account of the same name is not this one's */
-	if (user.role == AUTH_ROLE_NONE || json_number_value(iat) < (double)user.created_at) {
+	if (user.role == AUTH_ROLE_NONE || json_number_value(iat) < user.created_at) {
 		err = -EACCES;
 		goto out;
 	}

@@ -307,9 +307,12 @@ static int start_api(struct daemon *d)
 	o.metrics_auth = cfg->metrics_auth;
 	o.allow_remote_unauthenticated = cfg->allow_remote_unauthenticated;
 	o.max_connections = cfg->api_max_connections;
+	o.request_timeout_s = cfg->api_request_timeout_s;
 	o.max_body_bytes = cfg->api_max_body_bytes;
 	o.rate_limit = cfg->api_rate_limit;
 	o.custom_max_series = cfg->custom_max_series;
+	o.custom_series_ttl_s = cfg->custom_series_ttl_s;
+	o.custom_samples_rate = cfg->custom_samples_rate;
 	o.interval_s = cfg->interval_s;
 	o.version = KPULSE_VERSION;
 	/* "" is unset; api_start() checks the pair and reads the files. */

@@ -95,9 +95,12 @@ struct kpulse_config {
 	bool metrics_auth;			/* GET /metrics needs a viewer token */
 	bool allow_remote_unauthenticated;	/* bind non-loopback with /metrics open */
 	uint32_t api_max_connections;		/* concurrent HTTP connections */
+	uint32_t api_request_timeout_s;		/* to receive a whole request */
 	uint64_t api_max_body_bytes;		/* largest request body */
 	uint32_t api_rate_limit;		/* requests per second per client */
 	uint32_t custom_max_series;		/* series POST /api/v1/metrics may create */
+	uint32_t custom_series_ttl_s;		/* unpushed custom series are dropped */
+	uint32_t custom_samples_rate;		/* per token, a second */
 	/* HTTPS: both set or both "" (plain HTTP); api_start() checks the pair
 	 * and the files, since only then is the daemon about to serve them. */
 	char tls_cert[CONFIG_PATH_MAX]; /* PEM certificate (chain) */
