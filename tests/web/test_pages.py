@@ -93,8 +93,12 @@ def test_every_page_renders_with_kernel_data_and_no_console_error(browser, daemo
 def test_the_overview_shows_this_hosts_numbers(browser, daemon):
     browser.login(*USERS["viewer"])
     browser.wait_chart("cpu")
-    tiles = browser.wait(lambda: dict(zip(browser.texts(".tile .tile-label"),
-                                          browser.texts(".tile .tile-value"))) or None, "tiles")
+    # label and value of each tile read together, in one step: the tiles are
+    # redrawn every round, so two separate reads may see different tiles
+    tiles = browser.wait(lambda: dict(browser.js(
+        "return [...document.querySelectorAll('.tile')].map(t => ["
+        "(t.querySelector('.tile-label') || {}).textContent || '',"
+        "(t.querySelector('.tile-value') || {}).textContent || ''])")) or None, "tiles")
     live = daemon.request("GET", "/api/v1/live", token=daemon.tokens["viewer"]).json()
     ncpu = len({m["labels"]["cpu"] for m in live["metrics"]
                 if m["name"] == "kpulse_cpu_seconds_total"})
