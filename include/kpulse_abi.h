@@ -182,6 +182,11 @@ struct kp_event_proc {
 	__u32 ppid;
 	__s32 exit_code;   /* wait(2) status encoding: code << 8 | signal */
 	__u64 lifetime_ns; /* exit only */
+	/* Exit only: the process's page faults over its life, all threads,
+	 * as the kernel counts them per task (minor / major, including those
+	 * taken on its behalf by get_user_pages and prefaulting). */
+	__u64 min_flt;
+	__u64 maj_flt;
 };
 
 struct kp_event_oom {

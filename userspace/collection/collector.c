@@ -26,6 +26,7 @@
 #include "collection/events.h"
 #include "collection/procfs.h"
 #include "collection/procpass.h"
+#include "collection/proctab.h"
 
 /* -------------------------------------------------- per-process metrics */
 
@@ -86,6 +87,8 @@ struct collector {
 	size_t prev_nrows;
 	double other_total[PM_NR];
 
+	struct proctab proctab; /* names and exit totals from process events */
+
 	struct drop_reason_name *reasons;
 	size_t nreasons;
 	const struct registry *described; /* the registry that has our help texts */
@@ -115,6 +118,9 @@ static void on_event(void *ctx, const void *data, size_t size)
 
 	if (h->type < KP_EV_TYPE_MAX)
 		c->event_counts[h->type]++;
+	if ((h->type == KP_EV_EXEC || h->type == KP_EV_EXIT) &&
+	    size >= sizeof(struct kp_event_proc))
+		proctab_note_event(&c->proctab, data, h->type);
 	if (json_array_size(c->events) >= c->opts.max_events) {
 		c->events_discarded++;
 		return;
@@ -374,9 +380,9 @@ static int sample_mem(struct collector *c, struct registry *r)
 			hist_sum_into(&reclaim, &m->direct_reclaim_latency);
 		}
 		free(vals);
-		err |= set_counter1(r, "kpulse_mem_page_faults_total", "mode", "user",
+		err |= set_counter1(r, "kpulse_mem_exception_page_faults_total", "mode", "user",
 				    counters[KP_MEM_PGFAULT_USER]);
-		err |= set_counter1(r, "kpulse_mem_page_faults_total", "mode", "kernel",
+		err |= set_counter1(r, "kpulse_mem_exception_page_faults_total", "mode", "kernel",
 				    counters[KP_MEM_PGFAULT_KERNEL]);
 		err |= set_counter0(r, "kpulse_mem_direct_reclaim_total",
 				    counters[KP_MEM_DIRECT_RECLAIM]);
@@ -828,6 +834,27 @@ static int read_proc_rows(struct collector *c, struct proc_row **ret_rows, size_
 	return 0;
 }
 
+/*
+ * A process's page faults are the kernel's own per-task counts (minflt +
+ * majflt of /proc/PID/stat, which include faults taken on its behalf by
+ * get_user_pages and prefaulting that no BPF hook here sees), read for
+ * the processes that ran since the last round (one that did not run
+ * cannot have faulted); a process that is gone keeps the total its exit
+ * event carried, or what was seen last.
+ */
+static uint64_t process_faults(struct collector *c, const struct proc_row *row,
+			       const struct proc_row *prev)
+{
+	uint64_t f;
+
+	if ((!prev || row->v[PM_ONCPU] != prev->v[PM_ONCPU]) &&
+	    proctab_read_faults(row->tgid, &f) == 0)
+		return f;
+	if (proctab_exit_faults(&c->proctab, row->tgid, &f) == 0)
+		return f;
+	return prev ? prev->v[PM_FAULTS] : 0;
+}
+
 static int sample_processes(struct collector *c, struct registry *r)
 {
 	struct proc_row *rows = NULL, **order = NULL;
@@ -848,6 +875,7 @@ static int sample_processes(struct collector *c, struct registry *r)
 		 * seen earlier. */
 		if (seen && !rows[i].comm[0])
 			memcpy(rows[i].comm, c->prev_rows[j].comm, KP_COMM_LEN);
+		rows[i].v[PM_FAULTS] = process_faults(c, &rows[i], seen ? &c->prev_rows[j] : NULL);
 		for (int m = 0; m < PM_NR; m++) {
 			uint64_t before = seen ? c->prev_rows[j].v[m] : 0;
 
@@ -886,6 +914,10 @@ static int sample_processes(struct collector *c, struct registry *r)
 				memcpy(row->comm, comm, len);
 				row->comm[len] = 0;
 			}
+			/* Gone already: the name its exec or exit event gave. */
+			else if (!row->comm_read && proctab_comm(&c->proctab, row->tgid))
+				snprintf(row->comm, sizeof(row->comm), "%s",
+					 proctab_comm(&c->proctab, row->tgid));
 			row->comm_read = true;
 			snprintf(comm, sizeof(comm), "%s", row->comm[0] ? row->comm : "?");
 			if (proc_metrics[m].op)
@@ -983,7 +1015,8 @@ static const struct {
     {"kpulse_sched_processes_forked_total", "New processes (not threads)"},
     {"kpulse_sched_processes_exec_total", "Successful execs"},
     {"kpulse_sched_processes_exited_total", "Processes (thread groups) that exited"},
-    {"kpulse_mem_page_faults_total", "Page faults, as pgfault in /proc/vmstat"},
+    {"kpulse_mem_exception_page_faults_total",
+     "Page faults taken through the CPU exception (x86 exceptions:page_fault_*)"},
     {"kpulse_mem_process_page_faults_total", "Page faults of the busiest processes"},
     {"kpulse_mem_other_processes_page_faults_total", "Page faults of all other processes"},
     {"kpulse_mem_direct_reclaim_total", "Direct-reclaim stalls"},
