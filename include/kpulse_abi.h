@@ -117,8 +117,10 @@ struct kp_blk_dev_stat {
 	__u64 ios[KP_BLK_OP_NR];
 	__u64 bytes[KP_BLK_OP_NR];
 	__u64 errors;
-	struct kp_hist latency;	   /* issue -> complete */
-	struct kp_hist queue_time; /* insert (or start) -> issue */
+	/* Per op: queue_time + latency of a request is the time
+	 * /proc/diskstats adds for it (start_time_ns -> block_io_done). */
+	struct kp_hist latency[KP_BLK_OP_NR];	 /* issue -> done */
+	struct kp_hist queue_time[KP_BLK_OP_NR]; /* start (or insert) -> issue */
 };
 
 /* Per-CPU value of blk_cpu: the per-process byte cache (v[0] read bytes,
