@@ -59,7 +59,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
 .PHONY: all deps build run test test-unit test-kernel test-daemon test-api test-llm test-web \
-	bench eval sanitize valgrind vmlinux env-example fuzz-csv fuzz-llm \
+	bench eval sanitize valgrind vmlinux env-example fuzz-csv fuzz-llm fuzz-chunk bench-prometheus \
 	format format-check clean help
 
 all: build
@@ -81,6 +81,8 @@ help:
 	@echo "make format       clang-format the C sources"
 	@echo "make env-example  regenerate .env.example from the option table"
 	@echo "make fuzz-llm     libFuzzer on the LLM answer parsers (FUZZ_SECONDS=60)"
+	@echo "make fuzz-chunk   libFuzzer on the store's chunk codec (FUZZ_SECONDS=60)"
+	@echo "make bench-prometheus  bytes/sample: the store against a real Prometheus (PROM_COMPARE_S=600)"
 
 # Installs only what is missing; does nothing when everything is present.
 deps:
@@ -217,7 +219,7 @@ env-example: $(BUILD)/tests/gen_env_example
 	$(BUILD)/tests/gen_env_example > .env.example
 
 $(BUILD)/tests/gen_env_example $(BUILD)/tests/bench_store $(BUILD)/tests/bench_procpass \
-		$(BUILD)/tests/bench_models $(BUILD)/tests/bench_detector: \
+		$(BUILD)/tests/bench_models $(BUILD)/tests/bench_detector $(BUILD)/tests/bench_models_mem: \
 		$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIB_OBJS) $(LDLIBS) $(LDFLAGS)
@@ -229,9 +231,25 @@ $(EVAL_BINS): $(BUILD)/tests/%: tests/eval/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS) $(LDFLAGS)
 
+# The store bench also runs on the store before compressed chunks (main at
+# STORE_BASELINE_REV, from git), so that both figures come from one run;
+# without git history the bench runs alone.
+STORE_BASELINE_REV ?= 5a663ec
+STORE_BASELINE_DIR := $(BUILD)/bench-baseline
+$(STORE_BASELINE_DIR)/bench_store: tests/unit/bench_store.c
+	rm -rf $(STORE_BASELINE_DIR)/src && mkdir -p $(STORE_BASELINE_DIR)/src
+	git archive $(STORE_BASELINE_REV) | tar -x -C $(STORE_BASELINE_DIR)/src
+	$(MAKE) -C $(STORE_BASELINE_DIR)/src --no-print-directory build >/dev/null
+	$(CC) -I$(STORE_BASELINE_DIR)/src/userspace $(CFLAGS) -DBENCH_STORE_BASELINE -o $@ $< \
+		$$(ls $(STORE_BASELINE_DIR)/src/build/obj/userspace/*/*.o | grep -v /cli/) \
+		$(STORE_BASELINE_DIR)/src/build/obj/web_assets.o $(LDLIBS) $(LDFLAGS)
+
 bench: deps build $(BUILD)/tests/bench_store $(BUILD)/tests/bench_procpass \
-		$(BUILD)/tests/bench_models $(BUILD)/tests/bench_detector
+		$(BUILD)/tests/bench_models $(BUILD)/tests/bench_detector $(BUILD)/tests/bench_models_mem
+	-$(MAKE) --no-print-directory $(STORE_BASELINE_DIR)/bench_store
 	KPULSE_BIN=$(abspath $(BUILD)/kpulse) BENCH_STORE_BIN=$(abspath $(BUILD)/tests/bench_store) \
+		BENCH_STORE_BASELINE_BIN=$(abspath $(STORE_BASELINE_DIR)/bench_store) \
+		BENCH_MODELS_MEM_BIN=$(abspath $(BUILD)/tests/bench_models_mem) \
 		BENCH_PROCPASS_BIN=$(abspath $(BUILD)/tests/bench_procpass) \
 		BENCH_MODELS_BIN=$(abspath $(BUILD)/tests/bench_models) \
 		BENCH_DETECTOR_BIN=$(abspath $(BUILD)/tests/bench_detector) tests/bench/bench.sh
@@ -280,6 +298,28 @@ fuzz-llm: $(BUILD)/fuzz/fuzz_llm_answer
 	$(BUILD)/fuzz/fuzz_llm_answer -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 		-artifact_prefix=$(BUILD)/fuzz/ \
 		$(BUILD)/fuzz/llm tests/fuzz/corpus/llm
+
+# Bytes per sample on disk, kpulse's store against a real Prometheus
+# scraping the same daemon (PROM_COMPARE_S long, default 600 s); not part
+# of make bench, which it would lengthen by the window.
+bench-prometheus: build
+	KPULSE_BIN=$(abspath $(BUILD)/kpulse) tests/bench/prom_compare.sh
+
+# libFuzzer on store/store_chunk.c, the codec of the compressed raw chunks
+# read back from the database: any bytes decode or are refused, and what
+# is encoded decodes back bit for bit (clang, ASan + UBSan), FUZZ_SECONDS
+# from the seed corpus in tests/fuzz/corpus/chunk.
+FUZZ_CHUNK_SRCS := tests/fuzz/fuzz_chunk.c userspace/store/store_chunk.c
+$(BUILD)/fuzz/fuzz_chunk: $(FUZZ_CHUNK_SRCS) userspace/store/store_chunk.h
+	@mkdir -p $(dir $@)
+	$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -Iuserspace -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=all -o $@ $(FUZZ_CHUNK_SRCS)
+
+fuzz-chunk: $(BUILD)/fuzz/fuzz_chunk
+	@mkdir -p $(BUILD)/fuzz/chunk
+	$(BUILD)/fuzz/fuzz_chunk -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
+		-artifact_prefix=$(BUILD)/fuzz/ \
+		$(BUILD)/fuzz/chunk tests/fuzz/corpus/chunk
 
 vmlinux:
 	@mkdir -p $(dir $(VMLINUX_H))

@@ -105,7 +105,7 @@ def test_short_lived_processes_are_named_from_their_exec_events(kpulse_bin, tmp_
     exec and exit events carried), never as "?" nor as the parent's name."""
     burner = tmp_path / "kpt-burner"
     burner.symlink_to(PYTHON)  # comm is the name execve() was given
-    k = _start(kpulse_bin, extra=("--top-k", "500"))
+    k = _start(kpulse_bin, extra=("--top-k", "500", "--by-pid"))
     try:
         idx = k.index_of(k.next_snapshot())
         pids = []

@@ -4,6 +4,7 @@ import subprocess
 
 import pytest
 
+from conftest import _start
 from kptlib import PYTHON, compare, counter_delta, read_vmstat, report, series
 
 PF = "kpulse_mem_page_faults_total"
@@ -113,15 +114,25 @@ def _run_fault_load(kpulse, children, path, arg=None):
             "exception": counter_delta(s0, s1, EXC), "per_proc": per_proc}
 
 
+@pytest.fixture
+def kpulse_by_pid(kpulse_bin):
+    """kpulse dump with per-pid process series (--by-pid)."""
+    k = _start(kpulse_bin, extra=("--by-pid",))
+    try:
+        yield k
+    finally:
+        k.stop()
+
+
 @pytest.mark.parametrize("path", ["touch", "populate", "mlock", "madv_populate", "odirect", "major"])
-def test_page_faults_match_vmstat_and_the_process_own_count(kpulse, children, fio_file, path):
+def test_page_faults_match_vmstat_and_the_process_own_count(kpulse_by_pid, children, fio_file, path):
     """For each fault path (CPU exceptions; MAP_POPULATE, mlock, MADV_POPULATE_WRITE
     prefaulting; get_user_pages of an O_DIRECT read; file pages read from disk):
     kpulse_mem_page_faults_total rises as pgfault in /proc/vmstat and
     kpulse_mem_major_page_faults_total as pgmajfault, within 1%; the load's own
     row of kpulse_mem_process_page_faults_total equals its minflt + majflt
     (/proc/PID/stat) within 1%."""
-    r = _run_fault_load(kpulse, children, path,
+    r = _run_fault_load(kpulse_by_pid, children, path,
                         fio_file["path"] if path in ("odirect", "major") else None)
     report(f"INFO fault path {path}: pgfault +{r['want']}, kpulse +{r['got']:.0f}, "
            f"exception path +{r['exception']:.0f}, pgmajfault +{r['want_major']}, "

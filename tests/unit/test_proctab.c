@@ -34,10 +34,15 @@ TEST(exec_names_a_process_and_exit_keeps_the_name_and_fault_total)
 	CHECK_STR(proctab_comm(&t, 4321), "renamed");
 	CHECK_EQ_INT(proctab_exit_faults(&t, 4321, &f), 0);
 	CHECK_EQ_INT(f, 103);
-	/* a fork names the parent's image: ignored */
-	e = ev(KP_EV_FORK, 99, "parent");
+	/* a fork names the child after its parent until it execs; a pid
+	 * reused by a fork forgets the old process's exit */
+	e = ev(KP_EV_FORK, 4321, "parent");
 	proctab_note_event(&t, &e, KP_EV_FORK);
-	CHECK(proctab_comm(&t, 99) == NULL);
+	CHECK_STR(proctab_comm(&t, 4321), "parent");
+	CHECK_EQ_INT(proctab_exit_faults(&t, 4321, &f), -ENOENT);
+	e = ev(KP_EV_OOM_KILL, 4321, "other");
+	proctab_note_event(&t, &e, KP_EV_OOM_KILL);
+	CHECK_STR(proctab_comm(&t, 4321), "parent");
 }
 
 TEST(a_pid_sharing_a_slot_replaces_the_older_process)

@@ -3,8 +3,9 @@
  * alerts_internal.h - what the two files of alerts/ share, and nothing
  * outside userspace/alerts/ includes (but its tests):
  *
- *   alerts.c         the queue, the delivery thread, retries, the delivery
- *                    state per incident and target, status and metrics
+ *   alerts.c         the queue, the delivery thread, retries
+ *   alerts_state.c   names, options, the delivery state per incident and
+ *                    target as JSON, status and metrics
  *   alerts_format.c  the bodies each target takes (Slack, PagerDuty, the
  *                    generic webhook), their signature, and the words of a
  *                    target's answer; no I/O, no state
@@ -12,7 +13,12 @@
 #ifndef KPULSE_ALERTS_INTERNAL_H
 #define KPULSE_ALERTS_INTERNAL_H
 
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
+
+#include "util/http.h"
 
 #include "alerts/alerts.h"
 
@@ -57,5 +63,64 @@ void alerts_answer_words(const char *body, size_t len, char *why, size_t whylen)
 
 /* "2015-07-17T08:42:58.315Z" (UTC, milliseconds) into buf. */
 void alerts_iso8601(double ts, char buf[32]);
+
+/* ------------------------------------------------------------ the queue */
+
+struct job {
+	struct job *next;
+	struct alert_msg *msg;
+	enum alert_target target;
+	unsigned attempts;
+	double due; /* monotonic */
+	bool in_flight;
+};
+
+struct incident {
+	int64_t id;
+	bool opened[ALERT_TARGET_COUNT]; /* alerted there, so a resolve goes there */
+	bool has_last;
+	enum alert_kind last_kind;
+	enum alert_severity last_severity;
+	unsigned pending; /* jobs in the list */
+	uint64_t touched; /* notify sequence: the least recent goes first */
+	struct alert_delivery d[ALERT_TARGET_COUNT];
+};
+
+struct target_stats {
+	uint64_t delivered, failed, attempts;
+};
+
+struct alerts {
+	char *url[ALERT_TARGET_COUNT]; /* NULL: target off */
+	char *pagerduty_key;
+	char *webhook_secret;
+	char origin[ALERT_TARGET_COUNT][HTTP_ORIGIN_MAX];
+	char host[256];
+	enum alert_severity min_severity[ALERT_TARGET_COUNT];
+	double timeout_s, backoff_s, backoff_max_s, drain_s;
+	unsigned retries;
+	size_t max_queued, max_incidents;
+	const char *secrets[5];
+	size_t nsecrets;
+
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	atomic_bool cancel; /* ends the request in flight: the drain is over */
+	/* --- under lock --- */
+	bool stop, exited;
+	double drain_until;
+	struct job *head;
+	size_t queued_events; /* messages with jobs in the list */
+	bool busy;	      /* a job is in flight */
+	struct incident *inc;
+	size_t ninc;
+	uint64_t seq;
+	struct target_stats stats[ALERT_TARGET_COUNT];
+	uint64_t accepted, dropped, deduplicated;
+};
+
+/* The incident's entry if it has one; under lock. */
+struct incident *alerts_find_incident(struct alerts *a, int64_t id);
 
 #endif /* KPULSE_ALERTS_INTERNAL_H */

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * proctab.c - names and exit totals of recent processes, from the exec and
- * exit events (see proctab.h). A fork event names the parent's image, so
- * only exec (the new image's name) and exit (the name at the end) count.
+ * exit events (see proctab.h). A fork starts a process under its
+ * parent's name (a reused pid forgets the old one), an exec renames it,
+ * an exit gives the name at the end.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -22,10 +23,10 @@ void proctab_note_event(struct proctab *t, const struct kp_event_proc *e, uint32
 	struct proctab_entry *s;
 	size_t len;
 
-	if ((type != KP_EV_EXEC && type != KP_EV_EXIT) || !e->hdr.pid)
+	if ((type != KP_EV_FORK && type != KP_EV_EXEC && type != KP_EV_EXIT) || !e->hdr.pid)
 		return;
 	s = slot_of(t, e->hdr.pid);
-	if (s->tgid != e->hdr.pid || type == KP_EV_EXEC) {
+	if (s->tgid != e->hdr.pid || type != KP_EV_EXIT) {
 		/* A new process in this slot (or the pid's new image). */
 		memset(s, 0, sizeof(*s));
 		s->tgid = e->hdr.pid;

@@ -27,7 +27,8 @@ struct proctab {
 	struct proctab_entry slots[PROCTAB_SLOTS];
 };
 
-/* An exec or exit event (others are ignored). comm need not end in NUL. */
+/* A fork, exec or exit event (others are ignored). comm need not end in
+ * NUL. */
 void proctab_note_event(struct proctab *t, const struct kp_event_proc *e, uint32_t type);
 
 /* The last name the events gave tgid, or NULL. */
