@@ -310,6 +310,11 @@ static void compute_deltas(struct procs *p, struct proc_row *rows, size_t n)
 			uint64_t before = seen && !reused ? p->prev_rows[j].v[m] : 0;
 
 			rows[i].delta[m] = rows[i].v[m] - before;
+			/* The kernel's count runs from the process's start: one
+			 * that started before kpulse (no fork or exec seen) counts
+			 * from when it is first seen, as the BPF figures do. */
+			if (m == PM_FAULTS && !seen && !proctab_comm(&p->proctab, rows[i].tgid))
+				rows[i].delta[m] = 0;
 			active |= rows[i].delta[m] != 0;
 		}
 		/* An entry made by a cache eviction has no comm: keep the one
