@@ -243,6 +243,8 @@ static __always_inline int handle_fork(__u64 *ctx, const bool btf)
 	e->ppid = BPF_CORE_READ(parent, tgid);
 	e->exit_code = 0;
 	e->lifetime_ns = 0;
+	e->min_flt = 0;
+	e->maj_flt = 0;
 	e->cgroup_id = task_cgroup_id(child, false);
 	event_submit(e);
 	return 0;
@@ -266,6 +268,8 @@ static __always_inline int handle_exec(__u64 *ctx, const bool btf)
 	e->ppid = BPF_CORE_READ(p, real_parent, tgid);
 	e->exit_code = 0;
 	e->lifetime_ns = 0;
+	e->min_flt = 0;
+	e->maj_flt = 0;
 	e->cgroup_id = task_cgroup_id(p, false);
 	event_submit(e);
 	return 0;
@@ -303,6 +307,15 @@ static __always_inline int handle_exit(__u64 *ctx, const bool btf)
 		code = BPF_CORE_READ(p, exit_code);
 	e->exit_code = code;
 	e->lifetime_ns = e->hdr.ts_ns - BPF_CORE_READ(p, group_leader, start_time);
+	/* Threads already reaped are in signal's sums; this one and a
+	 * leader that exited earlier (a zombie until the group is empty)
+	 * still hold their own. */
+	e->min_flt = BPF_CORE_READ(p, signal, min_flt) + BPF_CORE_READ(p, min_flt);
+	e->maj_flt = BPF_CORE_READ(p, signal, maj_flt) + BPF_CORE_READ(p, maj_flt);
+	if (BPF_CORE_READ(p, group_leader) != p) {
+		e->min_flt += BPF_CORE_READ(p, group_leader, min_flt);
+		e->maj_flt += BPF_CORE_READ(p, group_leader, maj_flt);
+	}
 	e->cgroup_id = task_cgroup_id(p, false);
 	event_submit(e);
 	return 0;

@@ -146,8 +146,10 @@ struct kp_blk_dev_stat {
 	__u64 ios[KP_BLK_OP_NR];
 	__u64 bytes[KP_BLK_OP_NR];
 	__u64 errors;
-	struct kp_hist latency;	   /* issue -> complete */
-	struct kp_hist queue_time; /* insert (or start) -> issue */
+	/* Per op: queue_time + latency of a request is the time
+	 * /proc/diskstats adds for it (start_time_ns -> block_io_done). */
+	struct kp_hist latency[KP_BLK_OP_NR];	 /* issue -> done */
+	struct kp_hist queue_time[KP_BLK_OP_NR]; /* start (or insert) -> issue */
 };
 
 /* Per-CPU value of blk_cpu: the per-process byte cache (v[0] read bytes,
@@ -211,7 +213,12 @@ struct kp_event_proc {
 	__u32 ppid;
 	__s32 exit_code;   /* wait(2) status encoding: code << 8 | signal */
 	__u64 lifetime_ns; /* exit only */
-	__u64 cgroup_id;   /* of the naming hierarchy (see kp_cgroup_stat); 0 unknown */
+	/* Exit only: the process's page faults over its life, all threads,
+	 * as the kernel counts them per task (minor / major, including those
+	 * taken on its behalf by get_user_pages and prefaulting). */
+	__u64 min_flt;
+	__u64 maj_flt;
+	__u64 cgroup_id; /* of the naming hierarchy (see kp_cgroup_stat); 0 unknown */
 };
 
 struct kp_event_oom {

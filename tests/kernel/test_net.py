@@ -7,8 +7,8 @@ kpt-b server) joined by the veth pair kpt-veth-a / kpt-veth-b (10.254.77.0/30).
 import json
 import subprocess
 
-from kptlib import (compare, assert_all, counter_delta, label_values, netns_cat, parse_net_dev,
-                    parse_snmp, report, run, wait_tcp_listen)
+from kptlib import (PYTHON, compare, assert_all, counter_delta, label_values, netns_cat, parse_net_dev,
+                    parse_snmp, report, run, series, wait_tcp_listen)
 
 PORT = 5201
 
@@ -85,3 +85,73 @@ def test_tcp_retransmitted_segments_match_retranssegs_with_5pct_loss(kpulse, los
     assert per_ns[pair["ns_a"]] > 500, f"too few retransmissions to compare: {per_ns}"
     ok, line = compare("TCP retransmitted segments vs RetransSegs (kpt-a + kpt-b + root ns)", got, want, 0.05)
     assert ok, f"{line}; RetransSegs per namespace {per_ns}; sum(segs) of tcp_retransmit events {ev_segs}"
+
+
+DROPS = "kpulse_net_packet_drops_total"
+FREES = "kpulse_net_skb_frees_total"
+
+# A local HTTP daemon on 127.0.0.1: prints its port, serves until killed.
+HTTP_SERVER = r"""
+import http.server, socketserver, sys
+class Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *a):
+        pass
+with socketserver.ThreadingTCPServer(("127.0.0.1", 0), Quiet) as s:
+    print(s.server_address[1], flush=True)
+    s.serve_forever()
+"""
+
+
+def test_http_requests_over_loopback_free_packets_but_drop_none(kpulse, children, tmp_path):
+    """80 curl requests to a local HTTP daemon free packets as sockets close (QUEUE_PURGE,
+    NOT_SPECIFIED: kpulse_net_skb_frees_total of class teardown / unspecified) but lose
+    none: kpulse_net_packet_drops_total does not rise with them (a few drops elsewhere on
+    the machine at the same time are allowed for, far below the frees)."""
+    (tmp_path / "index.html").write_text("hello\n")
+    srv = subprocess.Popen([PYTHON, "-c", HTTP_SERVER], cwd=tmp_path, stdout=subprocess.PIPE, text=True)
+    children.append(srv)
+    port = int(srv.stdout.readline().strip())
+    s0 = kpulse.next_snapshot()
+    for _ in range(80):
+        r = run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", f"http://127.0.0.1:{port}/"],
+                timeout=30)
+        assert r.stdout == "200", f"curl: {r.stdout!r}"
+    kpulse.next_snapshot()
+    s1 = kpulse.next_snapshot()
+    by_class = {c: counter_delta(s0, s1, FREES, **{"class": c}) for c in ("drop", "teardown", "unspecified")}
+    reasons = {(m["labels"]["reason"], m["labels"]["class"]): 0 for m in series(s1, FREES)}
+    for reason, cls in reasons:
+        reasons[(reason, cls)] = counter_delta(s0, s1, FREES, reason=reason)
+    drops = counter_delta(s0, s1, DROPS)
+    report(f"INFO 80 HTTP requests over loopback: frees by class {by_class}, drops +{drops:.0f}; "
+           f"by reason {({k: v for k, v in reasons.items() if v})}")
+    quiet = by_class["teardown"] + by_class["unspecified"]
+    assert quiet >= 80, f"the requests freed only {quiet} packets as teardown / unspecified: {by_class}"
+    assert drops == by_class["drop"], f"drops +{drops} but frees of class drop +{by_class['drop']}"
+    assert drops <= max(3, 0.05 * quiet), f"drops rose by {drops} during 80 HTTP requests: {reasons}"
+
+
+def test_nftables_drop_in_a_netns_counts_as_a_drop(kpulse, netns_pair):
+    """500 UDP datagrams that an nftables rule drops in the receiving namespace raise
+    kpulse_net_packet_drops_total{reason=NETFILTER_DROP} by at least 500."""
+    ns_b, ns_a = netns_pair["ns_b"], netns_pair["ns_a"]
+    rules = ("table inet kpt {\n"
+             "  chain in {\n"
+             "    type filter hook input priority 0; policy accept;\n"
+             "    udp dport 9999 drop\n"
+             "  }\n"
+             "}\n")
+    run(["ip", "netns", "exec", ns_b, "nft", "-f", "-"], input=rules)
+    sender = ("import socket\n"
+              "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+              f"for i in range(500): s.sendto(b'x' * 64, ('{netns_pair['addr_b']}', 9999))\n")
+    s0 = kpulse.next_snapshot()
+    run(["ip", "netns", "exec", ns_a, PYTHON, "-c", sender], timeout=60)
+    kpulse.next_snapshot()
+    s1 = kpulse.next_snapshot()
+    got = counter_delta(s0, s1, DROPS, reason="NETFILTER_DROP")
+    frees = counter_delta(s0, s1, FREES, reason="NETFILTER_DROP", **{"class": "drop"})
+    report(f"INFO 500 datagrams dropped by nftables: drops{{reason=NETFILTER_DROP}} +{got:.0f}, "
+           f"frees +{frees:.0f}")
+    assert got >= 500, f"drops{{reason=NETFILTER_DROP}} rose by {got}, expected >= 500"
+    assert frees == got, f"frees {frees} != drops {got} for NETFILTER_DROP"

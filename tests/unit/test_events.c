@@ -19,6 +19,8 @@ TEST(exit_event_decodes_code_signal_and_lifetime)
 	e.ppid = 1;
 	e.exit_code = 42 << 8;
 	e.lifetime_ns = 1500000000ULL;
+	e.min_flt = 300;
+	e.maj_flt = 2;
 	o = event_to_json(&e, sizeof(e), 100.0);
 	CHECK(o);
 	CHECK_STR(json_string_value(json_object_get(o, "type")), "exit");
@@ -28,6 +30,8 @@ TEST(exit_event_decodes_code_signal_and_lifetime)
 	CHECK_EQ_INT(json_integer_value(json_object_get(o, "exit_code")), 42);
 	CHECK_EQ_INT(json_integer_value(json_object_get(o, "signal")), 0);
 	CHECK_NEAR(json_real_value(json_object_get(o, "lifetime_s")), 1.5, 1e-9);
+	CHECK_EQ_INT(json_integer_value(json_object_get(o, "minor_faults")), 300);
+	CHECK_EQ_INT(json_integer_value(json_object_get(o, "major_faults")), 2);
 	CHECK_NEAR(json_real_value(json_object_get(o, "timestamp")), 102.0, 1e-9);
 	json_decref(o);
 }

@@ -87,8 +87,9 @@ TEST(vmstat_reads_swap_traffic_and_major_faults)
 	CHECK_EQ_INT(memstat_parse_vmstat("pgfault 10\npgmajfault 3\npswpin 1\npswpout 2\n", &m),
 		     0);
 	CHECK_EQ_INT(m.v[MEMSTAT_PGMAJFAULT], 3);
+	CHECK_EQ_INT(m.v[MEMSTAT_PGFAULT], 10);
 	CHECK_EQ_INT(m.v[MEMSTAT_PSWPOUT], 2);
-	CHECK_EQ_INT(memstat_parse_vmstat("pgfault 10\nnr_free_pages 3\n", &m), -EINVAL);
+	CHECK_EQ_INT(memstat_parse_vmstat("pgalloc_dma 10\nnr_free_pages 3\n", &m), -EINVAL);
 	CHECK_EQ_INT(memstat_parse_vmstat("pgmajfault -1\npswpin 4\n", &m), 0);
 	CHECK(!m.has[MEMSTAT_PGMAJFAULT]);
 	CHECK_EQ_INT(m.malformed, 1);
@@ -118,8 +119,9 @@ TEST(sample_sets_gauges_in_bytes_and_swap_in_pages_times_page_size)
 	CHECK_NEAR(gauge(r, "kpulse_mem_anon_bytes"), m.v[MEMSTAT_ANON_PAGES], 0);
 	CHECK_NEAR(gauge(r, "kpulse_mem_swap_in_bytes_total"), m.v[MEMSTAT_PSWPIN] * page, 0);
 	CHECK_NEAR(gauge(r, "kpulse_mem_major_page_faults_total"), m.v[MEMSTAT_PGMAJFAULT], 0);
-	/* 15 meminfo gauges, 3 vmstat counters, 2 error counters */
-	CHECK_EQ_INT(registry_size(r), 15 + 3 + 2);
+	CHECK_NEAR(gauge(r, "kpulse_mem_page_faults_total"), m.v[MEMSTAT_PGFAULT], 0);
+	/* 15 meminfo gauges, 4 vmstat counters, 2 error counters */
+	CHECK_EQ_INT(registry_size(r), 15 + 4 + 2);
 	memstat_free(ms);
 	registry_free(r);
 }

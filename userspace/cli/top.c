@@ -325,24 +325,25 @@ static void draw(const struct view *v, const struct probes *probes, FILE *out, b
 	fprintf(out, "EVT  dropped events %.0f\n\n", dropped);
 
 	/* Block devices */
-	fprintf(out, "%-12s %10s %10s %10s %10s\n", "DEVICE", "IOPS", "READ/s", "WRITE/s",
-		"LAT p99");
+	fprintf(out, "%-12s %-8s %10s %10s %10s\n", "DEVICE", "OP", "IOPS", "BYTES/s", "LAT p99");
 	for (size_t i = 0; i < registry_size(r); i++) {
 		const struct metric_series *s = registry_at(r, i);
-		const char *dev;
+		const char *dev, *op;
 		double iops;
 
+		/* One latency histogram per device and op. */
 		if (strcmp(s->name, "kpulse_block_io_latency_seconds"))
 			continue;
 		dev = metric_series_label(s, "device");
+		op = metric_series_label(s, "op");
 		iops = v->dt > 0 ? interval_count(v, s) / v->dt : 0;
+		if (op && strcmp(op, "read") && strcmp(op, "write") && iops == 0)
+			continue;
 		fprintf(
-		    out, "%-12s %10.0f %10s %10s %10s\n", dev, iops,
-		    fmt_bytes(rate_sum2(v, "kpulse_block_bytes_total", "device", dev, "op", "read"),
+		    out, "%-12s %-8s %10.0f %10s %10s\n", dev, op ? op : "", iops,
+		    fmt_bytes(op ? rate_sum2(v, "kpulse_block_bytes_total", "device", dev, "op", op)
+				 : rate_sum(v, "kpulse_block_bytes_total", "device", dev),
 			      a, sizeof(a)),
-		    fmt_bytes(
-			rate_sum2(v, "kpulse_block_bytes_total", "device", dev, "op", "write"), c,
-			sizeof(c)),
 		    fmt_seconds(interval_quantile(v, s, 0.99), b, sizeof(b)));
 	}
 

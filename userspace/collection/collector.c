@@ -23,6 +23,7 @@
 
 #include "kpulse_abi.h"
 #include "collection/collector.h"
+#include "collection/dropclass.h"
 #include "collection/cgroups.h"
 #include "collection/events.h"
 #include "collection/procfs.h"
@@ -104,6 +105,8 @@ static void on_event(void *ctx, const void *data, size_t size)
 
 	if (h->type < KP_EV_TYPE_MAX)
 		c->event_counts[h->type]++;
+	if (c->procs)
+		procs_note_event(c->procs, data, size);
 	if (json_array_size(c->events) >= c->opts.max_events) {
 		c->events_discarded++;
 		return;
@@ -379,9 +382,9 @@ static int sample_mem(struct collector *c, struct registry *r)
 			hist_sum_into(&reclaim, &m->direct_reclaim_latency);
 		}
 		free(vals);
-		err |= set_counter1(r, "kpulse_mem_page_faults_total", "mode", "user",
+		err |= set_counter1(r, "kpulse_mem_exception_page_faults_total", "mode", "user",
 				    counters[KP_MEM_PGFAULT_USER]);
-		err |= set_counter1(r, "kpulse_mem_page_faults_total", "mode", "kernel",
+		err |= set_counter1(r, "kpulse_mem_exception_page_faults_total", "mode", "kernel",
 				    counters[KP_MEM_PGFAULT_KERNEL]);
 		err |= set_counter0(r, "kpulse_mem_direct_reclaim_total",
 				    counters[KP_MEM_DIRECT_RECLAIM]);
@@ -430,10 +433,11 @@ static int emit_block_device(struct registry *r, const char *dev,
 		err |= registry_set_counter(r, "kpulse_block_ios_completed_total", l, 2,
 					    total->ios[i]);
 		err |= registry_set_counter(r, "kpulse_block_bytes_total", l, 2, total->bytes[i]);
+		err |= set_hist_ns(r, "kpulse_block_io_latency_seconds", l, 2, &total->latency[i]);
+		err |=
+		    set_hist_ns(r, "kpulse_block_queue_time_seconds", l, 2, &total->queue_time[i]);
 	}
 	err |= registry_set_counter(r, "kpulse_block_io_errors_total", d, 1, total->errors);
-	err |= set_hist_ns(r, "kpulse_block_io_latency_seconds", d, 1, &total->latency);
-	err |= set_hist_ns(r, "kpulse_block_queue_time_seconds", d, 1, &total->queue_time);
 	return err;
 }
 
@@ -487,8 +491,10 @@ static int sample_block(struct collector *c, struct registry *r)
 				total.bytes[i] += s->bytes[i];
 			}
 			total.errors += s->errors;
-			hist_sum_into(&total.latency, &s->latency);
-			hist_sum_into(&total.queue_time, &s->queue_time);
+			for (int i = 0; i < KP_BLK_OP_NR; i++) {
+				hist_sum_into(&total.latency[i], &s->latency[i]);
+				hist_sum_into(&total.queue_time[i], &s->queue_time[i]);
+			}
 		}
 		free(vals);
 
@@ -659,6 +665,8 @@ static int sample_net(struct collector *c, struct registry *r)
 	guard = 0;
 	while (fd >= 0 && bpf_map_get_next_key(fd, rprev, &rnext) == 0 && guard++ < 4096) {
 		uint64_t *vals, sum = 0;
+		struct metric_label l[2];
+		const char *class;
 		char name[48];
 
 		rkey = rnext;
@@ -670,7 +678,14 @@ static int sample_net(struct collector *c, struct registry *r)
 			sum += vals[cpu];
 		free(vals);
 		drop_reason_name(c, rkey, name, sizeof(name));
-		err |= set_counter1(r, "kpulse_net_packet_drops_total", "reason", name, sum);
+		class = drop_reason_class(name);
+		l[0] = (struct metric_label){"class", class};
+		l[1] = (struct metric_label){"reason", name};
+		err |= registry_set_counter(r, "kpulse_net_skb_frees_total", l, 2, sum);
+		/* Only lost packets are drops (dropclass.h). */
+		if (!strcmp(class, "drop"))
+			err |=
+			    set_counter1(r, "kpulse_net_packet_drops_total", "reason", name, sum);
 	}
 	return err ? -ENOMEM : 0;
 }
@@ -777,7 +792,8 @@ static const struct {
     {"kpulse_sched_processes_forked_total", "New processes (not threads)"},
     {"kpulse_sched_processes_exec_total", "Successful execs"},
     {"kpulse_sched_processes_exited_total", "Processes (thread groups) that exited"},
-    {"kpulse_mem_page_faults_total", "Page faults, as pgfault in /proc/vmstat"},
+    {"kpulse_mem_exception_page_faults_total",
+     "Page faults taken through the CPU exception (x86 exceptions:page_fault_*)"},
     {"kpulse_mem_process_page_faults_total", "Page faults of the busiest processes"},
     {"kpulse_mem_other_processes_page_faults_total", "Page faults of all other processes"},
     {"kpulse_mem_direct_reclaim_total", "Direct-reclaim stalls"},
@@ -787,8 +803,9 @@ static const struct {
     {"kpulse_block_ios_completed_total", "Completed block I/Os, as in /proc/diskstats"},
     {"kpulse_block_bytes_total", "Bytes completed by block I/O"},
     {"kpulse_block_io_errors_total", "Block I/Os completed with an error"},
-    {"kpulse_block_io_latency_seconds", "Block I/O latency, issue to complete"},
-    {"kpulse_block_queue_time_seconds", "Block I/O queue time, start to issue"},
+    {"kpulse_block_io_latency_seconds",
+     "Block I/O latency, issue to done (where /proc/diskstats ends its time)"},
+    {"kpulse_block_queue_time_seconds", "Block I/O queue time, start (rq->start_time_ns) to issue"},
     {"kpulse_block_slow_ios_total", "Block I/Os slower than the slow-I/O threshold"},
     {"kpulse_block_process_io_bytes_total", "Block I/O bytes of the busiest processes"},
     {"kpulse_cgroup_cpu_seconds_total", "On-CPU time of the busiest cgroups"},
@@ -810,7 +827,11 @@ static const struct {
     {"kpulse_net_tcp_resets_received_total", "TCP resets received"},
     {"kpulse_net_tcp_connections_opened_total", "Active TCP opens that reached ESTABLISHED"},
     {"kpulse_net_tcp_connections_closed_total", "Tracked TCP connections that closed"},
-    {"kpulse_net_packet_drops_total", "Packets freed with a drop reason (skb:kfree_skb)"},
+    {"kpulse_net_packet_drops_total",
+     "Packets lost: skb:kfree_skb with a drop reason of class drop (not teardown)"},
+    {"kpulse_net_skb_frees_total",
+     "Packets freed with a drop reason (skb:kfree_skb), by reason and class "
+     "(drop / teardown / unspecified)"},
     {"kpulse_events_total", "Events received from the BPF ring buffers"},
     {"kpulse_events_dropped_total",
      "Events lost: failed ring-buffer reservations, or not buffered"},

@@ -115,7 +115,9 @@ json_t *event_to_json(const void *data, size_t size, double mono_offset_s)
 			    json_object_set_new(o, "exit_code",
 						json_integer((e->exit_code >> 8) & 0xff)) |
 			    json_object_set_new(o, "signal", json_integer(e->exit_code & 0x7f)) |
-			    json_object_set_new(o, "lifetime_s", json_real(e->lifetime_ns / 1e9));
+			    json_object_set_new(o, "lifetime_s", json_real(e->lifetime_ns / 1e9)) |
+			    json_object_set_new(o, "minor_faults", json_integer(e->min_flt)) |
+			    json_object_set_new(o, "major_faults", json_integer(e->maj_flt));
 		}
 		break;
 	}

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * memstat.c - the /proc/meminfo gauges and the /proc/vmstat counters of
- * swap traffic and major faults, one table row per key.
+ * swap traffic and page faults, one table row per key.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -57,6 +57,11 @@ static const struct {
     [MEMSTAT_PGMAJFAULT] = {KEY("pgmajfault"), "kpulse_mem_major_page_faults_total", true,
 			    "Major page faults (the page was read from disk), pgmajfault in "
 			    "/proc/vmstat"},
+    /* Counted in mm_account_fault() for every fault handle_mm_fault()
+     * completes, also those taken on a task's behalf (prefaulting,
+     * get_user_pages): the exact total, which BPF cannot see whole. */
+    [MEMSTAT_PGFAULT] = {KEY("pgfault"), "kpulse_mem_page_faults_total", true,
+			 "Page faults, pgfault in /proc/vmstat"},
 };
 
 /* Finds the key of line [line, end) among keys[first..last). Most lines

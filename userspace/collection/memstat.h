@@ -36,6 +36,7 @@ enum memstat_key {
 	MEMSTAT_PSWPIN = MEMSTAT_MEMINFO_NR,
 	MEMSTAT_PSWPOUT,
 	MEMSTAT_PGMAJFAULT,
+	MEMSTAT_PGFAULT,
 	MEMSTAT_KEY_NR,
 };
 
@@ -63,7 +64,7 @@ int memstat_new(const char *proc_root, struct memstat **ret);
 struct memstat *memstat_free(struct memstat *ms);
 
 /* One round: the kpulse_mem_* gauges of /proc/meminfo, swap traffic in
- * bytes and major faults from /proc/vmstat, and the files'
+ * bytes and page faults (all, major) from /proc/vmstat, and the files'
  * kpulse_procfs_errors_total. Returns 0 or the registry's error. */
 int memstat_sample(struct memstat *ms, struct registry *r);
 void memstat_describe(struct registry *r);

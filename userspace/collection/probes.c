@@ -58,6 +58,7 @@ static const struct hook_def hook_defs[] = {
     {PROBE_BLOCK, "block", "block_rq_insert"},
     {PROBE_BLOCK, "block", "block_rq_issue"},
     {PROBE_BLOCK, "block", "block_rq_complete"},
+    {PROBE_BLOCK, "block", "block_io_done"},
     {PROBE_NET, "net", "net_dev_xmit"},
     {PROBE_NET, "net", "netif_receive_skb"},
     {PROBE_NET, "tcp", "tcp_retransmit_skb"},
@@ -299,8 +300,12 @@ static int open_configured(struct probes *p, enum probe_subsystem s, bool allow_
 		((struct kpulse_sched *)skel)->rodata->use_sched_info = p->use_sched_info;
 		((struct kpulse_sched *)skel)->rodata->cgroup_hier = p->opts.cgroup_hier;
 	}
-	if (s == PROBE_BLOCK)
+	if (s == PROBE_BLOCK) {
+		const struct hook *done = hook_by_name(p, "block_io_done");
+
 		((struct kpulse_block *)skel)->rodata->slow_io_ns = p->opts.slow_io_ns;
+		((struct kpulse_block *)skel)->rodata->use_io_done = done && done->exists;
+	}
 	if (s == PROBE_NET)
 		((struct kpulse_net *)skel)->rodata->retransmit_has_err = p->retransmit_has_err;
 

@@ -24,6 +24,7 @@
 #include "collection/cgroups.h"
 #include "collection/procfs.h"
 #include "collection/procs.h"
+#include "collection/proctab.h"
 
 enum proc_metric {
 	PM_ONCPU,
@@ -98,6 +99,8 @@ struct procs {
 	int32_t *slots; /* index into groups, -1 empty */
 
 	json_t *busiest; /* the last round's busiest pids */
+
+	struct proctab proctab; /* names and exit fault totals from process events */
 };
 
 /* ------------------------------------------------------------ reading */
@@ -268,22 +271,50 @@ static uint16_t cg_intern(struct procs *p, const char *path);
 /* Deltas against the previous round (both sorted by tgid), carrying over
  * what was learnt about each process. A value that went down is a new
  * process reusing the pid. */
+/*
+ * A process's page faults are the kernel's own per-task counts (minflt +
+ * majflt of /proc/PID/stat, which include faults taken on its behalf by
+ * get_user_pages and prefaulting that no BPF hook here sees), read for
+ * the processes that ran since the last round (one that did not run
+ * cannot have faulted); a process that is gone keeps the total its exit
+ * event carried, or what was seen last.
+ */
+static uint64_t process_faults(const struct procs *p, const struct proc_row *row,
+			       const struct proc_row *prev)
+{
+	uint64_t f;
+
+	if ((!prev || row->v[PM_ONCPU] != prev->v[PM_ONCPU]) &&
+	    proctab_read_faults(row->tgid, &f) == 0)
+		return f;
+	if (proctab_exit_faults(&p->proctab, row->tgid, &f) == 0)
+		return f;
+	return prev ? prev->v[PM_FAULTS] : 0;
+}
+
 static void compute_deltas(struct procs *p, struct proc_row *rows, size_t n)
 {
 	size_t j = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		bool seen, reused = false, active = false;
+		const char *name;
 
 		while (j < p->prev_nrows && p->prev_rows[j].tgid < rows[i].tgid)
 			j++;
 		seen = j < p->prev_nrows && p->prev_rows[j].tgid == rows[i].tgid;
+		rows[i].v[PM_FAULTS] = process_faults(p, &rows[i], seen ? &p->prev_rows[j] : NULL);
 		for (int m = 0; seen && m < PM_NR; m++)
 			reused |= rows[i].v[m] < p->prev_rows[j].v[m];
 		for (int m = 0; m < PM_NR; m++) {
 			uint64_t before = seen && !reused ? p->prev_rows[j].v[m] : 0;
 
 			rows[i].delta[m] = rows[i].v[m] - before;
+			/* The kernel's count runs from the process's start: one
+			 * that started before kpulse (no fork or exec seen) counts
+			 * from when it is first seen, as the BPF figures do. */
+			if (m == PM_FAULTS && !seen && !proctab_comm(&p->proctab, rows[i].tgid))
+				rows[i].delta[m] = 0;
 			active |= rows[i].delta[m] != 0;
 		}
 		/* An entry made by a cache eviction has no comm: keep the one
@@ -297,6 +328,12 @@ static void compute_deltas(struct procs *p, struct proc_row *rows, size_t n)
 		}
 		if (!active)
 			continue;
+		/* The name the process's last fork / exec / exit event gave:
+		 * newer than the one its first BPF entry recorded (maybe
+		 * before its exec), and there when /proc no longer is. */
+		name = proctab_comm(&p->proctab, rows[i].tgid);
+		if (name)
+			snprintf(rows[i].comm, sizeof(rows[i].comm), "%s", name);
 		/* Name and cgroup of an active process, once per process. */
 		if (!rows[i].comm[0] && !rows[i].comm_read) {
 			char comm[KP_COMM_LEN + 1];
@@ -674,4 +711,12 @@ void procs_set_top_k(struct procs *p, unsigned top_k)
 void procs_set_per_pid(struct procs *p, bool per_pid)
 {
 	p->per_pid = per_pid;
+}
+
+void procs_note_event(struct procs *p, const void *data, size_t size)
+{
+	const struct kp_event_hdr *h = data;
+
+	if (size >= sizeof(struct kp_event_proc))
+		proctab_note_event(&p->proctab, data, h->type);
 }

@@ -46,6 +46,11 @@ int procs_sample(struct procs *p, struct registry *r);
  * the first round or on ENOMEM. */
 json_t *procs_take_json(struct procs *p);
 
+/* A ring-buffer record: fork, exec and exit events name processes (the
+ * rows of those already gone keep that name) and exit events carry their
+ * final page-fault count; other records are ignored. */
+void procs_note_event(struct procs *p, const void *data, size_t size);
+
 /* Groups remembered now (for tests and the bound). */
 size_t procs_group_count(const struct procs *p);
 
