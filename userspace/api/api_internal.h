@@ -232,6 +232,12 @@ bool api_route_match(const char *pattern, const char *path, struct api_request *
 /* The OpenAPI 3 document of the route table; NULL on ENOMEM. */
 json_t *api_openapi_build(const char *version);
 
+/* The request and response schemas of a route (openapi_schemas.c): new
+ * references (NULL for no body) and the success status. -ENOENT for a
+ * route without a row, -EINVAL for a row that is not JSON. */
+int api_openapi_schemas(const char *method, const char *pattern, json_t **ret_request,
+			json_t **ret_response, const char **ret_status);
+
 /* ------------------------------------------------------------ clients */
 
 #define API_LOGIN_RATE	1.0

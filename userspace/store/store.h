@@ -50,7 +50,7 @@
 #include "registry/registry.h"
 
 /* The schema this code writes; older databases are migrated at open. */
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 /* The file name the daemon uses inside its data directory. */
 #define STORE_DB_FILENAME "kpulse.db"
 
@@ -62,6 +62,9 @@
 #define STORE_ERROR_MAX	       256
 
 struct store;
+
+#define STORE_NTIERS	   3
+#define STORE_TIER_STATS_S 60.0
 
 struct store_options {
 	double flush_interval_s;     /* how often the writer commits; default 1 */
@@ -80,14 +83,19 @@ struct store_options {
 	 * flushes; default 10; 0 = only in store_run_maintenance() */
 	double maintenance_interval_s;
 	size_t maintenance_batch_rows; /* rows per maintenance transaction; 10,000 */
-	int busy_timeout_ms;	       /* wait for another process's lock; 2000 */
-	double retry_max_s;	       /* longest backoff after a write error; 30 */
-	double close_timeout_s;	       /* how long store_close() retries; 10 */
-	size_t max_points;	       /* per series in a range query; 11,000 */
-	size_t max_query_series;       /* series in a range query; 100 */
-	size_t max_list;	       /* series from store_list_series/store_latest; 10,000 */
-	size_t max_events;	       /* events from one store_query_events; 10,000 */
-	unsigned max_readers;	       /* concurrent read connections; 4 */
+	/* disk budget of the database's pages (its WAL, bounded by its
+	 * checkpoints, comes on top); 0 = none. Past 90% of it, maintenance
+	 * drops the oldest raw chunks already rolled up, then the oldest
+	 * 1-minute rows already in the hours, then the oldest hours. */
+	uint64_t max_bytes;
+	int busy_timeout_ms;	 /* wait for another process's lock; 2000 */
+	double retry_max_s;	 /* longest backoff after a write error; 30 */
+	double close_timeout_s;	 /* how long store_close() retries; 10 */
+	size_t max_points;	 /* per series in a range query; 11,000 */
+	size_t max_query_series; /* series in a range query; 100 */
+	size_t max_list;	 /* series from store_list_series/store_latest; 10,000 */
+	size_t max_events;	 /* events from one store_query_events; 10,000 */
+	unsigned max_readers;	 /* concurrent read connections; 4 */
 	/* Wall clock in unix seconds, used for retention, rollup readiness and
 	 * tier choice (sample timestamps come from the caller). NULL: the
 	 * real clock. Tests set it to drive rollups deterministically. */
@@ -168,7 +176,7 @@ int store_run_maintenance(struct store *s);
 /* ------------------------------------------------------------ health */
 
 struct store_stats {
-	uint64_t samples_written;  /* committed to samples_raw */
+	uint64_t samples_written;  /* committed to the raw tier */
 	uint64_t samples_dropped;  /* buffer or series limit full, or lost at close */
 	uint64_t samples_rejected; /* not finite */
 	uint64_t samples_buffered; /* appended, not yet committed */
@@ -183,9 +191,16 @@ struct store_stats {
 	uint64_t rows_deleted;	       /* by retention, all tables */
 	uint64_t series_tracked;       /* distinct series in memory */
 	uint64_t db_size_bytes;	       /* database file plus its WAL */
-	double last_flush_latency_s;   /* duration of the last committed flush */
-	double last_flush_ts;	       /* wall clock of the last committed flush, 0 = none */
-	int last_error;		       /* negative errno of the last write error, 0 = none */
+	uint64_t open_chunk_bytes;     /* memory of the series' open raw chunks */
+	/* per tier (raw, 1m, 1h: enum store_tier): bytes of its table and
+	 * index pages, and its oldest time (0 = empty); refreshed by
+	 * maintenance at most every STORE_TIER_STATS_S */
+	uint64_t tier_bytes[STORE_NTIERS];
+	double tier_oldest_ts[STORE_NTIERS];
+	uint64_t budget_rows_deleted; /* rows dropped to keep max_bytes */
+	double last_flush_latency_s;  /* duration of the last committed flush */
+	double last_flush_ts;	      /* wall clock of the last committed flush, 0 = none */
+	int last_error;		      /* negative errno of the last write error, 0 = none */
 	double last_error_ts;
 	char last_error_text[STORE_ERROR_MAX];
 };

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * store_incidents.c - incidents, their timelines and analyses, and the
- * audit log (tables of schema step 4 -> 5 in store_schema.c; contract in
+ * audit log (tables of schema step 5 -> 6 in store_schema.c; contract in
  * the incidents section of store.h).
  *
  * Each call opens a connection for its own duration and closes it, like
