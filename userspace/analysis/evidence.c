@@ -664,8 +664,8 @@ int evidence_build(struct store *s, const struct evidence_request *req, json_t *
 	ev = json_pack("{s:{s:f,s:f,s:f},s:O?,s:[],s:[],s:{},s:{},s:{},s:{},s:{},s:I,s:[]}",
 		       "window", "from", req->from, "to", req->to, "baseline_from",
 		       req->from - req->baseline_s, "signals", req->signals, "anomalous",
-		       "correlated", "indicators", "cgroups", "pressure", "top_processes",
-		       "events", "ncpu", (json_int_t)sysconf(_SC_NPROCESSORS_ONLN), "notes");
+		       "correlated", "indicators", "cgroups", "pressure", "top_processes", "events",
+		       "ncpu", (json_int_t)sysconf(_SC_NPROCESSORS_ONLN), "notes");
 	if (!ev)
 		return -ENOMEM;
 	for (size_t i = 0; i < sizeof(indicators) / sizeof(indicators[0]); i++)
