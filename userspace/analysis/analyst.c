@@ -268,8 +268,8 @@ static void rule_cpu(json_t *ev, struct reading *rd)
 		return;
 	say(f, "CPU saturation: %.2f of %.0f CPUs busy (was %.2f)", z(busy), ncpu, z(busy0));
 	if (isfinite(rq))
-		say(f, "; run-queue latency p99 up from %s to %s", fmt_s(z(rq0), a, sizeof(a)),
-		    fmt_s(rq, b, sizeof(b)));
+		say(f, "; run-queue latency p99 %s from %s to %s", rq > z(rq0) ? "up" : "down",
+		    fmt_s(z(rq0), a, sizeof(a)), fmt_s(rq, b, sizeof(b)));
 	if (isfinite(wait))
 		say(f, "; CPU pressure %.0f%% of the time some task waited", 100 * wait);
 	/* the command that rose most, by a tenth of a CPU at least (on a
