@@ -194,6 +194,7 @@ test: deps build
 	$(MAKE) --no-print-directory test-daemon
 	$(MAKE) --no-print-directory test-api
 	$(MAKE) --no-print-directory test-web
+	$(MAKE) --no-print-directory test-incidents
 	$(MAKE) --no-print-directory test-prometheus
 	$(MAKE) --no-print-directory test-packaging
 	$(MAKE) --no-print-directory fuzz-smoke

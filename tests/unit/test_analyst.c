@@ -34,7 +34,11 @@ static const char *s(json_t *o, const char *k)
 	" \"runqueue_p99_s\": {\"baseline\": 0.0003, \"current\": 0.025}},"                        \
 	" \"pressure\": {\"cpu_waiting\": {\"baseline\": 0.01, \"current\": 0.6}},"                \
 	" \"top_processes\": {\"cpu\": [{\"comm\": \"stress-ng-cpu\", \"pid\": 4242,"              \
-	" \"baseline\": 0.05, \"current\": 1.9}]}, \"events\": {}}"
+	" \"baseline\": 0.05, \"current\": 1.9}]}, \"events\": {},"                                \
+	" \"cgroups\": {\"cgroup_cpu\": {\"user.slice/hog\": {\"baseline\": 0.06, \"current\": "   \
+	"1.92},"                                                                                   \
+	" \"(other)\": {\"baseline\": 0, \"current\": 3}, \"system.slice\": {\"baseline\": 0.1,"   \
+	" \"current\": 0.12}}}}"
 
 TEST(cpu_saturation_names_the_process_and_its_numbers)
 {
@@ -43,7 +47,8 @@ TEST(cpu_saturation_names_the_process_and_its_numbers)
 	CHECK(r != NULL);
 	CHECK_STR(s(r, "analyst"), "builtin");
 	CHECK_STR(s(r, "resource"), "cpu");
-	CHECK_STR(s(r, "culprit"), "process stress-ng-cpu (pid 4242)");
+	CHECK_STR(s(r, "culprit"), "process stress-ng-cpu (pid 4242), cgroup user.slice/hog");
+	CHECK(strstr(s(r, "text"), "cgroup user.slice/hog went from 6% to 192% CPU") != NULL);
 	CHECK(strstr(s(r, "text"), "run-queue latency p99 up from 300 us to 25.0 ms") != NULL);
 	CHECK(strstr(s(r, "text"), "from 5% to 190% CPU") != NULL);
 	CHECK(strstr(s(r, "text"), "1.95 of 2 CPUs busy") != NULL);

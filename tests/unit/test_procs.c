@@ -83,4 +83,33 @@ TEST(a_window_the_history_does_not_cover_is_refused)
 	CHECK(proc_history_free(NULL) == NULL);
 }
 
+TEST(series_by_name_and_cgroup_are_rows_of_their_own)
+{
+	struct proc_history *h = proc_history_new(1, 300);
+	struct metric_label a[] = {{"cgroup", "user.slice/a"}, {"comm", "worker"}};
+	struct metric_label b[] = {{"cgroup", "user.slice/b"}, {"comm", "worker"}};
+	json_t *top = NULL, *p;
+
+	for (double t = 0; t <= 60; t += 1) {
+		struct registry *reg = registry_new();
+
+		registry_begin(reg, t, 1.0);
+		registry_set_counter(reg, "kpulse_sched_process_cpu_seconds_total", a, 2, 0.1 * t);
+		registry_set_counter(reg, "kpulse_sched_process_cpu_seconds_total", b, 2,
+				     t < 30 ? 0.1 * t : 3 + 1.5 * (t - 30));
+		registry_end(reg);
+		proc_history_observe(h, reg, t);
+		registry_free(reg);
+	}
+	CHECK_EQ_INT(proc_history_top(h, 0, 30, 60, 5, &top), 0);
+	p = first(top, "cpu");
+	CHECK_STR(json_string_value(json_object_get(p, "cgroup")), "user.slice/b");
+	CHECK(json_object_get(p, "pid") == NULL);
+	CHECK_NEAR(json_number_value(json_object_get(p, "current")), 1.5, 0.01);
+	CHECK_NEAR(json_number_value(json_object_get(p, "baseline")), 0.1, 0.01);
+	CHECK_EQ_INT(json_array_size(json_object_get(top, "cpu")), 2);
+	json_decref(top);
+	proc_history_free(h);
+}
+
 TEST_MAIN()

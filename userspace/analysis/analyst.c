@@ -119,10 +119,13 @@ __attribute__((format(printf, 2, 3))) static void say(struct finding *f, const c
  * with several workers (stress-ng, fio jobs, a build) is one culprit. */
 struct group {
 	char comm[64];
+	char cgroup[64]; /* of its first row; "" none */
 	long long pids[8];
-	size_t npids;
+	size_t npids, nrows;
 	double baseline, current;
-	char name[160]; /* "process fio (pid 7)", "processes fio (pids 7, 9)" */
+	/* "process fio (pid 7)", "processes fio (pids 7, 9)", "processes named
+	 * fio in cgroup system.slice/x.service" */
+	char name[192];
 };
 
 /* The command whose processes rose the most in a top_processes list;
@@ -142,13 +145,18 @@ static bool top_group(json_t *ev, const char *metric, struct group *ret)
 		for (k = 0; k < n && strcmp(g[k].comm, comm); k++)
 			;
 		if (k == n) {
+			const char *cg = json_string_value(json_object_get(p, "cgroup"));
+
 			if (n == sizeof(g) / sizeof(g[0]))
 				continue;
 			memset(&g[n], 0, sizeof(g[n]));
 			snprintf(g[n].comm, sizeof(g[n].comm), "%s", comm);
+			snprintf(g[n].cgroup, sizeof(g[n].cgroup), "%s", cg ? cg : "");
 			n++;
 		}
-		if (g[k].npids < sizeof(g[k].pids) / sizeof(g[k].pids[0]))
+		g[k].nrows++;
+		if (json_is_integer(json_object_get(p, "pid")) &&
+		    g[k].npids < sizeof(g[k].pids) / sizeof(g[k].pids[0]))
 			g[k].pids[g[k].npids++] = json_integer_value(json_object_get(p, "pid"));
 		g[k].baseline += z(num(p, "baseline"));
 		g[k].current += z(num(p, "current"));
@@ -160,7 +168,15 @@ static bool top_group(json_t *ev, const char *metric, struct group *ret)
 			best = k;
 	}
 	*ret = g[best];
-	if (ret->npids == 1) {
+	if (!ret->npids) {
+		/* series by name: a group of processes, in one cgroup when one row */
+		size_t len =
+		    (size_t)snprintf(ret->name, sizeof(ret->name), "processes named %s", ret->comm);
+
+		if (ret->cgroup[0] && ret->nrows == 1 && len < sizeof(ret->name))
+			snprintf(ret->name + len, sizeof(ret->name) - len, " in cgroup %s",
+				 ret->cgroup);
+	} else if (ret->npids == 1) {
 		snprintf(ret->name, sizeof(ret->name), "process %s (pid %lld)", ret->comm,
 			 ret->pids[0]);
 	} else {
@@ -174,6 +190,34 @@ static bool top_group(json_t *ev, const char *metric, struct group *ret)
 			snprintf(ret->name + len, sizeof(ret->name) - len, ")");
 	}
 	return true;
+}
+
+/* The cgroup (not "(other)") whose series id rose the most, by min at
+ * least, with its {baseline, current} in *ret; NULL when none did. */
+static const char *top_cgroup(json_t *ev, const char *id, double min, json_t **ret)
+{
+	json_t *g = json_object_get(json_object_get(ev, "cgroups"), id), *v;
+	const char *k, *best = NULL;
+	double rise = min;
+
+	json_object_foreach (g, k, v) {
+		double d = z(num(v, "current")) - z(num(v, "baseline"));
+
+		if (strcmp(k, "(other)") && d >= rise) {
+			rise = d;
+			best = k;
+			*ret = v;
+		}
+	}
+	return best;
+}
+
+/* Adds ", cgroup CG" to a finding's culprit. */
+static void culprit_add_cgroup(struct finding *f, const char *cg)
+{
+	size_t n = strlen(f->culprit);
+
+	snprintf(f->culprit + n, sizeof(f->culprit) - n, "%scgroup %s", n ? ", " : "", cg);
 }
 
 /* Whether a signal (an incident part) names a series starting with prefix. */
@@ -204,6 +248,8 @@ static void rule_cpu(json_t *ev, struct reading *rd)
 	double wait0 = num3(ev, "pressure", "cpu_waiting", "baseline");
 	struct group g;
 	bool has_g = top_group(ev, "cpu", &g);
+	json_t *cgv = NULL;
+	const char *cg;
 	double score = 0, util = z(busy) / ncpu;
 	struct finding *f;
 	char a[32], b[32];
@@ -222,8 +268,8 @@ static void rule_cpu(json_t *ev, struct reading *rd)
 		return;
 	say(f, "CPU saturation: %.2f of %.0f CPUs busy (was %.2f)", z(busy), ncpu, z(busy0));
 	if (isfinite(rq))
-		say(f, "; run-queue latency p99 up from %s to %s", fmt_s(z(rq0), a, sizeof(a)),
-		    fmt_s(rq, b, sizeof(b)));
+		say(f, "; run-queue latency p99 %s from %s to %s", rq > z(rq0) ? "up" : "down",
+		    fmt_s(z(rq0), a, sizeof(a)), fmt_s(rq, b, sizeof(b)));
 	if (isfinite(wait))
 		say(f, "; CPU pressure %.0f%% of the time some task waited", 100 * wait);
 	/* the command that rose most, by a tenth of a CPU at least (on a
@@ -232,6 +278,11 @@ static void rule_cpu(json_t *ev, struct reading *rd)
 		snprintf(f->culprit, sizeof(f->culprit), "%s", g.name);
 		say(f, ", while %s went from %.0f%% to %.0f%% CPU", g.name, 100 * g.baseline,
 		    100 * g.current);
+	}
+	if ((cg = top_cgroup(ev, "cgroup_cpu", 0.1, &cgv))) {
+		culprit_add_cgroup(f, cg);
+		say(f, "; cgroup %s went from %.0f%% to %.0f%% CPU", cg,
+		    100 * z(num(cgv, "baseline")), 100 * z(num(cgv, "current")));
 	}
 	say(f, ".");
 }
@@ -265,6 +316,8 @@ static void rule_io(json_t *ev, struct reading *rd)
 	double wait0 = num3(ev, "pressure", "io_waiting", "baseline");
 	struct group g;
 	bool has_g = top_group(ev, "io_bytes", &g);
+	json_t *cgv = NULL;
+	const char *cg;
 	double score = 0, l = NAN, l0 = NAN;
 	struct finding *f;
 	char a[32], b[32];
@@ -309,6 +362,12 @@ static void rule_io(json_t *ev, struct reading *rd)
 		snprintf(f->culprit + n, sizeof(f->culprit) - n, ", %s", g.name);
 		say(f, "; the I/O that rose most was by %s: %s/s (was %s/s)", g.name,
 		    fmt_bytes(g.current, a, sizeof(a)), fmt_bytes(g.baseline, b, sizeof(b)));
+	}
+	if ((cg = top_cgroup(ev, "cgroup_io_bytes", 1e5, &cgv))) {
+		culprit_add_cgroup(f, cg);
+		say(f, "; cgroup %s: %s/s (was %s/s)", cg,
+		    fmt_bytes(num(cgv, "current"), a, sizeof(a)),
+		    fmt_bytes(num(cgv, "baseline"), b, sizeof(b)));
 	}
 	say(f, ".");
 }

@@ -23,7 +23,7 @@ struct indicator {
 	const char *metric;
 	enum ind_kind kind;
 	const char *group;   /* split by this label; NULL: summed (max for p99) */
-	const char *section; /* "indicators" or "pressure" */
+	const char *section; /* "indicators", "cgroups" or "pressure" */
 };
 
 static const struct indicator indicators[] = {
@@ -55,6 +55,12 @@ static const struct indicator indicators[] = {
     {"filesystem_avail_bytes", "kpulse_filesystem_avail_bytes", IND_LAST, "mountpoint",
      "indicators"},
     {"filesystem_size_bytes", "kpulse_filesystem_size_bytes", IND_LAST, "mountpoint", "indicators"},
+    {"cgroup_cpu", "kpulse_cgroup_cpu_seconds_total", IND_RATE, "cgroup", "cgroups"},
+    {"cgroup_runqueue", "kpulse_cgroup_runqueue_seconds_total", IND_RATE, "cgroup", "cgroups"},
+    {"cgroup_io_bytes", "kpulse_cgroup_io_bytes_total", IND_RATE, "cgroup", "cgroups"},
+    {"cgroup_memory_bytes", "kpulse_cgroup_memory_bytes", IND_MEAN, "cgroup", "cgroups"},
+    {"cgroup_page_faults", "kpulse_cgroup_page_faults_total", IND_RATE, "cgroup", "cgroups"},
+    {"cgroup_oom_kills", "kpulse_cgroup_oom_kills_total", IND_RATE, "cgroup", "cgroups"},
     {"cpu_waiting", "kpulse_pressure_cpu_waiting_seconds_total", IND_RATE, NULL, "pressure"},
     {"memory_waiting", "kpulse_pressure_memory_waiting_seconds_total", IND_RATE, NULL, "pressure"},
     {"memory_stalled", "kpulse_pressure_memory_stalled_seconds_total", IND_RATE, NULL, "pressure"},
@@ -187,21 +193,29 @@ out:
 
 /* ------------------------------------------------------------ processes */
 
+/* A process (series per pid) or the processes of one name in one cgroup
+ * (series by name: pid 0). */
 struct proc_row {
 	long pid;
 	char comm[REGISTRY_LABEL_VALUE_MAX];
+	char cgroup[REGISTRY_LABEL_VALUE_MAX];
 	double baseline, current;
 };
 
-static struct proc_row *proc_find(struct proc_row *rows, size_t *n, size_t cap, long pid)
+static struct proc_row *proc_find(struct proc_row *rows, size_t *n, size_t cap, long pid,
+				  const char *comm, const char *cgroup)
 {
 	for (size_t i = 0; i < *n; i++) {
-		if (rows[i].pid == pid)
+		if (pid ? rows[i].pid == pid
+			: !rows[i].pid && !strcmp(rows[i].comm, comm) &&
+			      !strcmp(rows[i].cgroup, cgroup))
 			return &rows[i];
 	}
 	if (*n == cap)
 		return NULL;
 	rows[*n] = (struct proc_row){.pid = pid};
+	snprintf(rows[*n].comm, sizeof(rows[*n].comm), "%s", comm);
+	snprintf(rows[*n].cgroup, sizeof(rows[*n].cgroup), "%s", cgroup);
 	return &rows[(*n)++];
 }
 
@@ -211,15 +225,15 @@ static void proc_fold(const struct store_range_result *res, struct proc_row *row
 	for (size_t i = 0; res && i < res->nseries; i++) {
 		const struct store_range_series *rs = &res->series[i];
 		const char *pid = label_of(&rs->info, "pid"), *comm = label_of(&rs->info, "comm");
+		const char *cgroup = label_of(&rs->info, "cgroup");
 		struct proc_row *p;
 
-		if (!pid || !rs->npoints || !isfinite(rs->points[0].value))
+		if (!rs->npoints || !isfinite(rs->points[0].value))
 			continue;
-		p = proc_find(rows, n, cap, strtol(pid, NULL, 10));
+		p = proc_find(rows, n, cap, pid ? strtol(pid, NULL, 10) : 0, comm ? comm : "?",
+			      cgroup ? cgroup : "");
 		if (!p)
 			continue;
-		if (comm && (strcmp(comm, "?") || !p->comm[0]))
-			snprintf(p->comm, sizeof(p->comm), "%s", comm);
 		if (during)
 			p->current += rs->points[0].value;
 		else
@@ -276,10 +290,16 @@ static void add_processes(struct store *s, const struct evidence_request *req, j
 			     i++) {
 				if (rows[i].current <= 0)
 					continue;
-				json_array_append_new(
-				    list, json_pack("{s:s,s:I,s:f,s:f}", "comm", rows[i].comm,
-						    "pid", (json_int_t)rows[i].pid, "baseline",
-						    rows[i].baseline, "current", rows[i].current));
+				json_t *o =
+				    json_pack("{s:s,s:f,s:f}", "comm", rows[i].comm, "baseline",
+					      rows[i].baseline, "current", rows[i].current);
+
+				if (o && rows[i].pid)
+					json_object_set_new(o, "pid", json_integer(rows[i].pid));
+				if (o && rows[i].cgroup[0])
+					json_object_set_new(o, "cgroup",
+							    json_string(rows[i].cgroup));
+				json_array_append_new(list, o);
 			}
 			json_object_set_new(top, proc_metrics[m].id, list);
 		}
@@ -629,7 +649,7 @@ static void add_events(struct store *s, const struct evidence_request *req, json
 		json_decref(by2);
 		store_event_list_free(l);
 	}
-	json_object_set_new(ev, "cgroups", top_counts(cg, "memcg", 10));
+	json_object_set_new(ev, "oom_cgroups", top_counts(cg, "memcg", 10));
 }
 
 /* ------------------------------------------------------------ the record */
@@ -641,11 +661,11 @@ int evidence_build(struct store *s, const struct evidence_request *req, json_t *
 	if (!s || !req || !ret || !isfinite(req->from) || !isfinite(req->to) ||
 	    !(req->to > req->from) || !(req->baseline_s > 0) || !isfinite(req->baseline_s))
 		return -EINVAL;
-	ev = json_pack("{s:{s:f,s:f,s:f},s:O?,s:[],s:[],s:{},s:{},s:{},s:{},s:I,s:[]}", "window",
-		       "from", req->from, "to", req->to, "baseline_from",
+	ev = json_pack("{s:{s:f,s:f,s:f},s:O?,s:[],s:[],s:{},s:{},s:{},s:{},s:{},s:I,s:[]}",
+		       "window", "from", req->from, "to", req->to, "baseline_from",
 		       req->from - req->baseline_s, "signals", req->signals, "anomalous",
-		       "correlated", "indicators", "pressure", "top_processes", "events", "ncpu",
-		       (json_int_t)sysconf(_SC_NPROCESSORS_ONLN), "notes");
+		       "correlated", "indicators", "cgroups", "pressure", "top_processes", "events",
+		       "ncpu", (json_int_t)sysconf(_SC_NPROCESSORS_ONLN), "notes");
 	if (!ev)
 		return -ENOMEM;
 	for (size_t i = 0; i < sizeof(indicators) / sizeof(indicators[0]); i++)

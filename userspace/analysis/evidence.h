@@ -15,7 +15,10 @@
  *                      "io_bytes", "page_faults"} (each ranked by its rise,
  *                      current - baseline: the process that started the
  *                      trouble before one that was as busy already),
- *    "cgroups": [{"memcg", "oom_kills"}],
+ *    "cgroups": {"cgroup_cpu": {CGROUP: {"baseline", "current"}}, "cgroup_runqueue",
+ *                "cgroup_io_bytes", "cgroup_memory_bytes", "cgroup_page_faults",
+ *                "cgroup_oom_kills"} (the kpulse_cgroup_* series),
+ *    "oom_cgroups": [{"memcg", "count"}] (of the OOM kills in the window),
  *    "events": {"oom_kill": {"count", "items"}, "slow_io": {"count", "by_device"},
  *               "tcp_retransmit": {"count", "by_peer"}, "exec": {"count", "per_s",
  *               "by_comm", "by_parent"}},

@@ -638,9 +638,10 @@ int incidents_new(const struct incidents_options *o, struct store *s, struct inc
 	inc->store = s;
 	pthread_mutex_init(&inc->lock, NULL);
 	pthread_cond_init(&inc->llm_done, NULL);
-	/* the baseline and a window of up to an hour, at most PROCS_SAMPLES_MAX samples */
-	inc->procs = proc_history_new(fmax(0.5, (o->baseline_s + 3600) / (PROCS_SAMPLES_MAX - 2)),
-				      o->baseline_s + 3600);
+	/* the baseline and 10 minutes of an incident, at most PROCS_SAMPLES_MAX samples
+	 * (older windows read the store) */
+	inc->procs = proc_history_new(fmax(0.5, (o->baseline_s + 600) / (PROCS_SAMPLES_MAX - 2)),
+				      o->baseline_s + 600);
 	if (!inc->procs) {
 		incidents_free(inc);
 		return -ENOMEM;

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,9 +26,12 @@ static const char *const metric_names[M_COUNT] = {
 };
 static const char *const metric_ids[M_COUNT] = {"cpu", "runqueue", "io_bytes", "page_faults"};
 
+/* A row: one process (series with a pid label) or the processes of one
+ * name in one cgroup (the default series: pid 0). */
 struct proc_entry {
 	int32_t pid;
 	char comm[16];
+	char cgroup[48];
 	double v[M_COUNT]; /* cumulative; NAN: not in this round */
 };
 
@@ -86,18 +90,31 @@ static struct sample *at(struct proc_history *h, size_t i)
 	return &h->ring[(h->head + i) % h->cap];
 }
 
-static struct proc_entry *entry_for(struct sample *s, int32_t pid)
+static bool same_row(const struct proc_entry *e, int32_t pid, const char *comm, const char *cgroup)
 {
+	if (pid || e->pid)
+		return e->pid == pid;
+	return !strcmp(e->comm, comm) && !strcmp(e->cgroup, cgroup);
+}
+
+static struct proc_entry *entry_for(struct sample *s, int32_t pid, const char *comm,
+				    const char *cgroup)
+{
+	struct proc_entry *e;
+
 	for (size_t i = 0; i < s->n; i++) {
-		if (s->p[i].pid == pid)
+		if (same_row(&s->p[i], pid, comm, cgroup))
 			return &s->p[i];
 	}
 	if (s->n == PROCS_PER_SAMPLE)
 		return NULL;
-	s->p[s->n] = (struct proc_entry){.pid = pid};
+	e = &s->p[s->n++];
+	*e = (struct proc_entry){.pid = pid};
+	snprintf(e->comm, sizeof(e->comm), "%s", comm);
+	snprintf(e->cgroup, sizeof(e->cgroup), "%s", cgroup);
 	for (int m = 0; m < M_COUNT; m++)
-		s->p[s->n].v[m] = NAN;
-	return &s->p[s->n++];
+		e->v[m] = NAN;
+	return e;
 }
 
 void proc_history_observe(struct proc_history *h, const struct registry *reg, double t)
@@ -122,19 +139,22 @@ void proc_history_observe(struct proc_history *h, const struct registry *reg, do
 	n = registry_size(reg);
 	for (size_t i = 0; i < n; i++) {
 		const struct metric_series *ms = registry_at(reg, i);
-		const char *pid, *comm;
+		const char *pid, *comm, *cgroup;
 		struct proc_entry *e;
 		int m;
 
 		for (m = 0; m < M_COUNT && strcmp(ms->name, metric_names[m]); m++)
 			;
-		if (m == M_COUNT || !(pid = metric_series_label(ms, "pid")))
+		if (m == M_COUNT)
 			continue;
-		e = entry_for(s, (int32_t)strtol(pid, NULL, 10));
+		pid = metric_series_label(ms, "pid");
+		comm = metric_series_label(ms, "comm");
+		cgroup = metric_series_label(ms, "cgroup");
+		e = entry_for(s, pid ? (int32_t)strtol(pid, NULL, 10) : 0, comm ? comm : "?",
+			      cgroup ? cgroup : "");
 		if (!e)
 			continue;
-		comm = metric_series_label(ms, "comm");
-		if (comm && (strcmp(comm, "?") || !e->comm[0]))
+		if (comm && strcmp(comm, "?"))
 			snprintf(e->comm, sizeof(e->comm), "%s", comm);
 		/* I/O bytes come per op: summed */
 		e->v[m] = (isnan(e->v[m]) ? 0 : e->v[m]) + ms->value;
@@ -153,49 +173,38 @@ static long last_at(struct proc_history *h, double t)
 	return found;
 }
 
-/* Process pid's counter m at sample i, or at the first sample after i
- * (up to j) that has it: its value when it first shows in the window. */
-static double value_from(struct proc_history *h, long i, long j, int32_t pid, int m)
+/* Row r's counter m in sample k, or NAN. */
+static double value_in(struct proc_history *h, long k, const struct proc_entry *r, int m)
 {
-	for (long k = i; k <= j; k++) {
-		struct sample *s = at(h, (size_t)k);
+	struct sample *s = at(h, (size_t)k);
 
-		for (size_t e = 0; e < s->n; e++) {
-			if (s->p[e].pid == pid && !isnan(s->p[e].v[m]))
-				return s->p[e].v[m];
-		}
+	for (size_t e = 0; e < s->n; e++) {
+		if (same_row(&s->p[e], r->pid, r->comm, r->cgroup))
+			return s->p[e].v[m];
 	}
 	return NAN;
 }
 
-/* ... and the last value at or before sample j (from i on). */
-static double value_to(struct proc_history *h, long i, long j, int32_t pid, int m)
+/* Row r's rate of counter m between samples i and j: from its value at i
+ * (or when it first shows after i) to its last value at or before j. */
+static double rate(struct proc_history *h, long i, long j, const struct proc_entry *r, int m)
 {
-	for (long k = j; k >= i; k--) {
-		struct sample *s = at(h, (size_t)k);
+	double a = NAN, b = NAN, span;
 
-		for (size_t e = 0; e < s->n; e++) {
-			if (s->p[e].pid == pid && !isnan(s->p[e].v[m]))
-				return s->p[e].v[m];
-		}
-	}
-	return NAN;
-}
-
-static double rate(struct proc_history *h, long i, long j, double span, int32_t pid, int m)
-{
-	double a, b;
-
-	if (i < 0 || j <= i || !(span > 0))
+	if (i < 0 || j <= i)
 		return 0;
-	a = value_from(h, i, j, pid, m);
-	b = value_to(h, i, j, pid, m);
+	span = at(h, (size_t)j)->t - at(h, (size_t)i)->t;
+	if (!(span > 0))
+		return 0;
+	for (long k = i; k <= j && isnan(a); k++)
+		a = value_in(h, k, r, m);
+	for (long k = j; k >= i && isnan(b); k--)
+		b = value_in(h, k, r, m);
 	return isnan(a) || isnan(b) || b < a ? 0 : (b - a) / span;
 }
 
 struct row {
-	int32_t pid;
-	const char *comm;
+	const struct proc_entry *e;
 	double baseline, current;
 };
 
@@ -205,6 +214,18 @@ static int by_rise(const void *x, const void *y)
 	double da = a->current - a->baseline, db = b->current - b->baseline;
 
 	return (da < db) - (da > db);
+}
+
+static json_t *row_json(const struct row *r)
+{
+	json_t *o = json_pack("{s:s,s:f,s:f}", "comm", r->e->comm, "baseline", r->baseline,
+			      "current", r->current);
+
+	if (o && r->e->pid)
+		json_object_set_new(o, "pid", json_integer(r->e->pid));
+	if (o && r->e->cgroup[0])
+		json_object_set_new(o, "cgroup", json_string(r->e->cgroup));
+	return o;
 }
 
 int proc_history_top(struct proc_history *h, double baseline_from, double from, double to,
@@ -232,39 +253,31 @@ int proc_history_top(struct proc_history *h, double baseline_from, double from, 
 		goto out;
 	}
 	for (int m = 0; m < M_COUNT; m++) {
-		size_t n = 0;
 		json_t *list = json_array();
+		size_t n = 0;
 
-		/* the processes of the window's last sample, and of its first */
+		/* the rows of the window's last sample, and of its first */
 		for (int pass = 0; pass < 2; pass++) {
 			struct sample *s = at(h, (size_t)(pass ? w0 : w1));
 
 			for (size_t e = 0; e < s->n && n < PROCS_PER_SAMPLE * 2; e++) {
+				const struct proc_entry *pe = &s->p[e];
 				bool dup = false;
 
 				for (size_t k = 0; k < n && !dup; k++)
-					dup = rows[k].pid == s->p[e].pid;
+					dup = same_row(rows[k].e, pe->pid, pe->comm, pe->cgroup);
 				if (dup)
 					continue;
-				rows[n].pid = s->p[e].pid;
-				rows[n].comm = s->p[e].comm;
-				rows[n].current =
-				    rate(h, w0, w1, at(h, (size_t)w1)->t - at(h, (size_t)w0)->t,
-					 s->p[e].pid, m);
-				rows[n].baseline =
-				    rate(h, b0, w0, at(h, (size_t)w0)->t - at(h, (size_t)b0)->t,
-					 s->p[e].pid, m);
+				rows[n].e = pe;
+				rows[n].current = rate(h, w0, w1, pe, m);
+				rows[n].baseline = rate(h, b0, w0, pe, m);
 				n++;
 			}
 		}
 		qsort(rows, n, sizeof(*rows), by_rise);
 		for (size_t k = 0; k < n && json_array_size(list) < top; k++) {
-			if (rows[k].current <= 0)
-				continue;
-			json_array_append_new(list, json_pack("{s:s,s:i,s:f,s:f}", "comm",
-							      rows[k].comm, "pid", rows[k].pid,
-							      "baseline", rows[k].baseline,
-							      "current", rows[k].current));
+			if (rows[k].current > 0)
+				json_array_append_new(list, row_json(&rows[k]));
 		}
 		json_object_set_new(out, metric_ids[m], list);
 	}

@@ -35,9 +35,10 @@ void proc_history_observe(struct proc_history *h, const struct registry *reg, do
 
 /*
  * The processes of [from, to] against [baseline_from, from), as the
- * evidence's "top_processes": {"cpu": [{"comm", "pid", "baseline",
- * "current"}], "runqueue", "io_bytes", "page_faults"}, per second, each
- * list ranked by rise (current - baseline), at most top long. Returns 0
+ * evidence's "top_processes": {"cpu": [{"comm", "pid" (series per pid
+ * only), "cgroup" (when series have one), "baseline", "current"}],
+ * "runqueue", "io_bytes", "page_faults"}, per second, each list ranked by
+ * rise (current - baseline), at most top long. Returns 0
  * and *ret, -ERANGE when the history does not reach back to from (or has
  * nothing after it), -ENOMEM.
  */
