@@ -299,8 +299,8 @@ test-prometheus:
 # make install into a DESTDIR (no root); the Grafana dashboard's every query
 # against a real Prometheus scraping a real daemon (root: the daemon loads BPF).
 test-packaging: build
-	KPULSE_BIN=$(abspath $(BUILD)/kpulse) $(PYTHON) -m pytest -v -p no:cacheprovider \
-		tests/packaging
+	KPULSE_BIN=$(abspath $(BUILD)/kpulse) SANITIZE=$(SANITIZE) $(PYTHON) -m pytest -v \
+		-p no:cacheprovider tests/packaging
 
 sanitize: deps
 	$(MAKE) --no-print-directory BUILD=build-asan SANITIZE=1 test-unit test-llm test-kernel \

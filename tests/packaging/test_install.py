@@ -28,8 +28,11 @@ def stage():
 
 
 def make_install(destdir, *extra):
-    r = subprocess.run(["make", "--no-print-directory", "-C", REPO, f"BUILD={BUILD}", "install",
-                        f"DESTDIR={destdir}", *extra], capture_output=True, text=True,
+    # the same flags the binary was built with, or make links it again
+    # without them (make test-packaging passes SANITIZE through)
+    sanitize = [f"SANITIZE={os.environ['SANITIZE']}"] if os.environ.get("SANITIZE") else []
+    r = subprocess.run(["make", "--no-print-directory", "-C", REPO, f"BUILD={BUILD}", *sanitize,
+                        "install", f"DESTDIR={destdir}", *extra], capture_output=True, text=True,
                        timeout=600)
     assert r.returncode == 0, r.stdout + r.stderr
     return r
