@@ -89,7 +89,7 @@ def test_dashboard_is_grafana_json():
     kinds = {p["type"] for p in dash["panels"]}
     assert {"timeseries", "stat", "heatmap", "row"} <= kinds
     titles = {p["title"] for p in dash["panels"] if p["type"] == "row"}
-    for want in ("Overview", "Block I/O (per device)", "Network", "Processes", "Anomalies",
+    for want in ("Overview", "Block I/O (per device)", "Network", "Processes and cgroups", "Anomalies",
                  "kpulse health"):
         assert want in titles
 
