@@ -219,7 +219,7 @@ env-example: $(BUILD)/tests/gen_env_example
 	$(BUILD)/tests/gen_env_example > .env.example
 
 $(BUILD)/tests/gen_env_example $(BUILD)/tests/bench_store $(BUILD)/tests/bench_procpass \
-		$(BUILD)/tests/bench_models $(BUILD)/tests/bench_detector: \
+		$(BUILD)/tests/bench_models $(BUILD)/tests/bench_detector $(BUILD)/tests/bench_models_mem: \
 		$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIB_OBJS) $(LDLIBS) $(LDFLAGS)
@@ -245,10 +245,11 @@ $(STORE_BASELINE_DIR)/bench_store: tests/unit/bench_store.c
 		$(STORE_BASELINE_DIR)/src/build/obj/web_assets.o $(LDLIBS) $(LDFLAGS)
 
 bench: deps build $(BUILD)/tests/bench_store $(BUILD)/tests/bench_procpass \
-		$(BUILD)/tests/bench_models $(BUILD)/tests/bench_detector
+		$(BUILD)/tests/bench_models $(BUILD)/tests/bench_detector $(BUILD)/tests/bench_models_mem
 	-$(MAKE) --no-print-directory $(STORE_BASELINE_DIR)/bench_store
 	KPULSE_BIN=$(abspath $(BUILD)/kpulse) BENCH_STORE_BIN=$(abspath $(BUILD)/tests/bench_store) \
 		BENCH_STORE_BASELINE_BIN=$(abspath $(STORE_BASELINE_DIR)/bench_store) \
+		BENCH_MODELS_MEM_BIN=$(abspath $(BUILD)/tests/bench_models_mem) \
 		BENCH_PROCPASS_BIN=$(abspath $(BUILD)/tests/bench_procpass) \
 		BENCH_MODELS_BIN=$(abspath $(BUILD)/tests/bench_models) \
 		BENCH_DETECTOR_BIN=$(abspath $(BUILD)/tests/bench_detector) tests/bench/bench.sh

@@ -23,6 +23,9 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* Set by the loader: the kernel has task->sched_info (CONFIG_SCHED_INFO)
  * and cfs_rq->rq (CONFIG_FAIR_GROUP_SCHED), the way to the rq clock. */
 const volatile bool use_sched_info = false;
+/* Set by the loader: which hierarchy's cgroup ids key cgroup_stats
+ * (enum kp_cgroup_hier); NONE leaves the cgroup path out entirely. */
+const volatile __u32 cgroup_hier = KP_CGROUP_HIER_NONE;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -54,8 +57,63 @@ struct {
 	__type(value, struct task_sched);
 } task_sched_hash SEC(".maps");
 
+/* Per-cgroup on-CPU and run-queue time, fed by evictions from the
+ * per-CPU cgroup cache in sched_cpu. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	__uint(max_entries, KP_CGROUP_MAX_ENTRIES);
+	__type(key, __u64);
+	__type(value, struct kp_cgroup_stat);
+} cgroup_stats SEC(".maps");
+
 DECLARE_PROC_STATS()
 DECLARE_EVENTS(256 * 1024)
+
+/*
+ * The id of t's cgroup in the naming hierarchy: the v2 (default)
+ * hierarchy's, or the v1 hierarchy's that holds cpuacct. Ids are kernfs
+ * node ids, which are the inode numbers userspace sees in the mount. The
+ * subsystem index comes from this kernel's BTF (it depends on the config).
+ */
+static __always_inline __u64 task_cgroup_id(struct task_struct *t, const bool btf)
+{
+	if (cgroup_hier == KP_CGROUP_HIER_V2)
+		return btf ? t->cgroups->dfl_cgrp->kn->id
+			   : BPF_CORE_READ(t, cgroups, dfl_cgrp, kn, id);
+	if (cgroup_hier == KP_CGROUP_HIER_V1_CPUACCT) {
+		if (!bpf_core_enum_value_exists(enum cgroup_subsys_id, cpuacct_cgrp_id))
+			return 0;
+		int idx = bpf_core_enum_value(enum cgroup_subsys_id, cpuacct_cgrp_id);
+
+		if (idx < 0 || idx >= CGROUP_SUBSYS_COUNT)
+			return 0;
+		return btf ? t->cgroups->subsys[idx]->cgroup->kn->id
+			   : BPF_CORE_READ(t, cgroups, subsys[idx], cgroup, kn, id);
+	}
+	return 0;
+}
+
+static __always_inline void cgroup_cache_add(struct kp_sched_cpu *c, __u64 cgid, int which,
+					     __u64 delta)
+{
+	struct kp_cg_cache_slot *s = &c->cg_cache[cgid & (KP_CG_CACHE_SLOTS - 1)];
+
+	if (s->cgid != cgid) {
+		if (s->cgid && (s->v[0] || s->v[1])) {
+			struct kp_cgroup_stat zero = {}, *cs;
+
+			cs = lookup_or_init(&cgroup_stats, &s->cgid, &zero);
+			if (cs) {
+				cs->oncpu_ns += s->v[0];
+				cs->runq_delay_ns += s->v[1];
+			}
+		}
+		s->cgid = cgid;
+		s->v[0] = 0;
+		s->v[1] = 0;
+	}
+	s->v[which & 1] += delta;
+}
 
 static __always_inline struct task_sched *task_sched_get(struct task_struct *t, const bool btf,
 							 bool create)
@@ -149,12 +207,16 @@ static __always_inline int handle_switch(__u64 *ctx, const bool btf)
 
 		c->busy_ns += ran;
 		PROC_CACHE_ADD(c->cache, KP_READ(btf, prev, tgid), 0, ran, sched_cache_flush);
+		if (cgroup_hier != KP_CGROUP_HIER_NONE)
+			cgroup_cache_add(c, task_cgroup_id(prev, btf), 0, ran);
 	}
 	c->last_switch_ns = now;
 
 	if (delay) {
 		hist_add_percpu(&c->runq_latency, delay);
 		PROC_CACHE_ADD(c->cache, KP_READ(btf, next, tgid), 1, delay, sched_cache_flush);
+		if (cgroup_hier != KP_CGROUP_HIER_NONE)
+			cgroup_cache_add(c, task_cgroup_id(next, btf), 1, delay);
 	}
 	return 0;
 }
@@ -181,6 +243,7 @@ static __always_inline int handle_fork(__u64 *ctx, const bool btf)
 	e->ppid = BPF_CORE_READ(parent, tgid);
 	e->exit_code = 0;
 	e->lifetime_ns = 0;
+	e->cgroup_id = task_cgroup_id(child, false);
 	event_submit(e);
 	return 0;
 }
@@ -203,6 +266,7 @@ static __always_inline int handle_exec(__u64 *ctx, const bool btf)
 	e->ppid = BPF_CORE_READ(p, real_parent, tgid);
 	e->exit_code = 0;
 	e->lifetime_ns = 0;
+	e->cgroup_id = task_cgroup_id(p, false);
 	event_submit(e);
 	return 0;
 }
@@ -239,6 +303,7 @@ static __always_inline int handle_exit(__u64 *ctx, const bool btf)
 		code = BPF_CORE_READ(p, exit_code);
 	e->exit_code = code;
 	e->lifetime_ns = e->hdr.ts_ns - BPF_CORE_READ(p, group_leader, start_time);
+	e->cgroup_id = task_cgroup_id(p, false);
 	event_submit(e);
 	return 0;
 }

@@ -57,6 +57,18 @@ struct kp_proc_cache_slot {
 };
 
 /*
+ * The same for cgroups: a per-CPU cache of per-cgroup deltas (v[0] on-CPU
+ * ns, v[1] run-queue ns), direct-mapped by cgroup id; an evicted slot is
+ * flushed into cgroup_stats. Hosts run few cgroups, so evictions are rare.
+ */
+#define KP_CG_CACHE_SLOTS 16
+
+struct kp_cg_cache_slot {
+	__u64 cgid; /* 0: empty */
+	__u64 v[2];
+};
+
+/*
  * Everything the scheduler hooks update on every switch, in one per-CPU
  * value so a switch costs one map lookup for all of it.
  */
@@ -66,7 +78,24 @@ struct kp_sched_cpu {
 	__u64 last_switch_ns; /* when the current task was switched in */
 	struct kp_hist runq_latency;
 	struct kp_proc_cache_slot cache[KP_PROC_CACHE_SLOTS];
+	struct kp_cg_cache_slot cg_cache[KP_CG_CACHE_SLOTS];
 };
+
+/* Per-cgroup value of the sched program's cgroup_stats per-CPU hash, keyed
+ * by the cgroup id (kernfs inode number) of the naming hierarchy: cgroup
+ * v2, or the v1 hierarchy of cpuacct (enum kp_cgroup_hier). */
+struct kp_cgroup_stat {
+	__u64 oncpu_ns;
+	__u64 runq_delay_ns;
+};
+
+enum kp_cgroup_hier {
+	KP_CGROUP_HIER_NONE,
+	KP_CGROUP_HIER_V2,
+	KP_CGROUP_HIER_V1_CPUACCT,
+};
+
+#define KP_CGROUP_MAX_ENTRIES 8192
 
 /* --------------------------------------------------------------- memory */
 
@@ -182,6 +211,7 @@ struct kp_event_proc {
 	__u32 ppid;
 	__s32 exit_code;   /* wait(2) status encoding: code << 8 | signal */
 	__u64 lifetime_ns; /* exit only */
+	__u64 cgroup_id;   /* of the naming hierarchy (see kp_cgroup_stat); 0 unknown */
 };
 
 struct kp_event_oom {

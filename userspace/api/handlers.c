@@ -226,6 +226,17 @@ enum MHD_Result api_handle_processes(struct api_request *req)
 
 	if (!round)
 		return api_reply_error(req, 503, "no round collected yet");
+	/* The collector's list of the busiest pids, when the round has it:
+	 * series are per name and cgroup by default and carry no pid. */
+	if (round->processes) {
+		list = json_deep_copy(round->processes);
+		api_round_put(round);
+		if (!list)
+			return api_reply_error(req, 500, "out of memory");
+		return api_reply_json(
+		    req, 200,
+		    json_pack("{s:f,s:o}", "timestamp", clock_wall_s(), "processes", list));
+	}
 	by_pid = json_object();
 	list = json_array();
 	for (size_t i = 0; by_pid && i < registry_size(round->reg); i++) {

@@ -20,17 +20,20 @@
 
 static void dump_usage(FILE *out)
 {
-	fprintf(out, "Usage: kpulse dump [--json] [--interval SEC] [--count N] [--top-k N]\n"
-		     "                   [--slow-io-ms MS]\n"
-		     "\n"
-		     "Load the probes and print a snapshot of every metric each interval.\n"
-		     "\n"
-		     "  --json           one JSON object per line (see docs/metrics.md)\n"
-		     "  --interval SEC   seconds between snapshots (default 1, 0.05 to 3600)\n"
-		     "  --count N        stop after N snapshots (default: until SIGINT)\n"
-		     "  --top-k N        per-process rows per metric (default 10)\n"
-		     "  --slow-io-ms MS  block I/Os at least this slow become events (default 50)\n"
-		     "  -h, --help       this text\n");
+	fprintf(out,
+		"Usage: kpulse dump [--json] [--interval SEC] [--count N] [--top-k N]\n"
+		"                   [--slow-io-ms MS] [--by-pid] [--cgroups MODE]\n"
+		"\n"
+		"Load the probes and print a snapshot of every metric each interval.\n"
+		"\n"
+		"  --json           one JSON object per line (see docs/metrics.md)\n"
+		"  --interval SEC   seconds between snapshots (default 1, 0.05 to 3600)\n"
+		"  --count N        stop after N snapshots (default: until SIGINT)\n"
+		"  --top-k N        per-process rows per metric (default 10)\n"
+		"  --slow-io-ms MS  block I/Os at least this slow become events (default 50)\n"
+		"  --by-pid         per-process series per pid, not per name and cgroup\n"
+		"  --cgroups MODE   hierarchy naming cgroups: auto, v2, v1 or off (default auto)\n"
+		"  -h, --help       this text\n");
 }
 
 static double now_mono(void)
@@ -82,6 +85,8 @@ int cmd_dump(int argc, char **argv)
 	    {"count", required_argument, NULL, 'c'},
 	    {"top-k", required_argument, NULL, 'k'},
 	    {"slow-io-ms", required_argument, NULL, 's'},
+	    {"by-pid", no_argument, NULL, 'p'},
+	    {"cgroups", required_argument, NULL, 'g'},
 	    {"help", no_argument, NULL, 'h'},
 	    {},
 	};
@@ -118,6 +123,22 @@ int cmd_dump(int argc, char **argv)
 			if (cli_parse_seconds("dump", "--slow-io-ms", optarg, 0, 600000, &slow_ms))
 				return EXIT_USAGE;
 			copts.slow_io_ns = (uint64_t)(slow_ms * 1e6);
+			break;
+		case 'p':
+			copts.per_pid_series = true;
+			break;
+		case 'g':
+			for (v = 0; v < CGROUPS_MODE_COUNT; v++)
+				if (!strcmp(optarg, cgroups_mode_names[v]))
+					break;
+			if (v == CGROUPS_MODE_COUNT) {
+				fprintf(
+				    stderr,
+				    "kpulse dump: --cgroups '%s' is not one of auto, v2, v1, off\n",
+				    optarg);
+				return EXIT_USAGE;
+			}
+			copts.cgroups = (enum cgroups_mode)v;
 			break;
 		case 'h':
 			dump_usage(stdout);

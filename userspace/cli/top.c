@@ -308,16 +308,22 @@ static void draw(const struct view *v, const struct probes *probes, FILE *out)
 			procs[nprocs++] = (struct proc_line){s, rate_of(v, s)};
 	}
 	qsort(procs, nprocs, sizeof(procs[0]), proc_line_cmp);
-	fprintf(out, "\n%8s %-16s %7s %12s\n", "PID", "COMM", "CPU%", "RUNQ WAIT/s");
+	fprintf(out, "\n%8s %-16s %7s %12s  %s\n", "PID", "COMM", "CPU%", "RUNQ WAIT/s", "CGROUP");
 	for (size_t i = 0; i < nprocs && i < 15; i++) {
-		const char *pid = metric_series_label(procs[i].s, "pid");
-		const char *comm = metric_series_label(procs[i].s, "comm");
-		struct metric_label l[] = {{"comm", comm}, {"pid", pid}};
-		const struct metric_series *rq =
-		    registry_find(r, "kpulse_sched_process_runqueue_seconds_total", l, 2);
+		const struct metric_series *s = procs[i].s, *rq;
+		const char *pid = metric_series_label(s, "pid");
+		const char *comm = metric_series_label(s, "comm");
+		const char *cg = metric_series_label(s, "cgroup");
+		struct metric_label l[REGISTRY_MAX_LABELS];
 
-		fprintf(out, "%8s %-16s %6.1f%% %12s\n", pid, comm, 100 * procs[i].cpu,
-			rq ? fmt_seconds(rate_of(v, rq), c, sizeof(c)) : "-");
+		/* The run-queue series of the same process or group. */
+		for (size_t k = 0; k < s->nlabels; k++)
+			l[k] = (struct metric_label){s->label_keys[k], s->label_values[k]};
+		rq = registry_find(r, "kpulse_sched_process_runqueue_seconds_total", l, s->nlabels);
+		/* By default processes are summed by name: no pid. */
+		fprintf(out, "%8s %-16s %6.1f%% %12s  %s\n", pid ? pid : "-", comm ? comm : "?",
+			100 * procs[i].cpu, rq ? fmt_seconds(rate_of(v, rq), c, sizeof(c)) : "-",
+			cg ? cg : "");
 	}
 	fflush(out);
 }

@@ -23,46 +23,11 @@
 
 #include "kpulse_abi.h"
 #include "collection/collector.h"
+#include "collection/cgroups.h"
 #include "collection/events.h"
 #include "collection/procfs.h"
 #include "collection/procpass.h"
-
-/* -------------------------------------------------- per-process metrics */
-
-enum proc_metric {
-	PM_ONCPU,
-	PM_RUNQ,
-	PM_FAULTS,
-	PM_IO_READ,
-	PM_IO_WRITE,
-	PM_NR,
-};
-
-static const struct {
-	const char *name;
-	const char *other;
-	const char *op; /* label op=..., or NULL */
-	double scale;
-} proc_metrics[PM_NR] = {
-    [PM_ONCPU] = {"kpulse_sched_process_cpu_seconds_total",
-		  "kpulse_sched_other_processes_cpu_seconds_total", NULL, 1e-9},
-    [PM_RUNQ] = {"kpulse_sched_process_runqueue_seconds_total",
-		 "kpulse_sched_other_processes_runqueue_seconds_total", NULL, 1e-9},
-    [PM_FAULTS] = {"kpulse_mem_process_page_faults_total",
-		   "kpulse_mem_other_processes_page_faults_total", NULL, 1},
-    [PM_IO_READ] = {"kpulse_block_process_io_bytes_total",
-		    "kpulse_block_other_processes_io_bytes_total", "read", 1},
-    [PM_IO_WRITE] = {"kpulse_block_process_io_bytes_total",
-		     "kpulse_block_other_processes_io_bytes_total", "write", 1},
-};
-
-struct proc_row {
-	uint32_t tgid;
-	uint64_t v[PM_NR];
-	uint64_t delta[PM_NR];
-	char comm[KP_COMM_LEN];
-	bool comm_read; /* /proc/PID/comm already read this round */
-};
+#include "collection/procs.h"
 
 struct drop_reason_name {
 	uint32_t value;
@@ -82,9 +47,9 @@ struct collector {
 	double mono_offset_s;
 	double last_round_mono;
 
-	struct proc_row *prev_rows;
-	size_t prev_nrows;
-	double other_total[PM_NR];
+	struct cgroups *cgroups; /* per-cgroup series; the cgroup of processes and events */
+	struct procs *procs;	 /* per-process series, bounded */
+	json_t *processes;	 /* the busiest pids of the last round */
 
 	struct drop_reason_name *reasons;
 	size_t nreasons;
@@ -107,6 +72,30 @@ static double clock_s(clockid_t id)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* Process events carry their cgroup's id; the event names its path. Slow
+ * I/Os and OOM kills name the cgroup their process is in when read. */
+static void event_add_cgroup(struct collector *c, json_t *ev, const void *data, size_t size)
+{
+	const struct kp_event_hdr *h = data;
+	const struct kp_event_proc *p = data;
+	char path[REGISTRY_LABEL_VALUE_MAX * 4];
+
+	if (!c->cgroups)
+		return;
+	/* Rare events about a process: its cgroup now, while it is there. */
+	if (h->type == KP_EV_SLOW_IO || h->type == KP_EV_OOM_KILL) {
+		if (h->pid && cgroups_pid_path(c->cgroups, h->pid, path, sizeof(path)) == 0)
+			json_object_set_new(ev, "cgroup", json_string(path));
+		return;
+	}
+	if (h->type != KP_EV_EXEC && h->type != KP_EV_FORK && h->type != KP_EV_EXIT)
+		return;
+	if (size < sizeof(*p) || !p->cgroup_id ||
+	    cgroups_path_of_id(c->cgroups, p->cgroup_id, path, sizeof(path)))
+		return;
+	json_object_set_new(ev, "cgroup", json_string(path));
+}
+
 static void on_event(void *ctx, const void *data, size_t size)
 {
 	struct collector *c = ctx;
@@ -124,6 +113,7 @@ static void on_event(void *ctx, const void *data, size_t size)
 		c->events_malformed++;
 		return;
 	}
+	event_add_cgroup(c, ev, data, size);
 	json_array_append_new(c->events, ev);
 }
 
@@ -199,6 +189,7 @@ int collector_new(const struct collector_options *opts, struct collector **ret)
 	struct collector *c;
 	struct stat st;
 	int err;
+	enum cgroups_mode cgm;
 
 	c = calloc(1, sizeof(*c));
 	if (!c)
@@ -216,9 +207,21 @@ int collector_new(const struct collector_options *opts, struct collector **ret)
 		collector_free(c);
 		return err;
 	}
+	err = cgroups_new(opts->cgroups, c->opts.top_k, &c->cgroups);
+	if (err) {
+		collector_free(c);
+		return err;
+	}
+	cgm = cgroups_mode(c->cgroups);
+	popts.cgroup_hier = cgm == CGROUPS_V2	? KP_CGROUP_HIER_V2
+			    : cgm == CGROUPS_V1 ? KP_CGROUP_HIER_V1_CPUACCT
+						: KP_CGROUP_HIER_NONE;
 	err = probes_open(&popts, on_event, c, &c->probes);
 	if (!err)
 		err = procpass_new(&opts->proc, &c->procpass);
+	if (!err)
+		err = procs_new(c->probes, c->cgroups, c->ncpus, c->opts.top_k,
+				c->opts.per_pid_series, &c->procs);
 	if (!err)
 		err = set_program_names(c);
 	if (err) {
@@ -240,7 +243,9 @@ struct collector *collector_free(struct collector *c)
 	probes_close(c->probes);
 	procpass_free(c->procpass);
 	json_decref(c->events);
-	free(c->prev_rows);
+	procs_free(c->procs);
+	cgroups_free(c->cgroups);
+	json_decref(c->processes);
 	free(c->reasons);
 	free(c);
 	return NULL;
@@ -670,244 +675,6 @@ static int sample_net(struct collector *c, struct registry *r)
 	return err ? -ENOMEM : 0;
 }
 
-/* ------------------------------------------------------- per-process */
-
-static int row_cmp_tgid(const void *a, const void *b)
-{
-	const struct proc_row *x = a, *y = b;
-
-	return x->tgid < y->tgid ? -1 : x->tgid > y->tgid;
-}
-
-static enum proc_metric sort_metric;
-
-static int row_cmp_delta(const void *a, const void *b)
-{
-	const struct proc_row *x = *(const struct proc_row *const *)a;
-	const struct proc_row *y = *(const struct proc_row *const *)b;
-
-	if (x->delta[sort_metric] != y->delta[sort_metric])
-		return x->delta[sort_metric] > y->delta[sort_metric] ? -1 : 1;
-	return x->tgid < y->tgid ? -1 : x->tgid > y->tgid;
-}
-
-struct row_vec {
-	struct proc_row *rows;
-	size_t n, cap;
-};
-
-static struct proc_row *row_append(struct row_vec *rv, uint32_t tgid)
-{
-	struct proc_row *row;
-
-	if (rv->n == rv->cap) {
-		size_t cap = rv->cap ? 2 * rv->cap : 256;
-		struct proc_row *nr = realloc(rv->rows, cap * sizeof(*nr));
-
-		if (!nr)
-			return NULL;
-		rv->rows = nr;
-		rv->cap = cap;
-	}
-	row = &rv->rows[rv->n++];
-	memset(row, 0, sizeof(*row));
-	row->tgid = tgid;
-	return row;
-}
-
-/* Adds the per-CPU cache slots of a sched_cpu / mem_cpu value as rows. */
-static int append_cache_rows(struct collector *c, struct row_vec *rv, enum probe_subsystem s,
-			     const char *map, size_t value_size, size_t cache_off, int m0, int m1)
-{
-	int fd = probes_map_fd(c->probes, s, map);
-	size_t stride = (value_size + 7) & ~(size_t)7;
-	uint32_t zero = 0;
-	void *vals;
-
-	if (fd < 0 || !(vals = percpu_lookup(c, fd, &zero, value_size)))
-		return 0;
-	for (int cpu = 0; cpu < c->ncpus; cpu++) {
-		const struct kp_proc_cache_slot *slots =
-		    (const void *)((const char *)vals + cpu * stride + cache_off);
-
-		for (int i = 0; i < KP_PROC_CACHE_SLOTS; i++) {
-			struct proc_row *row;
-
-			if (!slots[i].tgid || (!slots[i].v[0] && !slots[i].v[1]))
-				continue;
-			row = row_append(rv, slots[i].tgid);
-			if (!row) {
-				free(vals);
-				return -ENOMEM;
-			}
-			row->v[m0] = slots[i].v[0];
-			if (m1 >= 0)
-				row->v[m1] = slots[i].v[1];
-		}
-	}
-	free(vals);
-	return 0;
-}
-
-/*
- * Per-process totals: proc_stats (per CPU, summed) plus what still sits in
- * the per-CPU caches of the sched, mem and block programs. proc_stats is read
- * first: a slot flushed between the two reads is then missed for one
- * round rather than counted twice, so every row stays monotonic.
- */
-static int read_proc_rows(struct collector *c, struct proc_row **ret_rows, size_t *ret_n)
-{
-	int fd = probes_proc_stats_fd(c->probes);
-	struct row_vec rv = {};
-	uint32_t key, next, *prev = NULL;
-	size_t out = 0;
-	int guard = 0, err;
-
-	while (bpf_map_get_next_key(fd, prev, &next) == 0 && guard++ < 2 * KP_PROC_MAX_ENTRIES) {
-		struct proc_row *row;
-		void *vals;
-
-		key = next;
-		prev = &key;
-		vals = percpu_lookup(c, fd, &key, sizeof(struct kp_proc_stat));
-		if (!vals)
-			continue;
-		row = row_append(&rv, key);
-		if (!row) {
-			free(vals);
-			free(rv.rows);
-			return -ENOMEM;
-		}
-		for (int cpu = 0; cpu < c->ncpus; cpu++) {
-			const struct kp_proc_stat *s = PERCPU_AT(vals, struct kp_proc_stat, cpu);
-
-			row->v[PM_ONCPU] += s->oncpu_ns;
-			row->v[PM_RUNQ] += s->runq_delay_ns;
-			row->v[PM_FAULTS] += s->page_faults;
-			row->v[PM_IO_READ] += s->io_read_bytes;
-			row->v[PM_IO_WRITE] += s->io_write_bytes;
-			if (!row->comm[0] && s->comm[0])
-				memcpy(row->comm, s->comm, KP_COMM_LEN);
-		}
-		row->comm[KP_COMM_LEN - 1] = 0;
-		free(vals);
-	}
-	err = append_cache_rows(c, &rv, PROBE_SCHED, "sched_cpu", sizeof(struct kp_sched_cpu),
-				offsetof(struct kp_sched_cpu, cache), PM_ONCPU, PM_RUNQ);
-	if (!err)
-		err = append_cache_rows(c, &rv, PROBE_MEM, "mem_cpu", sizeof(struct kp_mem_cpu),
-					offsetof(struct kp_mem_cpu, cache), PM_FAULTS, -1);
-	if (!err)
-		err =
-		    append_cache_rows(c, &rv, PROBE_BLOCK, "blk_cpu", sizeof(struct kp_blk_cpu),
-				      offsetof(struct kp_blk_cpu, cache), PM_IO_READ, PM_IO_WRITE);
-	if (err) {
-		free(rv.rows);
-		return err;
-	}
-	/* Sort by tgid and fold the rows of one process into one. */
-	if (rv.n)
-		qsort(rv.rows, rv.n, sizeof(*rv.rows), row_cmp_tgid);
-	for (size_t i = 0; i < rv.n; i++) {
-		struct proc_row *dst = &rv.rows[out];
-
-		if (out && rv.rows[out - 1].tgid == rv.rows[i].tgid) {
-			dst = &rv.rows[out - 1];
-			for (int m = 0; m < PM_NR; m++)
-				dst->v[m] += rv.rows[i].v[m];
-			if (!dst->comm[0])
-				memcpy(dst->comm, rv.rows[i].comm, KP_COMM_LEN);
-			continue;
-		}
-		if (out != i)
-			*dst = rv.rows[i];
-		out++;
-	}
-	*ret_rows = rv.rows;
-	*ret_n = out;
-	return 0;
-}
-
-static int sample_processes(struct collector *c, struct registry *r)
-{
-	struct proc_row *rows = NULL, **order = NULL;
-	size_t n = 0, j = 0;
-	int err;
-
-	err = read_proc_rows(c, &rows, &n);
-	if (err)
-		return err;
-	/* Deltas against the previous round (both sorted by tgid). A value
-	 * that went down is a new process reusing the pid. */
-	for (size_t i = 0; i < n; i++) {
-		while (j < c->prev_nrows && c->prev_rows[j].tgid < rows[i].tgid)
-			j++;
-		bool seen = j < c->prev_nrows && c->prev_rows[j].tgid == rows[i].tgid;
-
-		/* An entry made by a cache eviction has no comm: keep the one
-		 * seen earlier. */
-		if (seen && !rows[i].comm[0])
-			memcpy(rows[i].comm, c->prev_rows[j].comm, KP_COMM_LEN);
-		for (int m = 0; m < PM_NR; m++) {
-			uint64_t before = seen ? c->prev_rows[j].v[m] : 0;
-
-			rows[i].delta[m] =
-			    rows[i].v[m] >= before ? rows[i].v[m] - before : rows[i].v[m];
-		}
-	}
-	order = n ? malloc(n * sizeof(*order)) : NULL;
-	if (n && !order) {
-		free(rows);
-		return -ENOMEM;
-	}
-	for (int m = 0; m < PM_NR; m++) {
-		uint64_t all = 0, top = 0;
-		size_t k = 0;
-
-		for (size_t i = 0; i < n; i++) {
-			order[i] = &rows[i];
-			all += rows[i].delta[m];
-		}
-		sort_metric = m;
-		if (n)
-			qsort(order, n, sizeof(*order), row_cmp_delta);
-		for (k = 0; k < n && k < c->opts.top_k && order[k]->delta[m]; k++) {
-			struct proc_row *row = order[k];
-			char pid[16], comm[KP_COMM_LEN + 1];
-			struct metric_label l[3] = {{"comm", comm}, {"pid", pid}};
-			size_t nl = 2;
-
-			snprintf(pid, sizeof(pid), "%" PRIu32, row->tgid);
-			/* A process in several top-K lists is named once a round. */
-			if (!row->comm_read &&
-			    procfs_read_comm(row->tgid, comm, sizeof(comm)) == 0) {
-				size_t len = strnlen(comm, sizeof(row->comm) - 1);
-
-				memcpy(row->comm, comm, len);
-				row->comm[len] = 0;
-			}
-			row->comm_read = true;
-			snprintf(comm, sizeof(comm), "%s", row->comm[0] ? row->comm : "?");
-			if (proc_metrics[m].op)
-				l[nl++] = (struct metric_label){"op", proc_metrics[m].op};
-			err |= registry_set_counter(r, proc_metrics[m].name, l, nl,
-						    row->v[m] * proc_metrics[m].scale);
-			top += row->delta[m];
-		}
-		c->other_total[m] += (double)(all - top) * proc_metrics[m].scale;
-		if (proc_metrics[m].op)
-			err |= set_counter1(r, proc_metrics[m].other, "op", proc_metrics[m].op,
-					    c->other_total[m]);
-		else
-			err |= set_counter0(r, proc_metrics[m].other, c->other_total[m]);
-	}
-	free(order);
-	free(c->prev_rows);
-	c->prev_rows = rows;
-	c->prev_nrows = n;
-	return err ? -ENOMEM : 0;
-}
-
 /* ------------------------------------------------------------ kpulse */
 
 static int sample_self(struct collector *c, struct registry *r)
@@ -950,8 +717,34 @@ static int sample_self(struct collector *c, struct registry *r)
 
 void collector_set_top_k(struct collector *c, unsigned top_k)
 {
-	if (top_k)
-		c->opts.top_k = top_k;
+	if (!top_k)
+		return;
+	c->opts.top_k = top_k;
+	procs_set_top_k(c->procs, top_k);
+	cgroups_set_top_k(c->cgroups, top_k);
+}
+
+void collector_set_per_pid_series(struct collector *c, bool per_pid)
+{
+	c->opts.per_pid_series = per_pid;
+	procs_set_per_pid(c->procs, per_pid);
+}
+
+json_t *collector_take_processes(struct collector *c)
+{
+	json_t *out = c->processes;
+
+	c->processes = NULL;
+	return out;
+}
+
+static int sample_processes(struct collector *c, struct registry *r)
+{
+	int err = procs_sample(c->procs, r);
+
+	json_decref(c->processes);
+	c->processes = procs_take_json(c->procs);
+	return err;
 }
 
 int collector_sample(struct collector *c, struct registry *r)
@@ -975,7 +768,8 @@ static const struct {
      "Context switches (prev != next), as ctxt in /proc/stat"},
     {"kpulse_sched_runqueue_latency_seconds", "Time from becoming runnable to running"},
     {"kpulse_sched_cpu_busy_seconds_total", "Time each CPU ran non-idle tasks"},
-    {"kpulse_sched_process_cpu_seconds_total", "On-CPU time of the busiest processes"},
+    {"kpulse_sched_process_cpu_seconds_total",
+     "On-CPU time of the busiest processes (by name and cgroup, or by pid)"},
     {"kpulse_sched_other_processes_cpu_seconds_total", "On-CPU time of all other processes"},
     {"kpulse_sched_process_runqueue_seconds_total", "Run-queue wait of the busiest processes"},
     {"kpulse_sched_other_processes_runqueue_seconds_total",
@@ -997,6 +791,14 @@ static const struct {
     {"kpulse_block_queue_time_seconds", "Block I/O queue time, start to issue"},
     {"kpulse_block_slow_ios_total", "Block I/Os slower than the slow-I/O threshold"},
     {"kpulse_block_process_io_bytes_total", "Block I/O bytes of the busiest processes"},
+    {"kpulse_cgroup_cpu_seconds_total", "On-CPU time of the busiest cgroups"},
+    {"kpulse_cgroup_runqueue_seconds_total", "Run-queue wait of the busiest cgroups"},
+    {"kpulse_cgroup_memory_bytes",
+     "Memory charged to the cgroup (memory.current or memory.usage_in_bytes)"},
+    {"kpulse_cgroup_io_bytes_total",
+     "Block I/O bytes of the cgroup (io.stat, or its processes' bytes)"},
+    {"kpulse_cgroup_page_faults_total", "Page faults of the cgroup's processes"},
+    {"kpulse_cgroup_oom_kills_total", "OOM kills in the cgroup (its memory.events / oom_control)"},
     {"kpulse_block_other_processes_io_bytes_total", "Block I/O bytes of all other processes"},
     {"kpulse_net_rx_packets_total", "Packets received, as in /proc/net/dev"},
     {"kpulse_net_rx_bytes_total", "Bytes received, as in /proc/net/dev"},
@@ -1033,6 +835,7 @@ int collector_collect(struct collector *c, struct registry *r)
 	err |= sample_block(c, r);
 	err |= sample_net(c, r);
 	err |= sample_processes(c, r);
+	err |= cgroups_sample(c->cgroups, c->probes, c->ncpus, r);
 	err |= sample_self(c, r);
 	return err ? -ENOMEM : 0;
 }

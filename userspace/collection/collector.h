@@ -12,14 +12,17 @@
 
 #include <jansson.h>
 
+#include "collection/cgroups.h"
 #include "collection/probes.h"
 #include "collection/procpass.h"
 #include "registry/registry.h"
 
 struct collector_options {
-	unsigned top_k;	     /* per-process rows per metric */
-	uint64_t slow_io_ns; /* block I/Os at least this slow become events */
-	unsigned max_events; /* events buffered between rounds; more are counted, not kept */
+	unsigned top_k;		   /* per-process rows per metric (and per-cgroup rows) */
+	bool per_pid_series;	   /* per-process series by pid, not by name and cgroup */
+	enum cgroups_mode cgroups; /* which hierarchy names cgroups (0: auto) */
+	uint64_t slow_io_ns;	   /* block I/Os at least this slow become events */
+	unsigned max_events;	   /* events buffered between rounds; more are counted, not kept */
 	struct procpass_options proc; /* the /proc pass; zeroed takes the defaults */
 };
 
@@ -49,6 +52,14 @@ int collector_collect(struct collector *c, struct registry *r);
 
 /* Changes the number of per-process rows from the next round on. */
 void collector_set_top_k(struct collector *c, unsigned top_k);
+
+/* Per-process series by pid (true) or by name and cgroup, from the next
+ * round on. */
+void collector_set_per_pid_series(struct collector *c, bool per_pid);
+
+/* The busiest processes of the last round, by pid (procs_take_json());
+ * the caller owns it; NULL when there is none. */
+json_t *collector_take_processes(struct collector *c);
 
 /* The events buffered since the last call, oldest first, as a JSON array
  * the caller owns (never NULL unless out of memory). */

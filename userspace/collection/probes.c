@@ -295,8 +295,10 @@ static int open_configured(struct probes *p, enum probe_subsystem s, bool allow_
 	if (!skel)
 		return -errno ?: -ENOMEM;
 
-	if (s == PROBE_SCHED)
+	if (s == PROBE_SCHED) {
 		((struct kpulse_sched *)skel)->rodata->use_sched_info = p->use_sched_info;
+		((struct kpulse_sched *)skel)->rodata->cgroup_hier = p->opts.cgroup_hier;
+	}
 	if (s == PROBE_BLOCK)
 		((struct kpulse_block *)skel)->rodata->slow_io_ns = p->opts.slow_io_ns;
 	if (s == PROBE_NET)

@@ -44,7 +44,8 @@ struct probe_info {
 };
 
 struct probes_options {
-	uint64_t slow_io_ns; /* block I/Os at least this slow become events; 0 = none */
+	uint64_t slow_io_ns;  /* block I/Os at least this slow become events; 0 = none */
+	uint32_t cgroup_hier; /* enum kp_cgroup_hier: what keys per-cgroup CPU time */
 };
 
 /* Called for each ring-buffer record: data points at a struct that starts

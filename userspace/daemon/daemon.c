@@ -199,6 +199,8 @@ static int start_collector(struct daemon *d)
 {
 	struct collector_options copts = {
 	    .top_k = d->cfg.top_k,
+	    .per_pid_series = d->cfg.process_series_by_pid,
+	    .cgroups = (enum cgroups_mode)d->cfg.cgroups,
 	    .slow_io_ns = (uint64_t)d->cfg.slow_io_ms * 1000000,
 	    .proc =
 		{
@@ -370,6 +372,11 @@ static int start_models(struct daemon *d)
 	o.exclude = cfg->models_exclude;
 	o.max_series = cfg->models_max_series;
 	o.checkpoint_s = cfg->models_checkpoint_s;
+	o.multivar = cfg->multivar;
+	o.mv.window_s = cfg->multivar_window_s;
+	o.mv.history_s = cfg->multivar_history_s;
+	o.mv.retrain_s = cfg->multivar_retrain_s;
+	o.mv.max_series = cfg->multivar_max_series;
 	anomaly_thresholds(cfg, &o.ensemble);
 	r = models_new(&o, d->store, &d->models, err, sizeof(err));
 	if (r) {
@@ -435,6 +442,7 @@ static void reload(struct daemon *d)
 	log_set_level(d->cfg.log_level);
 	log_set_format(d->cfg.log_format);
 	collector_set_top_k(d->col, d->cfg.top_k);
+	collector_set_per_pid_series(d->col, d->cfg.process_series_by_pid);
 	threshold_tracker_set_horizon(d->predict, d->cfg.predict_horizon_s);
 	if (d->models) {
 		struct ensemble_options o;
@@ -471,6 +479,7 @@ static void run_round(struct daemon *d, uint64_t seq, double interval_s)
 		log_warn("round %llu not handed out: out of memory", (unsigned long long)seq);
 		return;
 	}
+	round->processes = collector_take_processes(d->col);
 	for (size_t i = 0; i < d->nsinks; i++)
 		sink_push(d->sinks[i], round);
 	round_unref(round);

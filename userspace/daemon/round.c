@@ -46,6 +46,7 @@ struct round *round_unref(struct round *r)
 		return NULL;
 	registry_free((struct registry *)r->reg);
 	json_decref(r->events);
+	json_decref(r->processes);
 	free(r);
 	return NULL;
 }

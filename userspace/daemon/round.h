@@ -31,6 +31,7 @@ struct round {
 	double interval_s;	    /* what the round covers (registry_interval) */
 	const struct registry *reg; /* frozen: every series of the round */
 	json_t *events;		    /* array of event objects, never NULL */
+	json_t *processes;	    /* the busiest pids (collector_take_processes), or NULL */
 };
 
 /*

@@ -35,6 +35,8 @@
 const char *const config_llm_names[CONFIG_LLM_COUNT] = {"groq", "openai", "ollama", "huggingface",
 							"compat"};
 const char *const config_severity_names[CONFIG_SEVERITY_COUNT] = {"info", "warning", "critical"};
+/* In the order of enum cgroups_mode (collection/cgroups.h). */
+const char *const config_cgroups_names[CONFIG_CGROUPS_COUNT] = {"auto", "v2", "v1", "off"};
 const char *const config_target_severity_names[CONFIG_SEVERITY_COUNT + 1] = {"default", "info",
 									     "warning", "critical"};
 
@@ -67,6 +69,14 @@ const struct config_option config_options[] = {
     {"KPULSE_TOP_K", "top-k", "N", "10",
      "How many of the busiest processes get series of their own", CONFIG_UINT, 1, 1000,
      .flags = CONFIG_RELOADABLE, FIELD(top_k)},
+    {"KPULSE_PROCESS_SERIES_BY_PID", "process-series-by-pid", "on|off", "off",
+     "Per-process series per pid (a series for every process that was ever busy) instead of "
+     "per name and cgroup; GET /api/v1/processes and events carry the pid either way",
+     CONFIG_BOOL, .flags = CONFIG_RELOADABLE, FIELD(process_series_by_pid)},
+    {"KPULSE_CGROUPS", "cgroups", "MODE", "auto",
+     "Which cgroup hierarchy names the cgroup label: v2, v1 (the cpuacct hierarchy), auto (v2 "
+     "when it holds the cpu controller, else v1) or off",
+     CONFIG_ENUM, .names = config_cgroups_names, .nnames = CONFIG_CGROUPS_COUNT, FIELD(cgroups)},
     {"KPULSE_LISTEN", "listen", "HOST:PORT", "127.0.0.1:9876",
      "Address of the HTTP API: HOST:PORT or [IPV6]:PORT", CONFIG_LISTEN, FIELD(listen)},
     {"KPULSE_LOG_LEVEL", "log-level", "LEVEL", "info", "Lowest level logged", CONFIG_ENUM,
@@ -275,6 +285,13 @@ const struct config_option config_options[] = {
     {"KPULSE_MULTIVAR_RETRAIN", "multivar-retrain", "DURATION", "1h",
      "How often the Isolation Forest and LOF are retrained in the background", CONFIG_DURATION, 60,
      DAYS(7), FIELD(multivar_retrain_s)},
+    {"KPULSE_MULTIVAR", "multivar", "on|off", "on",
+     "Whether the host's Isolation Forest and LOF score every round beside the per-series "
+     "detectors (with KPULSE_MODELS on)",
+     CONFIG_BOOL, FIELD(multivar)},
+    {"KPULSE_MULTIVAR_MAX_SERIES", "multivar-max-series", "N", "64",
+     "Most series in the multivariate feature vectors (rates and gauges, in the round's order)",
+     CONFIG_UINT, 2, 256, FIELD(multivar_max_series)},
     {"KPULSE_MODELS", "models", "on|off", "on",
      "Whether the anomaly models run (a score per modelled series, anomalies in the store)",
      CONFIG_BOOL, FIELD(models)},

@@ -54,6 +54,10 @@ extern const char *const config_llm_names[CONFIG_LLM_COUNT];
 /* Incident severities, lowest first, as alerts are filtered by them. */
 #define CONFIG_SEVERITY_COUNT 3
 extern const char *const config_severity_names[CONFIG_SEVERITY_COUNT];
+
+/* KPULSE_CGROUPS values, in the order of enum cgroups_mode. */
+#define CONFIG_CGROUPS_COUNT 4
+extern const char *const config_cgroups_names[CONFIG_CGROUPS_COUNT];
 /* A target's own minimum: "default" (KPULSE_ALERT_MIN_SEVERITY), then the
  * severities; stored as 0 for default, else severity + 1. */
 extern const char *const config_target_severity_names[CONFIG_SEVERITY_COUNT + 1];
@@ -71,6 +75,8 @@ struct kpulse_config {
 	double retention_events_s;
 	uint32_t slow_io_ms;		   /* block I/Os slower than this become events */
 	uint32_t top_k;			   /* per-process series kept per round */
+	bool process_series_by_pid;	   /* per-process series per pid, not per name */
+	int cgroups;			   /* index in config_cgroups_names */
 	char listen[CONFIG_LISTEN_MAX];	   /* as given: "127.0.0.1:9876", "[::1]:9876" */
 	char listen_host[CONFIG_HOST_MAX]; /* without brackets: "::1" */
 	uint16_t listen_port;
@@ -137,6 +143,8 @@ struct kpulse_config {
 	double multivar_window_s;	      /* feature window of IF and LOF */
 	double multivar_history_s;	      /* their training history */
 	double multivar_retrain_s;	      /* how often they are retrained */
+	bool multivar;			      /* IF and LOF run in the models sink */
+	uint32_t multivar_max_series;	      /* series in their feature vectors */
 	/* anomaly models (models/) */
 	bool models;			      /* the models sink runs */
 	char models_include[CONFIG_LIST_MAX]; /* series_select patterns */

@@ -177,6 +177,13 @@ function recordHistograms(prev, cur) {
 	}
 }
 
+// "comm (pid)" for per-pid series, "comm (cgroup)" for the default
+// series per name and cgroup.
+export function processLabel(l) {
+	if (l.pid !== undefined) return `${l.comm} (${l.pid})`;
+	return l.cgroup && l.cgroup !== '/' ? `${l.comm} (${l.cgroup})` : l.comm;
+}
+
 // CPU of each top process between two rounds (the store may hold too many
 // short-lived processes for one query, so the chart also keeps its own).
 function recordProcesses(prev, cur) {
@@ -185,7 +192,7 @@ function recordProcesses(prev, cur) {
 	const cpu = new Map();
 	for (const m of seriesOf(cur, 'kpulse_sched_process_cpu_seconds_total')) {
 		const p = prev.byKey.get(seriesKey(m.name, m.labels));
-		if (p && m.value >= p.value) cpu.set(`${m.labels.comm} (${m.labels.pid})`, (m.value - p.value) / dt);
+		if (p && m.value >= p.value) cpu.set(processLabel(m.labels), (m.value - p.value) / dt);
 	}
 	live.procCpu.push({ t: cur.timestamp, cpu });
 	if (live.procCpu.length > MAX_COLUMNS) live.procCpu.splice(0, live.procCpu.length - MAX_COLUMNS);

@@ -6,7 +6,7 @@
 
 import { h, panel, replace, fmtPct, fmtBytesRate, fmtNum, message, selector } from './dom.js';
 import { queryRange, window_ } from './api.js';
-import { live, subscribe, nextRound, seriesOf, recentRate } from './live.js';
+import { live, subscribe, nextRound, seriesOf, recentRate, processLabel } from './live.js';
 import { timeChart, joinSeries, palette } from './charts.js';
 
 const WINDOW_S = 900;
@@ -34,10 +34,14 @@ function tableRows(doc, columns, keyLabel, nameLabel) {
 	const rows = new Map();
 	for (const m of doc.metrics) {
 		const col = columns.find((c) => c.metric === m.name && (!c.op || c.op === (m.labels || {}).op));
-		if (!col || !m.labels || m.labels[keyLabel] === undefined) continue;
-		const key = m.labels[keyLabel];
+		if (!col || !m.labels) continue;
+		// Per-process series are per name and cgroup unless kpulse runs
+		// with per-pid series: a row is then a group, with no pid.
+		const group = keyLabel === 'pid' && m.labels.pid === undefined && m.labels.comm !== undefined;
+		if (m.labels[keyLabel] === undefined && !group) continue;
+		const key = group ? `${m.labels.comm}\u0000${m.labels.cgroup || ''}` : m.labels[keyLabel];
 		let row = rows.get(key);
-		if (!row) rows.set(key, (row = { key, name: nameLabel ? m.labels[nameLabel] : key, values: {} }));
+		if (!row) rows.set(key, (row = { key, shown: group ? '–' : key, name: nameLabel ? m.labels[nameLabel] : key, values: {} }));
 		const v = col.total ? m.value : recentRate(m);
 		if (v !== null && v !== undefined) row.values[col.id] = (row.values[col.id] || 0) + v;
 	}
@@ -98,7 +102,7 @@ export function mount(root) {
 								h(
 									'tr',
 									{},
-									h('td', { class: 'num', text: r.key }),
+									h('td', { class: 'num', text: r.shown }),
 									h('td', { class: 'comm', text: r.name }),
 									PROC_COLUMNS.map((c) => h('td', { class: 'num', text: r.values[c.id] === undefined ? '–' : c.fmt(r.values[c.id]) }))
 								)
@@ -144,7 +148,7 @@ export function mount(root) {
 		const res = await Promise.all(
 			now.slice(0, TOP_CHART * 2).map((m) => queryRange(selector(m.name, m.labels), { ...span, agg: 'rate', signal: abort.signal }).then((r) => (r.series || [])[0]))
 		);
-		history = new Map(res.filter(Boolean).map((s) => [`${s.labels.comm} (${s.labels.pid})`, s.points]));
+		history = new Map(res.filter(Boolean).map((s) => [processLabel(s.labels), s.points]));
 	}
 
 	function drawChart() {
