@@ -46,9 +46,10 @@ def assert_refused_unchanged(daemons, data_dir, *message_parts):
     assert after["kpulse.db"] == before["kpulse.db"], "the database file was modified"
     # Nothing else changed either (auth.db, jwt.secret of the first run).
     # Reading a WAL-mode database may leave an empty -wal and a -shm index
-    # next to it; neither holds data.
+    # next to it; neither holds data. kpulse.lock holds the PID of the last
+    # daemon that started on the data dir (daemon/datadir.h).
     changed = {n for n in set(before) | set(after) if before.get(n) != after.get(n)}
-    assert changed <= {"kpulse.db-wal", "kpulse.db-shm"}, changed
+    assert changed <= {"kpulse.db-wal", "kpulse.db-shm", "kpulse.lock"}, changed
     assert after.get("kpulse.db-wal", (0,))[0] == 0, "data written to the WAL"
     return r.stderr
 
@@ -117,7 +118,7 @@ def test_database_of_schema_4_is_upgraded_to_chunks_at_start_keeping_its_samples
         old = old.fetchone()[0]
     finally:
         conn.close()
-    assert version == 5 and old == 0
+    assert version == 6 and old == 0  # chunks (5), then incidents (6)
     # the fixture's series read back whole from the chunks
     for i in range(6):
         name = "fixture_ops_total" if i < 2 else "fixture_level_bytes" if i < 4 else \

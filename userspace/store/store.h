@@ -50,7 +50,7 @@
 #include "registry/registry.h"
 
 /* The schema this code writes; older databases are migrated at open. */
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 /* The file name the daemon uses inside its data directory. */
 #define STORE_DB_FILENAME "kpulse.db"
 
@@ -476,5 +476,74 @@ int store_llm_cache_get(struct store *s, const unsigned char key[STORE_LLM_KEY_B
  * database error. */
 int store_llm_cache_put(struct store *s, const unsigned char key[STORE_LLM_KEY_BYTES],
 			const struct store_llm_entry *e);
+
+/* ------------------------------------------------------------ incidents */
+
+/*
+ * Incidents, their timelines and analyses, and the audit log
+ * (store_incidents.c). Like the LLM cache, every call opens a connection
+ * of its own for its duration: incidents change a few times a minute at
+ * most. Documents go in and out as JSON (jansson), the shape the API
+ * serves; the store checks only what it indexes.
+ */
+#define STORE_INCIDENT_STATE_MAX 16
+/* Rows kept per incident (further timeline entries and analyses are refused
+ * with -ENOSPC) and in the audit log (the oldest go). */
+#define STORE_INCIDENT_TIMELINE_MAX 1000
+#define STORE_INCIDENT_ANALYSES_MAX 200
+#define STORE_AUDIT_MAX		    100000
+
+struct store_incident {
+	int64_t id; /* > 0 */
+	double opened_ts, updated_ts;
+	double resolved_ts; /* 0: not resolved */
+	const char *state;  /* "open", "acknowledged", "resolved" */
+	const char *severity;
+	const char *summary;
+	json_t *doc; /* an object: parts, subsystems, evidence, reading, ... */
+};
+
+/* Inserts or replaces the row of inc->id. Returns 0, -EINVAL or a database
+ * error. */
+int store_incident_save(struct store *s, const struct store_incident *inc);
+/* Appends a timeline entry. Returns 0, -EINVAL, -ENOSPC (the incident has
+ * STORE_INCIDENT_TIMELINE_MAX) or a database error. */
+int store_incident_timeline_add(struct store *s, int64_t id, double ts, const char *kind,
+				const char *who, const char *detail);
+/* Appends an analysis (an object). Returns 0, -EINVAL, -ENOSPC or a
+ * database error. */
+int store_incident_analysis_add(struct store *s, int64_t id, double ts, json_t *doc);
+/* The highest incident id (0: none). */
+int store_incident_max_id(struct store *s, int64_t *ret_id);
+
+/* The incident as the API serves it: the row's columns and document
+ * members, "timeline" [{id, ts, kind, who, detail}] and "analyses" (each
+ * document with its ts). Returns 0 and *ret, -ENOENT, -ENOMEM or a
+ * database error. */
+int store_incident_get(struct store *s, int64_t id, json_t **ret);
+
+struct store_incident_query {
+	const char *state;    /* "open", "acknowledged", "resolved", "active" (not
+				 resolved) or NULL: all */
+	const char *severity; /* at least this; NULL: all */
+	double from, to;      /* opened within; to 0: no bound */
+	size_t limit;	      /* 1..1000 */
+	size_t offset;
+};
+
+/* Incidents newest first without timeline and analyses (and with the
+ * evidence left out of the document), and how many match in all. Returns
+ * 0, -EINVAL, -ENOMEM or a database error. */
+int store_incident_list(struct store *s, const struct store_incident_query *q, json_t **ret_items,
+			int64_t *ret_total);
+
+/* Appends to the audit log. Returns 0, -EINVAL or a database error. */
+int store_audit_add(struct store *s, double ts, const char *who, const char *role,
+		    const char *action, const char *target, const char *detail);
+/* Audit entries with from <= ts <= to, newest first: [{id, ts, who, role,
+ * action, target, detail}]. limit 1..1000. Returns 0, -EINVAL, -ENOMEM or
+ * a database error. */
+int store_audit_list(struct store *s, double from, double to, size_t limit, size_t offset,
+		     json_t **ret_items, int64_t *ret_total);
 
 #endif /* KPULSE_STORE_H */

@@ -19,7 +19,9 @@
  *     for the writer's connection.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "store/store_internal.h"
 #include "util/error.h"
@@ -272,6 +274,48 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     "  PRIMARY KEY (series_id, start_ms)"
     ");"
     "CREATE INDEX IF NOT EXISTS chunks_raw_start ON chunks_raw (start_ms);",
+
+    /* 5 -> 6: incidents (store_incidents.c): one row each with its parts,
+     * evidence and reading as a JSON document; the timeline, the analyses
+     * and the audit log of every change made through the API */
+    "CREATE TABLE incidents ("
+    "  id INTEGER PRIMARY KEY,"
+    "  opened_ts REAL NOT NULL,"
+    "  updated_ts REAL NOT NULL,"
+    "  resolved_ts REAL,"
+    "  state TEXT NOT NULL,"
+    "  severity TEXT NOT NULL,"
+    "  summary TEXT NOT NULL,"
+    "  doc TEXT NOT NULL"
+    ");"
+    "CREATE INDEX incidents_opened ON incidents (opened_ts);"
+    "CREATE TABLE incident_timeline ("
+    "  id INTEGER PRIMARY KEY,"
+    "  incident_id INTEGER NOT NULL,"
+    "  ts REAL NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  who TEXT NOT NULL,"
+    "  detail TEXT NOT NULL"
+    ");"
+    "CREATE INDEX incident_timeline_incident ON incident_timeline (incident_id, id);"
+    "CREATE TABLE incident_analyses ("
+    "  id INTEGER PRIMARY KEY,"
+    "  incident_id INTEGER NOT NULL,"
+    "  ts REAL NOT NULL,"
+    "  doc TEXT NOT NULL"
+    ");"
+    "CREATE INDEX incident_analyses_incident ON incident_analyses (incident_id, id);"
+    "CREATE TABLE audit_log ("
+    "  id INTEGER PRIMARY KEY,"
+    "  ts REAL NOT NULL,"
+    "  who TEXT NOT NULL,"
+    "  role TEXT NOT NULL,"
+    "  action TEXT NOT NULL,"
+    "  target TEXT NOT NULL,"
+    "  detail TEXT NOT NULL"
+    ");"
+    "CREATE INDEX audit_log_ts ON audit_log (ts);"
+    "PRAGMA user_version = 6;",
 };
 
 _Static_assert(STORE_APPLICATION_ID == 1802532204, "application_id in migration 0");
@@ -628,10 +672,29 @@ int store_db_open(const char *path, const char *vfs, int busy_timeout_ms, bool w
 	int64_t version = 0;
 	int rc, ret;
 
+	/* The file opened as SQLite will, first: when that fails, errno is
+	 * the reason (SQLite retries read-only and reports the retry's). */
+	if (writer && !vfs) {
+		int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+
+		if (fd < 0)
+			return error_set(err, errlen, -errno, "cannot open %s: %s", path,
+					 strerror(errno));
+		close(fd);
+	}
 	rc = sqlite3_open_v2(path, &db, flags, vfs);
 	if (rc != SQLITE_OK) {
-		ret = error_set(err, errlen, store_db_errno(db, rc), "cannot open %s: %s", path,
-				db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+		int sys = db ? sqlite3_system_errno(db) : 0;
+
+		/* what the system said (read-only file system, not a
+		 * directory, permission denied) says more than SQLite's
+		 * "unable to open database file" */
+		if (sys > 0)
+			ret =
+			    error_set(err, errlen, -sys, "cannot open %s: %s", path, strerror(sys));
+		else
+			ret = error_set(err, errlen, store_db_errno(db, rc), "cannot open %s: %s",
+					path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
 		goto fail;
 	}
 	sqlite3_extended_result_codes(db, 1);
