@@ -373,17 +373,18 @@ def _process_series(snaps):
     return seen
 
 
-def _churn(path, n):
+def _churn(path, n, cg):
     for _ in range(n):
-        subprocess.run([path], check=True)
+        subprocess.run([path], check=True, preexec_fn=cg.join_self)
 
 
 @pytest.mark.parametrize("by_pid", [False, True], ids=["by-name", "by-pid"])
-def test_process_churn_grows_series_only_by_pid(kpulse_bin, by_pid):
+def test_process_churn_grows_series_only_by_pid(kpulse_bin, cgroup_factory, by_pid):
     """2,000 short processes: per name and cgroup the distinct per-process
     series grow by a handful between the first 400 and the rest; per pid they
     grow with the processes. Top K is 1000, so no process misses a series for
     lack of rank."""
+    cg = cgroup_factory("kpt_churn")
     with tempfile.TemporaryDirectory() as tmp:
         script = os.path.join(tmp, "kpchurn")
         with open(script, "w") as f:
@@ -393,15 +394,16 @@ def test_process_churn_grows_series_only_by_pid(kpulse_bin, by_pid):
         k = kptlib.Kpulse(interval=0.5, binary=kpulse_bin, extra_args=extra)
         try:
             k.wait_started()
-            _churn(script, 400)
+            _churn(script, 400, cg)
             k.next_snapshot()
             k.next_snapshot()
             first = _process_series(list(k.snapshots))
-            _churn(script, 1600)
+            _churn(script, 1600, cg)
             k.next_snapshot()
             k.next_snapshot()
             every = _process_series(list(k.snapshots))
             pids = {dict(lbl).get("pid") for _, lbl in every}
+            cgroups = {dict(lbl).get("cgroup") for _, lbl in every}
         finally:
             k.stop()
     grown = len(every) - len(first)
@@ -412,5 +414,8 @@ def test_process_churn_grows_series_only_by_pid(kpulse_bin, by_pid):
         assert grown >= 800, f"by pid the series should grow with the processes: +{grown}"
     else:
         assert pids == {None}, "series by name carry no pid label"
+        # short processes are gone before /proc is read: their exec and
+        # exit events name the cgroup
+        assert cg.name in cgroups, f"no series of the churn's cgroup {cg.name}: {cgroups}"
         assert grown <= 60, (f"by name the series should not grow with the processes: +{grown} "
                              f"({sorted(every - first)[:20]})")

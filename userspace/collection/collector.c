@@ -107,6 +107,10 @@ static void on_event(void *ctx, const void *data, size_t size)
 		c->event_counts[h->type]++;
 	if (c->procs)
 		procs_note_event(c->procs, data, size);
+	if (c->procs && (h->type == KP_EV_EXEC || h->type == KP_EV_FORK || h->type == KP_EV_EXIT) &&
+	    size >= sizeof(struct kp_event_proc))
+		procs_note_cgroup(c->procs, h->pid,
+				  ((const struct kp_event_proc *)data)->cgroup_id);
 	if (json_array_size(c->events) >= c->opts.max_events) {
 		c->events_discarded++;
 		return;

@@ -94,6 +94,11 @@ struct procs {
 	char **cg_paths; /* [0] is "" */
 	size_t ncg_paths;
 
+	struct event_cgroup {
+		uint32_t tgid;
+		uint64_t cgroup_id;
+	} * event_cg; /* [PROCS_EVENT_SLOTS] */
+
 	struct proc_group *groups;
 	size_t ngroups;
 	int32_t *slots; /* index into groups, -1 empty */
@@ -349,7 +354,14 @@ static void compute_deltas(struct procs *p, struct proc_row *rows, size_t n)
 		if (p->cg && !rows[i].cg_read) {
 			char path[CG_LEN];
 
+			const struct event_cgroup *e =
+			    &p->event_cg[rows[i].tgid % PROCS_EVENT_SLOTS];
+
 			if (cgroups_pid_path(p->cg, rows[i].tgid, path, sizeof(path)) == 0)
+				rows[i].cg = cg_intern(p, path);
+			/* Gone already: the cgroup its last event named. */
+			else if (e->tgid == rows[i].tgid &&
+				 cgroups_path_of_id(p->cg, e->cgroup_id, path, sizeof(path)) == 0)
 				rows[i].cg = cg_intern(p, path);
 			rows[i].cg_read = true;
 		}
@@ -669,9 +681,10 @@ int procs_new(const struct probes *probes, struct cgroups *cg, int ncpus, unsign
 	p->groups = calloc(PROCS_MAX_GROUPS, sizeof(*p->groups));
 	p->slots = malloc(GROUP_SLOTS * sizeof(*p->slots));
 	p->cg_paths = calloc(CG_PATHS_MAX, sizeof(*p->cg_paths));
+	p->event_cg = calloc(PROCS_EVENT_SLOTS, sizeof(*p->event_cg));
 	if (p->cg_paths)
 		p->cg_paths[0] = strdup("");
-	if (!p->groups || !p->slots || !p->cg_paths || !p->cg_paths[0]) {
+	if (!p->groups || !p->slots || !p->cg_paths || !p->cg_paths[0] || !p->event_cg) {
 		procs_free(p);
 		return -ENOMEM;
 	}
@@ -697,6 +710,7 @@ struct procs *procs_free(struct procs *p)
 	for (size_t i = 0; p->cg_paths && i < CG_PATHS_MAX; i++)
 		free(p->cg_paths[i]);
 	free(p->cg_paths);
+	free(p->event_cg);
 	json_decref(p->busiest);
 	free(p);
 	return NULL;
@@ -706,6 +720,13 @@ void procs_set_top_k(struct procs *p, unsigned top_k)
 {
 	if (top_k)
 		p->top_k = top_k;
+}
+
+void procs_note_cgroup(struct procs *p, uint32_t tgid, uint64_t cgroup_id)
+{
+	if (!p || !tgid || !cgroup_id)
+		return;
+	p->event_cg[tgid % PROCS_EVENT_SLOTS] = (struct event_cgroup){tgid, cgroup_id};
 }
 
 void procs_set_per_pid(struct procs *p, bool per_pid)

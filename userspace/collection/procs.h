@@ -50,6 +50,11 @@ json_t *procs_take_json(struct procs *p);
  * rows of those already gone keep that name) and exit events carry their
  * final page-fault count; other records are ignored. */
 void procs_note_event(struct procs *p, const void *data, size_t size);
+/* The cgroup (id in the naming hierarchy) an exec, fork or exit event gave
+ * tgid: the cgroup of a process gone before its /proc/PID/cgroup was read.
+ * Bounded: one slot per tgid modulo PROCS_EVENT_SLOTS, newest wins. */
+#define PROCS_EVENT_SLOTS 4096
+void procs_note_cgroup(struct procs *p, uint32_t tgid, uint64_t cgroup_id);
 
 /* Groups remembered now (for tests and the bound). */
 size_t procs_group_count(const struct procs *p);
