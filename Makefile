@@ -7,16 +7,30 @@ CC ?= cc
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 PYTHON ?= /usr/bin/python3
 
-# Debian 12 packages: build, runtime libraries, test load generators.
-# npm installs the dashboard's charting library (web/package-lock.json); a
-# Node.js that brings its own npm is taken as it is.
+# Debian 12 packages. `make run` (deps-run) installs only DEPS_BUILD: the
+# compiler, the libraries the binary links and npm, which installs the
+# dashboard's charting library (web/package-lock.json; a Node.js that brings
+# its own npm is taken as it is). `make test` (deps) adds DEPS_TEST, every
+# tool a test or `make bench` runs: load generators, valgrind, perf,
+# Prometheus and promtool, wrk, the browser, curl and the sqlite3 shell.
 DEPS_BUILD := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make gcc \
-	libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev libseccomp-dev npm
+	libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev \
+	libsnappy-dev libseccomp-dev npm
 DEPS_TEST := fio stress-ng iperf3 iproute2 nftables python3-pytest valgrind linux-perf \
-	procps util-linux e2fsprogs openssl prometheus wrk chromium chromium-driver python3-selenium
+	procps util-linux e2fsprogs openssl prometheus wrk chromium chromium-driver python3-selenium \
+	curl sqlite3 python3-jsonschema
 # `make eval`: reference implementations the models are compared with.
 DEPS_EVAL := python3-sklearn python3-statsmodels python3-pandas
-DEPS := $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_EVAL)
+DEPS := $(DEPS_BUILD) $(DEPS_TEST)
+
+# `make install`: PREFIX for the binary and shared files, DESTDIR to stage.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+DATADIR ?= $(PREFIX)/share/kpulse
+SYSCONFDIR ?= /etc
+UNITDIR ?= /etc/systemd/system
+STATEDIR ?= /var/lib/kpulse
+DESTDIR ?=
 
 PKGS := libbpf jansson sqlite3 libmicrohttpd libcurl libcrypto libseccomp
 CFLAGS_EXTRA ?=
@@ -30,7 +44,7 @@ CFLAGS := -O2 -g -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-para
 	-Wshadow -Wformat=2 -Iinclude -Iuserspace -I$(BUILD) \
 	$(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CFLAGS_EXTRA)
 LDLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lbpf -ljansson -lsqlite3 -lmicrohttpd -lcurl -lcrypto -lseccomp) \
-	-lelf -lz -lm -lpthread
+	-lsnappy -lelf -lz -lm -lpthread
 LDFLAGS := $(LDFLAGS_EXTRA)
 
 # vmlinux/<arch>/vmlinux.h: kernel types for CO-RE, one file per architecture.
@@ -59,19 +73,27 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
 .PHONY: all deps build run test test-unit test-kernel test-daemon test-api test-llm test-web \
-	bench eval sanitize valgrind vmlinux env-example fuzz-csv fuzz-llm fuzz fuzz-long fuzz-smoke \
+	test-incidents \
+	bench eval sanitize valgrind vmlinux env-example fuzz-csv fuzz-llm fuzz-chunk fuzz-incidents \
+	fuzz fuzz-long fuzz-smoke bench-prometheus \
 	format format-check clean help
+.PHONY: deps-run deps-eval install test-prometheus test-packaging
 
 all: build
 
 help:
-	@echo "make deps         install missing Debian packages (apt-get)"
+	@echo "make deps-run     install the missing Debian packages building and running need"
+	@echo "make deps         the same plus every tool the tests use (apt-get)"
+	@echo "make install      binary, systemd unit, env file, state dir (PREFIX, DESTDIR)"
 	@echo "make              build build/kpulse"
 	@echo "make run          deps + build + start kpulse with defaults"
 	@echo "make test         deps + build + unit tests + kernel tests (root)"
 	@echo "make test-unit    unit tests only (no root)"
 	@echo "make test-llm     kpulse ask against the fake LLM server (no root)"
+	@echo "make test-prometheus  promtool check and unit tests of the alert rules"
+	@echo "make test-packaging   make install into a DESTDIR, the Grafana queries (root)"
 	@echo "make test-web     the dashboard in headless Chromium against a live daemon (root)"
+	@echo "make test-incidents loads that open incidents, read by the built-in analyst (root)"
 	@echo "make sanitize     unit and kernel tests under ASan + UBSan"
 	@echo "make valgrind     the daemon's start and stop under valgrind"
 	@echo "make bench        cost per kernel event and throughput loss, models' cost"
@@ -81,11 +103,13 @@ help:
 	@echo "make format       clang-format the C sources"
 	@echo "make env-example  regenerate .env.example from the option table"
 	@echo "make fuzz-llm     libFuzzer on the LLM answer parsers (FUZZ_SECONDS=60)"
+	@echo "make fuzz-chunk   libFuzzer on the store's chunk codec (FUZZ_SECONDS=60)"
+	@echo "make bench-prometheus  bytes/sample: the store against a real Prometheus (PROM_COMPARE_S=600)"
+	@echo "make fuzz-incidents libFuzzer on the incident and analyze bodies (FUZZ_SECONDS=60)"
 	@echo "make fuzz         every libFuzzer target FUZZ_SECONDS (60) each; fuzz-long: 10^7 runs each"
 
 # Installs only what is missing; does nothing when everything is present.
-deps:
-	@missing=""; for p in $(DEPS); do \
+apt_install = missing=""; for p in $(1); do \
 		if [ $$p = npm ] && command -v npm >/dev/null; then continue; fi; \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' \
 			|| missing="$$missing $$p"; \
@@ -95,7 +119,17 @@ deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 			apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+
+deps-run:
+	@$(call apt_install,$(DEPS_BUILD))
 	@$(MAKE) --no-print-directory $(NPM_STAMP)
+
+deps:
+	@$(call apt_install,$(DEPS))
+	@$(MAKE) --no-print-directory $(NPM_STAMP)
+
+deps-eval: deps
+	@$(call apt_install,$(DEPS_EVAL))
 
 # uPlot into web/node_modules, exactly as the lock file says; runs again
 # only when package.json or the lock file change.
@@ -150,7 +184,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
 
 -include $(USER_OBJS:.o=.d)
 
-run: deps build
+run: deps-run build
 	./$(BUILD)/kpulse run
 
 test: deps build
@@ -160,6 +194,8 @@ test: deps build
 	$(MAKE) --no-print-directory test-daemon
 	$(MAKE) --no-print-directory test-api
 	$(MAKE) --no-print-directory test-web
+	$(MAKE) --no-print-directory test-prometheus
+	$(MAKE) --no-print-directory test-packaging
 	$(MAKE) --no-print-directory fuzz-smoke
 
 test-unit: $(UNIT_BINS)
@@ -190,6 +226,18 @@ test-api: build
 			tests/api; \
 	fi
 
+# Incidents end to end on the real kernel: a CPU hog, an I/O storm, an OOM
+# kill in a memory cgroup and packet loss between network namespaces each
+# open an incident whose built-in analysis names the resource and culprit;
+# a local webhook receiver checks the alerts (a few minutes).
+test-incidents: build
+	@if [ "$$(id -u)" != 0 ]; then \
+		echo "test-incidents: skipped, needs root (BPF, namespaces, cgroups)"; \
+	else \
+		KPULSE_BIN=$(abspath $(BUILD)/kpulse) $(PYTHON) -m pytest -v -p no:cacheprovider \
+			tests/incidents; \
+	fi
+
 # The LLM route end to end: `kpulse ask` against tests/fakes/fake_llm.py on
 # 127.0.0.1. No root needed.
 test-llm: build
@@ -207,9 +255,55 @@ test-web: build
 			$(PYTHON) -m pytest -v -p no:cacheprovider tests/web; \
 	fi
 
+# The binary, the systemd unit (its paths rewritten for BINDIR and
+# SYSCONFDIR), an env file (kept when present: it holds the admin's
+# settings), the state dir mode 0700 and the Prometheus and Grafana files.
+# `make install DESTDIR=/tmp/stage PREFIX=/usr` stages a package tree.
+install: build
+	install -D -m 0755 $(BUILD)/kpulse $(DESTDIR)$(BINDIR)/kpulse
+	install -d -m 0755 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/kpulse
+	sed -e 's|/usr/local/bin/kpulse|$(BINDIR)/kpulse|g' \
+		-e 's|/etc/kpulse/kpulse.env|$(SYSCONFDIR)/kpulse/kpulse.env|g' \
+		-e 's|^Environment=KPULSE_DATA_DIR=.*|Environment=KPULSE_DATA_DIR=$(STATEDIR)|' \
+		packaging/kpulse.service > $(DESTDIR)$(UNITDIR)/kpulse.service.tmp
+	mv $(DESTDIR)$(UNITDIR)/kpulse.service.tmp $(DESTDIR)$(UNITDIR)/kpulse.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/kpulse.service
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/kpulse/kpulse.env ]; then \
+		echo "install: keeping $(DESTDIR)$(SYSCONFDIR)/kpulse/kpulse.env"; \
+	else \
+		{ echo "# kpulse settings for the service (KPULSE_* lines; see"; \
+		  echo "# $(DATADIR)/env.example for every option and its default)."; \
+		  echo "# kpulse user reads this file too, so it finds the service's data dir."; \
+		  echo "KPULSE_DATA_DIR=$(STATEDIR)"; \
+		  echo "# KPULSE_LISTEN=127.0.0.1:9876"; \
+		  echo "# KPULSE_ADMIN_PASSWORD=...   (first start only; or kpulse user add)"; \
+		} > $(DESTDIR)$(SYSCONFDIR)/kpulse/kpulse.env.tmp && \
+		chmod 0600 $(DESTDIR)$(SYSCONFDIR)/kpulse/kpulse.env.tmp && \
+		mv $(DESTDIR)$(SYSCONFDIR)/kpulse/kpulse.env.tmp \
+			$(DESTDIR)$(SYSCONFDIR)/kpulse/kpulse.env; \
+	fi
+	install -d -m 0700 $(DESTDIR)$(STATEDIR)
+	chmod 0700 $(DESTDIR)$(STATEDIR)
+	install -D -m 0644 .env.example $(DESTDIR)$(DATADIR)/env.example
+	for f in $$(cd packaging && find prometheus grafana -type f 2>/dev/null); do \
+		install -D -m 0644 packaging/$$f $(DESTDIR)$(DATADIR)/$$f || exit 1; \
+	done
+
+# The alert rules: promtool's syntax check and the rules' unit tests
+# (promtool comes with Debian's prometheus package).
+test-prometheus:
+	promtool check rules packaging/prometheus/kpulse-alerts.yml
+	cd packaging/prometheus && promtool test rules kpulse-alerts.test.yml
+
+# make install into a DESTDIR (no root); the Grafana dashboard's every query
+# against a real Prometheus scraping a real daemon (root: the daemon loads BPF).
+test-packaging: build
+	KPULSE_BIN=$(abspath $(BUILD)/kpulse) $(PYTHON) -m pytest -v -p no:cacheprovider \
+		tests/packaging
+
 sanitize: deps
 	$(MAKE) --no-print-directory BUILD=build-asan SANITIZE=1 test-unit test-llm test-kernel \
-		test-daemon test-api test-web
+		test-daemon test-api test-web test-packaging
 
 valgrind: deps build
 	@tests/valgrind.sh $(BUILD)/kpulse
@@ -219,7 +313,7 @@ env-example: $(BUILD)/tests/gen_env_example
 	$(BUILD)/tests/gen_env_example > .env.example
 
 $(BUILD)/tests/gen_env_example $(BUILD)/tests/bench_store $(BUILD)/tests/bench_procpass \
-		$(BUILD)/tests/bench_models $(BUILD)/tests/bench_detector: \
+		$(BUILD)/tests/bench_models $(BUILD)/tests/bench_detector $(BUILD)/tests/bench_models_mem: \
 		$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIB_OBJS) $(LDLIBS) $(LDFLAGS)
@@ -231,9 +325,25 @@ $(EVAL_BINS): $(BUILD)/tests/%: tests/eval/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS) $(LDFLAGS)
 
+# The store bench also runs on the store before compressed chunks (main at
+# STORE_BASELINE_REV, from git), so that both figures come from one run;
+# without git history the bench runs alone.
+STORE_BASELINE_REV ?= 5a663ec
+STORE_BASELINE_DIR := $(BUILD)/bench-baseline
+$(STORE_BASELINE_DIR)/bench_store: tests/unit/bench_store.c
+	rm -rf $(STORE_BASELINE_DIR)/src && mkdir -p $(STORE_BASELINE_DIR)/src
+	git archive $(STORE_BASELINE_REV) | tar -x -C $(STORE_BASELINE_DIR)/src
+	$(MAKE) -C $(STORE_BASELINE_DIR)/src --no-print-directory build >/dev/null
+	$(CC) -I$(STORE_BASELINE_DIR)/src/userspace $(CFLAGS) -DBENCH_STORE_BASELINE -o $@ $< \
+		$$(ls $(STORE_BASELINE_DIR)/src/build/obj/userspace/*/*.o | grep -v /cli/) \
+		$(STORE_BASELINE_DIR)/src/build/obj/web_assets.o $(LDLIBS) $(LDFLAGS)
+
 bench: deps build $(BUILD)/tests/bench_store $(BUILD)/tests/bench_procpass \
-		$(BUILD)/tests/bench_models $(BUILD)/tests/bench_detector
+		$(BUILD)/tests/bench_models $(BUILD)/tests/bench_detector $(BUILD)/tests/bench_models_mem
+	-$(MAKE) --no-print-directory $(STORE_BASELINE_DIR)/bench_store
 	KPULSE_BIN=$(abspath $(BUILD)/kpulse) BENCH_STORE_BIN=$(abspath $(BUILD)/tests/bench_store) \
+		BENCH_STORE_BASELINE_BIN=$(abspath $(STORE_BASELINE_DIR)/bench_store) \
+		BENCH_MODELS_MEM_BIN=$(abspath $(BUILD)/tests/bench_models_mem) \
 		BENCH_PROCPASS_BIN=$(abspath $(BUILD)/tests/bench_procpass) \
 		BENCH_MODELS_BIN=$(abspath $(BUILD)/tests/bench_models) \
 		BENCH_DETECTOR_BIN=$(abspath $(BUILD)/tests/bench_detector) tests/bench/bench.sh
@@ -241,7 +351,7 @@ bench: deps build $(BUILD)/tests/bench_store $(BUILD)/tests/bench_procpass \
 # The NAB subset in ../shared replayed through the daemon's detector and
 # scored per cost profile, then the forecasts and IF/LOF against statsmodels
 # and scikit-learn; each skips with a message when ../shared is absent.
-eval: deps build $(EVAL_BINS)
+eval: deps-eval build $(EVAL_BINS)
 	KPULSE_BIN=$(abspath $(BUILD)/kpulse) tests/eval/nab_eval.sh
 	KPULSE_BIN=$(abspath $(BUILD)/kpulse) MVSCORE_BIN=$(abspath $(BUILD)/tests/mvscore) \
 		tests/eval/eval.sh
@@ -283,6 +393,46 @@ fuzz-llm: $(BUILD)/fuzz/fuzz_llm_answer
 		-artifact_prefix=$(BUILD)/fuzz/ \
 		$(BUILD)/fuzz/llm tests/fuzz/corpus/llm
 
+# Bytes per sample on disk, kpulse's store against a real Prometheus
+# scraping the same daemon (PROM_COMPARE_S long, default 600 s); not part
+# of make bench, which it would lengthen by the window.
+bench-prometheus: build
+	KPULSE_BIN=$(abspath $(BUILD)/kpulse) tests/bench/prom_compare.sh
+
+# libFuzzer on store/store_chunk.c, the codec of the compressed raw chunks
+# read back from the database: any bytes decode or are refused, and what
+# is encoded decodes back bit for bit (clang, ASan + UBSan), FUZZ_SECONDS
+# from the seed corpus in tests/fuzz/corpus/chunk.
+FUZZ_CHUNK_SRCS := tests/fuzz/fuzz_chunk.c userspace/store/store_chunk.c
+$(BUILD)/fuzz/fuzz_chunk: $(FUZZ_CHUNK_SRCS) userspace/store/store_chunk.h
+	@mkdir -p $(dir $@)
+	$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -Iuserspace -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=all -o $@ $(FUZZ_CHUNK_SRCS)
+
+fuzz-chunk: $(BUILD)/fuzz/fuzz_chunk
+	@mkdir -p $(BUILD)/fuzz/chunk
+	$(BUILD)/fuzz/fuzz_chunk -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
+		-artifact_prefix=$(BUILD)/fuzz/ \
+		$(BUILD)/fuzz/chunk tests/fuzz/corpus/chunk
+
+# libFuzzer on the bodies of the incident routes and POST /api/v1/analyze
+# (api/incident_body.c over api/input.c) and on the window a question
+# names (analysis/question.c), for FUZZ_SECONDS from tests/fuzz/corpus/incident.
+FUZZ_INCIDENT_SRCS := tests/fuzz/fuzz_incident_body.c userspace/api/incident_body.c \
+	userspace/api/input.c userspace/analysis/question.c userspace/registry/registry.c \
+	userspace/registry/hist.c userspace/util/utf8.c userspace/util/error.c
+$(BUILD)/fuzz/fuzz_incident_body: $(FUZZ_INCIDENT_SRCS) userspace/api/api_internal.h
+	@mkdir -p $(dir $@)
+	$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuserspace \
+		$(shell pkg-config --cflags jansson libmicrohttpd 2>/dev/null) \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ \
+		$(FUZZ_INCIDENT_SRCS) $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson) -lm
+
+fuzz-incidents: $(BUILD)/fuzz/fuzz_incident_body
+	@mkdir -p $(BUILD)/fuzz/incident
+	$(BUILD)/fuzz/fuzz_incident_body -max_total_time=$(FUZZ_SECONDS) -max_len=16384 \
+		-artifact_prefix=$(BUILD)/fuzz/ \
+		$(BUILD)/fuzz/incident tests/fuzz/corpus/incident
 # Every libFuzzer target (clang, ASan + UBSan): tests/fuzz/fuzz_NAME.c with
 # its seed corpus in tests/fuzz/corpus/CORPUS (NAME:CORPUS below); inputs
 # found go to $(BUILD)/fuzz/CORPUS, crashes to $(BUILD)/fuzz/. The new
@@ -291,7 +441,7 @@ fuzz-llm: $(BUILD)/fuzz/fuzz_llm_answer
 # `make fuzz-long` 10^7 executions each, `make fuzz-smoke` (part of
 # `make test`) FUZZ_SMOKE_SECONDS each.
 FUZZ_TARGETS := csv:csv llm_answer:llm api_input:api_input api_route:api_route jwt:jwt \
-	config:config events:events
+	config:config events:events chunk:chunk incident_body:incident
 FUZZ_SMOKE_SECONDS ?= 4
 FUZZ_BINS := $(foreach t,$(FUZZ_TARGETS),$(BUILD)/fuzz/fuzz_$(firstword $(subst :, ,$(t))))
 FUZZ_CFLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuserspace -I$(BUILD) \

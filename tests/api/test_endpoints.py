@@ -152,7 +152,7 @@ def test_custom_metrics_show_in_live_metrics_and_history(daemon):
     deadline = time.time() + 5
     pts = []
     while time.time() < deadline and not pts:
-        r = daemon.request("GET", "/api/v1/query_range?series=app_jobs_total&step=1",
+        r = daemon.request("GET", "/api/v1/query_range?series=app_jobs_total&step=1&agg=last",
                            token=daemon.tokens["viewer"])
         pts = r.json()["series"][0]["points"] if r.json()["series"] else []
         time.sleep(0.3)

@@ -229,30 +229,16 @@ login() {
 		2>"$tmp/login.err" || { show_tail "$tmp/login.err"; return 1; }
 }
 
-sql() { # sql SQL...: one sqlite3 call, bounded, that waits out the writer
-	timeout 30 sqlite3 -bail -cmd '.timeout 5000' "$db" "$@"
-}
-
 # rounds_of NAME: the number of raw samples the store holds for NAME{}.
 rounds_of() {
-	sql "SELECT count(*) FROM samples_raw r JOIN series s ON s.id = r.series_id
-	     WHERE s.name = '$1' AND s.labels = '{}';" 2>/dev/null
+	timeout 30 "$python" "$here/store_raw.py" "$db" count "$1" 2>/dev/null
 }
 
 # The daemon is stopped: one synthetic sample a second for the hour before
 # the series' first real one, around its first real value.
 backfill() {
-	sql "BEGIN;
-	     WITH RECURSIVE
-	       src(sid, t0, v0) AS (
-	         SELECT r.series_id, r.ts_ms, r.value FROM samples_raw r
-	         JOIN series s ON s.id = r.series_id
-	         WHERE s.name = '$query_series' AND s.labels = '{}'
-	         ORDER BY r.ts_ms LIMIT 1),
-	       k(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM k WHERE n < 3600)
-	     INSERT OR IGNORE INTO samples_raw (series_id, ts_ms, value)
-	       SELECT sid, t0 - n * 1000, v0 + (n % 60) * 4096.0 FROM src, k;
-	     COMMIT;" >/dev/null 2>"$tmp/backfill.err" || { show_tail "$tmp/backfill.err"; return 1; }
+	timeout 60 "$python" "$here/store_raw.py" "$db" backfill "$query_series" 3600 \
+		>/dev/null 2>"$tmp/backfill.err" || { show_tail "$tmp/backfill.err"; return 1; }
 }
 
 # run_wrk NAME URL WITH-TOKEN [CONNECTIONS THREADS SECONDS]: one wrk run;
@@ -343,9 +329,8 @@ run_wrk healthz "$base/healthz" 0
 run_wrk live "$base/api/v1/live" 1
 q_to=$(date +%s)
 q_from=$((q_to - 3600))
-raw_in_range=$(sql "SELECT count(*) FROM samples_raw r JOIN series s ON s.id = r.series_id
-	WHERE s.name = '$query_series' AND s.labels = '{}'
-	AND r.ts_ms BETWEEN $((q_from * 1000)) AND $((q_to * 1000));" 2>/dev/null)
+raw_in_range=$(timeout 30 "$python" "$here/store_raw.py" "$db" count "$query_series" \
+	$((q_from * 1000)) $((q_to * 1000)) 2>/dev/null)
 # The URL is fixed for the run: the same hour is asked for every time.
 query_url="$base/api/v1/query_range?series=$query_series&from=$q_from&to=$q_to&step=$query_step_s&agg=avg"
 run_wrk query_range "$query_url" 1
@@ -354,8 +339,7 @@ run_wrk query_range "$query_url" 1
 run_wrk query_range_1conn "$query_url" 1 1 1 "$serial_s"
 
 stop_kpulse
-if ! sql "SELECT r.ts_ms FROM samples_raw r JOIN series s ON s.id = r.series_id
-	WHERE s.name = '$clock_series' AND s.labels = '{}' ORDER BY r.ts_ms;" \
+if ! timeout 60 "$python" "$here/store_raw.py" "$db" times "$clock_series" \
 	>"$tmp/rounds.txt" 2>"$tmp/rounds.err"; then
 	show_tail "$tmp/rounds.err"
 	fail "collection timing: cannot read $clock_series from $db"

@@ -24,6 +24,8 @@ import time
 
 import pytest
 
+import chunks
+
 KPULSE_BIN = os.environ.get("KPULSE_BIN", "/work/main/build/kpulse")
 
 # The pace of every test: a round every INTERVAL_S, a flush every FLUSH_S.
@@ -72,23 +74,30 @@ class StoreDB:
             conn.close()
 
     def samples(self, name, labels="{}"):
-        """[(ts_ms, value)] of one series, oldest first."""
-        return self.query(
-            "SELECT r.ts_ms, r.value FROM samples_raw r JOIN series s ON s.id = r.series_id "
-            "WHERE s.name = ? AND s.labels = ? ORDER BY r.ts_ms",
+        """[(ts_ms, value)] of one series, oldest first (decoded from its
+        raw chunks)."""
+        rows = self.query(
+            "SELECT c.data FROM chunks_raw c JOIN series s ON s.id = c.series_id "
+            "WHERE s.name = ? AND s.labels = ? ORDER BY c.start_ms",
             (name, labels),
         )
+        return [(t, v) for (data,) in rows for t, v, _ in chunks.decode(data)]
+
+    def all_samples(self):
+        """[(series_id, ts_ms, value)] of every raw sample."""
+        rows = self.query("SELECT series_id, data FROM chunks_raw ORDER BY series_id, start_ms")
+        return [(sid, t, v) for sid, data in rows for t, v, _ in chunks.decode(data)]
 
     def timestamps(self, name=MEM_TOTAL):
         return [ts for ts, _ in self.samples(name)]
 
     def newest_ts_ms(self, name=MEM_TOTAL):
         rows = self.query(
-            "SELECT max(r.ts_ms) FROM samples_raw r JOIN series s ON s.id = r.series_id "
-            "WHERE s.name = ? AND s.labels = '{}'",
+            "SELECT c.data FROM chunks_raw c JOIN series s ON s.id = c.series_id "
+            "WHERE s.name = ? AND s.labels = '{}' ORDER BY c.start_ms DESC LIMIT 1",
             (name,),
         )
-        return rows[0][0]
+        return chunks.decode(rows[0][0])[-1][0] if rows else None
 
     def max_value(self, name):
         vals = [v for _, v in self.samples(name)]

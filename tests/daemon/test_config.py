@@ -137,3 +137,50 @@ def test_log_format_json_writes_one_json_object_per_line(daemons):
     msgs = [e["msg"] for e in entries]
     assert any(re.match(RUNNING_RE, m) for m in msgs), msgs
     assert msgs[-1] == "stopped cleanly", msgs
+
+
+def test_unknown_environment_variable_warns_naming_the_closest_option(daemons, workdir):
+    """The environment is shared with other tools, so an unknown KPULSE_
+    variable does not stop the daemon, but it is named in a warning with the
+    option it is probably a typo of; an env file refuses it with the same hint."""
+    data = os.path.join(workdir, "data")
+    d = daemons.spawn(["--data-dir", data, "--interval", "0.5"],
+                      env={"KPULSE_INTERVALL": "0.3", "KPULSE_ZZZ_UNRELATED": "1"},
+                      data_dir=data)
+    interval, _ = running_line(d)
+    assert interval == 0.5
+    log = d.log()
+    assert re.search(r"warn.*KPULSE_INTERVALL is not a kpulse option \(did you mean "
+                     r"KPULSE_INTERVAL\?\)", log), log
+    assert re.search(r"warn.*KPULSE_ZZZ_UNRELATED is not a kpulse option", log), log
+    assert "did you mean KPULSE_INTERVAL?); ignored" in log
+    assert d.stop() == 0
+    with open(os.path.join(workdir, "typo.env"), "w") as f:
+        f.write("KPULSE_RETENTON_RAW=1h\n")
+    r = daemons.run_to_exit(["--env-file", os.path.join(workdir, "typo.env"), "--data-dir", data])
+    assert r.returncode == EXIT_USAGE
+    assert "did you mean KPULSE_RETENTION_RAW?" in r.stderr, r.stderr
+
+
+def test_store_open_errors_say_what_the_system_said(daemons, workdir):
+    """A data dir that is a file, or on a read-only filesystem, stops the
+    daemon with the system's reason, not SQLite's "unable to open database
+    file"."""
+    import subprocess
+
+    notadir = os.path.join(workdir, "notadir")
+    open(notadir, "w").close()
+    r = daemons.run_to_exit(["--data-dir", notadir])
+    assert r.returncode == 1
+    assert "not a directory" in r.stderr, r.stderr
+    assert "unable to open database file" not in r.stderr
+    ro = os.path.join(workdir, "ro")
+    os.mkdir(ro)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", ro], check=True)
+    try:
+        r = daemons.run_to_exit(["--data-dir", ro])
+    finally:
+        subprocess.run(["umount", ro], check=True)
+    assert r.returncode == 1
+    assert "Read-only file system" in r.stderr, r.stderr
+    assert "unable to open database file" not in r.stderr

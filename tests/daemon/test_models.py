@@ -1,16 +1,18 @@
 """Anomaly models on the real daemon: a context-switch storm after a quiet warm-up is detected,
-stored and exported; the models' state survives a restart; a daemon without saved state warms up
+stored and exported; a fork storm is a multivariate anomaly (Isolation Forest, LOF) with its
+contributing series, in the store and at /api/v1/anomalies; the models' state survives a restart; a daemon without saved state warms up
 from the stored history; KPULSE_MODELS=off and bad thresholds.
 
 Paces are counted in rounds read back from the store, never in wall-clock sleeps, so a slow
 machine (or ASan) only makes the tests longer."""
 
+import http.client
 import json
 import sqlite3
 import subprocess
 import time
 
-from conftest import wait_until
+from conftest import free_port, wait_until
 
 INTERVAL = 0.1
 # The detector scores nothing during its first 300 updates (DETECTOR_WARMUP).
@@ -129,3 +131,72 @@ def test_thresholds_out_of_order_refuse_to_start(daemons, workdir):
                              "--anomaly-critical", "0.9"])
     assert r.returncode != 0
     assert "info <= warning <= critical" in r.stderr, r.stderr
+
+
+MV_PASSWORD = "multivar-test-password"
+FORKS = "kpulse_sched_processes_forked_total"
+
+
+def _api_json(port, path, token=None):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        if token is None:
+            conn.request("POST", "/api/v1/auth/login",
+                         body=json.dumps({"username": "admin", "password": MV_PASSWORD}),
+                         headers={"Content-Type": "application/json"})
+        else:
+            conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+        r = conn.getresponse()
+        body = r.read()
+        assert r.status == 200, body
+        return json.loads(body)
+    finally:
+        conn.close()
+
+
+def test_a_correlated_shift_is_a_multivariate_anomaly_with_its_contributors(daemons, report):
+    """The host's Isolation Forest and LOF, trained in the background on the rounds the daemon
+    keeps (1 s windows here), score a fork storm - forks, context switches, CPU time and faults
+    rising together - and the anomaly record, in the store and at GET /api/v1/anomalies, names
+    iforest or lof among its detectors and the series that contributed most."""
+    port = free_port()
+    d = daemons.start(interval=INTERVAL, env={
+        "KPULSE_LISTEN": f"127.0.0.1:{port}",
+        "KPULSE_ADMIN_PASSWORD": MV_PASSWORD,
+        "KPULSE_MULTIVAR_WINDOW": "1s",
+        "KPULSE_MULTIVAR_HISTORY": "10m",
+        "KPULSE_MODELS_INCLUDE": "kpulse_sched_*,kpulse_mem_page_faults_total",
+    })
+    # a first model needs 33 complete windows; then some more rounds scored
+    wait_until(lambda: (_last(d, "kpulse_multivar_trainings_total") or 0) >= 1,
+               max(180.0, 600 * INTERVAL * 20), "a multivariate model trained")
+    assert (_last(d, "kpulse_multivar_series") or 0) >= 3
+    _wait_rounds(d, _rounds(d) + 50, "rounds scored by the model")
+    storm_start = time.time()
+    subprocess.run(["stress-ng", "--fork", "2", "--timeout", "4s", "--quiet"], check=True,
+                   stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
+
+    def mv_anomaly():
+        for row in _anomalies(d, storm_start - 1):
+            dets = row[7].split(",")
+            if ("iforest" in dets or "lof" in dets) and json.loads(row[8]):
+                return row
+        return None
+
+    row = wait_until(mv_anomaly, 120, "a multivariate anomaly over the fork storm")
+    contrib = json.loads(row[8])
+    assert all(c["weight"] > 0 for c in contrib), contrib
+    names = [c["series"].split("{")[0] for c in contrib]
+    assert set(names) & {FORKS, SWITCHES, "kpulse_sched_cpu_busy_seconds_total",
+                         "kpulse_mem_page_faults_total"}, contrib
+
+    token = _api_json(port, None)["token"]
+    body = _api_json(port, f"/api/v1/anomalies?from={storm_start - 5:.3f}", token)
+    rec = [a for a in body["anomalies"] if a["id"] == row[0]]
+    assert rec, body
+    assert set(rec[0]["detectors"]) & {"iforest", "lof"}, rec
+    assert rec[0]["contributors"] and all(set(c) == {"series", "weight"}
+                                          for c in rec[0]["contributors"]), rec
+    assert d.stop() == 0
+    report(f"multivariate anomaly {row[1]} {row[5]} peak {row[6]:.2f} detectors {row[7]} "
+           f"contributors {names}")

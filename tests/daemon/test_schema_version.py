@@ -4,6 +4,7 @@ it was."""
 
 import hashlib
 import os
+import shutil
 import sqlite3
 
 from conftest import wait_until
@@ -62,7 +63,7 @@ def test_database_from_newer_schema_version_is_refused_and_left_unchanged(daemon
     conn = sqlite3.connect(db)
     try:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
-        rows = conn.execute("SELECT count(*) FROM samples_raw").fetchone()[0]
+        rows = conn.execute("SELECT coalesce(sum(n), 0) FROM chunks_raw").fetchone()[0]
     finally:
         conn.close()
     assert version >= 1 and rows > 0
@@ -85,3 +86,43 @@ def test_sqlite_database_of_another_program_is_refused_and_left_unchanged(daemon
 
     stderr = assert_refused_unchanged(daemons, data, "not a kpulse database", db)
     assert "refus" in stderr, stderr
+
+
+FIXTURE_V4 = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "unit", "fixtures",
+                          "store_v4.db")
+
+
+def test_database_of_schema_4_is_upgraded_to_chunks_at_start_keeping_its_samples(
+        daemons, workdir):
+    """A database written by the kpulse before compressed chunks
+    (tests/unit/fixtures/store_v4.db, 2,400 samples of 6 series) is
+    converted at start, with its progress in the log, and the daemon goes on
+    writing into it."""
+    data = os.path.join(workdir, "data")
+    os.mkdir(data)
+    db = os.path.join(data, "kpulse.db")
+    shutil.copy(FIXTURE_V4, db)
+
+    # the fixture is from 2023: retention must not take it
+    d = daemons.start("--retention-raw", "3650d", "--retention-1m", "3650d", "--retention-1h",
+                      "3650d", data_dir=data)
+    d.wait_log(r"schema 4 -> 5, 2400 raw samples into compressed chunks", timeout=10)
+    d.wait_log(r"schema 5, 2400 raw samples in chunks", timeout=10)
+    wait_until(lambda: len(d.db.timestamps()) >= 2, 10, "2 rounds stored")
+    assert d.stop() == 0, d.log_tail()
+
+    conn = sqlite3.connect(db)
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        old = conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'samples_raw'")
+        old = old.fetchone()[0]
+    finally:
+        conn.close()
+    assert version == 6 and old == 0  # chunks (5), then incidents (6)
+    # the fixture's series read back whole from the chunks
+    for i in range(6):
+        name = "fixture_ops_total" if i < 2 else "fixture_level_bytes" if i < 4 else \
+            "fixture_latency_seconds"
+        got = d.db.samples(name, f'{{"n":"{i}"}}')
+        assert len(got) == 400, (name, len(got))
+        assert got[0][0] == 1700000000000 and got[-1][0] == 1700000429000, got[-1]

@@ -13,11 +13,8 @@ INTERVAL = 0.2
 
 def _metric(d, name, sink):
     """Value of name{sink=...} from the daemon's own rounds, as stored."""
-    rows = d.db.query(
-        "SELECT r.value FROM samples_raw r JOIN series s ON s.id = r.series_id "
-        "WHERE s.name = ? AND s.labels = ? ORDER BY r.ts_ms DESC LIMIT 1",
-        (name, json.dumps({"sink": sink}, separators=(",", ":"))))
-    return rows[0][0] if rows else None
+    rows = d.db.samples(name, json.dumps({"sink": sink}, separators=(",", ":")))
+    return rows[-1][1] if rows else None
 
 
 def test_slow_sink_leaves_round_timestamps_regular_and_counts_its_drops(daemons, report):

@@ -12,7 +12,14 @@ set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-shared=${EVAL_SHARED:-${SHARED:-$repo/../shared}}
+shared=${EVAL_SHARED:-${SHARED:-}}
+if [ -z "$shared" ]; then
+	# beside the checkout, or beside the folder of worktrees
+	for c in "$repo/../shared" "$repo/../../shared"; do
+		[ -d "$c/data/nab" ] && { shared=$c; break; }
+	done
+	shared=${shared:-$repo/../shared}
+fi
 detector=${EVAL_DETECTOR:-stream}
 nab=$shared/data/nab
 scorer=$shared/tools/nabscore.py

@@ -186,3 +186,89 @@ def test_only_the_chosen_entry_point_of_each_hook_is_loaded(kpulse_bin, kpulse):
     # Without BTF for program names, the kernel keeps only the first 15 characters.
     assert mine in (want, sorted(n[:15] for n in want)), (
         f"programs loaded by kpulse (pid {kpulse.proc.pid}): {mine}\nexpected one per attached hook: {want}")
+
+
+def test_dump_text_is_one_vmstat_like_row_per_interval(kpulse_bin):
+    """Text dump: one header, then one row per snapshot starting with its local
+    date and time, rates over the interval (context switches > 0 every
+    interval), percentages of CPU that add up to about 100."""
+    r = _run(kpulse_bin, "dump", "--interval", "0.5", "--count", "3", timeout=90)
+    assert r.returncode == 0, f"exit status {r.returncode}; stderr {r.stderr.strip()!r}"
+    lines = r.stdout.splitlines()
+    assert len(lines) == 4, f"expected a header and 3 rows:\n{r.stdout}"
+    header = lines[0].split()
+    assert header[0] == "time" and "cs/s" in header and "us" in header, lines[0]
+    stamps = []
+    for line in lines[1:]:
+        cols = line.split()
+        # date and time are two columns; the header names them as one
+        assert len(cols) == len(header) + 1, f"{line!r} does not match {lines[0]!r}"
+        stamps.append(time.mktime(time.strptime(f"{cols[0]} {cols[1]}", "%Y-%m-%d %H:%M:%S")))
+        row = dict(zip(header[1:], cols[2:]))
+        assert float(row["cs/s"]) > 0, line
+        cpu = sum(float(row[m]) for m in ("us", "sy", "id", "wa", "st"))
+        assert 95 <= cpu <= 105, f"CPU modes add up to {cpu}: {line!r}"
+        assert float(row["avail"]) > 0, line
+    assert stamps == sorted(stamps) and abs(stamps[-1] - time.time()) < 120
+    # --all keeps the table of every series, stamped
+    r = _run(kpulse_bin, "dump", "--all", "--interval", "0.5", "--count", "1", timeout=90)
+    assert r.returncode == 0
+    assert r.stdout.startswith("# snapshot ") and "kpulse_sched_context_switches_total" in r.stdout
+    r = _run(kpulse_bin, "dump", "--all", "--json", "--count", "1", timeout=30)
+    assert r.returncode == 2 and "pick one" in r.stderr
+
+
+def test_top_without_a_terminal_prints_plain_frames(kpulse_bin):
+    """`kpulse top` into a pipe is batch mode, like `top -b`: no escape
+    sequences, one frame per interval each starting with its header, and no
+    process above what all CPUs give."""
+    r = _run(kpulse_bin, "top", "--count", "3", "--interval", "0.5", timeout=90)
+    assert r.returncode == 0, r.stderr
+    assert "\033" not in r.stdout
+    frames = [f for f in r.stdout.split("kpulse top - ") if f.strip()]
+    assert len(frames) == 3, r.stdout
+    ncpu = os.cpu_count()
+    for f in frames[1:]:
+        assert "q to quit" not in f
+        for line in f.splitlines():
+            cols = line.split()
+            if len(cols) >= 3 and cols[0].isdigit() and cols[-2].endswith("%"):
+                assert float(cols[-2].rstrip("%")) <= 100 * ncpu, line
+
+
+def test_top_on_a_small_terminal_keeps_its_header(kpulse_bin):
+    """On a 12-row, 60-column terminal every frame starts with the header and
+    fits the window: no frame scrolls it away, no line wraps."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 12, 60, 0, 0))
+    p = subprocess.Popen([kpulse_bin, "top", "--count", "3", "--interval", "0.5"],
+                         stdin=slave, stdout=slave, stderr=subprocess.PIPE)
+    os.close(slave)
+    out = b""
+    try:
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+    finally:
+        os.close(master)
+        rc = p.wait(timeout=60)
+    assert rc == 0, p.stderr.read()
+    text = out.decode(errors="replace")
+    frames = text.split("\033[H\033[2J")[1:]
+    assert len(frames) == 3, repr(text[:2000])
+    for f in frames:
+        body = f.split("\033[?25h")[0]  # the last frame ends with the restore
+        lines = body.replace("\r\n", "\n").split("\n")
+        assert lines[0].startswith("kpulse top - "), repr(body)
+        assert len([l for l in lines if l]) <= 11, repr(body)
+        assert all(len(l) <= 60 for l in lines), repr(body)

@@ -8,9 +8,17 @@
  *           through store_append_series() and the real writer thread into
  *           a database file, background maintenance on; samples/s counts
  *           from the first append to the last commit.
+ *           Bytes per sample: the database file plus its WAL after the
+ *           last commit, over the samples written.
  *   query:  24 h of one series at a 1-minute step from the 1-minute tier
  *           of a second database (100 series, a sample every 10 s, rolled
- *           up under a fake clock); the median of QUERIES runs.
+ *           up under a fake clock), and 1 h of it at a 10 s step from the
+ *           raw tier; the median of QUERIES runs each.
+ *   memory: the open chunks' memory (store_stats.open_chunk_bytes) with
+ *           MEM_SERIES series after MEM_ROUNDS rounds (chunks half full).
+ *
+ * Built with -DBENCH_STORE_BASELINE it leaves out what a store before
+ * compressed chunks cannot report, so the same bench runs on both.
  *
  * Usage: bench_store [DIR [SERIES [ROUNDS]]]: the databases go to a new
  * directory under DIR (default /var/tmp: on disk, unlike a tmpfs /tmp),
@@ -21,14 +29,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "store/store.h"
+#ifndef BENCH_STORE_BASELINE
+#include "store/store_chunk.h"
+#endif
 #include "util/clock.h"
 
 #define QUERIES	     101
 #define QUERY_SERIES 100
+#define MEM_SERIES   10000
+#define MEM_ROUNDS   60
 
 static double fake_now;
 
@@ -129,12 +143,15 @@ static int bench_ingest(const char *dir, size_t nseries, unsigned rounds)
 	t0 = clock_mono_s();
 	for (unsigned r = 0; r < rounds; r++) {
 		advance(m, nseries, r);
-		/* the collector's pace is the writer's: stay clear of drops */
-		for (;;) {
-			store_get_stats(s, &st);
-			if (st.samples_buffered + nseries <= o.max_buffered_samples / 2)
-				break;
-			usleep(1000);
+		/* the collector's pace is the writer's: stay clear of drops,
+		 * and ask for a flush rather than wait for the next tick, so
+		 * that the writer's own speed is what is measured */
+		store_get_stats(s, &st);
+		if (st.samples_buffered + nseries > o.max_buffered_samples / 2)
+			ret = store_flush_sync(s);
+		if (ret) {
+			fprintf(stderr, "bench_store: flush: %d\n", ret);
+			break;
 		}
 		ret = store_append_series(s, start + r, m, nseries);
 		if (ret) {
@@ -147,12 +164,23 @@ static int bench_ingest(const char *dir, size_t nseries, unsigned rounds)
 	t1 = clock_mono_s();
 	store_get_stats(s, &st);
 	printf("ingest: %zu series x %u rounds = %llu samples in %.2f s: %.0f samples/s "
-	       "(%llu dropped, %llu flushes, last flush %.1f ms, db %.1f MiB)\n",
+	       "(%llu dropped, %llu flushes, last flush %.1f ms)\n",
 	       nseries, rounds, (unsigned long long)st.samples_written, t1 - t0,
 	       (double)st.samples_written / (t1 - t0), (unsigned long long)st.samples_dropped,
-	       (unsigned long long)st.flushes, st.last_flush_latency_s * 1e3,
-	       (double)st.db_size_bytes / (1 << 20));
+	       (unsigned long long)st.flushes, st.last_flush_latency_s * 1e3);
+	printf("disk: db + WAL %.1f MiB after the last commit: %.2f bytes/sample\n",
+	       (double)st.db_size_bytes / (1 << 20),
+	       st.samples_written ? (double)st.db_size_bytes / (double)st.samples_written : 0);
 	store_close(s);
+	/* closed: the WAL is checkpointed into the file and removed */
+	{
+		struct stat sb;
+
+		if (stat(path, &sb) == 0 && st.samples_written)
+			printf("disk: db alone after close %.1f MiB: %.2f bytes/sample\n",
+			       (double)sb.st_size / (1 << 20),
+			       (double)sb.st_size / (double)st.samples_written);
+	}
 	free(m);
 	return ret;
 }
@@ -234,10 +262,78 @@ static int bench_query(const char *dir)
 	qsort(ms, QUERIES, sizeof(ms[0]), cmp_double);
 	printf("median %.2f ms, max %.2f ms over %d runs\n", ms[QUERIES / 2], ms[QUERIES - 1],
 	       QUERIES);
+
+	/* the last hour from the raw tier */
+	q.from = t_end - 3600;
+	q.step = 10;
+	for (int i = 0; i < QUERIES; i++) {
+		t0 = clock_mono_s();
+		ret = store_query_range(s, &q, &res);
+		ms[i] = (clock_mono_s() - t0) * 1e3;
+		if (ret) {
+			fprintf(stderr, "bench_store: query: %d\n", ret);
+			goto out;
+		}
+		npoints = res->nseries ? res->series[0].npoints : 0;
+		if (i == 0 && res->tier != STORE_TIER_RAW)
+			fprintf(stderr, "bench_store: query used tier %s\n",
+				store_tier_name(res->tier));
+		res = store_range_result_free(res);
+	}
+	printf("query: 1 h at 10 s step, one series (%zu points, raw, rate): first %.2f ms, ",
+	       npoints, ms[0]);
+	qsort(ms, QUERIES, sizeof(ms[0]), cmp_double);
+	printf("median %.2f ms, max %.2f ms over %d runs\n", ms[QUERIES / 2], ms[QUERIES - 1],
+	       QUERIES);
 out:
 	store_close(s);
 	free(m);
 	return ret;
+}
+
+/* The open chunks' memory with MEM_SERIES series, MEM_ROUNDS rounds in. */
+static int bench_memory(const char *dir)
+{
+#ifdef BENCH_STORE_BASELINE
+	printf("memory: open chunks: none (one row per sample)\n");
+	return 0;
+#else
+	struct store_options o;
+	struct store_stats st;
+	struct store *s = NULL;
+	struct metric_series *m = make_series(MEM_SERIES);
+	char path[4096], err[256] = "";
+	double start = (double)time(NULL) - MEM_ROUNDS;
+	int ret;
+
+	snprintf(path, sizeof(path), "%s/memory.db", dir);
+	store_options_default(&o);
+	ret = m ? store_open(path, &o, &s, err, sizeof(err)) : -ENOMEM;
+	if (ret) {
+		fprintf(stderr, "bench_store: open %s: %s\n", path, err);
+		free(m);
+		return ret;
+	}
+	for (size_t i = 0; i < MEM_SERIES; i++) /* distinct series */
+		snprintf(m[i].label_values[0], sizeof(m[i].label_values[0]), "dev%zu", i);
+	for (unsigned r = 0; r < MEM_ROUNDS && !ret; r++) {
+		advance(m, MEM_SERIES, r);
+		ret = store_append_series(s, start + r, m, MEM_SERIES);
+		if (!ret && r % 10 == 9)
+			ret = store_flush_sync(s);
+	}
+	if (!ret)
+		ret = store_flush_sync(s);
+	store_get_stats(s, &st);
+	if (!ret)
+		printf("memory: open chunks of %d series after %d rounds: %.2f MiB, %.0f bytes a "
+		       "series (bound: a chunk closes at %d bytes of samples)\n",
+		       MEM_SERIES, MEM_ROUNDS, (double)st.open_chunk_bytes / (1 << 20),
+		       (double)st.open_chunk_bytes / MEM_SERIES, STORE_CHUNK_MAX_BYTES);
+	store_close(s);
+	free(m);
+	return ret;
+#endif
 }
 
 int main(int argc, char **argv)
@@ -260,6 +356,8 @@ int main(int argc, char **argv)
 	ret = bench_ingest(dir, nseries, rounds);
 	if (!ret)
 		ret = bench_query(dir);
+	if (!ret)
+		ret = bench_memory(dir);
 	rm_dir(dir);
 	return ret ? 1 : 0;
 }

@@ -305,7 +305,8 @@ TEST(read_routes_need_viewer_and_admin_routes_need_admin)
 		const struct api_route *r = &api_routes[i];
 
 		if (!strncmp(r->pattern, "/api/v1/users", 13) ||
-		    !strncmp(r->pattern, "/api/v1/auth/tokens", 19))
+		    !strncmp(r->pattern, "/api/v1/auth/tokens", 19) ||
+		    !strcmp(r->pattern, "/api/v1/audit"))
 			CHECK_EQ_INT(r->min_role, AUTH_ROLE_ADMIN);
 		else if (!strncmp(r->pattern, "/api/v1/", 8) &&
 			 strcmp(r->pattern, "/api/v1/auth/login") && !strcmp(r->method, "GET"))

@@ -823,4 +823,22 @@ TEST(filesystem_lists_take_names_or_absolute_paths_and_refuse_the_rest)
 	CHECK(config_equal(&c, &before));
 }
 
+TEST(closest_option_names_a_typo_and_nothing_for_a_stranger)
+{
+	const struct config_option *o;
+
+	o = config_option_closest("KPULSE_INTERVALL");
+	CHECK(o);
+	CHECK_STR(o->env, "KPULSE_INTERVAL");
+	o = config_option_closest("KPULSE_LISTN");
+	CHECK(o);
+	CHECK_STR(o->env, "KPULSE_LISTEN");
+	o = config_option_closest("KPULSE_DATADIR");
+	CHECK(o);
+	CHECK_STR(o->env, "KPULSE_DATA_DIR");
+	CHECK(!config_option_closest("KPULSE_ZZZ_UNRELATED"));
+	CHECK(!config_option_closest("PATH"));
+	CHECK(!config_option_closest(NULL));
+}
+
 TEST_MAIN()

@@ -220,6 +220,70 @@ TEST(new_daemon_warms_up_from_stored_history)
 	reg = registry_free(reg);
 }
 
+/* Series named name in a registry holding models_add_scores(). */
+static size_t exported_count(struct models *m, const char *name)
+{
+	struct registry *out = registry_new();
+	size_t n = 0;
+
+	if (!out)
+		return 0;
+	registry_begin(out, 0, 1);
+	if (models_add_scores(m, out) == 0) {
+		for (size_t i = 0; i < registry_size(out); i++)
+			n += !strcmp(registry_at(out, i)->name, name);
+	}
+	registry_end(out);
+	registry_free(out);
+	return n;
+}
+
+TEST(a_series_gone_for_an_hour_leaves_the_table_and_the_export)
+{
+	double t0 = clock_wall_s() - 20000, t = t0;
+	struct models *m;
+	struct fx f = {0};
+	uint64_t seq = 0;
+
+	reg = registry_new();
+	CHECK(reg);
+	CHECK_EQ_INT(fx_open(&f), 0);
+	m = start(f.s);
+	CHECK(m);
+	/* two gauges every 10 s, then only one */
+	for (int i = 0; i < 50; i++, t += 10) {
+		struct round *rd;
+
+		registry_begin(reg, t, 10);
+		registry_set_gauge(reg, "kpulse_mem_available_bytes", NULL, 0, 1e9 + i);
+		registry_set_gauge(reg, "kpulse_mem_swap_free_bytes", NULL, 0, 2e9);
+		registry_end(reg);
+		rd = round_freeze(reg, NULL, ++seq);
+		models_sink_ops.on_round(m, rd);
+		round_unref(rd);
+	}
+	CHECK_NEAR(exported(m, "kpulse_models_series"), 2, 0);
+	CHECK_EQ_INT(exported_count(m, "kpulse_anomaly_score"), 2);
+	for (int i = 0; i < 400; i++, t += 10) {
+		struct round *rd;
+
+		registry_begin(reg, t, 10);
+		registry_set_gauge(reg, "kpulse_mem_available_bytes", NULL, 0, 1e9 + i);
+		registry_end(reg);
+		rd = round_freeze(reg, NULL, ++seq);
+		models_sink_ops.on_round(m, rd);
+		round_unref(rd);
+		if (i == 40) /* 400 s on: no longer exported, still modelled */
+			CHECK_EQ_INT(exported_count(m, "kpulse_anomaly_score"), 1);
+	}
+	/* over an hour on, past a checkpoint: out of the table */
+	CHECK_NEAR(exported(m, "kpulse_models_series"), 1, 0);
+	CHECK_EQ_INT(exported_count(m, "kpulse_anomaly_score"), 1);
+	models_free(m);
+	fx_close(&f);
+	reg = registry_free(reg);
+}
+
 TEST(thresholds_out_of_order_are_refused)
 {
 	struct models_options o;

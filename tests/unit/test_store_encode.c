@@ -108,17 +108,18 @@ TEST(timestamps_are_kept_in_milliseconds)
 
 /* ------------------------------------------------------- raw reader */
 
-/* Five histogram samples of one series, T0 .. T0 + 4, written and closed;
- * then the third one's blob is damaged through the test's connection. */
-static int five_samples_one_damaged(struct fixture *f)
+/* Ten histogram samples of one series in two chunks, T0 .. T0 + 4 and
+ * T0 + 200 .. T0 + 204, written and closed; then the first chunk's
+ * header is damaged through the test's connection. */
+static int two_chunks_one_damaged(struct fixture *f)
 {
 	static const struct metric_label dev[] = {{"device", "sda"}};
 	uint64_t slots[REGISTRY_HIST_SLOTS] = {0};
 	int err = fx_open(f);
 
-	for (int i = 0; i < 5 && !err; i++) {
+	for (int i = 0; i < 10 && !err; i++) {
 		slots[3] += 10;
-		registry_begin(f->reg, T0 + i, 1.0);
+		registry_begin(f->reg, T0 + (i < 5 ? i : 195 + i), 1.0);
 		err = registry_set_histogram(f->reg, "kpulse_h_seconds", dev, 1, slots,
 					     10 * (uint64_t)(i + 1), 100.0 * (i + 1), 1e-9);
 		registry_end(f->reg);
@@ -128,65 +129,74 @@ static int five_samples_one_damaged(struct fixture *f)
 	f->s = store_close(f->s);
 	if (!err)
 		err = sql_open(f);
+	if (!err && sql_int(f->db, "SELECT count(*) FROM chunks_raw") != 2)
+		err = -EDOM;
 	if (!err)
-		err = sql_exec(f->db, "UPDATE samples_raw SET hist_slots = x'0209' "
-				      "WHERE ts_ms = 1699999202000");
+		err = sql_exec(f->db, "UPDATE chunks_raw SET data = x'09' || substr(data, 2) "
+				      "WHERE start_ms = 1699999200000");
 	return err;
 }
 
-STORE_TEST(raw_reader_reads_in_time_order_and_skips_a_damaged_row)
+static size_t read_all(sqlite3 *db, int64_t id, int64_t from_ms, int64_t end_ms,
+		       struct raw_sample *out, size_t max, struct raw_reader *rd)
 {
-	struct raw_sample smp, prev;
+	sqlite3_stmt *st = NULL;
+	size_t n = 0;
+
+	if (sqlite3_prepare_v2(db, store_sql_raw_rows, -1, &st, NULL) != SQLITE_OK)
+		return SIZE_MAX;
+	store_raw_reader_start(rd, st, id, from_ms, end_ms);
+	while (n < max && store_raw_reader_next(rd, &out[n]))
+		n++;
+	/* ended: asking again is still the end */
+	if (store_raw_reader_next(rd, &out[0]))
+		n = SIZE_MAX;
+	sqlite3_finalize(st);
+	return n;
+}
+
+STORE_TEST(raw_reader_reads_in_time_order_and_skips_a_damaged_chunk)
+{
+	static struct raw_sample got[16];
+	struct raw_sample prev;
 	struct raw_reader rd;
 	sqlite3_stmt *st = NULL;
-	int64_t id, want[] = {0, 1, 3, 4};
+	int64_t id;
 	bool found = true;
-	size_t n = 0;
+	size_t n;
 	int rc;
 
-	CHECK_EQ_INT(five_samples_one_damaged(f), 0);
+	CHECK_EQ_INT(two_chunks_one_damaged(f), 0);
 	id = sql_int(f->db, "SELECT id FROM series");
 	CHECK(id > 0);
 
-	CHECK_EQ_INT(sqlite3_prepare_v2(f->db, store_sql_raw_rows, -1, &st, NULL), SQLITE_OK);
-	store_raw_reader_start(&rd, st, id, (int64_t)T0 * 1000, (int64_t)(T0 + 5) * 1000);
-	while (n < 5 && store_raw_reader_next(&rd, &smp)) {
-		if (n < 4) {
-			CHECK_EQ_INT(smp.ts_ms, ((int64_t)T0 + want[n]) * 1000);
-			CHECK(smp.has_hist);
-			CHECK_EQ_INT(smp.hist_count, 10 * (want[n] + 1));
-			CHECK_EQ_INT(smp.slots[3], 10 * (want[n] + 1));
-			CHECK_NEAR(smp.value, 100e-9 * (double)(want[n] + 1), 1e-15);
-		}
-		n++;
+	/* the first chunk is skipped, the second read whole, in order */
+	n = read_all(f->db, id, (int64_t)T0 * 1000, (int64_t)(T0 + 300) * 1000, got, 16, &rd);
+	CHECK_EQ_INT(n, 5);
+	for (size_t i = 0; i < n; i++) {
+		CHECK_EQ_INT(got[i].ts_ms, ((int64_t)T0 + 200 + (int64_t)i) * 1000);
+		CHECK(got[i].has_hist);
+		CHECK_EQ_INT(got[i].hist_count, 10 * (i + 6));
+		CHECK_EQ_INT(got[i].slots[3], 10 * (i + 6));
+		CHECK_NEAR(got[i].value, 100e-9 * (double)(i + 6), 1e-15);
 	}
-	rc = rd.rc;
-	CHECK_EQ_INT(n, 4);
-	CHECK_EQ_INT(rd.rows, 5); /* the damaged row was read, and skipped */
-	CHECK_EQ_INT(rc, SQLITE_DONE);
-	/* ended: asking again is still the end */
-	CHECK(!store_raw_reader_next(&rd, &smp));
-	sqlite3_finalize(st);
-	st = NULL;
+	CHECK_EQ_INT(rd.chunks, 2); /* the damaged chunk was read, and skipped */
+	CHECK_EQ_INT(rd.rc, SQLITE_DONE);
 
-	/* the end is exclusive */
-	CHECK_EQ_INT(sqlite3_prepare_v2(f->db, store_sql_raw_rows, -1, &st, NULL), SQLITE_OK);
-	store_raw_reader_start(&rd, st, id, (int64_t)T0 * 1000, (int64_t)(T0 + 1) * 1000);
-	n = 0;
-	while (store_raw_reader_next(&rd, &smp))
-		n++;
-	sqlite3_finalize(st);
-	st = NULL;
-	CHECK_EQ_INT(n, 1);
+	/* the end is exclusive, the start inclusive */
+	n = read_all(f->db, id, (int64_t)(T0 + 201) * 1000, (int64_t)(T0 + 203) * 1000, got, 16,
+		     &rd);
+	CHECK_EQ_INT(n, 2);
+	CHECK_EQ_INT(got[0].ts_ms, ((int64_t)T0 + 201) * 1000);
 
-	/* the sample before: found, or none when it is the damaged one */
+	/* the sample before: found, or none when its chunk is the damaged one */
 	CHECK_EQ_INT(sqlite3_prepare_v2(f->db, store_sql_raw_prev, -1, &st, NULL), SQLITE_OK);
-	rc = store_raw_prev(st, id, (int64_t)(T0 + 2) * 1000, &prev, &found);
+	rc = store_raw_prev(st, id, (int64_t)(T0 + 202) * 1000, &prev, &found);
 	sqlite3_reset(st);
 	CHECK_EQ_INT(rc, SQLITE_ROW);
 	CHECK(found);
-	CHECK_EQ_INT(prev.ts_ms, ((int64_t)T0 + 1) * 1000);
-	rc = store_raw_prev(st, id, (int64_t)(T0 + 3) * 1000, &prev, &found);
+	CHECK_EQ_INT(prev.ts_ms, ((int64_t)T0 + 201) * 1000);
+	rc = store_raw_prev(st, id, (int64_t)(T0 + 100) * 1000, &prev, &found);
 	sqlite3_reset(st);
 	CHECK_EQ_INT(rc, SQLITE_ROW);
 	CHECK(!found);
@@ -194,6 +204,15 @@ STORE_TEST(raw_reader_reads_in_time_order_and_skips_a_damaged_row)
 	sqlite3_finalize(st);
 	CHECK_EQ_INT(rc, SQLITE_DONE);
 	CHECK(!found);
+
+	/* a truncated chunk gives the samples before the damage, in order */
+	CHECK_EQ_INT(sql_exec(f->db, "UPDATE chunks_raw SET data = substr(data, 1, "
+				     "length(data) - 3) WHERE start_ms = 1699999400000"),
+		     0);
+	n = read_all(f->db, id, (int64_t)T0 * 1000, (int64_t)(T0 + 300) * 1000, got, 16, &rd);
+	CHECK(n >= 1 && n < 5);
+	for (size_t i = 0; i < n; i++)
+		CHECK_EQ_INT(got[i].ts_ms, ((int64_t)T0 + 200 + (int64_t)i) * 1000);
 }
 
 /* ---------------------------------------------------- span aggregate */

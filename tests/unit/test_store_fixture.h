@@ -26,6 +26,7 @@
 
 #include "registry/registry.h"
 #include "store/store.h"
+#include "store/store_chunk.h"
 #include "test.h"
 
 /* An hour boundary, so that minutes and hours start at T0. */
@@ -165,6 +166,49 @@ static inline double sql_double(sqlite3 *db, const char *sql)
 		v = sqlite3_column_double(st, 0);
 	sqlite3_finalize(st);
 	return v;
+}
+
+/* Decodes the raw chunks that sql selects (one data column): the number
+ * of samples, their sum of values and their first time; -1 samples when a
+ * chunk does not decode. */
+struct chunk_totals {
+	int64_t n;
+	double sum;
+	int64_t min_ts_ms;
+};
+
+static inline struct chunk_totals chunk_totals(sqlite3 *db, const char *sql)
+{
+	struct chunk_totals t = {.min_ts_ms = INT64_MAX};
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		t.n = -1;
+		return t;
+	}
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		struct store_chunk_dec d;
+		struct raw_sample smp;
+		int rc;
+
+		if (store_chunk_dec_init(&d, sqlite3_column_blob(st, 0),
+					 (size_t)sqlite3_column_bytes(st, 0)) < 0) {
+			t.n = -1;
+			break;
+		}
+		while ((rc = store_chunk_dec_next(&d, &smp)) == 1) {
+			t.n++;
+			t.sum += smp.value;
+			if (smp.ts_ms < t.min_ts_ms)
+				t.min_ts_ms = smp.ts_ms;
+		}
+		if (rc < 0) {
+			t.n = -1;
+			break;
+		}
+	}
+	sqlite3_finalize(st);
+	return t;
 }
 
 static inline int sql_exec(sqlite3 *db, const char *sql)

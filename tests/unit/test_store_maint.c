@@ -290,8 +290,10 @@ STORE_TEST(background_maintenance_rolls_up_without_being_asked)
 STORE_TEST(retention_deletes_old_rows_per_tier)
 {
 	struct metric_series m = gauge_series("kpulse_ret", NULL, NULL, 1);
+	struct chunk_totals raw;
 	struct store_stats st;
 	double now = T0 + 6 * 3600 + 60;
+	int64_t raw_chunks;
 
 	/* first keep everything and roll it all up */
 	f->opts.retention_raw_s = f->opts.retention_1m_s = 1e9;
@@ -309,12 +311,13 @@ STORE_TEST(retention_deletes_old_rows_per_tier)
 	set_now(f, T0 + 6 * 3600 + 30);
 	CHECK_EQ_INT(store_run_maintenance(f->s), 0);
 	CHECK_EQ_INT(sql_open(f), 0);
-	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM samples_raw"), 360);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT coalesce(sum(n), 0) FROM chunks_raw"), 360);
 	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM samples_1m"), 360);
 	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM samples_1h"), 6);
 	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM events"), 36);
 	f->s = store_close(f->s);
 
+	raw_chunks = sql_int(f->db, "SELECT count(*) FROM chunks_raw");
 	/* then reopen with short retentions, bounded to 7 rows a step */
 	f->opts.retention_raw_s = 3600;
 	f->opts.retention_1m_s = 2 * 3600;
@@ -325,10 +328,14 @@ STORE_TEST(retention_deletes_old_rows_per_tier)
 	CHECK_EQ_INT(fx_open(f), 0);
 	CHECK_EQ_INT(store_run_maintenance(f->s), 0);
 
-	/* raw: samples at or after now - 1 h, i.e. from minute 301 */
-	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM samples_raw"), 59);
-	CHECK_EQ_INT(sql_int(f->db, "SELECT min(ts_ms) FROM samples_raw"),
-		     (int64_t)(now - 3600) * 1000);
+	/* raw: the samples at or after now - 1 h, i.e. from minute 301, and
+	 * those of chunks reaching there (a chunk spans less than 2 min) */
+	raw = chunk_totals(f->db, "SELECT data FROM chunks_raw");
+	CHECK(raw.n >= 59 && raw.n <= 61);
+	CHECK(raw.min_ts_ms >= (int64_t)(now - 3600) * 1000 - STORE_CHUNK_SPAN_MS);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT max(start_ms) FROM chunks_raw") + STORE_CHUNK_SPAN_MS >
+			 (int64_t)(now - 3600) * 1000,
+		     1);
 	/* 1m: buckets at or after now - 2 h, from minute 241 */
 	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM samples_1m"), 119);
 	CHECK_EQ_INT(sql_int(f->db, "SELECT min(bucket_ts) FROM samples_1m"),
@@ -341,7 +348,9 @@ STORE_TEST(retention_deletes_old_rows_per_tier)
 	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM events"), 2);
 	CHECK(sql_double(f->db, "SELECT min(ts) FROM events") >= now - 1800);
 	store_get_stats(f->s, &st);
-	CHECK_EQ_INT(st.rows_deleted, (360 - 59) + (360 - 119) + (6 - 3) + (36 - 2));
+	CHECK_EQ_INT(st.rows_deleted,
+		     (raw_chunks - sql_int(f->db, "SELECT count(*) FROM chunks_raw")) +
+			 (360 - 119) + (6 - 3) + (36 - 2));
 	/* the series still has data */
 	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM series"), 1);
 
@@ -349,7 +358,7 @@ STORE_TEST(retention_deletes_old_rows_per_tier)
 	set_now(f, now + 2 * 86400);
 	CHECK_EQ_INT(store_run_maintenance(f->s), 0);
 	CHECK_EQ_INT(sql_int(f->db,
-			     "SELECT (SELECT count(*) FROM samples_raw) + "
+			     "SELECT (SELECT count(*) FROM chunks_raw) + "
 			     "(SELECT count(*) FROM samples_1m) + "
 			     "(SELECT count(*) FROM samples_1h) + "
 			     "(SELECT count(*) FROM events) + (SELECT count(*) FROM series)"),
@@ -370,7 +379,90 @@ STORE_TEST(retention_keeps_raw_rows_not_yet_rolled_up)
 	set_now(f, T0 + 3600);
 	CHECK_EQ_INT(store_run_maintenance(f->s), 0);
 	CHECK_EQ_INT(sql_open(f), 0);
-	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM samples_raw"), 10);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT coalesce(sum(n), 0) FROM chunks_raw"), 10);
+}
+
+/* Bytes of the database's pages: what the disk budget bounds. */
+static int64_t db_file_bytes(sqlite3 *db)
+{
+	return sql_int(db, "SELECT page_count * page_size FROM pragma_page_count(), "
+			   "pragma_page_size()");
+}
+
+STORE_TEST(disk_budget_drops_oldest_first_and_keeps_recent_data)
+{
+	const uint64_t budget = 1 << 20;
+	const int nseries = 100, rounds = 3000, per_flush = 60;
+	struct metric_series m[100];
+	struct store_stats st;
+	int64_t peak = 0;
+	double t = T0;
+
+	f->opts.max_bytes = budget;
+	f->opts.maintenance_interval_s = 0;
+	f->opts.retention_raw_s = f->opts.retention_1m_s = f->opts.retention_1h_s = 1e9;
+	CHECK_EQ_INT(fx_open(f), 0);
+	CHECK_EQ_INT(sql_open(f), 0);
+	for (int i = 0; i < nseries; i++) {
+		char v[16];
+
+		snprintf(v, sizeof(v), "%d", i);
+		m[i] = gauge_series("kpulse_budget", "i", v, 0);
+	}
+	/* 8 h 20 min of 100 noisy gauges every 10 s: several MiB unbounded */
+	for (int r = 0; r < rounds; r++) {
+		t = T0 + 10.0 * r;
+		for (int i = 0; i < nseries; i++)
+			m[i].value = (double)((r * 7919 + i * 104729) % 100003) * 1.5;
+		CHECK_EQ_INT(store_append_series(f->s, t, m, nseries), 0);
+		if (r % per_flush == per_flush - 1) {
+			int64_t bytes;
+
+			CHECK_EQ_INT(store_flush_sync(f->s), 0);
+			set_now(f, t + 60);
+			CHECK_EQ_INT(store_run_maintenance(f->s), 0);
+			bytes = db_file_bytes(f->db);
+			if (bytes > peak)
+				peak = bytes;
+		}
+	}
+	store_get_stats(f->s, &st);
+	/* oldest first: raw and minutes were dropped, and the file stayed
+	 * within the budget plus what one flush adds between maintenances */
+	CHECK(st.budget_rows_deleted > 0);
+	CHECK(peak <= (int64_t)budget + 256 * 1024);
+	CHECK(sql_int(f->db, "SELECT min(start_ms) FROM chunks_raw") > (int64_t)T0 * 1000);
+	CHECK(sql_int(f->db, "SELECT min(bucket_ts) FROM samples_1m") > (int64_t)T0);
+	/* the tiers' figures: each tier's oldest time and its pages */
+	CHECK_NEAR(st.tier_oldest_ts[STORE_TIER_RAW],
+		   (double)sql_int(f->db, "SELECT min(start_ms) FROM chunks_raw") / 1000, 1e-3);
+	CHECK_NEAR(st.tier_oldest_ts[STORE_TIER_1H],
+		   (double)sql_int(f->db, "SELECT min(bucket_ts) FROM samples_1h"), 0);
+	CHECK(st.tier_bytes[STORE_TIER_RAW] > 0 && st.tier_bytes[STORE_TIER_1M] > 0);
+	CHECK(st.tier_bytes[STORE_TIER_RAW] + st.tier_bytes[STORE_TIER_1M] +
+		  st.tier_bytes[STORE_TIER_1H] <=
+	      (uint64_t)db_file_bytes(f->db));
+
+	/* the last 10 minutes read back whole from the raw tier */
+	{
+		struct store_range_query q = {
+		    .selector = {.name = "kpulse_budget", .matchers = {{"i", "7"}}, .nmatchers = 1},
+		    .from = t - 590,
+		    .to = t,
+		    .step = 10,
+		    .agg = STORE_AGG_LAST,
+		};
+		struct store_range_result *res = NULL;
+		bool ok;
+
+		CHECK_EQ_INT(store_query_range(f->s, &q, &res), 0);
+		ok = res->tier == STORE_TIER_RAW && res->nseries == 1 &&
+		     res->series[0].npoints == 60 &&
+		     res->series[0].points[59].value ==
+			 (double)(((rounds - 1) * 7919 + 7 * 104729) % 100003) * 1.5;
+		store_range_result_free(res);
+		CHECK(ok);
+	}
 }
 
 TEST_MAIN()

@@ -2,12 +2,16 @@
 /*
  * test_store_schema.c - store_schema.c: the schema a new database gets,
  * the refusal of a database from a newer kpulse or from someone else
- * (left byte for byte untouched), an unopenable path, and the migration of
- * a version 1 database keeping its data.
+ * (left byte for byte untouched), an unopenable path, the migration of
+ * a version 1 database keeping its data, and the upgrade of a version 4
+ * database written by kpulse before compressed chunks
+ * (fixtures/store_v4.db, made by fixtures/store_v4_gen.c) into chunks,
+ * sample for sample.
  *
  * Each test runs in its own mkdtemp directory, removed afterwards even
  * when a CHECK fails (STORE_TEST runs the body, then the cleanup).
  */
+#include "store/store_internal.h"
 #include "test_store_fixture.h"
 
 STORE_TEST(schema_is_created_with_its_version)
@@ -17,9 +21,14 @@ STORE_TEST(schema_is_created_with_its_version)
 	CHECK_EQ_INT(sql_int(f->db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	CHECK_EQ_INT(sql_int(f->db, "PRAGMA application_id"), KPULSE_APP_ID);
 	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
-				    "name IN ('meta', 'series', 'samples_raw', 'samples_1m', "
+				    "name IN ('meta', 'series', 'chunks_raw', 'samples_1m', "
 				    "'samples_1h', 'events')"),
 		     6);
+	/* raw samples are in chunks: no table of single samples, and no
+	 * index on each sample's time */
+	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM sqlite_master WHERE "
+				    "name LIKE 'samples_raw%'"),
+		     0);
 	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM pragma_table_info('series') "
 				    "WHERE name = 'last_seen_ts'"),
 		     1);
@@ -157,7 +166,7 @@ STORE_TEST(migrates_version_1_forward_keeping_data)
 	CHECK_EQ_INT(sql_int(f->db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	CHECK_EQ_INT(sql_int(f->db, "SELECT last_seen_ts FROM series WHERE id = 1"), 1699999201);
 	CHECK_EQ_INT(sql_int(f->db, "SELECT last_seen_ts FROM series WHERE id = 2"), 1699992000);
-	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM samples_raw"), 2);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT coalesce(sum(n), 0) FROM chunks_raw"), 2);
 	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM sqlite_master WHERE name = "
 				    "'series_last_seen'"),
 		     1);
@@ -168,6 +177,131 @@ STORE_TEST(migrates_version_1_forward_keeping_data)
 	CHECK_STR(f->latest->samples[0].series.name, "kpulse_mem_free_bytes");
 	CHECK_NEAR(f->latest->samples[0].series.value, 7, 0);
 	CHECK_NEAR(f->latest->samples[0].ts, 1699999201.0, 1e-9);
+}
+
+/* The sample fixtures/store_v4_gen.c wrote for series i at round r. */
+static struct raw_sample fixture_sample(int i, int r, struct raw_sample *acc)
+{
+	double t = 1700000000.0 + r + (r >= 200 ? 30 : 0) + (r % 7 == 3 ? 0.004 : 0);
+
+	acc->ts_ms = llround(t * 1000.0);
+	if (i < 2) {
+		acc->value = r < 250 ? 1000.0 * i + 3.0 * r : 2.0 * (r - 250);
+	} else if (i < 4) {
+		acc->value = (r * 37 + i) % 101 * 0.5;
+	} else {
+		acc->slots[8 + r % 5] += (uint64_t)(i + 1);
+		if (r == 300)
+			acc->slots[30] = 7;
+		acc->hist_count += (uint64_t)(i + 1) + (r == 300 ? 7 : 0);
+		acc->value += 0.25 * (i + 1);
+	}
+	return *acc;
+}
+
+/* Compares series i's chunks with what the generator wrote: 0, or the
+ * round + 1 of the first difference. */
+static int check_fixture_series(sqlite3 *db, int i)
+{
+	struct raw_sample want = {0}, got;
+	sqlite3_stmt *st = NULL;
+	char sql[256];
+	int r = 0, bad = 0;
+
+	snprintf(sql, sizeof(sql),
+		 "SELECT data FROM chunks_raw WHERE series_id = (SELECT id FROM series WHERE "
+		 "labels = '{\"n\":\"%d\"}') ORDER BY start_ms",
+		 i);
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	while (!bad && sqlite3_step(st) == SQLITE_ROW) {
+		struct store_chunk_dec d;
+
+		if (store_chunk_dec_init(&d, sqlite3_column_blob(st, 0),
+					 (size_t)sqlite3_column_bytes(st, 0)) < 0) {
+			bad = r + 1;
+			break;
+		}
+		while (!bad && store_chunk_dec_next(&d, &got) == 1) {
+			fixture_sample(i, r, &want);
+			if (got.ts_ms != want.ts_ms || got.value != want.value ||
+			    got.has_hist != (i >= 4) ||
+			    (i >= 4 && (got.hist_count != want.hist_count ||
+					memcmp(got.slots, want.slots, sizeof(got.slots)))))
+				bad = r + 1;
+			r++;
+		}
+	}
+	sqlite3_finalize(st);
+	return bad ? bad : r == 400 ? 0 : 1000 + r;
+}
+
+static int copy_file(const char *from, const char *to)
+{
+	char buf[8192];
+	int in = open(from, O_RDONLY | O_CLOEXEC), out, err = 0;
+	ssize_t n;
+
+	if (in < 0)
+		return -errno;
+	out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (out < 0) {
+		err = -errno;
+		close(in);
+		return err;
+	}
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n)
+			err = -EIO;
+	if (n < 0)
+		err = -errno;
+	close(in);
+	close(out);
+	return err;
+}
+
+STORE_TEST(version_4_database_of_the_previous_kpulse_is_upgraded_to_chunks)
+{
+	size_t batch = store_migrate_batch_samples;
+	int bad[6];
+
+	CHECK_EQ_INT(copy_file(TEST_FIXTURES "/store_v4.db", f->path), 0);
+	/* several small transactions: 2,400 samples, 500 a step */
+	store_migrate_batch_samples = 500;
+	set_now(f, 1700000000.0 + 600);
+	f->opts.maintenance_interval_s = 0;
+	f->opts.retention_raw_s = 1e9;
+	int err = fx_open(f);
+	store_migrate_batch_samples = batch;
+	CHECK_EQ_INT(err, 0);
+	CHECK_EQ_INT(sql_open(f), 0);
+	CHECK_EQ_INT(sql_int(f->db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM sqlite_master WHERE "
+				    "name LIKE 'samples_raw%'"),
+		     0);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT sum(n) FROM chunks_raw"), 2400);
+	/* a chunk per 2 minutes at most: the 430 s of each series in 4 or 5 */
+	CHECK(sql_int(f->db, "SELECT count(*) FROM chunks_raw") <= 6 * 5);
+	for (int i = 0; i < 6; i++)
+		bad[i] = check_fixture_series(f->db, i);
+	for (int i = 0; i < 6; i++)
+		CHECK_EQ_INT(bad[i], 0);
+	/* the rollups and the watermarks are as they were */
+	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM samples_1m"), 48);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM series"), 6);
+
+	/* and the store goes on writing into the migrated chunks */
+	{
+		struct metric_series m = gauge_series("fixture_level_bytes", "n", "2", 1);
+
+		m.value = 123;
+		CHECK_EQ_INT(store_append_series(f->s, 1700000000.0 + 500, &m, 1), 0);
+		CHECK_EQ_INT(store_flush_sync(f->s), 0);
+	}
+	CHECK_EQ_INT(sql_int(f->db, "SELECT sum(n) FROM chunks_raw"), 2401);
+	CHECK_EQ_INT(store_latest(f->s, NULL, &f->latest), 0);
+	CHECK_EQ_INT(f->latest->n, 1);
+	CHECK_NEAR(f->latest->samples[0].series.value, 123, 0);
 }
 
 TEST_MAIN()

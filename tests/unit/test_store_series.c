@@ -36,7 +36,7 @@ STORE_TEST(label_order_does_not_make_a_new_series)
 	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM series WHERE labels = "
 				    "'{\"a\":\"1\",\"b\":\"2\"}'"),
 		     1);
-	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM samples_raw"), 2);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT coalesce(sum(n), 0) FROM chunks_raw"), 2);
 }
 
 STORE_TEST(series_limit_drops_new_series_until_old_ones_are_idle)
@@ -62,7 +62,7 @@ STORE_TEST(series_limit_drops_new_series_until_old_ones_are_idle)
 	CHECK_EQ_INT(store_flush_sync(f->s), 0);
 	CHECK_EQ_INT(sql_open(f), 0);
 	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM series"), 10);
-	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM samples_raw"), 10);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT coalesce(sum(n), 0) FROM chunks_raw"), 10);
 }
 
 /* Memory follows the live series: one that stopped appearing (a process
@@ -87,7 +87,7 @@ STORE_TEST(series_that_stop_appearing_are_forgotten_and_found_again)
 	CHECK_EQ_INT(store_flush_sync(f->s), 0);
 	CHECK_EQ_INT(sql_open(f), 0);
 	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM series"), 2);
-	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM samples_raw WHERE series_id = "
+	CHECK_EQ_INT(sql_int(f->db, "SELECT sum(n) FROM chunks_raw WHERE series_id = "
 				    "(SELECT id FROM series WHERE name = 'kpulse_gone')"),
 		     2);
 }

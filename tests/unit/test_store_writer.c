@@ -71,7 +71,7 @@ STORE_TEST(locked_database_buffers_then_resumes)
 	CHECK_EQ_INT(st.samples_buffered, 0);
 	CHECK_EQ_INT(st.events_written, 1);
 	CHECK_EQ_INT(st.consecutive_failures, 0);
-	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM samples_raw"), 420);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT coalesce(sum(n), 0) FROM chunks_raw"), 420);
 }
 
 /*
@@ -311,7 +311,7 @@ static void fault_scenario(int *failed, struct fixture *f, int mode, int first_e
 	CHECK_EQ_INT(st.samples_buffered, 0);
 	CHECK_EQ_INT(st.events_written, 1);
 	CHECK_EQ_INT(sql_open(f), 0);
-	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM samples_raw"), 17 * 25);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT coalesce(sum(n), 0) FROM chunks_raw"), 17 * 25);
 	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM events"), 1);
 	CHECK_EQ_INT(sql_int(f->db, "SELECT integrity_check = 'ok' FROM pragma_integrity_check"),
 		     1);
@@ -359,7 +359,7 @@ STORE_TEST(close_gives_up_after_its_timeout_and_reports_the_loss)
 	CHECK_EQ_INT(lost_events, 1);
 	/* what was committed before is intact */
 	CHECK_EQ_INT(sql_open(f), 0);
-	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM samples_raw"), 25);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT coalesce(sum(n), 0) FROM chunks_raw"), 25);
 	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM events"), 0);
 }
 

@@ -15,6 +15,8 @@
  *   auth_routes.c login, API tokens and users
  *   stream.c      GET /api/v1/stream (server-sent events)
  *   models_routes.c GET /api/v1/forecast and /api/v1/predictions
+ *   incidents_routes.c incidents, their actions, POST /api/v1/analyze, the audit log
+ *   incident_body.c the JSON bodies of those routes
  *   static.c      the web dashboard at / and /ui/{file} (files built in)
  *   input.c       JSON bodies, query parameters and series selectors
  *   ratelimit.c   the per-client token buckets and the login throttle
@@ -141,6 +143,10 @@ struct api {
 	pthread_mutex_t lock; /* the fields below */
 	struct round *round;  /* the latest; one reference, NULL before the first */
 	struct threshold_tracker *predictions; /* borrowed; NULL: none */
+	/* borrowed, set by the daemon (api_set_analysis); NULL: none */
+	struct incidents *incidents;
+	struct llm_router *llm;
+	struct alerts *alerts;
 	uint64_t rounds;
 	size_t probes_attached, probes_total;
 	/* custom metrics: created once with registry_begin(), never ended,
@@ -226,6 +232,12 @@ bool api_route_match(const char *pattern, const char *path, struct api_request *
 /* The OpenAPI 3 document of the route table; NULL on ENOMEM. */
 json_t *api_openapi_build(const char *version);
 
+/* The request and response schemas of a route (openapi_schemas.c): new
+ * references (NULL for no body) and the success status. -ENOENT for a
+ * route without a row, -EINVAL for a row that is not JSON. */
+int api_openapi_schemas(const char *method, const char *pattern, json_t **ret_request,
+			json_t **ret_response, const char **ret_status);
+
 /* ------------------------------------------------------------ clients */
 
 #define API_LOGIN_RATE	1.0
@@ -280,6 +292,29 @@ int api_selector_parse(const char *text, char *buf, size_t buflen, struct store_
 bool api_custom_name_valid(const char *name);
 bool api_label_key_valid(const char *key);
 
+/* ------------------------------------------------------------ incident bodies */
+
+/* incident_body.c: the bodies of the incident routes. */
+enum api_incident_body_kind {
+	API_BODY_ACTION,  /* ack, resolve: empty or {} */
+	API_BODY_COMMENT, /* {"text"} */
+	API_BODY_ANALYZE, /* incident analyze: empty, {} or {"question"} */
+	API_BODY_ASK,	  /* POST /api/v1/analyze: {"question", "from"?, "to"?} */
+};
+
+struct api_incident_body {
+	json_t *root;	      /* owns the strings below; NULL for an empty body */
+	const char *text;     /* a comment, leading blanks skipped */
+	const char *question; /* NULL: none */
+	double from, to;
+	bool has_window;
+};
+
+/* Returns 0 and *ret (clear it), or -EINVAL with a reason in err. */
+int api_incident_body_parse(enum api_incident_body_kind kind, const char *body, size_t len,
+			    struct api_incident_body *ret, char *err, size_t errlen);
+void api_incident_body_clear(struct api_incident_body *b);
+
 /* ------------------------------------------------------------ handlers */
 
 enum MHD_Result api_handle_healthz(struct api_request *req);
@@ -307,6 +342,14 @@ enum MHD_Result api_handle_predictions(struct api_request *req);
 enum MHD_Result api_handle_docs(struct api_request *req);
 enum MHD_Result api_handle_index(struct api_request *req);
 enum MHD_Result api_handle_static(struct api_request *req);
+enum MHD_Result api_handle_incidents_list(struct api_request *req);
+enum MHD_Result api_handle_incident_get(struct api_request *req);
+enum MHD_Result api_handle_incident_ack(struct api_request *req);
+enum MHD_Result api_handle_incident_resolve(struct api_request *req);
+enum MHD_Result api_handle_incident_comment(struct api_request *req);
+enum MHD_Result api_handle_incident_analyze(struct api_request *req);
+enum MHD_Result api_handle_analyze(struct api_request *req);
+enum MHD_Result api_handle_audit(struct api_request *req);
 
 /* stream.c: sends the round to every client; ends streams when stopping. */
 void api_stream_publish(struct api *a, const char *msg, size_t len);

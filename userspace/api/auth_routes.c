@@ -41,9 +41,26 @@ static bool have_auth(struct api_request *req, enum MHD_Result *ret)
 	return false;
 }
 
+/* The user's name from "name" (documented) or "username" (login's old
+ * spelling); both given and different is a 400 in *ret. */
+static bool user_name_field(json_t *root, const char **ret_name, enum MHD_Result *ret,
+			    struct api_request *req)
+{
+	const char *name = json_string_value(json_object_get(root, "name"));
+	const char *alias = json_string_value(json_object_get(root, "username"));
+
+	if (name && alias && strcmp(name, alias)) {
+		*ret = api_reply_error(req, 400, "name and username differ: send name only");
+		return false;
+	}
+	*ret_name = name ? name : alias;
+	return true;
+}
+
 enum MHD_Result api_handle_login(struct api_request *req)
 {
-	static const char *const fields[] = {"username", "password", NULL};
+	/* "name", as users are named everywhere else; "username" kept */
+	static const char *const fields[] = {"name", "username", "password", NULL};
 	char token[AUTH_TOKEN_MAX], retry[32];
 	double expires_at = 0, retry_after = 0;
 	const char *user, *password;
@@ -53,10 +70,11 @@ enum MHD_Result api_handle_login(struct api_request *req)
 
 	if (!have_auth(req, &ret) || !read_body(req, fields, &root, &ret))
 		return ret;
-	user = json_string_value(json_object_get(root, "username"));
+	if (!user_name_field(root, &user, &ret, req))
+		goto out;
 	password = json_string_value(json_object_get(root, "password"));
 	if (!user || !password) {
-		ret = api_reply_error(req, 400, "username and password are required strings");
+		ret = api_reply_error(req, 400, "name and password are required strings");
 		goto out;
 	}
 	r = api_login_throttle(req, &retry_after);
@@ -178,7 +196,7 @@ enum MHD_Result api_handle_users_list(struct api_request *req)
 
 enum MHD_Result api_handle_user_add(struct api_request *req)
 {
-	static const char *const fields[] = {"name", "password", "role", NULL};
+	static const char *const fields[] = {"name", "username", "password", "role", NULL};
 	const char *name, *password, *role_s;
 	enum auth_role role;
 	enum MHD_Result ret;
@@ -187,7 +205,8 @@ enum MHD_Result api_handle_user_add(struct api_request *req)
 
 	if (!have_auth(req, &ret) || !read_body(req, fields, &root, &ret))
 		return ret;
-	name = json_string_value(json_object_get(root, "name"));
+	if (!user_name_field(root, &name, &ret, req))
+		goto out;
 	password = json_string_value(json_object_get(root, "password"));
 	role_s = json_string_value(json_object_get(root, "role"));
 	if (!name || !password || !role_s || auth_role_parse(role_s, &role) < 0) {

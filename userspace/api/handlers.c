@@ -17,9 +17,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alerts/alerts.h"
+#include "analysis/incidents.h"
 #include "api/api_internal.h"
+#include "llm/llm.h"
+#include "collection/events.h"
+#include "kpulse_abi.h"
 #include "export/prometheus.h"
 #include "util/clock.h"
+#include "util/config.h"
 
 #define EVENTS_DEFAULT_LIMIT 100
 #define EVENTS_MAX_LIMIT     1000
@@ -29,6 +35,15 @@
 #define ANOMALY_SERIES_MAX 512
 /* Steps a default range query is split into. */
 #define RANGE_DEFAULT_STEPS 240
+#define TIME_ARG_HELP	    "%s: not unix seconds, now, or a time before now such as -1h or now-15m"
+
+static bool event_type_known(const char *type)
+{
+	for (uint32_t t = 0; t < KP_EV_TYPE_MAX; t++)
+		if (event_type_name(t) && !strcmp(event_type_name(t), type))
+			return true;
+	return false;
+}
 
 static const char *arg(struct api_request *req, const char *name)
 {
@@ -44,6 +59,60 @@ static int number_arg(struct api_request *req, const char *name, double *ret)
 	if (!s)
 		return 0;
 	return api_parse_number(s, ret);
+}
+
+/*
+ * A time argument: unix seconds, "now", or now minus a duration ("-1h",
+ * "now-15m", as the configuration writes durations). 0 (absent: *ret
+ * unchanged; or parsed), -EINVAL otherwise.
+ */
+static int time_arg(struct api_request *req, const char *name, double now, double *ret)
+{
+	const char *s = arg(req, name);
+	double ago;
+
+	if (!s)
+		return 0;
+	if (!strcmp(s, "now")) {
+		*ret = now;
+		return 0;
+	}
+	if (!strncmp(s, "now-", 4) || s[0] == '-') {
+		if (config_parse_duration(s + (s[0] == '-' ? 1 : 4), &ago) < 0)
+			return -EINVAL;
+		*ret = now - ago;
+		return 0;
+	}
+	return api_parse_number(s, ret);
+}
+
+/* A duration argument: seconds, or a number with unit s, m, h or d. */
+static int duration_arg(struct api_request *req, const char *name, double *ret)
+{
+	const char *s = arg(req, name);
+
+	if (!s)
+		return 0;
+	return api_parse_number(s, ret) == 0 ? 0 : config_parse_duration(s, ret);
+}
+
+/* The type of the metric name in the newest round (counters' default
+ * aggregation is their rate), or -1 when the round has none of it. */
+static int metric_type_now(struct api_request *req, const char *name)
+{
+	struct round *r = api_round_get(req->api);
+	int type = -1;
+
+	for (size_t i = 0; r && i < registry_size(r->reg); i++) {
+		const struct metric_series *s = registry_at(r->reg, i);
+
+		if (!strcmp(s->name, name)) {
+			type = (int)s->type;
+			break;
+		}
+	}
+	api_round_put(r);
+	return type;
 }
 
 static json_t *number_or_null(double v)
@@ -292,6 +361,26 @@ enum MHD_Result api_handle_processes(struct api_request *req)
 
 /* ------------------------------------------------------------ status */
 
+/* The LLM providers' breakers, the alert targets and the incidents. */
+static void status_analysis(struct api *a, json_t *body)
+{
+	struct incidents *inc;
+	struct llm_router *llm;
+	struct alerts *al;
+
+	pthread_mutex_lock(&a->lock);
+	inc = a->incidents;
+	llm = a->llm;
+	al = a->alerts;
+	pthread_mutex_unlock(&a->lock);
+	if (llm)
+		json_object_set_new(body, "llm", llm_router_status_json(llm));
+	if (al)
+		json_object_set_new(body, "alerts", alerts_status_json(al));
+	if (inc)
+		json_object_set_new(body, "incidents", incidents_status_json(inc));
+}
+
 enum MHD_Result api_handle_status(struct api_request *req)
 {
 	struct api *a = req->api;
@@ -333,6 +422,7 @@ enum MHD_Result api_handle_status(struct api_request *req)
 	    (json_int_t)atomic_load(&a->requests_total), "tls", a->tls);
 	if (!body)
 		return api_reply_error(req, 500, "out of memory");
+	status_analysis(a, body);
 	return api_reply_json(req, 200, body);
 }
 
@@ -408,18 +498,24 @@ enum MHD_Result api_handle_query_range(struct api_request *req)
 	if (api_selector_parse(series, buf, sizeof(buf), &q.selector) < 0)
 		return api_reply_error(req, 400,
 				       "series: not a selector NAME{label=\"value\",...}");
-	q.to = clock_wall_s();
-	if (number_arg(req, "to", &q.to) < 0)
-		return api_reply_error(req, 400, "to: not a number of unix seconds");
+	double now = clock_wall_s();
+
+	q.to = now;
+	if (time_arg(req, "to", now, &q.to) < 0)
+		return api_reply_error(req, 400, TIME_ARG_HELP, "to");
 	q.from = q.to - RANGE_DEFAULT_S;
-	if (number_arg(req, "from", &q.from) < 0)
-		return api_reply_error(req, 400, "from: not a number of unix seconds");
+	if (time_arg(req, "from", now, &q.from) < 0)
+		return api_reply_error(req, 400, TIME_ARG_HELP, "from");
 	if (q.from > q.to)
 		return api_reply_error(req, 400, "from is after to");
 	q.step = fmax(1.0, (q.to - q.from) / RANGE_DEFAULT_STEPS);
-	if (number_arg(req, "step", &q.step) < 0 || q.step <= 0)
-		return api_reply_error(req, 400, "step: not a positive number of seconds");
-	if (store_agg_parse(agg ? agg : "avg", &q.agg, &q.quantile) < 0)
+	if (duration_arg(req, "step", &q.step) < 0 || !(q.step > 0))
+		return api_reply_error(req, 400,
+				       "step: not a positive duration (seconds, or 5s, 1m, 1h)");
+	/* an average of a counter's raw values means nothing: its rate does */
+	if (!agg)
+		agg = metric_type_now(req, q.selector.name) == METRIC_COUNTER ? "rate" : "avg";
+	if (store_agg_parse(agg, &q.agg, &q.quantile) < 0)
 		return api_reply_error(req, 400,
 				       "agg: not one of avg, min, max, sum, last, rate, pN");
 
@@ -471,14 +567,16 @@ static bool list_window(struct api_request *req, double span, double *from, doub
 {
 	double lim = EVENTS_DEFAULT_LIMIT;
 
-	*to = clock_wall_s();
-	if (number_arg(req, "to", to) < 0) {
-		*reply = api_reply_error(req, 400, "to: not a number of unix seconds");
+	double now = clock_wall_s();
+
+	*to = now;
+	if (time_arg(req, "to", now, to) < 0) {
+		*reply = api_reply_error(req, 400, TIME_ARG_HELP, "to");
 		return false;
 	}
 	*from = *to - span;
-	if (number_arg(req, "from", from) < 0) {
-		*reply = api_reply_error(req, 400, "from: not a number of unix seconds");
+	if (time_arg(req, "from", now, from) < 0) {
+		*reply = api_reply_error(req, 400, TIME_ARG_HELP, "from");
 		return false;
 	}
 	if (*from > *to) {
@@ -508,6 +606,11 @@ enum MHD_Result api_handle_events(struct api_request *req)
 		return reply;
 	if (order && strcmp(order, "asc") && strcmp(order, "desc"))
 		return api_reply_error(req, 400, "order: not asc or desc");
+	if (q.type && !event_type_known(q.type))
+		return api_reply_error(
+		    req, 400,
+		    "type: not an event type (exec, fork, exit, oom_kill, slow_io, "
+		    "tcp_retransmit, tcp_close)");
 	q.newest_first = order && !strcmp(order, "desc");
 	r = store_query_events(req->api->store, &q, &list);
 	if (r == -EINVAL)

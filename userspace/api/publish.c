@@ -97,3 +97,13 @@ void api_set_predictions(struct api *a, struct threshold_tracker *tr)
 	a->predictions = tr;
 	pthread_mutex_unlock(&a->lock);
 }
+
+void api_set_analysis(struct api *a, struct incidents *inc, struct llm_router *llm,
+		      struct alerts *al)
+{
+	pthread_mutex_lock(&a->lock);
+	a->incidents = inc;
+	a->llm = llm;
+	a->alerts = al;
+	pthread_mutex_unlock(&a->lock);
+}

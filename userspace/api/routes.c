@@ -68,6 +68,32 @@ const struct api_route api_routes[] = {
      "warning, critical), series those of or contributed to by that series key "
      "(name{k=v,...}:stat)",
      "from,to,severity,series,limit", NULL, 0},
+    {"GET", "/api/v1/incidents", api_handle_incidents_list, R_VIEW,
+     "Incidents newest first (anomalies, predictions and OOM kills grouped by time and "
+     "subsystem): state (open, acknowledged, resolved, active, all), at least severity, "
+     "opened between from and to; limit and offset page them",
+     "state,severity,from,to,limit,offset", NULL, 0},
+    {"GET", "/api/v1/incidents/{id}", api_handle_incident_get, R_VIEW,
+     "One incident with its parts, evidence, timeline (comments included), analyses (the "
+     "built-in analyst's and the LLM's) and alert delivery state",
+     NULL, NULL, 0},
+    {"POST", "/api/v1/incidents/{id}/ack", api_handle_incident_ack, R_OPER,
+     "Acknowledge an open incident (written to the audit log)", NULL, NULL, 0},
+    {"POST", "/api/v1/incidents/{id}/resolve", api_handle_incident_resolve, R_OPER,
+     "Resolve an incident (written to the audit log; alerts the resolve)", NULL, NULL, 0},
+    {"POST", "/api/v1/incidents/{id}/comments", api_handle_incident_comment, R_OPER,
+     "Add a comment to an incident's timeline (written to the audit log)", NULL, "text", 0},
+    {"POST", "/api/v1/incidents/{id}/analyze", api_handle_incident_analyze, R_OPER,
+     "Run the analysis again: fresh evidence, the built-in analyst, then the LLM providers", NULL,
+     "question", 0},
+    {"POST", "/api/v1/analyze", api_handle_analyze, R_VIEW,
+     "Ask about this host (\"why was it slow at 14:05?\"): evidence of the window the "
+     "question names (or from..to, or the last 15 minutes), the built-in reading and the "
+     "LLM providers' answer",
+     NULL, "question,from,to", 0},
+    {"GET", "/api/v1/audit", api_handle_audit, R_ADMIN,
+     "The audit log: every change made to incidents and every question, with who and when",
+     "from,to,limit,offset", NULL, 0},
     {"GET", "/api/v1/processes", api_handle_processes, R_VIEW,
      "The per-process series of the latest round, grouped by process", NULL, NULL, 0},
     {"GET", "/api/v1/stream", api_handle_stream, R_VIEW,
@@ -79,7 +105,7 @@ const struct api_route api_routes[] = {
      "stored",
      NULL, "timestamp,metrics[{name,type,labels,value}]", 0},
     {"POST", "/api/v1/auth/login", api_handle_login, R_NONE,
-     "Exchange a user name and password for a bearer token (JWT)", NULL, "username,password", 0},
+     "Exchange a user name and password for a bearer token (JWT)", NULL, "name,password", 0},
     {"GET", "/api/v1/auth/me", api_handle_me, R_VIEW,
      "Who the bearer token belongs to: user name, role, and when it expires (null for API "
      "tokens)",
@@ -173,9 +199,35 @@ static json_t *path_params(const char *pattern)
 	return params;
 }
 
+/* "get_api_v1_users": unique per method and path, an identifier for
+ * generated clients. */
+static const char *operation_id(const struct api_route *r, char *buf, size_t len)
+{
+	size_t n = 0;
+	bool sep = true;
+
+	for (const char *p = r->method; *p && n + 1 < len; p++)
+		buf[n++] = (char)(*p | 0x20);
+	for (const char *p = r->pattern; *p && n + 1 < len; p++) {
+		bool alnum = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+			     (*p >= 'A' && *p <= 'Z');
+
+		if (alnum) {
+			if (sep)
+				buf[n++] = '_';
+			if (n + 1 < len)
+				buf[n++] = *p;
+		}
+		sep = !alnum;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
 static json_t *operation(const struct api_route *r)
 {
 	json_t *op, *params, *responses;
+	char opid[128];
 
 	params = path_params(r->pattern);
 	for (const char *p = r->query_params; p && *p && params;) {
@@ -186,21 +238,48 @@ static json_t *operation(const struct api_route *r)
 							"type", "string"));
 		p += n + (p[n] == ',');
 	}
-	responses = json_pack("{s:{s:s},s:{s:s,s:{s:{s:{s:s}}}}}", "200", "description", "OK",
+	json_t *req_schema = NULL, *resp_schema = NULL;
+	const char *status = "200";
+
+	/* the schemas of openapi_schemas.c; a route without a row keeps a
+	 * bare object (the OpenAPI test names it) */
+	api_openapi_schemas(r->method, r->pattern, &req_schema, &resp_schema, &status);
+	responses = json_pack("{s:{s:s},s:{s:s,s:{s:{s:{s:s}}}}}", status, "description", "OK",
 			      "default", "description", "An error", "content", "application/json",
 			      "schema", "$ref", "#/components/schemas/Error");
-	op = json_pack("{s:s,s:s,s:o,s:o,s:s}", "summary", r->summary, "operationId", r->pattern,
-		       "parameters", params, "responses", responses, "x-min-role",
-		       role_name(r->min_role));
-	if (!op)
+	if (responses && resp_schema) {
+		const char *type = json_string_value(json_object_get(resp_schema, "type"));
+		const char *media =
+		    type && !strcmp(type, "string") ? "text/plain" : "application/json";
+
+		if (!strcmp(r->pattern, "/metrics"))
+			media = "text/plain; version=0.0.4";
+		else if (!strcmp(r->pattern, "/api/v1/stream"))
+			media = "text/event-stream";
+		else if (!strcmp(r->pattern, "/") || !strcmp(r->pattern, "/docs"))
+			media = "text/html";
+		json_object_set_new(json_object_get(responses, status), "content",
+				    json_pack("{s:{s:o}}", media, "schema", resp_schema));
+		resp_schema = NULL;
+	}
+	json_decref(resp_schema);
+	op = json_pack("{s:s,s:s,s:o,s:o,s:s}", "summary", r->summary, "operationId",
+		       operation_id(r, opid, sizeof(opid)), "parameters", params, "responses",
+		       responses, "x-min-role", role_name(r->min_role));
+	if (!op) {
+		json_decref(req_schema);
 		return NULL;
+	}
 	if (r->min_role > AUTH_ROLE_NONE)
 		json_object_set_new(op, "security", json_pack("[{s:[]}]", "bearer"));
-	if (r->body)
-		json_object_set_new(op, "requestBody",
-				    json_pack("{s:b,s:s,s:{s:{s:{s:s}}}}", "required", 1,
-					      "description", r->body, "content", "application/json",
-					      "schema", "type", "object"));
+	if (r->body || req_schema)
+		json_object_set_new(
+		    op, "requestBody",
+		    json_pack("{s:b,s:s,s:{s:{s:o}}}", "required", 1, "description",
+			      r->body ? r->body : "", "content", "application/json", "schema",
+			      req_schema ? req_schema : json_pack("{s:s}", "type", "object")));
+	else
+		json_decref(req_schema);
 	return op;
 }
 

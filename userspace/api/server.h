@@ -105,4 +105,12 @@ struct threshold_tracker;
  * (borrowed: it must outlive the API; NULL: none, an empty list). */
 void api_set_predictions(struct api *a, struct threshold_tracker *tr);
 
+struct incidents;
+struct llm_router;
+struct alerts;
+/* The incidents, LLM router and alerts the incident routes, /api/v1/status
+ * and /metrics read (borrowed: they must outlive the API; NULL: none). */
+void api_set_analysis(struct api *a, struct incidents *inc, struct llm_router *llm,
+		      struct alerts *al);
+
 #endif /* KPULSE_API_SERVER_H */

@@ -9,6 +9,11 @@
 #include <signal.h>
 #include <stdbool.h>
 
+/* The service's env file as `make install` writes it (SYSCONFDIR /etc) and
+ * packaging/kpulse.service reads it; `kpulse user` reads it too, so it finds
+ * the data dir the service uses. */
+#define CLI_SYSTEM_ENV_FILE "/etc/kpulse/kpulse.env"
+
 /* Exit statuses: 2 is a usage error, as getopt-style tools do. */
 #define EXIT_USAGE 2
 

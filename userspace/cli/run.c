@@ -16,6 +16,7 @@
 #include "cli/cli.h"
 #include "daemon/daemon.h"
 #include "util/config.h"
+#include "util/log.h"
 
 extern char **environ;
 
@@ -134,6 +135,45 @@ static int reload_config(void *ctx, struct kpulse_config *ret, char *err, size_t
 	return load_config(ctx, ret, err, errlen);
 }
 
+/* KPULSE_ variables kpulse reads that are not options: the libbpf debug
+ * switch and the test hooks and harness. */
+static bool env_known_non_option(const char *key)
+{
+	return !strcmp(key, "KPULSE_LIBBPF_DEBUG") || !strcmp(key, "KPULSE_BIN") ||
+	       !strcmp(key, "KPULSE_WEB_ARTIFACTS") || !strncmp(key, "KPULSE_TEST_", 12);
+}
+
+/* An env file refuses an unknown KPULSE_ key; the environment is shared
+ * with other tools, so there it is a warning, naming the nearest option. */
+static void warn_unknown_environ(void)
+{
+	for (char **e = environ; *e; e++) {
+		const char *eq = strchr(*e, '=');
+		const struct config_option *near;
+		char key[128];
+		size_t n;
+
+		if (!eq || strncmp(*e, "KPULSE_", 7) != 0)
+			continue;
+		n = (size_t)(eq - *e);
+		if (n >= sizeof(key))
+			n = sizeof(key) - 1;
+		memcpy(key, *e, n);
+		key[n] = '\0';
+		if (config_option_find(key) || env_known_non_option(key))
+			continue;
+		near = config_option_closest(key);
+		if (near)
+			log_warn("environment: %s is not a kpulse option (did you mean %s?); "
+				 "ignored",
+				 key, near->env);
+		else
+			log_warn("environment: %s is not a kpulse option (.env.example lists "
+				 "them); ignored",
+				 key);
+	}
+}
+
 int cmd_run(int argc, char **argv)
 {
 	struct run_args args = {};
@@ -148,5 +188,8 @@ int cmd_run(int argc, char **argv)
 		fprintf(stderr, "kpulse run: %s\n", err);
 		return EXIT_USAGE;
 	}
+	log_set_level(cfg.log_level);
+	log_set_format(cfg.log_format);
+	warn_unknown_environ();
 	return daemon_run(&cfg, reload_config, &args);
 }

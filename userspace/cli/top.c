@@ -4,7 +4,11 @@
  * busiest processes, run-queue latency, block latency and IOPS per device,
  * network throughput, retransmits, OOM kills and dropped events. Rates
  * come from the difference between two registry snapshots. q or Ctrl-C
- * quits and the terminal is restored.
+ * quits and the terminal is restored. On a terminal a frame is cut to the
+ * window (rows and columns, read every frame, so a resize applies at the
+ * next one) from the bottom, so the header stays; when stdout is not a
+ * terminal (or with --batch) frames follow each other as plain text, like
+ * `top -b`.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -13,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,13 +29,15 @@
 
 static void top_usage(FILE *out)
 {
-	fprintf(out, "Usage: kpulse top [--interval SEC] [--count N]\n"
+	fprintf(out, "Usage: kpulse top [--interval SEC] [--count N] [--batch]\n"
 		     "\n"
 		     "Live view of the busiest processes, devices and interfaces.\n"
 		     "Press q or Ctrl-C to quit.\n"
 		     "\n"
 		     "  --interval SEC  refresh period (default 1, 0.1 to 60)\n"
 		     "  --count N       quit after N refreshes (default: run until q)\n"
+		     "  -b, --batch     frames as plain text one after another, for a file or\n"
+		     "                  a pipe (the default when stdout is not a terminal)\n"
 		     "  -h, --help      this text\n");
 }
 
@@ -85,7 +92,59 @@ struct view {
 	const struct registry *cur;
 	const struct registry *prev;
 	double dt;
+	double ncpus;
 };
+
+/* On-CPU time a process was shown less of than it accumulated (the kernel
+ * accounts a thread's time when it leaves the CPU, and a per-CPU cache
+ * slot may reach the totals a round late, so one interval can hold more
+ * than the interval): shown in the next frames instead, so no frame shows
+ * a share the process's threads could not have had. */
+#define CARRY_MAX 64
+static struct {
+	char pid[16];
+	double seconds;
+} carry[CARRY_MAX], carry_next[CARRY_MAX];
+static size_t ncarry, ncarry_next;
+
+static double carry_take(const char *pid)
+{
+	for (size_t i = 0; i < ncarry; i++)
+		if (!strcmp(carry[i].pid, pid))
+			return carry[i].seconds;
+	return 0;
+}
+
+static void carry_keep(const char *pid, double seconds)
+{
+	if (seconds > 0 && ncarry_next < CARRY_MAX) {
+		snprintf(carry_next[ncarry_next].pid, sizeof(carry_next[0].pid), "%s", pid);
+		carry_next[ncarry_next++].seconds = seconds;
+	}
+}
+
+/* Threads of pid from /proc/PID/stat (field 20), or 0 when unknown. */
+static unsigned threads_of(const char *pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%s/stat", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')'))) {
+		/* after "comm)": state is field 3, num_threads field 20 */
+		if (sscanf(p + 1,
+			   " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d "
+			   "%u",
+			   &n) != 1)
+			n = 0;
+	}
+	fclose(f);
+	return n;
+}
 
 /* Copies the labels of s into an array for registry_find(). */
 static size_t labels_of(const struct metric_series *s, struct metric_label *l)
@@ -204,7 +263,7 @@ static int proc_line_cmp(const void *a, const void *b)
 	return x->cpu < y->cpu ? 1 : x->cpu > y->cpu ? -1 : 0;
 }
 
-static void draw(const struct view *v, const struct probes *probes, FILE *out)
+static void draw(const struct view *v, const struct probes *probes, FILE *out, bool batch)
 {
 	const struct registry *r = v->cur;
 	struct proc_line procs[64];
@@ -219,8 +278,8 @@ static void draw(const struct view *v, const struct probes *probes, FILE *out)
 
 	for (size_t i = 0; i < probes_count(probes); i++)
 		not_needed += probes_at(probes, i)->state == PROBE_NOT_NEEDED;
-	fprintf(out, "\033[H\033[2Jkpulse top - %s - %zu/%zu probes attached - q to quit\n\n", a,
-		probes_attached(probes), probes_count(probes) - not_needed);
+	fprintf(out, "kpulse top - %s - %zu/%zu probes attached%s\n\n", a, probes_attached(probes),
+		probes_count(probes) - not_needed, batch ? "" : " - q to quit");
 
 	/* Scheduler */
 	const struct metric_series *runq =
@@ -235,6 +294,7 @@ static void draw(const struct view *v, const struct probes *probes, FILE *out)
 			busy += rate_of(v, s);
 		}
 	}
+	busy = fmin(busy, cpus); /* the same accounting lag as a process's */
 	fprintf(out, "CPU  busy %5.1f%% of %.0f   ctx switches %8.0f/s   runq p50 %s  p99 %s\n",
 		cpus ? 100 * busy / cpus : 0, cpus,
 		rate_sum(v, "kpulse_sched_context_switches_total", NULL, NULL),
@@ -304,9 +364,23 @@ static void draw(const struct view *v, const struct probes *probes, FILE *out)
 	for (size_t i = 0; i < registry_size(r) && nprocs < 64; i++) {
 		const struct metric_series *s = registry_at(r, i);
 
-		if (!strcmp(s->name, "kpulse_sched_process_cpu_seconds_total"))
-			procs[nprocs++] = (struct proc_line){s, rate_of(v, s)};
+		if (strcmp(s->name, "kpulse_sched_process_cpu_seconds_total"))
+			continue;
+		const struct metric_series *p = prev_of(v, s);
+		const char *pid = metric_series_label(s, "pid");
+		double used = (p && s->value >= p->value ? s->value - p->value : 0) +
+			      (pid ? carry_take(pid) : 0);
+		unsigned threads = pid ? threads_of(pid) : 0;
+		double cap = v->dt * fmax(1, threads ? fmin(threads, v->ncpus) : v->ncpus);
+		double shown = fmin(used, cap);
+
+		if (pid)
+			carry_keep(pid, used - shown);
+		procs[nprocs++] = (struct proc_line){s, v->dt > 0 ? shown / v->dt : 0};
 	}
+	memcpy(carry, carry_next, sizeof(carry));
+	ncarry = ncarry_next;
+	ncarry_next = 0;
 	qsort(procs, nprocs, sizeof(procs[0]), proc_line_cmp);
 	fprintf(out, "\n%8s %-16s %7s %12s  %s\n", "PID", "COMM", "CPU%", "RUNQ WAIT/s", "CGROUP");
 	for (size_t i = 0; i < nprocs && i < 15; i++) {
@@ -328,6 +402,32 @@ static void draw(const struct view *v, const struct probes *probes, FILE *out)
 	fflush(out);
 }
 
+/* A frame on the terminal: cleared screen, at most rows - 1 lines of at
+ * most cols bytes (cut from the bottom: the header and totals stay), so
+ * nothing scrolls or wraps. */
+static void show_frame(const char *frame, size_t len)
+{
+	struct winsize ws = {};
+	size_t rows = 24, cols = 80, line = 0;
+	const char *p = frame, *end = frame + len;
+
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0 && ws.ws_col > 0) {
+		rows = ws.ws_row;
+		cols = ws.ws_col;
+	}
+	fputs("\033[H\033[2J", stdout);
+	while (p < end && line + 1 < rows) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+
+		fwrite(p, 1, n < cols ? n : cols, stdout);
+		fputc('\n', stdout);
+		line++;
+		p = nl ? nl + 1 : end;
+	}
+	fflush(stdout);
+}
+
 static double now_mono(void)
 {
 	struct timespec ts;
@@ -341,6 +441,7 @@ int cmd_top(int argc, char **argv)
 	static const struct option longopts[] = {
 	    {"interval", required_argument, NULL, 'i'},
 	    {"count", required_argument, NULL, 'c'},
+	    {"batch", no_argument, NULL, 'b'},
 	    {"help", no_argument, NULL, 'h'},
 	    {},
 	};
@@ -349,12 +450,18 @@ int cmd_top(int argc, char **argv)
 	struct registry *cur = NULL, *prev = NULL;
 	double interval = 1, next, last = 0;
 	unsigned long count = 0, n = 0;
+	bool batch = !isatty(STDOUT_FILENO);
+	char *frame = NULL;
+	size_t frame_len = 0;
 	int opt, err, status = 0;
 
 	opterr = 0;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+hb", longopts, NULL)) != -1) {
 		switch (opt) {
+		case 'b':
+			batch = true;
+			break;
 		case 'i':
 			if (cli_parse_seconds("top", "--interval", optarg, 0.1, 60, &interval))
 				return EXIT_USAGE;
@@ -390,7 +497,8 @@ int cmd_top(int argc, char **argv)
 		return 1;
 	}
 
-	term_enter();
+	if (!batch)
+		term_enter();
 	next = now_mono();
 	while (!cli_stop) {
 		double left = next - now_mono();
@@ -398,7 +506,7 @@ int cmd_top(int argc, char **argv)
 		if (left > 0) {
 			int ms = (int)ceil(left * 1000);
 
-			if (quit_pressed(0))
+			if (!batch && quit_pressed(0))
 				break;
 			collector_poll(col, ms > 100 ? 100 : ms);
 			continue;
@@ -409,17 +517,41 @@ int cmd_top(int argc, char **argv)
 			status = 1;
 			break;
 		}
-		struct view v = {cur, prev, last ? registry_timestamp(cur) - last : 0};
+		/* the interval from the monotonic clock: a wall-clock step
+		 * must not stretch or shrink the rates */
+		double sampled = now_mono();
+		struct view v = {cur, prev, last ? sampled - last : 0,
+				 sysconf(_SC_NPROCESSORS_ONLN)};
 
-		draw(&v, collector_probes(col), stdout);
-		last = registry_timestamp(cur);
+		if (batch) {
+			draw(&v, collector_probes(col), stdout, true);
+			fputc('\n', stdout);
+			if (fflush(stdout) != 0) {
+				status = 1; /* the reader went away */
+				break;
+			}
+		} else {
+			FILE *mem = open_memstream(&frame, &frame_len);
+
+			if (!mem) {
+				status = 1;
+				break;
+			}
+			draw(&v, collector_probes(col), mem, false);
+			fclose(mem);
+			show_frame(frame, frame_len);
+			free(frame);
+			frame = NULL;
+		}
+		last = sampled;
 		registry_free(prev);
 		prev = registry_copy(cur);
 		next += interval;
 		if (count && ++n >= count)
 			break;
 	}
-	term_leave();
+	if (!batch)
+		term_leave();
 
 	registry_free(prev);
 	registry_free(cur);

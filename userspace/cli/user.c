@@ -21,6 +21,7 @@
 
 #include "auth/auth.h"
 #include "cli/cli.h"
+#include "util/config.h"
 
 #define DATA_DIR_MAX 4096
 /* a password line with its newline and a byte to detect longer ones */
@@ -45,10 +46,14 @@ static void user_usage(FILE *out)
 		"  --init            add: create DATA_DIR/auth.db when it does not exist yet\n"
 		"                    (otherwise a missing one is an error: a wrong data dir\n"
 		"                    would get users the daemon never reads)\n"
-		"  --data-dir DIR    default: $KPULSE_DATA_DIR, else ./data\n"
+		"  --data-dir DIR    default: $KPULSE_DATA_DIR, else KPULSE_DATA_DIR in the\n"
+		"                    env file, else ./data\n"
+		"  --env-file PATH   default: ./.env if present, else " CLI_SYSTEM_ENV_FILE "\n"
+		"                    if present (the service's, from make install)\n"
 		"  -h, --help        this text\n"
 		"\n"
-		"KPULSE_JWT_SECRET is honoured as by `kpulse run`; without it the data dir's\n"
+		"KPULSE_JWT_SECRET (environment, then env file) is honoured as by `kpulse run`;\n"
+		"without it the data dir's\n"
 		"jwt.secret is used (and created when missing).\n",
 		AUTH_PASSWORD_MAX);
 }
@@ -286,18 +291,33 @@ static int user_delete(struct auth *a, const char *name)
 	return 0;
 }
 
+/*
+ * The settings `kpulse run` would read from an env file: --env-file PATH
+ * (must exist), else ./.env, else the service's CLI_SYSTEM_ENV_FILE, each
+ * when present; built-in defaults without one. -ENOENT when a given file
+ * is missing, -EINVAL on a bad line (err says which).
+ */
+static int load_env_file(struct kpulse_config *c, const char *path, char *err, size_t len)
+{
+	config_defaults(c);
+	if (path)
+		return config_load_env_file(c, path, true, err, len);
+	if (access(".env", F_OK) == 0)
+		return config_load_env_file(c, ".env", false, err, len);
+	return config_load_env_file(c, CLI_SYSTEM_ENV_FILE, false, err, len);
+}
+
 int cmd_user(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"role", required_argument, NULL, 'r'},
-	    {"data-dir", required_argument, NULL, 'd'},
-	    {"password-stdin", no_argument, NULL, 'p'},
-	    {"json", no_argument, NULL, 'j'},
-	    {"help", no_argument, NULL, 'h'},
-	    {"init", no_argument, NULL, 'i'},
-	    {},
+	    {"role", required_argument, NULL, 'r'},	{"data-dir", required_argument, NULL, 'd'},
+	    {"password-stdin", no_argument, NULL, 'p'}, {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},		{"env-file", required_argument, NULL, 'e'},
+	    {"init", no_argument, NULL, 'i'},		{},
 	};
 	const char *sub, *name = NULL, *role_arg = NULL, *data_dir = NULL, *secret;
+	const char *env_file = NULL;
+	struct kpulse_config *cfg = NULL;
 	bool from_stdin = false, as_json = false, init = false;
 	const char *data_dir_from = "--data-dir";
 	char db_path[DATA_DIR_MAX + 16];
@@ -335,6 +355,9 @@ int cmd_user(int argc, char **argv)
 			break;
 		case 'd':
 			data_dir = optarg;
+			break;
+		case 'e':
+			env_file = optarg;
 			break;
 		case 'p':
 			from_stdin = true;
@@ -406,18 +429,30 @@ int cmd_user(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
+	cfg = malloc(sizeof(*cfg));
+	if (!cfg) {
+		fprintf(stderr, "kpulse user %s: out of memory\n", sub);
+		return 1;
+	}
+	r = load_env_file(cfg, env_file, err, sizeof(err));
+	if (r) {
+		fprintf(stderr, "kpulse user %s: %s\n", sub, err);
+		status = r == -ENOENT ? EXIT_USAGE : 1;
+		goto cleanup;
+	}
 	if (!data_dir) {
 		data_dir = getenv("KPULSE_DATA_DIR");
 		data_dir_from = "KPULSE_DATA_DIR";
 		if (!data_dir || !*data_dir) {
-			data_dir = "./data";
-			data_dir_from = "the default";
+			data_dir = cfg->data_dir;
+			data_dir_from = "the env file or the default";
 		}
 	}
 	if (!*data_dir || strlen(data_dir) >= DATA_DIR_MAX) {
 		fprintf(stderr, "kpulse user %s: --data-dir: '%s' is empty or too long\n", sub,
 			data_dir);
-		return EXIT_USAGE;
+		status = EXIT_USAGE;
+		goto cleanup;
 	}
 
 	/* A typo in the data dir must not give users to a database the
@@ -430,7 +465,8 @@ int cmd_user(int argc, char **argv)
 			"--data-dir %s`)%s.\n",
 			sub, db_path, data_dir, data_dir_from, strerror(errno), data_dir,
 			strcmp(sub, "add") ? "" : ", or by `kpulse user add ... --init`");
-		return 1;
+		status = 1;
+		goto cleanup;
 	}
 
 	/* the data dir and its files are private, as the daemon keeps them */
@@ -438,16 +474,20 @@ int cmd_user(int argc, char **argv)
 	if (init && mkdir(data_dir, 0700) != 0 && errno != EEXIST) {
 		fprintf(stderr, "kpulse user add: cannot create the data dir %s: %s\n", data_dir,
 			strerror(errno));
-		return 1;
+		status = 1;
+		goto cleanup;
 	}
 
 	auth_options_default(&opts);
 	secret = getenv("KPULSE_JWT_SECRET");
+	if (!secret || !*secret)
+		secret = cfg->jwt_secret;
 	opts.jwt_secret = secret && *secret ? secret : NULL;
 	r = auth_open(data_dir, &opts, &a, err, sizeof(err));
 	if (r) {
 		fprintf(stderr, "kpulse user %s: %s\n", sub, err);
-		return 1;
+		status = 1;
+		goto cleanup;
 	}
 	cli_install_stop_signals();
 	if (!strcmp(sub, "add"))
@@ -459,5 +499,9 @@ int cmd_user(int argc, char **argv)
 	else
 		status = user_delete(a, name);
 	auth_close(a);
+cleanup:
+	if (cfg)
+		explicit_bzero(cfg, sizeof(*cfg)); /* it may hold keys from the env file */
+	free(cfg);
 	return status;
 }

@@ -27,7 +27,11 @@
 #include "daemon/privs.h"
 #include "daemon/round.h"
 #include "daemon/sink.h"
+#include "export/remote_write.h"
 #include "models/threshold.h"
+#include "alerts/alerts.h"
+#include "analysis/incidents.h"
+#include "llm/llm.h"
 #include "models/models.h"
 #include "registry/registry.h"
 #include "store/store.h"
@@ -82,6 +86,10 @@ struct daemon {
 	struct api *api;
 	struct threshold_tracker *predict; /* time-to-threshold predictions */
 	struct models *models;		   /* NULL when KPULSE_MODELS=off */
+	struct llm_router *llm;		   /* the LLM providers (none configured: 0 of them) */
+	struct alerts *alerts;		   /* alert delivery */
+	struct incidents *incidents;	   /* NULL when KPULSE_INCIDENTS=off */
+	struct remote_write *rw;	   /* NULL without KPULSE_REMOTE_WRITE_URL */
 	struct sink *sinks[DAEMON_MAX_SINKS];
 	size_t nsinks;
 	unsigned test_sink_delay_ms;
@@ -202,6 +210,7 @@ static int open_store(struct daemon *d, char *db_path, size_t len)
 	sopts.retention_1m_s = cfg->retention_1m_s;
 	sopts.retention_1h_s = cfg->retention_1h_s;
 	sopts.retention_events_s = cfg->retention_events_s;
+	sopts.max_bytes = cfg->store_max_bytes;
 	r = store_open(db_path, &sopts, &d->store, err, sizeof(err));
 	if (r) {
 		log_error("store %s: %s", db_path, err);
@@ -387,6 +396,11 @@ static int start_models(struct daemon *d)
 	o.exclude = cfg->models_exclude;
 	o.max_series = cfg->models_max_series;
 	o.checkpoint_s = cfg->models_checkpoint_s;
+	o.multivar = cfg->multivar;
+	o.mv.window_s = cfg->multivar_window_s;
+	o.mv.history_s = cfg->multivar_history_s;
+	o.mv.retrain_s = cfg->multivar_retrain_s;
+	o.mv.max_series = cfg->multivar_max_series;
 	anomaly_thresholds(cfg, &o.ensemble);
 	r = models_new(&o, d->store, &d->models, err, sizeof(err));
 	if (r) {
@@ -398,6 +412,90 @@ static int start_models(struct daemon *d)
 		return -ENOMEM;
 	}
 	return add_sink(d, &models_sink_ops, d->models);
+}
+
+static json_t *incident_predictions(void *ctx)
+{
+	return threshold_tracker_predictions(ctx);
+}
+
+/* The LLM router, the alerts and the incidents sink on top of them. */
+static int start_incidents(struct daemon *d)
+{
+	const struct kpulse_config *cfg = &d->cfg;
+	struct incidents_options io;
+	struct alerts_options ao;
+	struct llm_options lo;
+	char err[512];
+	int r;
+
+	llm_options_from_config(cfg, &lo);
+	lo.cache = d->store;
+	r = llm_router_new(&lo, &d->llm, err, sizeof(err));
+	memset(&lo, 0, sizeof(lo)); /* the copies of the keys */
+	if (r) {
+		log_error("LLM providers: %s", err);
+		return r;
+	}
+	alerts_options_from_config(cfg, &ao);
+	r = alerts_new(&ao, &d->alerts, err, sizeof(err));
+	if (r) {
+		log_error("alerts: %s", err);
+		return r;
+	}
+	if (llm_describe(d->reg) || alerts_describe(d->reg))
+		return -ENOMEM;
+	if (cfg->incidents) {
+		incidents_options_default(&io);
+		io.quiet_s = cfg->incident_quiet_s;
+		io.baseline_s = cfg->incident_baseline_s;
+		io.settle_s = cfg->incident_settle_s;
+		io.min_severity = cfg->incident_min_severity;
+		io.predictions = incident_predictions;
+		io.predictions_ctx = d->predict;
+		io.llm = d->llm;
+		io.alerts = d->alerts;
+		r = incidents_new(&io, d->store, &d->incidents, err, sizeof(err));
+		if (r) {
+			log_error("%s", err);
+			return r;
+		}
+		if (incidents_describe(d->reg))
+			return -ENOMEM;
+	}
+	api_set_analysis(d->api, d->incidents, d->llm, d->alerts);
+	return d->incidents ? add_sink(d, &incidents_sink_ops, d->incidents) : 0;
+}
+
+/* The remote-write sink, when a receiver is configured. */
+static int start_remote_write(struct daemon *d)
+{
+	const struct kpulse_config *cfg = &d->cfg;
+	struct remote_write_options o;
+	char err[512] = "";
+	int r;
+
+	if (!cfg->remote_write_url[0])
+		return 0;
+	remote_write_options_default(&o);
+	o.url = cfg->remote_write_url;
+	o.bearer_token = cfg->remote_write_bearer_token;
+	o.host = cfg->remote_write_host;
+	o.batch_samples = cfg->remote_write_batch;
+	o.flush_s = cfg->remote_write_flush_s;
+	o.queue_samples = cfg->remote_write_queue;
+	o.timeout_s = cfg->remote_write_timeout_s;
+	o.retries = cfg->remote_write_retries;
+	r = remote_write_new(&o, &d->rw, err, sizeof(err));
+	if (r) {
+		log_error("remote write: %s", err);
+		return r;
+	}
+	if (remote_write_describe(d->reg)) {
+		log_error("out of memory");
+		return -ENOMEM;
+	}
+	return add_sink(d, &remote_write_sink_ops, d->rw);
 }
 
 static int start_sinks(struct daemon *d)
@@ -412,6 +510,10 @@ static int start_sinks(struct daemon *d)
 		r = start_predictions(d);
 	if (!r)
 		r = start_models(d);
+	if (!r)
+		r = start_incidents(d);
+	if (!r)
+		r = start_remote_write(d);
 	if (!r && delay && *delay) {
 		d->test_sink_delay_ms = (unsigned)strtoul(delay, NULL, 10);
 		log_warn("%s=%u: a test sink sleeps that long in every round", TEST_SLOW_SINK_ENV,
@@ -516,6 +618,14 @@ static void run_round(struct daemon *d, uint64_t seq, double interval_s)
 	r |= health_add(d->reg, d->store, d->sinks, d->nsinks, atomic_load(&d->events_rejected));
 	if (d->models)
 		r |= models_add_scores(d->models, d->reg);
+	if (d->llm)
+		r |= llm_router_fill_registry(d->llm, d->reg);
+	if (d->alerts)
+		r |= alerts_fill_registry(d->alerts, d->reg);
+	if (d->incidents)
+		r |= incidents_fill_registry(d->incidents, d->reg);
+	if (d->rw)
+		r |= remote_write_add_series(d->rw, d->reg);
 	registry_end(d->reg);
 	if (r)
 		log_warn("collection round incomplete: out of memory");
@@ -608,10 +718,14 @@ int daemon_run(const struct kpulse_config *cfg, daemon_config_loader reload_fn, 
 cleanup:
 	/* Sinks first: each finishes the rounds it has queued, so the store
 	 * gets every round collected before the stop. */
+	/* an LLM ask in flight (the incidents sink) ends within a second */
+	if (d->llm)
+		llm_router_cancel(d->llm);
 	for (size_t i = d->nsinks; i-- > 0;)
 		d->sinks[i] = sink_stop(d->sinks[i]);
 	/* after its sink stopped, before the store closes */
 	d->models = models_free(d->models);
+	d->rw = remote_write_free(d->rw);
 	if (d->store && !status) {
 		r = store_flush_sync(d->store);
 		if (r)
@@ -621,6 +735,10 @@ cleanup:
 	/* The API before auth, the store and the predictions: its handlers
 	 * read them. */
 	api_stop(d->api);
+	/* after the API (its handlers use them), before the store */
+	d->incidents = incidents_free(d->incidents);
+	d->alerts = alerts_free(d->alerts);
+	d->llm = llm_router_free(d->llm);
 	threshold_tracker_free(d->predict);
 	auth_close(d->auth);
 	collector_free(d->col);

@@ -73,7 +73,10 @@ int datadir_prepare(const char *path, char *err, size_t errlen)
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
 		r = -errno;
-		snprintf(err, errlen, "cannot open it: %s", strerror(errno));
+		if (r == -ENOTDIR)
+			snprintf(err, errlen, "not a directory");
+		else
+			snprintf(err, errlen, "cannot open it: %s", strerror(errno));
 		return r;
 	}
 	if (fstat(fd, &st) != 0) {

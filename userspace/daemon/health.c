@@ -23,6 +23,11 @@ static const struct {
     {"kpulse_store_write_latency_seconds", "Duration of the last committed flush"},
     {"kpulse_store_db_size_bytes", "Size of the database file and its write-ahead log"},
     {"kpulse_store_writable", "1 while the last flush succeeded, 0 while writes fail"},
+    {"kpulse_store_tier_size_bytes", "Pages of a tier's table and index (raw, 1m, 1h)"},
+    {"kpulse_store_tier_oldest_timestamp_seconds", "Oldest time a tier holds (0: empty)"},
+    {"kpulse_store_budget_rows_deleted_total",
+     "Rows dropped, oldest first, to keep the store within KPULSE_STORE_MAX_BYTES"},
+    {"kpulse_store_open_chunk_bytes", "Memory of the series' open raw chunks"},
     {"kpulse_sink_rounds_total", "Rounds a sink has finished"},
     {"kpulse_sink_rounds_dropped_total",
      "Rounds a sink missed because it fell behind its queue (the oldest are dropped)"},
@@ -65,6 +70,17 @@ int health_add(struct registry *r, struct store *s, struct sink *const *sinks, s
 	err |= registry_set_gauge(r, "kpulse_store_db_size_bytes", NULL, 0, st.db_size_bytes);
 	err |= registry_set_gauge(r, "kpulse_store_writable", NULL, 0,
 				  st.consecutive_failures == 0 ? 1 : 0);
+	for (int t = 0; t < STORE_NTIERS; t++) {
+		struct metric_label l = {"tier", store_tier_name((enum store_tier)t)};
+
+		err |= registry_set_gauge(r, "kpulse_store_tier_size_bytes", &l, 1,
+					  (double)st.tier_bytes[t]);
+		err |= registry_set_gauge(r, "kpulse_store_tier_oldest_timestamp_seconds", &l, 1,
+					  st.tier_oldest_ts[t]);
+	}
+	err |= registry_set_counter(r, "kpulse_store_budget_rows_deleted_total", NULL, 0,
+				    st.budget_rows_deleted);
+	err |= registry_set_gauge(r, "kpulse_store_open_chunk_bytes", NULL, 0, st.open_chunk_bytes);
 
 	for (size_t i = 0; i < nsinks; i++) {
 		struct metric_label l = {"sink", sink_name(sinks[i])};

@@ -134,6 +134,10 @@ struct profile {
 #define PROFILE(p, per, mem)                                                                       \
 	((struct profile){(p).mean, (p).dev, (p).visits, sizeof((p).mean) / sizeof((p).mean[0]),   \
 			  (per), (mem)})
+/* dev NULL: no spread per bin */
+#define PROFILE_NODEV(p, per, mem)                                                                 \
+	((struct profile){(p).mean, NULL, (p).visits, sizeof((p).mean) / sizeof((p).mean[0]),      \
+			  (per), (mem)})
 
 /* Bins are piecewise constant: edges of hourly and quarter-hourly habits
  * (cron jobs, shifts) fall on bin edges instead of being smeared. */
@@ -152,7 +156,7 @@ static double profile_predict(const struct profile *p, double ts, double *ret_de
 
 	if (p->visits[b] == 0)
 		return NAN;
-	*ret_dev = p->dev[b];
+	*ret_dev = p->dev ? p->dev[b] : 0;
 	return p->mean[b];
 }
 
@@ -167,7 +171,8 @@ static void profile_learn(struct profile *p, double ts, double x, double step_s,
 
 	if (p->visits[b] == 0) {
 		p->mean[b] = (float)x;
-		p->dev[b] = (float)dev0;
+		if (p->dev)
+			p->dev[b] = (float)dev0;
 		p->visits[b] = 1;
 		return;
 	}
@@ -176,7 +181,8 @@ static void profile_learn(struct profile *p, double ts, double x, double step_s,
 	a = 1.0 / p->visits[b];
 	if (a < alpha_min)
 		a = alpha_min;
-	p->dev[b] += (float)(a * (fabs(x - p->mean[b]) - p->dev[b]));
+	if (p->dev)
+		p->dev[b] += (float)(a * (fabs(x - p->mean[b]) - p->dev[b]));
 	p->mean[b] += (float)(a * (x - p->mean[b]));
 }
 
@@ -310,7 +316,7 @@ static double ewma_update(struct detector *d, double x, struct detector_result *
 static double stream_update(struct detector *d, double ts, double x, struct detector_result *res)
 {
 	struct profile day = PROFILE(d->day, DAY_S, DAY_MEMORY);
-	struct profile week = PROFILE(d->week, WEEK_S, WEEK_MEMORY);
+	struct profile week = PROFILE_NODEV(d->week, WEEK_S, WEEK_MEMORY);
 	double pred[DETECTOR_MODEL_COUNT], scale[DETECTOR_MODEL_COUNT], dev[2] = {0, 0};
 	bool ok[DETECTOR_MODEL_COUNT];
 	enum detector_model m = (enum detector_model)d->model;
@@ -567,7 +573,6 @@ int detector_restore(const void *blob, size_t len, struct detector *ret)
 		    !finitef_all(d.day.mean, DETECTOR_DAY_BINS) ||
 		    !finitef_all(d.day.dev, DETECTOR_DAY_BINS) ||
 		    !finitef_all(d.week.mean, DETECTOR_WEEK_BINS) ||
-		    !finitef_all(d.week.dev, DETECTOR_WEEK_BINS) ||
 		    !finitef_all(d.raw_short, DETECTOR_SHORT_WIN) ||
 		    !finitef_all(d.cal, DETECTOR_CAL_BINS))
 			return -EINVAL;

@@ -12,8 +12,10 @@
  * The default detector ("stream") is made of:
  *   - four predictors run side by side: a fast and a slow robust level
  *     (EWMA with clipped residuals, so one outlier does not drag them), a
- *     daily and a weekly seasonal profile (time-of-day / time-of-week bins,
- *     each with its own mean and spread). The series' model is the one with
+ *     daily and a weekly seasonal profile (time-of-day bins of 15 minutes
+ *     with their own mean and spread; time-of-week bins of 2 hours with a
+ *     mean, their spread the weekly model's error: 2-hour bins learn a
+ *     week's shape from few weeks and keep the state near 2 KB). The series' model is the one with
  *     the best recent log-likelihood (a level that misses the same daily
  *     edge every day loses to the profile that knows it); a seasonal one
  *     competes once it has seen its period.
@@ -76,11 +78,11 @@ enum detector_model {
 const char *detector_model_name(enum detector_model m);
 
 #define DETECTOR_DAY_BINS      96	   /* 15 minutes each */
-#define DETECTOR_WEEK_BINS     168	   /* 1 hour each */
+#define DETECTOR_WEEK_BINS     84	   /* 2 hours each */
 #define DETECTOR_SHORT_WIN     8	   /* likelihood's short window, samples */
 #define DETECTOR_CAL_BINS      64	   /* calibration histogram of surprises */
 #define DETECTOR_STATE_MAGIC   0x6b706474u /* "kpdt" */
-#define DETECTOR_STATE_VERSION 1u
+#define DETECTOR_STATE_VERSION 2u
 
 /* One bin per time-of-day (or time-of-week) slot: its mean, its mean
  * absolute deviation, and how many samples it has learnt (saturating). */
@@ -88,6 +90,12 @@ const char *detector_model_name(enum detector_model m);
 	struct {                                                                                   \
 		float mean[n];                                                                     \
 		float dev[n];                                                                      \
+		uint16_t visits[n];                                                                \
+	}
+/* The same without a spread per bin (the model's error stands for it). */
+#define SEASONAL_PROFILE_NODEV(n)                                                                  \
+	struct {                                                                                   \
+		float mean[n];                                                                     \
 		uint16_t visits[n];                                                                \
 	}
 
@@ -105,7 +113,7 @@ struct detector {
 	double mae[DETECTOR_MODEL_COUNT]; /* EW mean absolute error, clipped: the scale */
 	double nll[DETECTOR_MODEL_COUNT]; /* EW negative log-likelihood: the choice */
 	SEASONAL_PROFILE(DETECTOR_DAY_BINS) day;
-	SEASONAL_PROFILE(DETECTOR_WEEK_BINS) week;
+	SEASONAL_PROFILE_NODEV(DETECTOR_WEEK_BINS) week;
 
 	/* range */
 	double lo, hi;

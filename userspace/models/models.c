@@ -36,6 +36,13 @@
 #define DEFAULT_ANOMALY_RETENTION_S (30 * 86400.0)
 /* Saved states of series not seen for this long are deleted. */
 #define STATE_RETENTION_S (30 * 86400.0)
+/* A model whose series had no value for this long leaves the table at the
+ * next checkpoint (its state saved first), so series that come and go
+ * (interfaces, devices, processes) do not fill it; one that comes back
+ * warms up from its stored history. Its score stops being exported after
+ * EXPORT_STALE_S. */
+#define MODEL_IDLE_S   3600.0
+#define EXPORT_STALE_S 300.0
 /* Warm-up: the last hour from raw samples at the round's step (at least
  * 1 s: 3,600 points, under the store's per-query limit), the hour before
  * back to MODELS_WARMUP_HISTORY_S from 1-minute rollups. */
@@ -52,14 +59,17 @@
  * its moving end is saved this often (not every round). */
 #define OPEN_SAVE_S 10.0
 
+/* One allocation per series: the metric name and labels are read back
+ * from the key ("name{labels}:stat") when the scores are exported, so a
+ * model keeps no other strings. */
 struct model {
-	char *key; /* owned; the table's key */
-	char *metric, *labels;
 	enum series_stat stat;
-	bool seen;	  /* has had a live value (metric and labels known) */
-	double score;	  /* of the latest round */
-	double published; /* what the latest published copy holds */
+	bool seen;		 /* has had a live value */
+	double score;		 /* of the latest round */
+	double published;	 /* what the latest published copy holds */
+	struct model *idle_next; /* on the list of models leaving the table */
 	struct detector det;
+	char key[]; /* the table's key */
 };
 
 struct models {
@@ -69,6 +79,7 @@ struct models {
 	struct store *store;
 	struct store_models *sm;
 	struct ensemble *ens;
+	struct hostmv *hmv; /* NULL: multivariate detectors off */
 
 	pthread_mutex_t lock;
 	/* --- under lock --- */
@@ -84,6 +95,7 @@ struct models {
 		struct models_counters {
 			uint64_t anomalies_total, store_errors, warmed, restored, skipped;
 			size_t open_now, nmodels;
+			struct hostmv_stats mv;
 		} c;
 	} pub[2];
 	int front;		    /* pub[front] is read; the sink fills the other */
@@ -94,9 +106,11 @@ struct models {
 	size_t cap, n;
 	struct models_counters c;
 	struct series_value *vals;
+	struct series_value *mv_vals; /* those old enough for hostmv */
 	struct ensemble_input *inputs;
 	const char **keys;
 	struct anomaly *changed;
+	struct model *idle; /* out of the table, freed once no copy names them */
 	double last_checkpoint, last_open_save;
 	bool stopped, niced;
 };
@@ -105,8 +119,10 @@ void models_options_default(struct models_options *o)
 {
 	*o = (struct models_options){.max_series = DEFAULT_MAX_SERIES,
 				     .checkpoint_s = DEFAULT_CHECKPOINT_S,
-				     .anomaly_retention_s = DEFAULT_ANOMALY_RETENTION_S};
+				     .anomaly_retention_s = DEFAULT_ANOMALY_RETENTION_S,
+				     .multivar = true};
 	ensemble_options_default(&o->ensemble);
+	hostmv_options_default(&o->mv);
 }
 
 /* ------------------------------------------------------------ table */
@@ -131,23 +147,35 @@ static struct model **slot_of(struct models *m, const char *key)
 
 static struct model *model_free(struct model *md)
 {
-	if (md) {
-		free(md->key);
-		free(md->metric);
-		free(md->labels);
-		free(md);
-	}
+	free(md);
 	return NULL;
 }
 
 static struct model *model_new(const char *key)
 {
-	struct model *md = calloc(1, sizeof(*md));
+	size_t len = strlen(key) + 1;
+	struct model *md = calloc(1, sizeof(*md) + len);
 
-	if (!md || !(md->key = strdup(key)))
-		return model_free(md);
+	if (!md)
+		return NULL;
+	memcpy(md->key, key, len);
 	detector_init(&md->det, DETECTOR_STREAM);
 	return md;
+}
+
+/* Splits a key "name{labels}:stat" into name and labels (buffers of
+ * SERIES_KEY_MAX). False for a key not of that form. */
+static bool split_key(const char *key, char *name, char *labels)
+{
+	const char *open = strchr(key, '{'), *close = strrchr(key, '}');
+
+	if (!open || !close || close < open || close[1] != ':')
+		return false;
+	memcpy(name, key, (size_t)(open - key));
+	name[open - key] = 0;
+	memcpy(labels, open + 1, (size_t)(close - open - 1));
+	labels[close - open - 1] = 0;
+	return true;
 }
 
 /* Inserts md (the caller checked the key is absent and n < max). */
@@ -163,7 +191,7 @@ static void insert(struct models *m, struct model *md)
  * the lock taken), each score keeps the highest value since the last copy
  * it read, so a one-round peak is never lost to a missed read.
  */
-static void publish(struct models *m)
+static void publish(struct models *m, double now)
 {
 	struct published *b = &m->pub[!m->front];
 	bool missed = atomic_load(&m->taken) != m->pub[m->front].gen;
@@ -173,7 +201,7 @@ static void publish(struct models *m)
 	for (size_t i = 0; i < m->cap && b->n < m->o.max_series; i++) {
 		struct model *md = m->tab[i];
 
-		if (!md || !md->seen)
+		if (!md || !md->seen || md->det.last_ts < now - EXPORT_STALE_S)
 			continue;
 		if (!missed || md->score > md->published)
 			md->published = md->score;
@@ -187,6 +215,45 @@ static void publish(struct models *m)
 }
 
 /* ------------------------------------------------------------ state */
+
+/* Rebuilds the table without the models idle for MODEL_IDLE_S, which go
+ * on m->idle: the published copy may still name them until the next
+ * publish(). */
+static void sweep_idle(struct models *m, double now)
+{
+	struct model **old = m->tab, **tab;
+	bool any = false;
+
+	for (size_t i = 0; i < m->cap && !any; i++)
+		any = old[i] && old[i]->det.n && old[i]->det.last_ts < now - MODEL_IDLE_S;
+	if (!any || !(tab = calloc(m->cap, sizeof(*tab))))
+		return;
+	m->tab = tab;
+	m->n = 0;
+	for (size_t i = 0; i < m->cap; i++) {
+		struct model *md = old[i];
+
+		if (!md)
+			continue;
+		if (md->det.n && md->det.last_ts < now - MODEL_IDLE_S) {
+			md->idle_next = m->idle;
+			m->idle = md;
+		} else {
+			insert(m, md);
+		}
+	}
+	free(old);
+}
+
+static void free_idle(struct models *m)
+{
+	while (m->idle) {
+		struct model *next = m->idle->idle_next;
+
+		model_free(m->idle);
+		m->idle = next;
+	}
+}
 
 static int restore_one(void *ctx, const char *series, const char *kind, double ts, const void *blob,
 		       size_t len)
@@ -237,6 +304,8 @@ static void checkpoint(struct models *m, double now)
 	r = store_models_prune(m->sm, now - m->o.anomaly_retention_s, now - STATE_RETENTION_S);
 	if (r)
 		log_warn("models: pruning old anomalies failed: %s", strerror(-r));
+	/* their states are saved: idle models may leave the table */
+	sweep_idle(m, now);
 }
 
 /* Feeds the series' stored history to a new detector: the 1-minute
@@ -319,14 +388,15 @@ int models_new(const struct models_options *o, struct store *store, struct model
 	m->cap = cap;
 	m->tab = calloc(cap, sizeof(*m->tab));
 	m->vals = calloc(m->o.max_series, sizeof(*m->vals));
+	m->mv_vals = calloc(m->o.max_series, sizeof(*m->mv_vals));
 	m->pub[0].v = calloc(m->o.max_series, sizeof(*m->pub[0].v));
 	m->pub[1].v = calloc(m->o.max_series, sizeof(*m->pub[1].v));
-	m->inputs = calloc(m->o.max_series, sizeof(*m->inputs));
+	m->inputs = calloc(m->o.max_series + HOSTMV_INPUTS, sizeof(*m->inputs));
 	m->keys = calloc(m->o.max_series, sizeof(*m->keys));
 	m->changed = calloc(m->o.ensemble.max_episodes ? m->o.ensemble.max_episodes : 1,
 			    sizeof(*m->changed));
-	if (!m->include || !m->exclude || !m->tab || !m->vals || !m->inputs || !m->keys ||
-	    !m->changed || !m->pub[0].v || !m->pub[1].v) {
+	if (!m->include || !m->exclude || !m->tab || !m->vals || !m->mv_vals || !m->inputs ||
+	    !m->keys || !m->changed || !m->pub[0].v || !m->pub[1].v) {
 		r = error_set(err, errlen, -ENOMEM, "out of memory");
 		goto fail;
 	}
@@ -350,7 +420,12 @@ int models_new(const struct models_options *o, struct store *store, struct model
 			goto fail;
 		}
 	}
-	publish(m);
+	if (m->o.multivar) {
+		r = hostmv_new(&m->o.mv, store, &m->hmv, err, errlen);
+		if (r)
+			goto fail;
+	}
+	publish(m, clock_wall_s());
 	r = ensemble_new(&m->o.ensemble, (uint64_t)max_id + 1, &m->ens);
 	if (r) {
 		error_set(err, errlen, r,
@@ -372,10 +447,13 @@ struct models *models_free(struct models *m)
 		return NULL;
 	if (!m->stopped && m->sm)
 		checkpoint(m, clock_wall_s());
+	hostmv_free(m->hmv);
 	for (size_t i = 0; m->tab && i < m->cap; i++)
 		model_free(m->tab[i]);
+	free_idle(m);
 	free(m->tab);
 	free(m->vals);
+	free(m->mv_vals);
 	free(m->pub[0].v);
 	free(m->pub[1].v);
 	free(m->inputs);
@@ -456,7 +534,8 @@ static void models_round(void *ctx, struct round *rd)
 {
 	struct models *m = ctx;
 	double ts = rd->timestamp, step = rd->interval_s > 0 ? rd->interval_s : 1;
-	size_t nin = 0, nchanged, open_now = 0, warmups = 0, nsave = 0;
+	size_t nin = 0, nchanged, open_now = 0, warmups = 0, nsave = 0, nmv = 0;
+	double mv_age = m->hmv ? hostmv_min_history_s(m->hmv, step) : 0;
 	bool save_open;
 	long n;
 
@@ -494,17 +573,21 @@ static void models_round(void *ctx, struct round *rd)
 		}
 		score = detector_update(&md->det, ts, v->value, NULL);
 		if (!md->seen) {
-			md->metric = strdup(v->name);
-			md->labels = strdup(v->labels);
 			md->stat = v->stat;
-			md->seen = md->metric && md->labels;
+			md->seen = true;
 		}
 		md->score = score;
+		if (m->hmv && md->det.n && md->det.first_ts <= ts - mv_age)
+			m->mv_vals[nmv++] = *v;
 		m->keys[nin] = md->key;
 		m->inputs[nin] = (struct ensemble_input){"stream", score, &m->keys[nin], NULL, 1};
 		nin++;
 	}
 
+	if (m->hmv) {
+		nin += hostmv_round(m->hmv, ts, step, m->mv_vals, nmv, m->inputs + nin);
+		hostmv_stats(m->hmv, &m->c.mv);
+	}
 	nchanged =
 	    ensemble_round(m->ens, ts, m->inputs, nin, m->changed, m->o.ensemble.max_episodes);
 	save_open = ts - m->last_open_save >= OPEN_SAVE_S;
@@ -546,7 +629,8 @@ static void models_round(void *ctx, struct round *rd)
 		else
 			checkpoint(m, ts);
 	}
-	publish(m);
+	publish(m, ts);
+	free_idle(m); /* no published copy names them any more */
 }
 
 static void models_stop(void *ctx)
@@ -578,6 +662,11 @@ static const struct {
     {"kpulse_models_store_errors_total", "Model writes to the store that failed"},
     {"kpulse_models_warmed_up_total", "Models warmed up from stored history"},
     {"kpulse_models_restored_total", "Models restored from saved state at start"},
+    {"kpulse_multivar_score",
+     "Latest score in [0, 1] of the host's multivariate detectors (detector: iforest, lof)"},
+    {"kpulse_multivar_series", "Series in the multivariate detectors' feature vectors"},
+    {"kpulse_multivar_trainings_total",
+     "Models the multivariate detectors trained (since they last started over)"},
 };
 
 int models_describe(struct registry *r)
@@ -599,12 +688,15 @@ int models_add_scores(struct models *m, struct registry *r)
 	p = &m->pub[m->front];
 	for (size_t i = 0; i < p->n; i++) {
 		const struct model *md = p->v[i].md;
+		char name[SERIES_KEY_MAX], labels[SERIES_KEY_MAX];
 		struct metric_label l[3] = {
-		    {"metric", md->metric},
-		    {"series", md->labels},
+		    {"metric", name},
+		    {"series", labels},
 		    {"stat", series_stat_name(md->stat)},
 		};
 
+		if (!split_key(md->key, name, labels))
+			continue;
 		err |=
 		    registry_set_gauge(r, "kpulse_anomaly_score", l, 3, p->v[i].score) == -ENOMEM;
 	}
@@ -622,6 +714,21 @@ int models_add_scores(struct models *m, struct registry *r)
 				    (double)p->c.warmed) == -ENOMEM;
 	err |= registry_set_counter(r, "kpulse_models_restored_total", NULL, 0,
 				    (double)p->c.restored) == -ENOMEM;
+	if (p->c.mv.valid) {
+		struct metric_label d = {"detector", "iforest"};
+
+		err |= registry_set_gauge(r, "kpulse_multivar_score", &d, 1, p->c.mv.iforest) ==
+		       -ENOMEM;
+		d.value = "lof";
+		err |=
+		    registry_set_gauge(r, "kpulse_multivar_score", &d, 1, p->c.mv.lof) == -ENOMEM;
+	}
+	if (m->hmv) {
+		err |= registry_set_gauge(r, "kpulse_multivar_series", NULL, 0,
+					  (double)p->c.mv.series) == -ENOMEM;
+		err |= registry_set_counter(r, "kpulse_multivar_trainings_total", NULL, 0,
+					    (double)p->c.mv.trainings) == -ENOMEM;
+	}
 	atomic_store(&m->taken, p->gen);
 	pthread_mutex_unlock(&m->lock);
 	return err ? -ENOMEM : 0;

@@ -13,10 +13,17 @@
  * nothing (a few series a round, so the queries do not come in one burst).
  * The sink's thread runs at nice 10: models are background work.
  *
+ * Multivariate: with o.multivar, the host's Isolation Forest and LOF
+ * (hostmv.h) score the same values every round, trained on their own
+ * thread; their scores join the streaming ones in the ensemble, so an
+ * anomaly record names every detector that fired and the series that
+ * contributed most.
+ *
  * Scores out: the round is frozen, so the sink keeps the latest score of
  * each series and models_add_scores() writes them, with the models' own
  * counters, into the next round the daemon collects (series
- * kpulse_anomaly_score{metric, series, stat}, at most max_series).
+ * kpulse_anomaly_score{metric, series, stat}, at most max_series; and
+ * kpulse_multivar_score{detector}).
  */
 #ifndef KPULSE_MODELS_MODELS_H
 #define KPULSE_MODELS_MODELS_H
@@ -25,6 +32,7 @@
 
 #include "daemon/sink.h"
 #include "models/ensemble.h"
+#include "models/hostmv.h"
 #include "registry/registry.h"
 #include "store/store.h"
 
@@ -37,6 +45,8 @@ struct models_options {
 	struct ensemble_options ensemble;
 	double checkpoint_s;	    /* how often detector state is saved; 0: 300 */
 	double anomaly_retention_s; /* anomalies that ended longer ago are deleted; 0: 30 d */
+	bool multivar;		    /* the host's Isolation Forest and LOF run (hostmv.h) */
+	struct hostmv_options mv;
 };
 
 void models_options_default(struct models_options *o);

@@ -211,8 +211,10 @@ static void copy_buckets(struct multivar *mv, double *out)
 	}
 }
 
-/* Fills empty buckets from the store, once, at the first training. */
-static void load_history(struct multivar *mv, double *tmp)
+/* Fills empty buckets from the store, once, at the first training after
+ * the first round (which says where "now" is). Returns false when it could
+ * not run yet. */
+static bool load_history(struct multivar *mv, double *tmp)
 {
 	long long cur;
 	double to;
@@ -220,14 +222,16 @@ static void load_history(struct multivar *mv, double *tmp)
 	pthread_mutex_lock(&mv->lock);
 	cur = mv->cur_bucket;
 	pthread_mutex_unlock(&mv->lock);
-	if (!mv->load_history || cur < 0)
-		return;
+	if (cur < 0)
+		return false;
+	if (!mv->load_history)
+		return true;
 	for (size_t i = 0; i < mv->nb * mv->s; i++)
 		tmp[i] = NAN;
 	to = (double)cur * mv->o.window_s;
 	if (mv->load_history(mv->ctx, to - (double)mv->nb * mv->o.window_s, to, mv->o.window_s, tmp,
 			     mv->nb, mv->s) < 0)
-		return;
+		return true;
 	pthread_mutex_lock(&mv->lock);
 	for (size_t k = 0; k < mv->nb; k++) {
 		long long b = cur - (long long)mv->nb + (long long)k;
@@ -246,6 +250,7 @@ static void load_history(struct multivar *mv, double *tmp)
 		}
 	}
 	pthread_mutex_unlock(&mv->lock);
+	return true;
 }
 
 static void *trainer_main(void *arg)
@@ -277,10 +282,8 @@ static void *trainer_main(void *arg)
 			break;
 		mv->train_now = false;
 		pthread_mutex_unlock(&mv->lock);
-		if (!loaded) {
-			load_history(mv, means);
-			loaded = true;
-		}
+		if (!loaded)
+			loaded = load_history(mv, means);
 		pthread_mutex_lock(&mv->lock);
 		copy_buckets(mv, means);
 		pthread_mutex_unlock(&mv->lock);

@@ -130,6 +130,7 @@ int store_open(const char *path, const struct store_options *opts, struct store 
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		goto nomem;
+	s->chunk_gen = 1; /* a new series' chunk (gen 0) is loaded first */
 	s->opts = *opts;
 	s->path = strdup(path);
 	s->vfs = opts->vfs ? strdup(opts->vfs) : NULL;
@@ -212,5 +213,6 @@ void store_get_stats(struct store *s, struct store_stats *ret)
 	ret->samples_buffered = s->buffered_samples;
 	ret->events_buffered = s->buffered_events;
 	ret->series_tracked = s->hcount;
+	ret->open_chunk_bytes = s->chunk_mem > 0 ? (uint64_t)s->chunk_mem : 0;
 	pthread_mutex_unlock(&s->lock);
 }

@@ -50,7 +50,7 @@
 #include "registry/registry.h"
 
 /* The schema this code writes; older databases are migrated at open. */
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 6
 /* The file name the daemon uses inside its data directory. */
 #define STORE_DB_FILENAME "kpulse.db"
 
@@ -62,6 +62,9 @@
 #define STORE_ERROR_MAX	       256
 
 struct store;
+
+#define STORE_NTIERS	   3
+#define STORE_TIER_STATS_S 60.0
 
 struct store_options {
 	double flush_interval_s;     /* how often the writer commits; default 1 */
@@ -80,14 +83,19 @@ struct store_options {
 	 * flushes; default 10; 0 = only in store_run_maintenance() */
 	double maintenance_interval_s;
 	size_t maintenance_batch_rows; /* rows per maintenance transaction; 10,000 */
-	int busy_timeout_ms;	       /* wait for another process's lock; 2000 */
-	double retry_max_s;	       /* longest backoff after a write error; 30 */
-	double close_timeout_s;	       /* how long store_close() retries; 10 */
-	size_t max_points;	       /* per series in a range query; 11,000 */
-	size_t max_query_series;       /* series in a range query; 100 */
-	size_t max_list;	       /* series from store_list_series/store_latest; 10,000 */
-	size_t max_events;	       /* events from one store_query_events; 10,000 */
-	unsigned max_readers;	       /* concurrent read connections; 4 */
+	/* disk budget of the database's pages (its WAL, bounded by its
+	 * checkpoints, comes on top); 0 = none. Past 90% of it, maintenance
+	 * drops the oldest raw chunks already rolled up, then the oldest
+	 * 1-minute rows already in the hours, then the oldest hours. */
+	uint64_t max_bytes;
+	int busy_timeout_ms;	 /* wait for another process's lock; 2000 */
+	double retry_max_s;	 /* longest backoff after a write error; 30 */
+	double close_timeout_s;	 /* how long store_close() retries; 10 */
+	size_t max_points;	 /* per series in a range query; 11,000 */
+	size_t max_query_series; /* series in a range query; 100 */
+	size_t max_list;	 /* series from store_list_series/store_latest; 10,000 */
+	size_t max_events;	 /* events from one store_query_events; 10,000 */
+	unsigned max_readers;	 /* concurrent read connections; 4 */
 	/* Wall clock in unix seconds, used for retention, rollup readiness and
 	 * tier choice (sample timestamps come from the caller). NULL: the
 	 * real clock. Tests set it to drive rollups deterministically. */
@@ -168,7 +176,7 @@ int store_run_maintenance(struct store *s);
 /* ------------------------------------------------------------ health */
 
 struct store_stats {
-	uint64_t samples_written;  /* committed to samples_raw */
+	uint64_t samples_written;  /* committed to the raw tier */
 	uint64_t samples_dropped;  /* buffer or series limit full, or lost at close */
 	uint64_t samples_rejected; /* not finite */
 	uint64_t samples_buffered; /* appended, not yet committed */
@@ -183,9 +191,16 @@ struct store_stats {
 	uint64_t rows_deleted;	       /* by retention, all tables */
 	uint64_t series_tracked;       /* distinct series in memory */
 	uint64_t db_size_bytes;	       /* database file plus its WAL */
-	double last_flush_latency_s;   /* duration of the last committed flush */
-	double last_flush_ts;	       /* wall clock of the last committed flush, 0 = none */
-	int last_error;		       /* negative errno of the last write error, 0 = none */
+	uint64_t open_chunk_bytes;     /* memory of the series' open raw chunks */
+	/* per tier (raw, 1m, 1h: enum store_tier): bytes of its table and
+	 * index pages, and its oldest time (0 = empty); refreshed by
+	 * maintenance at most every STORE_TIER_STATS_S */
+	uint64_t tier_bytes[STORE_NTIERS];
+	double tier_oldest_ts[STORE_NTIERS];
+	uint64_t budget_rows_deleted; /* rows dropped to keep max_bytes */
+	double last_flush_latency_s;  /* duration of the last committed flush */
+	double last_flush_ts;	      /* wall clock of the last committed flush, 0 = none */
+	int last_error;		      /* negative errno of the last write error, 0 = none */
 	double last_error_ts;
 	char last_error_text[STORE_ERROR_MAX];
 };
@@ -461,5 +476,74 @@ int store_llm_cache_get(struct store *s, const unsigned char key[STORE_LLM_KEY_B
  * database error. */
 int store_llm_cache_put(struct store *s, const unsigned char key[STORE_LLM_KEY_BYTES],
 			const struct store_llm_entry *e);
+
+/* ------------------------------------------------------------ incidents */
+
+/*
+ * Incidents, their timelines and analyses, and the audit log
+ * (store_incidents.c). Like the LLM cache, every call opens a connection
+ * of its own for its duration: incidents change a few times a minute at
+ * most. Documents go in and out as JSON (jansson), the shape the API
+ * serves; the store checks only what it indexes.
+ */
+#define STORE_INCIDENT_STATE_MAX 16
+/* Rows kept per incident (further timeline entries and analyses are refused
+ * with -ENOSPC) and in the audit log (the oldest go). */
+#define STORE_INCIDENT_TIMELINE_MAX 1000
+#define STORE_INCIDENT_ANALYSES_MAX 200
+#define STORE_AUDIT_MAX		    100000
+
+struct store_incident {
+	int64_t id; /* > 0 */
+	double opened_ts, updated_ts;
+	double resolved_ts; /* 0: not resolved */
+	const char *state;  /* "open", "acknowledged", "resolved" */
+	const char *severity;
+	const char *summary;
+	json_t *doc; /* an object: parts, subsystems, evidence, reading, ... */
+};
+
+/* Inserts or replaces the row of inc->id. Returns 0, -EINVAL or a database
+ * error. */
+int store_incident_save(struct store *s, const struct store_incident *inc);
+/* Appends a timeline entry. Returns 0, -EINVAL, -ENOSPC (the incident has
+ * STORE_INCIDENT_TIMELINE_MAX) or a database error. */
+int store_incident_timeline_add(struct store *s, int64_t id, double ts, const char *kind,
+				const char *who, const char *detail);
+/* Appends an analysis (an object). Returns 0, -EINVAL, -ENOSPC or a
+ * database error. */
+int store_incident_analysis_add(struct store *s, int64_t id, double ts, json_t *doc);
+/* The highest incident id (0: none). */
+int store_incident_max_id(struct store *s, int64_t *ret_id);
+
+/* The incident as the API serves it: the row's columns and document
+ * members, "timeline" [{id, ts, kind, who, detail}] and "analyses" (each
+ * document with its ts). Returns 0 and *ret, -ENOENT, -ENOMEM or a
+ * database error. */
+int store_incident_get(struct store *s, int64_t id, json_t **ret);
+
+struct store_incident_query {
+	const char *state;    /* "open", "acknowledged", "resolved", "active" (not
+				 resolved) or NULL: all */
+	const char *severity; /* at least this; NULL: all */
+	double from, to;      /* opened within; to 0: no bound */
+	size_t limit;	      /* 1..1000 */
+	size_t offset;
+};
+
+/* Incidents newest first without timeline and analyses (and with the
+ * evidence left out of the document), and how many match in all. Returns
+ * 0, -EINVAL, -ENOMEM or a database error. */
+int store_incident_list(struct store *s, const struct store_incident_query *q, json_t **ret_items,
+			int64_t *ret_total);
+
+/* Appends to the audit log. Returns 0, -EINVAL or a database error. */
+int store_audit_add(struct store *s, double ts, const char *who, const char *role,
+		    const char *action, const char *target, const char *detail);
+/* Audit entries with from <= ts <= to, newest first: [{id, ts, who, role,
+ * action, target, detail}]. limit 1..1000. Returns 0, -EINVAL, -ENOMEM or
+ * a database error. */
+int store_audit_list(struct store *s, double from, double to, size_t limit, size_t offset,
+		     json_t **ret_items, int64_t *ret_total);
 
 #endif /* KPULSE_STORE_H */

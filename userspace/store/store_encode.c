@@ -86,76 +86,95 @@ int store_ts_to_ms(double ts, int64_t *ret_ms)
 	return 0;
 }
 
-/* One row per sample: value is a counter's or gauge's value or a
- * histogram's cumulative sum; hist_count and hist_slots are set for
- * histograms only. Two samples of a series in one millisecond keep the
- * later one. */
-#define RAW_COLS "ts_ms, value, hist_count, hist_slots"
+/*
+ * Raw samples sit in chunks, one row per series and chunk start:
+ * chunks_raw (series_id, start_ms, end_ms, n, data), data encoded by
+ * store_chunk.c. A series' chunks do not overlap, and every sample of a
+ * chunk lies in [start_ms, start_ms + STORE_CHUNK_SPAN_MS), so the chunks
+ * holding samples from t on are those with start_ms > t - SPAN: the
+ * primary key and the start_ms index answer every question below, and
+ * end_ms (which changes at each rewrite of an open chunk) is not indexed.
+ */
+#define SPAN_SQL "120000"
+_Static_assert(STORE_CHUNK_SPAN_MS == 120000, "SPAN_SQL is the span");
 
-const char store_sql_raw_insert[] =
-    "INSERT OR REPLACE INTO samples_raw (series_id, " RAW_COLS ") VALUES (?1, ?2, ?3, ?4, ?5)";
-const char store_sql_raw_rows[] = "SELECT " RAW_COLS " FROM samples_raw "
-				  "WHERE series_id = ?1 AND ts_ms >= ?2 AND ts_ms < ?3 "
-				  "ORDER BY ts_ms";
-const char store_sql_raw_prev[] = "SELECT " RAW_COLS " FROM samples_raw "
-				  "WHERE series_id = ?1 AND ts_ms < ?2 ORDER BY ts_ms DESC LIMIT 1";
+const char store_sql_chunk_upsert[] =
+    "INSERT INTO chunks_raw (series_id, start_ms, end_ms, n, data) VALUES (?1, ?2, ?3, ?4, ?5) "
+    "ON CONFLICT (series_id, start_ms) DO UPDATE SET end_ms = excluded.end_ms, n = excluded.n, "
+    "data = excluded.data";
+const char store_sql_chunk_last[] = "SELECT start_ms, end_ms, data FROM chunks_raw "
+				    "WHERE series_id = ?1 ORDER BY start_ms DESC LIMIT 1";
+const char store_sql_chunk_at[] = "SELECT start_ms, end_ms, data FROM chunks_raw "
+				  "WHERE series_id = ?1 AND start_ms <= ?2 "
+				  "ORDER BY start_ms DESC LIMIT 1";
+const char store_sql_raw_rows[] = "SELECT data FROM chunks_raw WHERE series_id = ?1 "
+				  "AND start_ms > ?2 - " SPAN_SQL " AND start_ms < ?3 "
+				  "ORDER BY start_ms";
+const char store_sql_raw_prev[] = "SELECT data FROM chunks_raw WHERE series_id = ?1 "
+				  "AND start_ms < ?2 ORDER BY start_ms DESC LIMIT 1";
+/* a lower bound of the first sample time >= ?1 (never below ?1); NULL
+ * when there is none */
 const char store_sql_raw_next_ts[] =
-    "SELECT ts_ms FROM samples_raw WHERE ts_ms >= ?1 ORDER BY ts_ms LIMIT 1";
-const char store_sql_raw_series_in[] = "SELECT id, type FROM series WHERE id IN (SELECT "
-				       "series_id FROM samples_raw WHERE ts_ms >= ?1 AND "
-				       "ts_ms < ?2) ORDER BY id";
+    "SELECT max(min(start_ms), ?1) FROM chunks_raw WHERE start_ms > ?1 - " SPAN_SQL;
+const char store_sql_raw_series_in[] =
+    "SELECT id, type FROM series WHERE id IN (SELECT "
+    "series_id FROM chunks_raw WHERE start_ms > ?1 - " SPAN_SQL " AND start_ms < ?2) ORDER BY id";
+/* chunks wholly before ?1 (they start a span earlier) */
 const char store_sql_raw_delete_oldest[] =
-    "DELETE FROM samples_raw WHERE ts_ms < ?1 AND ts_ms <= coalesce((SELECT ts_ms "
-    "FROM samples_raw WHERE ts_ms < ?1 ORDER BY ts_ms LIMIT 1 OFFSET ?2), ?1)";
+    "DELETE FROM chunks_raw WHERE start_ms < ?1 - " SPAN_SQL " AND start_ms <= coalesce("
+    "(SELECT start_ms FROM chunks_raw WHERE start_ms < ?1 - " SPAN_SQL
+    " ORDER BY start_ms LIMIT 1 OFFSET ?2), ?1 - " SPAN_SQL ")";
+/* every series' chunks of the last span before the newest chunk start */
 const char store_sql_raw_latest[] =
-    "SELECT s.id, s.name, s.labels, s.type, s.scale, r.ts_ms, r.value, r.hist_count, "
-    "r.hist_slots FROM samples_raw AS r JOIN series AS s ON s.id = r.series_id "
-    "WHERE r.ts_ms = (SELECT max(ts_ms) FROM samples_raw) ORDER BY s.name, s.labels";
+    "SELECT s.id, s.name, s.labels, s.type, s.scale, c.data FROM chunks_raw AS c "
+    "JOIN series AS s ON s.id = c.series_id "
+    "WHERE c.start_ms > (SELECT max(start_ms) FROM chunks_raw) - " SPAN_SQL " "
+    "ORDER BY s.name, s.labels, c.start_ms";
 
-void store_raw_bind(sqlite3_stmt *st, int64_t ts_ms, double value, uint64_t hist_count,
-		    const void *blob, size_t blob_len)
+int store_chunk_last_sample(const void *data, size_t len, struct raw_sample *out)
 {
-	sqlite3_bind_int64(st, 2, ts_ms);
-	sqlite3_bind_double(st, 3, value);
-	if (blob_len) {
-		sqlite3_bind_int64(st, 4, (int64_t)hist_count);
-		sqlite3_bind_blob(st, 5, blob, (int)blob_len, SQLITE_STATIC);
-	} else {
-		sqlite3_bind_null(st, 4);
-		sqlite3_bind_null(st, 5);
+	struct store_chunk_dec d;
+	struct raw_sample tmp;
+	bool any = false;
+	int rc;
+
+	if (store_chunk_dec_init(&d, data, len) < 0)
+		return -EBADMSG;
+	while ((rc = store_chunk_dec_next(&d, &tmp)) == 1) {
+		*out = tmp;
+		any = true;
 	}
-}
-
-int store_raw_from_row(sqlite3_stmt *st, int first, struct raw_sample *out)
-{
-	out->ts_ms = sqlite3_column_int64(st, first);
-	out->has_value = sqlite3_column_type(st, first + 1) != SQLITE_NULL;
-	out->value = sqlite3_column_double(st, first + 1);
-	out->has_hist = sqlite3_column_type(st, first + 3) == SQLITE_BLOB;
-	out->hist_count = 0;
-	if (!out->has_hist)
-		return 0;
-	out->hist_count = (uint64_t)sqlite3_column_int64(st, first + 2);
-	return store_blob_decode(sqlite3_column_blob(st, first + 3),
-				 (size_t)sqlite3_column_bytes(st, first + 3), out->slots);
+	return any ? 0 : -EBADMSG;
 }
 
 int store_raw_prev(sqlite3_stmt *st, int64_t id, int64_t before_ms, struct raw_sample *out,
 		   bool *ret_found)
 {
+	struct store_chunk_dec d;
+	struct raw_sample tmp;
 	int rc;
 
+	*ret_found = false;
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int64(st, 2, before_ms);
 	rc = sqlite3_step(st);
-	*ret_found = rc == SQLITE_ROW && store_raw_from_row(st, 0, out) == 0;
+	if (rc != SQLITE_ROW)
+		return rc;
+	if (store_chunk_dec_init(&d, sqlite3_column_blob(st, 0),
+				 (size_t)sqlite3_column_bytes(st, 0)) < 0)
+		return rc;
+	/* a damaged tail costs only the samples it held */
+	while (store_chunk_dec_next(&d, &tmp) == 1 && tmp.ts_ms < before_ms) {
+		*out = tmp;
+		*ret_found = true;
+	}
 	return rc;
 }
 
 void store_raw_reader_start(struct raw_reader *r, sqlite3_stmt *st, int64_t id, int64_t from_ms,
 			    int64_t end_ms)
 {
-	*r = (struct raw_reader){.st = st, .rc = SQLITE_OK};
+	*r = (struct raw_reader){.st = st, .rc = SQLITE_OK, .from_ms = from_ms, .end_ms = end_ms};
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int64(st, 2, from_ms);
 	sqlite3_bind_int64(st, 3, end_ms);
@@ -163,18 +182,32 @@ void store_raw_reader_start(struct raw_reader *r, sqlite3_stmt *st, int64_t id, 
 
 bool store_raw_reader_next(struct raw_reader *r, struct raw_sample *out)
 {
-	if (r->rc != SQLITE_OK)
-		return false; /* ended: a statement must not be stepped past DONE */
 	for (;;) {
-		int rc = sqlite3_step(r->st);
+		int rc;
 
+		while (r->in_chunk) {
+			rc = store_chunk_dec_next(&r->dec, out);
+			if (rc != 1) {
+				r->in_chunk = false; /* the end, or a damaged rest */
+				break;
+			}
+			if (out->ts_ms < r->from_ms || out->ts_ms >= r->end_ms)
+				continue;
+			r->rows++;
+			return true;
+		}
+		if (r->rc != SQLITE_OK)
+			return false; /* ended: a statement must not be stepped past DONE */
+		rc = sqlite3_step(r->st);
 		if (rc != SQLITE_ROW) {
 			r->rc = rc;
 			return false;
 		}
-		r->rows++;
-		if (store_raw_from_row(r->st, 0, out) == 0)
-			return true;
+		r->chunks++;
+		/* the blob stays valid until the next step: the chunk is read
+		 * whole before that */
+		r->in_chunk = store_chunk_dec_init(&r->dec, sqlite3_column_blob(r->st, 0),
+						   (size_t)sqlite3_column_bytes(r->st, 0)) == 0;
 	}
 }
 

@@ -41,12 +41,10 @@
  *   store_aggregate.c, store_encode.c, store_schema.c, store_series.c:
  *                     nothing else of the store
  *
- * The raw tier's layout (today one row per sample) is known to
- * store_encode.c and the schema only: rollups and queries read samples
- * through a raw_reader and the statements declared here, and the writer
- * binds them with store_raw_bind(). A different layout (compressed chunks
- * of samples per series) changes store_encode.c, store_schema.c and the
- * ingest and writer files, not the rollups, the queries or their callers.
+ * The raw tier's layout (compressed chunks of samples per series,
+ * store_chunk.c) is known to store_encode.c, the schema and the writer's
+ * chunk code (store_chunks.c) only: rollups and queries read samples
+ * through a raw_reader and the statements declared here.
  *
  * Locking: fields marked "under lock" need s->lock; "writer only" ones are
  * touched by the writer thread alone (and by open and close, when no
@@ -63,6 +61,7 @@
 #include <sqlite3.h>
 
 #include "store/store.h"
+#include "store/store_chunk.h"
 #include "util/clock.h"
 
 /* ------------------------------------------------------------ helpers */
@@ -118,6 +117,10 @@ int store_db_errno(sqlite3 *db, int rc);
 int store_db_open(const char *path, const char *vfs, int busy_timeout_ms, bool writer,
 		  sqlite3 **ret_db, char *err, size_t errlen);
 
+/* Raw samples converted per transaction by the migration to schema 5
+ * (tests make it small). */
+extern size_t store_migrate_batch_samples;
+
 /* Prepares a statement that lives as long as the connection. */
 int store_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **ret_stmt);
 
@@ -158,63 +161,58 @@ int store_blob_decode(const void *blob, size_t len, uint64_t *slots);
  * milliseconds exactly). */
 int store_ts_to_ms(double ts, int64_t *ret_ms);
 
-/* One raw sample as read back. */
-struct raw_sample {
-	int64_t ts_ms;
-	bool has_value;
-	double value; /* counters, gauges; histograms: the cumulative sum */
-	bool has_hist;
-	uint64_t hist_count;
-	uint64_t slots[REGISTRY_HIST_SLOTS];
-};
-
 /*
- * The raw tier's statements. Parameters: ?1 is a series id where there is
- * one; times are milliseconds. Every statement that reads samples returns
- * the sample columns store_raw_from_row() reads, in time order.
+ * The raw tier: compressed chunks (store_chunk.h), one row per series and
+ * chunk start. Parameters: ?1 is a series id where there is one; times
+ * are milliseconds.
  */
-/* insert: ?1 series, then store_raw_bind() */
-extern const char store_sql_raw_insert[];
-/* the samples of series ?1 with ?2 <= ts < ?3 */
+/* writes a chunk: ?1 series, ?2 start, ?3 end (its last sample), ?4
+ * samples, ?5 the encoded chunk; an existing chunk is rewritten in place */
+extern const char store_sql_chunk_upsert[];
+/* (start_ms, end_ms, data) of the last chunk of series ?1 */
+extern const char store_sql_chunk_last[];
+/* (start_ms, end_ms, data) of series ?1's last chunk starting at or
+ * before ?2 */
+extern const char store_sql_chunk_at[];
+/* the chunks of series ?1 that may hold samples in [?2, ?3), in order */
 extern const char store_sql_raw_rows[];
-/* the last sample of series ?1 with ts < ?2 */
+/* the chunk of series ?1 holding its last sample before ?2 */
 extern const char store_sql_raw_prev[];
-/* the first sample time >= ?1 of any series (one integer column) */
+/* a lower bound (>= ?1) of the first sample time >= ?1 of any series; one
+ * column, NULL when there is none */
 extern const char store_sql_raw_next_ts[];
-/* (id, type) of the series with samples in [?1, ?2), by id */
+/* (id, type) of the series that may have samples in [?1, ?2), by id */
 extern const char store_sql_raw_series_in[];
-/* deletes the oldest samples before ?1: at least ?2 + 1 of them (or all),
- * plus those sharing the last one's time */
+/* deletes the oldest chunks wholly before ?1: at least ?2 + 1 of them
+ * (or all), plus those sharing the last one's start */
 extern const char store_sql_raw_delete_oldest[];
-/* (id, name, labels, type, scale) of each series, then its sample at the
- * newest time any series has, by name then labels */
+/* (id, name, labels, type, scale, data) of each series' chunks of the
+ * last span, by name, labels, then start */
 extern const char store_sql_raw_latest[];
 
-/* Binds one sample to store_sql_raw_insert (?1 is the caller's): value
- * is a counter's or gauge's value or a histogram's sum; blob (blob_len
- * bytes, 0 = not a histogram) borrowed until the statement is reset. */
-void store_raw_bind(sqlite3_stmt *st, int64_t ts_ms, double value, uint64_t hist_count,
-		    const void *blob, size_t blob_len);
-/* Reads the sample columns of a row from column first on into out.
- * Returns 0, or -EBADMSG for a histogram blob that does not decode (the
- * time and value are read all the same). */
-int store_raw_from_row(sqlite3_stmt *st, int first, struct raw_sample *out);
+/* The last sample of an encoded chunk: 0, or -EBADMSG when none decodes. */
+int store_chunk_last_sample(const void *data, size_t len, struct raw_sample *out);
 
 /*
  * The last sample of series id before before_ms, on st prepared from
  * store_sql_raw_prev. Returns the SQLite code of the step (SQLITE_ROW,
  * SQLITE_DONE or an error, before any reset: the caller resets or
- * finalizes st); *ret_found tells whether *out holds a sample (a row that
- * does not decode counts as none).
+ * finalizes st); *ret_found tells whether *out holds a sample (a chunk
+ * that does not decode counts as none).
  */
 int store_raw_prev(sqlite3_stmt *st, int64_t id, int64_t before_ms, struct raw_sample *out,
 		   bool *ret_found);
 
-/* Reads one series' samples in time order; holds no resources of its own. */
+/* Reads one series' samples in time order, chunk by chunk, decoding each
+ * chunk in place; holds no resources of its own. */
 struct raw_reader {
 	sqlite3_stmt *st; /* borrowed; the caller resets or finalizes it */
 	int rc;		  /* the step that ended the scan: SQLITE_DONE when all was read */
-	size_t rows;	  /* rows read, those that did not decode included */
+	size_t rows;	  /* samples returned */
+	size_t chunks;	  /* chunks read, those that did not decode included */
+	int64_t from_ms, end_ms;
+	bool in_chunk;
+	struct store_chunk_dec dec;
 };
 
 /* Starts reading the samples of series id with from_ms <= ts < end_ms on
@@ -222,7 +220,8 @@ struct raw_reader {
 void store_raw_reader_start(struct raw_reader *r, sqlite3_stmt *st, int64_t id, int64_t from_ms,
 			    int64_t end_ms);
 /* The next sample into out: true, or false at the end or on an error
- * (r->rc). Samples that do not decode (a corrupt blob) are skipped. */
+ * (r->rc). A chunk that does not decode costs the samples from the
+ * damage on, never the scan. */
 bool store_raw_reader_next(struct raw_reader *r, struct raw_sample *out);
 
 /* ------------------------------------- store_aggregate.c: span aggregate */
@@ -282,6 +281,11 @@ struct series_ref {
 	int64_t db_id;
 	uint64_t db_gen; /* s->conn_gen db_id was resolved on; 0 = never */
 	int64_t seen_day;
+	/* writer only (store_open_chunks.c): the series' open chunk, valid
+	 * while chunk_gen == s->chunk_gen; dirty: changed since written */
+	struct store_chunk_enc *chunk;
+	uint64_t chunk_gen;
+	bool chunk_dirty;
 	char *name;
 	char *labels_json; /* canonical: compact, keys sorted */
 	size_t keylen;
@@ -332,7 +336,8 @@ struct batch {
  * runs its transactions with begin, commit and rollback too. */
 struct writer_stmts {
 	sqlite3_stmt *begin, *commit, *rollback;
-	sqlite3_stmt *series_upsert, *raw_insert, *event_insert;
+	sqlite3_stmt *series_upsert, *event_insert;
+	sqlite3_stmt *chunk_upsert, *chunk_last, *chunk_at;
 };
 
 /* Maintenance's statements (store_maint.c), on s->db. */
@@ -343,6 +348,8 @@ struct maint_stmts {
 	sqlite3_stmt *m1_next, *m1_series_in, *m1_rows, *h1_insert;
 	/* retention */
 	sqlite3_stmt *del_raw, *del_1m, *del_1h, *del_events, *del_series;
+	/* the disk budget and the tiers' figures */
+	sqlite3_stmt *used_bytes, *oldest_raw, *oldest_1m, *oldest_1h;
 };
 
 /* A rollup in progress: one bucket, its series, how far we got. */
@@ -381,6 +388,7 @@ struct store {
 	uint64_t maint_req, maint_done;
 	int maint_err;
 	struct store_stats stats;
+	int64_t chunk_mem; /* bytes of the open chunks (stats.open_chunk_bytes) */
 
 	/* --- writer only --- */
 	sqlite3 *db;
@@ -391,7 +399,13 @@ struct store {
 	struct batch pending;
 	struct series_ref **txn_refs; /* refs resolved in the open transaction */
 	size_t ntxn_refs, txn_refs_cap;
-	int64_t wm_1m, wm_1h; /* rollups are complete below these (seconds) */
+	uint64_t chunk_gen;	   /* open chunks of other gens are reloaded */
+	struct series_ref **dirty; /* refs whose open chunk changed in the txn */
+	size_t ndirty, dirty_cap;
+	int64_t chunk_mem_delta;     /* open chunks' memory change, not yet in stats */
+	int64_t wm_1m, wm_1h;	     /* rollups are complete below these (seconds) */
+	double tier_stats_next;	     /* when maintenance refreshes the tiers' figures */
+	sqlite3_stmt *tier_bytes_st; /* store_maint.c; NULL without SQLite's dbstat */
 	struct rollup_cursor cur_1m, cur_1h;
 	char werr[STORE_ERROR_MAX]; /* the last failure, for stats */
 
@@ -469,6 +483,30 @@ int store_writer_start(struct store *s);
 void store_writer_stop(struct store *s);
 /* Closes the writer's connection and frees its state (at close). */
 void store_writer_release(struct store *s);
+
+/* ---------------------------------- store_open_chunks.c: open chunks */
+
+/*
+ * Inside a flush transaction: adds sample smp of series r (id on this
+ * connection) to its open chunk, closing and writing the chunk when full,
+ * loading the series' last chunk from the database first when the open
+ * one is not known (a start, a reconnect, a rolled back flush). A sample
+ * at or before the open chunk's last is merged into the chunk that holds
+ * its time (the same time replaces), rewriting that chunk. Returns 0 or
+ * an errno with s->werr set.
+ */
+int store_chunks_append(struct store *s, struct series_ref *r, int64_t id,
+			const struct raw_sample *smp);
+/* Inside the flush transaction, after the samples: rewrites each open
+ * chunk that changed. 0 or an errno with s->werr set. */
+int store_chunks_write_dirty(struct store *s);
+/* After a rollback or a disconnect: every open chunk is reloaded from the
+ * database before its next use. */
+void store_chunks_forget(struct store *s);
+/* Frees r's open chunk (under lock, or at close); returns its bytes. */
+size_t store_chunks_ref_free(struct series_ref *r);
+/* Frees the writer's list (at close). */
+void store_chunks_release(struct store *s);
 
 /* ------------------------------------------------ store_query.c: reads */
 

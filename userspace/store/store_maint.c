@@ -70,10 +70,15 @@ static const struct store_stmt_sql maint_sql[] = {
     /* series nothing refers to any more, last written before ?1 */
     S(del_series, "DELETE FROM series WHERE id IN (SELECT id FROM series AS s "
 		  "WHERE last_seen_ts < ?1 "
-		  "AND NOT EXISTS (SELECT 1 FROM samples_raw WHERE series_id = s.id) "
+		  "AND NOT EXISTS (SELECT 1 FROM chunks_raw WHERE series_id = s.id) "
 		  "AND NOT EXISTS (SELECT 1 FROM samples_1m WHERE series_id = s.id) "
 		  "AND NOT EXISTS (SELECT 1 FROM samples_1h WHERE series_id = s.id) "
 		  "LIMIT ?2)"),
+    S(used_bytes, "SELECT (SELECT page_count FROM pragma_page_count()) - (SELECT freelist_count "
+		  "FROM pragma_freelist_count()), (SELECT page_size FROM pragma_page_size())"),
+    S(oldest_raw, "SELECT min(start_ms) FROM chunks_raw"),
+    S(oldest_1m, "SELECT min(bucket_ts) FROM samples_1m"),
+    S(oldest_1h, "SELECT min(bucket_ts) FROM samples_1h"),
 #undef S
 };
 
@@ -81,13 +86,25 @@ static const struct store_stmt_sql maint_sql[] = {
 _Static_assert(NMAINT_SQL == sizeof(struct maint_stmts) / sizeof(sqlite3_stmt *),
 	       "every maintenance statement has its SQL");
 
+/* Pages of each tier's tables and indexes; dbstat is optional in SQLite
+ * builds, so without it the sizes stay unknown (0). */
+static const char tier_bytes_sql[] =
+    "SELECT CASE WHEN name LIKE 'chunks_raw%' THEN 0 WHEN name LIKE 'samples_1m%' THEN 1 "
+    "WHEN name LIKE 'samples_1h%' THEN 2 END AS tier, sum(pgsize) FROM dbstat "
+    "WHERE aggregate = 1 AND tier IS NOT NULL GROUP BY tier";
+
 int store_maint_prepare(struct store *s)
 {
+	if (store_prepare(s->db, tier_bytes_sql, &s->tier_bytes_st) < 0)
+		s->tier_bytes_st = NULL;
+	s->tier_stats_next = 0;
 	return store_prepare_all(s->db, maint_sql, NMAINT_SQL, &s->mst);
 }
 
 void store_maint_finalize(struct store *s)
 {
+	sqlite3_finalize(s->tier_bytes_st);
+	s->tier_bytes_st = NULL;
 	store_finalize_all(maint_sql, NMAINT_SQL, &s->mst);
 }
 
@@ -247,7 +264,8 @@ static int source_next(struct store *s, sqlite3_stmt *st, int64_t from, bool *fo
 
 	sqlite3_bind_int64(st, 1, from);
 	rc = sqlite3_step(st);
-	*found = rc == SQLITE_ROW;
+	/* the raw tier's answer is an aggregate: NULL when there is none */
+	*found = rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL;
 	if (*found)
 		*ret_ts = sqlite3_column_int64(st, 0);
 	err =
@@ -386,6 +404,11 @@ static int rollup_step(struct store *s, const struct tier_rollup *t, double now)
 			err = aggregate_raw(s, id, cur->types[cur->pos], cur->bucket, &agg, &rows);
 		if (err)
 			break;
+		/* a chunk that overlaps the minute may hold no sample of it */
+		if (!agg.n) {
+			cur->pos++;
+			continue;
+		}
 		store_span_bind(insert, id, cur->bucket, &agg, blob);
 		err = store_wstep(s, insert, "rollup: writing");
 		if (err)
@@ -471,6 +494,99 @@ static int retention_step(struct store *s, double now)
 	return delete_step(s, s->mst.del_series);
 }
 
+/* ------------------------------------------------------- disk budget */
+
+static int query_i64(struct store *s, sqlite3_stmt *st, int col, int64_t *ret)
+{
+	int rc = sqlite3_step(st), err = 0;
+
+	if (rc == SQLITE_ROW)
+		*ret = sqlite3_column_int64(st, col);
+	else if (rc != SQLITE_DONE)
+		err = store_wfail(s, rc, "reading the store's size");
+	sqlite3_reset(st);
+	return err;
+}
+
+/*
+ * Over 90% of max_bytes in used pages: one bounded delete of the oldest
+ * rows that can go, raw chunks already rolled up first, then minutes
+ * already in the hours, then the oldest hours. 1 when it deleted.
+ */
+static int budget_step(struct store *s)
+{
+	int64_t pages = 0, page_size = 0;
+	int r, err;
+
+	if (!s->opts.max_bytes)
+		return 0;
+	err = query_i64(s, s->mst.used_bytes, 0, &pages);
+	if (!err)
+		err = query_i64(s, s->mst.used_bytes, 1, &page_size);
+	if (err)
+		return err;
+	if ((uint64_t)pages * (uint64_t)page_size <= s->opts.max_bytes / 10 * 9)
+		return 0;
+	/* whole chunks below the minute watermark, i.e. rolled up */
+	sqlite3_bind_int64(s->mst.del_raw, 1, min64(s->wm_1m, INT64_MAX / 1000) * 1000);
+	r = delete_step(s, s->mst.del_raw);
+	if (!r) {
+		sqlite3_bind_int64(s->mst.del_1m, 1, s->wm_1h);
+		r = delete_step(s, s->mst.del_1m);
+	}
+	if (!r) {
+		sqlite3_bind_int64(s->mst.del_1h, 1, INT64_MAX);
+		r = delete_step(s, s->mst.del_1h);
+	}
+	if (r > 0) {
+		pthread_mutex_lock(&s->lock);
+		s->stats.budget_rows_deleted += (uint64_t)sqlite3_changes(s->db);
+		pthread_mutex_unlock(&s->lock);
+	}
+	return r;
+}
+
+/* Refreshes the tiers' sizes and oldest times in the stats. */
+static int tier_stats(struct store *s, double now)
+{
+	sqlite3_stmt *oldest[STORE_NTIERS] = {s->mst.oldest_raw, s->mst.oldest_1m,
+					      s->mst.oldest_1h};
+	static const double unit[STORE_NTIERS] = {1e-3, 1, 1};
+	uint64_t bytes[STORE_NTIERS] = {0};
+	double oldest_ts[STORE_NTIERS] = {0};
+	int err = 0;
+
+	if (now < s->tier_stats_next)
+		return 0;
+	s->tier_stats_next = now + STORE_TIER_STATS_S;
+	for (int t = 0; t < STORE_NTIERS && !err; t++) {
+		int64_t v = 0;
+
+		err = query_i64(s, oldest[t], 0, &v);
+		oldest_ts[t] = (double)v * unit[t];
+	}
+	if (!err && s->tier_bytes_st) {
+		int rc;
+
+		while ((rc = sqlite3_step(s->tier_bytes_st)) == SQLITE_ROW) {
+			int t = sqlite3_column_int(s->tier_bytes_st, 0);
+
+			if (t >= 0 && t < STORE_NTIERS)
+				bytes[t] = (uint64_t)sqlite3_column_int64(s->tier_bytes_st, 1);
+		}
+		if (rc != SQLITE_DONE)
+			err = store_wfail(s, rc, "reading the tiers' sizes");
+		sqlite3_reset(s->tier_bytes_st);
+	}
+	if (err)
+		return err;
+	pthread_mutex_lock(&s->lock);
+	memcpy(s->stats.tier_bytes, bytes, sizeof(bytes));
+	memcpy(s->stats.tier_oldest_ts, oldest_ts, sizeof(oldest_ts));
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
 int store_maint_step(struct store *s)
 {
 	static const struct tier_rollup m1 = {false, TIER_1M_S, 1000, wm_1m_key};
@@ -486,5 +602,11 @@ int store_maint_step(struct store *s)
 	r = rollup_step(s, &h1, now);
 	if (r)
 		return r;
-	return retention_step(s, now);
+	r = retention_step(s, now);
+	if (r)
+		return r;
+	r = budget_step(s);
+	if (r)
+		return r;
+	return tier_stats(s, now);
 }

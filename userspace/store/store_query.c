@@ -605,15 +605,13 @@ struct store_latest_result *store_latest_result_free(struct store_latest_result 
 	return NULL;
 }
 
-static void latest_fill(sqlite3_stmt *st, const struct store_series_info *info,
+static void latest_fill(const struct raw_sample *rawp, const struct store_series_info *info,
 			struct store_latest_sample *out)
 {
 	struct metric_series *m = &out->series;
-	struct raw_sample raw;
+	const struct raw_sample raw = *rawp;
 
 	memset(out, 0, sizeof(*out));
-	if (store_raw_from_row(st, 5, &raw) < 0)
-		raw.has_hist = false;
 	out->ts = (double)raw.ts_ms / 1000.0;
 	copy_str(m->name, sizeof(m->name), info->name);
 	for (size_t i = 0; i < info->nlabels; i++) {
@@ -637,6 +635,7 @@ int store_latest(struct store *s, const struct store_selector *sel,
 {
 	struct store_latest_result *res = NULL;
 	struct store_series_info info;
+	int64_t newest = INT64_MIN, last_id = -1;
 	size_t cap = 0;
 	sqlite3_stmt *st = NULL;
 	sqlite3 *db;
@@ -654,9 +653,25 @@ int store_latest(struct store *s, const struct store_selector *sel,
 	err = res ? prepare(db, store_sql_raw_latest, &st) : -ENOMEM;
 	if (err)
 		goto out;
+	/* each series' last sample in its chunks of the last span; then only
+	 * those at the newest time any series has */
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct raw_sample raw;
+		bool same;
+
 		if (info_from_row(st, 0, &info) < 0 || !info_matches(&info, sel))
 			continue;
+		if (store_chunk_last_sample(sqlite3_column_blob(st, 5),
+					    (size_t)sqlite3_column_bytes(st, 5), &raw) < 0)
+			continue;
+		if (raw.ts_ms > newest)
+			newest = raw.ts_ms;
+		same = res->n && last_id == info.id;
+		if (same) {
+			if (raw.ts_ms > (int64_t)llround(res->samples[res->n - 1].ts * 1000.0))
+				latest_fill(&raw, &info, &res->samples[res->n - 1]);
+			continue;
+		}
 		if (res->n == s->opts.max_list) {
 			err = -E2BIG;
 			break;
@@ -664,11 +679,18 @@ int store_latest(struct store *s, const struct store_selector *sel,
 		err = grow((void **)&res->samples, &cap, res->n, sizeof(*res->samples));
 		if (err)
 			break;
-		latest_fill(st, &info, &res->samples[res->n++]);
+		latest_fill(&raw, &info, &res->samples[res->n++]);
+		last_id = info.id;
 	}
 	if (!err && rc != SQLITE_DONE)
 		err = store_db_errno(db, rc);
 	if (!err) {
+		size_t k = 0;
+
+		for (size_t i = 0; i < res->n; i++)
+			if ((int64_t)llround(res->samples[i].ts * 1000.0) == newest)
+				res->samples[k++] = res->samples[i];
+		res->n = k;
 		*ret_result = res;
 		res = NULL;
 	}

@@ -19,10 +19,13 @@
  *     for the writer's connection.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "store/store_internal.h"
 #include "util/error.h"
+#include "util/log.h"
 
 /* ------------------------------------------------------------ errors */
 
@@ -254,6 +257,65 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     "CREATE INDEX llm_cache_expires ON llm_cache (expires_ts);"
     "CREATE INDEX llm_cache_created ON llm_cache (created_ts);"
     "PRAGMA user_version = 4;",
+
+    /* 4 -> 5: raw samples in compressed chunks (store_chunk.h), one row
+     * per series and chunk start; no index on each sample's time. A rowid
+     * table, not WITHOUT ROWID: its rows keep up to about 4 KB in the
+     * page (an index b-tree spills anything past about 1 KB to an
+     * overflow page), and rows land in insertion order, so closed chunks
+     * fill their pages. Run by migrate_to_chunks() in steps: this is its
+     * first. */
+    "CREATE TABLE IF NOT EXISTS chunks_raw ("
+    "  series_id INTEGER NOT NULL,"
+    "  start_ms INTEGER NOT NULL,"
+    "  end_ms INTEGER NOT NULL,"
+    "  n INTEGER NOT NULL,"
+    "  data BLOB NOT NULL,"
+    "  PRIMARY KEY (series_id, start_ms)"
+    ");"
+    "CREATE INDEX IF NOT EXISTS chunks_raw_start ON chunks_raw (start_ms);",
+
+    /* 5 -> 6: incidents (store_incidents.c): one row each with its parts,
+     * evidence and reading as a JSON document; the timeline, the analyses
+     * and the audit log of every change made through the API */
+    "CREATE TABLE incidents ("
+    "  id INTEGER PRIMARY KEY,"
+    "  opened_ts REAL NOT NULL,"
+    "  updated_ts REAL NOT NULL,"
+    "  resolved_ts REAL,"
+    "  state TEXT NOT NULL,"
+    "  severity TEXT NOT NULL,"
+    "  summary TEXT NOT NULL,"
+    "  doc TEXT NOT NULL"
+    ");"
+    "CREATE INDEX incidents_opened ON incidents (opened_ts);"
+    "CREATE TABLE incident_timeline ("
+    "  id INTEGER PRIMARY KEY,"
+    "  incident_id INTEGER NOT NULL,"
+    "  ts REAL NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  who TEXT NOT NULL,"
+    "  detail TEXT NOT NULL"
+    ");"
+    "CREATE INDEX incident_timeline_incident ON incident_timeline (incident_id, id);"
+    "CREATE TABLE incident_analyses ("
+    "  id INTEGER PRIMARY KEY,"
+    "  incident_id INTEGER NOT NULL,"
+    "  ts REAL NOT NULL,"
+    "  doc TEXT NOT NULL"
+    ");"
+    "CREATE INDEX incident_analyses_incident ON incident_analyses (incident_id, id);"
+    "CREATE TABLE audit_log ("
+    "  id INTEGER PRIMARY KEY,"
+    "  ts REAL NOT NULL,"
+    "  who TEXT NOT NULL,"
+    "  role TEXT NOT NULL,"
+    "  action TEXT NOT NULL,"
+    "  target TEXT NOT NULL,"
+    "  detail TEXT NOT NULL"
+    ");"
+    "CREATE INDEX audit_log_ts ON audit_log (ts);"
+    "PRAGMA user_version = 6;",
 };
 
 _Static_assert(STORE_APPLICATION_ID == 1802532204, "application_id in migration 0");
@@ -316,6 +378,205 @@ static int check_version(sqlite3 *db, const char *path, bool writer, int64_t *re
 	return 0;
 }
 
+/* ---------------------------------------------- 4 -> 5: raw to chunks */
+
+/* Samples converted per transaction: small steps, so that a reader (or a
+ * kill) never waits long; a kill resumes where the last step ended. */
+size_t store_migrate_batch_samples = 50000;
+
+struct chunk_conv {
+	sqlite3 *db;
+	sqlite3_stmt *next_series, *rows, *insert, *del;
+	struct store_chunk_enc e;
+	int64_t id;
+	size_t written;
+};
+
+static int conv_write(struct chunk_conv *c)
+{
+	const void *bytes;
+	size_t len;
+	int rc;
+
+	if (!c->e.n)
+		return SQLITE_OK;
+	bytes = store_chunk_enc_bytes(&c->e, &len);
+	if (!bytes)
+		return SQLITE_NOMEM;
+	sqlite3_bind_int64(c->insert, 1, c->id);
+	sqlite3_bind_int64(c->insert, 2, c->e.t_first);
+	sqlite3_bind_int64(c->insert, 3, c->e.t_last);
+	sqlite3_bind_int64(c->insert, 4, c->e.n);
+	sqlite3_bind_blob(c->insert, 5, bytes, (int)len, SQLITE_STATIC);
+	rc = sqlite3_step(c->insert);
+	sqlite3_reset(c->insert);
+	store_chunk_enc_reset(&c->e);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* Converts one series' samples into chunks and deletes them. */
+static int conv_series(struct chunk_conv *c, bool hist)
+{
+	struct raw_sample smp;
+	int rc;
+
+	store_chunk_enc_free(&c->e);
+	if (store_chunk_enc_init(&c->e, hist) < 0)
+		return SQLITE_NOMEM;
+	sqlite3_bind_int64(c->rows, 1, c->id);
+	while ((rc = sqlite3_step(c->rows)) == SQLITE_ROW) {
+		memset(&smp, 0, sizeof(smp));
+		smp.ts_ms = sqlite3_column_int64(c->rows, 0);
+		smp.has_value = sqlite3_column_type(c->rows, 1) != SQLITE_NULL;
+		smp.value = sqlite3_column_double(c->rows, 1);
+		smp.hist_count = (uint64_t)sqlite3_column_int64(c->rows, 2);
+		/* what the old reader skipped is dropped: no value, or a
+		 * histogram blob that does not decode */
+		if (!smp.has_value)
+			continue;
+		if (hist &&
+		    store_blob_decode(sqlite3_column_blob(c->rows, 3),
+				      (size_t)sqlite3_column_bytes(c->rows, 3), smp.slots) < 0)
+			continue;
+		if (store_chunk_enc_full(&c->e, smp.ts_ms)) {
+			rc = conv_write(c);
+			if (rc != SQLITE_OK)
+				break;
+		}
+		if (store_chunk_enc_add(&c->e, &smp) < 0) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+		c->written++;
+	}
+	sqlite3_reset(c->rows);
+	if (rc != SQLITE_DONE)
+		return rc;
+	rc = conv_write(c);
+	if (rc != SQLITE_OK)
+		return rc;
+	sqlite3_bind_int64(c->del, 1, c->id);
+	rc = sqlite3_step(c->del);
+	sqlite3_reset(c->del);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* One transaction: series after c->id until the batch is full. *ret_done
+ * when no sample is left. */
+static int conv_step(struct chunk_conv *c, bool *ret_done)
+{
+	size_t start = c->written;
+	int rc = SQLITE_OK;
+
+	*ret_done = false;
+	while (c->written - start < store_migrate_batch_samples) {
+		const char *type;
+
+		sqlite3_bind_int64(c->next_series, 1, c->id);
+		rc = sqlite3_step(c->next_series);
+		if (rc == SQLITE_DONE) {
+			*ret_done = true;
+			rc = SQLITE_OK;
+			sqlite3_reset(c->next_series);
+			break;
+		}
+		if (rc != SQLITE_ROW) {
+			sqlite3_reset(c->next_series);
+			break;
+		}
+		c->id = sqlite3_column_int64(c->next_series, 0);
+		type = (const char *)sqlite3_column_text(c->next_series, 1);
+		rc = conv_series(c, type && !strcmp(type, "histogram"));
+		sqlite3_reset(c->next_series);
+		if (rc != SQLITE_OK)
+			break;
+	}
+	return rc;
+}
+
+/*
+ * Schema 4 -> 5 in small transactions: the chunk table, then series after
+ * series their samples into chunks (each series' rows deleted in the
+ * transaction that wrote its chunks), then the old table dropped with the
+ * version bump. A kill in between leaves version 4 with part of the
+ * samples in chunks_raw: the next start goes on from there (and an older
+ * kpulse still reads what is left of samples_raw).
+ */
+static int migrate_to_chunks(sqlite3 *db, const char *path)
+{
+	static const char next_sql[] =
+	    "SELECT s.id, s.type FROM series AS s WHERE s.id > ?1 AND EXISTS "
+	    "(SELECT 1 FROM samples_raw WHERE series_id = s.id) ORDER BY s.id LIMIT 1";
+	static const char orphans_sql[] = "DELETE FROM samples_raw WHERE series_id NOT IN "
+					  "(SELECT id FROM series)";
+	struct chunk_conv c = {.db = db, .id = INT64_MIN};
+	int64_t total = 0, version = 0;
+	bool done = false;
+	int rc;
+
+	rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = query_int(db, "PRAGMA user_version", &version);
+	if (rc == SQLITE_OK && version != 4) {
+		/* another process did it while we waited for the lock */
+		return sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	}
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, migrations[4], NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, orphans_sql, NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = query_int(db, "SELECT count(*) FROM samples_raw", &total);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		goto out;
+	if (total)
+		log_info("store: %s: schema 4 -> 5, %lld raw samples into compressed chunks", path,
+			 (long long)total);
+
+	rc = sqlite3_prepare_v2(db, next_sql, -1, &c.next_series, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(db,
+					"SELECT ts_ms, value, hist_count, hist_slots FROM "
+					"samples_raw WHERE series_id = ?1 ORDER BY ts_ms",
+					-1, &c.rows, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(db,
+					"INSERT OR REPLACE INTO chunks_raw (series_id, start_ms, "
+					"end_ms, n, data) VALUES (?1, ?2, ?3, ?4, ?5)",
+					-1, &c.insert, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(db, "DELETE FROM samples_raw WHERE series_id = ?1", -1,
+					&c.del, NULL);
+	while (rc == SQLITE_OK && !done) {
+		rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+		if (rc == SQLITE_OK)
+			rc = conv_step(&c, &done);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+		if (rc == SQLITE_OK && !done)
+			log_info("store: %s: %zu of %lld raw samples in chunks", path, c.written,
+				 (long long)total);
+	}
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db,
+				  "BEGIN IMMEDIATE;"
+				  "DROP TABLE samples_raw;"
+				  "PRAGMA user_version = 5;"
+				  "COMMIT;",
+				  NULL, NULL, NULL);
+	if (rc == SQLITE_OK && total)
+		log_info("store: %s: schema 5, %zu raw samples in chunks", path, c.written);
+out:
+	sqlite3_finalize(c.next_series);
+	sqlite3_finalize(c.rows);
+	sqlite3_finalize(c.insert);
+	sqlite3_finalize(c.del);
+	store_chunk_enc_free(&c.e);
+	return rc;
+}
+
 static int migrate(sqlite3 *db, const char *path, int64_t version, char *err, size_t errlen)
 {
 	int rc;
@@ -323,6 +584,16 @@ static int migrate(sqlite3 *db, const char *path, int64_t version, char *err, si
 	while (version < STORE_SCHEMA_VERSION) {
 		int64_t now_version;
 
+		if (version == 4) {
+			rc = migrate_to_chunks(db, path);
+			if (rc != SQLITE_OK)
+				goto fail;
+			rc = query_int(db, "PRAGMA user_version", &now_version);
+			if (rc != SQLITE_OK)
+				goto fail;
+			version = now_version > version ? now_version : version + 1;
+			continue;
+		}
 		rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
 		if (rc != SQLITE_OK)
 			goto fail;
@@ -401,10 +672,29 @@ int store_db_open(const char *path, const char *vfs, int busy_timeout_ms, bool w
 	int64_t version = 0;
 	int rc, ret;
 
+	/* The file opened as SQLite will, first: when that fails, errno is
+	 * the reason (SQLite retries read-only and reports the retry's). */
+	if (writer && !vfs) {
+		int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+
+		if (fd < 0)
+			return error_set(err, errlen, -errno, "cannot open %s: %s", path,
+					 strerror(errno));
+		close(fd);
+	}
 	rc = sqlite3_open_v2(path, &db, flags, vfs);
 	if (rc != SQLITE_OK) {
-		ret = error_set(err, errlen, store_db_errno(db, rc), "cannot open %s: %s", path,
-				db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+		int sys = db ? sqlite3_system_errno(db) : 0;
+
+		/* what the system said (read-only file system, not a
+		 * directory, permission denied) says more than SQLite's
+		 * "unable to open database file" */
+		if (sys > 0)
+			ret =
+			    error_set(err, errlen, -sys, "cannot open %s: %s", path, strerror(sys));
+		else
+			ret = error_set(err, errlen, store_db_errno(db, rc), "cannot open %s: %s",
+					path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
 		goto fail;
 	}
 	sqlite3_extended_result_codes(db, 1);

@@ -115,9 +115,10 @@ out:
 
 /* --------------------------------------------------------------- table */
 
-static struct series_ref *ref_free(struct series_ref *r)
+static struct series_ref *ref_free(struct store *s, struct series_ref *r)
 {
 	if (r) {
+		s->chunk_mem -= (int64_t)store_chunks_ref_free(r);
 		free(r->name);
 		free(r->labels_json);
 		free(r);
@@ -137,7 +138,7 @@ static void refs_evict(struct store *s, uint64_t round,
 
 			if (r->pending == 0 && !keep(r, round)) {
 				*pp = r->hnext;
-				ref_free(r);
+				ref_free(s, r);
 				s->hcount--;
 			} else {
 				pp = &r->hnext;
@@ -238,7 +239,7 @@ int store_series_get(struct store *s, const struct metric_series *m, uint64_t ro
 	r->name = strdup(m->name);
 	r->labels_json = labels_json(m);
 	if (!r->name || !r->labels_json) {
-		ref_free(r);
+		ref_free(s, r);
 		return -ENOMEM;
 	}
 	r->hnext = s->htab[hash & (s->hcap - 1)];
@@ -255,7 +256,7 @@ void store_series_free_all(struct store *s)
 
 		for (; r; r = next) {
 			next = r->hnext;
-			ref_free(r);
+			ref_free(s, r);
 		}
 	}
 	free(s->htab);

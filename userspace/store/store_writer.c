@@ -46,8 +46,10 @@ static const struct store_stmt_sql writer_sql[] = {
       "INSERT INTO series (name, labels, type, scale, last_seen_ts) VALUES (?1, ?2, ?3, ?4, ?5) "
       "ON CONFLICT (name, labels) DO UPDATE SET type = excluded.type, scale = excluded.scale, "
       "last_seen_ts = max(last_seen_ts, excluded.last_seen_ts) RETURNING id"),
-    S(raw_insert, store_sql_raw_insert),
     S(event_insert, "INSERT INTO events (ts, type, pid, comm, fields) VALUES (?1, ?2, ?3, ?4, ?5)"),
+    S(chunk_upsert, store_sql_chunk_upsert),
+    S(chunk_last, store_sql_chunk_last),
+    S(chunk_at, store_sql_chunk_at),
 #undef S
 };
 
@@ -65,6 +67,7 @@ static void writer_disconnect(struct store *s)
 	s->db = NULL;
 	s->writer_cache_kib = 0;
 	store_maint_reset(s);
+	store_chunks_forget(s);
 }
 
 /*
@@ -174,30 +177,34 @@ static int ref_resolve(struct store *s, struct series_ref *r, int64_t ts_ms, int
 
 static int insert_samples(struct store *s, const struct batch *b)
 {
-	sqlite3_stmt *st = s->st.raw_insert;
+	struct raw_sample smp;
 
 	for (const struct buf_block *c = b->head; c; c = c->next) {
 		for (size_t i = 0; i < c->n; i++) {
-			const struct buf_sample *smp = &c->samples[i];
+			const struct buf_sample *bs = &c->samples[i];
 			int64_t id = 0;
-			int err, rc;
+			int err;
 
-			err = ref_resolve(s, smp->ref, smp->ts_ms, &id);
+			err = ref_resolve(s, bs->ref, bs->ts_ms, &id);
 			if (err)
 				return err;
-			sqlite3_bind_int64(st, 1, id);
-			store_raw_bind(st, smp->ts_ms, smp->value, smp->hist_count,
-				       c->arena + smp->blob_off, smp->blob_len);
-			rc = sqlite3_step(st);
-			if (rc != SQLITE_DONE) {
-				err = store_wfail(s, rc, "inserting samples");
-				sqlite3_reset(st);
+			smp.ts_ms = bs->ts_ms;
+			smp.has_value = true;
+			smp.value = bs->value;
+			smp.has_hist = bs->blob_len != 0;
+			smp.hist_count = bs->hist_count;
+			/* the blob was encoded by the append: it decodes */
+			if (smp.has_hist &&
+			    store_blob_decode(c->arena + bs->blob_off, bs->blob_len, smp.slots) < 0)
+				smp.has_hist = false;
+			if (!smp.has_hist && bs->ref->type == METRIC_HISTOGRAM)
+				memset(smp.slots, 0, sizeof(smp.slots));
+			err = store_chunks_append(s, bs->ref, id, &smp);
+			if (err)
 				return err;
-			}
-			sqlite3_reset(st);
 		}
 	}
-	return 0;
+	return store_chunks_write_dirty(s);
 }
 
 static int insert_events(struct store *s, const struct batch *b)
@@ -249,6 +256,7 @@ static int flush_txn(struct store *s)
 		for (size_t i = 0; i < s->ntxn_refs; i++)
 			s->txn_refs[i]->db_gen = 0;
 		s->ntxn_refs = 0;
+		store_chunks_forget(s);
 		return err;
 	}
 	s->ntxn_refs = 0;
@@ -271,6 +279,8 @@ static void pending_release(struct store *s, bool written)
 
 	pthread_mutex_lock(&s->lock);
 	store_batch_unref(&s->pending);
+	s->chunk_mem += s->chunk_mem_delta;
+	s->chunk_mem_delta = 0;
 	s->buffered_samples -= ns;
 	s->buffered_events -= ne;
 	if (written) {
@@ -559,6 +569,7 @@ void store_writer_release(struct store *s)
 	free(s->txn_refs);
 	s->txn_refs = NULL;
 	s->ntxn_refs = s->txn_refs_cap = 0;
+	store_chunks_release(s);
 	store_maint_free(s);
 }
 

@@ -93,6 +93,10 @@ const struct config_option config_options[] = {
     {"KPULSE_LOG_FORMAT", "log-format", "FORMAT", "text", "Log line format", CONFIG_ENUM,
      .names = log_format_names, .nnames = LOG_FORMAT_COUNT, .flags = CONFIG_RELOADABLE,
      FIELD(log_format)},
+    {"KPULSE_STORE_MAX_BYTES", "store-max-bytes", "BYTES", "0",
+     "Disk budget of the store's database (0: none); past 90% of it the oldest raw data "
+     "goes first, then the oldest rollups",
+     CONFIG_UINT, 0, 1ULL << 49, FIELD(store_max_bytes)},
     {"KPULSE_BUFFER_MAX_SAMPLES", "buffer-max-samples", "N", "1000000",
      "Most samples held in memory while the store cannot write", CONFIG_UINT, 1000, 100000000,
      FIELD(buffer_max_samples)},
@@ -239,6 +243,34 @@ const struct config_option config_options[] = {
     {"KPULSE_ALERT_QUEUE", "alert-queue", "N", "256",
      "Alerts waiting for delivery at most; more are dropped and counted", CONFIG_UINT, 1, 100000,
      FIELD(alert_queue)},
+    /* Remote write (export/remote_write.h); the defaults are
+     * remote_write_options_default()'s. */
+    {"KPULSE_REMOTE_WRITE_URL", "remote-write-url", "URL", "",
+     "Prometheus remote-write endpoint every round is pushed to (Prometheus, Thanos, Mimir, "
+     "VictoriaMetrics; e.g. http://prom:9090/api/v1/write); empty pushes nothing",
+     CONFIG_URL, 0, CONFIG_URL_MAX - 1, FIELD(remote_write_url)},
+    {"KPULSE_REMOTE_WRITE_BEARER_TOKEN", NULL, "TOKEN", "",
+     "Bearer token sent to the remote-write endpoint (https, or this machine); empty sends none",
+     CONFIG_SECRET, 1, 1000, FIELD(remote_write_bearer_token)},
+    {"KPULSE_REMOTE_WRITE_HOST", "remote-write-host", "NAME", "",
+     "Value of the host (and instance) label on pushed series; empty uses the host name",
+     CONFIG_STRING, 1, 63, FIELD(remote_write_host)},
+    {"KPULSE_REMOTE_WRITE_BATCH", "remote-write-batch", "N", "2000",
+     "Samples per remote-write request at most (whole rounds; a bigger round goes alone)",
+     CONFIG_UINT, 100, 1000000, FIELD(remote_write_batch)},
+    {"KPULSE_REMOTE_WRITE_FLUSH", "remote-write-flush", "DURATION", "5s",
+     "Longest a pushed sample waits for its batch to fill", CONFIG_DURATION, 0.1, 300,
+     FIELD(remote_write_flush_s)},
+    {"KPULSE_REMOTE_WRITE_QUEUE", "remote-write-queue", "N", "200000",
+     "Samples waiting to be pushed at most; beyond it the oldest rounds are dropped and counted",
+     CONFIG_UINT, 1000, 100000000, FIELD(remote_write_queue)},
+    {"KPULSE_REMOTE_WRITE_TIMEOUT", "remote-write-timeout", "SECONDS", "10",
+     "Longest one remote-write request may take, in seconds", CONFIG_SECONDS, 1, 120,
+     FIELD(remote_write_timeout_s)},
+    {"KPULSE_REMOTE_WRITE_RETRIES", "remote-write-retries", "N", "10",
+     "Further tries of a batch that failed for a reason that may pass (429, 5xx, network), "
+     "with a backoff from 0.5 s doubling to 30 s",
+     CONFIG_UINT, 0, 1000, FIELD(remote_write_retries)},
     /* The defaults are PROCPASS_DEFAULT_* of collection/procpass.h. */
     {"KPULSE_FS_TYPES_INCLUDE", "fs-types-include", "TYPES", "zfs",
      "Filesystem types reported besides those on a block device (nfs4 or cifs can be added: "
@@ -289,6 +321,13 @@ const struct config_option config_options[] = {
     {"KPULSE_MULTIVAR_RETRAIN", "multivar-retrain", "DURATION", "1h",
      "How often the Isolation Forest and LOF are retrained in the background", CONFIG_DURATION, 60,
      DAYS(7), FIELD(multivar_retrain_s)},
+    {"KPULSE_MULTIVAR", "multivar", "on|off", "on",
+     "Whether the host's Isolation Forest and LOF score every round beside the per-series "
+     "detectors (with KPULSE_MODELS on)",
+     CONFIG_BOOL, FIELD(multivar)},
+    {"KPULSE_MULTIVAR_MAX_SERIES", "multivar-max-series", "N", "64",
+     "Most series in the multivariate feature vectors (rates and gauges, in the round's order)",
+     CONFIG_UINT, 2, 256, FIELD(multivar_max_series)},
     {"KPULSE_MODELS", "models", "on|off", "on",
      "Whether the anomaly models run (a score per modelled series, anomalies in the store)",
      CONFIG_BOOL, FIELD(models)},
@@ -318,9 +357,75 @@ const struct config_option config_options[] = {
     {"KPULSE_ANOMALY_COOLDOWN", "anomaly-cooldown", "DURATION", "5m",
      "A series crossing the threshold again this soon after its anomaly ended continues it",
      CONFIG_DURATION, 0, DAYS(1), .flags = CONFIG_RELOADABLE, FIELD(anomaly_cooldown_s)},
+    {"KPULSE_INCIDENTS", "incidents", "on|off", "on",
+     "Whether anomalies, predictions and OOM kills are grouped into incidents with evidence "
+     "and an analysis",
+     CONFIG_BOOL, FIELD(incidents)},
+    {"KPULSE_INCIDENT_QUIET", "incident-quiet", "DURATION", "10m",
+     "An incident with no active anomaly or prediction for this long resolves by itself",
+     CONFIG_DURATION, 0, DAYS(7), FIELD(incident_quiet_s)},
+    {"KPULSE_INCIDENT_MIN_SEVERITY", "incident-min-severity", "SEVERITY", "warning",
+     "Least severity of an anomaly or prediction that opens an incident (less severe ones "
+     "still join one)",
+     CONFIG_ENUM, .names = config_severity_names, .nnames = CONFIG_SEVERITY_COUNT,
+     FIELD(incident_min_severity)},
+    {"KPULSE_INCIDENT_SETTLE", "incident-settle", "DURATION", "10s",
+     "How old an incident is when its first analysis runs (its window then has data)",
+     CONFIG_DURATION, 0, 3600, FIELD(incident_settle_s)},
+    {"KPULSE_INCIDENT_BASELINE", "incident-baseline", "DURATION", "15m",
+     "How far before an incident its evidence takes the baseline from", CONFIG_DURATION, 10,
+     DAYS(1), FIELD(incident_baseline_s)},
 };
 
 const size_t config_option_count = sizeof(config_options) / sizeof(config_options[0]);
+
+/* Edit distance of a and b (insert, delete, replace one byte), capped at
+ * 64-byte inputs: option names are shorter. */
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), row[65];
+
+	if (la > 64 || lb > 64)
+		return SIZE_MAX;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t diag = row[0];
+
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			diag = up;
+			row[j] = best;
+		}
+	}
+	return row[lb];
+}
+
+const struct config_option *config_option_closest(const char *key)
+{
+	const struct config_option *best = NULL;
+	size_t best_d = SIZE_MAX, limit;
+
+	if (!key)
+		return NULL;
+	/* a typo or two, more for long names; beyond that a guess misleads */
+	limit = strlen(key) / 4 > 2 ? strlen(key) / 4 : 2;
+	for (size_t i = 0; i < config_option_count; i++) {
+		size_t d = edit_distance(key, config_options[i].env);
+
+		if (d < best_d) {
+			best_d = d;
+			best = &config_options[i];
+		}
+	}
+	return best_d <= limit ? best : NULL;
+}
 
 const struct config_option *config_option_find(const char *key)
 {
@@ -1071,9 +1176,17 @@ int config_load_env_file(struct kpulse_config *c, const char *path, bool must_ex
 			continue;
 		r = config_set(&next, key, value, msg, sizeof(msg));
 		if (r == -ENOENT) {
-			error_set(err, errlen, 0,
-				  "%s:%lu: unknown key %s (.env.example lists the known ones)",
-				  path, lineno, key);
+			const struct config_option *near = config_option_closest(key);
+
+			if (near)
+				error_set(err, errlen, 0,
+					  "%s:%lu: unknown key %s (did you mean %s?)", path, lineno,
+					  key, near->env);
+			else
+				error_set(
+				    err, errlen, 0,
+				    "%s:%lu: unknown key %s (.env.example lists the known ones)",
+				    path, lineno, key);
 			r = -EINVAL;
 			goto cleanup;
 		}

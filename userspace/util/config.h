@@ -87,6 +87,7 @@ struct kpulse_config {
 	enum log_level log_level;
 	enum log_format log_format;
 	uint64_t buffer_max_samples; /* in-memory bound while the store cannot write */
+	uint64_t store_max_bytes;    /* the store's disk budget; 0 = none */
 	/* REST API */
 	char admin_password[CONFIG_SECRET_MAX]; /* creates `admin` at first start; "" none */
 	char jwt_secret[CONFIG_SECRET_MAX];	/* "" reads or generates DATA_DIR/jwt.secret */
@@ -146,6 +147,8 @@ struct kpulse_config {
 	double multivar_window_s;	      /* feature window of IF and LOF */
 	double multivar_history_s;	      /* their training history */
 	double multivar_retrain_s;	      /* how often they are retrained */
+	bool multivar;			      /* IF and LOF run in the models sink */
+	uint32_t multivar_max_series;	      /* series in their feature vectors */
 	/* anomaly models (models/) */
 	bool models;			      /* the models sink runs */
 	char models_include[CONFIG_LIST_MAX]; /* series_select patterns */
@@ -156,6 +159,21 @@ struct kpulse_config {
 	double anomaly_warning;
 	double anomaly_critical;
 	double anomaly_cooldown_s; /* a crossing this soon after an end continues it */
+	/* incidents (analysis/) */
+	bool incidents;		    /* the incidents sink runs */
+	double incident_quiet_s;    /* resolved after this long with nothing active */
+	int incident_min_severity;  /* index in config_severity_names */
+	double incident_baseline_s; /* the evidence's baseline before an incident */
+	double incident_settle_s;   /* the first analysis waits until it is this old */
+	/* remote write (export/remote_write.h); an empty URL pushes nothing */
+	char remote_write_url[CONFIG_URL_MAX];
+	char remote_write_bearer_token[CONFIG_SECRET_MAX];
+	char remote_write_host[64]; /* the host label; "" the host name */
+	uint32_t remote_write_batch;
+	double remote_write_flush_s;
+	uint32_t remote_write_queue;
+	double remote_write_timeout_s;
+	uint32_t remote_write_retries;
 };
 
 /* How a value is read and checked; each kind has its own message for a
@@ -212,6 +230,11 @@ extern const size_t config_option_count;
 /* Looks up "KPULSE_X" or "--flag" (exact, case-sensitive); NULL if unknown
  * (an option without a flag is unknown as a flag). */
 const struct config_option *config_option_find(const char *key);
+
+/* The option whose KPULSE_ name is nearest key by edit distance, when it
+ * is near enough to be a typo of it (a quarter of key's length, at least
+ * 2); NULL otherwise. For "unknown option, did you mean ...". */
+const struct config_option *config_option_closest(const char *key);
 
 /* The help line with the accepted range, as --help and .env.example show
  * it: "Collection interval in seconds, 0.1 to 3600". Returns buf. */

@@ -1,0 +1,297 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * test_store_chunk.c - store_chunk.c, the compressed chunk codec: exact
+ * round trips on the cases that break delta and XOR coders (gaps, clock
+ * jitter, irregular steps, identical values, NaN and infinities, counter
+ * resets, histograms that gain and lose slots, uint64 wrap), the sizes
+ * the Gorilla encoding promises for a steady series, when a chunk closes,
+ * and damaged chunks refused without reading past their end.
+ */
+#include <errno.h>
+#include <stdint.h>
+
+#include "store/store_chunk.h"
+#include "test.h"
+
+#define MAXN 512
+
+/* Encodes n samples, decodes them back into out; returns 0, the first
+ * encoder error, or -EBADMSG when the decoder disagrees. *ret_len gets
+ * the encoded size. */
+static int round_trip(const struct raw_sample *in, size_t n, bool hist, struct raw_sample *out,
+		      size_t *ret_len)
+{
+	struct store_chunk_enc e;
+	struct store_chunk_dec d;
+	const void *bytes;
+	size_t len = 0;
+	int err;
+
+	err = store_chunk_enc_init(&e, hist);
+	for (size_t i = 0; !err && i < n; i++)
+		err = store_chunk_enc_add(&e, &in[i]);
+	if (err)
+		goto out;
+	bytes = store_chunk_enc_bytes(&e, &len);
+	err = bytes && store_chunk_count(bytes, len) == n ? 0 : -EBADMSG;
+	if (!err)
+		err = store_chunk_dec_init(&d, bytes, len);
+	for (size_t i = 0; !err && i < n; i++)
+		if (store_chunk_dec_next(&d, &out[i]) != 1)
+			err = -EBADMSG;
+	if (!err && store_chunk_dec_next(&d, &out[0]) != 0)
+		err = -EBADMSG;
+	*ret_len = len;
+out:
+	store_chunk_enc_free(&e);
+	return err;
+}
+
+/* Bit-exact equality of what was put in and read back. */
+static bool same(const struct raw_sample *a, const struct raw_sample *b, bool hist)
+{
+	if (a->ts_ms != b->ts_ms || memcmp(&a->value, &b->value, sizeof(double)) || !b->has_value)
+		return false;
+	if (!hist)
+		return !b->has_hist;
+	return b->has_hist && a->hist_count == b->hist_count &&
+	       !memcmp(a->slots, b->slots, sizeof(a->slots));
+}
+
+static struct raw_sample in[MAXN], out[MAXN];
+
+static int check_all(size_t n, bool hist, size_t *ret_len)
+{
+	size_t len = 0;
+	int err = round_trip(in, n, hist, out, &len);
+
+	if (err)
+		return err;
+	for (size_t i = 0; i < n; i++)
+		if (!same(&in[i], &out[i], hist))
+			return -EDOM;
+	if (ret_len)
+		*ret_len = len;
+	return 0;
+}
+
+static void fill(size_t n, int64_t t0, int64_t step, double v)
+{
+	memset(in, 0, sizeof(in));
+	for (size_t i = 0; i < n; i++) {
+		in[i].ts_ms = t0 + (int64_t)i * step;
+		in[i].value = v;
+	}
+}
+
+TEST(steady_series_costs_bits_not_bytes)
+{
+	size_t len = 0;
+
+	/* 120 samples a second apart, one value: the first sample takes 128
+	 * bits, the second's time 2 + 12 bits (dod 1000), the rest 1 + 1 */
+	fill(120, 1700000000000, 1000, 42.5);
+	CHECK_EQ_INT(check_all(120, false, &len), 0);
+	CHECK_EQ_INT(len, STORE_CHUNK_HEADER + (128 + 4 + 12 + 1 + 118 * 2 + 7) / 8);
+}
+
+TEST(jitter_gaps_and_irregular_steps_round_trip)
+{
+	static const int64_t steps[] = {1000, 1001,	999,  1000, 1064, 936,	  1300,
+					700,  5000,	1,    1,    3000, 2,	  60000,
+					1000, 86400000, 1000, 2047, 4095, 1 << 20};
+	size_t n = sizeof(steps) / sizeof(steps[0]) + 1;
+	int64_t t = 1700000000123;
+
+	memset(in, 0, sizeof(in));
+	for (size_t i = 0; i < n; i++) {
+		in[i].ts_ms = t;
+		in[i].value = (double)i * 0.1;
+		if (i + 1 < n)
+			t += steps[i];
+	}
+	CHECK_EQ_INT(check_all(n, false, NULL), 0);
+	/* the largest step the format holds */
+	in[0].ts_ms = INT64_MIN + 1;
+	in[1].ts_ms = INT64_MAX;
+	CHECK_EQ_INT(check_all(2, false, NULL), -EINVAL);
+	in[0].ts_ms = -5;
+	in[1].ts_ms = INT64_MAX - 10;
+	in[2].ts_ms = INT64_MAX;
+	CHECK_EQ_INT(check_all(3, false, NULL), 0);
+}
+
+TEST(times_must_increase)
+{
+	fill(3, 1000, 10, 1);
+	in[2].ts_ms = in[1].ts_ms;
+	CHECK_EQ_INT(check_all(3, false, NULL), -EINVAL);
+	in[2].ts_ms = in[1].ts_ms - 1;
+	CHECK_EQ_INT(check_all(3, false, NULL), -EINVAL);
+}
+
+TEST(special_doubles_round_trip_bit_for_bit)
+{
+	static const uint64_t nan_payload = 0x7ff8dead0000beefULL;
+	double odd_nan;
+
+	memcpy(&odd_nan, &nan_payload, sizeof(odd_nan));
+	fill(12, 1000, 1000, 0);
+	in[0].value = NAN;
+	in[1].value = NAN;
+	in[2].value = -0.0;
+	in[3].value = 0.0;
+	in[4].value = INFINITY;
+	in[5].value = -INFINITY;
+	in[6].value = odd_nan;
+	in[7].value = 5e-324; /* the smallest subnormal */
+	in[8].value = 1.7976931348623157e308;
+	in[9].value = -1.7976931348623157e308;
+	in[10].value = 1.0;
+	in[11].value = 1.0 + 2.220446049250313e-16;
+	CHECK_EQ_INT(check_all(12, false, NULL), 0);
+}
+
+TEST(counters_with_resets_and_noise_round_trip)
+{
+	uint64_t x = 88172645463325252ULL;
+	double c = 1e9;
+
+	fill(MAXN, 1, 997, 0);
+	for (size_t i = 0; i < MAXN; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		if (i % 97 == 50)
+			c = 0; /* a reset */
+		c += (double)(x % 100000);
+		in[i].value = i % 3 ? c : (double)(x >> 11) * 1e-3; /* and noise */
+	}
+	CHECK_EQ_INT(check_all(MAXN, false, NULL), 0);
+}
+
+TEST(histograms_gain_and_lose_slots)
+{
+	size_t len = 0;
+
+	fill(8, 1700000000000, 1000, 0);
+	for (size_t i = 0; i < 8; i++) {
+		in[i].has_hist = true;
+		in[i].hist_count = 10 * i;
+		in[i].value = 0.5 * (double)i;
+		in[i].slots[3] = i;
+	}
+	in[2].slots[20] = 7;				   /* gains a slot */
+	in[3].slots[20] = 7;				   /* keeps it */
+	in[4].slots[REGISTRY_HIST_SLOTS - 1] = UINT64_MAX; /* the last one, all bits */
+	in[5].slots[3] = 0;				   /* loses them: a reset */
+	in[5].hist_count = 0;
+	in[6].hist_count = UINT64_MAX; /* wraps */
+	in[7].hist_count = 1;
+	CHECK_EQ_INT(check_all(8, true, NULL), 0);
+
+	/* an unchanged histogram costs one bit for its slots and one for its
+	 * count beyond the time and the value */
+	fill(100, 1700000000000, 1000, 3.0);
+	for (size_t i = 0; i < 100; i++) {
+		in[i].hist_count = 5;
+		in[i].slots[2] = 5;
+	}
+	CHECK_EQ_INT(check_all(100, true, &len), 0);
+	CHECK(len < STORE_CHUNK_HEADER + 40 + 100 / 2);
+}
+
+TEST(a_chunk_closes_on_count_span_or_size)
+{
+	struct store_chunk_enc e;
+	struct raw_sample s = {.ts_ms = 1000, .value = 1};
+	bool ok = true;
+
+	if (store_chunk_enc_init(&e, false) < 0)
+		CHECK(0);
+	ok &= !store_chunk_enc_full(&e, 1000); /* empty: never */
+	for (int i = 0; i < STORE_CHUNK_MAX_SAMPLES - 1; i++) {
+		s.ts_ms = 1000 + i * 100;
+		ok &= store_chunk_enc_add(&e, &s) == 0;
+	}
+	ok &= !store_chunk_enc_full(&e, s.ts_ms + 100);
+	ok &= store_chunk_enc_full(&e, 1000 + STORE_CHUNK_SPAN_MS);
+	ok &= store_chunk_enc_full(&e, 999); /* before its start */
+	s.ts_ms += 100;
+	ok &= store_chunk_enc_add(&e, &s) == 0;
+	ok &= store_chunk_enc_full(&e, s.ts_ms + 1);
+	store_chunk_enc_reset(&e);
+	ok &= e.n == 0 && !store_chunk_enc_full(&e, 5);
+	store_chunk_enc_free(&e);
+	CHECK(ok);
+}
+
+TEST(damaged_chunks_are_refused_within_their_bytes)
+{
+	struct store_chunk_enc e;
+	struct store_chunk_dec d;
+	unsigned char copy[4096];
+	const void *bytes;
+	size_t len = 0, refused = 0;
+	struct raw_sample r;
+
+	fill(50, 1700000000000, 1000, 1.5);
+	for (size_t i = 0; i < 50; i++)
+		in[i].value = (double)i * 1.25;
+	if (store_chunk_enc_init(&e, false) < 0)
+		CHECK(0);
+	for (size_t i = 0; i < 50; i++)
+		store_chunk_enc_add(&e, &in[i]);
+	bytes = store_chunk_enc_bytes(&e, &len);
+	memcpy(copy, bytes, len);
+	store_chunk_enc_free(&e);
+	CHECK(len < sizeof(copy));
+
+	/* wrong format, kind, or too short for a header */
+	copy[0] = 2;
+	CHECK_EQ_INT(store_chunk_dec_init(&d, copy, len), -EBADMSG);
+	copy[0] = STORE_CHUNK_FORMAT;
+	copy[1] = 7;
+	CHECK_EQ_INT(store_chunk_dec_init(&d, copy, len), -EBADMSG);
+	copy[1] = 0;
+	CHECK_EQ_INT(store_chunk_dec_init(&d, copy, 3), -EBADMSG);
+	CHECK_EQ_INT(store_chunk_count(copy, 3), 0);
+
+	/* every truncation: the samples that fit, then -EBADMSG, never more */
+	for (size_t cut = STORE_CHUNK_HEADER; cut < len; cut++) {
+		int rc;
+
+		CHECK_EQ_INT(store_chunk_dec_init(&d, copy, cut), 0);
+		while ((rc = store_chunk_dec_next(&d, &r)) == 1)
+			;
+		CHECK_EQ_INT(rc, -EBADMSG);
+		CHECK_EQ_INT(store_chunk_dec_next(&d, &r), -EBADMSG);
+		refused++;
+	}
+	CHECK(refused > 0);
+
+	/* a count larger than the stream holds */
+	copy[2] = 200;
+	CHECK_EQ_INT(store_chunk_dec_init(&d, copy, len), 0);
+	for (int i = 0; i < 50; i++)
+		CHECK_EQ_INT(store_chunk_dec_next(&d, &r), 1);
+	CHECK_EQ_INT(store_chunk_dec_next(&d, &r), -EBADMSG);
+
+	/* a time that does not increase (dod taking the delta to 0) */
+	{
+		struct store_chunk_enc z;
+		unsigned char bad[64];
+
+		memset(bad, 0, sizeof(bad));
+		bad[0] = STORE_CHUNK_FORMAT;
+		bad[2] = 2;
+		/* sample 0: 128 zero bits; sample 1: dod '0' = delta 0 */
+		CHECK_EQ_INT(store_chunk_dec_init(&d, bad, sizeof(bad)), 0);
+		CHECK_EQ_INT(store_chunk_dec_next(&d, &r), 1);
+		CHECK_EQ_INT(store_chunk_dec_next(&d, &r), -EBADMSG);
+		memset(&z, 0, sizeof(z));
+		store_chunk_enc_free(&z); /* a zeroed encoder frees cleanly */
+	}
+}
+
+TEST_MAIN()

@@ -1,0 +1,442 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * store_chunk.c - the encoder and decoder of compressed raw chunks
+ * (layout in store_chunk.h). Pure code: no SQLite, no locks; the writer
+ * keeps one encoder per series, the readers decode rows in place.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store_chunk.h"
+
+#define NO_WINDOW 0xff
+
+/* ---------------------------------------------------------- bit writer */
+
+static int reserve_bits(struct store_chunk_enc *e, size_t more)
+{
+	size_t need = (e->nbits + more + 7) / 8;
+	unsigned char *nb;
+	size_t ncap;
+
+	if (need <= e->cap)
+		return 0;
+	ncap = e->cap ? e->cap : 64;
+	while (ncap < need)
+		ncap *= 2;
+	nb = realloc(e->buf, ncap);
+	if (!nb)
+		return -ENOMEM;
+	memset(nb + e->cap, 0, ncap - e->cap);
+	e->buf = nb;
+	e->cap = ncap;
+	return 0;
+}
+
+/* Writes the low nbits of v, most significant first; room is reserved. */
+static void put_bits(struct store_chunk_enc *e, uint64_t v, unsigned nbits)
+{
+	while (nbits) {
+		size_t byte = e->nbits / 8;
+		unsigned used = e->nbits % 8, room = 8 - used;
+		unsigned take = nbits < room ? nbits : room;
+		uint64_t part = (v >> (nbits - take)) & ((1u << take) - 1);
+
+		e->buf[byte] |= (unsigned char)(part << (room - take));
+		e->nbits += take;
+		nbits -= take;
+	}
+}
+
+static unsigned bit_length(uint64_t v)
+{
+	return v ? 64 - (unsigned)__builtin_clzll(v) : 0;
+}
+
+static uint64_t zigzag(int64_t v)
+{
+	return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+static int64_t unzigzag(uint64_t z)
+{
+	return (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
+}
+
+/* Worst case bits of one varbits. */
+#define VARBITS_MAX (1 + 6 + 64)
+
+static void put_varbits(struct store_chunk_enc *e, uint64_t v)
+{
+	unsigned len = bit_length(v);
+
+	if (!v) {
+		put_bits(e, 0, 1);
+		return;
+	}
+	put_bits(e, 1, 1);
+	put_bits(e, len - 1, 6);
+	put_bits(e, v, len);
+}
+
+/* ------------------------------------------------------------ encoder */
+
+int store_chunk_enc_init(struct store_chunk_enc *e, bool hist)
+{
+	memset(e, 0, sizeof(*e));
+	e->hist = hist;
+	if (hist) {
+		e->h = calloc(1, sizeof(*e->h));
+		if (!e->h)
+			return -ENOMEM;
+	}
+	store_chunk_enc_reset(e);
+	return 0;
+}
+
+void store_chunk_enc_reset(struct store_chunk_enc *e)
+{
+	if (e->buf)
+		memset(e->buf, 0, e->cap);
+	e->nbits = STORE_CHUNK_HEADER * 8;
+	e->n = 0;
+	e->t_first = e->t_last = e->d_last = 0;
+	e->v_last = 0;
+	e->lead = e->trail = NO_WINDOW;
+	if (e->h)
+		memset(e->h, 0, sizeof(*e->h));
+}
+
+void store_chunk_enc_free(struct store_chunk_enc *e)
+{
+	free(e->buf);
+	free(e->h);
+	memset(e, 0, sizeof(*e));
+}
+
+bool store_chunk_enc_full(const struct store_chunk_enc *e, int64_t next_ts_ms)
+{
+	if (!e->n)
+		return false;
+	return e->n >= STORE_CHUNK_MAX_SAMPLES ||
+	       (uint64_t)next_ts_ms - (uint64_t)e->t_first >= STORE_CHUNK_SPAN_MS ||
+	       next_ts_ms < e->t_first || e->nbits / 8 >= STORE_CHUNK_MAX_BYTES;
+}
+
+static void put_time(struct store_chunk_enc *e, int64_t t)
+{
+	int64_t d, dod;
+
+	if (!e->n) {
+		put_bits(e, (uint64_t)t, 64);
+		e->t_first = t;
+		return;
+	}
+	d = (int64_t)((uint64_t)t - (uint64_t)e->t_last);
+	dod = (int64_t)((uint64_t)d - (uint64_t)e->d_last);
+	if (dod == 0) {
+		put_bits(e, 0, 1);
+	} else if (dod >= -64 && dod <= 63) {
+		put_bits(e, 2, 2);
+		put_bits(e, (uint64_t)dod, 7);
+	} else if (dod >= -256 && dod <= 255) {
+		put_bits(e, 6, 3);
+		put_bits(e, (uint64_t)dod, 9);
+	} else if (dod >= -2048 && dod <= 2047) {
+		put_bits(e, 14, 4);
+		put_bits(e, (uint64_t)dod, 12);
+	} else if (dod >= -(1 << 19) && dod < (1 << 19)) {
+		put_bits(e, 30, 5);
+		put_bits(e, (uint64_t)dod, 20);
+	} else {
+		put_bits(e, 31, 5);
+		put_bits(e, (uint64_t)dod, 64);
+	}
+	e->d_last = d;
+}
+
+static void put_value(struct store_chunk_enc *e, uint64_t bits)
+{
+	uint64_t x = bits ^ e->v_last;
+	unsigned lead, trail, sig;
+
+	if (!e->n) {
+		put_bits(e, bits, 64);
+		e->v_last = bits;
+		return;
+	}
+	e->v_last = bits;
+	if (!x) {
+		put_bits(e, 0, 1);
+		return;
+	}
+	lead = (unsigned)__builtin_clzll(x);
+	trail = (unsigned)__builtin_ctzll(x);
+	if (lead > 31)
+		lead = 31;
+	if (e->lead != NO_WINDOW && lead >= e->lead && trail >= e->trail) {
+		put_bits(e, 2, 2);
+		put_bits(e, x >> e->trail, 64 - e->lead - e->trail);
+		return;
+	}
+	sig = 64 - lead - trail;
+	put_bits(e, 3, 2);
+	put_bits(e, lead, 5);
+	put_bits(e, sig - 1, 6);
+	put_bits(e, x >> trail, sig);
+	e->lead = lead;
+	e->trail = trail;
+}
+
+static void put_hist(struct store_chunk_enc *e, const struct raw_sample *smp)
+{
+	struct chunk_hist_state *h = e->h;
+	unsigned n = REGISTRY_HIST_SLOTS;
+	bool same;
+
+	put_varbits(e, zigzag((int64_t)(smp->hist_count - h->count)));
+	h->count = smp->hist_count;
+	while (n > 0 && smp->slots[n - 1] == 0)
+		n--;
+	same = n == h->nslots && !memcmp(smp->slots, h->slots, n * sizeof(h->slots[0]));
+	if (same) {
+		put_bits(e, 0, 1);
+		return;
+	}
+	put_bits(e, 1, 1);
+	put_bits(e, n, 6);
+	for (unsigned i = 0; i < n; i++)
+		put_varbits(e, zigzag((int64_t)(smp->slots[i] - h->slots[i])));
+	memcpy(h->slots, smp->slots, sizeof(h->slots));
+	h->nslots = n;
+}
+
+int store_chunk_enc_add(struct store_chunk_enc *e, const struct raw_sample *smp)
+{
+	size_t worst = 5 + 64 + 2 + 5 + 6 + 64;
+	uint64_t bits;
+	int err;
+
+	/* the step must also fit an int64, as the decoder requires */
+	if (e->n && (smp->ts_ms <= e->t_last ||
+		     (uint64_t)smp->ts_ms - (uint64_t)e->t_last > (uint64_t)INT64_MAX))
+		return -EINVAL;
+	if (e->n >= STORE_CHUNK_COUNT_MAX)
+		return -E2BIG;
+	if (e->hist)
+		worst += VARBITS_MAX + 1 + 6 + REGISTRY_HIST_SLOTS * VARBITS_MAX;
+	err = reserve_bits(e, worst);
+	if (err)
+		return err;
+	memcpy(&bits, &smp->value, sizeof(bits));
+	put_time(e, smp->ts_ms);
+	put_value(e, bits);
+	if (e->hist)
+		put_hist(e, smp);
+	e->t_last = smp->ts_ms;
+	e->n++;
+	return 0;
+}
+
+const void *store_chunk_enc_bytes(struct store_chunk_enc *e, size_t *ret_len)
+{
+	if (reserve_bits(e, 0) < 0 || !e->buf) {
+		/* the header alone always fits once anything was added */
+		*ret_len = 0;
+		return NULL;
+	}
+	e->buf[0] = STORE_CHUNK_FORMAT;
+	e->buf[1] = e->hist ? 1 : 0;
+	e->buf[2] = (unsigned char)(e->n & 0xff);
+	e->buf[3] = (unsigned char)(e->n >> 8);
+	*ret_len = (e->nbits + 7) / 8;
+	return e->buf;
+}
+
+size_t store_chunk_enc_mem(const struct store_chunk_enc *e)
+{
+	return e->cap + (e->h ? sizeof(*e->h) : 0);
+}
+
+/* ------------------------------------------------------------ decoder */
+
+/* Reads nbits (<= 64) into *ret; false past the end. */
+static bool get_bits(struct store_chunk_dec *d, unsigned nbits, uint64_t *ret)
+{
+	uint64_t v = 0;
+
+	if (nbits > d->nbits - d->pos)
+		return false;
+	while (nbits) {
+		size_t byte = d->pos / 8;
+		unsigned used = d->pos % 8, room = 8 - used;
+		unsigned take = nbits < room ? nbits : room;
+		unsigned part = (d->p[byte] >> (room - take)) & ((1u << take) - 1);
+
+		v = (take == 64 ? 0 : v << take) | part;
+		d->pos += take;
+		nbits -= take;
+	}
+	*ret = v;
+	return true;
+}
+
+static int64_t sign_extend(uint64_t v, unsigned nbits)
+{
+	uint64_t m = (uint64_t)1 << (nbits - 1);
+
+	return (int64_t)((v ^ m) - m);
+}
+
+static bool get_varbits(struct store_chunk_dec *d, uint64_t *ret)
+{
+	uint64_t flag, len;
+
+	if (!get_bits(d, 1, &flag))
+		return false;
+	if (!flag) {
+		*ret = 0;
+		return true;
+	}
+	return get_bits(d, 6, &len) && get_bits(d, (unsigned)len + 1, ret);
+}
+
+unsigned store_chunk_count(const void *data, size_t len)
+{
+	const unsigned char *p = data;
+
+	if (!p || len < STORE_CHUNK_HEADER || p[0] != STORE_CHUNK_FORMAT || p[1] > 1)
+		return 0;
+	return p[2] | (unsigned)p[3] << 8;
+}
+
+int store_chunk_dec_init(struct store_chunk_dec *d, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+
+	memset(d, 0, sizeof(*d));
+	if (!p || len < STORE_CHUNK_HEADER || p[0] != STORE_CHUNK_FORMAT || p[1] > 1 ||
+	    len > SIZE_MAX / 8)
+		return -EBADMSG;
+	d->p = p;
+	d->nbits = len * 8;
+	d->pos = STORE_CHUNK_HEADER * 8;
+	d->hist = p[1] == 1;
+	d->n = p[2] | (unsigned)p[3] << 8;
+	d->lead = d->trail = NO_WINDOW;
+	return 0;
+}
+
+static bool get_time(struct store_chunk_dec *d)
+{
+	static const unsigned widths[] = {7, 9, 12, 20, 64};
+	uint64_t bit, v;
+	unsigned ones = 0;
+	int64_t dod, dt;
+
+	if (!d->i) {
+		if (!get_bits(d, 64, &v))
+			return false;
+		d->t = (int64_t)v;
+		return true;
+	}
+	/* count the leading ones of the prefix: 0, 10, 110, 1110, 11110, 11111 */
+	while (ones < 5) {
+		if (!get_bits(d, 1, &bit))
+			return false;
+		if (!bit)
+			break;
+		ones++;
+	}
+	if (!ones) {
+		dod = 0;
+	} else {
+		if (!get_bits(d, widths[ones - 1], &v))
+			return false;
+		dod = widths[ones - 1] == 64 ? (int64_t)v : sign_extend(v, widths[ones - 1]);
+	}
+	dt = (int64_t)((uint64_t)d->d + (uint64_t)dod);
+	if (dt <= 0 || (int64_t)((uint64_t)d->t + (uint64_t)dt) <= d->t)
+		return false; /* times strictly increase */
+	d->d = dt;
+	d->t += dt;
+	return true;
+}
+
+static bool get_value(struct store_chunk_dec *d)
+{
+	uint64_t bit, lead, sig, x;
+
+	if (!d->i)
+		return get_bits(d, 64, &d->v);
+	if (!get_bits(d, 1, &bit))
+		return false;
+	if (!bit)
+		return true;
+	if (!get_bits(d, 1, &bit))
+		return false;
+	if (!bit) {
+		if (d->lead == NO_WINDOW)
+			return false;
+		if (!get_bits(d, 64 - d->lead - d->trail, &x))
+			return false;
+		d->v ^= x << d->trail;
+		return true;
+	}
+	if (!get_bits(d, 5, &lead) || !get_bits(d, 6, &sig))
+		return false;
+	sig++;
+	if (lead + sig > 64 || !get_bits(d, (unsigned)sig, &x))
+		return false;
+	d->lead = (unsigned)lead;
+	d->trail = (unsigned)(64 - lead - sig);
+	d->v ^= d->trail == 64 ? 0 : x << d->trail;
+	return true;
+}
+
+static bool get_hist(struct store_chunk_dec *d)
+{
+	struct chunk_hist_state *h = &d->h;
+	uint64_t z, bit, n;
+
+	if (!get_varbits(d, &z))
+		return false;
+	h->count += (uint64_t)unzigzag(z);
+	if (!get_bits(d, 1, &bit))
+		return false;
+	if (!bit)
+		return true;
+	if (!get_bits(d, 6, &n) || n > REGISTRY_HIST_SLOTS)
+		return false;
+	for (unsigned i = 0; i < n; i++) {
+		if (!get_varbits(d, &z))
+			return false;
+		h->slots[i] += (uint64_t)unzigzag(z);
+	}
+	for (unsigned i = (unsigned)n; i < REGISTRY_HIST_SLOTS; i++)
+		h->slots[i] = 0;
+	h->nslots = (unsigned)n;
+	return true;
+}
+
+int store_chunk_dec_next(struct store_chunk_dec *d, struct raw_sample *out)
+{
+	if (!d->p)
+		return -EBADMSG;
+	if (d->i >= d->n)
+		return 0;
+	if (!get_time(d) || !get_value(d) || (d->hist && !get_hist(d))) {
+		d->p = NULL; /* every later call fails too */
+		return -EBADMSG;
+	}
+	d->i++;
+	out->ts_ms = d->t;
+	out->has_value = true;
+	memcpy(&out->value, &d->v, sizeof(out->value));
+	out->has_hist = d->hist;
+	out->hist_count = d->hist ? d->h.count : 0;
+	if (d->hist)
+		memcpy(out->slots, d->h.slots, sizeof(out->slots));
+	return 1;
+}

@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * store_chunk.h - the compressed chunk of raw samples: one series' samples
+ * over at most STORE_CHUNK_SPAN_MS, encoded as the Gorilla paper
+ * (Pelkonen et al., VLDB 2015) describes: delta-of-delta timestamps and
+ * XOR-ed doubles, plus, for histograms, the count and each log2 slot as a
+ * zig-zag delta of the previous sample's (one bit when nothing changed).
+ *
+ * Layout of a chunk: format byte (1), kind byte (0 counter or gauge,
+ * 1 histogram), sample count (16 bits, little endian), then the bit
+ * stream, most significant bit first, padded with zeros to a byte.
+ *
+ * Per sample, in the bit stream:
+ *   time   first: 64 bits. Then dod = (t - t') - (t' - t''), with
+ *          t' - t'' = 0 for the second sample: '0' dod 0; '10' 7 bits,
+ *          '110' 9 bits, '1110' 12 bits, '11110' 20 bits (two's
+ *          complement); '11111' 64 bits. Times strictly increase.
+ *   value  first: the 64 bits of the double. Then x = bits ^ previous:
+ *          '0' x = 0; '10' x's meaningful bits inside the previous
+ *          window; '11' 5 bits leading zeros, 6 bits (length - 1), the
+ *          bits. A histogram's value is its cumulative sum.
+ *   histograms only, after the value:
+ *          count: a varbits of zigzag(count - previous count);
+ *          slots: '0' all as before; '1', 6 bits slot count n (<= 40),
+ *          then n varbits of zigzag(slot - previous slot); slots past n
+ *          are 0.
+ *   varbits: '0' for 0; '1', 6 bits (length - 1), length bits.
+ *
+ * Contracts: the decoder accepts any bytes and either returns samples in
+ * strictly increasing time order or -EBADMSG; it never reads past len.
+ * Encoder and decoder agree bit for bit on every double (NaN payloads
+ * included) and every uint64.
+ */
+#ifndef KPULSE_STORE_CHUNK_H
+#define KPULSE_STORE_CHUNK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "registry/registry.h"
+
+#define STORE_CHUNK_FORMAT 1
+#define STORE_CHUNK_HEADER 4
+/* A chunk is closed when it holds this many samples, when the next sample
+ * is this far from its first, or when it is this large (which, with the
+ * largest histogram sample after it, keeps a row within what SQLite
+ * stores in a 4 KB page, without an overflow page). */
+#define STORE_CHUNK_MAX_SAMPLES 120
+#define STORE_CHUNK_SPAN_MS	120000
+#define STORE_CHUNK_MAX_BYTES	3600
+/* The hard limit of the format (16-bit count). */
+#define STORE_CHUNK_COUNT_MAX 65535
+
+/* One raw sample as the store reads it back. */
+struct raw_sample {
+	int64_t ts_ms;
+	bool has_value;
+	double value; /* counters, gauges; histograms: the cumulative sum */
+	bool has_hist;
+	uint64_t hist_count;
+	uint64_t slots[REGISTRY_HIST_SLOTS];
+};
+
+struct chunk_hist_state {
+	uint64_t count;
+	unsigned nslots;
+	uint64_t slots[REGISTRY_HIST_SLOTS];
+};
+
+/* An open chunk being appended to. Owns buf and h. */
+struct store_chunk_enc {
+	unsigned char *buf;
+	size_t cap;   /* bytes of buf */
+	size_t nbits; /* bits written, the header included */
+	unsigned n;   /* samples */
+	bool hist;
+	int64_t t_first, t_last, d_last;
+	uint64_t v_last;
+	unsigned lead, trail;	    /* the XOR window; lead > 64: none yet */
+	struct chunk_hist_state *h; /* histograms only */
+};
+
+/* Starts an empty chunk of the kind given. 0 or -ENOMEM. */
+int store_chunk_enc_init(struct store_chunk_enc *e, bool hist);
+/* Empties the chunk, keeping its memory and kind. */
+void store_chunk_enc_reset(struct store_chunk_enc *e);
+/* Frees the chunk's memory (e may be zeroed or already freed). */
+void store_chunk_enc_free(struct store_chunk_enc *e);
+/* True when a sample at next_ts_ms must start a new chunk. */
+bool store_chunk_enc_full(const struct store_chunk_enc *e, int64_t next_ts_ms);
+/*
+ * Appends one sample (its histogram part when the chunk is one). Returns
+ * 0, -EINVAL when its time is not after the last one's, -E2BIG past
+ * STORE_CHUNK_COUNT_MAX samples, or -ENOMEM; on failure the chunk is
+ * unchanged.
+ */
+int store_chunk_enc_add(struct store_chunk_enc *e, const struct raw_sample *smp);
+/* The encoded chunk (header updated), valid until the next call. */
+const void *store_chunk_enc_bytes(struct store_chunk_enc *e, size_t *ret_len);
+/* Bytes the chunk holds in memory, for accounting. */
+size_t store_chunk_enc_mem(const struct store_chunk_enc *e);
+
+/* Reads a chunk sample by sample; borrows the bytes. */
+struct store_chunk_dec {
+	const unsigned char *p;
+	size_t nbits, pos;
+	unsigned n, i;
+	bool hist;
+	int64_t t, d;
+	uint64_t v;
+	unsigned lead, trail;
+	struct chunk_hist_state h;
+};
+
+/* 0, or -EBADMSG when the header is not a chunk's. */
+int store_chunk_dec_init(struct store_chunk_dec *d, const void *data, size_t len);
+/* The next sample into out: 1, 0 at the end, or -EBADMSG (and every
+ * later call too). */
+int store_chunk_dec_next(struct store_chunk_dec *d, struct raw_sample *out);
+/* The sample count a chunk's header states (0 when it is not a chunk). */
+unsigned store_chunk_count(const void *data, size_t len);
+
+#endif /* KPULSE_STORE_CHUNK_H */
