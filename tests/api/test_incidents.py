@@ -253,13 +253,13 @@ def test_free_form_question_names_its_window_and_falls_back_when_providers_fail(
 
 
 @pytest.mark.parametrize("path,body,status", [
-    ("/api/v1/incidents/1/comments", None, 400),
+    ("/api/v1/incidents/1/comments", None, 415),  # no Content-Type: refused first
     ("/api/v1/incidents/1/comments", {}, 400),
     ("/api/v1/incidents/1/comments", {"text": ""}, 400),
     ("/api/v1/incidents/1/comments", {"text": "x" * 2001}, 400),
     ("/api/v1/incidents/1/comments", {"text": "hi", "extra": 1}, 400),
     ("/api/v1/incidents/1/comments", {"text": 5}, 400),
-    ("/api/v1/incidents/1/comments", "not json", 400),
+    ("/api/v1/incidents/1/comments", "not json", 415),  # sent as text
     ("/api/v1/incidents/1/ack", {"unknown": True}, 400),
     ("/api/v1/incidents/abc/ack", {}, 404),
     ("/api/v1/incidents/0/ack", {}, 404),

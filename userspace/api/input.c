@@ -14,6 +14,7 @@
 
 #include "api/api_internal.h"
 #include "util/error.h"
+#include "util/utf8.h"
 
 /* ------------------------------------------------------------ JSON */
 
@@ -62,9 +63,16 @@ int api_json_parse(const char *body, size_t len, size_t max_depth, json_t **ret,
 	 * invalid UTF-8, integers beyond int64, reals that overflow to
 	 * infinity, NaN and Infinity literals, and trailing data. */
 	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root)
+	if (!root) {
+		/* jansson quotes the bytes near the error, which may be invalid
+		 * UTF-8 or control characters: the message goes into a JSON reply */
+		char why[sizeof(jerr.text) * 4];
+
+		utf8_sanitize(why, sizeof(why), jerr.text, strnlen(jerr.text, sizeof(jerr.text)),
+			      NULL);
 		return error_set(err, errlen, -EINVAL, "invalid JSON at byte %d: %s", jerr.position,
-				 jerr.text);
+				 why);
+	}
 	if (!json_is_object(root)) {
 		json_decref(root);
 		return error_set(err, errlen, -EINVAL, "the body must be a JSON object");
