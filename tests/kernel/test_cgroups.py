@@ -201,10 +201,12 @@ def _wait_file(path, proc, timeout=30):
 # (only active cgroups get series), at a negligible CPU cost.
 TICKER = "import time\nwhile True: time.sleep(0.05)\n"
 
-# Spins for 2 s of wall time, says so in a file, then sleeps (stays alive so
-# its schedstat can be read).
-SPINNER = ("import sys, time\nt = time.time()\nwhile time.time() - t < 2.0: pass\n"
-           "open(sys.argv[1], 'w').close()\ntime.sleep(1000)\n")
+# Says it is ready, waits for the go file, spins for 2 s of wall time, says
+# so, then sleeps (stays alive so its schedstat can be read).
+SPINNER = ("import os, sys, time\nopen(sys.argv[1], 'w').close()\n"
+           "while not os.path.exists(sys.argv[2]): time.sleep(0.05)\n"
+           "t = time.time()\nwhile time.time() - t < 2.0: pass\n"
+           "open(sys.argv[3], 'w').close()\ntime.sleep(1000)\n")
 
 # Touches N MiB of anonymous memory, says so, then holds it.
 HOLDER = ("import sys, time\nb = bytearray(int(sys.argv[1]) << 20)\n"
@@ -253,34 +255,39 @@ def test_cgroup_cpu_and_runqueue_time_match_the_cgroups_accounting(kpulse_bin, c
         k = _kpulse(kpulse_bin, mode)
         ticker = cg.spawn([PYTHON, "-c", TICKER])
         children.append(ticker)
+        spinner = cg.spawn([PYTHON, "-c", SPINNER, os.path.join(tmp, "ready"),
+                            os.path.join(tmp, "go"), os.path.join(tmp, "spun")])
+        children.append(spinner)
+        pids = [ticker.pid, spinner.pid]
         try:
+            # Both tasks are in the cgroup before the first reading: the run
+            # delay a new task waits before it could join is not the cgroup's.
+            _wait_file(os.path.join(tmp, "ready"), spinner)
             s0 = _wait_snapshot_with(k, "kpulse_cgroup_cpu_seconds_total", cg.name)
             cpu0 = _cpu_usage_s(cg, mode)
-            spinner = cg.spawn([PYTHON, "-c", SPINNER, os.path.join(tmp, "spun")])
-            children.append(spinner)
-            pids = [ticker.pid, spinner.pid]
-            # run delay of the spinner before it joined is its own, not the cgroup's
+            delay0 = _run_delay_s(pids)
+            open(os.path.join(tmp, "go"), "w").close()
             _wait_file(os.path.join(tmp, "spun"), spinner)
             k.next_snapshot()  # the round that ends the spin
             s1 = _wait_snapshot_with(k, "kpulse_cgroup_cpu_seconds_total", cg.name)
             cpu1 = _cpu_usage_s(cg, mode)
-            delay1 = _run_delay_s(pids)
+            delay1 = _run_delay_s(pids) - delay0
             got_cpu = (value_of(s1, "kpulse_cgroup_cpu_seconds_total", cgroup=cg.name)
                        - value_of(s0, "kpulse_cgroup_cpu_seconds_total", cgroup=cg.name))
-            got_runq = value_of(s1, "kpulse_cgroup_runqueue_seconds_total", cgroup=cg.name)
-            execs = [e for e in k.events_since(k.index_of(s0))
+            got_runq = (value_of(s1, "kpulse_cgroup_runqueue_seconds_total", cgroup=cg.name)
+                        - value_of(s0, "kpulse_cgroup_runqueue_seconds_total", cgroup=cg.name))
+            execs = [e for e in k.events_since(0)
                      if e.get("type") == "exec" and e.get("pid") == spinner.pid]
         finally:
             k.stop()
     kernel_file = "v1 cpuacct.usage" if mode == "v1" else "v2 cpu.stat usage_usec"
     report(f"INFO cgroup naming mode {mode}: CPU compared with {kernel_file}")
     results = [compare(f"cgroup {mode} CPU seconds vs {kernel_file}", got_cpu, cpu1 - cpu0, 0.03)]
-    # Run-queue time since the cgroup was first seen: the ticker's and the
-    # spinner's whole run delay (both ran in the cgroup all their life, the
-    # spinner from its first instruction, the ticker from just after start).
-    ok = got_runq is not None and abs(got_runq - delay1) <= 0.05 * delay1 + 0.005
-    line = (f"cgroup {mode} run-queue seconds: kpulse={got_runq} schedstat run_delay of its "
-            f"tasks={delay1:.6f} (tolerance 5% + 5 ms)")
+    # Run-queue time between the two readings: the ticker's and the
+    # spinner's run delay (schedstat), read just after each snapshot.
+    ok = abs(got_runq - delay1) <= 0.05 * delay1 + 0.01
+    line = (f"cgroup {mode} run-queue seconds: kpulse={got_runq:.6f} schedstat run_delay of "
+            f"its tasks={delay1:.6f} (tolerance 5% + 10 ms)")
     report(("PASS " if ok else "FAIL ") + line)
     results.append((ok, line))
     assert_all(results)
