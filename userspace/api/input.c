@@ -91,8 +91,15 @@ int api_json_only_fields(json_t *obj, const char *const *allowed, char *err, siz
 
 		for (const char *const *a = allowed; *a && !known; a++)
 			known = strcmp(*a, key) == 0;
-		if (!known)
-			return error_set(err, errlen, -EINVAL, "unknown field \"%.64s\"", key);
+		if (!known) {
+			/* at most 64 bytes of the name, cut at a character
+			 * boundary, control characters escaped */
+			char shown[4 * 64 + 1];
+
+			utf8_sanitize(shown, sizeof(shown), key, utf8_cut(key, strlen(key), 64),
+				      NULL);
+			return error_set(err, errlen, -EINVAL, "unknown field \"%s\"", shown);
+		}
 	}
 	return 0;
 }
