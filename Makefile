@@ -309,7 +309,7 @@ sanitize: deps
 valgrind: deps build
 	@tests/valgrind.sh $(BUILD)/kpulse
 
-# .env.example is generated from the option table in util/config.c.
+# .env.example is generated from the option table in util/config.c (by config_env.c).
 env-example: $(BUILD)/tests/gen_env_example
 	$(BUILD)/tests/gen_env_example > .env.example
 
