@@ -413,9 +413,16 @@ def test_process_churn_grows_series_only_by_pid(kpulse_bin, cgroup_factory, by_p
             cgroups = {dict(lbl).get("cgroup") for _, lbl in every}
         finally:
             k.stop()
-    grown = len(every) - len(first)
-    report(f"INFO per-process series {'by pid' if by_pid else 'by name and cgroup'}: "
-           f"{len(first)} after 400 processes, {len(every)} after 2,000 (+{grown})")
+    if not by_pid:
+        # only the churn's own cgroup: whatever else runs on the machine
+        # (builds, other tests) brings names of its own
+        first = {sr for sr in first if dict(sr[1]).get("cgroup") == cg.name}
+        every_cg = {sr for sr in every if dict(sr[1]).get("cgroup") == cg.name}
+    if by_pid:
+        every_cg = every
+    grown = len(every_cg) - len(first)
+    report(f"INFO per-process series {'by pid' if by_pid else 'by name, in the churn cgroup'}: "
+           f"{len(first)} after 400 processes, {len(every_cg)} after 2,000 (+{grown})")
     if by_pid:
         # each of the 1,600 later processes ran in some round: most get a series
         assert grown >= 800, f"by pid the series should grow with the processes: +{grown}"
@@ -424,5 +431,5 @@ def test_process_churn_grows_series_only_by_pid(kpulse_bin, cgroup_factory, by_p
         # short processes are gone before /proc is read: their exec and
         # exit events name the cgroup
         assert cg.name in cgroups, f"no series of the churn's cgroup {cg.name}: {cgroups}"
-        assert grown <= 60, (f"by name the series should not grow with the processes: +{grown} "
-                             f"({sorted(every - first)[:20]})")
+        assert grown <= 8, (f"by name the series should not grow with the processes: +{grown} "
+                            f"({sorted(every_cg - first)[:20]})")

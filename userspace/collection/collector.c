@@ -29,6 +29,7 @@
 #include "collection/procfs.h"
 #include "collection/procpass.h"
 #include "collection/procs.h"
+#include "util/utf8.h"
 
 struct drop_reason_name {
 	uint32_t value;
@@ -73,6 +74,15 @@ static double clock_s(clockid_t id)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* A cgroup's directory name may hold any bytes: escaped as labels are. */
+static void set_cgroup(json_t *ev, const char *path)
+{
+	char text[REGISTRY_LABEL_VALUE_MAX * 4];
+
+	utf8_sanitize(text, sizeof(text), path, strlen(path), NULL);
+	json_object_set_new(ev, "cgroup", json_string(text));
+}
+
 /* Process events carry their cgroup's id; the event names its path. Slow
  * I/Os and OOM kills name the cgroup their process is in when read. */
 static void event_add_cgroup(struct collector *c, json_t *ev, const void *data, size_t size)
@@ -86,7 +96,7 @@ static void event_add_cgroup(struct collector *c, json_t *ev, const void *data, 
 	/* Rare events about a process: its cgroup now, while it is there. */
 	if (h->type == KP_EV_SLOW_IO || h->type == KP_EV_OOM_KILL) {
 		if (h->pid && cgroups_pid_path(c->cgroups, h->pid, path, sizeof(path)) == 0)
-			json_object_set_new(ev, "cgroup", json_string(path));
+			set_cgroup(ev, path);
 		return;
 	}
 	if (h->type != KP_EV_EXEC && h->type != KP_EV_FORK && h->type != KP_EV_EXIT)
@@ -94,7 +104,7 @@ static void event_add_cgroup(struct collector *c, json_t *ev, const void *data, 
 	if (size < sizeof(*p) || !p->cgroup_id ||
 	    cgroups_path_of_id(c->cgroups, p->cgroup_id, path, sizeof(path)))
 		return;
-	json_object_set_new(ev, "cgroup", json_string(path));
+	set_cgroup(ev, path);
 }
 
 static void on_event(void *ctx, const void *data, size_t size)

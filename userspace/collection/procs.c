@@ -25,6 +25,7 @@
 #include "collection/procfs.h"
 #include "collection/procs.h"
 #include "collection/proctab.h"
+#include "util/utf8.h"
 
 enum proc_metric {
 	PM_ONCPU,
@@ -610,9 +611,16 @@ static int emit_pids(struct procs *p, struct registry *r, struct proc_row *rows,
 			top += row->delta[m];
 			proc = json_object_get(by_pid, pid);
 			if (!proc) {
+				/* a task names itself: its bytes may be any, JSON
+				 * takes valid UTF-8 (escaped as the labels are) */
+				char comm[4 * KP_COMM_LEN], cg[4 * 256];
+				const char *path = or_unknown(p->cg_paths[row->cg]);
+
+				utf8_sanitize(comm, sizeof(comm), or_unknown(row->comm),
+					      strlen(or_unknown(row->comm)), NULL);
+				utf8_sanitize(cg, sizeof(cg), path, strlen(path), NULL);
 				proc = json_pack("{s:I,s:s,s:s,s:{}}", "pid", (json_int_t)row->tgid,
-						 "comm", or_unknown(row->comm), "cgroup",
-						 or_unknown(p->cg_paths[row->cg]), "metrics");
+						 "comm", comm, "cgroup", cg, "metrics");
 				if (!proc || json_object_set_new(by_pid, pid, proc)) {
 					err = -ENOMEM;
 					continue;
