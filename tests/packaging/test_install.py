@@ -92,8 +92,9 @@ def test_kpulse_user_finds_the_services_data_dir(stage):
         f.write(text)
     cwd = tempfile.mkdtemp(prefix="kpulse-cwd-", dir=stage)  # no ./.env, no ./data
     clean = {k: v for k, v in os.environ.items() if not k.startswith("KPULSE_")}
+    # before the service's first start there is no auth.db: --init makes it
     r = subprocess.run([KPULSE_BIN, "user", "add", "ops", "--role", "admin", "--password-stdin",
-                        "--env-file", env], input="ops-password-1\n", capture_output=True,
+                        "--init", "--env-file", env], input="ops-password-1\n", capture_output=True,
                        text=True, cwd=cwd, env=clean, timeout=120)
     assert r.returncode == 0, r.stderr
     assert os.path.isfile(os.path.join(state, "auth.db"))
