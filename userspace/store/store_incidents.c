@@ -33,28 +33,6 @@ static bool state_valid(const char *s)
 	return s && (!strcmp(s, "open") || !strcmp(s, "acknowledged") || !strcmp(s, "resolved"));
 }
 
-static int conn_open(struct store *s, bool write, sqlite3 **ret)
-{
-	sqlite3 *db = NULL;
-	int r;
-
-	r = store_db_open(s->path, s->vfs, s->opts.busy_timeout_ms, false, &db, NULL, 0);
-	if (r)
-		return r;
-	if (write) {
-		int rc = sqlite3_exec(db, "PRAGMA query_only = 0; PRAGMA synchronous = NORMAL",
-				      NULL, NULL, NULL);
-
-		if (rc != SQLITE_OK) {
-			r = store_db_errno(db, rc);
-			sqlite3_close_v2(db);
-			return r;
-		}
-	}
-	*ret = db;
-	return 0;
-}
-
 static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st)
 {
 	int rc = sqlite3_prepare_v2(db, sql, -1, st, NULL);
@@ -140,7 +118,7 @@ int store_incident_save(struct store *s, const struct store_incident *inc)
 	doc = json_dumps(inc->doc, JSON_COMPACT);
 	if (!doc)
 		return -ENOMEM;
-	r = conn_open(s, true, &db);
+	r = store_short_conn_open(s, true, &db);
 	if (r)
 		goto out;
 	r = prepare(db,
@@ -175,7 +153,7 @@ static int add_bounded(struct store *s, const char *count_sql, int64_t max, cons
 	int64_t n = 0;
 	int r;
 
-	r = conn_open(s, true, &db);
+	r = store_short_conn_open(s, true, &db);
 	if (r)
 		return r;
 	r = begin(db);
@@ -242,7 +220,7 @@ int store_audit_add(struct store *s, double ts, const char *who, const char *rol
 
 	if (!s || !isfinite(ts) || !who || !role || !action || !*action || !target || !detail)
 		return -EINVAL;
-	r = conn_open(s, true, &db);
+	r = store_short_conn_open(s, true, &db);
 	if (r)
 		return r;
 	r = begin(db);
@@ -287,7 +265,7 @@ int store_incident_max_id(struct store *s, int64_t *ret_id)
 
 	if (!s || !ret_id)
 		return -EINVAL;
-	r = conn_open(s, false, &db);
+	r = store_short_conn_open(s, false, &db);
 	if (r)
 		return r;
 	r = prepare(db, "SELECT coalesce(max(id), 0) FROM incidents", &st);
@@ -399,7 +377,7 @@ int store_incident_get(struct store *s, int64_t id, json_t **ret)
 		r = -EINVAL;
 		goto out;
 	}
-	r = conn_open(s, false, &db);
+	r = store_short_conn_open(s, false, &db);
 	if (r)
 		goto out;
 	r = prepare(db, "SELECT " INCIDENT_COLUMNS " FROM incidents WHERE id = ?", &st);
@@ -471,7 +449,7 @@ int store_incident_list(struct store *s, const struct store_incident_query *q, j
 	items = json_array();
 	if (!items)
 		return -ENOMEM;
-	r = conn_open(s, false, &db);
+	r = store_short_conn_open(s, false, &db);
 	if (r)
 		goto out;
 	r = prepare(db, "SELECT count(*) FROM incidents" INCIDENT_FILTER, &st);
@@ -528,7 +506,7 @@ int store_audit_list(struct store *s, double from, double to, size_t limit, size
 	items = json_array();
 	if (!items)
 		return -ENOMEM;
-	r = conn_open(s, false, &db);
+	r = store_short_conn_open(s, false, &db);
 	if (r)
 		goto out;
 	r = prepare(db, "SELECT count(*) FROM audit_log WHERE ts >= ?1 AND ts <= ?2", &st);

@@ -114,6 +114,12 @@ int store_db_errno(sqlite3 *db, int rc);
  * errno with a message in err. A refused database is closed without a
  * checkpoint, so its file is not touched.
  */
+/* A connection of its own for one call of a module beside the layers
+ * (store_llm.c, store_incidents.c), closed by the caller: one held open
+ * would keep the files busy after the writer closed its own on a disk
+ * fault. write: query_only off and synchronous NORMAL. 0 or -errno. */
+int store_short_conn_open(struct store *s, bool write, sqlite3 **ret);
+
 int store_db_open(const char *path, const char *vfs, int busy_timeout_ms, bool writer,
 		  sqlite3 **ret_db, char *err, size_t errlen);
 

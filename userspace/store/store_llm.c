@@ -17,28 +17,6 @@
 
 #include "store/store_internal.h"
 
-static int conn_open(struct store *s, bool write, sqlite3 **ret)
-{
-	sqlite3 *db = NULL;
-	int r;
-
-	r = store_db_open(s->path, s->vfs, s->opts.busy_timeout_ms, false, &db, NULL, 0);
-	if (r)
-		return r;
-	if (write) {
-		int rc = sqlite3_exec(db, "PRAGMA query_only = 0; PRAGMA synchronous = NORMAL",
-				      NULL, NULL, NULL);
-
-		if (rc != SQLITE_OK) {
-			r = store_db_errno(db, rc);
-			sqlite3_close_v2(db);
-			return r;
-		}
-	}
-	*ret = db;
-	return 0;
-}
-
 void store_llm_entry_clear(struct store_llm_entry *e)
 {
 	if (!e)
@@ -72,7 +50,7 @@ int store_llm_cache_get(struct store *s, const unsigned char key[STORE_LLM_KEY_B
 
 	if (!s || !key || !ret || !isfinite(now))
 		return -EINVAL;
-	r = conn_open(s, false, &db);
+	r = store_short_conn_open(s, false, &db);
 	if (r)
 		return r;
 	rc = sqlite3_prepare_v2(db,
@@ -151,7 +129,7 @@ int store_llm_cache_put(struct store *s, const unsigned char key[STORE_LLM_KEY_B
 	    !isfinite(e->latency_s) || !isfinite(e->created_ts) || !isfinite(e->expires_ts) ||
 	    e->expires_ts < e->created_ts)
 		return -EINVAL;
-	r = conn_open(s, true, &db);
+	r = store_short_conn_open(s, true, &db);
 	if (r)
 		return r;
 	rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);

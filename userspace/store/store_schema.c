@@ -736,3 +736,25 @@ fail:
 	sqlite3_close_v2(db);
 	return ret;
 }
+
+int store_short_conn_open(struct store *s, bool write, sqlite3 **ret)
+{
+	sqlite3 *db = NULL;
+	int r;
+
+	r = store_db_open(s->path, s->vfs, s->opts.busy_timeout_ms, false, &db, NULL, 0);
+	if (r)
+		return r;
+	if (write) {
+		int rc = sqlite3_exec(db, "PRAGMA query_only = 0; PRAGMA synchronous = NORMAL",
+				      NULL, NULL, NULL);
+
+		if (rc != SQLITE_OK) {
+			r = store_db_errno(db, rc);
+			sqlite3_close_v2(db);
+			return r;
+		}
+	}
+	*ret = db;
+	return 0;
+}
