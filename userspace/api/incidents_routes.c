@@ -140,36 +140,70 @@ enum MHD_Result api_handle_incident_get(struct api_request *req)
 	return api_reply_json(req, 200, o);
 }
 
+/* What every POST on incidents shares: incidents are on, the {id} is a
+ * whole number (when the route has one), the body parses as kind, and the
+ * caller is named for the timeline. */
+struct incident_call {
+	struct incidents *inc;
+	int64_t id;
+	struct api_incident_body body; /* cleared by the caller on success */
+	struct incidents_actor by;
+	char who[AUTH_NAME_MAX + 32];
+};
+
+/* Returns true with c filled in, or false with the refusal queued in *reply. */
+static bool call_begin(struct api_request *req, enum api_incident_body_kind kind, bool has_id,
+		       struct incident_call *c, enum MHD_Result *reply)
+{
+	char err[API_ERROR_MAX];
+
+	c->inc = incidents_of(req);
+	if (!c->inc) {
+		*reply = api_reply_error(req, 503, NO_INCIDENTS);
+		return false;
+	}
+	if (has_id && id_param(req, &c->id)) {
+		*reply =
+		    api_reply_error(req, 404, "incident: not found (ids are whole numbers > 0)");
+		return false;
+	}
+	if (api_incident_body_parse(kind, req->body, req->body_len, &c->body, err, sizeof(err))) {
+		*reply = api_reply_error(req, 400, "%s", err);
+		return false;
+	}
+	actor_of(req, &c->by, c->who, sizeof(c->who));
+	return true;
+}
+
+/* The incident as it now stands, after a change that succeeded. */
+static enum MHD_Result reply_incident(struct api_request *req, struct incident_call *c,
+				      unsigned int status)
+{
+	json_t *o = NULL;
+	int r = incidents_get(c->inc, c->id, &o);
+
+	if (r)
+		return api_reply_errno(req, r, "incident");
+	return api_reply_json(req, status, o);
+}
+
 /* ack and resolve share everything but the action. */
 static enum MHD_Result action(struct api_request *req, bool resolve)
 {
-	struct incidents *inc = incidents_of(req);
-	struct api_incident_body body;
-	struct incidents_actor by;
-	char who[AUTH_NAME_MAX + 32], err[API_ERROR_MAX];
-	json_t *o = NULL;
-	int64_t id;
+	struct incident_call c;
+	enum MHD_Result reply;
 	int r;
 
-	if (!inc)
-		return api_reply_error(req, 503, NO_INCIDENTS);
-	if (id_param(req, &id))
-		return api_reply_error(req, 404, "incident: not found (ids are whole numbers > 0)");
-	if (api_incident_body_parse(API_BODY_ACTION, req->body, req->body_len, &body, err,
-				    sizeof(err)))
-		return api_reply_error(req, 400, "%s", err);
-	api_incident_body_clear(&body);
-	actor_of(req, &by, who, sizeof(who));
-	r = resolve ? incidents_resolve(inc, id, &by) : incidents_ack(inc, id, &by);
+	if (!call_begin(req, API_BODY_ACTION, true, &c, &reply))
+		return reply;
+	api_incident_body_clear(&c.body);
+	r = resolve ? incidents_resolve(c.inc, c.id, &c.by) : incidents_ack(c.inc, c.id, &c.by);
 	if (r == -EALREADY)
-		return api_reply_error(req, 409, "incident %lld: already %s", (long long)id,
+		return api_reply_error(req, 409, "incident %lld: already %s", (long long)c.id,
 				       resolve ? "resolved" : "acknowledged or resolved");
 	if (r)
 		return api_reply_errno(req, r, "incident");
-	r = incidents_get(inc, id, &o);
-	if (r)
-		return api_reply_errno(req, r, "incident");
-	return api_reply_json(req, 200, o);
+	return reply_incident(req, &c, 200);
 }
 
 enum MHD_Result api_handle_incident_ack(struct api_request *req)
@@ -184,55 +218,33 @@ enum MHD_Result api_handle_incident_resolve(struct api_request *req)
 
 enum MHD_Result api_handle_incident_comment(struct api_request *req)
 {
-	struct incidents *inc = incidents_of(req);
-	struct api_incident_body body;
-	struct incidents_actor by;
-	char who[AUTH_NAME_MAX + 32], err[API_ERROR_MAX];
-	json_t *o = NULL;
-	int64_t id;
+	struct incident_call c;
+	enum MHD_Result reply;
 	int r;
 
-	if (!inc)
-		return api_reply_error(req, 503, NO_INCIDENTS);
-	if (id_param(req, &id))
-		return api_reply_error(req, 404, "incident: not found (ids are whole numbers > 0)");
-	if (api_incident_body_parse(API_BODY_COMMENT, req->body, req->body_len, &body, err,
-				    sizeof(err)))
-		return api_reply_error(req, 400, "%s", err);
-	actor_of(req, &by, who, sizeof(who));
-	r = incidents_comment(inc, id, &by, body.text);
-	api_incident_body_clear(&body);
+	if (!call_begin(req, API_BODY_COMMENT, true, &c, &reply))
+		return reply;
+	r = incidents_comment(c.inc, c.id, &c.by, c.body.text);
+	api_incident_body_clear(&c.body);
 	if (r == -ENOSPC)
 		return api_reply_error(req, 409, "incident %lld: its timeline is full",
-				       (long long)id);
+				       (long long)c.id);
 	if (r)
 		return api_reply_errno(req, r, "incident");
-	r = incidents_get(inc, id, &o);
-	if (r)
-		return api_reply_errno(req, r, "incident");
-	return api_reply_json(req, 201, o);
+	return reply_incident(req, &c, 201);
 }
 
 enum MHD_Result api_handle_incident_analyze(struct api_request *req)
 {
-	struct incidents *inc = incidents_of(req);
-	struct api_incident_body body;
-	struct incidents_actor by;
-	char who[AUTH_NAME_MAX + 32], err[API_ERROR_MAX];
+	struct incident_call c;
+	enum MHD_Result reply;
 	json_t *o = NULL;
-	int64_t id;
 	int r;
 
-	if (!inc)
-		return api_reply_error(req, 503, NO_INCIDENTS);
-	if (id_param(req, &id))
-		return api_reply_error(req, 404, "incident: not found (ids are whole numbers > 0)");
-	if (api_incident_body_parse(API_BODY_ANALYZE, req->body, req->body_len, &body, err,
-				    sizeof(err)))
-		return api_reply_error(req, 400, "%s", err);
-	actor_of(req, &by, who, sizeof(who));
-	r = incidents_analyze(inc, id, &by, body.question, &o);
-	api_incident_body_clear(&body);
+	if (!call_begin(req, API_BODY_ANALYZE, true, &c, &reply))
+		return reply;
+	r = incidents_analyze(c.inc, c.id, &c.by, c.body.question, &o);
+	api_incident_body_clear(&c.body);
 	if (r)
 		return api_reply_errno(req, r, "incident analysis");
 	return api_reply_json(req, 200, o);
@@ -240,21 +252,16 @@ enum MHD_Result api_handle_incident_analyze(struct api_request *req)
 
 enum MHD_Result api_handle_analyze(struct api_request *req)
 {
-	struct incidents *inc = incidents_of(req);
-	struct api_incident_body body;
-	struct incidents_actor by;
-	char who[AUTH_NAME_MAX + 32], err[API_ERROR_MAX];
+	struct incident_call c;
+	enum MHD_Result reply;
 	json_t *o = NULL;
 	int r;
 
-	if (!inc)
-		return api_reply_error(req, 503, NO_INCIDENTS);
-	if (api_incident_body_parse(API_BODY_ASK, req->body, req->body_len, &body, err,
-				    sizeof(err)))
-		return api_reply_error(req, 400, "%s", err);
-	actor_of(req, &by, who, sizeof(who));
-	r = incidents_ask(inc, body.question, body.from, body.has_window ? body.to : 0, &by, &o);
-	api_incident_body_clear(&body);
+	if (!call_begin(req, API_BODY_ASK, false, &c, &reply))
+		return reply;
+	r = incidents_ask(c.inc, c.body.question, c.body.from, c.body.has_window ? c.body.to : 0,
+			  &c.by, &o);
+	api_incident_body_clear(&c.body);
 	if (r)
 		return api_reply_errno(req, r, "analysis");
 	return api_reply_json(req, 200, o);
