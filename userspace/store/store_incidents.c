@@ -307,25 +307,14 @@ static json_t *incident_row(sqlite3_stmt *st, bool with_evidence)
 	return o;
 }
 
-static int timeline_json(sqlite3 *db, int64_t id, json_t *out)
+/* Steps st to its end, appending row(st) to out for each row; NULL from
+ * row is out of memory. Finalizes st. */
+static int append_rows(sqlite3 *db, sqlite3_stmt *st, json_t *(*row)(sqlite3_stmt *st), json_t *out)
 {
-	sqlite3_stmt *st = NULL;
-	int r, rc;
+	int r = 0, rc;
 
-	r = prepare(db,
-		    "SELECT id, ts, kind, who, detail FROM incident_timeline WHERE incident_id = ? "
-		    "ORDER BY id",
-		    &st);
-	if (r)
-		return r;
-	sqlite3_bind_int64(st, 1, id);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		json_t *e = json_pack("{s:I,s:f,s:s,s:s,s:s}", "id",
-				      (json_int_t)sqlite3_column_int64(st, 0), "ts",
-				      sqlite3_column_double(st, 1), "kind", column_text(st, 2),
-				      "who", column_text(st, 3), "detail", column_text(st, 4));
-
-		if (json_array_append_new(out, e)) {
+		if (json_array_append_new(out, row(st))) {
 			r = -ENOMEM;
 			break;
 		}
@@ -336,30 +325,50 @@ static int timeline_json(sqlite3 *db, int64_t id, json_t *out)
 	return r;
 }
 
-static int analyses_json(sqlite3 *db, int64_t id, json_t *out)
+static json_t *timeline_row(sqlite3_stmt *st)
+{
+	return json_pack("{s:I,s:f,s:s,s:s,s:s}", "id", (json_int_t)sqlite3_column_int64(st, 0),
+			 "ts", sqlite3_column_double(st, 1), "kind", column_text(st, 2), "who",
+			 column_text(st, 3), "detail", column_text(st, 4));
+}
+
+static json_t *analysis_row(sqlite3_stmt *st)
+{
+	json_t *a = column_json(st, 2);
+
+	if (a && (json_object_set_new(a, "id", json_integer(sqlite3_column_int64(st, 0))) ||
+		  json_object_set_new(a, "ts", json_real(sqlite3_column_double(st, 1))))) {
+		json_decref(a);
+		return NULL;
+	}
+	return a;
+}
+
+static json_t *audit_row(sqlite3_stmt *st)
+{
+	return json_pack("{s:I,s:f,s:s,s:s,s:s,s:s,s:s}", "id",
+			 (json_int_t)sqlite3_column_int64(st, 0), "ts",
+			 sqlite3_column_double(st, 1), "who", column_text(st, 2), "role",
+			 column_text(st, 3), "action", column_text(st, 4), "target",
+			 column_text(st, 5), "detail", column_text(st, 6));
+}
+
+static json_t *incident_summary_row(sqlite3_stmt *st)
+{
+	return incident_row(st, false);
+}
+
+/* The rows of one incident's child table (sql selects them by incident id). */
+static int incident_rows_json(sqlite3 *db, const char *sql, int64_t id,
+			      json_t *(*row)(sqlite3_stmt *st), json_t *out)
 {
 	sqlite3_stmt *st = NULL;
-	int r, rc;
+	int r = prepare(db, sql, &st);
 
-	r = prepare(
-	    db, "SELECT id, ts, doc FROM incident_analyses WHERE incident_id = ? ORDER BY id", &st);
 	if (r)
 		return r;
 	sqlite3_bind_int64(st, 1, id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		json_t *a = column_json(st, 2);
-
-		if (!a || json_object_set_new(a, "id", json_integer(sqlite3_column_int64(st, 0))) ||
-		    json_object_set_new(a, "ts", json_real(sqlite3_column_double(st, 1))) ||
-		    json_array_append_new(out, a)) {
-			r = -ENOMEM;
-			break;
-		}
-	}
-	if (!r && rc != SQLITE_DONE)
-		r = store_db_errno(db, rc);
-	sqlite3_finalize(st);
-	return r;
+	return append_rows(db, st, row, out);
 }
 
 int store_incident_get(struct store *s, int64_t id, json_t **ret)
@@ -398,9 +407,15 @@ int store_incident_get(struct store *s, int64_t id, json_t **ret)
 		r = -ENOMEM;
 		goto out;
 	}
-	r = timeline_json(db, id, timeline);
+	r = incident_rows_json(db,
+			       "SELECT id, ts, kind, who, detail FROM incident_timeline "
+			       "WHERE incident_id = ? ORDER BY id",
+			       id, timeline_row, timeline);
 	if (!r)
-		r = analyses_json(db, id, analyses);
+		r = incident_rows_json(db,
+				       "SELECT id, ts, doc FROM incident_analyses "
+				       "WHERE incident_id = ? ORDER BY id",
+				       id, analysis_row, analyses);
 	if (!r &&
 	    (json_object_set(o, "timeline", timeline) || json_object_set(o, "analyses", analyses)))
 		r = -ENOMEM;
@@ -474,16 +489,10 @@ int store_incident_list(struct store *s, const struct store_incident_query *q, j
 	col = bind_incident_filter(st, q);
 	sqlite3_bind_int64(st, col++, (sqlite3_int64)q->limit);
 	sqlite3_bind_int64(st, col, (sqlite3_int64)q->offset);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (json_array_append_new(items, incident_row(st, false))) {
-			r = -ENOMEM;
-			goto out;
-		}
-	}
-	if (rc != SQLITE_DONE) {
-		r = store_db_errno(db, rc);
+	r = append_rows(db, st, incident_summary_row, items);
+	st = NULL;
+	if (r)
 		goto out;
-	}
 	*ret_items = items;
 	items = NULL;
 out:
@@ -533,22 +542,10 @@ int store_audit_list(struct store *s, double from, double to, size_t limit, size
 	sqlite3_bind_double(st, 2, to);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)limit);
 	sqlite3_bind_int64(st, 4, (sqlite3_int64)offset);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		json_t *e = json_pack("{s:I,s:f,s:s,s:s,s:s,s:s,s:s}", "id",
-				      (json_int_t)sqlite3_column_int64(st, 0), "ts",
-				      sqlite3_column_double(st, 1), "who", column_text(st, 2),
-				      "role", column_text(st, 3), "action", column_text(st, 4),
-				      "target", column_text(st, 5), "detail", column_text(st, 6));
-
-		if (json_array_append_new(items, e)) {
-			r = -ENOMEM;
-			goto out;
-		}
-	}
-	if (rc != SQLITE_DONE) {
-		r = store_db_errno(db, rc);
+	r = append_rows(db, st, audit_row, items);
+	st = NULL;
+	if (r)
 		goto out;
-	}
 	*ret_items = items;
 	items = NULL;
 out:
