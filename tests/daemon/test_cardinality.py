@@ -70,3 +70,31 @@ def test_stored_process_series_grow_with_churn_only_by_pid(daemons, workdir, rep
     else:
         assert every - first <= 60, f"by name the store should not grow with the processes"
         assert exported and not any('pid="' in line for line in exported), exported[:5]
+
+
+def test_a_process_storm_stores_events_at_the_configured_rate(daemons, workdir, report):
+    """KPULSE_EVENTS_STORE_RATE=1: each event type gets one stored event a
+    second with bursts of 10; 600 processes (600 fork, exec and exit events
+    each, besides whatever else runs here) are left out of the store but
+    counted. The bound is taken from the daemon's own lifetime, never from
+    how fast the processes ran."""
+    listen = f"127.0.0.1:{free_port()}"
+    t0 = time.time()
+    d = daemons.start(env={"KPULSE_EVENTS_STORE_RATE": "1", "KPULSE_MODELS": "off",
+                           "KPULSE_LISTEN": listen})
+    for _ in range(600):
+        subprocess.run(["/bin/true"], check=True)
+    settle(d)
+    with urllib.request.urlopen(f"http://{listen}/metrics", timeout=10) as r:
+        metrics = r.read().decode()
+    lifetime = time.time() - t0 + 1
+    stored = dict(d.db.query("SELECT type, COUNT(*) FROM events GROUP BY type"))
+    unstored = {}
+    for line in metrics.splitlines():
+        if line.startswith("kpulse_store_events_unstored_total{"):
+            unstored[line.split('type="')[1].split('"')[0]] = float(line.split()[-1])
+    assert d.alive(), d.log_tail()
+    report(f"INFO events stored at 1/s over {lifetime:.0f} s: {stored}; unstored {unstored}")
+    for t in ("fork", "exec", "exit"):
+        assert stored.get(t, 0) <= 10 + lifetime + 1, (t, stored, lifetime)
+        assert stored.get(t, 0) + unstored.get(t, 0) >= 600, (t, stored, unstored)

@@ -97,6 +97,7 @@ struct daemon {
 
 	/* events the store refused, counted by the store sink's thread */
 	atomic_uint_fast64_t events_rejected;
+	struct evquota events_quota; /* events the store is given, per type */
 };
 
 /* ------------------------------------------------------------ built-in sinks */
@@ -117,6 +118,8 @@ static void store_sink_round(void *ctx, struct round *r)
 		double ts = json_number_value(json_object_get(ev, "timestamp"));
 		json_int_t pid = json_integer_value(json_object_get(ev, "pid"));
 
+		if (type && !evquota_take(&d->events_quota, type, r->timestamp))
+			continue;
 		if (!type ||
 		    store_append_event(d->store, ts, type, (int32_t)pid, comm ? comm : "", ev))
 			atomic_fetch_add(&d->events_rejected, 1);
@@ -618,7 +621,8 @@ static void run_round(struct daemon *d, uint64_t seq, double interval_s)
 	collector_poll(d->col, 0);
 	registry_begin(d->reg, clock_wall_s(), interval_s);
 	r = collector_collect(d->col, d->reg);
-	r |= health_add(d->reg, d->store, d->sinks, d->nsinks, atomic_load(&d->events_rejected));
+	r |= health_add(d->reg, d->store, d->sinks, d->nsinks, atomic_load(&d->events_rejected),
+			&d->events_quota);
 	if (d->models)
 		r |= models_add_scores(d->models, d->reg);
 	if (d->llm)
@@ -692,6 +696,7 @@ int daemon_run(const struct kpulse_config *cfg, daemon_config_loader reload_fn, 
 	d->reload = reload_fn;
 	d->reload_ctx = reload_ctx;
 	d->lock_fd = -1;
+	evquota_init(&d->events_quota, cfg->events_store_rate, 10);
 	log_set_level(cfg->log_level);
 	log_set_format(cfg->log_format);
 	/* Before anything slow, so a stop during start-up is a clean one. */

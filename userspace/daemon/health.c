@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 
+#include "collection/events.h"
 #include "daemon/health.h"
 #include "util/log.h"
 
@@ -19,6 +20,9 @@ static const struct {
     {"kpulse_store_events_written_total", "Events committed to the database"},
     {"kpulse_store_events_dropped_total", "Events dropped because the store's buffer was full"},
     {"kpulse_store_events_rejected_total", "Events the store refused as malformed"},
+    {"kpulse_store_events_unstored_total",
+     "Events not stored because their type was over KPULSE_EVENTS_STORE_RATE (they still "
+     "reached the live stream and the incidents)"},
     {"kpulse_store_write_errors_total", "Failed flush attempts (retried)"},
     {"kpulse_store_write_latency_seconds", "Duration of the last committed flush"},
     {"kpulse_store_db_size_bytes", "Size of the database file and its write-ahead log"},
@@ -45,7 +49,7 @@ int health_describe(struct registry *r)
 }
 
 int health_add(struct registry *r, struct store *s, struct sink *const *sinks, size_t nsinks,
-	       uint64_t events_rejected)
+	       uint64_t events_rejected, const struct evquota *quota)
 {
 	struct store_stats st;
 	int err = 0;
@@ -64,6 +68,12 @@ int health_add(struct registry *r, struct store *s, struct sink *const *sinks, s
 				    st.events_dropped);
 	err |=
 	    registry_set_counter(r, "kpulse_store_events_rejected_total", NULL, 0, events_rejected);
+	for (unsigned t = 1; quota && t < KP_EV_TYPE_MAX; t++) {
+		struct metric_label l = {"type", event_type_name(t)};
+
+		err |= registry_set_counter(r, "kpulse_store_events_unstored_total", &l, 1,
+					    evquota_unstored(quota, t));
+	}
 	err |= registry_set_counter(r, "kpulse_store_write_errors_total", NULL, 0, st.write_errors);
 	err |= registry_set_gauge(r, "kpulse_store_write_latency_seconds", NULL, 0,
 				  st.last_flush_latency_s);

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "daemon/evquota.h"
 #include "daemon/sink.h"
 #include "registry/registry.h"
 #include "store/store.h"
@@ -19,9 +20,10 @@
 int health_describe(struct registry *r);
 
 /* Adds the series to the round r has open. events_rejected counts events
- * the store refused. Returns 0 or -ENOMEM (some series may be missing). */
+ * the store refused; quota, those it was not given (NULL: none).
+ * Returns 0 or -ENOMEM (some series may be missing). */
 int health_add(struct registry *r, struct store *s, struct sink *const *sinks, size_t nsinks,
-	       uint64_t events_rejected);
+	       uint64_t events_rejected, const struct evquota *quota);
 
 /* Logs the moments the store starts failing, fails differently, and
  * recovers: one line each, not one per round. *last_error carries the

@@ -77,6 +77,7 @@ struct kpulse_config {
 	double retention_1m_s;
 	double retention_1h_s;
 	double retention_events_s;
+	uint32_t events_store_rate;	   /* events stored a second per type; 0: all */
 	uint32_t slow_io_ms;		   /* block I/Os slower than this become events */
 	uint32_t top_k;			   /* per-process series kept per round */
 	bool process_series_by_pid;	   /* per-process series per pid, not per name */
