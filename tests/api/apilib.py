@@ -16,7 +16,10 @@ import time
 
 import pytest
 
-KPULSE_BIN = os.environ.get("KPULSE_BIN", "/work/main/build/kpulse")
+# the binary of the checkout these tests are in, unless KPULSE_BIN names another
+KPULSE_BIN = os.environ.get(
+    "KPULSE_BIN",
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "kpulse"))
 HOST = "127.0.0.1"
 ADMIN_PASSWORD = "admin-password-1"
 JWT_SECRET = "kpulse-test-secret-0123456789abcdef"

@@ -4,7 +4,7 @@ Each daemon runs `kpulse run` (env KPULSE_BIN) with a temporary data dir,
 an admin password and a known JWT secret, on a free port of 127.0.0.1;
 nothing listens anywhere else. Run as root (the daemon loads BPF probes):
 
-  KPULSE_BIN=/work/main/build/kpulse /usr/bin/python3 -m pytest -v -p no:cacheprovider tests/api
+  /usr/bin/python3 -m pytest -v -p no:cacheprovider tests/api
 
 Python's standard library only (http.client, socket, hmac). Tests that need
 promtool, prometheus or wrk (Debian packages prometheus and wrk) skip with

@@ -5,7 +5,7 @@ its own, fast (--interval 0.2 --flush-interval 0.2), and reads the store
 back with Python's sqlite3. Run as root (the daemon loads BPF probes; some
 tests mount file systems):
 
-  KPULSE_BIN=/work/main/build/kpulse /usr/bin/python3 -m pytest -v -p no:cacheprovider tests/daemon
+  /usr/bin/python3 -m pytest -v -p no:cacheprovider tests/daemon
 
 Cleanup: every daemon is killed, every mount is unmounted and every
 temporary directory is removed at teardown, also when the test failed.
@@ -26,7 +26,10 @@ import pytest
 
 import chunks
 
-KPULSE_BIN = os.environ.get("KPULSE_BIN", "/work/main/build/kpulse")
+# the binary of the checkout these tests are in, unless KPULSE_BIN names another
+KPULSE_BIN = os.environ.get(
+    "KPULSE_BIN",
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "kpulse"))
 
 # The pace of every test: a round every INTERVAL_S, a flush every FLUSH_S.
 INTERVAL_S = 0.2

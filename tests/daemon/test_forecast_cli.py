@@ -9,7 +9,10 @@ import subprocess
 
 import pytest
 
-KPULSE_BIN = os.environ.get("KPULSE_BIN", "/work/main/build/kpulse")
+# the binary of the checkout these tests are in, unless KPULSE_BIN names another
+KPULSE_BIN = os.environ.get(
+    "KPULSE_BIN",
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "kpulse"))
 HEADER = "timestamp,forecast,lo80,hi80,lo95,hi95"
 REPO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 # shared/ sits beside the checkout (CI), or beside its parent (worktrees)

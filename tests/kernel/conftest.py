@@ -1,7 +1,7 @@
 """Fixtures for the kpulse kernel accuracy tests.
 
 Run as root:
-  KPULSE_BIN=/work/main/build/kpulse /usr/bin/python3 -m pytest -v -p no:cacheprovider tests/kernel
+  /usr/bin/python3 -m pytest -v -p no:cacheprovider tests/kernel
 """
 
 import os

@@ -16,7 +16,10 @@ import tempfile
 import threading
 import time
 
-KPULSE_BIN = os.environ.get("KPULSE_BIN", "/work/main/build/kpulse")
+# the binary of the checkout these tests are in, unless KPULSE_BIN names another
+KPULSE_BIN = os.environ.get(
+    "KPULSE_BIN",
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "kpulse"))
 PYTHON = sys.executable or "/usr/bin/python3"
 
 # Lines shown in the terminal summary, so that the measured numbers are visible
