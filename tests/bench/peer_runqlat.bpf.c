@@ -12,7 +12,7 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-#define MAX_SLOTS 26
+#define MAX_SLOTS    26
 #define TASK_RUNNING 0
 
 struct hist {
