@@ -111,18 +111,16 @@ enum kp_mem_counter {
 struct kp_mem_cpu {
 	__u64 counters[KP_MEM_COUNTER_NR];
 	struct kp_hist direct_reclaim_latency;
-	struct kp_proc_cache_slot cache[KP_PROC_CACHE_SLOTS];
 };
 
 /*
- * Per-process aggregates, shared by the sched, memory and block programs
+ * Per-process aggregates, shared by the sched and block programs
  * (one LRU per-CPU hash keyed by tgid, created by the loader). Entries go
  * away when the process exits; userspace keeps the totals it already saw.
  */
 struct kp_proc_stat {
 	__u64 oncpu_ns;
 	__u64 runq_delay_ns;
-	__u64 page_faults;
 	__u64 io_read_bytes;
 	__u64 io_write_bytes;
 	char comm[KP_COMM_LEN];
