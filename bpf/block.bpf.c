@@ -76,6 +76,22 @@ struct {
 	__type(value, struct kp_blk_dev_stat);
 } blk_dev_stats SEC(".maps");
 
+/* The per-device stats of the hot path (see kpulse_abi.h): an inlined
+ * per-CPU array lookup instead of a per-CPU hash lookup per I/O. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, KP_BLK_DEV_SLOTS);
+	__type(key, __u32);
+	__type(value, struct kp_blk_dev_slot);
+} blk_dev_slots SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct kp_blk_dev_slot_used);
+} blk_dev_slot_used SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
@@ -96,6 +112,31 @@ static __always_inline __u32 rq_dev(struct request *rq, const bool btf)
 	if (!disk)
 		return 0;
 	return ((__u32)KP_READ(btf, disk, major) << 20) | (__u32)KP_READ(btf, disk, first_minor);
+}
+
+/* dev's stats on this CPU: its slot, claimed if free, else the hash. */
+static __always_inline struct kp_blk_dev_stat *dev_stat_get(__u32 dev)
+{
+	__u32 idx = KP_BLK_DEV_SLOT(dev), zero = 0;
+	struct kp_blk_dev_slot *s;
+	struct kp_blk_dev_slot_used *used;
+
+	s = bpf_map_lookup_elem(&blk_dev_slots, &idx);
+	if (s && dev) {
+		if (s->dev == dev)
+			return &s->stat;
+		if (!s->dev) {
+			used = bpf_map_lookup_elem(&blk_dev_slot_used, &zero);
+			if (used) {
+				/* Marked before use: userspace then never
+				 * misses a slot with counts in it. */
+				used->dev[idx & (KP_BLK_DEV_SLOTS - 1)] = dev;
+				s->dev = dev;
+				return &s->stat;
+			}
+		}
+	}
+	return lookup_or_init(&blk_dev_stats, &dev, &zero_dev_stat);
 }
 
 static __always_inline __u32 rq_op(struct request *rq, const bool btf)
@@ -335,7 +376,7 @@ static __always_inline int handle_rq_complete(__u64 *ctx, const bool btf)
 		return 0;
 	dev = rq_dev(rq, btf);
 	op = rq_op(rq, btf);
-	st = lookup_or_init(&blk_dev_stats, &dev, &zero_dev_stat);
+	st = dev_stat_get(dev);
 	if (!st)
 		return 0;
 	st->bytes[op] += nr_bytes;
@@ -371,7 +412,7 @@ static __always_inline int handle_io_done(__u64 *ctx, const bool btf)
 		return 0;
 	dev = rq_dev(rq, btf);
 	op = rq_op(rq, btf);
-	st = lookup_or_init(&blk_dev_stats, &dev, &zero_dev_stat);
+	st = dev_stat_get(dev);
 	if (!st) {
 		struct rq_track *t = track_find(rq_key(rq, btf));
 
@@ -394,7 +435,7 @@ static __always_inline int handle_rq_error(__u64 *ctx, const bool btf)
 	if (!use_io_done)
 		return 0;
 	dev = rq_dev(rq, btf);
-	st = lookup_or_init(&blk_dev_stats, &dev, &zero_dev_stat);
+	st = dev_stat_get(dev);
 	if (st)
 		st->errors++;
 	return 0;
