@@ -210,16 +210,10 @@ static __always_inline int handle_switch(__u64 *ctx, const bool btf)
 		/* prev's cgroup as it was at its switch-in, kept then: one
 		 * cgroup lookup per switch instead of two. A task moved while
 		 * it runs has that slice counted where the slice began. */
-		if (cgroup_hier != KP_CGROUP_HIER_NONE) {
-			/* Loaded unconditionally: a select between this load
-			 * and the kn->id one would be one load from two kinds
-			 * of pointer, which the verifier refuses. */
-			__u64 cgid = c->cur_cgid;
-
-			if (c->cur_pid != prev_pid)
-				cgid = task_cgroup_id(prev, btf);
-			cgroup_cache_add(c, cgid, 0, ran);
-		}
+		if (cgroup_hier != KP_CGROUP_HIER_NONE)
+			cgroup_cache_add(
+			    c, c->cur_pid == prev_pid ? c->cur_cgid : task_cgroup_id(prev, btf), 0,
+			    ran);
 	}
 	c->last_switch_ns = now;
 
