@@ -207,25 +207,16 @@ static __always_inline int handle_switch(__u64 *ctx, const bool btf)
 
 		c->busy_ns += ran;
 		PROC_CACHE_ADD(c->cache, KP_READ(btf, prev, tgid), 0, ran, sched_cache_flush);
-		/* prev's cgroup as it was at its switch-in, kept then: one
-		 * cgroup lookup per switch instead of two. A task moved while
-		 * it runs has that slice counted where the slice began. */
 		if (cgroup_hier != KP_CGROUP_HIER_NONE)
-			cgroup_cache_add(
-			    c, c->cur_pid == prev_pid ? c->cur_cgid : task_cgroup_id(prev, btf), 0,
-			    ran);
+			cgroup_cache_add(c, task_cgroup_id(prev, btf), 0, ran);
 	}
 	c->last_switch_ns = now;
 
-	if (cgroup_hier != KP_CGROUP_HIER_NONE) {
-		c->cur_pid = KP_READ(btf, next, pid);
-		c->cur_cgid = c->cur_pid ? task_cgroup_id(next, btf) : 0;
-	}
 	if (delay) {
 		hist_add_percpu(&c->runq_latency, delay);
 		PROC_CACHE_ADD(c->cache, KP_READ(btf, next, tgid), 1, delay, sched_cache_flush);
-		if (cgroup_hier != KP_CGROUP_HIER_NONE && c->cur_pid)
-			cgroup_cache_add(c, c->cur_cgid, 1, delay);
+		if (cgroup_hier != KP_CGROUP_HIER_NONE)
+			cgroup_cache_add(c, task_cgroup_id(next, btf), 1, delay);
 	}
 	return 0;
 }

@@ -76,9 +76,6 @@ struct kp_sched_cpu {
 	__u64 counters[KP_SCHED_COUNTER_NR];
 	__u64 busy_ns;	      /* time spent running non-idle tasks */
 	__u64 last_switch_ns; /* when the current task was switched in */
-	__u64 cur_cgid;	      /* its cgroup id then (cgroup accounting on) */
-	__u32 cur_pid;	      /* its pid, 0: none known */
-	__u32 pad;
 	struct kp_hist runq_latency;
 	struct kp_proc_cache_slot cache[KP_PROC_CACHE_SLOTS];
 	struct kp_cg_cache_slot cg_cache[KP_CG_CACHE_SLOTS];
