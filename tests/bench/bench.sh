@@ -8,7 +8,8 @@
 #  2. BPF run time per completed block I/O (fio), next to empty programs on
 #     the block hooks kpulse attached (floor_block.bpf.c) and a
 #     biolatency-style peer (peer_biolat.bpf.c) in the same run; per page
-#     fault (stress-ng --fault) and per loopback packet (iperf3 on 127.0.0.1).
+#     fault (stress-ng --fault), next to empty programs on the fault hooks
+#     (floor_fault.bpf.c); per loopback packet (iperf3 on 127.0.0.1).
 #  3. Throughput of `perf bench sched pipe` and of an fio random-read job,
 #     without and with kpulse, in interleaved off/on pairs.
 #  4. The store (bench_store), the /proc pass (bench_procpass: CPU per round
@@ -26,7 +27,9 @@
 #
 # Env: KPULSE_BIN (required), BENCH_REPS, BENCH_STORM_S, BENCH_LOAD_S,
 # BENCH_PAIRS, BENCH_PIPE_LOOPS, BENCH_FIO_S (defaults below);
-# BENCH_EVENTS_ONLY=1 runs phases 1 and 2 only.
+# BENCH_EVENTS_ONLY=1 runs phases 1 and 2 only; BENCH_PHASES picks among
+# them (default "switch block fault net cgroups": cgroups is the switch
+# storm again with kpulse's cgroup accounting off, v1 and v2).
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -44,6 +47,7 @@ pairs=${BENCH_PAIRS:-5}           # off/on pairs per throughput workload
 pipe_loops=${BENCH_PIPE_LOOPS:-500000}
 fio_s=${BENCH_FIO_S:-5}
 events_only=${BENCH_EVENTS_ONLY:-0}
+phases=" ${BENCH_PHASES:-switch block fault net cgroups} "
 target_ns_per_switch=150
 fio_size=256M
 kpulse_ready_timeout_s=45
@@ -135,7 +139,7 @@ fragments=()
 
 # The empty floors and the single-purpose peers, each a BPF object that
 # bench_loader loads and attaches.
-bench_objs=(floor floor_block peer_runqlat peer_biolat)
+bench_objs=(floor floor_block floor_fault peer_runqlat peer_biolat)
 
 build_bench_progs() {
 	local arch libs o
@@ -299,13 +303,14 @@ phase_switch() {
 	return 0
 }
 
-# The floor programs for the block hooks kpulse attached on this kernel.
-block_floor_progs() {
+# floor_progs SUBSYSTEM: the floor programs for the hooks of a subsystem
+# kpulse attached on this kernel.
+floor_progs() {
 	"$python" -c '
 import json, sys
 for p in json.load(open(sys.argv[1]))["probes"]:
-    if p["subsystem"] == "block" and p["state"] == "attached":
-        print("floor_" + p["probe"].split(":", 1)[-1])' "$tmp/probes.json"
+    if p["subsystem"] == sys.argv[2] and p["state"] == "attached":
+        print("floor_" + p["probe"].split(":", 1)[-1])' "$tmp/probes.json" "$1"
 }
 
 phase_block() {
@@ -324,7 +329,7 @@ phase_block() {
 		{ fail "block: fio could not lay out $fio_file"; return; }
 	sync
 	local floor_progs
-	mapfile -t floor_progs < <(block_floor_progs)
+	mapfile -t floor_progs < <(floor_progs block)
 	# floor_block.bpf.c has no program for a rare hook (block_rq_error):
 	# the loader loads only the names it finds.
 	start_helper floor_pid floor_block "${floor_progs[@]}" ||
@@ -342,11 +347,17 @@ phase_block() {
 }
 
 phase_fault() {
-	log "phase 2b: page-fault storm"
-	measure fault stress-ng --fault 2 --timeout "${load_s}s" --quiet ||
-		{ fail "page faults: stress-ng --fault"; return; }
+	local floor_progs rc
+	log "phase 2b: page-fault storm, kpulse and empty programs on its fault hooks"
+	mapfile -t floor_progs < <(floor_progs mem)
+	# Only the fault hooks have floor programs: the loader loads those.
+	start_helper floor_pid floor_fault "${floor_progs[@]}" ||
+		{ fail "fault floor: could not attach the empty programs"; return; }
+	measure fault stress-ng --fault 2 --timeout "${load_s}s" --quiet
+	rc=$?
+	stop_helpers
+	[ $rc = 0 ] || { fail "page faults: stress-ng --fault"; return; }
 	event_cost fault --phase page_fault --kind fault --subsystem mem \
-		${floor_ns_per_run:+--floor-ns-per-run "$floor_ns_per_run"} \
 		--load "stress-ng --fault 2, ${load_s} s x $reps" \
 		"${pairs_out[@]}" || fail "page-fault cost computation"
 }
@@ -452,16 +463,18 @@ echo
 # others after, each in a kpulse of its own.
 floor_ns_per_run=""
 kpulse_args=()
+cgroup_modes=(off v1 v2)
 if start_kpulse; then
-	phase_switch auto
-	phase_block
-	phase_fault
-	phase_net
+	[[ $phases == *" switch "* ]] && phase_switch auto
+	[[ $phases == *" block "* ]] && phase_block
+	[[ $phases == *" fault "* ]] && phase_fault
+	[[ $phases == *" net "* ]] && phase_net
 	stop_kpulse
 else
 	fail "kpulse did not start: no per-event figures"
 fi
-for mode in off v1 v2; do
+[[ $phases == *" cgroups "* ]] || cgroup_modes=()
+for mode in "${cgroup_modes[@]}"; do
 	kpulse_args=(--cgroups "$mode")
 	if start_kpulse; then
 		phase_switch "$mode"
