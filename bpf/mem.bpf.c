@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * mem.bpf.c - memory probes: page faults (user / kernel, overall and per
- * process), direct-reclaim stalls and their latency, kswapd wakeups, and
- * OOM kills as events with the victim and its memory cgroup.
+ * mem.bpf.c - memory probes: page faults taken through the CPU exception
+ * (user / kernel), direct-reclaim stalls and their latency, kswapd wakeups,
+ * and OOM kills as events with the victim and its memory cgroup.
+ *
+ * Faults per process are not counted here: the kernel's own per-task
+ * counts (/proc/PID/stat) are exact and include faults no hook sees, so
+ * the fault path is one per-CPU counter increment.
  */
 #include "vmlinux.h"
 #include "kpulse.bpf.h"
@@ -25,7 +29,6 @@ struct {
 	__type(value, __u64);
 } reclaim_start SEC(".maps");
 
-DECLARE_PROC_STATS()
 DECLARE_EVENTS(64 * 1024)
 
 static __always_inline struct kp_mem_cpu *mem_cpu_get(void)
@@ -35,12 +38,6 @@ static __always_inline struct kp_mem_cpu *mem_cpu_get(void)
 	return bpf_map_lookup_elem(&mem_cpu, &zero);
 }
 
-static __always_inline void mem_cache_flush(struct kp_proc_stat *ps,
-					    const struct kp_proc_cache_slot *slot)
-{
-	ps->page_faults += slot->v[0];
-}
-
 static __always_inline int count_fault(int mode)
 {
 	struct kp_mem_cpu *c = mem_cpu_get();
@@ -48,7 +45,6 @@ static __always_inline int count_fault(int mode)
 	if (!c)
 		return 0;
 	c->counters[mode]++;
-	PROC_CACHE_ADD(c->cache, bpf_get_current_pid_tgid() >> 32, 0, 1, mem_cache_flush);
 	return 0;
 }
 

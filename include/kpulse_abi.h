@@ -111,18 +111,16 @@ enum kp_mem_counter {
 struct kp_mem_cpu {
 	__u64 counters[KP_MEM_COUNTER_NR];
 	struct kp_hist direct_reclaim_latency;
-	struct kp_proc_cache_slot cache[KP_PROC_CACHE_SLOTS];
 };
 
 /*
- * Per-process aggregates, shared by the sched, memory and block programs
+ * Per-process aggregates, shared by the sched and block programs
  * (one LRU per-CPU hash keyed by tgid, created by the loader). Entries go
  * away when the process exits; userspace keeps the totals it already saw.
  */
 struct kp_proc_stat {
 	__u64 oncpu_ns;
 	__u64 runq_delay_ns;
-	__u64 page_faults;
 	__u64 io_read_bytes;
 	__u64 io_write_bytes;
 	char comm[KP_COMM_LEN];
@@ -150,6 +148,28 @@ struct kp_blk_dev_stat {
 	 * /proc/diskstats adds for it (start_time_ns -> block_io_done). */
 	struct kp_hist latency[KP_BLK_OP_NR];	 /* issue -> done */
 	struct kp_hist queue_time[KP_BLK_OP_NR]; /* start (or insert) -> issue */
+};
+
+/*
+ * The hot path's per-device stats: blk_dev_slots, a per-CPU array of
+ * KP_BLK_DEV_SLOTS slots, each holding one device's stats, the slot picked
+ * by KP_BLK_DEV_SLOT(dev) (a device whose slot another device holds on
+ * that CPU uses blk_dev_stats). blk_dev_slot_used (one array value) marks
+ * the slots some CPU has claimed, so userspace reads only those. dev 0
+ * (no disk) always uses blk_dev_stats.
+ */
+#define KP_BLK_DEV_SLOTS_SHIFT 5
+#define KP_BLK_DEV_SLOTS       (1U << KP_BLK_DEV_SLOTS_SHIFT)
+#define KP_BLK_DEV_SLOT(dev)   ((__u32)((__u32)(dev)*0x9E3779B1U) >> (32 - KP_BLK_DEV_SLOTS_SHIFT))
+
+struct kp_blk_dev_slot {
+	__u32 dev; /* 0: free */
+	__u32 pad;
+	struct kp_blk_dev_stat stat;
+};
+
+struct kp_blk_dev_slot_used {
+	__u32 dev[KP_BLK_DEV_SLOTS]; /* the last device to claim each slot, 0: none */
 };
 
 /* Per-CPU value of blk_cpu: the per-process byte cache (v[0] read bytes,

@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # bench.sh - what kpulse costs the machine it watches (`make bench`, root).
 #
-#  1. BPF run time per context switch under a switch storm, with an empty
-#     tp_btf program pair (floor.bpf.c) attached side by side as the floor.
-#  2. BPF run time per completed block I/O (fio), per page fault
-#     (stress-ng --fault) and per loopback packet (iperf3 on 127.0.0.1).
+#  1. BPF run time per context switch under a switch storm, with kpulse's
+#     cgroup accounting off, on v1 and on v2, each next to an empty tp_btf
+#     program pair (floor.bpf.c) and a runqlat-style peer (peer_runqlat.bpf.c)
+#     attached in the same storm.
+#  2. BPF run time per completed block I/O (fio), next to empty programs on
+#     the block hooks kpulse attached (floor_block.bpf.c) and a
+#     biolatency-style peer (peer_biolat.bpf.c) in the same run; per page
+#     fault (stress-ng --fault), next to empty programs on the fault hooks
+#     (floor_fault.bpf.c); per loopback packet (iperf3 on 127.0.0.1).
 #  3. Throughput of `perf bench sched pipe` and of an fio random-read job,
 #     without and with kpulse, in interleaved off/on pairs.
 #  4. The store (bench_store), the /proc pass (bench_procpass: CPU per round
@@ -21,7 +26,10 @@
 # PASS/FAIL verdict), 1 when a measurement could not be made.
 #
 # Env: KPULSE_BIN (required), BENCH_REPS, BENCH_STORM_S, BENCH_LOAD_S,
-# BENCH_PAIRS, BENCH_PIPE_LOOPS, BENCH_FIO_S (defaults below).
+# BENCH_PAIRS, BENCH_PIPE_LOOPS, BENCH_FIO_S (defaults below);
+# BENCH_EVENTS_ONLY=1 runs phases 1 and 2 only; BENCH_PHASES picks among
+# them (default "switch block fault net cgroups": cgroups is the switch
+# storm again with kpulse's cgroup accounting off, v1 and v2).
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -38,6 +46,8 @@ load_s=${BENCH_LOAD_S:-3}         # seconds per fio / fault / iperf3 window
 pairs=${BENCH_PAIRS:-5}           # off/on pairs per throughput workload
 pipe_loops=${BENCH_PIPE_LOOPS:-500000}
 fio_s=${BENCH_FIO_S:-5}
+events_only=${BENCH_EVENTS_ONLY:-0}
+phases=" ${BENCH_PHASES:-switch block fault net cgroups} "
 target_ns_per_switch=150
 fio_size=256M
 kpulse_ready_timeout_s=45
@@ -47,7 +57,9 @@ kpulse_ready_timeout_s=45
 tmp=""
 kpulse_pid=""
 floor_pid=""
+peer_pid=""
 iperf_pid=""
+kpulse_args=()""
 fio_file=""
 stats_old=""
 failures=()
@@ -84,8 +96,9 @@ cleanup() {
 	trap - EXIT INT TERM
 	stop_pid "$kpulse_pid" INT
 	stop_pid "$floor_pid" TERM
+	stop_pid "$peer_pid" TERM
 	stop_pid "$iperf_pid" TERM
-	kpulse_pid="" floor_pid="" iperf_pid=""
+	kpulse_pid="" floor_pid="" peer_pid="" iperf_pid=""
 	[ -n "$stats_old" ] && sysctl -q -w kernel.bpf_stats_enabled="$stats_old" >/dev/null
 	[ -n "$fio_file" ] && rm -f "$fio_file"
 	[ -n "$tmp" ] && rm -rf "$tmp"
@@ -122,20 +135,24 @@ mkdir -p "$out_dir" || exit 1
 tmp=$(mktemp -d /tmp/kpulse-bench.XXXXXX) || exit 1
 fragments=()
 
-# ------------------------------------------------------- floor program build
+# ------------------------------------------- floor and peer programs build
 
-build_floor() {
-	local arch libs
+# The empty floors and the single-purpose peers, each a BPF object that
+# bench_loader loads and attaches.
+bench_objs=(floor floor_block floor_fault peer_runqlat peer_biolat)
+
+build_bench_progs() {
+	local arch libs o
 	arch=$(uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 	read -r -a libs <<<"$(pkg-config --libs libbpf 2>/dev/null || echo -lbpf)"
-	clang -g -O2 -target bpf -D__TARGET_ARCH_"$arch" -Wall -Werror -I"$repo/vmlinux/$arch" \
-		-c "$here/floor.bpf.c" -o "$out_dir/floor.bpf.o" 2>"$tmp/build.err" &&
-		bpftool gen skeleton "$out_dir/floor.bpf.o" name floor_bpf \
-			>"$out_dir/floor.skel.h" 2>>"$tmp/build.err" &&
-		gcc -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -I"$out_dir" \
-			"$here/floor_loader.c" -o "$out_dir/floor_loader" \
-			"${libs[@]}" -lelf -lz \
-			2>>"$tmp/build.err"
+	for o in "${bench_objs[@]}"; do
+		clang -g -O2 -target bpf -D__TARGET_ARCH_"$arch" -Wall -Werror \
+			-I"$repo/vmlinux/$arch" -c "$here/$o.bpf.c" -o "$out_dir/$o.bpf.o" \
+			2>>"$tmp/build.err" || return 1
+	done
+	gcc -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter \
+		"$here/bench_loader.c" -o "$out_dir/bench_loader" "${libs[@]}" -lelf -lz \
+		2>>"$tmp/build.err"
 }
 
 # ---------------------------------------------------------- process control
@@ -145,7 +162,8 @@ build_floor() {
 start_kpulse() {
 	local i
 	: >"$tmp/kpulse.out"
-	"$KPULSE_BIN" dump --json --interval 1 >"$tmp/kpulse.out" 2>"$tmp/kpulse.err" &
+	"$KPULSE_BIN" dump --json --interval 1 "${kpulse_args[@]}" >"$tmp/kpulse.out" \
+		2>"$tmp/kpulse.err" &
 	kpulse_pid=$!
 	for i in $(seq $((kpulse_ready_timeout_s * 10))); do
 		[ -s "$tmp/kpulse.out" ] && return 0
@@ -173,31 +191,42 @@ stop_kpulse() {
 	return 0
 }
 
-start_floor() {
-	local i
-	"$out_dir/floor_loader" >"$tmp/floor.out" 2>"$tmp/floor.err" &
-	floor_pid=$!
+# start_helper VAR OBJECT [PROGRAM...]: bench_loader with OBJECT's programs
+# (or the named ones), its pid in the variable VAR once they are attached.
+start_helper() {
+	local var=$1 obj=$2 pid i
+	shift 2
+	"$out_dir/bench_loader" "$out_dir/$obj.bpf.o" "$@" >"$tmp/$obj.out" 2>"$tmp/$obj.err" &
+	pid=$!
+	printf -v "$var" '%s' "$pid"
 	for i in $(seq 100); do
-		grep -q '^ready' "$tmp/floor.out" 2>/dev/null && return 0
-		if ! kill -0 "$floor_pid" 2>/dev/null; then
-			wait "$floor_pid" 2>/dev/null
-			floor_pid=""
-			log "floor_loader exited before attaching:"
-			show_tail "$tmp/floor.err"
+		grep -q '^ready' "$tmp/$obj.out" 2>/dev/null && return 0
+		if ! kill -0 "$pid" 2>/dev/null; then
+			wait "$pid" 2>/dev/null
+			printf -v "$var" '%s' ""
+			log "bench_loader $obj exited before attaching:"
+			show_tail "$tmp/$obj.err"
 			return 1
 		fi
 		sleep 0.1
 	done
-	log "floor_loader did not attach within 10s"
-	stop_pid "$floor_pid" TERM
-	floor_pid=""
+	log "bench_loader $obj did not attach within 10s"
+	stop_pid "$pid" TERM
+	printf -v "$var" '%s' ""
 	return 1
+}
+
+stop_helpers() {
+	stop_pid "$floor_pid" TERM
+	stop_pid "$peer_pid" TERM
+	floor_pid="" peer_pid=""
 }
 
 # snap before|after NAME: program stats of kpulse (and the floor, if up).
 snap() {
 	local owners=("kpulse=$kpulse_pid")
 	[ -n "$floor_pid" ] && owners+=("floor=$floor_pid")
+	[ -n "$peer_pid" ] && owners+=("peer=$peer_pid")
 	"$python" "$benchstat" snap "$1" "$tmp/$2.$1.json" "${owners[@]}" 2>"$tmp/snap.err" ||
 		{ show_tail "$tmp/snap.err"; return 1; }
 }
@@ -251,20 +280,37 @@ fio_randread() { # seconds iodepth json-out
 		--randrepeat=0 --norandommap --output-format=json --output="$3"
 }
 
+# phase_switch MODE: kpulse (already started with --cgroups MODE), the
+# empty floor and the runqlat-style peer in the same storms.
 phase_switch() {
-	log "phase 1: context-switch storm, kpulse and the empty floor side by side"
-	start_floor || { fail "floor: could not attach the empty programs"; return; }
-	measure switch stress-ng --switch 2 --timeout "${storm_s}s" --quiet
+	local mode=$1 frag=switch-$1 target=()
+	log "phase 1 (cgroups $mode): context-switch storm, kpulse, the empty floor and a runqlat-style peer side by side"
+	start_helper floor_pid floor || { fail "floor: could not attach the empty programs"; return; }
+	start_helper peer_pid peer_runqlat ||
+		{ stop_helpers; fail "runqlat peer: could not attach"; return; }
+	measure "$frag" stress-ng --switch 2 --timeout "${storm_s}s" --quiet
 	local rc=$?
-	stop_pid "$floor_pid" TERM
-	floor_pid=""
+	stop_helpers
 	[ $rc = 0 ] || { fail "context-switch storm (stress-ng --switch)"; return; }
-	event_cost switch --phase context_switch --kind switch --subsystem all \
-		--target-ns "$target_ns_per_switch" \
+	# The verdict is on the default configuration's figure.
+	[ "$mode" = auto ] && target=(--target-ns "$target_ns_per_switch")
+	event_cost "$frag" --phase "context_switch (cgroups $mode)" --kind switch --subsystem all \
+		"${target[@]}" --peer-name "runqlat-style (hash by pid)" \
 		--load "stress-ng --switch 2, ${storm_s} s x $reps, every kpulse program counted" \
-		"${pairs_out[@]}" || fail "context-switch cost computation"
-	floor_ns_per_run=$("$python" -c 'import json,sys; v=json.load(open(sys.argv[1])).get("floor_ns_per_run"); print(v if v else "")' \
-		"$tmp/frag-switch.json" 2>/dev/null)
+		"${pairs_out[@]}" || fail "context-switch cost computation (cgroups $mode)"
+	[ "$mode" = auto ] && floor_ns_per_run=$("$python" -c 'import json,sys; v=json.load(open(sys.argv[1])).get("floor_ns_per_run"); print(v if v else "")' \
+		"$tmp/frag-$frag.json" 2>/dev/null)
+	return 0
+}
+
+# floor_progs SUBSYSTEM: the floor programs for the hooks of a subsystem
+# kpulse attached on this kernel.
+floor_progs() {
+	"$python" -c '
+import json, sys
+for p in json.load(open(sys.argv[1]))["probes"]:
+    if p["subsystem"] == sys.argv[2] and p["state"] == "attached":
+        print("floor_" + p["probe"].split(":", 1)[-1])' "$tmp/probes.json" "$1"
 }
 
 phase_block() {
@@ -282,20 +328,36 @@ phase_block() {
 		--rw=randread --bs=4k --create_only=1 ||
 		{ fail "block: fio could not lay out $fio_file"; return; }
 	sync
-	measure block fio_randread "$load_s" 16 /dev/null ||
-		{ fail "block: fio random-read job"; return; }
+	local floor_progs
+	mapfile -t floor_progs < <(floor_progs block)
+	# floor_block.bpf.c has no program for a rare hook (block_rq_error):
+	# the loader loads only the names it finds.
+	start_helper floor_pid floor_block "${floor_progs[@]}" ||
+		{ fail "block floor: could not attach the empty programs"; return; }
+	start_helper peer_pid peer_biolat ||
+		{ stop_helpers; fail "biolatency peer: could not attach"; return; }
+	measure block fio_randread "$load_s" 16 /dev/null
+	local rc=$?
+	stop_helpers
+	[ $rc = 0 ] || { fail "block: fio random-read job"; return; }
 	event_cost block --phase block_io --kind io --device "$dev" --subsystem block \
-		${floor_ns_per_run:+--floor-ns-per-run "$floor_ns_per_run"} \
+		--peer-name "biolatency-style (hash by request, per-disk histogram)" \
 		--load "fio randread 4k O_DIRECT libaio iodepth 16 on $dev, ${load_s} s x $reps" \
 		"${pairs_out[@]}" || fail "block cost computation"
 }
 
 phase_fault() {
-	log "phase 2b: page-fault storm"
-	measure fault stress-ng --fault 2 --timeout "${load_s}s" --quiet ||
-		{ fail "page faults: stress-ng --fault"; return; }
+	local floor_progs rc
+	log "phase 2b: page-fault storm, kpulse and empty programs on its fault hooks"
+	mapfile -t floor_progs < <(floor_progs mem)
+	# Only the fault hooks have floor programs: the loader loads those.
+	start_helper floor_pid floor_fault "${floor_progs[@]}" ||
+		{ fail "fault floor: could not attach the empty programs"; return; }
+	measure fault stress-ng --fault 2 --timeout "${load_s}s" --quiet
+	rc=$?
+	stop_helpers
+	[ $rc = 0 ] || { fail "page faults: stress-ng --fault"; return; }
 	event_cost fault --phase page_fault --kind fault --subsystem mem \
-		${floor_ns_per_run:+--floor-ns-per-run "$floor_ns_per_run"} \
 		--load "stress-ng --fault 2, ${load_s} s x $reps" \
 		"${pairs_out[@]}" || fail "page-fault cost computation"
 }
@@ -371,9 +433,9 @@ run_fio() {
 start_s=$SECONDS
 # The binary may be rebuilt by someone else while the bench runs.
 kpulse_id_start=$(stat -c '%Y %s %i' "$KPULSE_BIN")
-log "building the floor program into $out_dir"
-if ! build_floor; then
-	log "could not build the floor program:"
+log "building the floor and peer programs into $out_dir"
+if ! build_bench_progs; then
+	log "could not build the floor and peer programs:"
 	show_tail "$tmp/build.err"
 	exit 1
 fi
@@ -397,15 +459,42 @@ echo "kpulse bench: $(uname -r), $(nproc) CPUs, $(date '+%F %T')"
 echo "kpulse: $KPULSE_BIN"
 echo
 
+# The scheduler path with each cgroup mode: the default (auto) first, the
+# others after, each in a kpulse of its own.
+floor_ns_per_run=""
+kpulse_args=()
+cgroup_modes=(off v1 v2)
 if start_kpulse; then
-	floor_ns_per_run=""
-	phase_switch
-	phase_block
-	phase_fault
-	phase_net
+	[[ $phases == *" switch "* ]] && phase_switch auto
+	[[ $phases == *" block "* ]] && phase_block
+	[[ $phases == *" fault "* ]] && phase_fault
+	[[ $phases == *" net "* ]] && phase_net
 	stop_kpulse
 else
 	fail "kpulse did not start: no per-event figures"
+fi
+[[ $phases == *" cgroups "* ]] || cgroup_modes=()
+for mode in "${cgroup_modes[@]}"; do
+	kpulse_args=(--cgroups "$mode")
+	if start_kpulse; then
+		phase_switch "$mode"
+		stop_kpulse
+	else
+		fail "kpulse --cgroups $mode did not start"
+	fi
+done
+kpulse_args=()
+
+if [ "$events_only" = 1 ]; then
+	notes+=("BENCH_EVENTS_ONLY=1: throughput, store, /proc pass, models and HTTP benches skipped")
+	sysctl -q -w kernel.bpf_stats_enabled="$stats_old" >/dev/null
+	summary_args=(--kpulse-bin "$KPULSE_BIN" --probes "$tmp/probes.json")
+	for v in "${failures[@]}"; do summary_args+=(--failure "$v"); done
+	for v in "${notes[@]}"; do summary_args+=(--note "$v"); done
+	"$python" "$benchstat" summary "${summary_args[@]}" "$summary_json" "${fragments[@]}" ||
+		{ log "could not write $summary_json"; exit 1; }
+	[ ${#failures[@]} = 0 ]
+	exit
 fi
 
 # Stats cost two clock reads per program run: off again for the throughput

@@ -14,9 +14,11 @@ Subcommands (all output on stdout, errors on stderr with exit status 1):
   throughput ...               off/on medians and loss -> fragment JSON
   summary OUT FRAGMENT...      merge fragments into the bench.json summary
 
-Times are only compared within one run: the kpulse figure for context
-switches is shown next to an empty program's cost measured in the same
-storm, and each throughput "on" run is interleaved with an "off" run.
+Times are only compared within one run: the kpulse figures for context
+switches and block I/O are shown next to empty programs on the same hooks
+(the floor) and a single-purpose peer tool (runqlat-style, biolatency-style)
+measured in the same windows, and each throughput "on" run is interleaved
+with an "off" run.
 """
 
 import argparse
@@ -204,7 +206,7 @@ def prog_subsystem(name, probes):
 
 # The tracepoint that fires about once per event of each kind: if kpulse
 # has it attached but it did not run, the measurement is void.
-HOT_TRACEPOINT = {"switch": "sched_switch", "io": "block_rq_complete",
+HOT_TRACEPOINT = {"switch": "sched_switch", "io": "block_rq_issue",
                   "fault": "page_fault_user", "packet": "net_dev_xmit"}
 
 EVENT_KINDS = {
@@ -256,6 +258,7 @@ def cmd_event_cost(args):
     reps = []
     per_prog = {}  # name -> summed deltas over all repetitions
     floor_per_prog = {}
+    peer_per_prog = {}
     warnings = []
     for pair in args.reps:
         bpath, apath = pair.split(":")
@@ -306,6 +309,19 @@ def cmd_event_cost(args):
                             f"{seen:.2f} runs per /proc/stat switch; BPF run-time stats were "
                             "probably switched off during the window (kernel.bpf_stats_enabled "
                             "toggled by someone else?)")
+        if "peer" in before["owners"]:
+            pe = prog_deltas("peer", before, after)
+            peer_ns = sum(p["run_time_ns"] for p in pe.values())
+            if peer_ns <= 0:
+                die(f"{args.phase}: the peer's programs recorded no run time")
+            rep["peer_ns_per_event"] = peer_ns / events
+            rep["kpulse_over_peer"] = rep["kpulse_ns_per_event"] / rep["peer_ns_per_event"]
+            for p in pe.values():
+                acc = peer_per_prog.setdefault(p["name"], {"run_time_ns": 0, "run_cnt": 0,
+                                                            "recursion_misses": 0,
+                                                            "attached": True})
+                for k in ("run_time_ns", "run_cnt", "recursion_misses"):
+                    acc[k] += p[k]
         reps.append(rep)
 
     total_events = sum(r["events"] for r in reps)
@@ -359,6 +375,11 @@ def cmd_event_cost(args):
         runs = sum(p["run_cnt"] for p in floor_per_prog.values())
         result["floor_ns_per_run"] = (sum(p["run_time_ns"] for p in floor_per_prog.values()) /
                                       runs if runs else None)
+    if peer_per_prog:
+        result["peer"] = args.peer_name
+        result["peer_ns_per_event"] = spread([r["peer_ns_per_event"] for r in reps])
+        result["kpulse_over_peer"] = spread([r["kpulse_over_peer"] for r in reps])
+        result["peer_programs"] = prog_rows(peer_per_prog)
     if args.floor_ns_per_run is not None:
         result["floor_ns_per_run"] = args.floor_ns_per_run
     fnr = result.get("floor_ns_per_run")
@@ -396,6 +417,8 @@ def print_event_cost(r):
         if "floor_ns_per_event" in rep:
             line += (f", floor {rep['floor_ns_per_event']:.1f} ns/event, "
                      f"ratio {rep['kpulse_over_floor']:.2f}")
+        if "peer_ns_per_event" in rep:
+            line += f", peer {rep['peer_ns_per_event']:.1f} ns/event"
         print(line)
     label = "all kpulse programs" if r["kpulse_programs"] == "all" else \
         f"kpulse {r['kpulse_programs']} programs"
@@ -404,9 +427,13 @@ def print_event_cost(r):
         print(f"   (all kpulse programs: "
               f"{fmt_spread(r['kpulse_all_programs_ns_per_event'], ' ns/event')})")
     if "floor_ns_per_event" in r:
-        print(f"   floor (empty tp_btf sched_switch + sched_wakeup): "
+        hooks = " + ".join(x["name"] for x in r.get("floor_programs", []))
+        print(f"   floor (empty tp_btf {hooks}): "
               f"{fmt_spread(r['floor_ns_per_event'], ' ns/event')}")
         print(f"   kpulse / floor: {fmt_spread(r['kpulse_over_floor'], 'x', 2)}")
+    if "peer_ns_per_event" in r:
+        print(f"   peer, {r['peer']}: {fmt_spread(r['peer_ns_per_event'], ' ns/event')}")
+        print(f"   kpulse / peer: {fmt_spread(r['kpulse_over_peer'], 'x', 2)}")
     if "verdict" in r:
         extra = ""
         if "kpulse_ns_scaled_to_reference_floor" in r:
@@ -415,7 +442,8 @@ def print_event_cost(r):
         print(f"   target <= {r['target_ns_per_event']} ns/event: {r['verdict']} "
               f"(median {r['kpulse_ns_per_event']['median']:.1f} ns{extra})")
     rows = r["programs"] + [dict(x, name=x["name"] + " [floor]")
-                            for x in r.get("floor_programs", [])]
+                            for x in r.get("floor_programs", [])] + \
+        [dict(x, name=x["name"] + " [peer]") for x in r.get("peer_programs", [])]
     if rows:
         print(f"   {'program':<40} {'ns/run':>8} {'runs/event':>10} {'ns/event':>9} "
               f"{'runs':>10} {'rec.miss':>8}")
@@ -523,6 +551,8 @@ def cmd_summary(args):
         if "floor_ns_per_event" in p:
             line += (f"   floor {p['floor_ns_per_event']['median']:.1f} ns"
                      f"   ratio {p['kpulse_over_floor']['median']:.2f}x")
+        if "peer_ns_per_event" in p:
+            line += f"   peer {p['peer_ns_per_event']['median']:.1f} ns"
         if "verdict" in p:
             line += f"   {p['verdict']} (target <= {p['target_ns_per_event']} ns)"
         print(line)
@@ -565,6 +595,7 @@ def main():
     s.add_argument("--probes", required=True, help="output of `kpulse probes --json`")
     s.add_argument("--target-ns", type=float)
     s.add_argument("--floor-ns-per-run", type=float)
+    s.add_argument("--peer-name", default="peer", help="what the peer programs are")
     s.add_argument("--out", required=True)
     s.add_argument("reps", nargs="+", metavar="BEFORE:AFTER")
     s.set_defaults(func=cmd_event_cost)

@@ -455,37 +455,128 @@ static int emit_block_device(struct registry *r, const char *dev,
 	return err;
 }
 
+static void blk_dev_stat_add(struct kp_blk_dev_stat *total, const struct kp_blk_dev_stat *s)
+{
+	for (int i = 0; i < KP_BLK_OP_NR; i++) {
+		total->ios[i] += s->ios[i];
+		total->bytes[i] += s->bytes[i];
+		hist_sum_into(&total->latency[i], &s->latency[i]);
+		hist_sum_into(&total->queue_time[i], &s->queue_time[i]);
+	}
+	total->errors += s->errors;
+}
+
+struct blk_dev_total {
+	uint32_t dev;
+	struct kp_blk_dev_stat total;
+};
+
+/* The entry of dev in devs (added, zeroed, when new); NULL at the cap or
+ * out of memory. */
+static struct blk_dev_total *blk_dev_total_of(struct blk_dev_total **devs, size_t *n, uint32_t dev)
+{
+	struct blk_dev_total *grown;
+
+	for (size_t i = 0; i < *n; i++)
+		if ((*devs)[i].dev == dev)
+			return &(*devs)[i];
+	if (*n >= 4096)
+		return NULL;
+	grown = realloc(*devs, (*n + 1) * sizeof(**devs));
+	if (!grown)
+		return NULL;
+	*devs = grown;
+	memset(&grown[*n], 0, sizeof(grown[*n]));
+	grown[*n].dev = dev;
+	return &grown[(*n)++];
+}
+
+/* A device's stats are in its per-CPU slot of blk_dev_slots on the CPUs
+ * where it holds one, in blk_dev_stats elsewhere: both summed per device. */
+static int read_block_totals(struct collector *c, struct blk_dev_total **ret_devs, size_t *ret_n)
+{
+	int fd = probes_map_fd(c->probes, PROBE_BLOCK, "blk_dev_stats");
+	int slots_fd = probes_map_fd(c->probes, PROBE_BLOCK, "blk_dev_slots");
+	int used_fd = probes_map_fd(c->probes, PROBE_BLOCK, "blk_dev_slot_used");
+	struct kp_blk_dev_slot_used used = {};
+	struct blk_dev_total *devs = NULL, *t;
+	uint32_t key, next, *prev = NULL, zero = 0;
+	size_t n = 0;
+	int guard = 0;
+	void *vals;
+
+	while (fd >= 0 && bpf_map_get_next_key(fd, prev, &next) == 0 && guard++ < 4096) {
+		key = next;
+		prev = &key;
+		vals = percpu_lookup(c, fd, &key, sizeof(struct kp_blk_dev_stat));
+		if (!vals)
+			continue;
+		t = blk_dev_total_of(&devs, &n, key);
+		for (int cpu = 0; t && cpu < c->ncpus; cpu++)
+			blk_dev_stat_add(&t->total, PERCPU_AT(vals, struct kp_blk_dev_stat, cpu));
+		free(vals);
+		if (!t)
+			goto nomem;
+	}
+	if (slots_fd >= 0 && used_fd >= 0 && bpf_map_lookup_elem(used_fd, &zero, &used) == 0) {
+		for (uint32_t i = 0; i < KP_BLK_DEV_SLOTS; i++) {
+			if (!used.dev[i])
+				continue;
+			vals = percpu_lookup(c, slots_fd, &i, sizeof(struct kp_blk_dev_slot));
+			if (!vals)
+				continue;
+			for (int cpu = 0; cpu < c->ncpus; cpu++) {
+				const struct kp_blk_dev_slot *s =
+				    PERCPU_AT(vals, struct kp_blk_dev_slot, cpu);
+
+				if (!s->dev)
+					continue;
+				t = blk_dev_total_of(&devs, &n, s->dev);
+				if (!t) {
+					free(vals);
+					goto nomem;
+				}
+				blk_dev_stat_add(&t->total, &s->stat);
+			}
+			free(vals);
+		}
+	}
+	*ret_devs = devs;
+	*ret_n = n;
+	return 0;
+nomem:
+	free(devs);
+	return -ENOMEM;
+}
+
 /*
- * Every device /proc/diskstats lists gets its series, zero until the map
- * has an entry. Map entries of devices the pass does not list (removed, a
+ * Every device /proc/diskstats lists gets its series, zero until the maps
+ * have an entry. Devices of the maps the pass does not list (removed, a
  * loop device unbound, beyond the cap) are left out, so their series go;
  * those it never saw (hidden multipath paths) are kept.
  */
 static int sample_block(struct collector *c, struct registry *r)
 {
 	static const struct kp_blk_dev_stat zero_total;
-	int fd = probes_map_fd(c->probes, PROBE_BLOCK, "blk_dev_stats");
 	const struct diskstats_listed *devs = NULL;
-	uint32_t key, next, *prev = NULL;
-	size_t ndevs = 0;
-	int err = 0, guard = 0;
+	struct blk_dev_total *totals = NULL;
+	size_t ndevs = 0, ntotals = 0;
+	int err = 0;
 
-	if (fd < 0)
+	if (probes_map_fd(c->probes, PROBE_BLOCK, "blk_dev_stats") < 0)
 		return 0;
 	if (procpass_block_devices(c->procpass, &devs, &ndevs))
 		ndevs = 0;
-	/* First the zeros; a device the map knows is set again below. */
+	/* First the zeros; a device the maps know is set again below. */
 	for (size_t i = 0; i < ndevs; i++)
 		err |= emit_block_device(r, devs[i].name, &zero_total);
-	while (bpf_map_get_next_key(fd, prev, &next) == 0 && guard++ < 4096) {
-		struct kp_blk_dev_stat total = {};
+	if (read_block_totals(c, &totals, &ntotals))
+		return -ENOMEM;
+	for (size_t i = 0; i < ntotals; i++) {
 		const char *listed = NULL;
 		char dev[32];
-		void *vals;
 
-		key = next;
-		prev = &key;
-		switch (procpass_block_device_state(c->procpass, key, &listed)) {
+		switch (procpass_block_device_state(c->procpass, totals[i].dev, &listed)) {
 		case DISKSTATS_UNLISTED:
 		case DISKSTATS_GONE:
 			continue;
@@ -493,31 +584,13 @@ static int sample_block(struct collector *c, struct registry *r)
 		case DISKSTATS_UNKNOWN:
 			break;
 		}
-		vals = percpu_lookup(c, fd, &key, sizeof(struct kp_blk_dev_stat));
-		if (!vals)
-			continue;
-		for (int cpu = 0; cpu < c->ncpus; cpu++) {
-			const struct kp_blk_dev_stat *s =
-			    PERCPU_AT(vals, struct kp_blk_dev_stat, cpu);
-
-			for (int i = 0; i < KP_BLK_OP_NR; i++) {
-				total.ios[i] += s->ios[i];
-				total.bytes[i] += s->bytes[i];
-			}
-			total.errors += s->errors;
-			for (int i = 0; i < KP_BLK_OP_NR; i++) {
-				hist_sum_into(&total.latency[i], &s->latency[i]);
-				hist_sum_into(&total.queue_time[i], &s->queue_time[i]);
-			}
-		}
-		free(vals);
-
 		if (listed)
 			snprintf(dev, sizeof(dev), "%s", listed);
 		else
-			devname_of(c, key, dev, sizeof(dev));
-		err |= emit_block_device(r, dev, &total);
+			devname_of(c, totals[i].dev, dev, sizeof(dev));
+		err |= emit_block_device(r, dev, &totals[i].total);
 	}
+	free(totals);
 	err |= set_counter0(r, "kpulse_block_slow_ios_total", c->event_counts[KP_EV_SLOW_IO]);
 	return err ? -ENOMEM : 0;
 }

@@ -59,6 +59,7 @@ static const struct hook_def hook_defs[] = {
     {PROBE_BLOCK, "block", "block_rq_issue"},
     {PROBE_BLOCK, "block", "block_rq_complete"},
     {PROBE_BLOCK, "block", "block_io_done"},
+    {PROBE_BLOCK, "block", "block_rq_error"},
     {PROBE_NET, "net", "net_dev_xmit"},
     {PROBE_NET, "net", "netif_receive_skb"},
     {PROBE_NET, "tcp", "tcp_retransmit_skb"},
@@ -222,6 +223,16 @@ static const struct hook *hook_by_name(const struct probes *p, const char *name)
 	return NULL;
 }
 
+/* block_io_done (6.5+) ends a request where /proc/diskstats does, and
+ * block_rq_error counts errors: with both, block_rq_complete is not needed. */
+static bool block_counts_at_io_done(const struct probes *p)
+{
+	const struct hook *done = hook_by_name(p, "block_io_done");
+	const struct hook *error = hook_by_name(p, "block_rq_error");
+
+	return done && done->exists && error && error->exists;
+}
+
 /* Some hooks only stand in for a better source this kernel may have. */
 static const char *hook_not_needed_reason(const struct probes *p, size_t i)
 {
@@ -235,6 +246,13 @@ static const char *hook_not_needed_reason(const struct probes *p, size_t i)
 			return "block_io_start knows the submitter; queue time starts at "
 			       "rq->start_time_ns";
 	}
+	if (!strcmp(hook_defs[i].name, "block_rq_complete") && block_counts_at_io_done(p))
+		return "block_io_done counts and times each request where /proc/diskstats "
+		       "does; block_rq_error counts errors";
+	if ((!strcmp(hook_defs[i].name, "block_io_done") ||
+	     !strcmp(hook_defs[i].name, "block_rq_error")) &&
+	    !block_counts_at_io_done(p))
+		return "block_rq_complete counts and times requests on this kernel";
 	return NULL;
 }
 
@@ -301,10 +319,8 @@ static int open_configured(struct probes *p, enum probe_subsystem s, bool allow_
 		((struct kpulse_sched *)skel)->rodata->cgroup_hier = p->opts.cgroup_hier;
 	}
 	if (s == PROBE_BLOCK) {
-		const struct hook *done = hook_by_name(p, "block_io_done");
-
 		((struct kpulse_block *)skel)->rodata->slow_io_ns = p->opts.slow_io_ns;
-		((struct kpulse_block *)skel)->rodata->use_io_done = done && done->exists;
+		((struct kpulse_block *)skel)->rodata->use_io_done = block_counts_at_io_done(p);
 	}
 	if (s == PROBE_NET)
 		((struct kpulse_net *)skel)->rodata->retransmit_has_err = p->retransmit_has_err;

@@ -157,7 +157,7 @@ static struct proc_row *row_append(struct row_vec *rv, uint32_t tgid)
 	return row;
 }
 
-/* Adds the per-CPU cache slots of a sched_cpu / mem_cpu / blk_cpu value as
+/* Adds the per-CPU cache slots of a sched_cpu / blk_cpu value as
  * rows. */
 static int append_cache_rows(struct procs *p, struct row_vec *rv, enum probe_subsystem s,
 			     const char *map, size_t value_size, size_t cache_off, int m0, int m1)
@@ -194,7 +194,7 @@ static int append_cache_rows(struct procs *p, struct row_vec *rv, enum probe_sub
 
 /*
  * Per-process totals: proc_stats (per CPU, summed) plus what still sits in
- * the per-CPU caches of the sched, mem and block programs. proc_stats is read
+ * the per-CPU caches of the sched and block programs. proc_stats is read
  * first: a slot flushed between the two reads is then missed for one
  * round rather than counted twice, so every row stays monotonic.
  */
@@ -227,7 +227,6 @@ static int read_proc_rows(struct procs *p, struct proc_row **ret_rows, size_t *r
 
 			row->v[PM_ONCPU] += s->oncpu_ns;
 			row->v[PM_RUNQ] += s->runq_delay_ns;
-			row->v[PM_FAULTS] += s->page_faults;
 			row->v[PM_IO_READ] += s->io_read_bytes;
 			row->v[PM_IO_WRITE] += s->io_write_bytes;
 			if (!row->comm[0] && s->comm[0])
@@ -238,9 +237,6 @@ static int read_proc_rows(struct procs *p, struct proc_row **ret_rows, size_t *r
 	}
 	err = append_cache_rows(p, &rv, PROBE_SCHED, "sched_cpu", sizeof(struct kp_sched_cpu),
 				offsetof(struct kp_sched_cpu, cache), PM_ONCPU, PM_RUNQ);
-	if (!err)
-		err = append_cache_rows(p, &rv, PROBE_MEM, "mem_cpu", sizeof(struct kp_mem_cpu),
-					offsetof(struct kp_mem_cpu, cache), PM_FAULTS, -1);
 	if (!err)
 		err =
 		    append_cache_rows(p, &rv, PROBE_BLOCK, "blk_cpu", sizeof(struct kp_blk_cpu),
