@@ -66,6 +66,9 @@ static void writer_disconnect(struct store *s)
 	sqlite3_close_v2(s->db);
 	s->db = NULL;
 	s->writer_cache_kib = 0;
+	/* the read connections too: nothing may keep the files open while
+	 * the disk recovers (store_readers_pause() says why) */
+	store_readers_pause(s);
 	store_maint_reset(s);
 	store_chunks_forget(s);
 }
@@ -100,6 +103,7 @@ int store_writer_connect(struct store *s, char *err, size_t errlen)
 	if (ret)
 		return ret;
 	s->conn_gen++;
+	store_readers_resume(s);
 	ret = store_prepare_all(s->db, writer_sql, NWRITER_SQL, &s->st);
 	if (!ret)
 		ret = store_maint_prepare(s);
@@ -342,12 +346,8 @@ static int flush_pending(struct store *s)
 	if (err) {
 		if (error_is_poison(err))
 			pending_release(s, false);
-		else if (error_needs_reconnect(err)) {
+		else if (error_needs_reconnect(err))
 			writer_disconnect(s);
-			/* the idle read connections too: nothing may keep the
-			 * files open while the disk recovers */
-			store_readers_close(s);
-		}
 		goto fail;
 	}
 	pending_release(s, true);
