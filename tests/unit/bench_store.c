@@ -22,7 +22,8 @@
  *
  * Usage: bench_store [DIR [SERIES [ROUNDS]]]: the databases go to a new
  * directory under DIR (default /var/tmp: on disk, unlike a tmpfs /tmp),
- * removed afterwards. Defaults: 2000 series, 1000 rounds.
+ * removed afterwards (kept when BENCH_STORE_KEEP is set, to look into).
+ * Defaults: 2000 series, 1000 rounds.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -358,6 +359,9 @@ int main(int argc, char **argv)
 		ret = bench_query(dir);
 	if (!ret)
 		ret = bench_memory(dir);
-	rm_dir(dir);
+	if (getenv("BENCH_STORE_KEEP"))
+		fprintf(stderr, "bench_store: databases kept in %s\n", dir);
+	else
+		rm_dir(dir);
 	return ret ? 1 : 0;
 }

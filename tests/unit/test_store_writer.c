@@ -397,6 +397,46 @@ STORE_TEST(read_only_filesystem_closes_every_connection_until_writable)
 	set_fault(FAULT_NONE);
 }
 
+/* A flush that leaves the WAL past STORE_WAL_TRUNCATE_BYTES checkpoints
+ * it and truncates it, so it does not keep its high-water size on disk;
+ * what was written reads back. */
+STORE_TEST(large_flush_leaves_the_wal_empty)
+{
+	enum { N = 2000, ROUNDS = 100 };
+	struct metric_series *m = calloc(N, sizeof(*m));
+	char wal[160];
+	struct stat sb;
+
+	CHECK(m != NULL);
+	if (!m)
+		return;
+	f->opts.flush_interval_s = 3600;
+	CHECK_EQ_INT(fx_open(f), 0);
+	for (int i = 0; i < N; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "kpulse_w%d", i);
+		m[i] = gauge_series(name, NULL, NULL, i * 1.5);
+	}
+	for (int r = 0; r < ROUNDS; r++) {
+		/* values that do not compress to nothing */
+		for (int i = 0; i < N; i++)
+			m[i].value = (double)((r * 131 + i * 17) % 1000) * 1.37;
+		CHECK_EQ_INT(store_append_series(f->s, T0 + r, m, N), 0);
+		/* in several commits, as the daemon's flushes are */
+		if (r % 10 == 9)
+			CHECK_EQ_INT(store_flush_sync(f->s), 0);
+	}
+	snprintf(wal, sizeof(wal), "%s-wal", f->path);
+	CHECK_EQ_INT(stat(wal, &sb), 0);
+	CHECK_EQ_INT(sb.st_size, 0);
+	CHECK_EQ_INT(stat(f->path, &sb), 0);
+	CHECK(sb.st_size > STORE_WAL_TRUNCATE_BYTES);
+	CHECK_EQ_INT(sql_open(f), 0);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT coalesce(sum(n), 0) FROM chunks_raw"), N * ROUNDS);
+	free(m);
+}
+
 STORE_TEST(close_gives_up_after_its_timeout_and_reports_the_loss)
 {
 	struct metric_series m[25];

@@ -66,6 +66,11 @@
 
 /* ------------------------------------------------------------ helpers */
 
+/* The writer truncates the WAL after a flush that left it larger than
+ * this (store_writer.c); SQLite truncates it to this size after a
+ * checkpoint of its own (journal_size_limit, store_schema.c). */
+#define STORE_WAL_TRUNCATE_BYTES 1048576 /* 1 MiB */
+
 /* Seconds per bucket of each rollup tier. */
 #define TIER_1M_S 60
 #define TIER_1H_S 3600

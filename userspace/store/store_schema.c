@@ -636,8 +636,10 @@ fail:
  * sized by the series count after open (writer_size_cache() in store_writer.c);
  * readers get 2 MiB each, which keeps a small daemon under its 40 MB
  * budget with every reader busy. */
+#define STR_(x) #x
+#define STR(x)	STR_(x)
 static const char writer_pragmas[] = "PRAGMA synchronous = NORMAL;"
-				     "PRAGMA journal_size_limit = 67108864;"
+				     "PRAGMA journal_size_limit = " STR(STORE_WAL_TRUNCATE_BYTES) ";"
 				     "PRAGMA temp_store = MEMORY;"
 				     "PRAGMA cache_size = -4096;";
 

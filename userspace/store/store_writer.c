@@ -276,6 +276,24 @@ static uint64_t file_size(const char *path)
 	return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
 }
 
+/*
+ * The WAL back to empty once it holds more than STORE_WAL_TRUNCATE_BYTES:
+ * its pages go into the database file and the file is truncated, so the
+ * WAL does not sit at the size of its high-water mark (SQLite's own
+ * checkpoints reuse the file from the start without shrinking it). A
+ * checkpoint is as safe as a commit against a kill or a power cut. It
+ * never waits: while a reader still reads from the WAL it stops with
+ * SQLITE_BUSY after copying what it could, and a later flush tries again.
+ */
+static void wal_truncate(struct store *s)
+{
+	if (file_size(s->wal_path) <= STORE_WAL_TRUNCATE_BYTES)
+		return;
+	sqlite3_busy_timeout(s->db, 0);
+	sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	sqlite3_busy_timeout(s->db, s->opts.busy_timeout_ms);
+}
+
 /* Releases the pending batch: written, or dropped (counted). */
 static void pending_release(struct store *s, bool written)
 {
@@ -351,6 +369,7 @@ static int flush_pending(struct store *s)
 		goto fail;
 	}
 	pending_release(s, true);
+	wal_truncate(s);
 	latency = clock_mono_s() - t0;
 	size = file_size(s->path) + file_size(s->wal_path);
 	now = store_now(s);
