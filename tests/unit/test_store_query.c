@@ -83,9 +83,8 @@ STORE_TEST(event_fields_keep_what_the_columns_do_not)
 	fields = json_pack("{s:s, s:i, s:s}", "type", "other", "pid", 1, "comm",
 			   "a-very-long-command-name");
 	CHECK(fields);
-	CHECK_EQ_INT(store_append_event(f->s, T0 + 2, "exit", 4243, "a-very-long-command-name",
-					fields),
-		     0);
+	CHECK_EQ_INT(
+	    store_append_event(f->s, T0 + 2, "exit", 4243, "a-very-long-command-name", fields), 0);
 	json_decref(fields);
 	CHECK_EQ_INT(store_flush_sync(f->s), 0);
 

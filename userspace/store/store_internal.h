@@ -536,5 +536,4 @@ size_t store_chunks_ref_free(struct series_ref *r);
 /* Frees the writer's list (at close). */
 void store_chunks_release(struct store *s);
 
-
 #endif /* KPULSE_STORE_INTERNAL_H */

@@ -636,12 +636,11 @@ fail:
  * sized by the series count after open (writer_size_cache() in store_writer.c);
  * readers get 2 MiB each, which keeps a small daemon under its 40 MB
  * budget with every reader busy. */
-#define STR_(x) #x
-#define STR(x)	STR_(x)
 static const char writer_pragmas[] = "PRAGMA synchronous = NORMAL;"
-				     "PRAGMA journal_size_limit = " STR(STORE_WAL_TRUNCATE_BYTES) ";"
+				     "PRAGMA journal_size_limit = 1048576;"
 				     "PRAGMA temp_store = MEMORY;"
 				     "PRAGMA cache_size = -4096;";
+_Static_assert(STORE_WAL_TRUNCATE_BYTES == 1048576, "journal_size_limit in writer_pragmas");
 
 static const char reader_pragmas[] = "PRAGMA query_only = 1;"
 				     "PRAGMA temp_store = MEMORY;"
