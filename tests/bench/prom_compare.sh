@@ -14,6 +14,9 @@
 #             cut, so two figures: its data dir's growth over the samples it
 #             appended, and the block a head snapshot writes (the compressed
 #             chunks Prometheus keeps for good) over the samples in it.
+# kpulse's database growth is also split by part (events, raw chunks,
+# rollups, the other tables; dbstat through the sqlite3 shell), with the
+# figure without events, which Prometheus does not keep.
 # Everything listens on 127.0.0.1 only.
 set -u
 
@@ -79,7 +82,24 @@ prom_query() { # a counter of Prometheus's own /metrics (it does not scrape itse
 			END { printf "%d\n", s }'
 }
 
+# bytes of the store's pages by part (dbstat, read-only beside the
+# writer): "events raw rollups other"
+store_parts() {
+	sqlite3 -readonly "$tmp/kpulse/kpulse.db" "SELECT
+		sum(CASE WHEN name LIKE 'events%' THEN pgsize ELSE 0 END),
+		sum(CASE WHEN name LIKE '%chunks_raw%' THEN pgsize ELSE 0 END),
+		sum(CASE WHEN name LIKE 'samples_1%' THEN pgsize ELSE 0 END),
+		sum(CASE WHEN name NOT LIKE 'events%' AND name NOT LIKE '%chunks_raw%'
+			AND name NOT LIKE 'samples_1%' THEN pgsize ELSE 0 END)
+		FROM dbstat" 2>/dev/null | tr '|' ' '
+}
+store_events() {
+	sqlite3 -readonly "$tmp/kpulse/kpulse.db" "SELECT count(*) FROM events" 2>/dev/null
+}
+
 sleep "$warmup_s"
+parts0=$(store_parts)
+ev0=$(store_events)
 k0=$(sizes "$tmp/kpulse")
 kw0=$(kpulse_written)
 p0=$(sizes "$tmp/prom")
@@ -87,6 +107,8 @@ pa0=$(prom_query prometheus_tsdb_head_samples_appended_total)
 log "window of ${window_s}s starts ($kw0 samples in kpulse, $pa0 in Prometheus)"
 sleep "$window_s"
 k1=$(sizes "$tmp/kpulse")
+parts1=$(store_parts)
+ev1=$(store_events)
 kw1=$(kpulse_written)
 p1=$(sizes "$tmp/prom")
 pa1=$(prom_query prometheus_tsdb_head_samples_appended_total)
@@ -104,9 +126,9 @@ for meta in "$tmp/prom/snapshots/$snap"/*/meta.json; do
 done
 
 /usr/bin/python3 - "$window_s" "$interval_s" "$k0" "$k1" "$kw0" "$kw1" "$p0" "$p1" "$pa0" "$pa1" \
-	"$series" "$block_bytes" "$block_samples" <<'EOF'
+	"$series" "$block_bytes" "$block_samples" "${parts0:-}" "${parts1:-}" "${ev0:-0}" "${ev1:-0}" <<'EOF'
 import sys
-(w, iv, k0, k1, kw0, kw1, p0, p1, pa0, pa1, series, bb, bs) = sys.argv[1:]
+(w, iv, k0, k1, kw0, kw1, p0, p1, pa0, pa1, series, bb, bs, parts0, parts1, ev0, ev1) = sys.argv[1:]
 k = (int(k1) - int(k0)) / max(1, int(kw1) - int(kw0))
 p = (int(p1) - int(p0)) / max(1, int(pa1) - int(pa0))
 b = int(bb) / max(1, int(bs))
@@ -123,4 +145,22 @@ kb = int(k1) - int(k0)
 pb = int(bb) * (int(pa1) - int(pa0)) / max(1, int(bs))
 print(f"same window, same information: kpulse {kb} bytes, Prometheus about {pb:.0f} bytes "
       f"as blocks (ratio {kb / pb if pb else float('nan'):.2f})")
+# where kpulse's growth went: the database's pages by part (the WAL and
+# the other files are the rest of the data dir's growth)
+try:
+    part0 = [int(x or 0) for x in parts0.split()]
+    part1 = [int(x or 0) for x in parts1.split()]
+    if len(part0) != 4 or len(part1) != 4:
+        raise ValueError
+    ns = max(1, int(kw1) - int(kw0))
+    names = ("events", "raw chunks", "rollups", "other tables")
+    d = [y - x for x, y in zip(part0, part1)]
+    print("kpulse database growth by part: " + ", ".join(
+        f"{n} {v} bytes ({v / ns:.2f}/sample)" for n, v in zip(names, d)) +
+        f"; {int(ev1) - int(ev0)} events stored")
+    ke = (kb - d[0]) / ns
+    print(f"kpulse store without events:    {ke:.2f} bytes/sample "
+          f"(kpulse / Prometheus block {ke / b if b else float('nan'):.2f})")
+except ValueError:
+    print("kpulse database growth by part: unknown (no sqlite3 shell with dbstat)")
 EOF

@@ -3,7 +3,6 @@ file system, a lock held by another process, and the bound on what is kept
 in memory meanwhile. The daemon keeps collecting; when writing works again
 every buffered round is written, so the history has no gap."""
 
-import pytest
 import collections
 import os
 import re
@@ -52,6 +51,26 @@ def assert_recovered_without_gap(d, t_fault, t_back, failing):
     return ts
 
 
+def files_held(pid, under):
+    """What process pid holds under a directory: open files (by fd) and
+    mappings, e.g. ['fd 7 .../kpulse.db', 'map .../kpulse.db-shm']."""
+    held = []
+    fd_dir = f"/proc/{pid}/fd"
+    for fd in sorted(os.listdir(fd_dir), key=int):
+        try:
+            target = os.readlink(os.path.join(fd_dir, fd))
+        except OSError:
+            continue
+        if target.startswith(under + "/"):
+            held.append(f"fd {fd} {target}")
+    with open(f"/proc/{pid}/maps") as f:
+        for line in f:
+            path = line.split(None, 5)[5].strip() if len(line.split(None, 5)) > 5 else ""
+            if path.startswith(under + "/") and f"map {path}" not in held:
+                held.append(f"map {path}")
+    return held
+
+
 def test_disk_full_keeps_daemon_running_and_writes_fault_window_once_space_returns(
         daemons, small_tmpfs, report):
     d = daemons.start(data_dir=os.path.join(small_tmpfs, "data"))
@@ -73,9 +92,6 @@ def test_disk_full_keeps_daemon_running_and_writes_fault_window_once_space_retur
            f"error: {failing.group('why')}")
 
 
-@pytest.mark.xfail(strict=False, reason="known flaky since the merges of this stop (issue 13, "
-                   "open): the ext4 holding the store stayed busy for 15 s in one run, so it "
-                   "could not be remounted; something still holds a store file open there")
 def test_read_only_file_system_keeps_daemon_running_and_recovers_without_gap(
         daemons, workdir, ext4_loop, report):
     # The daemon keeps DATA_DIR/auth.db open for its API, so a file system
@@ -110,9 +126,13 @@ def test_read_only_file_system_keeps_daemon_running_and_recovers_without_gap(
 
     # Writable again: unmount and mount. The daemon must not keep the
     # database open while it cannot write it, or this would never succeed.
-    assert ext4_loop.unmount(timeout=15), (
+    deadline = time.monotonic() + 15
+    while files_held(d.pid, ext4_loop.mnt) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    held = files_held(d.pid, ext4_loop.mnt)
+    assert not held and ext4_loop.unmount(timeout=15), (
         f"{ext4_loop.mnt} stayed busy for 15s: kpulse keeps the store's files open on the "
-        f"read-only file system; log:\n{d.log_tail()}")
+        f"read-only file system ({held}); log:\n{d.log_tail()}")
     ext4_loop.mount()
     t_back = time.time()
     ts = assert_recovered_without_gap(d, t_fault, t_back, failing)

@@ -10,6 +10,8 @@
  *           from the first append to the last commit.
  *           Bytes per sample: the database file plus its WAL after the
  *           last commit, over the samples written.
+ *   paced:  SERIES / 2 series, 600 rounds, a commit after each round as
+ *           the daemon's flushes do: bytes per sample of db + WAL.
  *   query:  24 h of one series at a 1-minute step from the 1-minute tier
  *           of a second database (100 series, a sample every 10 s, rolled
  *           up under a fake clock), and 1 h of it at a 10 s step from the
@@ -22,7 +24,8 @@
  *
  * Usage: bench_store [DIR [SERIES [ROUNDS]]]: the databases go to a new
  * directory under DIR (default /var/tmp: on disk, unlike a tmpfs /tmp),
- * removed afterwards. Defaults: 2000 series, 1000 rounds.
+ * removed afterwards (kept when BENCH_STORE_KEEP is set, to look into).
+ * Defaults: 2000 series, 1000 rounds.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -181,6 +184,49 @@ static int bench_ingest(const char *dir, size_t nseries, unsigned rounds)
 			       (double)sb.st_size / (1 << 20),
 			       (double)sb.st_size / (double)st.samples_written);
 	}
+	free(m);
+	return ret;
+}
+
+/*
+ * At the daemon's pace: one commit per round, so every open chunk is
+ * rewritten at each flush (the bulk ingest above closes most chunks
+ * before their first write). Bytes per sample of the database and its
+ * WAL after the last commit.
+ */
+static int bench_paced(const char *dir, size_t nseries, unsigned rounds)
+{
+	struct store_options o;
+	struct store_stats st;
+	struct store *s = NULL;
+	struct metric_series *m = make_series(nseries);
+	char path[4096], err[256] = "";
+	double start = (double)time(NULL) - rounds;
+	int ret;
+
+	snprintf(path, sizeof(path), "%s/paced.db", dir);
+	store_options_default(&o);
+	o.flush_interval_s = 3600; /* only the flushes asked for below */
+	ret = m ? store_open(path, &o, &s, err, sizeof(err)) : -ENOMEM;
+	if (ret) {
+		fprintf(stderr, "bench_store: open %s: %s\n", path, err);
+		free(m);
+		return ret;
+	}
+	for (unsigned r = 0; r < rounds && !ret; r++) {
+		advance(m, nseries, r);
+		ret = store_append_series(s, start + r, m, nseries);
+		if (!ret)
+			ret = store_flush_sync(s);
+	}
+	if (ret)
+		fprintf(stderr, "bench_store: paced: %d\n", ret);
+	store_get_stats(s, &st);
+	printf("paced: %zu series x %u rounds, a commit each: db + WAL %.1f MiB after the last "
+	       "commit: %.2f bytes/sample\n",
+	       nseries, rounds, (double)st.db_size_bytes / (1 << 20),
+	       st.samples_written ? (double)st.db_size_bytes / (double)st.samples_written : 0);
+	store_close(s);
 	free(m);
 	return ret;
 }
@@ -355,9 +401,14 @@ int main(int argc, char **argv)
 	}
 	ret = bench_ingest(dir, nseries, rounds);
 	if (!ret)
+		ret = bench_paced(dir, nseries / 2, 600);
+	if (!ret)
 		ret = bench_query(dir);
 	if (!ret)
 		ret = bench_memory(dir);
-	rm_dir(dir);
+	if (getenv("BENCH_STORE_KEEP"))
+		fprintf(stderr, "bench_store: databases kept in %s\n", dir);
+	else
+		rm_dir(dir);
 	return ret ? 1 : 0;
 }

@@ -64,6 +64,44 @@ STORE_TEST(events_read_back_by_type_and_order)
 	CHECK_EQ_INT(f->events->events[0].pid, 1003);
 }
 
+/* A collected event carries its type, timestamp, pid and comm among its
+ * fields too: the store keeps them once, in the columns, and keeps a key
+ * whose value differs from its column. */
+STORE_TEST(event_fields_keep_what_the_columns_do_not)
+{
+	struct store_event_query q = {.from = T0, .to = T0 + 100, .limit = 10};
+	json_t *fields;
+	sqlite3_int64 len;
+
+	CHECK_EQ_INT(fx_open(f), 0);
+	fields = json_pack("{s:s, s:f, s:i, s:s, s:i}", "type", "exec", "timestamp", T0 + 1.25,
+			   "pid", 4242, "comm", "make", "ppid", 1);
+	CHECK(fields);
+	CHECK_EQ_INT(store_append_event(f->s, T0 + 1.25, "exec", 4242, "make", fields), 0);
+	json_decref(fields);
+	/* not the column's values: kept */
+	fields = json_pack("{s:s, s:i, s:s}", "type", "other", "pid", 1, "comm",
+			   "a-very-long-command-name");
+	CHECK(fields);
+	CHECK_EQ_INT(
+	    store_append_event(f->s, T0 + 2, "exit", 4243, "a-very-long-command-name", fields), 0);
+	json_decref(fields);
+	CHECK_EQ_INT(store_flush_sync(f->s), 0);
+
+	CHECK_EQ_INT(store_query_events(f->s, &q, &f->events), 0);
+	CHECK_EQ_INT(f->events->n, 2);
+	CHECK_EQ_INT(json_object_size(f->events->events[0].fields), 1);
+	CHECK_EQ_INT(json_integer_value(json_object_get(f->events->events[0].fields, "ppid")), 1);
+	CHECK_STR(f->events->events[0].comm, "make");
+	CHECK_NEAR(f->events->events[0].ts, T0 + 1.25, 1e-9);
+	CHECK_EQ_INT(json_object_size(f->events->events[1].fields), 3);
+	CHECK_STR(json_string_value(json_object_get(f->events->events[1].fields, "comm")),
+		  "a-very-long-command-name");
+	CHECK_EQ_INT(sql_open(f), 0);
+	len = sql_int(f->db, "SELECT length(fields) FROM events ORDER BY id LIMIT 1");
+	CHECK_EQ_INT(len, (sqlite3_int64)strlen("{\"ppid\":1}"));
+}
+
 STORE_TEST(raw_rate_and_quantile_follow_the_samples)
 {
 	static struct history h;

@@ -150,7 +150,8 @@ int store_append_series(struct store *s, double ts, const struct metric_series *
 /*
  * Buffers one event. type is [a-z0-9_]{1,31}; comm is truncated to
  * STORE_COMM_LEN - 1 bytes; fields is a JSON object or NULL, borrowed (the
- * store keeps its serialization). Returns 0, -EINVAL (bad ts, type or
+ * store keeps its serialization, without the keys "type", "timestamp",
+ * "pid" and "comm" where they equal the event's own). Returns 0, -EINVAL (bad ts, type or
  * fields), -E2BIG (fields longer than STORE_EVENT_FIELDS_MAX serialized),
  * -ENOBUFS (buffer full: dropped and counted) or -ENOMEM.
  */

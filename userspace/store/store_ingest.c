@@ -272,6 +272,43 @@ static struct buf_event *buf_event_free(struct buf_event *e)
 	return NULL;
 }
 
+/* True when fields' key holds what the event's column holds already. */
+static bool same_as_column(json_t *fields, const char *key, json_t *column)
+{
+	json_t *v = json_object_get(fields, key);
+
+	return v && column && json_equal(v, column);
+}
+
+/*
+ * The serialized fields without the keys the event's columns hold with
+ * the same value (a collected event carries its type, timestamp, pid and
+ * comm among its fields too): a third of a typical event's bytes, kept
+ * once. NULL when out of memory.
+ */
+static char *fields_dumps(json_t *fields, double ts, const char *type, int32_t pid,
+			  const char *comm)
+{
+	static const char *const keys[] = {"type", "timestamp", "pid", "comm"};
+	json_t *cols[4] = {json_string(type), json_real(ts), json_integer(pid), json_string(comm)};
+	json_t *copy = NULL;
+	char *out = NULL;
+
+	for (size_t i = 0; i < 4; i++) {
+		if (!same_as_column(fields, keys[i], cols[i]))
+			continue;
+		if (!copy && !(copy = json_copy(fields)))
+			goto out;
+		json_object_del(copy, keys[i]);
+	}
+	out = json_dumps(copy ? copy : fields, JSON_COMPACT | JSON_SORT_KEYS);
+out:
+	json_decref(copy);
+	for (size_t i = 0; i < 4; i++)
+		json_decref(cols[i]);
+	return out;
+}
+
 int store_append_event(struct store *s, double ts, const char *type, int32_t pid, const char *comm,
 		       json_t *fields)
 {
@@ -293,7 +330,7 @@ int store_append_event(struct store *s, double ts, const char *type, int32_t pid
 		len = strnlen(comm, STORE_COMM_LEN - 1);
 		memcpy(e->comm, comm, len);
 	}
-	e->fields = fields ? json_dumps(fields, JSON_COMPACT | JSON_SORT_KEYS) : strdup("{}");
+	e->fields = fields ? fields_dumps(fields, ts, type, pid, e->comm) : strdup("{}");
 	if (!e->fields) {
 		buf_event_free(e);
 		return -ENOMEM;

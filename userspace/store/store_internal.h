@@ -13,12 +13,12 @@
  *   store_writer.c    the writer thread: flushes, retries with backoff,
  *                     the flush and maintenance requests callers wait on
  *   store_maint.c     rollups, retention and their watermarks (writer)
- *   store_query.c     the read connections and the query API
+ *   store_query.c     the query API
  *   store_encode.c    how data sits in rows: the raw tier's SQL and
  *                     sample codec, rollup rows, histogram blobs
  *   store_aggregate.c the span aggregate rollups and queries both build
- *   store_schema.c    connections, pragmas, schema versions, migrations,
- *                     SQLite errors as errno
+ *   store_schema.c    connections (the read pool too), pragmas, schema
+ *                     versions, migrations, SQLite errors as errno
  *   store_llm.c       the cache of LLM answers, on short connections of its
  *                     own; it calls store_schema.c only and nothing calls it
  *
@@ -65,6 +65,11 @@
 #include "util/clock.h"
 
 /* ------------------------------------------------------------ helpers */
+
+/* The writer truncates the WAL after a flush that left it larger than
+ * this (store_writer.c); SQLite truncates it to this size after a
+ * checkpoint of its own (journal_size_limit, store_schema.c). */
+#define STORE_WAL_TRUNCATE_BYTES 1048576 /* 1 MiB */
 
 /* Seconds per bucket of each rollup tier. */
 #define TIER_1M_S 60
@@ -122,6 +127,22 @@ int store_short_conn_open(struct store *s, bool write, sqlite3 **ret);
 
 int store_db_open(const char *path, const char *vfs, int busy_timeout_ms, bool writer,
 		  sqlite3 **ret_db, char *err, size_t errlen);
+
+/* The pool of read connections the queries use (store_query.c): one
+ * from the pool, else a new one while under max_readers, else waits for
+ * one. 0 or -errno. */
+int store_reader_get(struct store *s, sqlite3 **ret_db);
+/* Back to the pool, or closed after an error that may have left it
+ * unusable, or while the pool is paused. */
+void store_reader_release(struct store *s, sqlite3 *db, int err);
+/* Closes the idle read connections (at close, before the writer's). */
+void store_readers_close(struct store *s);
+/* The writer lost its connection to a fault: closes the idle read
+ * connections, and those in use at their release, until resumed, so
+ * that nothing keeps the files open while the disk recovers. */
+void store_readers_pause(struct store *s);
+/* The writer connected again: the pool keeps connections again. */
+void store_readers_resume(struct store *s);
 
 /* Raw samples converted per transaction by the migration to schema 5
  * (tests make it small). */
@@ -415,11 +436,12 @@ struct store {
 	struct rollup_cursor cur_1m, cur_1h;
 	char werr[STORE_ERROR_MAX]; /* the last failure, for stats */
 
-	/* --- read connections, under rlock (store_query.c) --- */
+	/* --- read connections, under rlock (store_schema.c) --- */
 	pthread_mutex_t rlock;
 	pthread_cond_t rcond;
 	sqlite3 **ridle;
 	unsigned nridle, nropen;
+	bool readers_paused; /* store_readers_pause(): none kept idle */
 };
 
 /* Wall clock in unix seconds: the options' clock, else the real one. */
@@ -513,10 +535,5 @@ void store_chunks_forget(struct store *s);
 size_t store_chunks_ref_free(struct series_ref *r);
 /* Frees the writer's list (at close). */
 void store_chunks_release(struct store *s);
-
-/* ------------------------------------------------ store_query.c: reads */
-
-/* Closes the idle read connections (at close, before the writer's). */
-void store_readers_close(struct store *s);
 
 #endif /* KPULSE_STORE_INTERNAL_H */

@@ -29,69 +29,6 @@
 #include "registry/hist.h"
 #include "store/store_internal.h"
 
-/* ------------------------------------------------- read connections */
-
-/* A connection from the pool, opening one while under max_readers,
- * else waiting for one. */
-static int reader_get(struct store *s, sqlite3 **ret_db)
-{
-	sqlite3 *db;
-	int err;
-
-	pthread_mutex_lock(&s->rlock);
-	for (;;) {
-		if (s->nridle) {
-			db = s->ridle[--s->nridle];
-			pthread_mutex_unlock(&s->rlock);
-			*ret_db = db;
-			return 0;
-		}
-		if (s->nropen < s->opts.max_readers)
-			break;
-		pthread_cond_wait(&s->rcond, &s->rlock);
-	}
-	s->nropen++;
-	pthread_mutex_unlock(&s->rlock);
-
-	err = store_db_open(s->path, s->vfs, s->opts.busy_timeout_ms, false, &db, NULL, 0);
-	if (err) {
-		pthread_mutex_lock(&s->rlock);
-		s->nropen--;
-		pthread_cond_signal(&s->rcond);
-		pthread_mutex_unlock(&s->rlock);
-		return err;
-	}
-	*ret_db = db;
-	return 0;
-}
-
-/* Returns a connection to the pool, or closes it after an error that may
- * have left it unusable. */
-static void reader_release(struct store *s, sqlite3 *db, int err)
-{
-	bool keep = !err || err == -EINVAL || err == -E2BIG || err == -ENOMEM || err == -EBUSY;
-
-	pthread_mutex_lock(&s->rlock);
-	if (keep) {
-		s->ridle[s->nridle++] = db;
-	} else {
-		s->nropen--;
-		sqlite3_close_v2(db);
-	}
-	pthread_cond_signal(&s->rcond);
-	pthread_mutex_unlock(&s->rlock);
-}
-
-void store_readers_close(struct store *s)
-{
-	pthread_mutex_lock(&s->rlock);
-	while (s->nridle) {
-		sqlite3_close_v2(s->ridle[--s->nridle]);
-		s->nropen--;
-	}
-	pthread_mutex_unlock(&s->rlock);
-}
-
 /* Prepares a statement for one query; a negative errno on failure. */
 static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **ret_stmt)
 {
@@ -554,7 +491,7 @@ int store_query_range(struct store *s, const struct store_range_query *q,
 	err = range_check(s, q, &nsteps);
 	if (err)
 		return err;
-	err = reader_get(s, &db);
+	err = store_reader_get(s, &db);
 	if (err)
 		return err;
 	err = find_series(db, &q->selector, s->opts.max_query_series, &infos, &n);
@@ -588,7 +525,7 @@ int store_query_range(struct store *s, const struct store_range_query *q,
 	*ret_result = res;
 	res = NULL;
 out:
-	reader_release(s, db, err);
+	store_reader_release(s, db, err);
 	store_range_result_free(res);
 	free(infos);
 	return err;
@@ -646,7 +583,7 @@ int store_latest(struct store *s, const struct store_selector *sel,
 	err = selector_check(sel, false);
 	if (err)
 		return err;
-	err = reader_get(s, &db);
+	err = store_reader_get(s, &db);
 	if (err)
 		return err;
 	res = calloc(1, sizeof(*res));
@@ -696,7 +633,7 @@ int store_latest(struct store *s, const struct store_selector *sel,
 	}
 out:
 	sqlite3_finalize(st);
-	reader_release(s, db, err);
+	store_reader_release(s, db, err);
 	store_latest_result_free(res);
 	return err;
 }
@@ -727,13 +664,13 @@ int store_list_series(struct store *s, const struct store_selector *sel,
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return -ENOMEM;
-	err = reader_get(s, &db);
+	err = store_reader_get(s, &db);
 	if (err) {
 		free(l);
 		return err;
 	}
 	err = find_series(db, sel, s->opts.max_list, &l->series, &l->n);
-	reader_release(s, db, err);
+	store_reader_release(s, db, err);
 	if (err) {
 		free(l);
 		return err;
@@ -782,7 +719,7 @@ int store_query_events(struct store *s, const struct store_event_query *q,
 		return -EINVAL;
 	if (q->limit > s->opts.max_events)
 		return -E2BIG;
-	err = reader_get(s, &db);
+	err = store_reader_get(s, &db);
 	if (err)
 		return err;
 	l = calloc(1, sizeof(*l));
@@ -825,7 +762,7 @@ int store_query_events(struct store *s, const struct store_event_query *q,
 	}
 out:
 	sqlite3_finalize(st);
-	reader_release(s, db, err);
+	store_reader_release(s, db, err);
 	store_event_list_free(l);
 	return err;
 }

@@ -637,9 +637,10 @@ fail:
  * readers get 2 MiB each, which keeps a small daemon under its 40 MB
  * budget with every reader busy. */
 static const char writer_pragmas[] = "PRAGMA synchronous = NORMAL;"
-				     "PRAGMA journal_size_limit = 67108864;"
+				     "PRAGMA journal_size_limit = 1048576;"
 				     "PRAGMA temp_store = MEMORY;"
 				     "PRAGMA cache_size = -4096;";
+_Static_assert(STORE_WAL_TRUNCATE_BYTES == 1048576, "journal_size_limit in writer_pragmas");
 
 static const char reader_pragmas[] = "PRAGMA query_only = 1;"
 				     "PRAGMA temp_store = MEMORY;"
@@ -757,4 +758,88 @@ int store_short_conn_open(struct store *s, bool write, sqlite3 **ret)
 	}
 	*ret = db;
 	return 0;
+}
+
+/* ------------------------------------------------- read connections */
+
+/*
+ * Every connection of the process to the store's files must be closed
+ * for a file system that failed to be unmounted and recovered: SQLite
+ * holds a shared lock on the database file for as long as a WAL
+ * connection is open, and while any lock is held it keeps the file
+ * descriptors of the process's other connections to that file open past
+ * their close (POSIX locks belong to the process, a close() would drop
+ * them). So while the writer is disconnected after a fault, a read
+ * connection is closed after each use instead of waiting in the pool.
+ */
+int store_reader_get(struct store *s, sqlite3 **ret_db)
+{
+	sqlite3 *db;
+	int err;
+
+	pthread_mutex_lock(&s->rlock);
+	for (;;) {
+		if (s->nridle) {
+			db = s->ridle[--s->nridle];
+			pthread_mutex_unlock(&s->rlock);
+			*ret_db = db;
+			return 0;
+		}
+		if (s->nropen < s->opts.max_readers)
+			break;
+		pthread_cond_wait(&s->rcond, &s->rlock);
+	}
+	s->nropen++;
+	pthread_mutex_unlock(&s->rlock);
+
+	err = store_db_open(s->path, s->vfs, s->opts.busy_timeout_ms, false, &db, NULL, 0);
+	if (err) {
+		pthread_mutex_lock(&s->rlock);
+		s->nropen--;
+		pthread_cond_signal(&s->rcond);
+		pthread_mutex_unlock(&s->rlock);
+		return err;
+	}
+	*ret_db = db;
+	return 0;
+}
+
+void store_reader_release(struct store *s, sqlite3 *db, int err)
+{
+	bool keep = !err || err == -EINVAL || err == -E2BIG || err == -ENOMEM || err == -EBUSY;
+
+	pthread_mutex_lock(&s->rlock);
+	if (keep && !s->readers_paused) {
+		s->ridle[s->nridle++] = db;
+	} else {
+		s->nropen--;
+		sqlite3_close_v2(db);
+	}
+	pthread_cond_signal(&s->rcond);
+	pthread_mutex_unlock(&s->rlock);
+}
+
+void store_readers_close(struct store *s)
+{
+	pthread_mutex_lock(&s->rlock);
+	while (s->nridle) {
+		sqlite3_close_v2(s->ridle[--s->nridle]);
+		s->nropen--;
+	}
+	pthread_mutex_unlock(&s->rlock);
+}
+
+void store_readers_pause(struct store *s)
+{
+	pthread_mutex_lock(&s->rlock);
+	s->readers_paused = true;
+	pthread_mutex_unlock(&s->rlock);
+	store_readers_close(s);
+}
+
+void store_readers_resume(struct store *s)
+{
+	pthread_mutex_lock(&s->rlock);
+	s->readers_paused = false;
+	pthread_mutex_unlock(&s->rlock);
 }

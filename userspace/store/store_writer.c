@@ -66,6 +66,9 @@ static void writer_disconnect(struct store *s)
 	sqlite3_close_v2(s->db);
 	s->db = NULL;
 	s->writer_cache_kib = 0;
+	/* the read connections too: nothing may keep the files open while
+	 * the disk recovers (store_readers_pause() says why) */
+	store_readers_pause(s);
 	store_maint_reset(s);
 	store_chunks_forget(s);
 }
@@ -100,6 +103,7 @@ int store_writer_connect(struct store *s, char *err, size_t errlen)
 	if (ret)
 		return ret;
 	s->conn_gen++;
+	store_readers_resume(s);
 	ret = store_prepare_all(s->db, writer_sql, NWRITER_SQL, &s->st);
 	if (!ret)
 		ret = store_maint_prepare(s);
@@ -272,6 +276,24 @@ static uint64_t file_size(const char *path)
 	return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
 }
 
+/*
+ * The WAL back to empty once it holds more than STORE_WAL_TRUNCATE_BYTES:
+ * its pages go into the database file and the file is truncated, so the
+ * WAL does not sit at the size of its high-water mark (SQLite's own
+ * checkpoints reuse the file from the start without shrinking it). A
+ * checkpoint is as safe as a commit against a kill or a power cut. It
+ * never waits: while a reader still reads from the WAL it stops with
+ * SQLITE_BUSY after copying what it could, and a later flush tries again.
+ */
+static void wal_truncate(struct store *s)
+{
+	if (file_size(s->wal_path) <= STORE_WAL_TRUNCATE_BYTES)
+		return;
+	sqlite3_busy_timeout(s->db, 0);
+	sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	sqlite3_busy_timeout(s->db, s->opts.busy_timeout_ms);
+}
+
 /* Releases the pending batch: written, or dropped (counted). */
 static void pending_release(struct store *s, bool written)
 {
@@ -342,15 +364,12 @@ static int flush_pending(struct store *s)
 	if (err) {
 		if (error_is_poison(err))
 			pending_release(s, false);
-		else if (error_needs_reconnect(err)) {
+		else if (error_needs_reconnect(err))
 			writer_disconnect(s);
-			/* the idle read connections too: nothing may keep the
-			 * files open while the disk recovers */
-			store_readers_close(s);
-		}
 		goto fail;
 	}
 	pending_release(s, true);
+	wal_truncate(s);
 	latency = clock_mono_s() - t0;
 	size = file_size(s->path) + file_size(s->wal_path);
 	now = store_now(s);
