@@ -465,4 +465,83 @@ STORE_TEST(disk_budget_drops_oldest_first_and_keeps_recent_data)
 	}
 }
 
+/* A fork storm's events in a small budget: events are full-resolution data
+ * like raw chunks, so the older of the two goes first; the file stays in
+ * the budget, the events kept are the newest, and the raw samples of the
+ * last 10 minutes are whole. */
+STORE_TEST(disk_budget_counts_events_and_drops_the_oldest_with_raw)
+{
+	const uint64_t budget = 1 << 20;
+	const int nseries = 10, rounds = 2000, per_flush = 60, events_per_round = 20;
+	struct metric_series m[10];
+	int64_t peak = 0, raw_ms;
+	double t = T0;
+	json_t *fields = json_pack("{s:s}", "pad",
+				   "0123456789012345678901234567890123456789"
+				   "0123456789012345678901234567890123456789");
+
+	CHECK(fields != NULL);
+	f->opts.max_bytes = budget;
+	f->opts.maintenance_interval_s = 0;
+	f->opts.max_buffered_events = 1000000;
+	f->opts.retention_raw_s = f->opts.retention_1m_s = f->opts.retention_1h_s = 1e9;
+	f->opts.retention_events_s = 1e9;
+	CHECK_EQ_INT(fx_open(f), 0);
+	CHECK_EQ_INT(sql_open(f), 0);
+	for (int i = 0; i < nseries; i++) {
+		char v[16];
+
+		snprintf(v, sizeof(v), "%d", i);
+		m[i] = gauge_series("kpulse_budget", "i", v, 0);
+	}
+	/* 5.5 h of 10 gauges and 20 events every 10 s: about 7 MiB unbounded */
+	for (int r = 0; r < rounds; r++) {
+		t = T0 + 10.0 * r;
+		for (int i = 0; i < nseries; i++)
+			m[i].value = (double)((r * 7919 + i * 104729) % 100003) * 1.5;
+		CHECK_EQ_INT(store_append_series(f->s, t, m, nseries), 0);
+		for (int e = 0; e < events_per_round; e++)
+			CHECK_EQ_INT(store_append_event(f->s, t, "fork", 1000 + e, "storm", fields),
+				     0);
+		if (r % per_flush == per_flush - 1) {
+			int64_t bytes;
+
+			CHECK_EQ_INT(store_flush_sync(f->s), 0);
+			set_now(f, t + 60);
+			CHECK_EQ_INT(store_run_maintenance(f->s), 0);
+			bytes = db_file_bytes(f->db);
+			if (bytes > peak)
+				peak = bytes;
+		}
+	}
+	json_decref(fields);
+	CHECK_EQ_INT(store_flush_sync(f->s), 0);
+	CHECK(peak <= (int64_t)budget + 256 * 1024);
+	/* both were cut from the old end, and neither outlives the other by
+	 * more than a few flushes' worth */
+	raw_ms = sql_int(f->db, "SELECT min(start_ms) FROM chunks_raw");
+	CHECK(raw_ms > (int64_t)T0 * 1000);
+	CHECK(sql_int(f->db, "SELECT CAST(min(ts) AS INTEGER) FROM events") > (int64_t)T0);
+	CHECK(sql_int(f->db, "SELECT CAST(min(ts) AS INTEGER) FROM events") >=
+	      raw_ms / 1000 - 3 * per_flush * 10);
+	CHECK(sql_int(f->db, "SELECT CAST(max(ts) AS INTEGER) FROM events") == (int64_t)t);
+	{
+		struct store_range_query q = {
+		    .selector = {.name = "kpulse_budget", .matchers = {{"i", "3"}}, .nmatchers = 1},
+		    .from = t - 590,
+		    .to = t,
+		    .step = 10,
+		    .agg = STORE_AGG_LAST,
+		};
+		struct store_range_result *res = NULL;
+		bool ok;
+
+		CHECK_EQ_INT(store_query_range(f->s, &q, &res), 0);
+		ok = res->tier == STORE_TIER_RAW && res->nseries == 1 &&
+		     res->series[0].npoints == 60;
+		store_range_result_free(res);
+		CHECK(ok);
+	}
+}
+
 TEST_MAIN()

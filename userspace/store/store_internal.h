@@ -376,7 +376,7 @@ struct maint_stmts {
 	/* retention */
 	sqlite3_stmt *del_raw, *del_1m, *del_1h, *del_events, *del_series;
 	/* the disk budget and the tiers' figures */
-	sqlite3_stmt *used_bytes, *oldest_raw, *oldest_1m, *oldest_1h;
+	sqlite3_stmt *used_bytes, *oldest_raw, *oldest_1m, *oldest_1h, *oldest_event;
 };
 
 /* A rollup in progress: one bucket, its series, how far we got. */

@@ -79,6 +79,7 @@ static const struct store_stmt_sql maint_sql[] = {
     S(oldest_raw, "SELECT min(start_ms) FROM chunks_raw"),
     S(oldest_1m, "SELECT min(bucket_ts) FROM samples_1m"),
     S(oldest_1h, "SELECT min(bucket_ts) FROM samples_1h"),
+    S(oldest_event, "SELECT min(ts) FROM events"),
 #undef S
 };
 
@@ -508,14 +509,25 @@ static int query_i64(struct store *s, sqlite3_stmt *st, int col, int64_t *ret)
 	return err;
 }
 
+/* One bounded delete of the oldest events (whatever their age). */
+static int budget_delete_events(struct store *s)
+{
+	sqlite3_bind_double(s->mst.del_events, 1, INFINITY);
+	return delete_step(s, s->mst.del_events);
+}
+
 /*
  * Over 90% of max_bytes in used pages: one bounded delete of the oldest
- * rows that can go, raw chunks already rolled up first, then minutes
- * already in the hours, then the oldest hours. 1 when it deleted.
+ * rows that can go. Events and raw chunks are the data at full
+ * resolution and go first, the older of the two each time (a fork storm's
+ * events must not outlive the samples around them); raw chunks only once
+ * rolled up. Then minutes already in the hours, then the oldest hours.
+ * 1 when it deleted.
  */
 static int budget_step(struct store *s)
 {
-	int64_t pages = 0, page_size = 0;
+	int64_t pages = 0, page_size = 0, raw_ms = 0;
+	double event_ts = 0;
 	int r, err;
 
 	if (!s->opts.max_bytes)
@@ -527,9 +539,22 @@ static int budget_step(struct store *s)
 		return err;
 	if ((uint64_t)pages * (uint64_t)page_size <= s->opts.max_bytes / 10 * 9)
 		return 0;
-	/* whole chunks below the minute watermark, i.e. rolled up */
-	sqlite3_bind_int64(s->mst.del_raw, 1, min64(s->wm_1m, INT64_MAX / 1000) * 1000);
-	r = delete_step(s, s->mst.del_raw);
+	err = query_i64(s, s->mst.oldest_raw, 0, &raw_ms);
+	if (err)
+		return err;
+	if (sqlite3_step(s->mst.oldest_event) == SQLITE_ROW)
+		event_ts = sqlite3_column_double(s->mst.oldest_event, 0);
+	sqlite3_reset(s->mst.oldest_event);
+	r = 0;
+	if (event_ts > 0 && (raw_ms == 0 || event_ts * 1000 <= (double)raw_ms))
+		r = budget_delete_events(s);
+	if (!r) {
+		/* whole chunks below the minute watermark, i.e. rolled up */
+		sqlite3_bind_int64(s->mst.del_raw, 1, min64(s->wm_1m, INT64_MAX / 1000) * 1000);
+		r = delete_step(s, s->mst.del_raw);
+	}
+	if (!r && event_ts > 0)
+		r = budget_delete_events(s);
 	if (!r) {
 		sqlite3_bind_int64(s->mst.del_1m, 1, s->wm_1h);
 		r = delete_step(s, s->mst.del_1m);

@@ -104,7 +104,7 @@ const struct config_option config_options[] = {
      FIELD(log_format)},
     {"KPULSE_STORE_MAX_BYTES", "store-max-bytes", "BYTES", "0",
      "Disk budget of the store's database (0: none); past 90% of it the oldest raw data "
-     "goes first, then the oldest rollups",
+     "and events go first, then the oldest rollups",
      CONFIG_UINT, 0, 1ULL << 49, FIELD(store_max_bytes)},
     {"KPULSE_BUFFER_MAX_SAMPLES", "buffer-max-samples", "N", "1000000",
      "Most samples held in memory while the store cannot write", CONFIG_UINT, 1000, 100000000,
