@@ -204,3 +204,60 @@ def test_a_correlated_shift_is_a_multivariate_anomaly_with_its_contributors(daem
     assert d.stop() == 0
     report(f"multivariate anomaly {row[1]} {row[5]} peak {row[6]:.2f} detectors {row[7]} "
            f"contributors {names}")
+
+
+def _push_gauge(port, token, name, value):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("POST", "/api/v1/metrics",
+                     body=json.dumps({"metrics": [{"name": name, "type": "gauge",
+                                                   "labels": {"queue": "mail"},
+                                                   "value": value}]}),
+                     headers={"Content-Type": "application/json",
+                              "Authorization": f"Bearer {token}"})
+        r = conn.getresponse()
+        body = r.read()
+        assert r.status in (200, 202, 204), body
+    finally:
+        conn.close()
+
+
+def test_a_custom_metric_pushed_by_a_client_is_modelled(daemons, report):
+    """A gauge pushed to POST /api/v1/metrics reaches the models (the default include list has
+    @custom): after the warm-up, a level shift in it opens an anomaly on that series, and its
+    score is stored as kpulse_anomaly_score. Paced by stored rounds, not by time."""
+    import random
+    port = free_port()
+    d = daemons.start(interval=INTERVAL, env={
+        "KPULSE_LISTEN": f"127.0.0.1:{port}",
+        "KPULSE_ADMIN_PASSWORD": MV_PASSWORD,
+        "KPULSE_MULTIVAR": "off",
+    })
+    token = _api_json(port, None)["token"]
+    rng = random.Random(7)
+    start = _rounds(d)
+    while _rounds(d) < start + WARMUP_ROUNDS + 50:
+        _push_gauge(port, token, "app_queue_depth", 100 + rng.gauss(0, 3))
+        time.sleep(INTERVAL / 2)
+    shift_ts = time.time()
+    shifted = _rounds(d)
+
+    def custom_anomaly():
+        for row in _anomalies(d, shift_ts - 1):
+            if row[1].startswith("app_queue_depth{"):
+                return row
+        return None
+
+    row = None
+    while _rounds(d) < shifted + 100 and row is None:
+        _push_gauge(port, token, "app_queue_depth", 400 + rng.gauss(0, 3))
+        time.sleep(INTERVAL / 2)
+        row = custom_anomaly()
+    row = row or wait_until(custom_anomaly, 30, "an anomaly on the pushed gauge")
+    assert row[1] == "app_queue_depth{queue=mail}:value", row
+    assert "stream" in row[7].split(","), row
+    wait_until(lambda: d.db.query(
+        "SELECT count(*) FROM series WHERE name = 'kpulse_anomaly_score' "
+        "AND labels LIKE '%app_queue_depth%'")[0][0] >= 1, 30,
+        "the pushed gauge's anomaly score stored")
+    report(f"custom gauge anomaly {row[1]} {row[5]} peak {row[6]:.2f}")

@@ -26,6 +26,19 @@
 #include "util/clock.h"
 #include "util/error.h"
 
+struct registry *api_custom_snapshot(struct api *a)
+{
+	struct registry *copy = NULL;
+
+	if (!a)
+		return NULL;
+	pthread_mutex_lock(&a->lock);
+	if (registry_size(a->custom))
+		copy = registry_copy(a->custom);
+	pthread_mutex_unlock(&a->lock);
+	return copy;
+}
+
 struct item {
 	const char *name;
 	enum metric_type type;

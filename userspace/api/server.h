@@ -105,6 +105,11 @@ uint16_t api_port(const struct api *a);
  */
 int api_on_round(struct api *a, struct round *r);
 
+/* A copy of the custom series (POST /api/v1/metrics) as they stand, for
+ * the round's consumers that model them; NULL when there are none or on
+ * ENOMEM. The caller frees it (registry_free). */
+struct registry *api_custom_snapshot(struct api *a);
+
 /* Probe counts for /readyz and /api/v1/status. */
 void api_set_probes(struct api *a, size_t attached, size_t total);
 

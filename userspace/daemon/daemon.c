@@ -642,6 +642,8 @@ static void run_round(struct daemon *d, uint64_t seq, double interval_s)
 		return;
 	}
 	round->processes = collector_take_processes(d->col);
+	if (d->models)
+		round->custom = api_custom_snapshot(d->api);
 	for (size_t i = 0; i < d->nsinks; i++)
 		sink_push(d->sinks[i], round);
 	round_unref(round);

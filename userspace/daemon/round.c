@@ -47,6 +47,7 @@ struct round *round_unref(struct round *r)
 	registry_free((struct registry *)r->reg);
 	json_decref(r->events);
 	json_decref(r->processes);
+	registry_free((struct registry *)r->custom);
 	free(r);
 	return NULL;
 }

@@ -32,6 +32,10 @@ struct round {
 	const struct registry *reg; /* frozen: every series of the round */
 	json_t *events;		    /* array of event objects, never NULL */
 	json_t *processes;	    /* the busiest pids (collector_take_processes), or NULL */
+	/* The custom series clients pushed (POST /api/v1/metrics), as they
+	 * stood at the round, or NULL. Not part of reg: the API stores and
+	 * exports them itself; the models read them from here. */
+	const struct registry *custom;
 };
 
 /*

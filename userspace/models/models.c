@@ -553,6 +553,12 @@ static void models_round(void *ctx, struct round *rd)
 		m->niced = true;
 	}
 	n = series_select_round(m->sel, rd->reg, m->vals, m->o.max_series);
+	if (n >= 0 && rd->custom) {
+		long more = series_select_more(m->sel, rd->custom, ts, m->vals + n,
+					       m->o.max_series - (size_t)n);
+
+		n = more < 0 ? more : n + more;
+	}
 	if (n < 0) {
 		log_warn("models: round %llu skipped: out of memory", (unsigned long long)rd->seq);
 		return;

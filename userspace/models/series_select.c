@@ -281,13 +281,12 @@ static bool value_of(struct entry *e, const struct metric_series *m, double ts, 
 	return have;
 }
 
-long series_select_round(struct series_select *s, const struct registry *reg,
-			 struct series_value *out, size_t cap)
+/* The modelled series of reg, read as of time ts, into out (at most cap). */
+static long select_from(struct series_select *s, const struct registry *reg, double ts,
+			struct series_value *out, size_t cap)
 {
-	double ts = registry_timestamp(reg);
 	size_t n = 0;
 
-	s->round++;
 	for (size_t i = 0; i < registry_size(reg); i++) {
 		const struct metric_series *m = registry_at(reg, i);
 		enum series_stat stat = m->type == METRIC_COUNTER     ? SERIES_STAT_RATE
@@ -338,4 +337,17 @@ long series_select_round(struct series_select *s, const struct registry *reg,
 			out[n++] = (struct series_value){e->key, e->name, e->labels, e->stat, v, m};
 	}
 	return (long)n;
+}
+
+long series_select_round(struct series_select *s, const struct registry *reg,
+			 struct series_value *out, size_t cap)
+{
+	s->round++;
+	return select_from(s, reg, registry_timestamp(reg), out, cap);
+}
+
+long series_select_more(struct series_select *s, const struct registry *reg, double ts,
+			struct series_value *out, size_t cap)
+{
+	return reg ? select_from(s, reg, ts, out, cap) : 0;
 }

@@ -100,6 +100,13 @@ int series_select_match(const struct series_select *s, const char *name);
  */
 long series_select_round(struct series_select *s, const struct registry *reg,
 			 struct series_value *out, size_t cap);
+/*
+ * The same for a second registry of the same round (the custom series
+ * clients push, which keep their own timestamps), read as of the round's
+ * time ts, after series_select_round(). reg may be NULL (0 filled).
+ */
+long series_select_more(struct series_select *s, const struct registry *reg, double ts,
+			struct series_value *out, size_t cap);
 
 /* Series tracked now, and series seen that did not fit under max_series. */
 size_t series_select_tracked(const struct series_select *s);
