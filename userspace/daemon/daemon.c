@@ -698,7 +698,7 @@ int daemon_run(const struct kpulse_config *cfg, daemon_config_loader reload_fn, 
 	d->reload = reload_fn;
 	d->reload_ctx = reload_ctx;
 	d->lock_fd = -1;
-	evquota_init(&d->events_quota, cfg->events_store_rate, 10);
+	evquota_init(&d->events_quota, cfg->events_store_rate, EVQUOTA_BURST_S);
 	log_set_level(cfg->log_level);
 	log_set_format(cfg->log_format);
 	/* Before anything slow, so a stop during start-up is a clean one. */

@@ -75,8 +75,8 @@ const struct config_option config_options[] = {
     {"KPULSE_RETENTION_EVENTS", "retention-events", "DURATION", "7d",
      "How long events (such as slow I/Os) are kept", CONFIG_DURATION, RETENTION_MIN_S,
      RETENTION_MAX_S, FIELD(retention_events_s)},
-    {"KPULSE_EVENTS_STORE_RATE", "events-store-rate", "N", "100",
-     "Events of each type stored a second, on average, with bursts of 10 seconds' worth; the "
+    {"KPULSE_EVENTS_STORE_RATE", "events-store-rate", "N", "10",
+     "Events of each type stored a second, on average, with bursts of a minute's worth; the "
      "rest still reach the live stream and the incidents, and are counted in "
      "kpulse_store_events_unstored_total. 0: no limit",
      CONFIG_UINT, 0, 1000000, FIELD(events_store_rate)},
