@@ -35,7 +35,10 @@
  *     a level shift, not a stream of anomalies; the levels (and, for a
  *     seasonal model, the profiles) move to it.
  *   - episodes: a score that is not clearly above the recent peak is
- *     halved, so one episode reports once (and again when it gets worse).
+ *     halved, and so is any score in the DETECTOR_SHORT_WIN updates after
+ *     one of 0.5 or more (the likelihood averages that many: a rising
+ *     score there is the same evidence again), so one episode reports once
+ *     (and again, after that window, when it gets worse).
  * Scores are log-scaled into [0, 1]: 0.5 is about a one-in-100,000 event.
  *
  * "ewma" is the reference: an EWMA mean and variance and the two-sided
