@@ -23,9 +23,6 @@
  * quantile, an exponential tail beyond; and the probability a score of 1
  * stands for. */
 #define TAIL_START  0.95
-/* ... but at least this many rows above it, so a young model's tail is not
- * fitted to the one or two odd windows of its short history */
-#define TAIL_MIN_ROWS 10
 #define SCORE_FLOOR 1e-10
 
 struct model {
@@ -34,7 +31,7 @@ struct model {
 	struct iforest *forest;
 	struct lof *lof;
 	double *if_sorted, *lof_sorted; /* training scores, ascending */
-	double if_tail[3], lof_tail[3]; /* fit_tail() of each */
+	double if_tail[2], lof_tail[2]; /* fit_tail() of each */
 	size_t rows;
 	double trained_at;
 };
@@ -114,25 +111,21 @@ static double cdf(const double *sorted, size_t n, double v)
  */
 static double tail_probability(const double *sorted, size_t n, double v, const double *tail)
 {
-	double u = tail[0], beta = tail[1], share = tail[2];
+	double u = tail[0], beta = tail[1];
 
 	if (v <= u || beta <= 0)
 		return fmax(1.0 - cdf(sorted, n, v), 1.0 / (double)(n + 1));
-	return share * exp(-(v - u) / beta);
+	return (1.0 - TAIL_START) * exp(-(v - u) / beta);
 }
 
-/* Fits the tail of sorted[0..n): tail[0] the threshold (the TAIL_START
- * quantile, or lower to keep TAIL_MIN_ROWS above it), tail[1] the mean
- * excess of the scores above it (0 when none are), tail[2] the share of
- * rows above it. */
+/* Fits the tail of sorted[0..n): tail[0] the threshold, tail[1] the mean
+ * excess of the scores above it (0 when none are). */
 static void fit_tail(const double *sorted, size_t n, double *tail)
 {
 	size_t k = (size_t)floor(TAIL_START * (double)(n - 1));
 	double sum = 0;
 	size_t cnt = 0;
 
-	if (n > TAIL_MIN_ROWS && n - 1 - k < TAIL_MIN_ROWS)
-		k = n - 1 - TAIL_MIN_ROWS;
 	tail[0] = sorted[k];
 	for (size_t i = k + 1; i < n; i++) {
 		if (sorted[i] > tail[0]) {
@@ -141,7 +134,6 @@ static void fit_tail(const double *sorted, size_t n, double *tail)
 		}
 	}
 	tail[1] = cnt ? sum / (double)cnt : 0;
-	tail[2] = (double)cnt / (double)n;
 }
 
 /* The ensemble's scale: log(p) / log(1e-10), so 0.5 is a one-in-100,000

@@ -21,8 +21,7 @@
  * Scores for the ensemble (models/ensemble.h), in [0, 1]: from tail, the
  * probability that a row of the training history scores at least as high
  * (empirical up to the 95th percentile of the training scores, beyond it
- * an exponential tail fitted to the top 5%, or to the top 10 rows when
- * 5% is fewer: peaks over threshold), score
+ * an exponential tail fitted to the top 5%: peaks over threshold), score
  * = log(tail) / log(1e-10). So 0.5 is a one-in-100,000 round, as for the
  * streaming detectors, and an ordinary round scores below 0.2.
  * Contributions are per series: the shares of its level and change
