@@ -157,8 +157,8 @@ def _api_json(port, path, token=None):
 
 @pytest.mark.xfail(strict=False, reason="known flaky (issue 10, open): with the log-scale "
                    "features it passed 3 runs in a row beside compile-like fork bursts, then "
-                   "failed once in a run of the whole file (before the 10-row tail fit); a "
-                   "failure now names the peak iforest and lof scores since the storm")
+                   "failed once in a run of the whole file; only LOF fires on the storm "
+                   "(iforest peaks 0.15 to 0.37); a failure names the peak scores")
 def test_a_correlated_shift_is_a_multivariate_anomaly_with_its_contributors(daemons, report):
     """The host's Isolation Forest and LOF, trained in the background on the rounds the daemon
     keeps (1 s windows here), score a fork storm - forks, context switches, CPU time and faults
