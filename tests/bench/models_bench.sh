@@ -16,8 +16,13 @@
 #   - where the bytes go: BENCH_MODELS_MEM_BIN (tests/unit/bench_models_mem.c)
 #     replays the daemon's round in-process and splits the heap a modelled
 #     series adds into detector state, its exported score series (live
-#     registry and the round the API keeps) and the rest; the daemon's RSS
-#     figure adds what the store and the sinks' queues keep per series.
+#     registry and the round the API keeps) and the rest, then again with a
+#     real store (SQLite's part apart). The daemon's RSS figure is larger
+#     than that heap: RSS also counts what malloc keeps after frees (the
+#     warm-ups' query results, per-thread arenas) and grows with time at a
+#     constant series count (a daemon modelling 47 series went from 23.7 to
+#     25.0 MB between 20 s and 110 s), so two runs' difference carries
+#     their different activity, not only their series.
 # Env: KPULSE_BIN (required), BENCH_MODELS_S (seconds per run, default 60),
 # BENCH_MODELS_MEM_BIN (optional).
 set -uo pipefail
@@ -104,7 +109,8 @@ print(f"  daemon CPU        on {100 * cpu_on / wall:6.3f} %, off {100 * cpu_off 
 print(f"  every series      {series_all:.0f} series: models sink CPU "
       f"{100 * busy_all / wall_all:.3f} % of one core")
 print(f"  daemon RSS        off {rss_off:.0f} KiB, on {rss_on:.0f} KiB, every series "
-      f"{rss_all:.0f} KiB: {per_series:.0f} bytes per added modelled series "
-      f"(includes its score series in the store's caches)   target < 4096: "
+      f"{rss_all:.0f} KiB: {per_series:.0f} bytes of RSS per added modelled series "
+      f"(includes malloc's kept pages and the store's caches; the heap figure is "
+      f"bench_models_mem's)   target < 4096: "
       f"{'PASS' if per_series < 4096 else 'FAIL'}")
 PY

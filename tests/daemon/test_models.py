@@ -155,9 +155,10 @@ def _api_json(port, path, token=None):
         conn.close()
 
 
-@pytest.mark.xfail(strict=False, reason="known failure (issue 10, open): on fresh clones of the "
-                   "merged main the multivariate anomaly over the fork storm was not recorded "
-                   "within 120 s (it passed on the models branch before the later merges)")
+@pytest.mark.xfail(strict=False, reason="known flaky (issue 10, open): with the log-scale "
+                   "features it passed 3 runs in a row beside compile-like fork bursts, then "
+                   "failed once in a run of the whole file; only LOF fires on the storm "
+                   "(iforest peaks 0.15 to 0.37); a failure names the peak scores")
 def test_a_correlated_shift_is_a_multivariate_anomaly_with_its_contributors(daemons, report):
     """The host's Isolation Forest and LOF, trained in the background on the rounds the daemon
     keeps (1 s windows here), score a fork storm - forks, context switches, CPU time and faults
@@ -187,7 +188,20 @@ def test_a_correlated_shift_is_a_multivariate_anomaly_with_its_contributors(daem
                 return row
         return None
 
-    row = wait_until(mv_anomaly, 120, "a multivariate anomaly over the fork storm")
+    def mv_peaks():
+        out = {}
+        for det in ("iforest", "lof"):
+            labels = json.dumps({"detector": det}, separators=(",", ":"))
+            vals = [v for ts, v in d.db.samples("kpulse_multivar_score", labels)
+                    if ts >= (storm_start - 1) * 1000]
+            out[det] = round(max(vals), 2) if vals else None
+        return out
+
+    try:
+        row = wait_until(mv_anomaly, 120, "a multivariate anomaly over the fork storm")
+    except AssertionError as e:
+        raise AssertionError(f"{e}; peak multivariate scores since the storm {mv_peaks()}, "
+                             f"anomalies {_anomalies(d, storm_start - 1)}") from None
     contrib = json.loads(row[8])
     assert all(c["weight"] > 0 for c in contrib), contrib
     names = [c["series"].split("{")[0] for c in contrib]
@@ -203,7 +217,7 @@ def test_a_correlated_shift_is_a_multivariate_anomaly_with_its_contributors(daem
                                           for c in rec[0]["contributors"]), rec
     assert d.stop() == 0
     report(f"multivariate anomaly {row[1]} {row[5]} peak {row[6]:.2f} detectors {row[7]} "
-           f"contributors {names}")
+           f"contributors {names}; peak multivariate scores {mv_peaks()}")
 
 
 def _push_gauge(port, token, name, value):

@@ -14,19 +14,27 @@
  *   - the score series kpulse_anomaly_score: its cost in the live registry
  *     and in the frozen round, measured alone;
  *   - the rest (series_select's entry and strings, the sink's table and
- *     per-series arrays, the model's key strings): the remainder.
+ *     per-series arrays, the model's key strings): the remainder;
+ *   - then the same with a real store (each round appended as the store
+ *     sink does, a commit every 10 rounds, models warming up from it): the
+ *     heap a modelled series adds with the store's per-series state, its
+ *     score series' chunks and SQLite (sqlite3_memory_used, shown apart).
  *
  * Usage: bench_models_mem [ADDED [ROUNDS]] (defaults 1000 and 20).
  */
 #include <malloc.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "daemon/round.h"
 #include "models/detector.h"
 #include "models/hostmv.h"
 #include "models/models.h"
 #include "registry/registry.h"
+#include "store/store.h"
 
 #define BASE 100
 
@@ -92,6 +100,71 @@ static size_t run(size_t n, size_t rounds, bool models_on)
 	return used;
 }
 
+/*
+ * The daemon's path with the store: each round goes to a real store (as
+ * the store sink appends it; a commit every 10 rounds) and the models warm
+ * up from it. Heap in use and SQLite's part of it (sqlite3_memory_used)
+ * after `rounds` rounds of n series, the store still open.
+ */
+static void run_store(size_t n, size_t rounds, bool models_on, size_t *ret_heap,
+		      size_t *ret_sqlite)
+{
+	char dir[] = "/tmp/kpulse-bench-mem.XXXXXX", path[64];
+	struct registry *reg = registry_new();
+	struct store_options so;
+	struct models_options o;
+	struct store *st = NULL;
+	struct models *m = NULL;
+	struct round *kept = NULL;
+	double t0 = (double)time(NULL) - (double)rounds;
+	char err[256];
+
+	if (!mkdtemp(dir))
+		exit(1);
+	snprintf(path, sizeof(path), "%s/kpulse.db", dir);
+	store_options_default(&so);
+	so.flush_interval_s = 3600; /* committed here, every 10 rounds */
+	if (store_open(path, &so, &st, err, sizeof(err))) {
+		fprintf(stderr, "store_open: %s\n", err);
+		exit(1);
+	}
+	models_options_default(&o);
+	o.max_series = 4 * (BASE + 10000);
+	if (models_on && models_new(&o, st, &m, err, sizeof(err))) {
+		fprintf(stderr, "models_new: %s\n", err);
+		exit(1);
+	}
+	for (size_t r = 0; r < rounds; r++) {
+		double ts = t0 + (double)r;
+		struct round *rd;
+
+		registry_begin(reg, ts, 1);
+		fill(reg, n, ts, 1000);
+		if (m)
+			models_add_scores(m, reg);
+		registry_end(reg);
+		rd = round_freeze(reg, NULL, r + 1);
+		if (!rd || store_append_snapshot(st, rd->reg))
+			exit(1);
+		if (r % 10 == 9)
+			store_flush_sync(st);
+		if (m)
+			models_sink_ops.on_round(m, rd);
+		round_unref(kept);
+		kept = rd;
+	}
+	store_flush_sync(st);
+	*ret_heap = heap_in_use();
+	*ret_sqlite = (size_t)sqlite3_memory_used();
+	round_unref(kept);
+	models_free(m);
+	store_close(st);
+	registry_free(reg);
+	snprintf(path, sizeof(path), "rm -rf %s", dir);
+	if (system(path))
+		fprintf(stderr, "could not remove %s\n", dir);
+}
+
 /* Heap in use by n score series (3 labels) in a registry and one copy. */
 static size_t scores(size_t n)
 {
@@ -141,6 +214,27 @@ int main(int argc, char **argv)
 	printf("    the rest           %7.0f bytes (selection, sink tables, names)\n",
 	       on - off - det - score);
 	printf("  the input series     %7.0f bytes (collected anyway: not counted)\n", off);
+	{
+		/* the same with a real store: what the daemon's RSS adds */
+		size_t h[2][2], q[2][2], srounds = rounds < 120 ? 120 : rounds;
+
+		for (int mo = 0; mo < 2; mo++) {
+			run_store(BASE, srounds, mo, &h[mo][0], &q[mo][0]);
+			run_store(BASE + added, srounds, mo, &h[mo][1], &q[mo][1]);
+		}
+		double dh_on = ((double)h[1][1] - (double)h[1][0]) / (double)added;
+		double dh_off = ((double)h[0][1] - (double)h[0][0]) / (double)added;
+		double dq_on = ((double)q[1][1] - (double)q[1][0]) / (double)added;
+		double dq_off = ((double)q[0][1] - (double)q[0][0]) / (double)added;
+
+		printf("  with a store (%zu rounds, a commit every 10, warm-up from it):\n", srounds);
+		printf("    added by the models %7.0f bytes, of which SQLite %6.0f (its page caches "
+		       "and statements; the store's per-series state and the score series' "
+		       "chunks are the rest beyond the line above)\n",
+		       dh_on - dh_off, dq_on - dq_off);
+		printf("    the input series    %7.0f bytes, of which SQLite %6.0f\n", dh_off,
+		       dq_off);
+	}
 	{
 		/* the multivariate detectors' fixed part, at the defaults of
 		 * hostmv.c (1 s rounds, 1 min windows, 24 h, 64 series) */

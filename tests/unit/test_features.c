@@ -102,4 +102,27 @@ TEST(scaler_centres_on_the_median_and_scales_by_the_mad)
 	CHECK_EQ_INT(features_scaler_fit(&s, x, 0, 2), -EINVAL);
 }
 
+TEST(non_negative_series_are_compressed_so_a_storm_stands_beyond_a_build)
+{
+	/* series 0: quiet at 5/s, builds at 250/s in the history; series 1
+	 * goes negative: it stays linear */
+	double x[6 * 4] = {5, 0, -1, 0, 4, -1, 1, 2, 6, 2, 0, -1, 250, 244, 2, 2, 5, -245, 1, -1, 5, 0, 0, -1};
+	double storm[4] = {5000, 4995, 3, 2}, build[4] = {250, 245, 3, 2}, out[4];
+	struct features_log l;
+
+	CHECK_EQ_INT(features_log_fit(&l, x, 6, 2), 0);
+	CHECK_NEAR(l.unit[0], 5, 0); /* median level */
+	CHECK_NEAR(l.unit[1], 0, 0); /* a negative level: linear */
+	features_log_apply(&l, storm, out);
+	CHECK_NEAR(out[0], log1p(1000), 1e-12);
+	CHECK_NEAR(out[1], log1p(1000) - log1p(1), 1e-12);
+	CHECK_NEAR(out[2], 3, 0);
+	CHECK_NEAR(out[3], 2, 0);
+	/* the storm is further beyond a build than a build is beyond quiet */
+	features_log_apply(&l, build, build);
+	CHECK(out[0] - build[0] > 0.5 * (build[0] - log1p(1)));
+	features_log_clear(&l);
+	CHECK_EQ_INT(features_log_fit(&l, x, 0, 2), -EINVAL);
+}
+
 TEST_MAIN()

@@ -254,6 +254,38 @@ TEST(a_set_the_detectors_cannot_start_on_is_tried_once)
 	hostmv_free(h);
 }
 
+TEST(beyond_max_series_the_kernel_signals_come_first)
+{
+	/* six custom series come first in the round, then three kernel
+	 * signals; four fit: the kernel ones in their preferred order, then
+	 * the first custom one */
+	static const char *const names[] = {"app_0", "app_1", "app_2", "app_3", "app_4", "app_5",
+					    "kpulse_mem_page_faults_total",
+					    "kpulse_sched_processes_forked_total",
+					    "kpulse_sched_context_switches_total"};
+	struct hostmv_options o = opts();
+	struct series_value v[9];
+	struct ensemble_input in[HOSTMV_INPUTS];
+	char keyv[9][64];
+	struct hostmv *h = NULL;
+	char err[128];
+
+	o.max_series = 4;
+	CHECK_EQ_INT(hostmv_new(&o, NULL, &h, err, sizeof(err)), 0);
+	for (size_t i = 0; i < 9; i++) {
+		snprintf(keyv[i], sizeof(keyv[i]), "%s{}:rate", names[i]);
+		v[i] = (struct series_value){keyv[i], names[i], "", SERIES_STAT_RATE, (double)i, NULL};
+	}
+	for (int r = 0; r <= HOSTMV_SETTLE_ROUNDS; r++)
+		hostmv_round(h, 1000 + r, 1, v, 9, in);
+	CHECK_STR(hostmv_series_key(h, 0), "kpulse_sched_context_switches_total{}:rate");
+	CHECK_STR(hostmv_series_key(h, 1), "kpulse_sched_processes_forked_total{}:rate");
+	CHECK_STR(hostmv_series_key(h, 2), "kpulse_mem_page_faults_total{}:rate");
+	CHECK_STR(hostmv_series_key(h, 3), "app_0{}:rate");
+	CHECK(hostmv_series_key(h, 4) == NULL);
+	hostmv_free(h);
+}
+
 TEST(options_out_of_range_are_refused)
 {
 	struct hostmv_options o = opts();

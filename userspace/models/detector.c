@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "models/detector.h"
@@ -81,6 +82,7 @@
 #define EPISODE_HALF_LIFE 36.0
 #define EPISODE_DAMP	  0.5
 #define EPISODE_STEP	  0.1
+#define EPISODE_OPEN	  0.5
 
 /* ewma reference */
 #define EWMA_ALPHA 0.02
@@ -496,9 +498,19 @@ static double stream_update(struct detector *d, double ts, double x, struct dete
 	{
 		double prev = d->peak * exp2(-1 / EPISODE_HALF_LIFE);
 
-		d->peak = score > prev ? score : prev;
-		if (score <= prev + EPISODE_STEP)
+		/* the likelihood is a mean over DETECTOR_SHORT_WIN samples: for
+		 * that long after a report, a rising score is the same evidence
+		 * averaged in again; a worse episode is reported once that
+		 * window has passed */
+		bool held = prev >= EPISODE_OPEN && d->since_report < DETECTOR_SHORT_WIN;
+
+		d->peak = held || score < prev ? prev : score;
+		if (held || score <= prev + EPISODE_STEP)
 			score *= EPISODE_DAMP;
+		if (d->since_report < UINT32_MAX)
+			d->since_report++;
+		if (score >= EPISODE_OPEN)
+			d->since_report = 0;
 	}
 	return score;
 }

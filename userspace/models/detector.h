@@ -35,7 +35,10 @@
  *     a level shift, not a stream of anomalies; the levels (and, for a
  *     seasonal model, the profiles) move to it.
  *   - episodes: a score that is not clearly above the recent peak is
- *     halved, so one episode reports once (and again when it gets worse).
+ *     halved, and so is any score in the DETECTOR_SHORT_WIN updates after
+ *     one of 0.5 or more (the likelihood averages that many: a rising
+ *     score there is the same evidence again), so one episode reports once
+ *     (and again, after that window, when it gets worse).
  * Scores are log-scaled into [0, 1]: 0.5 is about a one-in-100,000 event.
  *
  * "ewma" is the reference: an EWMA mean and variance and the two-sided
@@ -82,7 +85,7 @@ const char *detector_model_name(enum detector_model m);
 #define DETECTOR_SHORT_WIN     8	   /* likelihood's short window, samples */
 #define DETECTOR_CAL_BINS      64	   /* calibration histogram of surprises */
 #define DETECTOR_STATE_MAGIC   0x6b706474u /* "kpdt" */
-#define DETECTOR_STATE_VERSION 2u
+#define DETECTOR_STATE_VERSION 3u
 
 /* One bin per time-of-day (or time-of-week) slot: its mean, its mean
  * absolute deviation, and how many samples it has learnt (saturating). */
@@ -132,8 +135,10 @@ struct detector {
 	float raw_short[DETECTOR_SHORT_WIN];
 	uint32_t short_pos;
 
-	/* episode: the decaying peak of the scores reported */
+	/* episode: the decaying peak of the scores reported, and the updates
+	 * since a score reached 0.5 */
 	double peak;
+	uint32_t since_report, pad;
 
 	/* ewma reference */
 	double ew_mean, ew_var;

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -127,6 +128,71 @@ size_t features_from_buckets(const double *means, size_t nbuckets, size_t nserie
 		written++;
 	}
 	return written;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Compression of non-negative series                                     */
+/* ---------------------------------------------------------------------- */
+
+static double median_inplace(double *v, size_t n);
+
+void features_log_clear(struct features_log *l)
+{
+	free(l->unit);
+	memset(l, 0, sizeof(*l));
+}
+
+int features_log_fit(struct features_log *l, const double *x, size_t n, size_t nseries)
+{
+	double *col;
+
+	if (n == 0 || nseries == 0)
+		return -EINVAL;
+	memset(l, 0, sizeof(*l));
+	l->unit = calloc(nseries, sizeof(double));
+	col = malloc(n * sizeof(double));
+	if (!l->unit || !col) {
+		free(col);
+		features_log_clear(l);
+		return -ENOMEM;
+	}
+	l->s = nseries;
+	for (size_t j = 0; j < nseries; j++) {
+		double sum = 0, med;
+		bool nonneg = true;
+
+		for (size_t i = 0; i < n; i++) {
+			col[i] = x[i * nseries * FEATURES_PER_SERIES + j * FEATURES_PER_SERIES];
+			nonneg = nonneg && col[i] >= 0;
+			sum += col[i];
+		}
+		if (!nonneg)
+			continue; /* linear */
+		med = median_inplace(col, n);
+		l->unit[j] = med > 0 ? med : sum > 0 ? sum / (double)n : 1;
+	}
+	free(col);
+	return 0;
+}
+
+void features_log_apply(const struct features_log *l, const double *in, double *out)
+{
+	for (size_t j = 0; j < l->s; j++) {
+		double level = in[j * FEATURES_PER_SERIES], change = in[j * FEATURES_PER_SERIES + 1];
+		double u = l->unit[j], prev;
+
+		if (u <= 0) {
+			out[j * FEATURES_PER_SERIES] = level;
+			out[j * FEATURES_PER_SERIES + 1] = change;
+			continue;
+		}
+		/* a level below 0 (a gauge that went negative after training)
+		 * is compressed as 0: it is at least that far from the rest */
+		prev = fmax(level - change, 0);
+		level = log1p(fmax(level, 0) / u);
+		out[j * FEATURES_PER_SERIES] = level;
+		out[j * FEATURES_PER_SERIES + 1] = level - log1p(prev / u);
+	}
 }
 
 /* ---------------------------------------------------------------------- */

@@ -60,6 +60,30 @@ bool features_stream_vector(const struct features_stream *fs, double *out);
 size_t features_from_buckets(const double *means, size_t nbuckets, size_t nseries, double *out,
 			     size_t max_rows);
 
+/* ---- compression of non-negative series ---- */
+
+/*
+ * Counters' rates and most gauges are non-negative and heavy-tailed: a
+ * build on the machine lifts the fork rate 50-fold, a fork storm
+ * 1,000-fold. Standardized linearly, both sit at the clip and look alike
+ * (and a history with builds in it hides the storm). So a series whose
+ * training levels are all >= 0 is compressed: level -> log1p(level / u),
+ * change -> the same of this window minus that of the window before, with
+ * u its median training level (or its mean, or 1, when that is 0); a
+ * series with a negative level stays linear (unit 0).
+ */
+struct features_log {
+	size_t s;
+	double *unit; /* per series; 0: linear */
+};
+
+/* Fits the units on n rows of 2 * nseries features. Returns 0 or -ENOMEM
+ * (-EINVAL for n == 0). */
+int features_log_fit(struct features_log *l, const double *x, size_t n, size_t nseries);
+/* Compresses one row of 2 * s features (in and out may be the same). */
+void features_log_apply(const struct features_log *l, const double *in, double *out);
+void features_log_clear(struct features_log *l);
+
 /* ---- standardization ---- */
 
 struct features_scaler {

@@ -55,6 +55,8 @@ struct hostmv {
 	size_t ncand, cand_rounds;
 
 	size_t *idx;	/* this round: eligible values' indices, max_series */
+	unsigned char *rank; /* this round: each value's rank_of(), RANK_NONE if not eligible */
+	size_t rank_cap;
 	double *values; /* this round: the set's values, NaN where missing */
 
 	struct multivar_result res;
@@ -205,6 +207,7 @@ struct hostmv *hostmv_free(struct hostmv *h)
 		cand_clear(h);
 	free(h->cand);
 	free(h->idx);
+	free(h->rank);
 	free(h->values);
 	free(h);
 	return NULL;
@@ -260,6 +263,71 @@ static void restart(struct hostmv *h, double ts, double interval_s, const struct
 }
 
 /* ------------------------------------------------------------ rounds */
+
+/*
+ * When there are more eligible series than max_series, the host-level
+ * kernel signals that move when something goes wrong come first, in this
+ * order (then the rest in the round's order: per-cgroup series, file
+ * systems, custom metrics), so a host with many interfaces, mounts or
+ * pushed metrics still watches its scheduler and memory.
+ */
+static const char *const preferred[] = {
+    "kpulse_sched_context_switches_total",
+    "kpulse_sched_processes_forked_total",
+    "kpulse_sched_processes_exited_total",
+    "kpulse_sched_cpu_busy_seconds_total",
+    "kpulse_mem_page_faults_total",
+    "kpulse_mem_major_page_faults_total",
+    "kpulse_block_ios_completed_total",
+    "kpulse_block_bytes_total",
+    "kpulse_net_rx_bytes_total",
+    "kpulse_net_tx_bytes_total",
+    "kpulse_net_tcp_retransmitted_segments_total",
+    "kpulse_net_packet_drops_total",
+    "kpulse_mem_available_bytes",
+    "kpulse_mem_direct_reclaim_total",
+    "kpulse_pressure_*",
+};
+#define RANK_OTHER (sizeof(preferred) / sizeof(preferred[0]))
+#define RANK_NONE  0xff
+
+static unsigned char rank_of(const char *name)
+{
+	for (size_t r = 0; r < RANK_OTHER; r++) {
+		size_t n = strlen(preferred[r]);
+
+		if (preferred[r][n - 1] == '*' ? !strncmp(name, preferred[r], n - 1)
+					       : !strcmp(name, preferred[r]))
+			return (unsigned char)r;
+	}
+	return (unsigned char)RANK_OTHER;
+}
+
+/* This round's eligible series into h->idx, preferred ones first (a
+ * stable order: the same round gives the same set). Returns how many, or
+ * 0 when the rank buffer cannot grow (the round is skipped). */
+static size_t select_series(struct hostmv *h, const struct series_value *v, size_t n)
+{
+	size_t ne = 0;
+
+	if (n > h->rank_cap) {
+		unsigned char *r = realloc(h->rank, n);
+
+		if (!r)
+			return 0;
+		h->rank = r;
+		h->rank_cap = n;
+	}
+	for (size_t i = 0; i < n; i++)
+		h->rank[i] = v[i].stat != SERIES_STAT_P99 && isfinite(v[i].value)
+				 ? rank_of(v[i].name)
+				 : RANK_NONE;
+	for (unsigned r = 0; r <= RANK_OTHER && ne < h->o.max_series; r++)
+		for (size_t i = 0; i < n && ne < h->o.max_series; i++)
+			if (h->rank[i] == r)
+				h->idx[ne++] = i;
+	return ne;
+}
 
 double hostmv_min_history_s(const struct hostmv *h, double interval_s)
 {
@@ -339,9 +407,7 @@ size_t hostmv_round(struct hostmv *h, double ts, double interval_s, const struct
 	bool same;
 
 	h->res.valid = false;
-	for (size_t i = 0; i < n && ne < h->o.max_series; i++)
-		if (v[i].stat != SERIES_STAT_P99 && isfinite(v[i].value))
-			h->idx[ne++] = i;
+	ne = select_series(h, v, n);
 	same = same_as_running(h, v, ne);
 	if (same) {
 		if (h->ncand)
@@ -368,6 +434,11 @@ size_t hostmv_round(struct hostmv *h, double ts, double interval_s, const struct
 		return 0;
 	}
 	return to_inputs(h, out);
+}
+
+const char *hostmv_series_key(const struct hostmv *h, size_t i)
+{
+	return h->mv && i < h->set->n ? h->set->s[i].key : NULL;
 }
 
 void hostmv_stats(const struct hostmv *h, struct hostmv_stats *ret)

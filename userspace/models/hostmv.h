@@ -7,8 +7,11 @@
  * Series: the modelled series that are counters' rates or gauges, had
  * a value this round and have hostmv_min_history_s() of history (stored
  * or live) (a histogram's p99 has no value in a round without
- * arrivals, and a feature vector needs every series in every window), the
- * first max_series in the round's order. When that set changes and stays
+ * arrivals, and a feature vector needs every series in every window), at
+ * most max_series: the host-level kernel signals first (context switches,
+ * forks, exits, CPU time, faults, block I/O, network, available memory,
+ * reclaim, pressure, in that order; see hostmv.c), then the others in the
+ * round's order. When that set changes and stays
  * changed for HOSTMV_SETTLE_ROUNDS rounds (a new interface, a custom
  * metric pushed for the first time), the detectors start over on the new
  * set; their training history comes back from the store, so a restart
@@ -78,5 +81,9 @@ struct hostmv_stats {
 };
 
 void hostmv_stats(const struct hostmv *h, struct hostmv_stats *ret);
+
+/* The key of series i of the running detectors' vectors, NULL past the
+ * last (or when none run). */
+const char *hostmv_series_key(const struct hostmv *h, size_t i);
 
 #endif /* KPULSE_MODELS_HOSTMV_H */

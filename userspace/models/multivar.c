@@ -26,6 +26,7 @@
 #define SCORE_FLOOR 1e-10
 
 struct model {
+	struct features_log lg;
 	struct features_scaler sc;
 	struct iforest *forest;
 	struct lof *lof;
@@ -68,6 +69,7 @@ static struct model *model_free(struct model *m)
 {
 	if (!m)
 		return NULL;
+	features_log_clear(&m->lg);
 	features_scaler_clear(&m->sc);
 	iforest_free(m->forest);
 	lof_free(m->lof);
@@ -162,6 +164,10 @@ static struct model *train(struct multivar *mv, const double *means, char *err, 
 			  MULTIVAR_TRAIN_MIN);
 		goto fail;
 	}
+	if (features_log_fit(&m->lg, rows, n, mv->s) < 0)
+		goto fail;
+	for (size_t i = 0; i < n; i++)
+		features_log_apply(&m->lg, rows + i * mv->d, rows + i * mv->d);
 	if (features_scaler_fit(&m->sc, rows, n, mv->d) < 0)
 		goto fail;
 	for (size_t i = 0; i < n; i++)
@@ -510,6 +516,7 @@ int multivar_score(struct multivar *mv, struct multivar_result *ret)
 	}
 	m = mv->current;
 	if (m && features_stream_vector(mv->stream, mv->vec)) {
+		features_log_apply(&m->lg, mv->vec, mv->vec);
 		features_scaler_apply(&m->sc, mv->vec, mv->z);
 		r.iforest.raw = iforest_score_explain(m->forest, mv->z, mv->contrib_if);
 		r.lof.raw = lof_score(m->lof, mv->z, mv->contrib_lof);
