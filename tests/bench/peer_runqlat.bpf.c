@@ -10,6 +10,8 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
+#include "peer.bpf.h"
+
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #define MAX_SLOTS    26
@@ -36,32 +38,6 @@ struct {
 } hists SEC(".maps");
 
 static struct hist zero;
-
-static __always_inline __u64 log2_u32(__u32 v)
-{
-	__u32 shift, r;
-
-	r = (v > 0xFFFF) << 4;
-	v >>= r;
-	shift = (v > 0xFF) << 3;
-	v >>= shift;
-	r |= shift;
-	shift = (v > 0xF) << 2;
-	v >>= shift;
-	r |= shift;
-	shift = (v > 0x3) << 1;
-	v >>= shift;
-	r |= shift;
-	r |= (v >> 1);
-	return r;
-}
-
-static __always_inline __u64 log2l(__u64 v)
-{
-	__u32 hi = v >> 32;
-
-	return hi ? log2_u32(hi) + 32 : log2_u32(v);
-}
 
 static __always_inline int trace_enqueue(__u32 pid)
 {
