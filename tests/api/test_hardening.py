@@ -350,13 +350,51 @@ def test_json_endpoints_need_the_json_content_type(daemon):
     assert r.status == 200
 
 
-def test_responses_carry_the_security_headers(daemon):
-    for path in ("/healthz", "/api/v1/nope", "/openapi.json"):
-        r = daemon.request("GET", path)
-        assert "frame-ancestors 'none'" in r.header("Content-Security-Policy"), path
-        assert r.header("X-Frame-Options") == "DENY"
-        assert r.header("X-Content-Type-Options") == "nosniff"
-        assert r.header("Referrer-Policy") == "no-referrer"
+def stream_headers(d, token):
+    """The status and headers of GET /api/v1/stream; closed right after."""
+    conn = http.client.HTTPConnection(HOST, d.port, timeout=15)
+    try:
+        conn.request("GET", "/api/v1/stream", headers={"Authorization": f"Bearer {token}"})
+        r = conn.getresponse()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}
+    finally:
+        conn.close()
+
+
+def test_every_kind_of_answer_carries_the_security_headers(daemon):
+    viewer = daemon.tokens["viewer"]
+    answers = {
+        "JSON": daemon.request("GET", "/api/v1/status", token=viewer),
+        "JSON, HEAD": daemon.request("HEAD", "/healthz"),
+        "OpenAPI": daemon.request("GET", "/openapi.json"),
+        "/metrics (text)": daemon.request("GET", "/metrics"),
+        "error 401": daemon.request("GET", "/api/v1/status"),
+        "error 403": daemon.request("POST", "/api/v1/metrics", {"metrics": []}, token=viewer),
+        "error 404": daemon.request("GET", "/api/v1/nope"),
+        "error 405": daemon.request("DELETE", "/healthz"),
+        "error 421": daemon.request("GET", "/healthz", headers={"Host": "attacker.example"}),
+        "dashboard page": daemon.request("GET", "/"),
+    }
+    status, headers = stream_headers(daemon, viewer)
+    assert status == 200 and headers["content-type"] == "text/event-stream"
+    answers["stream (SSE)"] = type("R", (), {"status": status,
+                                             "header": lambda self, n: headers.get(n.lower())})()
+    expected_status = {"error 401": 401, "error 403": 403, "error 404": 404, "error 405": 405,
+                       "error 421": 421}
+    for kind, r in answers.items():
+        assert r.status == expected_status.get(kind, 200), (kind, r.status)
+        csp = r.header("Content-Security-Policy") or ""
+        assert "frame-ancestors 'none'" in csp, kind
+        # the dashboard's files run their own scripts; nothing else may run anything
+        assert csp.startswith("default-src 'self'" if kind == "dashboard page"
+                              else "default-src 'none'"), (kind, csp)
+        assert r.header("X-Frame-Options") == "DENY", kind
+        assert r.header("X-Content-Type-Options") == "nosniff", kind
+        assert r.header("Referrer-Policy") == "no-referrer", kind
+        assert r.header("Cross-Origin-Resource-Policy") == "same-origin", kind
+        assert r.header("Cross-Origin-Opener-Policy") == "same-origin", kind
+        assert r.header("Cache-Control") == ("no-cache" if kind == "dashboard page"
+                                             else "no-store"), kind
 
 
 # ------------------------------------------------------------ audit
@@ -397,7 +435,8 @@ def push_gauges(d, token, keys):
 
 
 def test_custom_samples_have_a_quota_per_token(make_daemon):
-    d = make_daemon({"KPULSE_CUSTOM_SAMPLES_RATE": "1"})  # bursts of one batch (1000)
+    # bursts of one batch (1000); series enough for 600 of them
+    d = make_daemon({"KPULSE_CUSTOM_SAMPLES_RATE": "1", "KPULSE_CUSTOM_TOKEN_MAX_SERIES": "1000"})
     admin = d.login("admin", ADMIN_PASSWORD)
     tokens = []
     for label in ("one", "two"):
@@ -414,7 +453,9 @@ def test_custom_samples_have_a_quota_per_token(make_daemon):
 
 
 def test_custom_series_expire_and_free_the_cap(make_daemon):
-    d = make_daemon({"KPULSE_CUSTOM_MAX_SERIES": "2", "KPULSE_CUSTOM_SERIES_TTL": "1"})
+    # the token's own quota above the cap: the cap is what is reached
+    d = make_daemon({"KPULSE_CUSTOM_MAX_SERIES": "2", "KPULSE_CUSTOM_TOKEN_MAX_SERIES": "10",
+                     "KPULSE_CUSTOM_SERIES_TTL": "1"})
     tok = d.login("admin", ADMIN_PASSWORD)
     assert push_gauges(d, tok, ["a", "b"]).status == 200
     # full now; once a and b are not pushed for a while they go
@@ -427,3 +468,55 @@ def test_custom_series_expire_and_free_the_cap(make_daemon):
         time.sleep(0.5)
     assert r.status == 200, r.body
     assert b'quota_g{k="a"}' not in d.request("GET", "/metrics").body
+
+
+def operator_tokens(d, n):
+    admin = d.login("admin", ADMIN_PASSWORD)
+    tokens = []
+    for i in range(n):
+        r = d.request("POST", "/api/v1/auth/tokens", {"role": "operator", "label": f"t{i}"},
+                      token=admin)
+        assert r.status == 201, r.body
+        tokens.append(r.json()["token"])
+    return tokens
+
+
+def test_one_token_cannot_take_every_custom_series(make_daemon):
+    d = make_daemon()  # defaults: 1000 series in all, a quarter of them per token
+    hog, other = operator_tokens(d, 2)
+    assert push_gauges(d, hog, range(250)).status == 200
+    r = push_gauges(d, hog, [250])
+    assert r.status == 429, r.body
+    err = r.json()["error"]
+    assert err["code"] == "too_many_requests"
+    assert "KPULSE_CUSTOM_TOKEN_MAX_SERIES" in err["message"] and "250" in err["message"], err
+    assert int(r.header("Retry-After")) >= 1
+    # the refused batch changed nothing, and the token still pushes its own series
+    assert push_gauges(d, hog, range(250)).status == 200
+    assert b'quota_g{k="250"}' not in d.request("GET", "/metrics").body
+    # another token still creates series; pushing the hog's costs it nothing
+    assert push_gauges(d, other, range(250)).status == 200
+    assert push_gauges(d, other, range(250, 500)).status == 200
+    assert push_gauges(d, other, [500]).status == 429
+    assert metric(d, "kpulse_api_custom_series_refused_total", '{limit="token"}') == 2
+    assert metric(d, "kpulse_api_custom_series_refused_total", '{limit="total"}') == 0
+    assert metric(d, "kpulse_api_custom_series") == 500
+    assert "custom series over 250 per token" in d.logtext()
+
+
+def test_a_token_quota_frees_up_as_its_series_expire(make_daemon):
+    d = make_daemon({"KPULSE_CUSTOM_TOKEN_MAX_SERIES": "2", "KPULSE_CUSTOM_SERIES_TTL": "1"})
+    tok, = operator_tokens(d, 1)
+    assert push_gauges(d, tok, ["a", "b"]).status == 200
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        r = push_gauges(d, tok, ["c"])
+        if r.status == 200:
+            break
+        assert r.status == 429 and "per token" in r.json()["error"]["message"], r.body
+        time.sleep(0.5)
+    assert r.status == 200, r.body
+    # c is the token's one series now: one more fits, two do not
+    r = push_gauges(d, tok, ["c", "d", "e"])
+    assert r.status == 429 and "own 3 custom series" in r.json()["error"]["message"], r.body
+    assert push_gauges(d, tok, ["c", "d"]).status == 200

@@ -52,7 +52,8 @@ def test_rate_limit_answers_429_per_token(make_daemon):
 
 
 def test_custom_series_cap(make_daemon):
-    d = make_daemon({"KPULSE_CUSTOM_MAX_SERIES": "3"})
+    # one token: its quota (a quarter of the cap by default) set to the whole cap
+    d = make_daemon({"KPULSE_CUSTOM_MAX_SERIES": "3", "KPULSE_CUSTOM_TOKEN_MAX_SERIES": "3"})
     tok = d.login("admin", ADMIN_PASSWORD)
 
     def push(*labels):

@@ -61,6 +61,7 @@ TEST(defaults_have_every_documented_value)
 	CHECK_EQ_INT(c.api_max_body_bytes, 1048576);
 	CHECK_EQ_INT(c.api_rate_limit, 50);
 	CHECK_EQ_INT(c.custom_max_series, 1000);
+	CHECK_EQ_INT(c.custom_token_max_series, 0); /* a quarter of the cap */
 	CHECK_STR(c.tls_cert, "");
 	CHECK_STR(c.tls_key, "");
 	CHECK_STR(c.fs_types_include, "zfs");
@@ -587,6 +588,9 @@ TEST(api_options_accept_their_ranges_and_booleans)
 	CHECK_EQ_INT(c.api_rate_limit, 100000);
 	CHECK_EQ_INT(config_set(&c, "KPULSE_CUSTOM_MAX_SERIES", "1", err, sizeof(err)), 0);
 	CHECK_EQ_INT(c.custom_max_series, 1);
+	CHECK_EQ_INT(config_set(&c, "KPULSE_CUSTOM_TOKEN_MAX_SERIES", "250", err, sizeof(err)), 0);
+	CHECK_EQ_INT(c.custom_token_max_series, 250);
+	CHECK(config_set(&c, "KPULSE_CUSTOM_TOKEN_MAX_SERIES", "100001", err, sizeof(err)) < 0);
 	CHECK_EQ_INT(config_set(&c, "KPULSE_ADMIN_PASSWORD", "eight888", err, sizeof(err)), 0);
 	CHECK_STR(c.admin_password, "eight888");
 	CHECK_EQ_INT(config_set(&c, "KPULSE_ADMIN_PASSWORD", "", err, sizeof(err)), 0);

@@ -256,7 +256,15 @@ struct api {
 	 * to two periods after its last sample and the cap frees up. */
 	struct registry *custom;
 	double custom_period_start;		/* wall clock */
+	uint64_t custom_period;			/* periods ended so far */
 	struct api_rate_limiter ingest_limiter; /* samples per token */
+	/* Who created each custom series (tsearch trees, ingest.c): a token
+	 * owns the series it created until they expire, at most
+	 * custom_token_max_series of them, so one token cannot take the
+	 * whole cap. */
+	void *custom_owners; /* struct api_custom_owner, by series */
+	void *custom_quotas; /* struct api_custom_quota, by token */
+	size_t custom_owner_count;
 
 	pthread_mutex_t stream_lock; /* stream clients and stopping */
 	struct api_stream_client *stream_clients;
@@ -282,6 +290,9 @@ struct api {
 	atomic_uint_fast64_t auth_failures_total;
 	atomic_uint_fast64_t stream_dropped_total;
 	atomic_uint_fast64_t custom_samples_total;
+	/* batches refused for new series: [0] over the token's quota, [1]
+	 * over custom_max_series */
+	atomic_uint_fast64_t custom_series_refused[2];
 
 	/* bad tokens per client address: their own buckets, so a client
 	 * guessing tokens does not drain the one /healthz and /metrics use */
@@ -412,6 +423,19 @@ void api_audit_destroy(struct api_audit *au);
 
 /* ------------------------------------------------------------ replies */
 
+/* What an answer is, for its browser headers: API data (a CSP that allows
+ * nothing, never cached) or a dashboard file (its own CSP, revalidated). */
+enum api_answer_kind {
+	API_ANSWER_DATA,
+	API_ANSWER_PAGE,
+};
+/* The one way a response leaves the API (JSON, text, errors, the stream,
+ * the dashboard's files): adds the security headers every answer carries
+ * (CSP, X-Frame-Options, Referrer-Policy, nosniff, CORP, COOP,
+ * Cache-Control), counts 4xx and 5xx, queues it and drops the caller's
+ * reference. Returns what MHD_queue_response() returned. */
+enum MHD_Result api_queue_response(struct api_request *req, unsigned status,
+				   struct MHD_Response *resp, enum api_answer_kind kind);
 enum MHD_Result api_reply_json(struct api_request *req, unsigned status, json_t *body_steal);
 enum MHD_Result api_reply_text(struct api_request *req, unsigned status, const char *content_type,
 			       char *text_steal, size_t len);
@@ -451,6 +475,8 @@ int api_selector_parse(const char *text, char *buf, size_t buflen, struct store_
 /* ingest.c: ends the custom series' period when it is over (caller holds
  * a->lock). */
 void api_custom_expire(struct api *a, double now);
+/* ingest.c: frees the owner and quota trees (api_stop). */
+void api_custom_owners_free(struct api *a);
 
 /* The custom-metric name and label rules of POST /api/v1/metrics. */
 bool api_custom_name_valid(const char *name);

@@ -221,7 +221,16 @@ static struct registry *api_health_registry(struct api *a)
 	err |= registry_describe(r, "kpulse_api_stream_clients", "Connected stream clients");
 	err |= registry_describe(r, "kpulse_api_stream_dropped_total",
 				 "Stream clients dropped for falling behind");
+	for (int lim = 0; lim < 2; lim++) {
+		struct metric_label l = {"limit", lim ? "total" : "token"};
+
+		err |= registry_set_counter(r, "kpulse_api_custom_series_refused_total", &l, 1,
+					    (double)atomic_load(&a->custom_series_refused[lim]));
+	}
 	err |= registry_describe(r, "kpulse_api_custom_series", "Custom series held");
+	err |= registry_describe(r, "kpulse_api_custom_series_refused_total",
+				 "Custom-metric batches refused for their new series, by the "
+				 "limit reached: the token's quota or the total");
 	err |= registry_describe(r, "kpulse_api_custom_samples_total",
 				 "Custom samples accepted by POST /api/v1/metrics");
 	if (err)

@@ -10,7 +10,10 @@
  * custom_samples_rate samples a second (bursts of five seconds' worth),
  * else 429; a series not pushed for
  * custom_series_ttl_s (up to twice that) is dropped, so the series cap is
- * never held for ever by a client that went away.
+ * never held for ever by a client that went away. A token owns the series
+ * it created (pushing a series another token created is free) and may own
+ * custom_token_max_series of them, else 429: one token cannot fill the
+ * cap and lock the others out of new series.
  *
  *   {"timestamp": 1700000000.5,            optional, unix seconds
  *    "metrics": [{"name": "app_jobs_total", "type": "counter",
@@ -18,6 +21,8 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <search.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,14 +161,166 @@ static int count_new(struct api *a, const struct item *items, size_t n, size_t *
 	return 0;
 }
 
+/* ------------------------------------------------------------ owners */
+
+/* A token's share of the custom series: the ones it created and that
+ * have not expired. Freed when it owns none. */
+struct api_custom_quota {
+	size_t series;
+	char key[API_RATE_KEY_MAX];
+};
+
+/* One custom series and the token that created it. The trees own both;
+ * owners point at their quota. */
+struct api_custom_owner {
+	struct api_custom_quota *quota;
+	uint64_t period; /* the last period it was pushed in */
+	char series[];	 /* series_key() */
+};
+
+static int owner_cmp(const void *x, const void *y)
+{
+	return strcmp(((const struct api_custom_owner *)x)->series,
+		      ((const struct api_custom_owner *)y)->series);
+}
+
+static int quota_cmp(const void *x, const void *y)
+{
+	return strcmp(((const struct api_custom_quota *)x)->key,
+		      ((const struct api_custom_quota *)y)->key);
+}
+
+/* A new owner (quota unset) holding the registry's identity of s as one
+ * string: the name, then each label (the registry keeps them sorted) as
+ * \x1fkey\x1evalue. Names and keys are [a-zA-Z0-9_]; values hold no
+ * control character. NULL without memory. */
+static struct api_custom_owner *owner_new(const struct metric_series *s)
+{
+	size_t len = strlen(s->name) + 1, off;
+	struct api_custom_owner *o;
+
+	for (size_t i = 0; i < s->nlabels; i++)
+		len += 2 + strlen(s->label_keys[i]) + strlen(s->label_values[i]);
+	o = calloc(1, offsetof(struct api_custom_owner, series) + len);
+	if (!o)
+		return NULL;
+	off = (size_t)sprintf(o->series, "%s", s->name);
+	for (size_t i = 0; i < s->nlabels; i++)
+		off += (size_t)sprintf(o->series + off, "\x1f%s\x1e%s", s->label_keys[i],
+				       s->label_values[i]);
+	return o;
+}
+
+static struct api_custom_quota *quota_find(struct api *a, const char *key)
+{
+	struct api_custom_quota probe, **found;
+
+	snprintf(probe.key, sizeof(probe.key), "%s", key);
+	found = tfind(&probe, &a->custom_quotas, quota_cmp);
+	return found ? *found : NULL;
+}
+
+/* Records that the token of quota_key pushed s in this period; a series
+ * new to the table is the token's. Caller holds a->lock. Returns 0 or
+ * -ENOMEM (then s is not counted, which errs towards the client). */
+static int owner_touch(struct api *a, const struct metric_series *s, const char *quota_key)
+{
+	struct api_custom_owner *o = owner_new(s), **found;
+	struct api_custom_quota *q;
+
+	if (!o)
+		return -ENOMEM;
+	found = tfind(o, &a->custom_owners, owner_cmp);
+	if (found) {
+		(*found)->period = a->custom_period;
+		free(o);
+		return 0;
+	}
+	q = quota_find(a, quota_key);
+	if (!q) {
+		q = calloc(1, sizeof(*q));
+		if (q)
+			snprintf(q->key, sizeof(q->key), "%s", quota_key);
+		if (!q || !tsearch(q, &a->custom_quotas, quota_cmp)) {
+			free(q);
+			free(o);
+			return -ENOMEM;
+		}
+	}
+	o->quota = q;
+	o->period = a->custom_period;
+	if (!tsearch(o, &a->custom_owners, owner_cmp)) {
+		free(o);
+		if (q->series == 0) { /* new above: a quota owns something */
+			tdelete(q, &a->custom_quotas, quota_cmp);
+			free(q);
+		}
+		return -ENOMEM;
+	}
+	q->series++;
+	a->custom_owner_count++;
+	return 0;
+}
+
+struct owner_list {
+	struct api_custom_owner **v;
+	size_t n;
+};
+
+static void owner_collect(const void *node, VISIT which, void *data)
+{
+	struct owner_list *l = data;
+
+	if (which == postorder || which == leaf)
+		l->v[l->n++] = *(struct api_custom_owner *const *)node;
+}
+
+/* Forgets the owners of the series the registry dropped: those not pushed
+ * in the period that just ended. Caller holds a->lock. */
+static void owners_expire(struct api *a)
+{
+	struct owner_list l = {calloc(a->custom_owner_count + 1, sizeof(*l.v)), 0};
+
+	/* Without memory the owners stay until the next period: the quotas
+	 * are then stricter for a while, never looser. */
+	if (!l.v)
+		return;
+	twalk_r(a->custom_owners, owner_collect, &l);
+	for (size_t i = 0; i < l.n; i++) {
+		struct api_custom_owner *o = l.v[i];
+		struct api_custom_quota *q = o->quota;
+
+		if (o->period == a->custom_period)
+			continue;
+		tdelete(o, &a->custom_owners, owner_cmp);
+		a->custom_owner_count--;
+		free(o);
+		if (--q->series == 0) {
+			tdelete(q, &a->custom_quotas, quota_cmp);
+			free(q);
+		}
+	}
+	free(l.v);
+}
+
+void api_custom_owners_free(struct api *a)
+{
+	tdestroy(a->custom_owners, free);
+	tdestroy(a->custom_quotas, free);
+	a->custom_owners = a->custom_quotas = NULL;
+	a->custom_owner_count = 0;
+}
+
 void api_custom_expire(struct api *a, double now)
 {
 	if (now - a->custom_period_start < a->opts.custom_series_ttl_s &&
 	    now >= a->custom_period_start)
 		return;
 	registry_end(a->custom);
+	owners_expire(a);
 	registry_begin(a->custom, now, 0);
 	a->custom_period_start = now;
+	a->custom_period++;
 }
 
 enum MHD_Result api_handle_ingest(struct api_request *req)
@@ -173,9 +330,9 @@ enum MHD_Result api_handle_ingest(struct api_request *req)
 	struct metric_series *stored = NULL;
 	struct item *items = NULL;
 	json_t *root = NULL, *metrics, *ts_json, *m;
-	char err[API_ERROR_MAX];
-	double now = clock_wall_s(), ts = now;
-	size_t n, fresh = 0, idx;
+	char err[API_ERROR_MAX], key[API_RATE_KEY_MAX];
+	double now = clock_wall_s(), ts = now, series_retry_s = 0;
+	size_t n, fresh = 0, idx, owned = 0;
 	enum MHD_Result ret;
 	int r;
 
@@ -217,12 +374,12 @@ enum MHD_Result api_handle_ingest(struct api_request *req)
 			goto out;
 		}
 	}
+	/* the key of the token's sample rate and of its series quota */
+	snprintf(key, sizeof(key), "tok:%lld:%.64s", (long long)req->who.token_id, req->who.user);
 	{
-		char key[API_RATE_KEY_MAX], retry[32];
+		char retry[32];
 		double retry_after = 1;
 
-		snprintf(key, sizeof(key), "tok:%lld:%.64s", (long long)req->who.token_id,
-			 req->who.user);
 		if (api_rate_take_n(&a->ingest_limiter, key, (double)n, clock_mono_s(),
 				    &retry_after) < 0) {
 			api_audit(a, API_AUDIT_RATE_LIMITED, NULL, req->who.user,
@@ -239,11 +396,27 @@ enum MHD_Result api_handle_ingest(struct api_request *req)
 	pthread_mutex_lock(&a->lock);
 	api_custom_expire(a, now);
 	r = count_new(a, items, n, &fresh, err, sizeof(err));
+	if (r == 0 && fresh > 0) {
+		const struct api_custom_quota *q = quota_find(a, key);
+
+		owned = q ? q->series : 0;
+	}
 	if (r == 0 && registry_size(a->custom) + fresh > a->opts.custom_max_series) {
 		r = error_set(err, sizeof(err), -E2BIG,
 			      "the batch would make %zu custom series; the limit is %zu",
 			      registry_size(a->custom) + fresh, a->opts.custom_max_series);
+	} else if (r == 0 && owned + fresh > a->opts.custom_token_max_series) {
+		/* Its series free up when they are not pushed for a period:
+		 * the end of this one is the first chance. */
+		series_retry_s = a->custom_period_start + a->opts.custom_series_ttl_s - now;
+		r = error_set(err, sizeof(err), -EDQUOT,
+			      "the batch would make this token own %zu custom series; the limit "
+			      "is %zu per token (KPULSE_CUSTOM_TOKEN_MAX_SERIES); series not "
+			      "pushed for KPULSE_CUSTOM_SERIES_TTL are freed",
+			      owned + fresh, a->opts.custom_token_max_series);
 	}
+	if (r == -EDQUOT || r == -E2BIG)
+		atomic_fetch_add(&a->custom_series_refused[r == -E2BIG], 1);
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		const struct metric_series *s;
 
@@ -259,16 +432,29 @@ enum MHD_Result api_handle_ingest(struct api_request *req)
 		if (r == 0 && !registry_help(a->custom, items[i].name))
 			r = registry_describe(a->custom, items[i].name,
 					      "Custom metric pushed through POST /api/v1/metrics");
-		if (s)
+		if (s) {
 			stored[i] = *s;
-		else if (r == 0)
+			if (owner_touch(a, s, key) < 0)
+				r = -ENOMEM;
+		} else if (r == 0) {
 			r = -ENOMEM;
+		}
 		if (r < 0 && r != -ENOMEM)
 			error_set(err, sizeof(err), r, "metrics[%zu]: refused by the registry", i);
 	}
 	pthread_mutex_unlock(&a->lock);
 	if (r == -ENOMEM) {
 		ret = api_reply_error(req, 500, "out of memory");
+		goto out;
+	}
+	if (r == -EDQUOT) {
+		char retry[32];
+
+		api_audit(a, API_AUDIT_RATE_LIMITED, NULL, req->who.user,
+			  "custom series over %zu per token", a->opts.custom_token_max_series);
+		snprintf(retry, sizeof(retry), "%.0f", fmax(1, ceil(series_retry_s)));
+		ret =
+		    api_reply_error_header(req, 429, MHD_HTTP_HEADER_RETRY_AFTER, retry, "%s", err);
 		goto out;
 	}
 	if (r < 0) {

@@ -7,10 +7,12 @@
  * Contracts: each helper queues exactly one response and returns what
  * MHD_queue_response() returned, takes ownership of the body it is given
  * (also on failure), and counts 4xx and 5xx replies for /metrics. Every
- * reply carries Cache-Control: no-store, X-Content-Type-Options:
- * nosniff and the browser headers (a CSP that allows nothing and no
- * framing, no referrer). Error messages are made valid UTF-8. When a JSON body cannot be serialized
- * the reply becomes a 500 with a fixed body, so a client always gets an answer it can parse.
+ * response of the API, these and the stream's and the dashboard files',
+ * is queued by api_queue_response(), which adds the security headers
+ * (a CSP, no framing, no referrer, nosniff, CORP and COOP, no caching).
+ * Error messages are made valid UTF-8. When a JSON body cannot be
+ * serialized the reply becomes a 500 with a fixed body, so a client
+ * always gets an answer it can parse.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -19,6 +21,7 @@
 #include <string.h>
 
 #include "api/api_internal.h"
+#include "api/static.h"
 #include "util/utf8.h"
 
 const char *api_status_code(unsigned status)
@@ -59,12 +62,34 @@ static void count_status(struct api *a, unsigned status)
 		atomic_fetch_add(&a->responses_4xx, 1);
 }
 
+enum MHD_Result api_queue_response(struct api_request *req, unsigned status,
+				   struct MHD_Response *resp, enum api_answer_kind kind)
+{
+	enum MHD_Result ret;
+
+	/* Nothing the API answers is a page to run or to frame; the
+	 * dashboard's files have their own policy (static.h). */
+	MHD_add_response_header(
+	    resp, MHD_HTTP_HEADER_CONTENT_SECURITY_POLICY,
+	    kind == API_ANSWER_PAGE ? API_WEB_CSP : "default-src 'none'; frame-ancestors 'none'");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+				kind == API_ANSWER_PAGE ? "no-cache" : "no-store");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(resp, "Cross-Origin-Resource-Policy", "same-origin");
+	MHD_add_response_header(resp, "Cross-Origin-Opener-Policy", "same-origin");
+	count_status(req->api, status);
+	ret = MHD_queue_response(req->conn, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
 /* Queues text as the whole response, plus one optional extra header. */
 static enum MHD_Result reply(struct api_request *req, unsigned status, const char *content_type,
 			     char *text_steal, size_t len, const char *hdr, const char *hdr_value)
 {
 	struct MHD_Response *resp;
-	enum MHD_Result ret;
 
 	resp = MHD_create_response_from_buffer(len, text_steal, MHD_RESPMEM_MUST_FREE);
 	if (!resp) {
@@ -73,21 +98,9 @@ static enum MHD_Result reply(struct api_request *req, unsigned status, const cha
 	}
 	if (content_type)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-	/* Nothing the API answers is a page to run or to frame (the
-	 * dashboard's files, served by static.c, have their own policy). */
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_SECURITY_POLICY,
-				"default-src 'none'; frame-ancestors 'none'");
-	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
-	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
-	MHD_add_response_header(resp, "Cross-Origin-Resource-Policy", "same-origin");
 	if (hdr)
 		MHD_add_response_header(resp, hdr, hdr_value);
-	count_status(req->api, status);
-	ret = MHD_queue_response(req->conn, status, resp);
-	MHD_destroy_response(resp);
-	return ret;
+	return api_queue_response(req, status, resp, API_ANSWER_DATA);
 }
 
 static enum MHD_Result reply_json_hdr(struct api_request *req, unsigned status, json_t *body,

@@ -505,6 +505,11 @@ int api_start(const struct api_options *o, struct store *store, struct auth *aut
 	a->custom_period_start = a->started_at;
 	if (a->opts.custom_series_ttl_s == 0)
 		a->opts.custom_series_ttl_s = 600;
+	if (a->opts.custom_max_series == 0)
+		a->opts.custom_max_series = 1000;
+	if (a->opts.custom_token_max_series == 0)
+		a->opts.custom_token_max_series =
+		    a->opts.custom_max_series / 4 ? a->opts.custom_max_series / 4 : 1;
 	r = api_tls_load(a, o, err, errlen);
 	/* The paths were only needed to read the files; do not keep them. */
 	a->opts.tls_cert_file = a->opts.tls_key_file = NULL;
@@ -584,6 +589,7 @@ struct api *api_stop(struct api *a)
 	}
 	round_unref(a->round);
 	api_query_cache_destroy(&a->qcache);
+	api_custom_owners_free(a);
 	registry_free(a->custom);
 	json_decref(a->openapi);
 	api_tls_free(a);

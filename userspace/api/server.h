@@ -46,6 +46,9 @@ struct api_options {
 	/* A custom series not pushed for this long (up to twice it) is
 	 * dropped, freeing its place under custom_max_series; 600 */
 	unsigned custom_series_ttl_s;
+	/* Custom series one token (login tokens: one user) may have created
+	 * and still hold; 0: a quarter of custom_max_series (at least 1) */
+	size_t custom_token_max_series;
 	/* Custom samples a token may push a second, in bursts of five
 	 * seconds' worth (at least one full batch); 1000 */
 	unsigned custom_samples_rate;

@@ -124,22 +124,11 @@ bool api_accepts_gzip(const char *accept_encoding)
 
 /* ------------------------------------------------------------ serving */
 
-static void browser_headers(struct MHD_Response *resp)
-{
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_SECURITY_POLICY, API_WEB_CSP);
-	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
-	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
-	MHD_add_response_header(resp, "Cross-Origin-Opener-Policy", "same-origin");
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-}
-
 static enum MHD_Result serve(struct api_request *req, const char *path)
 {
 	const struct api_web_asset *f = api_web_asset_find(path);
 	const char *inm, *ae;
 	struct MHD_Response *resp;
-	enum MHD_Result ret;
 	bool gz, not_modified;
 
 	if (!f)
@@ -160,7 +149,6 @@ static enum MHD_Result serve(struct api_request *req, const char *path)
 						       MHD_RESPMEM_PERSISTENT);
 	if (!resp)
 		return MHD_NO;
-	browser_headers(resp);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, gz ? f->etag_gzip : f->etag);
 	if (f->gzip)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
@@ -169,9 +157,7 @@ static enum MHD_Result serve(struct api_request *req, const char *path)
 		if (gz)
 			MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
 	}
-	ret = MHD_queue_response(req->conn, not_modified ? 304 : 200, resp);
-	MHD_destroy_response(resp);
-	return ret;
+	return api_queue_response(req, not_modified ? 304 : 200, resp, API_ANSWER_PAGE);
 }
 
 enum MHD_Result api_handle_index(struct api_request *req)

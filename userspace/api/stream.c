@@ -171,7 +171,6 @@ enum MHD_Result api_handle_stream(struct api_request *req)
 	const union MHD_ConnectionInfo *info;
 	struct api_stream_client *c;
 	struct MHD_Response *resp;
-	enum MHD_Result ret;
 	const char *bearer =
 	    MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 
@@ -223,11 +222,8 @@ enum MHD_Result api_handle_stream(struct api_request *req)
 		return MHD_NO;
 	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	MHD_add_response_header(resp, "X-Accel-Buffering", "no");
-	ret = MHD_queue_response(req->conn, 200, resp);
-	MHD_destroy_response(resp);
-	return ret;
+	return api_queue_response(req, 200, resp, API_ANSWER_DATA);
 }
 
 void api_stream_publish(struct api *a, const char *data, size_t len)

@@ -314,6 +314,7 @@ static int start_api(struct daemon *d)
 	o.max_body_bytes = cfg->api_max_body_bytes;
 	o.rate_limit = cfg->api_rate_limit;
 	o.custom_max_series = cfg->custom_max_series;
+	o.custom_token_max_series = cfg->custom_token_max_series;
 	o.custom_series_ttl_s = cfg->custom_series_ttl_s;
 	o.custom_samples_rate = cfg->custom_samples_rate;
 	o.interval_s = cfg->interval_s;

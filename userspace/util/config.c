@@ -137,6 +137,10 @@ const struct config_option config_options[] = {
     {"KPULSE_CUSTOM_MAX_SERIES", "custom-max-series", "N", "1000",
      "Most custom series POST /api/v1/metrics may create", CONFIG_UINT, 1, 100000,
      FIELD(custom_max_series)},
+    {"KPULSE_CUSTOM_TOKEN_MAX_SERIES", "custom-token-max-series", "N", "0",
+     "Most custom series one token (login tokens: one user) may have created and still hold, "
+     "else 429 (0: a quarter of KPULSE_CUSTOM_MAX_SERIES)",
+     CONFIG_UINT, 0, 100000, FIELD(custom_token_max_series)},
     {"KPULSE_CUSTOM_SERIES_TTL", "custom-series-ttl", "SECONDS", "600",
      "A custom series not pushed for this long (up to twice it) is dropped", CONFIG_UINT, 1, 86400,
      FIELD(custom_series_ttl_s)},

@@ -100,6 +100,7 @@ struct kpulse_config {
 	uint64_t api_max_body_bytes;		/* largest request body */
 	uint32_t api_rate_limit;		/* requests per second per client */
 	uint32_t custom_max_series;		/* series POST /api/v1/metrics may create */
+	uint32_t custom_token_max_series;	/* of those, per token; 0: a quarter */
 	uint32_t custom_series_ttl_s;		/* unpushed custom series are dropped */
 	uint32_t custom_samples_rate;		/* per token, a second */
 	/* HTTPS: both set or both "" (plain HTTP); api_start() checks the pair
