@@ -389,11 +389,53 @@ static int64_t db_file_bytes(sqlite3 *db)
 			   "pragma_page_size()");
 }
 
+/*
+ * What both budget tests write: nseries noisy gauges and events_per_round
+ * fork events (fields, may be NULL with 0 events) every 10 s from T0, a
+ * flush and a maintenance pass every 60 rounds; *peak is the largest file
+ * seen after a pass, *last_t the last round's time. Returns 0 or the first
+ * error.
+ */
+static int fill_budget(struct fixture *f, int nseries, int rounds, int events_per_round,
+		       json_t *fields, int64_t *peak, double *last_t)
+{
+	struct metric_series m[100];
+	int r = 0;
+
+	if (nseries > 100)
+		return -EINVAL;
+	for (int i = 0; i < nseries; i++) {
+		char v[16];
+
+		snprintf(v, sizeof(v), "%d", i);
+		m[i] = gauge_series("kpulse_budget", "i", v, 0);
+	}
+	*peak = 0;
+	for (int k = 0; k < rounds && !r; k++) {
+		double t = T0 + 10.0 * k;
+
+		*last_t = t;
+		for (int i = 0; i < nseries; i++)
+			m[i].value = (double)((k * 7919 + i * 104729) % 100003) * 1.5;
+		r = store_append_series(f->s, t, m, nseries);
+		for (int e = 0; e < events_per_round && !r; e++)
+			r = store_append_event(f->s, t, "fork", 1000 + e, "storm", fields);
+		if (!r && k % 60 == 59) {
+			r = store_flush_sync(f->s);
+			set_now(f, t + 60);
+			if (!r)
+				r = store_run_maintenance(f->s);
+			if (db_file_bytes(f->db) > *peak)
+				*peak = db_file_bytes(f->db);
+		}
+	}
+	return r ? r : store_flush_sync(f->s);
+}
+
 STORE_TEST(disk_budget_drops_oldest_first_and_keeps_recent_data)
 {
 	const uint64_t budget = 1 << 20;
-	const int nseries = 100, rounds = 3000, per_flush = 60;
-	struct metric_series m[100];
+	const int rounds = 3000;
 	struct store_stats st;
 	int64_t peak = 0;
 	double t = T0;
@@ -403,29 +445,8 @@ STORE_TEST(disk_budget_drops_oldest_first_and_keeps_recent_data)
 	f->opts.retention_raw_s = f->opts.retention_1m_s = f->opts.retention_1h_s = 1e9;
 	CHECK_EQ_INT(fx_open(f), 0);
 	CHECK_EQ_INT(sql_open(f), 0);
-	for (int i = 0; i < nseries; i++) {
-		char v[16];
-
-		snprintf(v, sizeof(v), "%d", i);
-		m[i] = gauge_series("kpulse_budget", "i", v, 0);
-	}
 	/* 8 h 20 min of 100 noisy gauges every 10 s: several MiB unbounded */
-	for (int r = 0; r < rounds; r++) {
-		t = T0 + 10.0 * r;
-		for (int i = 0; i < nseries; i++)
-			m[i].value = (double)((r * 7919 + i * 104729) % 100003) * 1.5;
-		CHECK_EQ_INT(store_append_series(f->s, t, m, nseries), 0);
-		if (r % per_flush == per_flush - 1) {
-			int64_t bytes;
-
-			CHECK_EQ_INT(store_flush_sync(f->s), 0);
-			set_now(f, t + 60);
-			CHECK_EQ_INT(store_run_maintenance(f->s), 0);
-			bytes = db_file_bytes(f->db);
-			if (bytes > peak)
-				peak = bytes;
-		}
-	}
+	CHECK_EQ_INT(fill_budget(f, 100, rounds, 0, NULL, &peak, &t), 0);
 	store_get_stats(f->s, &st);
 	/* oldest first: raw and minutes were dropped, and the file stayed
 	 * within the budget plus what one flush adds between maintenances */
@@ -472,13 +493,13 @@ STORE_TEST(disk_budget_drops_oldest_first_and_keeps_recent_data)
 STORE_TEST(disk_budget_counts_events_and_drops_the_oldest_with_raw)
 {
 	const uint64_t budget = 1 << 20;
-	const int nseries = 10, rounds = 2000, per_flush = 60, events_per_round = 20;
-	struct metric_series m[10];
+	const int per_flush = 60;
 	int64_t peak = 0, raw_ms;
 	double t = T0;
 	json_t *fields = json_pack("{s:s}", "pad",
 				   "0123456789012345678901234567890123456789"
 				   "0123456789012345678901234567890123456789");
+	int r;
 
 	CHECK(fields != NULL);
 	f->opts.max_bytes = budget;
@@ -488,34 +509,10 @@ STORE_TEST(disk_budget_counts_events_and_drops_the_oldest_with_raw)
 	f->opts.retention_events_s = 1e9;
 	CHECK_EQ_INT(fx_open(f), 0);
 	CHECK_EQ_INT(sql_open(f), 0);
-	for (int i = 0; i < nseries; i++) {
-		char v[16];
-
-		snprintf(v, sizeof(v), "%d", i);
-		m[i] = gauge_series("kpulse_budget", "i", v, 0);
-	}
 	/* 5.5 h of 10 gauges and 20 events every 10 s: about 7 MiB unbounded */
-	for (int r = 0; r < rounds; r++) {
-		t = T0 + 10.0 * r;
-		for (int i = 0; i < nseries; i++)
-			m[i].value = (double)((r * 7919 + i * 104729) % 100003) * 1.5;
-		CHECK_EQ_INT(store_append_series(f->s, t, m, nseries), 0);
-		for (int e = 0; e < events_per_round; e++)
-			CHECK_EQ_INT(store_append_event(f->s, t, "fork", 1000 + e, "storm", fields),
-				     0);
-		if (r % per_flush == per_flush - 1) {
-			int64_t bytes;
-
-			CHECK_EQ_INT(store_flush_sync(f->s), 0);
-			set_now(f, t + 60);
-			CHECK_EQ_INT(store_run_maintenance(f->s), 0);
-			bytes = db_file_bytes(f->db);
-			if (bytes > peak)
-				peak = bytes;
-		}
-	}
+	r = fill_budget(f, 10, 2000, 20, fields, &peak, &t);
 	json_decref(fields);
-	CHECK_EQ_INT(store_flush_sync(f->s), 0);
+	CHECK_EQ_INT(r, 0);
 	CHECK(peak <= (int64_t)budget + 256 * 1024);
 	/* both were cut from the old end, and neither outlives the other by
 	 * more than a few flushes' worth */
