@@ -106,8 +106,7 @@ static size_t run(size_t n, size_t rounds, bool models_on)
  * up from it. Heap in use and SQLite's part of it (sqlite3_memory_used)
  * after `rounds` rounds of n series, the store still open.
  */
-static void run_store(size_t n, size_t rounds, bool models_on, size_t *ret_heap,
-		      size_t *ret_sqlite)
+static void run_store(size_t n, size_t rounds, bool models_on, size_t *ret_heap, size_t *ret_sqlite)
 {
 	char dir[] = "/tmp/kpulse-bench-mem.XXXXXX", path[64];
 	struct registry *reg = registry_new();
@@ -227,11 +226,13 @@ int main(int argc, char **argv)
 		double dq_on = ((double)q[1][1] - (double)q[1][0]) / (double)added;
 		double dq_off = ((double)q[0][1] - (double)q[0][0]) / (double)added;
 
-		printf("  with a store (%zu rounds, a commit every 10, warm-up from it):\n", srounds);
-		printf("    added by the models %7.0f bytes, of which SQLite %6.0f (its page caches "
-		       "and statements; the store's per-series state and the score series' "
-		       "chunks are the rest beyond the line above)\n",
-		       dh_on - dh_off, dq_on - dq_off);
+		printf("  with a store (%zu rounds, a commit every 10, warm-up from it):\n",
+		       srounds);
+		printf(
+		    "    added by the models %7.0f bytes, of which SQLite %6.0f (its page caches "
+		    "and statements; the store's per-series state and the score series' "
+		    "chunks are the rest beyond the line above)\n",
+		    dh_on - dh_off, dq_on - dq_off);
 		printf("    the input series    %7.0f bytes, of which SQLite %6.0f\n", dh_off,
 		       dq_off);
 	}

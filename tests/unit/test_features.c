@@ -106,7 +106,8 @@ TEST(non_negative_series_are_compressed_so_a_storm_stands_beyond_a_build)
 {
 	/* series 0: quiet at 5/s, builds at 250/s in the history; series 1
 	 * goes negative: it stays linear */
-	double x[6 * 4] = {5, 0, -1, 0, 4, -1, 1, 2, 6, 2, 0, -1, 250, 244, 2, 2, 5, -245, 1, -1, 5, 0, 0, -1};
+	double x[6 * 4] = {5,	0,   -1, 0, 4, -1,   1, 2,  6, 2, 0, -1,
+			   250, 244, 2,	 2, 5, -245, 1, -1, 5, 0, 0, -1};
 	double storm[4] = {5000, 4995, 3, 2}, build[4] = {250, 245, 3, 2}, out[4];
 	struct features_log l;
 

@@ -259,7 +259,12 @@ TEST(beyond_max_series_the_kernel_signals_come_first)
 	/* six custom series come first in the round, then three kernel
 	 * signals; four fit: the kernel ones in their preferred order, then
 	 * the first custom one */
-	static const char *const names[] = {"app_0", "app_1", "app_2", "app_3", "app_4", "app_5",
+	static const char *const names[] = {"app_0",
+					    "app_1",
+					    "app_2",
+					    "app_3",
+					    "app_4",
+					    "app_5",
 					    "kpulse_mem_page_faults_total",
 					    "kpulse_sched_processes_forked_total",
 					    "kpulse_sched_context_switches_total"};
@@ -274,7 +279,8 @@ TEST(beyond_max_series_the_kernel_signals_come_first)
 	CHECK_EQ_INT(hostmv_new(&o, NULL, &h, err, sizeof(err)), 0);
 	for (size_t i = 0; i < 9; i++) {
 		snprintf(keyv[i], sizeof(keyv[i]), "%s{}:rate", names[i]);
-		v[i] = (struct series_value){keyv[i], names[i], "", SERIES_STAT_RATE, (double)i, NULL};
+		v[i] =
+		    (struct series_value){keyv[i], names[i], "", SERIES_STAT_RATE, (double)i, NULL};
 	}
 	for (int r = 0; r <= HOSTMV_SETTLE_ROUNDS; r++)
 		hostmv_round(h, 1000 + r, 1, v, 9, in);

@@ -178,7 +178,8 @@ int features_log_fit(struct features_log *l, const double *x, size_t n, size_t n
 void features_log_apply(const struct features_log *l, const double *in, double *out)
 {
 	for (size_t j = 0; j < l->s; j++) {
-		double level = in[j * FEATURES_PER_SERIES], change = in[j * FEATURES_PER_SERIES + 1];
+		double level = in[j * FEATURES_PER_SERIES],
+		       change = in[j * FEATURES_PER_SERIES + 1];
 		double u = l->unit[j], prev;
 
 		if (u <= 0) {

@@ -54,7 +54,7 @@ struct hostmv {
 	char **cand;
 	size_t ncand, cand_rounds;
 
-	size_t *idx;	/* this round: eligible values' indices, max_series */
+	size_t *idx;	     /* this round: eligible values' indices, max_series */
 	unsigned char *rank; /* this round: each value's rank_of(), RANK_NONE if not eligible */
 	size_t rank_cap;
 	double *values; /* this round: the set's values, NaN where missing */
