@@ -432,13 +432,37 @@ static int fill_budget(struct fixture *f, int nseries, int rounds, int events_pe
 	return r ? r : store_flush_sync(f->s);
 }
 
+/* The last 10 minutes of kpulse_budget{i=...} up to t, at a 10 s step:
+ * 0 with the last value when they come whole from the raw tier. */
+static int read_last_10_minutes(struct fixture *f, const char *i, double t, double *last)
+{
+	struct store_range_query q = {
+	    .selector = {.name = "kpulse_budget", .matchers = {{"i", i}}, .nmatchers = 1},
+	    .from = t - 590,
+	    .to = t,
+	    .step = 10,
+	    .agg = STORE_AGG_LAST,
+	};
+	struct store_range_result *res = NULL;
+	int r = store_query_range(f->s, &q, &res);
+
+	if (r)
+		return r;
+	if (res->tier != STORE_TIER_RAW || res->nseries != 1 || res->series[0].npoints != 60)
+		r = -ENODATA;
+	else
+		*last = res->series[0].points[59].value;
+	store_range_result_free(res);
+	return r;
+}
+
 STORE_TEST(disk_budget_drops_oldest_first_and_keeps_recent_data)
 {
 	const uint64_t budget = 1 << 20;
 	const int rounds = 3000;
 	struct store_stats st;
 	int64_t peak = 0;
-	double t = T0;
+	double t = T0, last = 0;
 
 	f->opts.max_bytes = budget;
 	f->opts.maintenance_interval_s = 0;
@@ -465,25 +489,8 @@ STORE_TEST(disk_budget_drops_oldest_first_and_keeps_recent_data)
 	      (uint64_t)db_file_bytes(f->db));
 
 	/* the last 10 minutes read back whole from the raw tier */
-	{
-		struct store_range_query q = {
-		    .selector = {.name = "kpulse_budget", .matchers = {{"i", "7"}}, .nmatchers = 1},
-		    .from = t - 590,
-		    .to = t,
-		    .step = 10,
-		    .agg = STORE_AGG_LAST,
-		};
-		struct store_range_result *res = NULL;
-		bool ok;
-
-		CHECK_EQ_INT(store_query_range(f->s, &q, &res), 0);
-		ok = res->tier == STORE_TIER_RAW && res->nseries == 1 &&
-		     res->series[0].npoints == 60 &&
-		     res->series[0].points[59].value ==
-			 (double)(((rounds - 1) * 7919 + 7 * 104729) % 100003) * 1.5;
-		store_range_result_free(res);
-		CHECK(ok);
-	}
+	CHECK_EQ_INT(read_last_10_minutes(f, "7", t, &last), 0);
+	CHECK(last == (double)(((rounds - 1) * 7919 + 7 * 104729) % 100003) * 1.5);
 }
 
 /* A fork storm's events in a small budget: events are full-resolution data
@@ -495,7 +502,7 @@ STORE_TEST(disk_budget_counts_events_and_drops_the_oldest_with_raw)
 	const uint64_t budget = 1 << 20;
 	const int per_flush = 60;
 	int64_t peak = 0, raw_ms;
-	double t = T0;
+	double t = T0, last = 0;
 	json_t *fields = json_pack("{s:s}", "pad",
 				   "0123456789012345678901234567890123456789"
 				   "0123456789012345678901234567890123456789");
@@ -522,23 +529,7 @@ STORE_TEST(disk_budget_counts_events_and_drops_the_oldest_with_raw)
 	CHECK(sql_int(f->db, "SELECT CAST(min(ts) AS INTEGER) FROM events") >=
 	      raw_ms / 1000 - 3 * per_flush * 10);
 	CHECK(sql_int(f->db, "SELECT CAST(max(ts) AS INTEGER) FROM events") == (int64_t)t);
-	{
-		struct store_range_query q = {
-		    .selector = {.name = "kpulse_budget", .matchers = {{"i", "3"}}, .nmatchers = 1},
-		    .from = t - 590,
-		    .to = t,
-		    .step = 10,
-		    .agg = STORE_AGG_LAST,
-		};
-		struct store_range_result *res = NULL;
-		bool ok;
-
-		CHECK_EQ_INT(store_query_range(f->s, &q, &res), 0);
-		ok = res->tier == STORE_TIER_RAW && res->nseries == 1 &&
-		     res->series[0].npoints == 60;
-		store_range_result_free(res);
-		CHECK(ok);
-	}
+	CHECK_EQ_INT(read_last_10_minutes(f, "3", t, &last), 0);
 }
 
 TEST_MAIN()

@@ -526,8 +526,7 @@ static int budget_delete_events(struct store *s)
  */
 static int budget_step(struct store *s)
 {
-	int64_t pages = 0, page_size = 0, raw_ms = 0;
-	double event_ts = 0;
+	int64_t pages = 0, page_size = 0, raw_ms = 0, event_s = 0;
 	int r, err;
 
 	if (!s->opts.max_bytes)
@@ -540,20 +539,19 @@ static int budget_step(struct store *s)
 	if ((uint64_t)pages * (uint64_t)page_size <= s->opts.max_bytes / 10 * 9)
 		return 0;
 	err = query_i64(s, s->mst.oldest_raw, 0, &raw_ms);
+	if (!err)
+		err = query_i64(s, s->mst.oldest_event, 0, &event_s);
 	if (err)
 		return err;
-	if (sqlite3_step(s->mst.oldest_event) == SQLITE_ROW)
-		event_ts = sqlite3_column_double(s->mst.oldest_event, 0);
-	sqlite3_reset(s->mst.oldest_event);
 	r = 0;
-	if (event_ts > 0 && (raw_ms == 0 || event_ts * 1000 <= (double)raw_ms))
+	if (event_s > 0 && (raw_ms == 0 || event_s * 1000 <= raw_ms))
 		r = budget_delete_events(s);
 	if (!r) {
 		/* whole chunks below the minute watermark, i.e. rolled up */
 		sqlite3_bind_int64(s->mst.del_raw, 1, min64(s->wm_1m, INT64_MAX / 1000) * 1000);
 		r = delete_step(s, s->mst.del_raw);
 	}
-	if (!r && event_ts > 0)
+	if (!r && event_s > 0)
 		r = budget_delete_events(s);
 	if (!r) {
 		sqlite3_bind_int64(s->mst.del_1m, 1, s->wm_1h);
