@@ -93,8 +93,11 @@ static __always_inline __u64 task_cgroup_id(struct task_struct *t, const bool bt
 	return 0;
 }
 
-static __always_inline void cgroup_cache_add(struct kp_sched_cpu *c, __u64 cgid, int which,
-					     __u64 delta)
+/* Adds a run's on-CPU and run-queue time to cgid's slot of the per-CPU
+ * cgroup cache; a slot owned by another cgroup is first flushed into
+ * cgroup_stats. */
+static __always_inline void cgroup_cache_add(struct kp_sched_cpu *c, __u64 cgid, __u64 oncpu,
+					     __u64 runq)
 {
 	struct kp_cg_cache_slot *s = &c->cg_cache[cgid & (KP_CG_CACHE_SLOTS - 1)];
 
@@ -112,7 +115,8 @@ static __always_inline void cgroup_cache_add(struct kp_sched_cpu *c, __u64 cgid,
 		s->v[0] = 0;
 		s->v[1] = 0;
 	}
-	s->v[which & 1] += delta;
+	s->v[0] += oncpu;
+	s->v[1] += runq;
 }
 
 static __always_inline struct task_sched *task_sched_get(struct task_struct *t, const bool btf,
@@ -140,6 +144,14 @@ static __always_inline void sched_cache_flush(struct kp_proc_stat *ps,
 	ps->runq_delay_ns += slot->v[1];
 }
 
+/* The same for tgid's slot of the per-CPU process cache. */
+static __always_inline void proc_cache_add(struct kp_sched_cpu *c, __u32 tgid, __u64 oncpu,
+					   __u64 runq)
+{
+	PROC_CACHE_ADD(c->cache, tgid, 0, oncpu, sched_cache_flush);
+	c->cache[tgid & (KP_PROC_CACHE_SLOTS - 1)].v[1] += runq;
+}
+
 /* Only loaded without sched_info. */
 static __always_inline int handle_wakeup(__u64 *ctx, const bool btf)
 {
@@ -150,12 +162,19 @@ static __always_inline int handle_wakeup(__u64 *ctx, const bool btf)
 	return 0;
 }
 
+/*
+ * Each run of a task is accounted once, when it ends: its on-CPU time and
+ * the run-queue wait that preceded it go to its process's and its cgroup's
+ * slots together. Who the task is (tgid, cgroup id) is read at its switch
+ * in and kept with this CPU, so the switch out reads nothing from prev:
+ * prev is always the task this CPU switched in last.
+ */
 static __always_inline int handle_switch(__u64 *ctx, const bool btf)
 {
 	bool preempt = ctx[0];
 	struct task_struct *prev = (void *)ctx[1];
 	struct task_struct *next = (void *)ctx[2];
-	__u32 zero = 0, prev_pid, prev_state;
+	__u32 zero = 0, prev_state, tgid;
 	__u64 now, delay = 0;
 	struct kp_sched_cpu *c;
 
@@ -163,7 +182,6 @@ static __always_inline int handle_switch(__u64 *ctx, const bool btf)
 	if (!c)
 		return 0;
 
-	prev_pid = KP_READ(btf, prev, pid);
 	prev_state = task_state(prev, btf);
 	/* A task that is still runnable was preempted; one that sleeps
 	 * gave the CPU up. */
@@ -189,7 +207,7 @@ static __always_inline int handle_switch(__u64 *ctx, const bool btf)
 		struct task_sched *ts;
 
 		now = bpf_ktime_get_ns();
-		if (prev_pid && prev_state == TASK_RUNNING) {
+		if (prev_state == TASK_RUNNING && KP_READ(btf, prev, pid)) {
 			ts = task_sched_get(prev, btf, true);
 			if (ts) /* preempted: straight back on a run queue */
 				ts->enqueue_ns = now;
@@ -201,23 +219,26 @@ static __always_inline int handle_switch(__u64 *ctx, const bool btf)
 		}
 	}
 
-	/* The idle task (pid 0) is not busy time. */
-	if (c->last_switch_ns && prev_pid && now > c->last_switch_ns) {
+	/* prev's run ends. The idle task (tgid 0) is not busy time. */
+	if (c->cur_task == (__u64)prev && c->cur_tgid && now > c->last_switch_ns) {
 		__u64 ran = now - c->last_switch_ns;
 
 		c->busy_ns += ran;
-		PROC_CACHE_ADD(c->cache, KP_READ(btf, prev, tgid), 0, ran, sched_cache_flush);
+		proc_cache_add(c, c->cur_tgid, ran, c->cur_delay_ns);
 		if (cgroup_hier != KP_CGROUP_HIER_NONE)
-			cgroup_cache_add(c, task_cgroup_id(prev, btf), 0, ran);
+			cgroup_cache_add(c, c->cur_cgid, ran, c->cur_delay_ns);
 	}
 	c->last_switch_ns = now;
 
-	if (delay) {
+	/* next's run starts. */
+	if (delay)
 		hist_add_percpu(&c->runq_latency, delay);
-		PROC_CACHE_ADD(c->cache, KP_READ(btf, next, tgid), 1, delay, sched_cache_flush);
-		if (cgroup_hier != KP_CGROUP_HIER_NONE)
-			cgroup_cache_add(c, task_cgroup_id(next, btf), 1, delay);
-	}
+	tgid = KP_READ(btf, next, tgid);
+	c->cur_task = (__u64)next;
+	c->cur_tgid = tgid;
+	c->cur_delay_ns = delay;
+	if (tgid && cgroup_hier != KP_CGROUP_HIER_NONE)
+		c->cur_cgid = task_cgroup_id(next, btf);
 	return 0;
 }
 

@@ -76,6 +76,15 @@ struct kp_sched_cpu {
 	__u64 counters[KP_SCHED_COUNTER_NR];
 	__u64 busy_ns;	      /* time spent running non-idle tasks */
 	__u64 last_switch_ns; /* when the current task was switched in */
+	/* The task switched in last on this CPU (its address, only compared)
+	 * with what its switch-in found out: the switch out of it then reads
+	 * nothing from the task. Next to the counters, so a switch touches
+	 * few cache lines. Not read by userspace. */
+	__u64 cur_task;
+	__u32 cur_tgid;
+	__u32 cur_pad;
+	__u64 cur_cgid;
+	__u64 cur_delay_ns; /* its run-queue wait before this run */
 	struct kp_hist runq_latency;
 	struct kp_proc_cache_slot cache[KP_PROC_CACHE_SLOTS];
 	struct kp_cg_cache_slot cg_cache[KP_CG_CACHE_SLOTS];

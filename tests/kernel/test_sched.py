@@ -170,3 +170,63 @@ def test_process_renamed_to_invalid_utf8_still_has_its_fork_and_exit_events(kpul
     assert ev.get("comm") == shown, f"exit event of the renamed child: {ev}"
     forks = [e for e in k.events_since(idx) if e.get("type") == "fork" and e.get("pid") == child]
     assert forks and forks[0].get("comm") == shown, f"fork events of the renamed child: {forks}"
+
+
+# --------------------------------------------------------------------------
+# the loader's fallbacks: raw_tp where tp_btf is refused, wakeup stamps where
+# the kernel has no sched_info (test hooks force them on this kernel)
+
+FALLBACKS = {
+    "raw_tp": ({"KPULSE_TEST_PROBES_RAW_TP": "1"}, "raw_tp", False),
+    "wakeup_stamps": ({"KPULSE_TEST_PROBES_NO_SCHED_INFO": "1"}, "tp_btf", True),
+    "raw_tp_wakeup_stamps": ({"KPULSE_TEST_PROBES_RAW_TP": "1",
+                              "KPULSE_TEST_PROBES_NO_SCHED_INFO": "1"}, "raw_tp", True),
+}
+RUNQ = "kpulse_sched_runqueue_latency_seconds"
+
+
+@pytest.mark.parametrize("mode", sorted(FALLBACKS))
+def test_fallback_entry_points_still_deliver_the_scheduler_metrics(kpulse_bin, tools, mode):
+    """With the sched programs forced onto a fallback (raw_tp entry points, wakeup
+    stamps instead of sched_info, or both), the fallback is what is attached, and under
+    a switch storm the context switches still match /proc/stat ctxt within 2%, the
+    run-queue histogram counts waits, and CPU busy and per-process CPU time grow."""
+    env, attach, wakeups = FALLBACKS[mode]
+    prefix = ["env"] + [f"{k}={v}" for k, v in env.items()]
+    k = kptlib.Kpulse(interval=1.0, binary=kpulse_bin, prefix=prefix)
+    try:
+        k.wait_started()
+        s0 = k.next_snapshot()
+        up = {m["labels"]["probe"]: m for m in kptlib.series(s0, "kpulse_probe_up")}
+        sw = up.get("sched:sched_switch")
+        assert sw and sw["value"] == 1 and sw["labels"].get("attach") == attach, \
+            f"{mode}: sched_switch should be attached through {attach}: {sw}"
+        wk = up.get("sched:sched_wakeup")
+        if wakeups:
+            assert wk and wk["value"] == 1 and wk["labels"].get("attach") == attach, \
+                f"{mode}: sched_wakeup should be attached through {attach}: {wk}"
+        else:
+            assert wk is None, f"{mode}: sched_wakeup attached although sched_info is used: {wk}"
+        c0 = read_proc_stat_ctxt()
+        run(["stress-ng", "--switch", "2", "--timeout", "3s", "-q"], timeout=60)
+        s1 = k.next_snapshot()
+        c1 = read_proc_stat_ctxt()
+    finally:
+        k.stop()
+
+    want = c1 - c0
+    got = counter_delta(s0, s1, CTXT)
+    assert want > 300_000, f"load too small: only {want} context switches in /proc/stat"
+    ok, line = compare(f"{mode}: context switches vs /proc/stat ctxt", got, want, 0.02)
+    assert ok, line
+    runq_sum = kptlib.hist_sum_count(s1, RUNQ)[0] - kptlib.hist_sum_count(s0, RUNQ)[0]
+    runq_n = kptlib.hist_sum_count(s1, RUNQ)[1] - kptlib.hist_sum_count(s0, RUNQ)[1]
+    report(f"INFO {mode}: {runq_n:.0f} run-queue waits ({runq_sum:.3f} s) over {want} switches")
+    # Half the switches of a ping-pong storm put a woken task on a CPU.
+    assert runq_n >= 0.1 * want and runq_sum > 0, \
+        f"{mode}: {runq_n:.0f} run-queue waits summing {runq_sum} s over {want} switches"
+    busy = counter_delta(s0, s1, "kpulse_sched_cpu_busy_seconds_total")
+    proc_cpu = (counter_delta(s0, s1, "kpulse_sched_process_cpu_seconds_total")
+                + counter_delta(s0, s1, "kpulse_sched_other_processes_cpu_seconds_total"))
+    assert busy > 0 and proc_cpu > 0, \
+        f"{mode}: CPU busy grew by {busy} s, per-process CPU time by {proc_cpu} s"

@@ -33,6 +33,13 @@
 
 #define TRACEFS "/sys/kernel/tracing"
 
+/* Test hooks, not user options: load every hook through its raw_tp entry
+ * point, as where the kernel refuses tp_btf; time run-queue waits with
+ * wakeup stamps, as where the kernel has no sched_info. The kernel tests
+ * use them to check that the fallbacks still deliver every metric. */
+#define TEST_RAW_TP_ENV	       "KPULSE_TEST_PROBES_RAW_TP"
+#define TEST_NO_SCHED_INFO_ENV "KPULSE_TEST_PROBES_NO_SCHED_INFO"
+
 /* ------------------------------------------------------------- the hooks */
 
 struct hook_def {
@@ -261,6 +268,13 @@ static bool hook_needed(const struct probes *p, size_t i)
 	return hook_not_needed_reason(p, i) == NULL;
 }
 
+static bool test_hook_set(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && strcmp(v, "") != 0 && strcmp(v, "0") != 0;
+}
+
 static void detect_features(struct probes *p)
 {
 	struct btf *btf = btf__load_vmlinux_btf();
@@ -283,6 +297,12 @@ static void detect_features(struct probes *p)
 	p->has_sched_info = btf && btf_struct_has_member(btf, "cfs_rq", "rq") &&
 			    btf_struct_has_member(btf, "sched_info", "last_queued");
 	btf__free(btf);
+
+	if (test_hook_set(TEST_RAW_TP_ENV))
+		for (size_t i = 0; i < HOOK_NR; i++)
+			p->hooks[i].want_btf = false;
+	if (test_hook_set(TEST_NO_SCHED_INFO_ENV))
+		p->has_sched_info = false;
 }
 
 static const struct hook_def *hook_def_of(const struct probes *p, const struct hook *h)

@@ -1,0 +1,102 @@
+#!/usr/bin/python3
+"""side_by_side.py - BPF ns per context switch of several objects in the same storms.
+
+Usage (root, after `make bench` built build/bench/bench_loader):
+  tests/bench/side_by_side.py ROUNDS SECONDS LABEL=OBJECT[:PROG,PROG] ...
+
+Each round starts one bench_loader per object, in an order rotated by one
+each round (the first program on a hook pays the cache misses on the task
+fields the others then find warm), runs `stress-ng --switch 2`, and reads
+each object's run time per /proc/stat context switch. The summary gives
+medians and each label's median ratio to the first label's (put the empty
+floor first). For measuring what a piece of a handler costs: build the
+variants with clang as bench.sh builds the floors, and run them here.
+"""
+import glob
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+LOADER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "bench",
+                      "bench_loader")
+
+
+def prog_ids(pid):
+    out = set()
+    for f in glob.glob(f"/proc/{pid}/fdinfo/*"):
+        try:
+            text = open(f).read()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if line.startswith("prog_id:"):
+                out.add(int(line.split()[1]))
+    return out
+
+
+def prog_stats():
+    out = subprocess.run(["bpftool", "prog", "show", "--json"], capture_output=True, text=True,
+                         check=True).stdout
+    return {p["id"]: p.get("run_time_ns", 0) for p in json.loads(out)}
+
+
+def ctxt():
+    with open("/proc/stat") as f:
+        for line in f:
+            if line.startswith("ctxt "):
+                return int(line.split()[1])
+    raise RuntimeError("no ctxt line in /proc/stat")
+
+
+def one_round(order, seconds):
+    procs = {}
+    try:
+        for spec in order:
+            label, rest = spec.split("=", 1)
+            obj, _, progs = rest.partition(":")
+            p = subprocess.Popen([LOADER, obj] + (progs.split(",") if progs else []),
+                                 stdout=subprocess.PIPE, text=True)
+            procs[label] = p
+            line = p.stdout.readline()
+            if not line.startswith("ready"):
+                raise RuntimeError(f"bench_loader {obj} did not attach")
+        ids = {label: prog_ids(p.pid) for label, p in procs.items()}
+        before, c0 = prog_stats(), ctxt()
+        subprocess.run(["stress-ng", "--switch", "2", "--timeout", f"{seconds}s", "--quiet"],
+                       check=True)
+        c1, after = ctxt(), prog_stats()
+        return {label: sum(after[i] - before[i] for i in ids[label] if i in after and i in before)
+                / (c1 - c0) for label in procs}
+    finally:
+        for p in procs.values():
+            p.terminate()
+            p.wait()
+
+
+def main():
+    if len(sys.argv) < 4:
+        sys.exit(__doc__)
+    rounds, seconds, specs = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+    old = open("/proc/sys/kernel/bpf_stats_enabled").read().strip()
+    subprocess.run(["sysctl", "-qw", "kernel.bpf_stats_enabled=1"], check=True)
+    res = {s.split("=", 1)[0]: [] for s in specs}
+    try:
+        for r in range(rounds):
+            k = r % len(specs)
+            got = one_round(specs[k:] + specs[:k], seconds)
+            for label, v in got.items():
+                res[label].append(v)
+            print(f"round {r + 1}: " + "  ".join(f"{l} {got[l]:.1f}" for l in res), flush=True)
+    finally:
+        subprocess.run(["sysctl", "-qw", f"kernel.bpf_stats_enabled={old}"])
+    first = next(iter(res))
+    for label, v in res.items():
+        ratios = [x / y for x, y in zip(v, res[first])]
+        print(f"{label:14s} median {statistics.median(v):6.1f} ns/switch (min {min(v):.1f}, "
+              f"max {max(v):.1f})  / {first}: median {statistics.median(ratios):.2f}")
+
+
+if __name__ == "__main__":
+    main()
