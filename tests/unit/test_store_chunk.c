@@ -94,11 +94,16 @@ TEST(steady_series_costs_bits_not_bytes)
 	fill(120, 1700000000000, 1000, 42);
 	CHECK_EQ_INT(check_all(120, false, &len), 0);
 	CHECK_EQ_INT(len, STORE_CHUNK_HEADER + (64 + 9 + 16 + 1 + 118 * 2 + 7) / 8);
-	/* not whole: '11111' then a new XOR window ('10', '1', 5 + 6 bits
-	 * and the 17 meaningful bits of 42.5), then '0' for each repeat */
+	/* 42.5 is whole in hundredths (clock ticks): the first value a dod
+	 * of 4,250 (4 + 24 bits), then 0 */
 	fill(120, 1700000000000, 1000, 42.5);
 	CHECK_EQ_INT(check_all(120, false, &len), 0);
-	CHECK_EQ_INT(len, STORE_CHUNK_HEADER + (64 + 5 + 31 + 16 + 1 + 118 * 2 + 7) / 8);
+	CHECK_EQ_INT(len, STORE_CHUNK_HEADER + (64 + 28 + 16 + 1 + 118 * 2 + 7) / 8);
+	/* 1/3 is whole at no scale: '11111' then a new XOR window ('10',
+	 * '1', 5 + 6 bits and the 62 meaningful bits), then '0' a repeat */
+	fill(120, 1700000000000, 1000, 1.0 / 3);
+	CHECK_EQ_INT(check_all(120, false, &len), 0);
+	CHECK_EQ_INT(len, STORE_CHUNK_HEADER + (64 + 5 + 3 + 11 + 62 + 16 + 1 + 118 * 2 + 7) / 8);
 }
 
 TEST(counters_of_whole_numbers_cost_their_delta_of_delta)
@@ -178,6 +183,27 @@ TEST(fractions_on_a_steady_step_are_predicted)
 	 * 45 bits a sample on the steady step */
 	CHECK(steady < STORE_CHUNK_HEADER + 200 * 28 / 8);
 	CHECK(noisy > 200 * 7);
+}
+
+TEST(seconds_from_nanoseconds_and_ticks_are_whole)
+{
+	size_t len = 0;
+
+	/* the ways kpulse makes seconds: ns * 1e-9, ns / 1e9, ticks / 100;
+	 * each counter growing steadily costs 2 bits a sample after the
+	 * first two (starting at +0, which leaves the scale to the next) */
+	for (int way = 0; way < 3; way++) {
+		fill(300, 1700000000000, 1000, 0);
+		for (size_t i = 1; i < 300; i++) {
+			uint64_t k = 987654321 + 1234567 * (uint64_t)i;
+
+			in[i].value = way == 0	 ? (double)k * 1e-9
+				      : way == 1 ? (double)k / 1e9
+						 : (double)(98765 + 1234 * i) / 100;
+		}
+		CHECK_EQ_INT(check_all(300, false, &len), 0);
+		CHECK(len < STORE_CHUNK_HEADER + 8 + 2 * 8 + 300 * 2 / 8 + 2);
+	}
 }
 
 TEST(histogram_sums_in_nanoseconds_are_whole)
@@ -333,7 +359,7 @@ TEST(damaged_chunks_are_refused_within_their_bytes)
 {
 	struct store_chunk_enc e;
 	struct store_chunk_dec d;
-	unsigned char copy[4096];
+	unsigned char copy[4096], kind;
 	const void *bytes;
 	size_t len = 0, refused = 0;
 	struct raw_sample r;
@@ -357,9 +383,10 @@ TEST(damaged_chunks_are_refused_within_their_bytes)
 	CHECK_EQ_INT(store_chunk_dec_init(&d, copy, len), -EBADMSG);
 	CHECK_EQ_INT(store_chunk_count(copy, len), 0);
 	copy[0] = STORE_CHUNK_FORMAT;
-	copy[1] = 7;
+	kind = copy[1];
+	copy[1] = 8; /* past histogram with the last scale */
 	CHECK_EQ_INT(store_chunk_dec_init(&d, copy, len), -EBADMSG);
-	copy[1] = 0;
+	copy[1] = kind;
 	CHECK_EQ_INT(store_chunk_dec_init(&d, copy, 3), -EBADMSG);
 	CHECK_EQ_INT(store_chunk_count(copy, 3), 0);
 

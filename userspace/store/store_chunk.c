@@ -92,27 +92,61 @@ static void put_smallint(struct store_chunk_enc *e, uint64_t v)
 
 #define WHOLE_MAX ((int64_t)1 << 53)
 
+/* How a chunk's whole numbers k make its values (store_chunk.h). */
+enum { SCALE_UNIT, SCALE_MUL_1E9, SCALE_DIV_1E9, SCALE_DIV_100, NSCALES };
+
+static double scale_up(unsigned scale, double v)
+{
+	return scale == SCALE_UNIT ? v : scale == SCALE_DIV_100 ? v * 100 : v * 1e9;
+}
+
+static double scale_back(unsigned scale, int64_t k)
+{
+	switch (scale) {
+	case SCALE_MUL_1E9:
+		return (double)k * 1e-9;
+	case SCALE_DIV_1E9:
+		return (double)k / 1e9;
+	case SCALE_DIV_100:
+		return (double)k / 100;
+	default:
+		return (double)k;
+	}
+}
+
 /*
- * Whether the double of these bits is whole for the kind (store_chunk.h):
- * an integer k of at most 2^53 that gives the same bits back, as is or,
- * for a histogram's sum (nanoseconds in seconds), times 1e-9.
+ * Whether the double of these bits is whole at the scale: an integer k of
+ * at most 2^53 whose value at the scale has the same bits.
  */
-static bool whole_of(bool hist, uint64_t bits, int64_t *ret_k)
+static bool whole_of(unsigned scale, uint64_t bits, int64_t *ret_k)
 {
 	double v, back;
 	int64_t k;
 
 	memcpy(&v, &bits, sizeof(v));
-	if (hist)
-		v *= 1e9;
+	v = scale_up(scale, v);
 	if (!(v >= -(double)WHOLE_MAX && v <= (double)WHOLE_MAX))
 		return false; /* NaN too */
 	k = (int64_t)llround(v);
-	back = hist ? (double)k * 1e-9 : (double)k;
+	back = scale_back(scale, k);
 	if (memcmp(&back, &bits, sizeof(back)))
 		return false;
 	*ret_k = k;
 	return true;
+}
+
+/* The scale of a chunk whose first value other than +0 has these bits:
+ * the first at which it is whole, ticks before nanoseconds (a number of
+ * ticks is mostly whole in nanoseconds too, not the other way round). */
+static unsigned scale_for(uint64_t bits)
+{
+	static const unsigned order[] = {SCALE_UNIT, SCALE_DIV_100, SCALE_MUL_1E9, SCALE_DIV_1E9};
+	int64_t k;
+
+	for (unsigned i = 0; i < NSCALES; i++)
+		if (whole_of(order[i], bits, &k))
+			return order[i];
+	return SCALE_UNIT;
 }
 
 /* ------------------------------------------------------------ encoder */
@@ -140,6 +174,8 @@ void store_chunk_enc_reset(struct store_chunk_enc *e)
 	e->v_last = e->v_last2 = 0;
 	e->lead = e->trail = NO_WINDOW;
 	e->whole = true; /* before the first sample: the whole 0, step 0 */
+	e->scale = SCALE_UNIT;
+	e->scale_set = false;
 	e->k_last = e->dk_last = 0;
 	if (e->h)
 		memset(e->h, 0, sizeof(*e->h));
@@ -257,7 +293,14 @@ static void put_xor(struct store_chunk_enc *e, uint64_t bits)
 static void put_value(struct store_chunk_enc *e, uint64_t bits)
 {
 	int64_t k = 0, dk = 0, dod;
-	bool whole = whole_of(e->hist, bits, &k);
+	bool whole;
+
+	/* +0 is 0 at every scale: the first other value chooses it */
+	if (!e->scale_set && bits) {
+		e->scale = scale_for(bits);
+		e->scale_set = true;
+	}
+	whole = whole_of(e->scale, bits, &k);
 
 	if (!e->whole) {
 		put_xor(e, bits);
@@ -368,7 +411,7 @@ const void *store_chunk_enc_bytes(struct store_chunk_enc *e, size_t *ret_len)
 		return NULL;
 	}
 	e->buf[0] = STORE_CHUNK_FORMAT;
-	e->buf[1] = e->hist ? 1 : 0;
+	e->buf[1] = (unsigned char)((e->hist ? 1 : 0) | e->scale << 1);
 	e->buf[2] = (unsigned char)(e->n & 0xff);
 	e->buf[3] = (unsigned char)(e->n >> 8);
 	*ret_len = (e->nbits + 7) / 8;
@@ -427,7 +470,8 @@ unsigned store_chunk_count(const void *data, size_t len)
 {
 	const unsigned char *p = data;
 
-	if (!p || len < STORE_CHUNK_HEADER || p[0] < 1 || p[0] > STORE_CHUNK_FORMAT || p[1] > 1)
+	if (!p || len < STORE_CHUNK_HEADER || p[0] < 1 || p[0] > STORE_CHUNK_FORMAT ||
+	    p[1] > (p[0] == 1 ? 1 : 2 * NSCALES - 1))
 		return 0;
 	return p[2] | (unsigned)p[3] << 8;
 }
@@ -437,15 +481,16 @@ int store_chunk_dec_init(struct store_chunk_dec *d, const void *data, size_t len
 	const unsigned char *p = data;
 
 	memset(d, 0, sizeof(*d));
-	if (!p || len < STORE_CHUNK_HEADER || p[0] < 1 || p[0] > STORE_CHUNK_FORMAT || p[1] > 1 ||
-	    len > SIZE_MAX / 8)
+	if (!p || len < STORE_CHUNK_HEADER || p[0] < 1 || p[0] > STORE_CHUNK_FORMAT ||
+	    p[1] > (p[0] == 1 ? 1 : 2 * NSCALES - 1) || len > SIZE_MAX / 8)
 		return -EBADMSG;
 	d->p = p;
 	d->format = p[0];
 	d->whole = true;
 	d->nbits = len * 8;
 	d->pos = STORE_CHUNK_HEADER * 8;
-	d->hist = p[1] == 1;
+	d->hist = p[1] & 1;
+	d->scale = p[1] >> 1;
 	d->n = p[2] | (unsigned)p[3] << 8;
 	d->lead = d->trail = NO_WINDOW;
 	return 0;
@@ -587,7 +632,7 @@ static bool get_value(struct store_chunk_dec *d)
 	if (!d->whole) {
 		if (!get_xor(d))
 			return false;
-		whole = whole_of(d->hist, d->v, &k);
+		whole = whole_of(d->scale, d->v, &k);
 	} else {
 		while (ones < 5) {
 			if (!get_bits(d, 1, &bit))
@@ -600,7 +645,7 @@ static bool get_value(struct store_chunk_dec *d)
 			if (!get_xor(d))
 				return false;
 			/* the encoder takes this way only for values not whole */
-			if (whole_of(d->hist, d->v, &k))
+			if (whole_of(d->scale, d->v, &k))
 				return false;
 			whole = false;
 		} else {
@@ -617,7 +662,7 @@ static bool get_value(struct store_chunk_dec *d)
 			if (k < -WHOLE_MAX || k > WHOLE_MAX)
 				return false;
 			{
-				double back = d->hist ? (double)k * 1e-9 : (double)k;
+				double back = scale_back(d->scale, k);
 
 				memcpy(&d->v, &back, sizeof(back));
 			}

@@ -8,7 +8,8 @@
  * histograms, the slots that changed and the count beside them.
  *
  * Layout of a chunk: format byte (STORE_CHUNK_FORMAT, 2; format 1 is
- * still read), kind byte (0 counter or gauge, 1 histogram), sample count
+ * still read), kind byte (bit 0: 0 counter or gauge, 1 histogram; bits 1
+ * and 2, format 2 only: the scale of whole values, below), sample count
  * (16 bits, little endian), then the bit stream, most significant bit
  * first, padded with zeros to a byte.
  *
@@ -17,11 +18,14 @@
  *          t' - t'' = 0 for the second sample: '0' dod 0; '10' 7 bits,
  *          '110' 9 bits, '1110' 12 bits, '11110' 20 bits (two's
  *          complement); '11111' 64 bits. Times strictly increase.
- *   value  a double is whole when it is an integer k of at most 2^53 in
- *          magnitude with the same bits as (double)k (kind 0), or, for a
- *          histogram's cumulative sum of nanoseconds in seconds, the same
- *          bits as (double)k * 1e-9 (kind 1). Before the first sample the
- *          previous value is the whole 0 and its step 0.
+ *   value  a double is whole when an integer k of at most 2^53 in
+ *          magnitude gives the same bits at the chunk's scale: (double)k
+ *          (0), (double)k * 1e-9 (1: nanoseconds in seconds, as the
+ *          registry scales histogram sums), (double)k / 1e9 (2: the
+ *          same, divided), (double)k / 100 (3: clock ticks). The scale is
+ *          the first at which the chunk's first value other than +0 is
+ *          whole (+0 is 0 at all). Before the first sample the previous
+ *          value is the whole 0 and its step 0.
  *          After a whole value: dod = (k - k') - (k' - k''), the step
  *          k' - k'' being 0 unless the one before was whole too:
  *          '0' dod 0; '10' 7 bits, '110' 13 bits, '1110' 24 bits,
@@ -103,6 +107,8 @@ struct store_chunk_enc {
 	uint64_t v_last, v_last2; /* the last two values' bits */
 	unsigned lead, trail;	  /* the XOR window; lead > 64: none yet */
 	bool whole;		  /* the last value was whole: k_last, dk_last */
+	bool scale_set;		  /* scale chosen (by the first value but +0) */
+	unsigned scale;
 	int64_t k_last, dk_last;
 	struct chunk_hist_state *h; /* histograms only */
 };
@@ -132,7 +138,7 @@ struct store_chunk_dec {
 	const unsigned char *p;
 	size_t nbits, pos;
 	unsigned n, i;
-	unsigned format;
+	unsigned format, scale;
 	bool hist;
 	int64_t t, d;
 	uint64_t v, v2;

@@ -226,7 +226,7 @@ static int load(struct store *s, struct series_ref *r, int64_t id, int64_t ts, b
 		const unsigned char *p = data;
 
 		/* resume it when it is of the same kind and decodes whole */
-		if (p && len > 1 && p[1] == (r->chunk->hist ? 1 : 0))
+		if (p && len > 1 && (p[1] & 1) == (r->chunk->hist ? 1 : 0))
 			err = rebuild(s, r->chunk, data, len, NULL);
 		if (!err && (r->chunk->n != store_chunk_count(data, len) ||
 			     store_chunk_enc_full(r->chunk, ts)))
