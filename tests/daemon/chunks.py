@@ -139,7 +139,7 @@ def decode(data):
                 ones += 1
             dod = 0
             if ones:
-                kk = (7, 9, 12, 20, 64)[ones - 1]
+                kk = ((7, 9, 12, 20, 64) if fmt == 1 else (3, 7, 12, 20, 64))[ones - 1]
                 dod = _signed(b.get(kk), kk)
             d += dod
             if d <= 0:

@@ -250,6 +250,19 @@ TEST(jitter_gaps_and_irregular_steps_round_trip)
 	CHECK_EQ_INT(check_all(3, false, NULL), 0);
 }
 
+TEST(a_few_ms_of_clock_jitter_cost_5_bits)
+{
+	size_t len = 0;
+
+	/* rounds a second apart, give or take a millisecond or two (what a
+	 * daemon's rounds look like): dods of -4 .. 3 take '10' and 3 bits */
+	fill(100, 1700000000000, 1000, 7);
+	for (size_t i = 1; i < 100; i++)
+		in[i].ts_ms += (int64_t)(i % 3) - 1;
+	CHECK_EQ_INT(check_all(100, false, &len), 0);
+	CHECK(len <= STORE_CHUNK_HEADER + (64 + 9 + 16 + 1 + 98 * (5 + 1) + 7) / 8);
+}
+
 TEST(times_must_increase)
 {
 	fill(3, 1000, 10, 1);

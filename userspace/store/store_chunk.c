@@ -210,12 +210,12 @@ static void put_time(struct store_chunk_enc *e, int64_t t)
 	dod = (int64_t)((uint64_t)d - (uint64_t)e->d_last);
 	if (dod == 0) {
 		put_bits(e, 0, 1);
-	} else if (dod >= -64 && dod <= 63) {
+	} else if (dod >= -4 && dod <= 3) {
 		put_bits(e, 2, 2);
-		put_bits(e, (uint64_t)dod, 7);
-	} else if (dod >= -256 && dod <= 255) {
+		put_bits(e, (uint64_t)dod, 3);
+	} else if (dod >= -64 && dod <= 63) {
 		put_bits(e, 6, 3);
-		put_bits(e, (uint64_t)dod, 9);
+		put_bits(e, (uint64_t)dod, 7);
 	} else if (dod >= -2048 && dod <= 2047) {
 		put_bits(e, 14, 4);
 		put_bits(e, (uint64_t)dod, 12);
@@ -498,7 +498,8 @@ int store_chunk_dec_init(struct store_chunk_dec *d, const void *data, size_t len
 
 static bool get_time(struct store_chunk_dec *d)
 {
-	static const unsigned widths[] = {7, 9, 12, 20, 64};
+	static const unsigned widths_v1[] = {7, 9, 12, 20, 64}, widths_v2[] = {3, 7, 12, 20, 64};
+	const unsigned *widths = d->format == 1 ? widths_v1 : widths_v2;
 	uint64_t bit, v;
 	unsigned ones = 0;
 	int64_t dod, dt;

@@ -15,9 +15,10 @@
  *
  * Per sample, in the bit stream of format 2:
  *   time   first: 64 bits. Then dod = (t - t') - (t' - t''), with
- *          t' - t'' = 0 for the second sample: '0' dod 0; '10' 7 bits,
- *          '110' 9 bits, '1110' 12 bits, '11110' 20 bits (two's
- *          complement); '11111' 64 bits. Times strictly increase.
+ *          t' - t'' = 0 for the second sample: '0' dod 0; '10' 3 bits
+ *          (a few ms of a round's jitter), '110' 7 bits, '1110' 12 bits,
+ *          '11110' 20 bits (two's complement); '11111' 64 bits. Times
+ *          strictly increase.
  *   value  a double is whole when an integer k of at most 2^53 in
  *          magnitude gives the same bits at the chunk's scale: (double)k
  *          (0), (double)k * 1e-9 (1: nanoseconds in seconds, as the
@@ -45,7 +46,8 @@
  *   smallint: '0' 0; '10' 3 bits (v - 1); '110' 7 bits (v - 9);
  *          '1110' 16 bits (v - 137); '1111' 6 bits (length - 1) and v.
  *
- * Format 1 (written before): the value always as XOR (from the 64 bits
+ * Format 1 (written before): times as above but '10' 7 bits and '110' 9
+ * bits; the value always as XOR (from the 64 bits
  * of the first); histograms: count as a varbits of zigzag(count -
  * previous), then the slots: '0' all as before; '1', 6 bits n, n varbits
  * of zigzag(slot - previous slot). varbits: '0' for 0; '1', 6 bits
