@@ -31,22 +31,105 @@ def _unzigzag(z):
     return (z >> 1) ^ -(z & 1)
 
 
-def decode(data):
-    """[(ts_ms, value, hist_count or None)] of one chunk; raises ValueError
-    on a damaged one."""
+def _smallint(b):
+    ones = 0
+    while ones < 4 and b.get(1):
+        ones += 1
+    if ones == 0:
+        return 0
+    if ones < 4:
+        return b.get((3, 7, 16)[ones - 1]) + (1, 9, 137)[ones - 1]
+    return b.get(b.get(6) + 1)
+
+
+WHOLE_MAX = 1 << 53
+
+
+def _double(bits):
     import struct
 
+    return struct.unpack(">d", bits.to_bytes(8, "big"))[0]
+
+
+def _bits(value):
+    import struct
+
+    return struct.unpack(">Q", struct.pack(">d", value))[0]
+
+
+def _whole(scale, bits):
+    """k when the double of these bits is whole at the chunk's scale (an
+    integer of at most 2^53 giving the same bits: k, k * 1e-9, k / 1e9 or
+    k / 100), else None."""
+    v = _double(bits)
+    if v != v:
+        return None
+    v = v if scale == 0 else v * 100 if scale == 3 else v * 1e9
+    if not (-WHOLE_MAX <= v <= WHOLE_MAX):
+        return None
+    k = int(v)  # llround: half away from zero
+    if abs(v - k) >= 0.5:
+        k += 1 if v > 0 else -1
+    back = _scaled(scale, k)
+    return k if _bits(back) == bits else None
+
+
+def _scaled(scale, k):
+    return (float(k), k * 1e-9, k / 1e9, k / 100)[scale]
+
+
+def _predict(last, last2):
+    import math
+
+    a, b = _double(last), _double(last2)
+    if not (math.isfinite(a) and math.isfinite(b)):
+        return last
+    p = a + (a - b)
+    return _bits(p) if math.isfinite(p) else last
+
+
+class _Window:
+    def __init__(self):
+        self.lead = self.trail = None
+
+    def xor_v2(self, b):
+        """put_xor_bits() read back"""
+        if not b.get(1):
+            if self.lead is None:
+                raise ValueError("no XOR window")
+            x = b.get(64 - self.lead - self.trail) << self.trail
+        else:
+            lead = b.get(5)
+            sig = b.get(6) + 1
+            if lead + sig > 64:
+                raise ValueError("bad XOR window")
+            self.lead, self.trail = lead, 64 - lead - sig
+            x = b.get(sig) << self.trail
+        if x == 0:
+            raise ValueError("empty XOR")
+        return x
+
+
+def decode(data):
+    """[(ts_ms, value, hist_count or None)] of one chunk, format 1 or 2;
+    raises ValueError on a damaged one."""
     data = bytes(data)
-    if len(data) < 4 or data[0] != 1 or data[1] > 1:
+    if len(data) < 4 or data[0] not in (1, 2) or data[1] > (1 if data[0] == 1 else 7):
         raise ValueError("not a chunk")
-    hist = data[1] == 1
+    fmt = data[0]
+    hist = data[1] & 1 == 1
+    scale = data[1] >> 1
     count = data[2] | data[3] << 8
     b = _Bits(data)
     out = []
     t = d = 0
-    v = 0
+    v = v2 = 0
     lead = trail = None
+    win = _Window()
+    whole, k, dk = True, 0, 0
     hcount = 0
+    slots = [0] * HIST_SLOTS
+    nslots = 0
     for i in range(count):
         if i == 0:
             t = _signed(b.get(64), 64)
@@ -56,39 +139,99 @@ def decode(data):
                 ones += 1
             dod = 0
             if ones:
-                k = (7, 9, 12, 20, 64)[ones - 1]
-                dod = _signed(b.get(k), k)
+                kk = ((7, 9, 12, 20, 64) if fmt == 1 else (3, 7, 12, 20, 64))[ones - 1]
+                dod = _signed(b.get(kk), kk)
             d += dod
             if d <= 0:
                 raise ValueError("time does not increase")
             t += d
-        if i == 0:
-            v = b.get(64)
-        elif b.get(1):
-            if not b.get(1):
-                if lead is None:
-                    raise ValueError("no XOR window")
-                v ^= b.get(64 - lead - trail) << trail
+        if fmt == 1:
+            if i == 0:
+                v = b.get(64)
+            elif b.get(1):
+                if not b.get(1):
+                    if lead is None:
+                        raise ValueError("no XOR window")
+                    v ^= b.get(64 - lead - trail) << trail
+                else:
+                    lead = b.get(5)
+                    sig = b.get(6) + 1
+                    if lead + sig > 64:
+                        raise ValueError("bad XOR window")
+                    trail = 64 - lead - sig
+                    v ^= b.get(sig) << trail
+            if hist:
+                hcount = (hcount + _unzigzag(b.varbits())) & (2**64 - 1)
+                if b.get(1):
+                    n = b.get(6)
+                    if n > HIST_SLOTS:
+                        raise ValueError("too many slots")
+                    for _ in range(n):
+                        b.varbits()
+        else:
+            before = v
+
+            def xor():
+                nonlocal v
+                if not b.get(1):
+                    return
+                base = v
+                if b.get(1):
+                    base = _predict(v, v2)
+                    if not b.get(1):
+                        v = base
+                        return
+                v = base ^ win.xor_v2(b)
+
+            if not whole:
+                xor()
+                nk = _whole(scale, v)
             else:
-                lead = b.get(5)
-                sig = b.get(6) + 1
-                if lead + sig > 64:
-                    raise ValueError("bad XOR window")
-                trail = 64 - lead - sig
-                v ^= b.get(sig) << trail
-        if hist:
-            hcount = (hcount + _unzigzag(b.varbits())) & (2**64 - 1)
-            if b.get(1):
-                n = b.get(6)
-                if n > HIST_SLOTS:
-                    raise ValueError("too many slots")
-                for _ in range(n):
-                    b.varbits()
-        value = struct.unpack(">d", v.to_bytes(8, "big"))[0]
-        out.append((t, value, hcount if hist else None))
+                ones = 0
+                while ones < 5 and b.get(1):
+                    ones += 1
+                if ones == 5:
+                    xor()
+                    if _whole(scale, v) is not None:
+                        raise ValueError("a whole value coded as XOR")
+                    nk = None
+                else:
+                    dod = 0
+                    if ones:
+                        kk = (7, 13, 24, 57)[ones - 1]
+                        dod = _signed(b.get(kk), kk)
+                    nk = k + dk + dod
+                    if not -WHOLE_MAX <= nk <= WHOLE_MAX:
+                        raise ValueError("whole value out of range")
+                    v = _bits(_scaled(scale, nk))
+            dk = nk - k if nk is not None and whole and i else 0
+            k = nk if nk is not None else 0
+            whole = nk is not None
+            v2 = before
+            if hist:
+                grew = 0
+                if b.get(1):
+                    n = b.get(6) if b.get(1) else nslots
+                    if n > HIST_SLOTS:
+                        raise ValueError("too many slots")
+                    fell = b.get(1)
+                    for j in range(n):
+                        z = _smallint(b)
+                        if fell:
+                            z = _unzigzag(z)
+                        slots[j] = (slots[j] + z) & (2**64 - 1)
+                        grew += z
+                    for j in range(n, HIST_SLOTS):
+                        grew -= slots[j]
+                        slots[j] = 0
+                    nslots = n
+                hcount = (hcount + grew + _unzigzag(_smallint(b))) & (2**64 - 1)
+        out.append((t, _double(v), hcount if hist else None))
     return out
 
 
+# The encoder below writes chunk format 1 (which the store still reads) in
+# chunks of 2 minutes at most, within the store's span of 8.
 MAX_SAMPLES = 120
 SPAN_MS = 120000
 

@@ -4,9 +4,10 @@
  * the raw chunks read back from the database (which a damaged or foreign
  * file can fill with anything): decoding any bytes gives samples in
  * strictly increasing time order or -EBADMSG, never a crash, a read past
- * the end or undefined behaviour. The same bytes, read as a list of
- * samples, are encoded and must decode back bit for bit. `make
- * fuzz-chunk` builds it with clang -fsanitize=fuzzer,address,undefined.
+ * the end or undefined behaviour (chunk formats 1 and 2). The same bytes,
+ * read as a list of samples, are encoded (format 2) and must decode back
+ * bit for bit. `make fuzz-chunk` builds it with clang
+ * -fsanitize=fuzzer,address,undefined.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -64,14 +65,33 @@ static void round_trip(const uint8_t *data, size_t size)
 	t = (int64_t)take(&p, end, 8) / 2;
 	while (p < end && n < sizeof(in) / sizeof(in[0])) {
 		struct raw_sample *s = &in[n];
+		unsigned mode;
 		uint64_t bits;
 
 		memset(s, 0, sizeof(*s));
 		/* steps of 1 ms to 4 s, mostly around a second */
 		t += 1 + (int64_t)(take(&p, end, 1) * 16);
 		s->ts_ms = t;
-		bits = take(&p, end, (size_t)(take(&p, end, 1) % 9));
-		memcpy(&s->value, &bits, sizeof(bits));
+		/* the kinds of values the codec treats apart: any bits, whole
+		 * numbers (2^53 and past), sums of nanoseconds in seconds, and
+		 * a steady step (the prediction) */
+		mode = (unsigned)take(&p, end, 1);
+		bits = take(&p, end, (size_t)((mode >> 2) % 9));
+		switch (mode & 3) {
+		case 0:
+			memcpy(&s->value, &bits, sizeof(bits));
+			break;
+		case 1:
+			s->value = (double)(int64_t)bits;
+			break;
+		case 2:
+			s->value = (double)((int64_t)bits >> 8) * 1e-9;
+			break;
+		default:
+			s->value = n >= 2 ? in[n - 1].value + (in[n - 1].value - in[n - 2].value)
+					  : (double)bits;
+			break;
+		}
 		if (hist) {
 			unsigned k = (unsigned)take(&p, end, 1) % REGISTRY_HIST_SLOTS;
 

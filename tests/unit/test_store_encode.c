@@ -109,8 +109,8 @@ TEST(timestamps_are_kept_in_milliseconds)
 /* ------------------------------------------------------- raw reader */
 
 /* Ten histogram samples of one series in two chunks, T0 .. T0 + 4 and
- * T0 + 200 .. T0 + 204, written and closed; then the first chunk's
- * header is damaged through the test's connection. */
+ * T0 + 600 .. T0 + 604 (a chunk spans less than 8 minutes), written and closed; then the first
+ * chunk's header is damaged through the test's connection. */
 static int two_chunks_one_damaged(struct fixture *f)
 {
 	static const struct metric_label dev[] = {{"device", "sda"}};
@@ -119,7 +119,7 @@ static int two_chunks_one_damaged(struct fixture *f)
 
 	for (int i = 0; i < 10 && !err; i++) {
 		slots[3] += 10;
-		registry_begin(f->reg, T0 + (i < 5 ? i : 195 + i), 1.0);
+		registry_begin(f->reg, T0 + (i < 5 ? i : 595 + i), 1.0);
 		err = registry_set_histogram(f->reg, "kpulse_h_seconds", dev, 1, slots,
 					     10 * (uint64_t)(i + 1), 100.0 * (i + 1), 1e-9);
 		registry_end(f->reg);
@@ -171,10 +171,10 @@ STORE_TEST(raw_reader_reads_in_time_order_and_skips_a_damaged_chunk)
 	CHECK(id > 0);
 
 	/* the first chunk is skipped, the second read whole, in order */
-	n = read_all(f->db, id, (int64_t)T0 * 1000, (int64_t)(T0 + 300) * 1000, got, 16, &rd);
+	n = read_all(f->db, id, (int64_t)T0 * 1000, (int64_t)(T0 + 700) * 1000, got, 16, &rd);
 	CHECK_EQ_INT(n, 5);
 	for (size_t i = 0; i < n; i++) {
-		CHECK_EQ_INT(got[i].ts_ms, ((int64_t)T0 + 200 + (int64_t)i) * 1000);
+		CHECK_EQ_INT(got[i].ts_ms, ((int64_t)T0 + 600 + (int64_t)i) * 1000);
 		CHECK(got[i].has_hist);
 		CHECK_EQ_INT(got[i].hist_count, 10 * (i + 6));
 		CHECK_EQ_INT(got[i].slots[3], 10 * (i + 6));
@@ -184,18 +184,18 @@ STORE_TEST(raw_reader_reads_in_time_order_and_skips_a_damaged_chunk)
 	CHECK_EQ_INT(rd.rc, SQLITE_DONE);
 
 	/* the end is exclusive, the start inclusive */
-	n = read_all(f->db, id, (int64_t)(T0 + 201) * 1000, (int64_t)(T0 + 203) * 1000, got, 16,
+	n = read_all(f->db, id, (int64_t)(T0 + 601) * 1000, (int64_t)(T0 + 603) * 1000, got, 16,
 		     &rd);
 	CHECK_EQ_INT(n, 2);
-	CHECK_EQ_INT(got[0].ts_ms, ((int64_t)T0 + 201) * 1000);
+	CHECK_EQ_INT(got[0].ts_ms, ((int64_t)T0 + 601) * 1000);
 
 	/* the sample before: found, or none when its chunk is the damaged one */
 	CHECK_EQ_INT(sqlite3_prepare_v2(f->db, store_sql_raw_prev, -1, &st, NULL), SQLITE_OK);
-	rc = store_raw_prev(st, id, (int64_t)(T0 + 202) * 1000, &prev, &found);
+	rc = store_raw_prev(st, id, (int64_t)(T0 + 602) * 1000, &prev, &found);
 	sqlite3_reset(st);
 	CHECK_EQ_INT(rc, SQLITE_ROW);
 	CHECK(found);
-	CHECK_EQ_INT(prev.ts_ms, ((int64_t)T0 + 201) * 1000);
+	CHECK_EQ_INT(prev.ts_ms, ((int64_t)T0 + 601) * 1000);
 	rc = store_raw_prev(st, id, (int64_t)(T0 + 100) * 1000, &prev, &found);
 	sqlite3_reset(st);
 	CHECK_EQ_INT(rc, SQLITE_ROW);
@@ -207,12 +207,12 @@ STORE_TEST(raw_reader_reads_in_time_order_and_skips_a_damaged_chunk)
 
 	/* a truncated chunk gives the samples before the damage, in order */
 	CHECK_EQ_INT(sql_exec(f->db, "UPDATE chunks_raw SET data = substr(data, 1, "
-				     "length(data) - 3) WHERE start_ms = 1699999400000"),
+				     "length(data) - 3) WHERE start_ms = 1699999800000"),
 		     0);
-	n = read_all(f->db, id, (int64_t)T0 * 1000, (int64_t)(T0 + 300) * 1000, got, 16, &rd);
+	n = read_all(f->db, id, (int64_t)T0 * 1000, (int64_t)(T0 + 700) * 1000, got, 16, &rd);
 	CHECK(n >= 1 && n < 5);
 	for (size_t i = 0; i < n; i++)
-		CHECK_EQ_INT(got[i].ts_ms, ((int64_t)T0 + 200 + (int64_t)i) * 1000);
+		CHECK_EQ_INT(got[i].ts_ms, ((int64_t)T0 + 600 + (int64_t)i) * 1000);
 }
 
 /* ---------------------------------------------------- span aggregate */

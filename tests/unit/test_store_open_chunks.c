@@ -71,21 +71,24 @@ static int64_t ordered_samples(sqlite3 *db, int64_t *ret_first, double *ret_sum)
 STORE_TEST(chunks_close_at_their_count_and_span)
 {
 	CHECK_EQ_INT(fx_open(f), 0);
-	/* 1,000 samples a second apart: 120 a chunk */
+	/* 1,000 samples a second apart: STORE_CHUNK_MAX_SAMPLES a chunk */
 	CHECK_EQ_INT(append_run(f, T0, 1, 1000, 0), 0);
 	CHECK_EQ_INT(sql_open(f), 0);
-	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM chunks_raw"), 9);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM chunks_raw"),
+		     (1000 + STORE_CHUNK_MAX_SAMPLES - 1) / STORE_CHUNK_MAX_SAMPLES);
 	CHECK_EQ_INT(sql_int(f->db, "SELECT max(n) FROM chunks_raw"), STORE_CHUNK_MAX_SAMPLES);
 	CHECK_EQ_INT(ordered_samples(f->db, NULL, NULL), 1000);
 	/* a steady step and values that grow by one: a few bytes a sample */
 	CHECK(sql_int(f->db, "SELECT sum(length(data)) FROM chunks_raw") < 1000 * 4);
 
-	/* then a sample every 50 s: 3 a chunk (2 minutes) */
-	CHECK_EQ_INT(append_run(f, T0 + 2000, 50, 9, 0), 0);
+	/* then a sample every 50 s: 10 a chunk (8 minutes) */
+	_Static_assert(STORE_CHUNK_SPAN_MS == 480000, "10 samples of 50 s a chunk");
+	CHECK_EQ_INT(append_run(f, T0 + 2000, 50, 30, 0), 0);
 	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM chunks_raw WHERE start_ms >= "
 				    "1699999200000 + 2000000"),
 		     3);
-	CHECK_EQ_INT(sql_int(f->db, "SELECT max(end_ms - start_ms) FROM chunks_raw"), 119000);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT max(end_ms - start_ms) FROM chunks_raw"),
+		     STORE_CHUNK_SPAN_MS - 1000);
 }
 
 STORE_TEST(a_restart_resumes_the_last_chunk)
@@ -179,8 +182,9 @@ STORE_TEST(whole_numbers_and_fractions_mixed_lose_nothing)
 	CHECK_EQ_INT(sql_open(f), 0);
 	CHECK_EQ_INT(chunk_totals(f->db, "SELECT data FROM chunks_raw").n, 800);
 	CHECK_NEAR(chunk_totals(f->db, "SELECT data FROM chunks_raw").sum, want, 0);
-	/* no more chunks than the span needs: 4,000 s in 34 of 2 minutes */
-	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM chunks_raw"), 2 * 34);
+	/* no more chunks than the span needs: 4,000 s in 9 of 8 minutes */
+	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM chunks_raw"),
+		     2 * ((4000000 + STORE_CHUNK_SPAN_MS - 1) / STORE_CHUNK_SPAN_MS));
 }
 
 STORE_TEST(open_chunks_memory_is_reported_and_bounded)

@@ -6,7 +6,9 @@
  * a version 1 database keeping its data, and the upgrade of a version 4
  * database written by kpulse before compressed chunks
  * (fixtures/store_v4.db, made by fixtures/store_v4_gen.c) into chunks,
- * sample for sample.
+ * sample for sample, and a version 6 database of chunk format 1
+ * (fixtures/store_v6.db, made by fixtures/store_v6_gen.c) read as it is
+ * and written on in format 2.
  *
  * Each test runs in its own mkdtemp directory, removed afterwards even
  * when a CHECK fails (STORE_TEST runs the body, then the cleanup).
@@ -299,6 +301,61 @@ STORE_TEST(version_4_database_of_the_previous_kpulse_is_upgraded_to_chunks)
 		CHECK_EQ_INT(store_flush_sync(f->s), 0);
 	}
 	CHECK_EQ_INT(sql_int(f->db, "SELECT sum(n) FROM chunks_raw"), 2401);
+	CHECK_EQ_INT(store_latest(f->s, NULL, &f->latest), 0);
+	CHECK_EQ_INT(f->latest->n, 1);
+	CHECK_NEAR(f->latest->samples[0].series.value, 123, 0);
+}
+
+STORE_TEST(chunks_of_format_1_are_read_and_the_open_one_goes_on_in_format_2)
+{
+	struct store_range_query q = {
+	    .selector = {.name = "fixture_ops_total", .matchers = {{"n", "1"}}, .nmatchers = 1},
+	    .from = 1700000000.0,
+	    .to = 1700000000.0 + 440,
+	    .step = 1,
+	    .agg = STORE_AGG_LAST,
+	};
+	struct store_range_result *res = NULL;
+	struct metric_series m = gauge_series("fixture_level_bytes", "n", "2", 1);
+	int bad[6];
+
+	CHECK_EQ_INT(copy_file(TEST_FIXTURES "/store_v6.db", f->path), 0);
+	set_now(f, 1700000000.0 + 600);
+	f->opts.maintenance_interval_s = 0;
+	f->opts.retention_raw_s = 1e9;
+	CHECK_EQ_INT(fx_open(f), 0);
+	CHECK_EQ_INT(sql_open(f), 0);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM chunks_raw WHERE substr(data, 1, 1) = "
+				    "x'01'"),
+		     24);
+	for (int i = 0; i < 6; i++)
+		bad[i] = check_fixture_series(f->db, i);
+	for (int i = 0; i < 6; i++)
+		CHECK_EQ_INT(bad[i], 0);
+	/* queries read them: the counter's last values before and after the
+	 * reset at round 250 (t + 280 s with the gap) */
+	CHECK_EQ_INT(store_query_range(f->s, &q, &res), 0);
+	CHECK_EQ_INT(res->nseries, 1);
+	CHECK_EQ_INT(res->series[0].npoints, 400);
+	CHECK_NEAR(res->series[0].points[249].value, 1000.0 + 3.0 * 249, 0);
+	CHECK_NEAR(res->series[0].points[399].value, 2.0 * 149, 0);
+	store_range_result_free(res);
+
+	/* the last chunk of series 2 (70 samples in format 1) is resumed:
+	 * rewritten in format 2 with the new sample after its own */
+	m.value = 123;
+	CHECK_EQ_INT(store_append_series(f->s, 1700000000.0 + 431, &m, 1), 0);
+	CHECK_EQ_INT(store_flush_sync(f->s), 0);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT sum(n) FROM chunks_raw"), 2401);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM chunks_raw"), 24);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT n FROM chunks_raw WHERE substr(data, 1, 1) = x'02'"),
+		     71);
+	/* rewritten where it was (only new open chunks get the open rowids) */
+	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM chunks_raw WHERE rowid < 0"), 0);
+	for (int i = 0; i < 6; i++)
+		bad[i] = i == 2 ? 0 : check_fixture_series(f->db, i);
+	for (int i = 0; i < 6; i++)
+		CHECK_EQ_INT(bad[i], 0);
 	CHECK_EQ_INT(store_latest(f->s, NULL, &f->latest), 0);
 	CHECK_EQ_INT(f->latest->n, 1);
 	CHECK_NEAR(f->latest->samples[0].series.value, 123, 0);

@@ -419,9 +419,9 @@ STORE_TEST(large_flush_leaves_the_wal_empty)
 		m[i] = gauge_series(name, NULL, NULL, i * 1.5);
 	}
 	for (int r = 0; r < ROUNDS; r++) {
-		/* values that do not compress to nothing */
+		/* values that do not compress to nothing (whole at no scale) */
 		for (int i = 0; i < N; i++)
-			m[i].value = (double)((r * 131 + i * 17) % 1000) * 1.37;
+			m[i].value = (double)((r * 131 + i * 17) % 1000) * 1.37 + 1.0 / 7;
 		CHECK_EQ_INT(store_append_series(f->s, T0 + r, m, N), 0);
 		/* in several commits, as the daemon's flushes are */
 		if (r % 10 == 9)

@@ -5,6 +5,7 @@
  * keeps one encoder per series, the readers decode rows in place.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,20 +65,88 @@ static int64_t unzigzag(uint64_t z)
 	return (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
 }
 
-/* Worst case bits of one varbits. */
-#define VARBITS_MAX (1 + 6 + 64)
+/* Worst case bits of one smallint. */
+#define SMALLINT_MAX (4 + 6 + 64)
 
-static void put_varbits(struct store_chunk_enc *e, uint64_t v)
+static void put_smallint(struct store_chunk_enc *e, uint64_t v)
 {
-	unsigned len = bit_length(v);
-
-	if (!v) {
+	if (v == 0) {
 		put_bits(e, 0, 1);
-		return;
+	} else if (v <= 8) {
+		put_bits(e, 2, 2);
+		put_bits(e, v - 1, 3);
+	} else if (v <= 136) {
+		put_bits(e, 6, 3);
+		put_bits(e, v - 9, 7);
+	} else if (v <= 136 + 65535) {
+		put_bits(e, 14, 4);
+		put_bits(e, v - 137, 16);
+	} else {
+		unsigned len = bit_length(v);
+
+		put_bits(e, 15, 4);
+		put_bits(e, len - 1, 6);
+		put_bits(e, v, len);
 	}
-	put_bits(e, 1, 1);
-	put_bits(e, len - 1, 6);
-	put_bits(e, v, len);
+}
+
+#define WHOLE_MAX ((int64_t)1 << 53)
+
+/* How a chunk's whole numbers k make its values (store_chunk.h). */
+enum { SCALE_UNIT, SCALE_MUL_1E9, SCALE_DIV_1E9, SCALE_DIV_100, NSCALES };
+
+static double scale_up(unsigned scale, double v)
+{
+	return scale == SCALE_UNIT ? v : scale == SCALE_DIV_100 ? v * 100 : v * 1e9;
+}
+
+static double scale_back(unsigned scale, int64_t k)
+{
+	switch (scale) {
+	case SCALE_MUL_1E9:
+		return (double)k * 1e-9;
+	case SCALE_DIV_1E9:
+		return (double)k / 1e9;
+	case SCALE_DIV_100:
+		return (double)k / 100;
+	default:
+		return (double)k;
+	}
+}
+
+/*
+ * Whether the double of these bits is whole at the scale: an integer k of
+ * at most 2^53 whose value at the scale has the same bits.
+ */
+static bool whole_of(unsigned scale, uint64_t bits, int64_t *ret_k)
+{
+	double v, back;
+	int64_t k;
+
+	memcpy(&v, &bits, sizeof(v));
+	v = scale_up(scale, v);
+	if (!(v >= -(double)WHOLE_MAX && v <= (double)WHOLE_MAX))
+		return false; /* NaN too */
+	k = (int64_t)llround(v);
+	back = scale_back(scale, k);
+	if (memcmp(&back, &bits, sizeof(back)))
+		return false;
+	*ret_k = k;
+	return true;
+}
+
+/* The scale of a chunk whose first value other than +0 has these bits:
+ * the first at which it is whole, ticks before nanoseconds (a number of
+ * ticks is mostly whole in nanoseconds too, not the other way round). */
+static unsigned scale_for(uint64_t bits)
+{
+	static const unsigned order[] = {SCALE_UNIT, SCALE_DIV_100, SCALE_MUL_1E9, SCALE_DIV_1E9};
+	int64_t k;
+
+	for (unsigned i = 0; i < NSCALES; i++)
+		if (whole_of(order[i], bits, &k))
+			return order[i];
+	return SCALE_UNIT;
 }
 
 /* ------------------------------------------------------------ encoder */
@@ -102,8 +171,12 @@ void store_chunk_enc_reset(struct store_chunk_enc *e)
 	e->nbits = STORE_CHUNK_HEADER * 8;
 	e->n = 0;
 	e->t_first = e->t_last = e->d_last = 0;
-	e->v_last = 0;
+	e->v_last = e->v_last2 = 0;
 	e->lead = e->trail = NO_WINDOW;
+	e->whole = true; /* before the first sample: the whole 0, step 0 */
+	e->scale = SCALE_UNIT;
+	e->scale_set = false;
+	e->k_last = e->dk_last = 0;
 	if (e->h)
 		memset(e->h, 0, sizeof(*e->h));
 }
@@ -137,12 +210,12 @@ static void put_time(struct store_chunk_enc *e, int64_t t)
 	dod = (int64_t)((uint64_t)d - (uint64_t)e->d_last);
 	if (dod == 0) {
 		put_bits(e, 0, 1);
-	} else if (dod >= -64 && dod <= 63) {
+	} else if (dod >= -4 && dod <= 3) {
 		put_bits(e, 2, 2);
-		put_bits(e, (uint64_t)dod, 7);
-	} else if (dod >= -256 && dod <= 255) {
+		put_bits(e, (uint64_t)dod, 3);
+	} else if (dod >= -64 && dod <= 63) {
 		put_bits(e, 6, 3);
-		put_bits(e, (uint64_t)dod, 9);
+		put_bits(e, (uint64_t)dod, 7);
 	} else if (dod >= -2048 && dod <= 2047) {
 		put_bits(e, 14, 4);
 		put_bits(e, (uint64_t)dod, 12);
@@ -156,32 +229,40 @@ static void put_time(struct store_chunk_enc *e, int64_t t)
 	e->d_last = d;
 }
 
-static void put_value(struct store_chunk_enc *e, uint64_t bits)
+/*
+ * The prediction of a value that is not whole: the previous one plus its
+ * step, v' + (v' - v''), in doubles; the previous one when that is not
+ * finite (so no NaN payload, which machines propagate differently, is
+ * ever part of it).
+ */
+static uint64_t predict(uint64_t last, uint64_t last2)
 {
-	uint64_t x = bits ^ e->v_last;
-	unsigned lead, trail, sig;
+	double a, b, p;
 
-	if (!e->n) {
-		put_bits(e, bits, 64);
-		e->v_last = bits;
-		return;
-	}
-	e->v_last = bits;
-	if (!x) {
-		put_bits(e, 0, 1);
-		return;
-	}
-	lead = (unsigned)__builtin_clzll(x);
-	trail = (unsigned)__builtin_ctzll(x);
+	memcpy(&a, &last, sizeof(a));
+	memcpy(&b, &last2, sizeof(b));
+	p = a + (a - b);
+	if (!isfinite(a) || !isfinite(b) || !isfinite(p))
+		return last;
+	memcpy(&last, &p, sizeof(p));
+	return last;
+}
+
+/* x != 0: '0' and x's meaningful bits in the window, or '1', 5 bits
+ * leading zeros, 6 bits (length - 1), the bits (a new window). */
+static void put_xor_bits(struct store_chunk_enc *e, uint64_t x)
+{
+	unsigned lead = (unsigned)__builtin_clzll(x), trail = (unsigned)__builtin_ctzll(x), sig;
+
 	if (lead > 31)
 		lead = 31;
 	if (e->lead != NO_WINDOW && lead >= e->lead && trail >= e->trail) {
-		put_bits(e, 2, 2);
+		put_bits(e, 0, 1);
 		put_bits(e, x >> e->trail, 64 - e->lead - e->trail);
 		return;
 	}
 	sig = 64 - lead - trail;
-	put_bits(e, 3, 2);
+	put_bits(e, 1, 1);
 	put_bits(e, lead, 5);
 	put_bits(e, sig - 1, 6);
 	put_bits(e, x >> trail, sig);
@@ -189,32 +270,115 @@ static void put_value(struct store_chunk_enc *e, uint64_t bits)
 	e->trail = trail;
 }
 
+/* A value that is not whole: '0' the previous bits again; '10' XOR with
+ * them; '110' the prediction exactly; '111' XOR with the prediction. */
+static void put_xor(struct store_chunk_enc *e, uint64_t bits)
+{
+	uint64_t x = bits ^ e->v_last, xp = bits ^ predict(e->v_last, e->v_last2);
+
+	if (!x) {
+		put_bits(e, 0, 1);
+	} else if (!xp) {
+		put_bits(e, 6, 3);
+	} else if (__builtin_clzll(x) + __builtin_ctzll(x) >=
+		   __builtin_clzll(xp) + __builtin_ctzll(xp)) {
+		put_bits(e, 2, 2);
+		put_xor_bits(e, x);
+	} else {
+		put_bits(e, 7, 3);
+		put_xor_bits(e, xp);
+	}
+}
+
+static void put_value(struct store_chunk_enc *e, uint64_t bits)
+{
+	int64_t k = 0, dk = 0, dod;
+	bool whole;
+
+	/* +0 is 0 at every scale: the first other value chooses it */
+	if (!e->scale_set && bits) {
+		e->scale = scale_for(bits);
+		e->scale_set = true;
+	}
+	whole = whole_of(e->scale, bits, &k);
+
+	if (!e->whole) {
+		put_xor(e, bits);
+	} else if (!whole) {
+		/* the first one too: XOR with 0, never x = 0 (0 is whole) */
+		put_bits(e, 31, 5);
+		put_xor(e, bits);
+	} else {
+		/* |k| <= 2^53: dk within 2^54, dod within 2^55 */
+		dk = k - e->k_last;
+		dod = dk - e->dk_last;
+		if (dod == 0) {
+			put_bits(e, 0, 1);
+		} else if (dod >= -64 && dod <= 63) {
+			put_bits(e, 2, 2);
+			put_bits(e, (uint64_t)dod, 7);
+		} else if (dod >= -4096 && dod <= 4095) {
+			put_bits(e, 6, 3);
+			put_bits(e, (uint64_t)dod, 13);
+		} else if (dod >= -(1 << 23) && dod < (1 << 23)) {
+			put_bits(e, 14, 4);
+			put_bits(e, (uint64_t)dod, 24);
+		} else {
+			put_bits(e, 30, 5);
+			put_bits(e, (uint64_t)dod, 57);
+		}
+	}
+	/* the step counts only between two whole values (not from the 0
+	 * before the first) */
+	e->dk_last = whole && e->whole && e->n ? dk : 0;
+	e->k_last = whole ? k : 0;
+	e->whole = whole;
+	e->v_last2 = e->v_last;
+	e->v_last = bits;
+}
+
 static void put_hist(struct store_chunk_enc *e, const struct raw_sample *smp)
 {
 	struct chunk_hist_state *h = e->h;
 	unsigned n = REGISTRY_HIST_SLOTS;
-	bool same;
+	uint64_t grew = 0;
 
-	put_varbits(e, zigzag((int64_t)(smp->hist_count - h->count)));
-	h->count = smp->hist_count;
 	while (n > 0 && smp->slots[n - 1] == 0)
 		n--;
-	same = n == h->nslots && !memcmp(smp->slots, h->slots, n * sizeof(h->slots[0]));
-	if (same) {
+	if (n == h->nslots && !memcmp(smp->slots, h->slots, sizeof(h->slots))) {
 		put_bits(e, 0, 1);
-		return;
+	} else {
+		put_bits(e, 1, 1);
+		if (n == h->nslots) {
+			put_bits(e, 0, 1);
+		} else {
+			put_bits(e, 1, 1);
+			put_bits(e, n, 6);
+		}
+		bool fell = false;
+
+		for (unsigned i = 0; i < n; i++)
+			fell |= smp->slots[i] < h->slots[i];
+		put_bits(e, fell, 1);
+		for (unsigned i = 0; i < n; i++) {
+			uint64_t d = smp->slots[i] - h->slots[i];
+
+			put_smallint(e, fell ? zigzag((int64_t)d) : d);
+			grew += d;
+		}
+		/* slots past n are 0 now: their change is part of the sum */
+		for (unsigned i = n; i < REGISTRY_HIST_SLOTS; i++)
+			grew -= h->slots[i];
+		memcpy(h->slots, smp->slots, sizeof(h->slots));
+		h->nslots = n;
 	}
-	put_bits(e, 1, 1);
-	put_bits(e, n, 6);
-	for (unsigned i = 0; i < n; i++)
-		put_varbits(e, zigzag((int64_t)(smp->slots[i] - h->slots[i])));
-	memcpy(h->slots, smp->slots, sizeof(h->slots));
-	h->nslots = n;
+	put_smallint(e, zigzag((int64_t)(smp->hist_count - h->count - grew)));
+	h->count = smp->hist_count;
 }
 
 int store_chunk_enc_add(struct store_chunk_enc *e, const struct raw_sample *smp)
 {
-	size_t worst = 5 + 64 + 2 + 5 + 6 + 64;
+	size_t worst = 5 + 64 + 5 + 3 + 1 + 5 + 6 + 64; /* time, value */
 	uint64_t bits;
 	int err;
 
@@ -225,7 +389,7 @@ int store_chunk_enc_add(struct store_chunk_enc *e, const struct raw_sample *smp)
 	if (e->n >= STORE_CHUNK_COUNT_MAX)
 		return -E2BIG;
 	if (e->hist)
-		worst += VARBITS_MAX + 1 + 6 + REGISTRY_HIST_SLOTS * VARBITS_MAX;
+		worst += 3 + 6 + (REGISTRY_HIST_SLOTS + 1) * SMALLINT_MAX;
 	err = reserve_bits(e, worst);
 	if (err)
 		return err;
@@ -247,7 +411,7 @@ const void *store_chunk_enc_bytes(struct store_chunk_enc *e, size_t *ret_len)
 		return NULL;
 	}
 	e->buf[0] = STORE_CHUNK_FORMAT;
-	e->buf[1] = e->hist ? 1 : 0;
+	e->buf[1] = (unsigned char)((e->hist ? 1 : 0) | e->scale << 1);
 	e->buf[2] = (unsigned char)(e->n & 0xff);
 	e->buf[3] = (unsigned char)(e->n >> 8);
 	*ret_len = (e->nbits + 7) / 8;
@@ -306,7 +470,8 @@ unsigned store_chunk_count(const void *data, size_t len)
 {
 	const unsigned char *p = data;
 
-	if (!p || len < STORE_CHUNK_HEADER || p[0] != STORE_CHUNK_FORMAT || p[1] > 1)
+	if (!p || len < STORE_CHUNK_HEADER || p[0] < 1 || p[0] > STORE_CHUNK_FORMAT ||
+	    p[1] > (p[0] == 1 ? 1 : 2 * NSCALES - 1))
 		return 0;
 	return p[2] | (unsigned)p[3] << 8;
 }
@@ -316,13 +481,16 @@ int store_chunk_dec_init(struct store_chunk_dec *d, const void *data, size_t len
 	const unsigned char *p = data;
 
 	memset(d, 0, sizeof(*d));
-	if (!p || len < STORE_CHUNK_HEADER || p[0] != STORE_CHUNK_FORMAT || p[1] > 1 ||
-	    len > SIZE_MAX / 8)
+	if (!p || len < STORE_CHUNK_HEADER || p[0] < 1 || p[0] > STORE_CHUNK_FORMAT ||
+	    p[1] > (p[0] == 1 ? 1 : 2 * NSCALES - 1) || len > SIZE_MAX / 8)
 		return -EBADMSG;
 	d->p = p;
+	d->format = p[0];
+	d->whole = true;
 	d->nbits = len * 8;
 	d->pos = STORE_CHUNK_HEADER * 8;
-	d->hist = p[1] == 1;
+	d->hist = p[1] & 1;
+	d->scale = p[1] >> 1;
 	d->n = p[2] | (unsigned)p[3] << 8;
 	d->lead = d->trail = NO_WINDOW;
 	return 0;
@@ -330,7 +498,8 @@ int store_chunk_dec_init(struct store_chunk_dec *d, const void *data, size_t len
 
 static bool get_time(struct store_chunk_dec *d)
 {
-	static const unsigned widths[] = {7, 9, 12, 20, 64};
+	static const unsigned widths_v1[] = {7, 9, 12, 20, 64}, widths_v2[] = {3, 7, 12, 20, 64};
+	const unsigned *widths = d->format == 1 ? widths_v1 : widths_v2;
 	uint64_t bit, v;
 	unsigned ones = 0;
 	int64_t dod, dt;
@@ -364,12 +533,11 @@ static bool get_time(struct store_chunk_dec *d)
 	return true;
 }
 
-static bool get_value(struct store_chunk_dec *d)
+/* Format 1: the value as XOR with the previous bits. */
+static bool get_xor_v1(struct store_chunk_dec *d)
 {
 	uint64_t bit, lead, sig, x;
 
-	if (!d->i)
-		return get_bits(d, 64, &d->v);
 	if (!get_bits(d, 1, &bit))
 		return false;
 	if (!bit)
@@ -395,7 +563,121 @@ static bool get_value(struct store_chunk_dec *d)
 	return true;
 }
 
-static bool get_hist(struct store_chunk_dec *d)
+/* put_xor_bits() read back: x, never 0. */
+static bool get_xor_bits(struct store_chunk_dec *d, uint64_t *ret)
+{
+	uint64_t bit, lead, sig, x;
+
+	if (!get_bits(d, 1, &bit))
+		return false;
+	if (!bit) {
+		if (d->lead == NO_WINDOW || !get_bits(d, 64 - d->lead - d->trail, &x))
+			return false;
+		*ret = x << d->trail;
+		return *ret != 0;
+	}
+	if (!get_bits(d, 5, &lead) || !get_bits(d, 6, &sig))
+		return false;
+	sig++;
+	if (lead + sig > 64 || !get_bits(d, (unsigned)sig, &x))
+		return false;
+	d->lead = (unsigned)lead;
+	d->trail = (unsigned)(64 - lead - sig);
+	*ret = d->trail == 64 ? 0 : x << d->trail;
+	return *ret != 0;
+}
+
+/* put_xor() read back into d->v (d->v2 the value before). */
+static bool get_xor(struct store_chunk_dec *d)
+{
+	uint64_t bit, x, base = d->v;
+
+	if (!get_bits(d, 1, &bit))
+		return false;
+	if (!bit)
+		return true;
+	if (!get_bits(d, 1, &bit))
+		return false;
+	if (bit) {
+		base = predict(d->v, d->v2);
+		if (!get_bits(d, 1, &bit))
+			return false;
+		if (!bit) {
+			d->v = base;
+			return true;
+		}
+	}
+	if (!get_xor_bits(d, &x))
+		return false;
+	d->v = base ^ x;
+	return true;
+}
+
+/* Format 1: the first value's 64 bits, then XOR. */
+static bool get_value_v1(struct store_chunk_dec *d)
+{
+	if (!d->i)
+		return get_bits(d, 64, &d->v);
+	return get_xor_v1(d);
+}
+
+static bool get_value(struct store_chunk_dec *d)
+{
+	static const unsigned widths[] = {7, 13, 24, 57};
+	uint64_t bit, v;
+	unsigned ones = 0;
+	uint64_t before = d->v;
+	int64_t k, dk = 0;
+	bool whole;
+
+	if (!d->whole) {
+		if (!get_xor(d))
+			return false;
+		whole = whole_of(d->scale, d->v, &k);
+	} else {
+		while (ones < 5) {
+			if (!get_bits(d, 1, &bit))
+				return false;
+			if (!bit)
+				break;
+			ones++;
+		}
+		if (ones == 5) {
+			if (!get_xor(d))
+				return false;
+			/* the encoder takes this way only for values not whole */
+			if (whole_of(d->scale, d->v, &k))
+				return false;
+			whole = false;
+		} else {
+			int64_t dod = 0;
+
+			if (ones) {
+				if (!get_bits(d, widths[ones - 1], &v))
+					return false;
+				dod = sign_extend(v, widths[ones - 1]);
+			}
+			/* d->k and d->dk are within 2^53 and 2^54: no overflow */
+			dk = d->dk + dod;
+			k = d->k + dk;
+			if (k < -WHOLE_MAX || k > WHOLE_MAX)
+				return false;
+			{
+				double back = scale_back(d->scale, k);
+
+				memcpy(&d->v, &back, sizeof(back));
+			}
+			whole = true;
+		}
+	}
+	d->dk = whole && d->whole && d->i ? k - d->k : 0;
+	d->k = whole ? k : 0;
+	d->whole = whole;
+	d->v2 = before;
+	return true;
+}
+
+static bool get_hist_v1(struct store_chunk_dec *d)
 {
 	struct chunk_hist_state *h = &d->h;
 	uint64_t z, bit, n;
@@ -420,13 +702,81 @@ static bool get_hist(struct store_chunk_dec *d)
 	return true;
 }
 
+static bool get_smallint(struct store_chunk_dec *d, uint64_t *ret)
+{
+	static const unsigned widths[] = {3, 7, 16};
+	static const uint64_t base[] = {1, 9, 137};
+	uint64_t bit, v, len;
+	unsigned ones = 0;
+
+	while (ones < 4) {
+		if (!get_bits(d, 1, &bit))
+			return false;
+		if (!bit)
+			break;
+		ones++;
+	}
+	if (!ones) {
+		*ret = 0;
+		return true;
+	}
+	if (ones < 4) {
+		if (!get_bits(d, widths[ones - 1], &v))
+			return false;
+		*ret = v + base[ones - 1];
+		return true;
+	}
+	return get_bits(d, 6, &len) && get_bits(d, (unsigned)len + 1, ret);
+}
+
+static bool get_hist(struct store_chunk_dec *d)
+{
+	struct chunk_hist_state *h = &d->h;
+	uint64_t z, bit, n, fell, grew = 0;
+
+	if (!get_bits(d, 1, &bit))
+		return false;
+	if (bit) {
+		if (!get_bits(d, 1, &bit))
+			return false;
+		n = h->nslots;
+		if (bit && (!get_bits(d, 6, &n) || n > REGISTRY_HIST_SLOTS))
+			return false;
+		if (!get_bits(d, 1, &fell))
+			return false;
+		for (unsigned i = 0; i < n; i++) {
+			if (!get_smallint(d, &z))
+				return false;
+			if (fell)
+				z = (uint64_t)unzigzag(z);
+			h->slots[i] += z;
+			grew += z;
+		}
+		for (unsigned i = (unsigned)n; i < REGISTRY_HIST_SLOTS; i++) {
+			grew -= h->slots[i];
+			h->slots[i] = 0;
+		}
+		h->nslots = (unsigned)n;
+	}
+	if (!get_smallint(d, &z))
+		return false;
+	h->count += grew + (uint64_t)unzigzag(z);
+	return true;
+}
+
 int store_chunk_dec_next(struct store_chunk_dec *d, struct raw_sample *out)
 {
+	bool ok;
+
 	if (!d->p)
 		return -EBADMSG;
 	if (d->i >= d->n)
 		return 0;
-	if (!get_time(d) || !get_value(d) || (d->hist && !get_hist(d))) {
+	if (d->format == 1)
+		ok = get_time(d) && get_value_v1(d) && (!d->hist || get_hist_v1(d));
+	else
+		ok = get_time(d) && get_value(d) && (!d->hist || get_hist(d));
+	if (!ok) {
 		d->p = NULL; /* every later call fails too */
 		return -EBADMSG;
 	}

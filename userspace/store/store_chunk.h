@@ -1,35 +1,63 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * store_chunk.h - the compressed chunk of raw samples: one series' samples
- * over at most STORE_CHUNK_SPAN_MS, encoded as the Gorilla paper
- * (Pelkonen et al., VLDB 2015) describes: delta-of-delta timestamps and
- * XOR-ed doubles, plus, for histograms, the count and each log2 slot as a
- * zig-zag delta of the previous sample's (one bit when nothing changed).
+ * over at most STORE_CHUNK_SPAN_MS, encoded after the Gorilla paper
+ * (Pelkonen et al., VLDB 2015): delta-of-delta timestamps, and values
+ * as a delta-of-delta of integers when they are whole numbers (counters
+ * and most kernel values) or XOR-ed doubles when they are not; for
+ * histograms, the slots that changed and the count beside them.
  *
- * Layout of a chunk: format byte (1), kind byte (0 counter or gauge,
- * 1 histogram), sample count (16 bits, little endian), then the bit
- * stream, most significant bit first, padded with zeros to a byte.
+ * Layout of a chunk: format byte (STORE_CHUNK_FORMAT, 2; format 1 is
+ * still read), kind byte (bit 0: 0 counter or gauge, 1 histogram; bits 1
+ * and 2, format 2 only: the scale of whole values, below), sample count
+ * (16 bits, little endian), then the bit stream, most significant bit
+ * first, padded with zeros to a byte.
  *
- * Per sample, in the bit stream:
+ * Per sample, in the bit stream of format 2:
  *   time   first: 64 bits. Then dod = (t - t') - (t' - t''), with
- *          t' - t'' = 0 for the second sample: '0' dod 0; '10' 7 bits,
- *          '110' 9 bits, '1110' 12 bits, '11110' 20 bits (two's
- *          complement); '11111' 64 bits. Times strictly increase.
- *   value  first: the 64 bits of the double. Then x = bits ^ previous:
+ *          t' - t'' = 0 for the second sample: '0' dod 0; '10' 3 bits
+ *          (a few ms of a round's jitter), '110' 7 bits, '1110' 12 bits,
+ *          '11110' 20 bits (two's complement); '11111' 64 bits. Times
+ *          strictly increase.
+ *   value  a double is whole when an integer k of at most 2^53 in
+ *          magnitude gives the same bits at the chunk's scale: (double)k
+ *          (0), (double)k * 1e-9 (1: nanoseconds in seconds, as the
+ *          registry scales histogram sums), (double)k / 1e9 (2: the
+ *          same, divided), (double)k / 100 (3: clock ticks). The scale is
+ *          the first at which the chunk's first value other than +0 is
+ *          whole (+0 is 0 at all). Before the first sample the previous
+ *          value is the whole 0 and its step 0.
+ *          After a whole value: dod = (k - k') - (k' - k''), the step
+ *          k' - k'' being 0 unless the one before was whole too:
+ *          '0' dod 0; '10' 7 bits, '110' 13 bits, '1110' 24 bits,
+ *          '11110' 57 bits (two's complement); '11111' then the value as
+ *          XOR below.
+ *          After a value that is not whole: XOR with the previous bits:
  *          '0' x = 0; '10' x's meaningful bits inside the previous
  *          window; '11' 5 bits leading zeros, 6 bits (length - 1), the
- *          bits. A histogram's value is its cumulative sum.
+ *          bits.
  *   histograms only, after the value:
- *          count: a varbits of zigzag(count - previous count);
- *          slots: '0' all as before; '1', 6 bits slot count n (<= 40),
- *          then n varbits of zigzag(slot - previous slot); slots past n
- *          are 0.
- *   varbits: '0' for 0; '1', 6 bits (length - 1), length bits.
+ *          slots: '0' all as before; '1', then '0' the same slot count
+ *          as before or '1' and 6 bits slot count n (<= 40), then n
+ *          smallint of zigzag(slot - previous slot); slots past n are 0.
+ *          count: a smallint of zigzag((count - previous count) - the
+ *          sum of the slots' changes), which is 0 when the count grew by
+ *          what the slots did.
+ *   smallint: '0' 0; '10' 3 bits (v - 1); '110' 7 bits (v - 9);
+ *          '1110' 16 bits (v - 137); '1111' 6 bits (length - 1) and v.
+ *
+ * Format 1 (written before): times as above but '10' 7 bits and '110' 9
+ * bits; the value always as XOR (from the 64 bits
+ * of the first); histograms: count as a varbits of zigzag(count -
+ * previous), then the slots: '0' all as before; '1', 6 bits n, n varbits
+ * of zigzag(slot - previous slot). varbits: '0' for 0; '1', 6 bits
+ * (length - 1), length bits.
  *
  * Contracts: the decoder accepts any bytes and either returns samples in
  * strictly increasing time order or -EBADMSG; it never reads past len.
  * Encoder and decoder agree bit for bit on every double (NaN payloads
- * included) and every uint64.
+ * included) and every uint64. A chunk of format 1 resumed by the writer
+ * is rewritten in format 2 (store_open_chunks.c decodes and re-encodes).
  */
 #ifndef KPULSE_STORE_CHUNK_H
 #define KPULSE_STORE_CHUNK_H
@@ -40,14 +68,16 @@
 
 #include "registry/registry.h"
 
-#define STORE_CHUNK_FORMAT 1
+#define STORE_CHUNK_FORMAT 2
 #define STORE_CHUNK_HEADER 4
 /* A chunk is closed when it holds this many samples, when the next sample
  * is this far from its first, or when it is this large (which, with the
  * largest histogram sample after it, keeps a row within what SQLite
- * stores in a 4 KB page, without an overflow page). */
-#define STORE_CHUNK_MAX_SAMPLES 120
-#define STORE_CHUNK_SPAN_MS	120000
+ * stores in a 4 KB page, without an overflow page). 480 samples, 8
+ * minutes: each row and its two index entries cost about 50 bytes, 0.1
+ * byte a sample at this size (0.4 at 120, measured by bench_store). */
+#define STORE_CHUNK_MAX_SAMPLES 480
+#define STORE_CHUNK_SPAN_MS	480000
 #define STORE_CHUNK_MAX_BYTES	3600
 /* The hard limit of the format (16-bit count). */
 #define STORE_CHUNK_COUNT_MAX 65535
@@ -76,8 +106,12 @@ struct store_chunk_enc {
 	unsigned n;   /* samples */
 	bool hist;
 	int64_t t_first, t_last, d_last;
-	uint64_t v_last;
-	unsigned lead, trail;	    /* the XOR window; lead > 64: none yet */
+	uint64_t v_last, v_last2; /* the last two values' bits */
+	unsigned lead, trail;	  /* the XOR window; lead > 64: none yet */
+	bool whole;		  /* the last value was whole: k_last, dk_last */
+	bool scale_set;		  /* scale chosen (by the first value but +0) */
+	unsigned scale;
+	int64_t k_last, dk_last;
 	struct chunk_hist_state *h; /* histograms only */
 };
 
@@ -106,10 +140,13 @@ struct store_chunk_dec {
 	const unsigned char *p;
 	size_t nbits, pos;
 	unsigned n, i;
+	unsigned format, scale;
 	bool hist;
 	int64_t t, d;
-	uint64_t v;
+	uint64_t v, v2;
 	unsigned lead, trail;
+	bool whole;
+	int64_t k, dk;
 	struct chunk_hist_state h;
 };
 

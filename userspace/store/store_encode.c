@@ -94,14 +94,27 @@ int store_ts_to_ms(double ts, int64_t *ret_ms)
  * holding samples from t on are those with start_ms > t - SPAN: the
  * primary key and the start_ms index answer every question below, and
  * end_ms (which changes at each rewrite of an open chunk) is not indexed.
+ *
+ * Where rows sit: a series' open chunk, rewritten and growing at each
+ * flush, has rowid -(series id), at the start of the table; a closed one
+ * is appended at its end (the next positive rowid), moved there when the
+ * series' next chunk is first written. So closed chunks fill their pages
+ * (SQLite splits a table's last page leaving the full one as it is), and
+ * the page splits that growing rows cause stay among the open ones: when
+ * both shared pages, a fifth to a quarter of the pages' bytes was unused.
  */
-#define SPAN_SQL "120000"
-_Static_assert(STORE_CHUNK_SPAN_MS == 120000, "SPAN_SQL is the span");
+#define SPAN_SQL "480000"
+_Static_assert(STORE_CHUNK_SPAN_MS == 480000, "SPAN_SQL is the span");
 
 const char store_sql_chunk_upsert[] =
-    "INSERT INTO chunks_raw (series_id, start_ms, end_ms, n, data) VALUES (?1, ?2, ?3, ?4, ?5) "
+    "INSERT INTO chunks_raw (rowid, series_id, start_ms, end_ms, n, data) "
+    "VALUES (?6, ?1, ?2, ?3, ?4, ?5) "
     "ON CONFLICT (series_id, start_ms) DO UPDATE SET end_ms = excluded.end_ms, n = excluded.n, "
     "data = excluded.data";
+const char store_sql_chunk_move[] =
+    "UPDATE chunks_raw SET rowid = ?2 WHERE rowid = ?1 AND start_ms <> ?3";
+const char store_sql_chunk_rowid_next[] =
+    "SELECT max(coalesce(max(rowid), 0), 0) + 1 FROM chunks_raw";
 const char store_sql_chunk_last[] = "SELECT start_ms, end_ms, data FROM chunks_raw "
 				    "WHERE series_id = ?1 ORDER BY start_ms DESC LIMIT 1";
 const char store_sql_chunk_at[] = "SELECT start_ms, end_ms, data FROM chunks_raw "
@@ -191,7 +204,11 @@ bool store_raw_reader_next(struct raw_reader *r, struct raw_sample *out)
 				r->in_chunk = false; /* the end, or a damaged rest */
 				break;
 			}
-			if (out->ts_ms < r->from_ms || out->ts_ms >= r->end_ms)
+			if (out->ts_ms >= r->end_ms) {
+				r->in_chunk = false; /* times increase: the rest is later */
+				break;
+			}
+			if (out->ts_ms < r->from_ms)
 				continue;
 			r->rows++;
 			return true;

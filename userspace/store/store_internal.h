@@ -194,8 +194,16 @@ int store_ts_to_ms(double ts, int64_t *ret_ms);
  * are milliseconds.
  */
 /* writes a chunk: ?1 series, ?2 start, ?3 end (its last sample), ?4
- * samples, ?5 the encoded chunk; an existing chunk is rewritten in place */
+ * samples, ?5 the encoded chunk, ?6 the rowid of a new row; an existing
+ * chunk is rewritten in place (keeping its rowid) */
 extern const char store_sql_chunk_upsert[];
+/* A series' open chunk has rowid -(series id), closed ones positive
+ * rowids in the order they closed (store_encode.c says why). */
+#define STORE_CHUNK_OPEN_ROWID(id) (-(id))
+/* moves the row at rowid ?1 to rowid ?2 unless it starts at ?3 */
+extern const char store_sql_chunk_move[];
+/* the next rowid for a closed chunk: past every row */
+extern const char store_sql_chunk_rowid_next[];
 /* (start_ms, end_ms, data) of the last chunk of series ?1 */
 extern const char store_sql_chunk_last[];
 /* (start_ms, end_ms, data) of series ?1's last chunk starting at or
@@ -365,6 +373,7 @@ struct writer_stmts {
 	sqlite3_stmt *begin, *commit, *rollback;
 	sqlite3_stmt *series_upsert, *event_insert;
 	sqlite3_stmt *chunk_upsert, *chunk_last, *chunk_at;
+	sqlite3_stmt *chunk_move, *chunk_rowid_next;
 };
 
 /* Maintenance's statements (store_maint.c), on s->db. */
@@ -427,6 +436,7 @@ struct store {
 	struct series_ref **txn_refs; /* refs resolved in the open transaction */
 	size_t ntxn_refs, txn_refs_cap;
 	uint64_t chunk_gen;	   /* open chunks of other gens are reloaded */
+	int64_t chunk_rowid_next;  /* for the next closed chunk; 0: to be read */
 	struct series_ref **dirty; /* refs whose open chunk changed in the txn */
 	size_t ndirty, dirty_cap;
 	int64_t chunk_mem_delta;     /* open chunks' memory change, not yet in stats */

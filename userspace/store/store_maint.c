@@ -547,8 +547,14 @@ static int budget_step(struct store *s)
 	if (event_s > 0 && (raw_ms == 0 || event_s * 1000 <= raw_ms))
 		r = budget_delete_events(s);
 	if (!r) {
-		/* whole chunks below the minute watermark, i.e. rolled up */
-		sqlite3_bind_int64(s->mst.del_raw, 1, min64(s->wm_1m, INT64_MAX / 1000) * 1000);
+		/* whole chunks below the minute watermark, i.e. rolled up, and
+		 * before the oldest event: a batch of chunks can span far more
+		 * time than a batch of events (a chunk holds up to 8 minutes) */
+		int64_t cut_ms = min64(s->wm_1m, INT64_MAX / 1000) * 1000;
+
+		if (event_s > 0)
+			cut_ms = min64(cut_ms, min64(event_s, INT64_MAX / 1000) * 1000);
+		sqlite3_bind_int64(s->mst.del_raw, 1, cut_ms);
 		r = delete_step(s, s->mst.del_raw);
 	}
 	if (!r && event_s > 0)

@@ -105,20 +105,65 @@ static int rebuild(struct store *s, struct store_chunk_enc *e, const void *data,
 	return err;
 }
 
-static int chunk_write(struct store *s, int64_t id, struct store_chunk_enc *e)
+/* The rowid the next closed chunk gets (read once per generation). */
+static int rowid_next(struct store *s, int64_t *ret)
+{
+	sqlite3_stmt *st = s->st.chunk_rowid_next;
+	int rc;
+
+	if (!s->chunk_rowid_next) {
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW)
+			s->chunk_rowid_next = sqlite3_column_int64(st, 0);
+		sqlite3_reset(st);
+		if (rc != SQLITE_ROW)
+			return store_wfail(s, rc, "reading a chunk's rowid");
+	}
+	*ret = s->chunk_rowid_next;
+	return 0;
+}
+
+/*
+ * Writes e as series id's chunk: its open one (at the open rowid, moving
+ * the series' previous chunk, if it is still there, to the closed ones)
+ * or, open false, a full one or an older one merged into (a new row is
+ * appended as closed, an existing one rewritten where it is).
+ */
+static int chunk_write(struct store *s, int64_t id, struct store_chunk_enc *e, bool open)
 {
 	sqlite3_stmt *st = s->st.chunk_upsert;
 	const void *bytes;
+	int64_t rowid = 0;
 	size_t len;
+	int err;
 
 	bytes = store_chunk_enc_bytes(e, &len);
 	if (!bytes)
 		return oom(s);
+	err = rowid_next(s, &rowid);
+	if (err)
+		return err;
+	if (open) {
+		sqlite3_stmt *mv = s->st.chunk_move;
+
+		sqlite3_bind_int64(mv, 1, STORE_CHUNK_OPEN_ROWID(id));
+		sqlite3_bind_int64(mv, 2, rowid);
+		sqlite3_bind_int64(mv, 3, e->t_first);
+		err = store_wstep(s, mv, "moving a closed chunk");
+		if (err)
+			return err;
+		if (sqlite3_changes(s->db) > 0)
+			s->chunk_rowid_next++;
+		rowid = STORE_CHUNK_OPEN_ROWID(id);
+	} else {
+		s->chunk_rowid_next++;
+	}
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int64(st, 2, e->t_first);
 	sqlite3_bind_int64(st, 3, e->t_last);
 	sqlite3_bind_int64(st, 4, e->n);
 	sqlite3_bind_blob(st, 5, bytes, (int)len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, rowid);
 	return store_wstep(s, st, "writing a chunk");
 }
 
@@ -148,7 +193,7 @@ static int merge_stored(struct store *s, struct series_ref *r, int64_t id,
 		err = store_wfail(s, rc, "reading a chunk");
 	sqlite3_reset(st);
 	if (!err)
-		err = chunk_write(s, id, &tmp);
+		err = chunk_write(s, id, &tmp, false);
 	/* tmp's growth is not the open chunks' */
 	s->chunk_mem_delta -=
 	    (int64_t)store_chunk_enc_mem(&tmp) - (int64_t)(tmp.h ? sizeof(*tmp.h) : 0);
@@ -181,7 +226,7 @@ static int load(struct store *s, struct series_ref *r, int64_t id, int64_t ts, b
 		const unsigned char *p = data;
 
 		/* resume it when it is of the same kind and decodes whole */
-		if (p && len > 1 && p[1] == (r->chunk->hist ? 1 : 0))
+		if (p && len > 1 && (p[1] & 1) == (r->chunk->hist ? 1 : 0))
 			err = rebuild(s, r->chunk, data, len, NULL);
 		if (!err && (r->chunk->n != store_chunk_count(data, len) ||
 			     store_chunk_enc_full(r->chunk, ts)))
@@ -250,7 +295,7 @@ int store_chunks_append(struct store *s, struct series_ref *r, int64_t id,
 	}
 	if (store_chunk_enc_full(e, smp->ts_ms)) {
 		if (r->chunk_dirty) {
-			err = chunk_write(s, id, e);
+			err = chunk_write(s, id, e, false);
 			if (err)
 				return err;
 		}
@@ -270,7 +315,7 @@ int store_chunks_write_dirty(struct store *s)
 		struct series_ref *r = s->dirty[i];
 
 		if (r->chunk_dirty && chunk_valid(s, r) && r->chunk->n)
-			err = chunk_write(s, r->db_id, r->chunk);
+			err = chunk_write(s, r->db_id, r->chunk, true);
 		r->chunk_dirty = false;
 	}
 	if (!err)
@@ -284,6 +329,7 @@ void store_chunks_forget(struct store *s)
 		s->dirty[i]->chunk_dirty = false;
 	s->ndirty = 0;
 	s->chunk_gen++;
+	s->chunk_rowid_next = 0;
 }
 
 size_t store_chunks_ref_free(struct series_ref *r)

@@ -636,6 +636,16 @@ fail:
  * sized by the series count after open (writer_size_cache() in store_writer.c);
  * readers get 2 MiB each, which keeps a small daemon under its 40 MB
  * budget with every reader busy. */
+/*
+ * A new database's page size: raw chunks are rows of up to
+ * STORE_CHUNK_MAX_BYTES, and a 4 KiB page holding one such row leaves
+ * most of the rest unused; 8 KiB pages fit them better, and 16 KiB ones
+ * cost more in the two dozen tables and indexes that stay nearly empty
+ * (bench_store: 1.91 bytes a sample at 8 KiB, 1.95 at 16 KiB). An
+ * existing database keeps its pages (WAL mode fixes them).
+ */
+static const char new_db_pragmas[] = "PRAGMA page_size = 8192;";
+
 static const char writer_pragmas[] = "PRAGMA synchronous = NORMAL;"
 				     "PRAGMA journal_size_limit = 1048576;"
 				     "PRAGMA temp_store = MEMORY;"
@@ -710,7 +720,10 @@ int store_db_open(const char *path, const char *vfs, int busy_timeout_ms, bool w
 
 	if (writer) {
 		sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, NULL);
-		rc = set_wal(db);
+		/* a new file's pages: set before WAL mode, which fixes them */
+		rc = version == 0 ? sqlite3_exec(db, new_db_pragmas, NULL, NULL, NULL) : SQLITE_OK;
+		if (rc == SQLITE_OK)
+			rc = set_wal(db);
 		if (rc == SQLITE_OK)
 			rc = sqlite3_exec(db, writer_pragmas, NULL, NULL, NULL);
 		if (rc != SQLITE_OK) {

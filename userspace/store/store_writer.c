@@ -50,6 +50,8 @@ static const struct store_stmt_sql writer_sql[] = {
     S(chunk_upsert, store_sql_chunk_upsert),
     S(chunk_last, store_sql_chunk_last),
     S(chunk_at, store_sql_chunk_at),
+    S(chunk_move, store_sql_chunk_move),
+    S(chunk_rowid_next, store_sql_chunk_rowid_next),
 #undef S
 };
 
