@@ -26,7 +26,15 @@
 #     split by mapping (/proc/PID/smaps): malloc's main arena ([heap], the
 #     daemon's loop: the live registry and the frozen rounds it builds),
 #     the anonymous mappings (the other threads' arenas, SQLite's caches)
-#     and the rest, so a change shows which side it moved.
+#     and the rest, so a change shows which side it moved. Measured by hand
+#     the same way (60 s runs, seccomp and the privilege drop off, one run
+#     each, noisy): before the models' tables grew with their series,
+#     '*' vs defaults was 10.9 KB of RSS per series (main arena 5.3 KB,
+#     anonymous maps 5.2 KB: the 2 MiB selection table touched a page per
+#     series); after, 6.9 KB (main arena 5.4 KB, anonymous 0.7 KB). The
+#     main arena's part (M_ARENA_MAX is 2, so every thread's small
+#     allocations share it) is the detector (2 KB), the score series in
+#     the live registry and in each round alive, its store state and SQLite.
 # Env: KPULSE_BIN (required), BENCH_MODELS_S (seconds per run, default 60),
 # BENCH_MODELS_MEM_BIN (optional).
 set -uo pipefail
