@@ -23,10 +23,11 @@
 #     constant series count (a daemon modelling 47 series went from 23.7 to
 #     25.0 MB between 20 s and 110 s), so two runs' difference carries
 #     their different activity, not only their series. The difference is
-#     split by mapping (/proc/PID/smaps): malloc's main arena ([heap], the
-#     daemon's loop: the live registry and the frozen rounds it builds),
-#     the anonymous mappings (the other threads' arenas, SQLite's caches)
-#     and the rest, so a change shows which side it moved. Measured by hand
+#     split by mapping (/proc/PID/smaps): malloc's main arena ([heap]: with
+#     M_ARENA_MAX 2, most threads' small allocations), the anonymous
+#     mappings (blocks of 64 KiB and more, such as tables sized for
+#     KPULSE_MODELS_MAX_SERIES, and the second arena) and the rest, so a
+#     change shows which side it moved. Measured by hand
 #     the same way (60 s runs, seccomp and the privilege drop off, one run
 #     each, noisy): before the models' tables grew with their series,
 #     '*' vs defaults was 10.9 KB of RSS per series (main arena 5.3 KB,
@@ -76,9 +77,9 @@ run() {
 	c1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
 	t1=$(date +%s.%N)
 	rss=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
-	# where the RSS is: malloc's main arena ([heap]: the daemon's loop,
-	# which builds the registry and the frozen rounds) and the anonymous
-	# mappings (the other threads' malloc arenas, SQLite's caches)
+	# where the RSS is: malloc's main arena ([heap]; the API sets
+	# M_ARENA_MAX to 2, so it holds most threads' small allocations) and the
+	# anonymous mappings (blocks of 64 KiB and more, the second arena)
 	read -r heap anon < <(awk '/^[0-9a-f]+-[0-9a-f]+ / { k = NF == 5 ? "anon" : $6 == "[heap]" ? "heap" : "" }
 		/^Rss:/ && k != "" { s[k] += $2 } END { print s["heap"] + 0, s["anon"] + 0 }' "/proc/$pid/smaps")
 	hz=$(getconf CLK_TCK)
@@ -102,7 +103,7 @@ fi
 MV_SERIES=${BENCH_MV_SERIES:-32}
 read -r cpu_on rss_on busy series wall heap_on anon_on < <(run on @default @default)
 read -r _ rss_all busy_all series_all wall_all heap_all anon_all < <(run on '*' 'kpulse_anomaly_*')
-read -r cpu_off rss_off _ _ wall_off < <(run off @default @default)
+read -r cpu_off rss_off _ _ wall_off _ _ < <(run off @default @default)
 [ -n "${series:-}" ] && [ "${series%.*}" -gt 0 ] 2>/dev/null || {
 	echo "models bench: no modelled series reported"
 	exit 1
@@ -133,7 +134,7 @@ print(f"  daemon RSS        off {rss_off:.0f} KiB, on {rss_on:.0f} KiB, every se
 if series_all > series:
     added = series_all - series
     print(f"    of which        main arena {(heap_all - heap_on) * 1024 / added:.0f} bytes "
-          f"(the loop's registry and rounds), other arenas and anonymous maps "
-          f"{(anon_all - anon_on) * 1024 / added:.0f} bytes (sinks' threads, SQLite), "
+          f"(small allocations), anonymous maps "
+          f"{(anon_all - anon_on) * 1024 / added:.0f} bytes (large blocks, second arena), "
           f"the rest {((rss_all - heap_all - anon_all) - (rss_on - heap_on - anon_on)) * 1024 / added:.0f} bytes")
 PY
