@@ -22,7 +22,20 @@
 #     warm-ups' query results, per-thread arenas) and grows with time at a
 #     constant series count (a daemon modelling 47 series went from 23.7 to
 #     25.0 MB between 20 s and 110 s), so two runs' difference carries
-#     their different activity, not only their series.
+#     their different activity, not only their series. The difference is
+#     split by mapping (/proc/PID/smaps): malloc's main arena ([heap]: with
+#     M_ARENA_MAX 2, most threads' small allocations), the anonymous
+#     mappings (blocks of 64 KiB and more, such as tables sized for
+#     KPULSE_MODELS_MAX_SERIES, and the second arena) and the rest, so a
+#     change shows which side it moved. Measured by hand
+#     the same way (60 s runs, seccomp and the privilege drop off, one run
+#     each, noisy): before the models' tables grew with their series,
+#     '*' vs defaults was 10.9 KB of RSS per series (main arena 5.3 KB,
+#     anonymous maps 5.2 KB: the 2 MiB selection table touched a page per
+#     series); after, 6.9 KB (main arena 5.4 KB, anonymous 0.7 KB). The
+#     main arena's part (M_ARENA_MAX is 2, so every thread's small
+#     allocations share it) is the detector (2 KB), the score series in
+#     the live registry and in each round alive, its store state and SQLite.
 # Env: KPULSE_BIN (required), BENCH_MODELS_S (seconds per run, default 60),
 # BENCH_MODELS_MEM_BIN (optional).
 set -uo pipefail
@@ -64,13 +77,18 @@ run() {
 	c1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
 	t1=$(date +%s.%N)
 	rss=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
+	# where the RSS is: malloc's main arena ([heap]; the API sets
+	# M_ARENA_MAX to 2, so it holds most threads' small allocations) and the
+	# anonymous mappings (blocks of 64 KiB and more, the second arena)
+	read -r heap anon < <(awk '/^[0-9a-f]+-[0-9a-f]+ / { k = NF == 5 ? "anon" : $6 == "[heap]" ? "heap" : "" }
+		/^Rss:/ && k != "" { s[k] += $2 } END { print s["heap"] + 0, s["anon"] + 0 }' "/proc/$pid/smaps")
 	hz=$(getconf CLK_TCK)
 	busy=$(printf '%s\n' "$out" | awk '/^kpulse_sink_busy_seconds_total\{sink="models"\}/ {print $2}')
 	series=$(printf '%s\n' "$out" | awk '/^kpulse_models_series / {print $2}')
 	kill -INT "$pid"
 	wait "$pid" 2>/dev/null
 	pid=""
-	echo "$(echo "($c1 - $c0) / $hz" | bc -l) $rss ${busy:-0} ${series:-0} $(echo "$t1 - $t0" | bc -l)"
+	echo "$(echo "($c1 - $c0) / $hz" | bc -l) $rss ${busy:-0} ${series:-0} $(echo "$t1 - $t0" | bc -l) $heap $anon"
 }
 
 if [ -n "${BENCH_MODELS_MEM_BIN:-}" ] && [ -x "$BENCH_MODELS_MEM_BIN" ]; then
@@ -83,19 +101,19 @@ fi
 # below the default list's size, keeps it out of the per-series difference
 # (bench_models_mem prints its bound).
 MV_SERIES=${BENCH_MV_SERIES:-32}
-read -r cpu_on rss_on busy series wall < <(run on @default @default)
-read -r _ rss_all busy_all series_all wall_all < <(run on '*' 'kpulse_anomaly_*')
-read -r cpu_off rss_off _ _ wall_off < <(run off @default @default)
+read -r cpu_on rss_on busy series wall heap_on anon_on < <(run on @default @default)
+read -r _ rss_all busy_all series_all wall_all heap_all anon_all < <(run on '*' 'kpulse_anomaly_*')
+read -r cpu_off rss_off _ _ wall_off _ _ < <(run off @default @default)
 [ -n "${series:-}" ] && [ "${series%.*}" -gt 0 ] 2>/dev/null || {
 	echo "models bench: no modelled series reported"
 	exit 1
 }
 MV_SERIES=$MV_SERIES /usr/bin/python3 - "$cpu_on" "$rss_on" "$busy" "$series" "$wall" "$cpu_off" "$rss_off" "$wall_off" \
-	"$rss_all" "$busy_all" "$series_all" "$wall_all" <<'PY'
+	"$rss_all" "$busy_all" "$series_all" "$wall_all" "$heap_on" "$anon_on" "$heap_all" "$anon_all" <<'PY'
 import os
 import sys
 (cpu_on, rss_on, busy, series, wall, cpu_off, rss_off, wall_off, rss_all, busy_all, series_all,
- wall_all) = map(float, sys.argv[1:])
+ wall_all, heap_on, anon_on, heap_all, anon_all) = map(float, sys.argv[1:])
 sink_pct = 100 * busy / wall
 per_series = ((rss_all - rss_on) * 1024 / (series_all - series)
               if series_all > series else float("nan"))
@@ -113,4 +131,10 @@ print(f"  daemon RSS        off {rss_off:.0f} KiB, on {rss_on:.0f} KiB, every se
       f"(includes malloc's kept pages and the store's caches; the heap figure is "
       f"bench_models_mem's)   target < 4096: "
       f"{'PASS' if per_series < 4096 else 'FAIL'}")
+if series_all > series:
+    added = series_all - series
+    print(f"    of which        main arena {(heap_all - heap_on) * 1024 / added:.0f} bytes "
+          f"(small allocations), anonymous maps "
+          f"{(anon_all - anon_on) * 1024 / added:.0f} bytes (large blocks, second arena), "
+          f"the rest {((rss_all - heap_all - anon_all) - (rss_on - heap_on - anon_on)) * 1024 / added:.0f} bytes")
 PY

@@ -5,6 +5,7 @@
  * gauges, stable keys, the series cap and bad patterns.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "models/series_select.h"
@@ -129,6 +130,53 @@ TEST(series_beyond_the_cap_are_skipped_and_counted)
 	CHECK_EQ_INT(series_select_tracked(s), 2);
 	CHECK_EQ_INT(series_select_skipped(s), 2);
 	CHECK_STR(v[1].key, "g{cpu=1}:value");
+	series_select_free(s);
+	registry_free(r);
+}
+
+/* The table starts small and doubles as series come (64 slots first): a
+ * thousand counters cross several doublings, each keeps its previous value
+ * through them (its rate is right), and the cap still holds. */
+TEST(the_table_grows_with_the_series_and_keeps_their_state)
+{
+	struct series_select_options o = {.include = "c_total", .exclude = "", .max_series = 1000};
+	static struct series_value v[1200];
+	struct registry *r = registry_new();
+	struct series_select *s = NULL;
+	char dev[16], key[64];
+	long n;
+
+	CHECK(r);
+	CHECK_EQ_INT(series_select_new(&o, &s, NULL, 0), 0);
+	for (int round = 0; round < 2; round++) {
+		registry_begin(r, 1000 + 2 * round, 2);
+		for (int i = 0; i < 1100; i++) {
+			struct metric_label l = {"dev", dev};
+
+			snprintf(dev, sizeof(dev), "d%d", i);
+			CHECK_EQ_INT(registry_set_counter(r, "c_total", &l, 1,
+							  (double)(round * 2 * (i + 1))),
+				     0);
+		}
+		registry_end(r);
+		n = series_select_round(s, r, v, 1200);
+		CHECK_EQ_INT(n, round ? 1000 : 0); /* a rate needs two rounds */
+	}
+	CHECK_EQ_INT(series_select_tracked(s), 1000);
+	CHECK_EQ_INT(series_select_skipped(s), 200); /* 100 beyond the cap, twice */
+	for (int i = 0; i < 1100; i++) {
+		const struct series_value *x;
+
+		snprintf(key, sizeof(key), "c_total{dev=d%d}:rate", i);
+		x = find(v, n, key);
+		if (i < 1000) {
+			CHECK(x != NULL);
+			if (x)
+				CHECK_NEAR(x->value, (double)(i + 1), 1e-9);
+		} else {
+			CHECK(x == NULL);
+		}
+	}
 	series_select_free(s);
 	registry_free(r);
 }

@@ -102,8 +102,8 @@ struct models {
 	atomic_uint_fast64_t taken; /* gen of the last copy the loop read */
 
 	/* --- sink thread --- */
-	struct model **tab; /* open addressing, cap slots */
-	size_t cap, n;
+	struct model **tab; /* open addressing, cap slots (a power of two) */
+	size_t cap, cap_max, n;
 	struct models_counters c;
 	struct series_value *vals;
 	struct series_value *mv_vals; /* those old enough for hostmv */
@@ -178,11 +178,36 @@ static bool split_key(const char *key, char *name, char *labels)
 	return true;
 }
 
-/* Inserts md (the caller checked the key is absent and n < max). */
-static void insert(struct models *m, struct model *md)
+/* The table's first size; it doubles when half full, up to cap_max (2 x
+ * max_series). Sized for the maximum at once, its slots would be touched
+ * one page per model (KPULSE_MODELS_MAX_SERIES=10000: 256 KiB). */
+#define TABLE_MIN 64
+
+/* Inserts md (the caller checked the key is absent and n < max). The
+ * table doubles first when md would fill it past half; if it cannot, it
+ * fills further. Returns 0, or -ENOMEM (md not inserted) when it could not
+ * grow and has one free slot left (probes need a free slot to stop). */
+static int insert(struct models *m, struct model *md)
 {
+	if ((m->n + 1) * 2 > m->cap && m->cap < m->cap_max) {
+		struct model **old = m->tab, **tab = calloc(m->cap * 2, sizeof(*tab));
+
+		if (tab) {
+			size_t cap = m->cap;
+
+			m->tab = tab;
+			m->cap = cap * 2;
+			for (size_t i = 0; i < cap; i++)
+				if (old[i])
+					*slot_of(m, old[i]->key) = old[i];
+			free(old);
+		}
+	}
+	if (m->n + 1 >= m->cap)
+		return -ENOMEM;
 	*slot_of(m, md->key) = md;
 	m->n++;
+	return 0;
 }
 
 /*
@@ -222,6 +247,7 @@ static void publish(struct models *m, double now)
 static void sweep_idle(struct models *m, double now)
 {
 	struct model **old = m->tab, **tab;
+	size_t cap = m->cap;
 	bool any = false;
 
 	for (size_t i = 0; i < m->cap && !any; i++)
@@ -230,16 +256,15 @@ static void sweep_idle(struct models *m, double now)
 		return;
 	m->tab = tab;
 	m->n = 0;
-	for (size_t i = 0; i < m->cap; i++) {
+	for (size_t i = 0; i < cap; i++) {
 		struct model *md = old[i];
 
 		if (!md)
 			continue;
-		if (md->det.n && md->det.last_ts < now - MODEL_IDLE_S) {
+		/* the ones that stay fitted before: insert() cannot fail */
+		if ((md->det.n && md->det.last_ts < now - MODEL_IDLE_S) || insert(m, md)) {
 			md->idle_next = m->idle;
 			m->idle = md;
-		} else {
-			insert(m, md);
 		}
 	}
 	free(old);
@@ -271,7 +296,10 @@ static int restore_one(void *ctx, const char *series, const char *kind, double t
 		model_free(md);
 		return 0;
 	}
-	insert(m, md);
+	if (insert(m, md)) {
+		model_free(md);
+		return -ENOMEM;
+	}
 	m->c.restored++;
 	return 0;
 }
@@ -385,8 +413,9 @@ int models_new(const struct models_options *o, struct store *store, struct model
 	m->exclude = dup_or_default(o->exclude);
 	while (cap < 2 * m->o.max_series)
 		cap *= 2;
-	m->cap = cap;
-	m->tab = calloc(cap, sizeof(*m->tab));
+	m->cap_max = cap;
+	m->cap = cap < TABLE_MIN ? cap : TABLE_MIN;
+	m->tab = calloc(m->cap, sizeof(*m->tab));
 	m->vals = calloc(m->o.max_series, sizeof(*m->vals));
 	m->mv_vals = calloc(m->o.max_series, sizeof(*m->mv_vals));
 	m->pub[0].v = calloc(m->o.max_series, sizeof(*m->pub[0].v));
@@ -573,9 +602,12 @@ static void models_round(void *ctx, struct round *rd)
 			if (m->n >= m->o.max_series || warmups == WARMUPS_PER_ROUND ||
 			    !(md = model_new(v->key)))
 				continue;
+			if (insert(m, md)) {
+				model_free(md);
+				continue;
+			}
 			warm_up(m, md, v, ts, step);
 			warmups += m->store != NULL;
-			insert(m, md);
 		}
 		score = detector_update(&md->det, ts, v->value, NULL);
 		if (!md->seen) {

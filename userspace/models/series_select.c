@@ -2,7 +2,8 @@
 /*
  * series_select.c - the modelled series and their per-round values (see
  * series_select.h). Previous counter values and histogram slots are kept
- * per key in an open-addressing hash table sized for max_series.
+ * per key in an open-addressing hash table that grows with the series
+ * tracked, up to the size max_series needs.
  */
 #include <errno.h>
 #include <fnmatch.h>
@@ -19,6 +20,12 @@
 /* A series not seen for this many rounds is forgotten (a device that went
  * away); its slot can be reused. */
 #define FORGET_ROUNDS 1000
+/* The table's first size; it doubles when half full. Sized for
+ * max_series at once, it would hold 64-byte slots scattered by the hash
+ * over its whole length, so each series tracked would make a page of its
+ * own resident (KPULSE_MODELS_MAX_SERIES=10000: a 2 MiB table, about
+ * 4 KiB of RSS per series until it fills). */
+#define TABLE_MIN 64
 
 /* key, name and labels are one allocation: "key\0name\0labels\0" */
 struct entry {
@@ -44,9 +51,9 @@ struct series_select {
 	char include[SERIES_PATTERNS_MAX];
 	char exclude[SERIES_PATTERNS_MAX];
 	struct name_answer *names; /* NAME_CACHE slots */
-	size_t max_series, cap, tracked;
+	size_t max_series, cap, cap_max, tracked;
 	uint64_t round, skipped;
-	struct entry *table; /* cap slots, cap a power of two >= 2 * max_series */
+	struct entry *table; /* cap slots, a power of two up to cap_max >= 2 * max_series */
 };
 
 static const char *const stat_names[] = {"rate", "p99", "value"};
@@ -150,8 +157,9 @@ int series_select_new(const struct series_select_options *opts, struct series_se
 	s->max_series = opts && opts->max_series ? opts->max_series : DEFAULT_MAX_SERIES;
 	while (cap < 2 * s->max_series)
 		cap *= 2;
-	s->cap = cap;
-	s->table = calloc(cap, sizeof(*s->table));
+	s->cap_max = cap;
+	s->cap = cap < TABLE_MIN ? cap : TABLE_MIN;
+	s->table = calloc(s->cap, sizeof(*s->table));
 	s->names = calloc(NAME_CACHE, sizeof(*s->names));
 	if (!s->table || !s->names) {
 		free(s->table);
@@ -220,6 +228,37 @@ static struct entry *lookup(struct series_select *s, const char *key, bool *ret_
 	}
 	*ret_new = true;
 	return reuse;
+}
+
+/*
+ * Doubles the table (up to cap_max) when one more series would fill it
+ * past half, so probes stay short. Entries move; pointers to them do not
+ * survive (their strings do). Returns 0, or -ENOMEM with the table as it
+ * was.
+ */
+static int grow(struct series_select *s)
+{
+	size_t cap = s->cap * 2, mask = cap - 1;
+	struct entry *t;
+
+	if ((s->tracked + 1) * 2 <= s->cap || s->cap >= s->cap_max)
+		return 0;
+	t = calloc(cap, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->cap; i++) {
+		size_t j;
+
+		if (!s->table[i].used)
+			continue;
+		for (j = hash_key(s->table[i].key) & mask; t[j].used; j = (j + 1) & mask)
+			;
+		t[j] = s->table[i];
+	}
+	free(s->table);
+	s->table = t;
+	s->cap = cap;
+	return 0;
 }
 
 static int format_key(const struct metric_series *m, enum series_stat stat, char *key, char *labels)
@@ -300,6 +339,12 @@ static long select_from(struct series_select *s, const struct registry *reg, dou
 		if (!match_cached(s, m->name) || format_key(m, stat, key, labels))
 			continue;
 		e = lookup(s, key, &fresh);
+		if (fresh && (!e || !e->used) && s->tracked < s->max_series &&
+		    (s->tracked + 1) * 2 > s->cap && s->cap < s->cap_max) {
+			if (grow(s))
+				return -ENOMEM;
+			e = lookup(s, key, &fresh);
+		}
 		if (fresh && (!e || s->tracked >= s->max_series)) {
 			s->skipped++;
 			continue;
