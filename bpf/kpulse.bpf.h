@@ -18,38 +18,46 @@
 #define EEXIST 17
 #endif
 
-/* Index of the highest set bit, 0 for v <= 1: the log2 slot of v. */
-static __always_inline __u32 log2_u64(__u64 v)
+/*
+ * The histogram slot of v: the index of its highest set bit (0 for v <= 1),
+ * values past the last slot in the last one. Each step's "v > c" is the
+ * sign of c - v (v < 2^39 by then) rather than a compare: the BPF
+ * backend turns a compare into a conditional jump, and with latencies
+ * that vary those jumps mispredict every few calls. The two branches
+ * left are all but never taken.
+ */
+static __always_inline __u32 hist_slot(__u64 v)
 {
-	__u32 r = 0, shift;
+	__u64 r, shift;
 
-	shift = (v > 0xffffffffULL) << 5;
+	if (v >> (KP_HIST_SLOTS - 1))
+		return KP_HIST_SLOTS - 1;
+	r = ((0xffffffffULL - v) >> 63) << 5;
+	v >>= r;
+	shift = ((0xffffULL - v) >> 63) << 4;
 	v >>= shift;
 	r |= shift;
-	shift = (v > 0xffff) << 4;
+	shift = ((0xffULL - v) >> 63) << 3;
 	v >>= shift;
 	r |= shift;
-	shift = (v > 0xff) << 3;
+	shift = ((0xfULL - v) >> 63) << 2;
 	v >>= shift;
 	r |= shift;
-	shift = (v > 0xf) << 2;
+	shift = ((0x3ULL - v) >> 63) << 1;
 	v >>= shift;
 	r |= shift;
-	shift = (v > 0x3) << 1;
-	v >>= shift;
-	r |= shift;
-	r |= (v >> 1);
+	r |= v >> 1;
+	/* Never true (v < 2^39 gives r <= 38); it bounds the index for the
+	 * verifier, which cannot follow the arithmetic above. */
+	if (r > KP_HIST_SLOTS - 1)
+		r = KP_HIST_SLOTS - 1;
 	return r;
 }
 
 /* For per-CPU histograms: no other CPU writes this copy, so plain adds. */
 static __always_inline void hist_add_percpu(struct kp_hist *h, __u64 v)
 {
-	__u32 slot = log2_u64(v);
-
-	if (slot >= KP_HIST_SLOTS)
-		slot = KP_HIST_SLOTS - 1;
-	h->slots[slot]++;
+	h->slots[hist_slot(v)]++;
 	h->count++;
 	h->sum += v;
 }
@@ -57,11 +65,7 @@ static __always_inline void hist_add_percpu(struct kp_hist *h, __u64 v)
 /* For histograms shared between CPUs. */
 static __always_inline void hist_add_atomic(struct kp_hist *h, __u64 v)
 {
-	__u32 slot = log2_u64(v);
-
-	if (slot >= KP_HIST_SLOTS)
-		slot = KP_HIST_SLOTS - 1;
-	__sync_fetch_and_add(&h->slots[slot], 1);
+	__sync_fetch_and_add(&h->slots[hist_slot(v)], 1);
 	__sync_fetch_and_add(&h->count, 1);
 	__sync_fetch_and_add(&h->sum, v);
 }

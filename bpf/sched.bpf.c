@@ -58,7 +58,7 @@ struct {
 } task_sched_hash SEC(".maps");
 
 /* Per-cgroup on-CPU and run-queue time, fed by evictions from the
- * per-CPU cgroup cache in sched_cpu. */
+ * sched cache in sched_cpu. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
 	__uint(max_entries, KP_CGROUP_MAX_ENTRIES);
@@ -93,32 +93,6 @@ static __always_inline __u64 task_cgroup_id(struct task_struct *t, const bool bt
 	return 0;
 }
 
-/* Adds a run's on-CPU and run-queue time to cgid's slot of the per-CPU
- * cgroup cache; a slot owned by another cgroup is first flushed into
- * cgroup_stats. */
-static __always_inline void cgroup_cache_add(struct kp_sched_cpu *c, __u64 cgid, __u64 oncpu,
-					     __u64 runq)
-{
-	struct kp_cg_cache_slot *s = &c->cg_cache[cgid & (KP_CG_CACHE_SLOTS - 1)];
-
-	if (s->cgid != cgid) {
-		if (s->cgid && (s->v[0] || s->v[1])) {
-			struct kp_cgroup_stat zero = {}, *cs;
-
-			cs = lookup_or_init(&cgroup_stats, &s->cgid, &zero);
-			if (cs) {
-				cs->oncpu_ns += s->v[0];
-				cs->runq_delay_ns += s->v[1];
-			}
-		}
-		s->cgid = cgid;
-		s->v[0] = 0;
-		s->v[1] = 0;
-	}
-	s->v[0] += oncpu;
-	s->v[1] += runq;
-}
-
 static __always_inline struct task_sched *task_sched_get(struct task_struct *t, const bool btf,
 							 bool create)
 {
@@ -137,19 +111,45 @@ static __always_inline struct task_sched *task_sched_get(struct task_struct *t, 
 	return bpf_map_lookup_elem(&task_sched_hash, &pid);
 }
 
-static __always_inline void sched_cache_flush(struct kp_proc_stat *ps,
-					      const struct kp_proc_cache_slot *slot)
+/* Moves what a slot of the sched cache holds into proc_stats and, with
+ * cgroup accounting on, cgroup_stats. A function of its own (a BPF call)
+ * only on an eviction, so the common case keeps its registers. */
+static __noinline void sched_cache_flush(const struct kp_sched_cache_slot *s)
 {
-	ps->oncpu_ns += slot->v[0];
-	ps->runq_delay_ns += slot->v[1];
+	struct kp_proc_stat *ps = proc_stat_get(s->tgid, false);
+
+	if (ps) {
+		ps->oncpu_ns += s->oncpu_ns;
+		ps->runq_delay_ns += s->runq_ns;
+	}
+	if (cgroup_hier != KP_CGROUP_HIER_NONE && s->cgid) {
+		struct kp_cgroup_stat zero = {}, *cs;
+
+		cs = lookup_or_init(&cgroup_stats, &s->cgid, &zero);
+		if (cs) {
+			cs->oncpu_ns += s->oncpu_ns;
+			cs->runq_delay_ns += s->runq_ns;
+		}
+	}
 }
 
-/* The same for tgid's slot of the per-CPU process cache. */
-static __always_inline void proc_cache_add(struct kp_sched_cpu *c, __u32 tgid, __u64 oncpu,
-					   __u64 runq)
+/* Adds a run's on-CPU time and the run-queue wait before it to its
+ * process's slot of the sched cache (see kp_sched_cache_slot). */
+static __always_inline void sched_cache_add(struct kp_sched_cpu *c, __u32 tgid, __u64 cgid,
+					    __u64 oncpu, __u64 runq)
 {
-	PROC_CACHE_ADD(c->cache, tgid, 0, oncpu, sched_cache_flush);
-	c->cache[tgid & (KP_PROC_CACHE_SLOTS - 1)].v[1] += runq;
+	struct kp_sched_cache_slot *s = &c->cache[tgid & (KP_SCHED_CACHE_SLOTS - 1)];
+
+	if (s->tgid != tgid || s->cgid != cgid) {
+		if (s->tgid && (s->oncpu_ns || s->runq_ns))
+			sched_cache_flush(s);
+		s->tgid = tgid;
+		s->cgid = cgid;
+		s->oncpu_ns = 0;
+		s->runq_ns = 0;
+	}
+	s->oncpu_ns += oncpu;
+	s->runq_ns += runq;
 }
 
 /* Only loaded without sched_info. */
@@ -224,9 +224,7 @@ static __always_inline int handle_switch(__u64 *ctx, const bool btf)
 		__u64 ran = now - c->last_switch_ns;
 
 		c->busy_ns += ran;
-		proc_cache_add(c, c->cur_tgid, ran, c->cur_delay_ns);
-		if (cgroup_hier != KP_CGROUP_HIER_NONE)
-			cgroup_cache_add(c, c->cur_cgid, ran, c->cur_delay_ns);
+		sched_cache_add(c, c->cur_tgid, c->cur_cgid, ran, c->cur_delay_ns);
 	}
 	c->last_switch_ns = now;
 

@@ -43,7 +43,7 @@ enum kp_sched_counter {
 
 /*
  * A small per-CPU cache of per-process deltas, direct-mapped by tgid:
- * switches and faults add to it without a hash lookup, and only an
+ * block I/O adds to it without a hash lookup, and only an
  * evicted slot is flushed into proc_stats. Userspace adds the slots it
  * finds here to what proc_stats holds (reading proc_stats first, so a
  * flush racing the read can only delay a delta, never count it twice).
@@ -53,19 +53,26 @@ enum kp_sched_counter {
 struct kp_proc_cache_slot {
 	__u32 tgid; /* 0: empty */
 	__u32 pad;
-	__u64 v[2]; /* sched: on-CPU ns, run-queue ns; mem: page faults */
+	__u64 v[2]; /* read bytes, write bytes */
 };
 
 /*
- * The same for cgroups: a per-CPU cache of per-cgroup deltas (v[0] on-CPU
- * ns, v[1] run-queue ns), direct-mapped by cgroup id; an evicted slot is
- * flushed into cgroup_stats. Hosts run few cgroups, so evictions are rare.
+ * The scheduler's cache: per CPU, direct-mapped by tgid, a run's on-CPU
+ * and run-queue time added to its process's slot, which also names the
+ * cgroup the time was spent in. One slot thus feeds both the per-process
+ * and the per-cgroup totals, and a switch updates one slot. A slot owned
+ * by another process, or by the same one in another cgroup, is first
+ * flushed into proc_stats and cgroup_stats. Userspace adds the slots to
+ * both totals, each read after its map as for kp_proc_cache_slot.
  */
-#define KP_CG_CACHE_SLOTS 16
+#define KP_SCHED_CACHE_SLOTS 32
 
-struct kp_cg_cache_slot {
-	__u64 cgid; /* 0: empty */
-	__u64 v[2];
+struct kp_sched_cache_slot {
+	__u32 tgid; /* 0: empty */
+	__u32 pad;
+	__u64 cgid; /* 0: no cgroup accounting, or not known */
+	__u64 oncpu_ns;
+	__u64 runq_ns;
 };
 
 /*
@@ -86,11 +93,11 @@ struct kp_sched_cpu {
 	__u64 cur_cgid;
 	__u64 cur_delay_ns; /* its run-queue wait before this run */
 	struct kp_hist runq_latency;
-	struct kp_proc_cache_slot cache[KP_PROC_CACHE_SLOTS];
-	struct kp_cg_cache_slot cg_cache[KP_CG_CACHE_SLOTS];
+	struct kp_sched_cache_slot cache[KP_SCHED_CACHE_SLOTS];
 };
 
-/* Per-cgroup value of the sched program's cgroup_stats per-CPU hash, keyed
+/* Per-cgroup value of the sched program's cgroup_stats per-CPU hash (fed
+ * by evictions from the sched cache), keyed
  * by the cgroup id (kernfs inode number) of the naming hierarchy: cgroup
  * v2, or the v1 hierarchy of cpuacct (enum kp_cgroup_hier). */
 struct kp_cgroup_stat {

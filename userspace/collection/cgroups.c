@@ -487,19 +487,19 @@ static int read_rows(const struct probes *probes, int ncpus, struct cg_row **ret
 			const struct kp_sched_cpu *c =
 			    (const void *)((const char *)vals + cpu * stride);
 
-			for (int i = 0; i < KP_CG_CACHE_SLOTS; i++) {
-				const struct kp_cg_cache_slot *s = &c->cg_cache[i];
+			for (int i = 0; i < KP_SCHED_CACHE_SLOTS; i++) {
+				const struct kp_sched_cache_slot *s = &c->cache[i];
 				struct cg_row *row;
 
-				if (!s->cgid || (!s->v[0] && !s->v[1]))
+				if (!s->cgid || (!s->oncpu_ns && !s->runq_ns))
 					continue;
 				row = row_add(&rows, &n, &cap, s->cgid);
 				if (!row) {
 					free(vals);
 					goto nomem;
 				}
-				row->oncpu_ns = s->v[0];
-				row->runq_ns = s->v[1];
+				row->oncpu_ns = s->oncpu_ns;
+				row->runq_ns = s->runq_ns;
 			}
 		}
 		free(vals);

@@ -157,35 +157,67 @@ static struct proc_row *row_append(struct row_vec *rv, uint32_t tgid)
 	return row;
 }
 
-/* Adds the per-CPU cache slots of a sched_cpu / blk_cpu value as
- * rows. */
+/* Where a per-CPU cache's slots sit in its map value and how they are
+ * laid out: a __u32 tgid first (0: empty), then two __u64 values. */
+struct cache_layout {
+	size_t value_size; /* of the map value (one CPU's) */
+	size_t cache_off;  /* of the first slot in it */
+	size_t slot_size;
+	size_t v0_off, v1_off; /* of the two values in a slot */
+	int nslots;
+};
+
+static const struct cache_layout sched_cache = {
+    .value_size = sizeof(struct kp_sched_cpu),
+    .cache_off = offsetof(struct kp_sched_cpu, cache),
+    .slot_size = sizeof(struct kp_sched_cache_slot),
+    .v0_off = offsetof(struct kp_sched_cache_slot, oncpu_ns),
+    .v1_off = offsetof(struct kp_sched_cache_slot, runq_ns),
+    .nslots = KP_SCHED_CACHE_SLOTS,
+};
+
+static const struct cache_layout blk_cache = {
+    .value_size = sizeof(struct kp_blk_cpu),
+    .cache_off = offsetof(struct kp_blk_cpu, cache),
+    .slot_size = sizeof(struct kp_proc_cache_slot),
+    .v0_off = offsetof(struct kp_proc_cache_slot, v[0]),
+    .v1_off = offsetof(struct kp_proc_cache_slot, v[1]),
+    .nslots = KP_PROC_CACHE_SLOTS,
+};
+
+/* Adds the per-CPU cache slots of a sched_cpu / blk_cpu value as rows
+ * (the two values as metrics m0 and m1). */
 static int append_cache_rows(struct procs *p, struct row_vec *rv, enum probe_subsystem s,
-			     const char *map, size_t value_size, size_t cache_off, int m0, int m1)
+			     const char *map, const struct cache_layout *l, int m0, int m1)
 {
 	int fd = probes_map_fd(p->probes, s, map);
-	size_t stride = (value_size + 7) & ~(size_t)7;
+	size_t stride = (l->value_size + 7) & ~(size_t)7;
 	uint32_t zero = 0;
 	void *vals;
 
-	if (fd < 0 || !(vals = percpu_lookup(p, fd, &zero, value_size)))
+	if (fd < 0 || !(vals = percpu_lookup(p, fd, &zero, l->value_size)))
 		return 0;
 	for (int cpu = 0; cpu < p->ncpus; cpu++) {
-		const struct kp_proc_cache_slot *slots =
-		    (const void *)((const char *)vals + cpu * stride + cache_off);
+		const char *slots = (const char *)vals + cpu * stride + l->cache_off;
 
-		for (int i = 0; i < KP_PROC_CACHE_SLOTS; i++) {
+		for (int i = 0; i < l->nslots; i++) {
+			const char *slot = slots + i * l->slot_size;
+			uint32_t tgid;
+			uint64_t v0, v1;
 			struct proc_row *row;
 
-			if (!slots[i].tgid || (!slots[i].v[0] && !slots[i].v[1]))
+			memcpy(&tgid, slot, sizeof(tgid));
+			memcpy(&v0, slot + l->v0_off, sizeof(v0));
+			memcpy(&v1, slot + l->v1_off, sizeof(v1));
+			if (!tgid || (!v0 && !v1))
 				continue;
-			row = row_append(rv, slots[i].tgid);
+			row = row_append(rv, tgid);
 			if (!row) {
 				free(vals);
 				return -ENOMEM;
 			}
-			row->v[m0] = slots[i].v[0];
-			if (m1 >= 0)
-				row->v[m1] = slots[i].v[1];
+			row->v[m0] = v0;
+			row->v[m1] = v1;
 		}
 	}
 	free(vals);
@@ -235,12 +267,10 @@ static int read_proc_rows(struct procs *p, struct proc_row **ret_rows, size_t *r
 		row->comm[KP_COMM_LEN - 1] = 0;
 		free(vals);
 	}
-	err = append_cache_rows(p, &rv, PROBE_SCHED, "sched_cpu", sizeof(struct kp_sched_cpu),
-				offsetof(struct kp_sched_cpu, cache), PM_ONCPU, PM_RUNQ);
+	err = append_cache_rows(p, &rv, PROBE_SCHED, "sched_cpu", &sched_cache, PM_ONCPU, PM_RUNQ);
 	if (!err)
-		err =
-		    append_cache_rows(p, &rv, PROBE_BLOCK, "blk_cpu", sizeof(struct kp_blk_cpu),
-				      offsetof(struct kp_blk_cpu, cache), PM_IO_READ, PM_IO_WRITE);
+		err = append_cache_rows(p, &rv, PROBE_BLOCK, "blk_cpu", &blk_cache, PM_IO_READ,
+					PM_IO_WRITE);
 	if (err) {
 		free(rv.rows);
 		return err;
