@@ -229,8 +229,11 @@ static __always_inline int handle_switch(__u64 *ctx, const bool btf)
 	c->last_switch_ns = now;
 
 	/* next's run starts. */
-	if (delay)
-		hist_add_percpu(&c->runq_latency, delay);
+	if (delay) {
+		c->runq_slots[hist_slot(delay)]++;
+		c->runq_count++;
+		c->runq_sum_ns += delay;
+	}
 	tgid = KP_READ(btf, next, tgid);
 	c->cur_task = (__u64)next;
 	c->cur_tgid = tgid;

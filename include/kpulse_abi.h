@@ -92,7 +92,12 @@ struct kp_sched_cpu {
 	__u32 cur_pad;
 	__u64 cur_cgid;
 	__u64 cur_delay_ns; /* its run-queue wait before this run */
-	struct kp_hist runq_latency;
+	/* The run-queue latency histogram (a struct kp_hist taken apart):
+	 * its count and sum next to the scalars above, where the switch
+	 * that adds to them already is; its slots after. */
+	__u64 runq_count;
+	__u64 runq_sum_ns;
+	__u64 runq_slots[KP_HIST_SLOTS];
 	struct kp_sched_cache_slot cache[KP_SCHED_CACHE_SLOTS];
 };
 

@@ -361,7 +361,10 @@ static int sample_sched(struct collector *c, struct registry *r)
 
 		for (int i = 0; i < KP_SCHED_COUNTER_NR; i++)
 			counters[i] += s->counters[i];
-		hist_sum_into(&runq, &s->runq_latency);
+		for (int i = 0; i < KP_HIST_SLOTS; i++)
+			runq.slots[i] += s->runq_slots[i];
+		runq.count += s->runq_count;
+		runq.sum += s->runq_sum_ns;
 		snprintf(cpubuf, sizeof(cpubuf), "%d", cpu);
 		err |= set_counter1(r, "kpulse_sched_cpu_busy_seconds_total", "cpu", cpubuf,
 				    s->busy_ns / 1e9);
