@@ -2,9 +2,13 @@
 # bench.sh - what kpulse costs the machine it watches (`make bench`, root).
 #
 #  1. BPF run time per context switch under a switch storm, with kpulse's
-#     cgroup accounting off, on v1 and on v2, each next to an empty tp_btf
-#     program pair (floor.bpf.c) and a runqlat-style peer (peer_runqlat.bpf.c)
-#     attached in the same storm.
+#     cgroup accounting off, on v1 and on v2, each next to empty tp_btf
+#     programs (floor.bpf.c) on the hooks kpulse attached (the floor) and on
+#     the hooks a runqlat-style tool needs (switch and wakeups), and that
+#     runqlat-style peer (peer_runqlat.bpf.c), all in the same storm. Each
+#     repetition starts the four afresh in an order rotated by one (the
+#     first program on a hook pays the cache misses the others then find
+#     warm), so each takes each place equally often.
 #  2. BPF run time per completed block I/O (fio), next to empty programs on
 #     the block hooks kpulse attached (floor_block.bpf.c) and a
 #     biolatency-style peer (peer_biolat.bpf.c) in the same run; per page
@@ -25,7 +29,7 @@
 # build/bench.json. Exit status: 0 when every measurement ran (whatever the
 # PASS/FAIL verdict), 1 when a measurement could not be made.
 #
-# Env: KPULSE_BIN (required), BENCH_REPS, BENCH_STORM_S, BENCH_LOAD_S,
+# Env: KPULSE_BIN (required), BENCH_REPS, BENCH_SWITCH_REPS, BENCH_STORM_S, BENCH_LOAD_S,
 # BENCH_PAIRS, BENCH_PIPE_LOOPS, BENCH_FIO_S (defaults below);
 # BENCH_EVENTS_ONLY=1 runs phases 1 and 2 only; BENCH_PHASES picks among
 # them (default "switch block fault net cgroups": cgroups is the switch
@@ -41,6 +45,7 @@ python=/usr/bin/python3
 benchstat=$here/benchstat.py
 
 reps=${BENCH_REPS:-3}             # repetitions of each per-event measurement
+switch_reps=${BENCH_SWITCH_REPS:-8} # switch storms with the default cgroups (half with the others)
 storm_s=${BENCH_STORM_S:-4}       # seconds per context-switch storm
 load_s=${BENCH_LOAD_S:-3}         # seconds per fio / fault / iperf3 window
 pairs=${BENCH_PAIRS:-5}           # off/on pairs per throughput workload
@@ -57,6 +62,7 @@ kpulse_ready_timeout_s=45
 tmp=""
 kpulse_pid=""
 floor_pid=""
+floor_peer_pid=""
 peer_pid=""
 iperf_pid=""
 kpulse_args=()""
@@ -96,9 +102,10 @@ cleanup() {
 	trap - EXIT INT TERM
 	stop_pid "$kpulse_pid" INT
 	stop_pid "$floor_pid" TERM
+	stop_pid "$floor_peer_pid" TERM
 	stop_pid "$peer_pid" TERM
 	stop_pid "$iperf_pid" TERM
-	kpulse_pid="" floor_pid="" peer_pid="" iperf_pid=""
+	kpulse_pid="" floor_pid="" floor_peer_pid="" peer_pid="" iperf_pid=""
 	[ -n "$stats_old" ] && sysctl -q -w kernel.bpf_stats_enabled="$stats_old" >/dev/null
 	[ -n "$fio_file" ] && rm -f "$fio_file"
 	[ -n "$tmp" ] && rm -rf "$tmp"
@@ -196,16 +203,16 @@ stop_kpulse() {
 start_helper() {
 	local var=$1 obj=$2 pid i
 	shift 2
-	"$out_dir/bench_loader" "$out_dir/$obj.bpf.o" "$@" >"$tmp/$obj.out" 2>"$tmp/$obj.err" &
+	"$out_dir/bench_loader" "$out_dir/$obj.bpf.o" "$@" >"$tmp/$var.out" 2>"$tmp/$var.err" &
 	pid=$!
 	printf -v "$var" '%s' "$pid"
 	for i in $(seq 100); do
-		grep -q '^ready' "$tmp/$obj.out" 2>/dev/null && return 0
+		grep -q '^ready' "$tmp/$var.out" 2>/dev/null && return 0
 		if ! kill -0 "$pid" 2>/dev/null; then
 			wait "$pid" 2>/dev/null
 			printf -v "$var" '%s' ""
 			log "bench_loader $obj exited before attaching:"
-			show_tail "$tmp/$obj.err"
+			show_tail "$tmp/$var.err"
 			return 1
 		fi
 		sleep 0.1
@@ -218,14 +225,16 @@ start_helper() {
 
 stop_helpers() {
 	stop_pid "$floor_pid" TERM
+	stop_pid "$floor_peer_pid" TERM
 	stop_pid "$peer_pid" TERM
-	floor_pid="" peer_pid=""
+	floor_pid="" floor_peer_pid="" peer_pid=""
 }
 
 # snap before|after NAME: program stats of kpulse (and the floor, if up).
 snap() {
 	local owners=("kpulse=$kpulse_pid")
 	[ -n "$floor_pid" ] && owners+=("floor=$floor_pid")
+	[ -n "$floor_peer_pid" ] && owners+=("floor_peer=$floor_peer_pid")
 	[ -n "$peer_pid" ] && owners+=("peer=$peer_pid")
 	"$python" "$benchstat" snap "$1" "$tmp/$2.$1.json" "${owners[@]}" 2>"$tmp/snap.err" ||
 		{ show_tail "$tmp/snap.err"; return 1; }
@@ -280,23 +289,58 @@ fio_randread() { # seconds iodepth json-out
 		--randrepeat=0 --norandommap --output-format=json --output="$3"
 }
 
-# phase_switch MODE: kpulse (already started with --cgroups MODE), the
-# empty floor and the runqlat-style peer in the same storms.
+# The hooks a runqlat-style tool attaches: empty programs on them are the
+# peer's floor (and what kpulse would need without sched_info).
+peer_floor_progs=(floor_sched_switch floor_sched_wakeup floor_sched_wakeup_new)
+
+# start_participant NAME: one of the switch phase's four.
+start_participant() {
+	case $1 in
+	kpulse) start_kpulse ;;
+	floor) start_helper floor_pid floor "${kpulse_floor_progs[@]}" ;;
+	floor_peer) start_helper floor_peer_pid floor "${peer_floor_progs[@]}" ;;
+	peer) start_helper peer_pid peer_runqlat ;;
+	esac
+}
+
+# phase_switch MODE: kpulse (with --cgroups MODE), the empty programs on
+# kpulse's hooks and on the peer's, and the runqlat-style peer in the same
+# storms; each repetition starts them afresh in an order rotated by one.
 phase_switch() {
-	local mode=$1 frag=switch-$1 target=()
-	log "phase 1 (cgroups $mode): context-switch storm, kpulse, the empty floor and a runqlat-style peer side by side"
-	start_helper floor_pid floor || { fail "floor: could not attach the empty programs"; return; }
-	start_helper peer_pid peer_runqlat ||
-		{ stop_helpers; fail "runqlat peer: could not attach"; return; }
-	measure "$frag" stress-ng --switch 2 --timeout "${storm_s}s" --quiet
-	local rc=$?
-	stop_helpers
-	[ $rc = 0 ] || { fail "context-switch storm (stress-ng --switch)"; return; }
+	local mode=$1 frag=switch-$1 target=() n=$switch_reps r k who rc=0
+	local parts=(kpulse floor floor_peer peer) order orders=()
+	[ "$mode" = auto ] || n=$(((switch_reps + 1) / 2))
+	[ "$n" -ge 1 ] || n=1
+	mapfile -t kpulse_floor_progs < <(floor_progs sched)
+	if [ ${#kpulse_floor_progs[@]} = 0 ]; then
+		fail "floor: kpulse attached no sched hook (see 'kpulse probes')"
+		return
+	fi
+	log "phase 1 (cgroups $mode): context-switch storm x $n, kpulse, empty programs on its hooks (${kpulse_floor_progs[*]}) and on a runqlat-style tool's, and that tool, attach order rotated"
+	pairs_out=()
+	for r in $(seq "$n"); do
+		k=$(((r - 1) % ${#parts[@]}))
+		order=("${parts[@]:k}" "${parts[@]:0:k}")
+		for who in "${order[@]}"; do
+			start_participant "$who" || { fail "switch storm: $who did not start"; rc=1; break; }
+		done
+		if [ $rc = 0 ]; then
+			orders+=(--attach-order "${order[*]}")
+			snap before "$frag.$r" &&
+				run_logged "$frag.$r" stress-ng --switch 2 --timeout "${storm_s}s" --quiet &&
+				snap after "$frag.$r" ||
+				{ fail "context-switch storm (stress-ng --switch), cgroups $mode"; rc=1; }
+			pairs_out+=("$tmp/$frag.$r.before.json:$tmp/$frag.$r.after.json")
+		fi
+		stop_helpers
+		stop_kpulse
+		[ $rc = 0 ] || return
+	done
 	# The verdict is on the default configuration's figure.
 	[ "$mode" = auto ] && target=(--target-ns "$target_ns_per_switch")
 	event_cost "$frag" --phase "context_switch (cgroups $mode)" --kind switch --subsystem all \
-		"${target[@]}" --peer-name "runqlat-style (hash by pid)" \
-		--load "stress-ng --switch 2, ${storm_s} s x $reps, every kpulse program counted" \
+		"${target[@]}" "${orders[@]}" --peer-name "runqlat-style (hash by pid)" \
+		--load "stress-ng --switch 2, ${storm_s} s x $n, every kpulse program counted" \
 		"${pairs_out[@]}" || fail "context-switch cost computation (cgroups $mode)"
 	[ "$mode" = auto ] && floor_ns_per_run=$("$python" -c 'import json,sys; v=json.load(open(sys.argv[1])).get("floor_ns_per_run"); print(v if v else "")' \
 		"$tmp/frag-$frag.json" 2>/dev/null)
@@ -460,28 +504,26 @@ echo "kpulse: $KPULSE_BIN"
 echo
 
 # The scheduler path with each cgroup mode: the default (auto) first, the
-# others after, each in a kpulse of its own.
+# others after; phase_switch starts a kpulse for each storm. The other
+# per-event phases share one kpulse.
 floor_ns_per_run=""
 kpulse_args=()
 cgroup_modes=(off v1 v2)
-if start_kpulse; then
-	[[ $phases == *" switch "* ]] && phase_switch auto
-	[[ $phases == *" block "* ]] && phase_block
-	[[ $phases == *" fault "* ]] && phase_fault
-	[[ $phases == *" net "* ]] && phase_net
-	stop_kpulse
-else
-	fail "kpulse did not start: no per-event figures"
+[[ $phases == *" switch "* ]] && phase_switch auto
+if [[ $phases == *" block "* || $phases == *" fault "* || $phases == *" net "* ]]; then
+	if start_kpulse; then
+		[[ $phases == *" block "* ]] && phase_block
+		[[ $phases == *" fault "* ]] && phase_fault
+		[[ $phases == *" net "* ]] && phase_net
+		stop_kpulse
+	else
+		fail "kpulse did not start: no block, fault or network figures"
+	fi
 fi
 [[ $phases == *" cgroups "* ]] || cgroup_modes=()
 for mode in "${cgroup_modes[@]}"; do
 	kpulse_args=(--cgroups "$mode")
-	if start_kpulse; then
-		phase_switch "$mode"
-		stop_kpulse
-	else
-		fail "kpulse --cgroups $mode did not start"
-	fi
+	phase_switch "$mode"
 done
 kpulse_args=()
 

@@ -39,8 +39,8 @@ COSTLY_VS_FLOOR = 4.0
 HOT_RUNS_PER_EVENT = 0.1
 SLOW_RUN_NS = 2000.0
 # Reference numbers of this machine class (empty tp_btf programs on
-# sched_switch + sched_wakeup), used only to put a floor-relative figure
-# next to the absolute one.
+# sched_switch + sched_wakeup, the floor_peer set), used only to put a
+# floor-relative figure next to the absolute one.
 REFERENCE_FLOOR_NS_PER_SWITCH = 70.0
 
 
@@ -285,24 +285,26 @@ def cmd_event_cost(args):
             for k in ("run_time_ns", "run_cnt", "recursion_misses"):
                 acc[k] += p[k]
 
-        if "floor" in before["owners"]:
-            fl = prog_deltas("floor", before, after)
+        for owner in ("floor", "floor_peer"):
+            if owner not in before["owners"]:
+                continue
+            fl = prog_deltas(owner, before, after)
             floor_ns = sum(p["run_time_ns"] for p in fl.values())
-            rep["floor_ns_per_event"] = floor_ns / events
             if floor_ns <= 0:
-                die(f"{args.phase}: the empty floor programs recorded no run time")
-            rep["kpulse_over_floor"] = rep["kpulse_ns_per_event"] / rep["floor_ns_per_event"]
+                die(f"{args.phase}: the empty {owner} programs recorded no run time")
+            rep[f"{owner}_ns_per_event"] = floor_ns / events
+            rep[f"kpulse_over_{owner}"] = rep["kpulse_ns_per_event"] / rep[f"{owner}_ns_per_event"]
+            acc_progs = floor_per_prog.setdefault(owner, {})
             for p in fl.values():
-                acc = floor_per_prog.setdefault(p["name"], {"run_time_ns": 0, "run_cnt": 0,
-                                                             "recursion_misses": 0,
-                                                             "attached": True})
+                acc = acc_progs.setdefault(p["name"], {"run_time_ns": 0, "run_cnt": 0,
+                                                       "recursion_misses": 0, "attached": True})
                 for k in ("run_time_ns", "run_cnt", "recursion_misses"):
                     acc[k] += p[k]
                 # The empty sched_switch program runs once per switch: if
                 # it ran much less, the stats were off for part of the window.
                 if p["name"].endswith("sched_switch") and args.kind == "switch":
                     seen = p["run_cnt"] / events
-                    rep["floor_switch_runs_per_switch"] = seen
+                    rep[f"{owner}_switch_runs_per_switch"] = seen
                     if seen < 0.95:
                         warnings.append(
                             f"{args.phase}: the empty sched_switch program counted only "
@@ -316,6 +318,9 @@ def cmd_event_cost(args):
                 die(f"{args.phase}: the peer's programs recorded no run time")
             rep["peer_ns_per_event"] = peer_ns / events
             rep["kpulse_over_peer"] = rep["kpulse_ns_per_event"] / rep["peer_ns_per_event"]
+            if "floor_peer_ns_per_event" in rep:
+                rep["peer_over_floor_peer"] = (rep["peer_ns_per_event"] /
+                                               rep["floor_peer_ns_per_event"])
             for p in pe.values():
                 acc = peer_per_prog.setdefault(p["name"], {"run_time_ns": 0, "run_cnt": 0,
                                                             "recursion_misses": 0,
@@ -368,18 +373,24 @@ def cmd_event_cost(args):
     if args.subsystem != "all":
         result["kpulse_all_programs_ns_per_event"] = spread(
             [r["kpulse_all_programs_ns_per_event"] for r in reps])
-    if floor_per_prog:
-        result["floor_ns_per_event"] = spread([r["floor_ns_per_event"] for r in reps])
-        result["kpulse_over_floor"] = spread([r["kpulse_over_floor"] for r in reps])
-        result["floor_programs"] = prog_rows(floor_per_prog)
-        runs = sum(p["run_cnt"] for p in floor_per_prog.values())
-        result["floor_ns_per_run"] = (sum(p["run_time_ns"] for p in floor_per_prog.values()) /
-                                      runs if runs else None)
+    for owner, progs in floor_per_prog.items():
+        result[f"{owner}_ns_per_event"] = spread([r[f"{owner}_ns_per_event"] for r in reps])
+        result[f"kpulse_over_{owner}"] = spread([r[f"kpulse_over_{owner}"] for r in reps])
+        result[f"{owner}_programs"] = prog_rows(progs)
+    if "floor" in floor_per_prog:
+        runs = sum(p["run_cnt"] for p in floor_per_prog["floor"].values())
+        result["floor_ns_per_run"] = (sum(p["run_time_ns"] for p in
+                                          floor_per_prog["floor"].values()) / runs
+                                      if runs else None)
     if peer_per_prog:
         result["peer"] = args.peer_name
         result["peer_ns_per_event"] = spread([r["peer_ns_per_event"] for r in reps])
         result["kpulse_over_peer"] = spread([r["kpulse_over_peer"] for r in reps])
+        if "floor_peer" in floor_per_prog:
+            result["peer_over_floor_peer"] = spread([r["peer_over_floor_peer"] for r in reps])
         result["peer_programs"] = prog_rows(peer_per_prog)
+    if args.attach_order:
+        result["attach_order"] = args.attach_order
     if args.floor_ns_per_run is not None:
         result["floor_ns_per_run"] = args.floor_ns_per_run
     fnr = result.get("floor_ns_per_run")
@@ -399,10 +410,11 @@ def cmd_event_cost(args):
         med = result["kpulse_ns_per_event"]["median"]
         result["target_ns_per_event"] = args.target_ns
         result["verdict"] = "PASS" if med <= args.target_ns else "FAIL"
-        if floor_per_prog:
-            # The same kpulse/floor ratio on the reference machine's floor:
-            # less sensitive to how fast this machine is today.
-            ratio = result["kpulse_over_floor"]["median"]
+        if "floor_peer" in floor_per_prog:
+            # kpulse's ratio to empty programs on the reference's hooks, on
+            # the reference machine's floor: less sensitive to how fast
+            # this machine is today.
+            ratio = result["kpulse_over_floor_peer"]["median"]
             result["kpulse_ns_scaled_to_reference_floor"] = ratio * REFERENCE_FLOOR_NS_PER_SWITCH
     write_json(args.out, result)
     print_event_cost(result)
@@ -417,9 +429,14 @@ def print_event_cost(r):
         if "floor_ns_per_event" in rep:
             line += (f", floor {rep['floor_ns_per_event']:.1f} ns/event, "
                      f"ratio {rep['kpulse_over_floor']:.2f}")
+        if "floor_peer_ns_per_event" in rep:
+            line += f", floor on the peer's hooks {rep['floor_peer_ns_per_event']:.1f}"
         if "peer_ns_per_event" in rep:
             line += f", peer {rep['peer_ns_per_event']:.1f} ns/event"
         print(line)
+    if r.get("attach_order"):
+        print(f"   attach order per rep (first attached runs first): "
+              + "; ".join(r["attach_order"]))
     label = "all kpulse programs" if r["kpulse_programs"] == "all" else \
         f"kpulse {r['kpulse_programs']} programs"
     print(f"   {label}: {fmt_spread(r['kpulse_ns_per_event'], ' ns/event')}")
@@ -428,21 +445,38 @@ def print_event_cost(r):
               f"{fmt_spread(r['kpulse_all_programs_ns_per_event'], ' ns/event')})")
     if "floor_ns_per_event" in r:
         hooks = " + ".join(x["name"] for x in r.get("floor_programs", []))
-        print(f"   floor (empty tp_btf {hooks}): "
+        print(f"   floor, empty tp_btf programs on kpulse's hooks ({hooks}): "
               f"{fmt_spread(r['floor_ns_per_event'], ' ns/event')}")
         print(f"   kpulse / floor: {fmt_spread(r['kpulse_over_floor'], 'x', 2)}")
+    if "floor_peer_ns_per_event" in r:
+        hooks = " + ".join(x["name"] for x in r.get("floor_peer_programs", []))
+        print(f"   floor on the peer's hooks ({hooks}): "
+              f"{fmt_spread(r['floor_peer_ns_per_event'], ' ns/event')}")
+        print(f"   kpulse / floor on the peer's hooks: "
+              f"{fmt_spread(r['kpulse_over_floor_peer'], 'x', 2)}")
     if "peer_ns_per_event" in r:
         print(f"   peer, {r['peer']}: {fmt_spread(r['peer_ns_per_event'], ' ns/event')}")
+        if "peer_over_floor_peer" in r:
+            print(f"   peer / floor on its hooks: "
+                  f"{fmt_spread(r['peer_over_floor_peer'], 'x', 2)}")
         print(f"   kpulse / peer: {fmt_spread(r['kpulse_over_peer'], 'x', 2)}")
+    for owner, what in (("floor", "kpulse's own hooks"), ("floor_peer", "the peer's hooks")):
+        if f"kpulse_over_{owner}" in r:
+            ratio = r[f"kpulse_over_{owner}"]["median"]
+            print(f"   at or below empty programs on {what}: "
+                  f"{'yes' if ratio <= 1.0 else 'no'} (median ratio {ratio:.2f})")
     if "verdict" in r:
         extra = ""
         if "kpulse_ns_scaled_to_reference_floor" in r:
-            extra = (f"; scaled to the reference floor of {REFERENCE_FLOOR_NS_PER_SWITCH:.0f} ns: "
+            extra = (f"; scaled to the reference floor (switch + wakeup) of "
+                     f"{REFERENCE_FLOOR_NS_PER_SWITCH:.0f} ns: "
                      f"{r['kpulse_ns_scaled_to_reference_floor']:.0f} ns")
         print(f"   target <= {r['target_ns_per_event']} ns/event: {r['verdict']} "
               f"(median {r['kpulse_ns_per_event']['median']:.1f} ns{extra})")
     rows = r["programs"] + [dict(x, name=x["name"] + " [floor]")
                             for x in r.get("floor_programs", [])] + \
+        [dict(x, name=x["name"] + " [floor, peer's hooks]")
+         for x in r.get("floor_peer_programs", [])] + \
         [dict(x, name=x["name"] + " [peer]") for x in r.get("peer_programs", [])]
     if rows:
         print(f"   {'program':<40} {'ns/run':>8} {'runs/event':>10} {'ns/event':>9} "
@@ -550,9 +584,13 @@ def cmd_summary(args):
         line = f"   {p['phase']:<16} kpulse {p['kpulse_ns_per_event']['median']:8.1f} ns/{p['event']}"
         if "floor_ns_per_event" in p:
             line += (f"   floor {p['floor_ns_per_event']['median']:.1f} ns"
-                     f"   ratio {p['kpulse_over_floor']['median']:.2f}x")
+                     f"   kpulse/floor {p['kpulse_over_floor']['median']:.2f}x")
+        if "floor_peer_ns_per_event" in p:
+            line += (f"   floor on peer's hooks {p['floor_peer_ns_per_event']['median']:.1f} ns"
+                     f"   kpulse/it {p['kpulse_over_floor_peer']['median']:.2f}x")
         if "peer_ns_per_event" in p:
-            line += f"   peer {p['peer_ns_per_event']['median']:.1f} ns"
+            line += (f"   peer {p['peer_ns_per_event']['median']:.1f} ns"
+                     f"   kpulse/peer {p['kpulse_over_peer']['median']:.2f}x")
         if "verdict" in p:
             line += f"   {p['verdict']} (target <= {p['target_ns_per_event']} ns)"
         print(line)
@@ -596,6 +634,8 @@ def main():
     s.add_argument("--target-ns", type=float)
     s.add_argument("--floor-ns-per-run", type=float)
     s.add_argument("--peer-name", default="peer", help="what the peer programs are")
+    s.add_argument("--attach-order", action="append",
+                   help="who attached first .. last in a repetition (one per repetition)")
     s.add_argument("--out", required=True)
     s.add_argument("reps", nargs="+", metavar="BEFORE:AFTER")
     s.set_defaults(func=cmd_event_cost)

@@ -2,15 +2,20 @@
 """side_by_side.py - BPF ns per context switch of several objects in the same storms.
 
 Usage (root, after `make bench` built build/bench/bench_loader):
-  tests/bench/side_by_side.py ROUNDS SECONDS LABEL=OBJECT[:PROG,PROG] ...
+  tests/bench/side_by_side.py ROUNDS SECONDS SPEC ...
+  SPEC: LABEL=OBJECT.bpf.o[:PROG,PROG]   a BPF object through bench_loader
+        LABEL=kpulse:BINARY[:ARG,ARG]    a kpulse daemon (`BINARY dump --json
+                                         --interval 1 ARG...`), e.g. two builds
 
-Each round starts one bench_loader per object, in an order rotated by one
-each round (the first program on a hook pays the cache misses on the task
+Each round starts the objects and daemons in an order rotated by one each
+round (the first program on a hook pays the cache misses on the task
 fields the others then find warm), runs `stress-ng --switch 2`, and reads
-each object's run time per /proc/stat context switch. The summary gives
+each one's BPF run time per /proc/stat context switch. The summary gives
 medians and each label's median ratio to the first label's (put the empty
 floor first). For measuring what a piece of a handler costs: build the
-variants with clang as bench.sh builds the floors, and run them here.
+variants with clang as bench.sh builds the floors, and run them here; for
+a change to kpulse's own programs, run the build before it next to the
+build after it.
 """
 import glob
 import json
@@ -18,6 +23,8 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
+import time
 
 LOADER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "bench",
                       "bench_loader")
@@ -50,29 +57,56 @@ def ctxt():
     raise RuntimeError("no ctxt line in /proc/stat")
 
 
+def start(spec, tmp):
+    """Starts what a SPEC names; returns its Popen once its programs are attached."""
+    label, rest = spec.split("=", 1)
+    if rest.startswith("kpulse:"):
+        binary, _, args = rest[len("kpulse:"):].partition(":")
+        # The first snapshot line says every probe is attached; stdout goes
+        # to a file, as the JSON lines would fill a pipe no one reads.
+        out = os.path.join(tmp, label + ".out")
+        with open(out, "w") as f:
+            p = subprocess.Popen([binary, "dump", "--json", "--interval", "1"]
+                                 + (args.split(",") if args else []),
+                                 stdout=f, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 45
+        while os.path.getsize(out) == 0:
+            if p.poll() is not None or time.monotonic() > deadline:
+                p.kill()
+                p.wait()
+                raise RuntimeError(f"kpulse {binary} printed no snapshot")
+            time.sleep(0.1)
+        return p
+    obj, _, progs = rest.partition(":")
+    p = subprocess.Popen([LOADER, obj] + (progs.split(",") if progs else []),
+                         stdout=subprocess.PIPE, text=True)
+    if not p.stdout.readline().startswith("ready"):
+        p.wait()
+        raise RuntimeError(f"bench_loader {obj} did not attach")
+    return p
+
+
 def one_round(order, seconds):
     procs = {}
     try:
-        for spec in order:
-            label, rest = spec.split("=", 1)
-            obj, _, progs = rest.partition(":")
-            p = subprocess.Popen([LOADER, obj] + (progs.split(",") if progs else []),
-                                 stdout=subprocess.PIPE, text=True)
-            procs[label] = p
-            line = p.stdout.readline()
-            if not line.startswith("ready"):
-                raise RuntimeError(f"bench_loader {obj} did not attach")
-        ids = {label: prog_ids(p.pid) for label, p in procs.items()}
-        before, c0 = prog_stats(), ctxt()
-        subprocess.run(["stress-ng", "--switch", "2", "--timeout", f"{seconds}s", "--quiet"],
-                       check=True)
-        c1, after = ctxt(), prog_stats()
+        with tempfile.TemporaryDirectory(prefix="kpulse-sbs.") as tmp:
+            for spec in order:
+                procs[spec.split("=", 1)[0]] = start(spec, tmp)
+            ids = {label: prog_ids(p.pid) for label, p in procs.items()}
+            before, c0 = prog_stats(), ctxt()
+            subprocess.run(["stress-ng", "--switch", "2", "--timeout", f"{seconds}s",
+                            "--quiet"], check=True)
+            c1, after = ctxt(), prog_stats()
         return {label: sum(after[i] - before[i] for i in ids[label] if i in after and i in before)
                 / (c1 - c0) for label in procs}
     finally:
         for p in procs.values():
-            p.terminate()
-            p.wait()
+            p.send_signal(2)  # SIGINT: kpulse's clean stop; bench_loader's too
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
 
 
 def main():
