@@ -235,11 +235,24 @@ static __always_inline int handle_switch(__u64 *ctx, const bool btf)
 		c->runq_sum_ns += delay;
 	}
 	tgid = KP_READ(btf, next, tgid);
+	if (tgid && cgroup_hier != KP_CGROUP_HIER_NONE) {
+		__u64 cset = (__u64)KP_READ(btf, next, cgroups);
+
+		/* next is in the css_set prev was in at its switch in and
+		 * still holds (so it is the same live object): the same
+		 * cgroup, whose id is known, and the three loads of the chain
+		 * to it are saved. Switches between threads of a process or
+		 * processes of a service mostly take this path. Only a
+		 * css_set freed and reallocated at the same address within
+		 * one run of prev, prev moved twice meanwhile, would fool it. */
+		if (cset != c->cur_cset || c->cur_task != (__u64)prev || !c->cur_tgid ||
+		    (__u64)KP_READ(btf, prev, cgroups) != cset)
+			c->cur_cgid = task_cgroup_id(next, btf);
+		c->cur_cset = cset;
+	}
 	c->cur_task = (__u64)next;
 	c->cur_tgid = tgid;
 	c->cur_delay_ns = delay;
-	if (tgid && cgroup_hier != KP_CGROUP_HIER_NONE)
-		c->cur_cgid = task_cgroup_id(next, btf);
 	return 0;
 }
 

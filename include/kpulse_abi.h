@@ -91,6 +91,7 @@ struct kp_sched_cpu {
 	__u32 cur_tgid;
 	__u32 cur_pad;
 	__u64 cur_cgid;
+	__u64 cur_cset;	    /* its css_set (an address, only compared) */
 	__u64 cur_delay_ns; /* its run-queue wait before this run */
 	/* The run-queue latency histogram (a struct kp_hist taken apart):
 	 * its count and sum next to the scalars above, where the switch
