@@ -160,6 +160,20 @@ int store_chunk_last_sample(const void *data, size_t len, struct raw_sample *out
 	return any ? 0 : -EBADMSG;
 }
 
+/* A sample's copy without the slots a counter or gauge does not use. */
+static void sample_copy(struct raw_sample *dst, const struct raw_sample *src)
+{
+	if (src->has_hist) {
+		*dst = *src;
+		return;
+	}
+	dst->ts_ms = src->ts_ms;
+	dst->has_value = src->has_value;
+	dst->value = src->value;
+	dst->has_hist = false;
+	dst->hist_count = 0;
+}
+
 int store_raw_prev(sqlite3_stmt *st, int64_t id, int64_t before_ms, struct raw_sample *out,
 		   bool *ret_found)
 {
@@ -178,7 +192,7 @@ int store_raw_prev(sqlite3_stmt *st, int64_t id, int64_t before_ms, struct raw_s
 		return rc;
 	/* a damaged tail costs only the samples it held */
 	while (store_chunk_dec_next(&d, &tmp) == 1 && tmp.ts_ms < before_ms) {
-		*out = tmp;
+		sample_copy(out, &tmp);
 		*ret_found = true;
 	}
 	return rc;
@@ -208,8 +222,11 @@ bool store_raw_reader_next(struct raw_reader *r, struct raw_sample *out)
 				r->in_chunk = false; /* times increase: the rest is later */
 				break;
 			}
-			if (out->ts_ms < r->from_ms)
+			if (out->ts_ms < r->from_ms) {
+				sample_copy(&r->before, out);
+				r->has_before = true;
 				continue;
+			}
 			r->rows++;
 			return true;
 		}
