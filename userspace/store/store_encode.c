@@ -252,8 +252,8 @@ bool store_raw_reader_next(struct raw_reader *r, struct raw_sample *out)
  * gives: min or max the same double as last, sum last * count. Most rows
  * are of a counter (max is its last value) or of a gauge that did not move
  * in the bucket (all three), and each value left out saves up to 8 bytes
- * of a row of about 35. Bits are compared, so every double (NaN, -0)
- * reads back as it was.
+ * of a row of about 35. Bits are compared, so a value left out reads
+ * back as the very double it was.
  */
 static bool same_bits(double a, double b)
 {
