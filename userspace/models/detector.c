@@ -141,7 +141,7 @@ struct profile {
 	((struct profile){(p).mean, NULL, (p).visits, sizeof((p).mean) / sizeof((p).mean[0]),      \
 			  (per), (mem)})
 
-/* Bins are piecewise constant: edges of hourly and quarter-hourly habits
+/* Bins are piecewise constant: edges of hourly and half-hourly habits
  * (cron jobs, shifts) fall on bin edges instead of being smeared. */
 static unsigned profile_bin(const struct profile *p, double ts)
 {
