@@ -34,8 +34,8 @@
 #     anonymous maps 5.2 KB: the 2 MiB selection table touched a page per
 #     series); after, 6.9 KB (main arena 5.4 KB, anonymous 0.7 KB). The
 #     main arena's part (M_ARENA_MAX is 2, so every thread's small
-#     allocations share it) is the detector (2 KB, 1.5 KB since the daily
-#     bins are 30 minutes), the score series in the live registry and in
+#     allocations share it) is the detector (2 KB; 1.4 KB since the daily
+#     bins are 30 minutes and a bin's count is a byte), the score series in the live registry and in
 #     each round alive, its store state and SQLite. This script, the
 #     build before the 30-minute bins then the build after, one run each:
 #     5,320 then 4,918 bytes per series (the split by mapping moved by
