@@ -36,10 +36,12 @@
 #     main arena's part (M_ARENA_MAX is 2, so every thread's small
 #     allocations share it) is the detector (2 KB; 1.4 KB since the daily
 #     bins are 30 minutes and a bin's count is a byte), the score series in the live registry and in
-#     each round alive, its store state and SQLite. This script, the
-#     build before the 30-minute bins then the build after, one run each:
-#     5,320 then 4,918 bytes per series (the split by mapping moved by
-#     whole kilobytes between the two runs: noise of one run).
+#     each round alive, its store state and SQLite. This script, one run
+#     each: the build before the 30-minute bins 5,320 bytes per series,
+#     with them 4,918, with the byte counts too 7,299 (main arena 5,790):
+#     the split by mapping and the total move by whole kilobytes from run
+#     to run, more than the detector's 600 bytes saved; bench_models_mem's
+#     heap figure (4,330 -> 3,723) is the one that shows such a change.
 # Env: KPULSE_BIN (required), BENCH_MODELS_S (seconds per run, default 60),
 # BENCH_MODELS_MEM_BIN (optional).
 set -uo pipefail
