@@ -85,15 +85,24 @@ prom_query() { # a counter of Prometheus's own /metrics (it does not scrape itse
 }
 
 # bytes of the store's pages by part (dbstat, read-only beside the
-# writer): "events raw rollups other"
+# writer): "events raw rollups model_state series other freelist"
 store_parts() {
 	sqlite3 -readonly "$tmp/kpulse/kpulse.db" "SELECT
 		sum(CASE WHEN name LIKE 'events%' THEN pgsize ELSE 0 END),
 		sum(CASE WHEN name LIKE '%chunks_raw%' THEN pgsize ELSE 0 END),
 		sum(CASE WHEN name LIKE 'samples_1%' THEN pgsize ELSE 0 END),
+		sum(CASE WHEN name LIKE 'model_state%' THEN pgsize ELSE 0 END),
+		sum(CASE WHEN name = 'series' OR name LIKE 'series_%'
+			OR name = 'sqlite_autoindex_series_1' THEN pgsize ELSE 0 END),
 		sum(CASE WHEN name NOT LIKE 'events%' AND name NOT LIKE '%chunks_raw%'
-			AND name NOT LIKE 'samples_1%' THEN pgsize ELSE 0 END)
+			AND name NOT LIKE 'samples_1%' AND name NOT LIKE 'model_state%'
+			AND name <> 'series' AND name NOT LIKE 'series_%'
+			AND name <> 'sqlite_autoindex_series_1' THEN pgsize ELSE 0 END),
+		(SELECT freelist_count * page_size FROM pragma_freelist_count, pragma_page_size)
 		FROM dbstat" 2>/dev/null | tr '|' ' '
+}
+wal_size() {
+	stat -c %s "$tmp/kpulse/kpulse.db-wal" 2>/dev/null || echo 0
 }
 store_events() {
 	sqlite3 -readonly "$tmp/kpulse/kpulse.db" "SELECT count(*) FROM events" 2>/dev/null
@@ -102,6 +111,7 @@ store_events() {
 sleep "$warmup_s"
 parts0=$(store_parts)
 ev0=$(store_events)
+wal0=$(wal_size)
 k0=$(sizes "$tmp/kpulse")
 kw0=$(kpulse_written)
 p0=$(sizes "$tmp/prom")
@@ -111,6 +121,7 @@ sleep "$window_s"
 k1=$(sizes "$tmp/kpulse")
 parts1=$(store_parts)
 ev1=$(store_events)
+wal1=$(wal_size)
 kw1=$(kpulse_written)
 p1=$(sizes "$tmp/prom")
 pa1=$(prom_query prometheus_tsdb_head_samples_appended_total)
@@ -128,9 +139,11 @@ for meta in "$tmp/prom/snapshots/$snap"/*/meta.json; do
 done
 
 /usr/bin/python3 - "$window_s" "$interval_s" "$k0" "$k1" "$kw0" "$kw1" "$p0" "$p1" "$pa0" "$pa1" \
-	"$series" "$block_bytes" "$block_samples" "${parts0:-}" "${parts1:-}" "${ev0:-0}" "${ev1:-0}" <<'EOF'
+	"$series" "$block_bytes" "$block_samples" "${parts0:-}" "${parts1:-}" "${ev0:-0}" "${ev1:-0}" \
+	"$wal0" "$wal1" <<'EOF'
 import sys
-(w, iv, k0, k1, kw0, kw1, p0, p1, pa0, pa1, series, bb, bs, parts0, parts1, ev0, ev1) = sys.argv[1:]
+(w, iv, k0, k1, kw0, kw1, p0, p1, pa0, pa1, series, bb, bs, parts0, parts1, ev0, ev1, wal0,
+ wal1) = sys.argv[1:]
 k = (int(k1) - int(k0)) / max(1, int(kw1) - int(kw0))
 p = (int(p1) - int(p0)) / max(1, int(pa1) - int(pa0))
 b = int(bb) / max(1, int(bs))
@@ -152,14 +165,16 @@ print(f"same window, same information: kpulse {kb} bytes, Prometheus about {pb:.
 try:
     part0 = [int(x or 0) for x in parts0.split()]
     part1 = [int(x or 0) for x in parts1.split()]
-    if len(part0) != 4 or len(part1) != 4:
+    if len(part0) != 7 or len(part1) != 7:
         raise ValueError
     ns = max(1, int(kw1) - int(kw0))
-    names = ("events", "raw chunks", "rollups", "other tables")
+    names = ("events", "raw chunks", "rollups", "model_state", "series", "other tables",
+             "free pages")
     d = [y - x for x, y in zip(part0, part1)]
     print("kpulse database growth by part: " + ", ".join(
         f"{n} {v} bytes ({v / ns:.2f}/sample)" for n, v in zip(names, d)) +
-        f"; {int(ev1) - int(ev0)} events stored")
+        f"; {int(ev1) - int(ev0)} events stored; WAL {wal0} bytes at the start, "
+        f"{wal1} at the end")
     ke = (kb - d[0]) / ns
     print(f"kpulse store without events:    {ke:.2f} bytes/sample "
           f"(kpulse / Prometheus block {ke / b if b else float('nan'):.2f})")

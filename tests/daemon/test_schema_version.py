@@ -118,7 +118,7 @@ def test_database_of_schema_4_is_upgraded_to_chunks_at_start_keeping_its_samples
         old = old.fetchone()[0]
     finally:
         conn.close()
-    assert version == 6 and old == 0  # chunks (5), then incidents (6)
+    assert version == 7 and old == 0  # chunks (5), incidents (6), model_state (7)
     # the fixture's series read back whole from the chunks
     for i in range(6):
         name = "fixture_ops_total" if i < 2 else "fixture_level_bytes" if i < 4 else \

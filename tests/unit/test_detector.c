@@ -65,6 +65,24 @@ TEST(state_is_under_4_kib)
 	CHECK(sizeof(struct detector) < 4096);
 }
 
+/* At 1-second steps a daily bin learns 1,800 samples a day, more than its
+ * byte of count holds exactly: its mean must still average the days it
+ * remembers (two days, one a standard deviation higher: their mean),
+ * not follow only the last minutes as a count stuck at 255 would. */
+TEST(one_second_samples_average_the_days_in_a_daily_bin)
+{
+	uint64_t s = 7;
+	const double step = 1;
+	unsigned b = (unsigned)(fmod(T0, 86400.0) / 86400.0 * DETECTOR_DAY_BINS);
+
+	detector_init(&det, DETECTOR_STREAM);
+	for (int i = 0; i < 2 * 86400; i++)
+		detector_update(&det, T0 + i * step, (i < 86400 ? 100 : 110) + 10 * noise(&s),
+				NULL);
+	CHECK_NEAR(det.day.mean[b], 105, 1.5);
+	CHECK_NEAR(det.day.mean[(b + DETECTOR_DAY_BINS / 2) % DETECTOR_DAY_BINS], 105, 1.5);
+}
+
 TEST(warmup_scores_zero)
 {
 	uint64_t s = 1;

@@ -380,4 +380,75 @@ STORE_TEST(rollup_row_reads_back_what_was_bound)
 	CHECK(!b.has_values && !b.has_inc && !b.has_hist);
 }
 
+/* min, max and sum that last gives are left out of the row (NULL) and
+ * read back bit for bit; a row of before, with all four, reads as it did */
+STORE_TEST(rollup_row_leaves_out_what_last_gives)
+{
+	static const struct {
+		double min, max, sum, last;
+		int nulls; /* of min, max, sum */
+	} rows[] = {
+	    {7, 7, 7 * 60.0, 7, 3},		    /* a gauge that did not move */
+	    {1000, 1060, 61830, 1060, 1},	    /* a counter: max is last */
+	    {0.1, 0.30000000000000004, 12, 0.3, 0}, /* nothing follows */
+	    {0.1, 0.1, 0.1 * 60, 0.1, 3},	    /* a fraction: sum as last * count */
+	};
+	unsigned char blob[STORE_BLOB_MAX];
+	sqlite3_stmt *ins = NULL, *sel = NULL;
+
+	CHECK_EQ_INT(fx_open(f), 0);
+	CHECK_EQ_INT(sql_open(f), 0);
+	CHECK_EQ_INT(
+	    sqlite3_prepare_v2(f->db,
+			       "INSERT INTO samples_1m (series_id, bucket_ts, " STORE_ROLLUP_COLS
+			       ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+			       -1, &ins, NULL),
+	    SQLITE_OK);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct span_agg a = {.n = 60,
+				     .has_values = true,
+				     .min = rows[i].min,
+				     .max = rows[i].max,
+				     .sum = rows[i].sum,
+				     .last = rows[i].last};
+
+		store_span_bind(ins, 1, 60 * (int64_t)i, &a, blob);
+		CHECK_EQ_INT(sqlite3_step(ins), SQLITE_DONE);
+		sqlite3_reset(ins);
+	}
+	sqlite3_finalize(ins);
+	/* a row as kpulse wrote them before, all four values there */
+	CHECK_EQ_INT(sql_exec(f->db, "INSERT INTO samples_1m (series_id, bucket_ts, "
+				     "count, min, max, sum, last) VALUES (1, 600, 2, 5, 5, 10, 5)"),
+		     0);
+	CHECK_EQ_INT(sqlite3_prepare_v2(f->db,
+					"SELECT (min IS NULL) + (max IS NULL) + (sum IS NULL), "
+					"bucket_ts, " STORE_ROLLUP_COLS
+					" FROM samples_1m ORDER BY bucket_ts",
+					-1, &sel, NULL),
+		     SQLITE_OK);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct span_agg b;
+
+		CHECK_EQ_INT(sqlite3_step(sel), SQLITE_ROW);
+		CHECK_EQ_INT(sqlite3_column_int(sel, 0), rows[i].nulls);
+		CHECK_EQ_INT(store_span_from_row(sel, 2, &b), 0);
+		CHECK(b.has_values);
+		CHECK_EQ_INT(b.n, 60);
+		CHECK(memcmp(&b.min, &rows[i].min, sizeof(double)) == 0);
+		CHECK(memcmp(&b.max, &rows[i].max, sizeof(double)) == 0);
+		CHECK(memcmp(&b.sum, &rows[i].sum, sizeof(double)) == 0);
+		CHECK(memcmp(&b.last, &rows[i].last, sizeof(double)) == 0);
+	}
+	CHECK_EQ_INT(sqlite3_step(sel), SQLITE_ROW);
+	{
+		struct span_agg b;
+
+		CHECK_EQ_INT(store_span_from_row(sel, 2, &b), 0);
+		CHECK(b.has_values && b.n == 2 && b.min == 5 && b.max == 5 && b.sum == 10 &&
+		      b.last == 5);
+	}
+	sqlite3_finalize(sel);
+}
+
 TEST_MAIN()

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "store/store.h"
 #include "test.h"
 
@@ -207,6 +209,53 @@ TEST(states_are_saved_replaced_loaded_and_pruned)
 	l.n = 0;
 	CHECK_EQ_INT(store_models_load_states(f.m, on_state, &l), 0);
 	CHECK_EQ_INT(l.n, 0);
+	fx_close(&f);
+}
+
+/* Detector states of about 2 KB sit three or four to a page, without an
+ * overflow page each (schema 7), and a state saved again is updated in
+ * place: the table does not grow. */
+TEST(states_of_2_kb_fill_pages_without_overflow)
+{
+	unsigned char blob[2000];
+	char series[32], sql[160];
+	sqlite3 *db = NULL;
+	int64_t pages[2] = {-1, -1}, overflow = -1;
+	struct fx f = {0};
+
+	memset(blob, 0x5a, sizeof(blob));
+	CHECK_EQ_INT(fx_open(&f), 0);
+	for (int round = 0; round < 2; round++) {
+		CHECK_EQ_INT(store_models_begin(f.m), 0);
+		for (int i = 0; i < 60; i++) {
+			snprintf(series, sizeof(series), "s%d{}:rate", i);
+			blob[0] = (unsigned char)round;
+			CHECK_EQ_INT(store_models_put_state(f.m, series, "stream", 100 + round,
+							    blob, sizeof(blob)),
+				     0);
+		}
+		CHECK_EQ_INT(store_models_commit(f.m), 0);
+		CHECK_EQ_INT(sqlite3_open_v2(f.path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+		snprintf(sql, sizeof(sql),
+			 "SELECT count(*), sum(pagetype = 'overflow') FROM dbstat WHERE name = "
+			 "'model_state'");
+		{
+			sqlite3_stmt *st = NULL;
+
+			CHECK_EQ_INT(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+			CHECK_EQ_INT(sqlite3_step(st), SQLITE_ROW);
+			pages[round] = sqlite3_column_int64(st, 0);
+			overflow = sqlite3_column_int64(st, 1);
+			sqlite3_finalize(st);
+		}
+		sqlite3_close(db);
+		db = NULL;
+		CHECK_EQ_INT(overflow, 0);
+	}
+	/* 60 states of 2 KB: 120 KB in 8 KiB pages (15 full ones), against
+	 * 60 leaf and 60 overflow pages before */
+	CHECK(pages[0] > 0 && pages[0] <= 24);
+	CHECK_EQ_INT(pages[1], pages[0]);
 	fx_close(&f);
 }
 

@@ -361,4 +361,51 @@ STORE_TEST(chunks_of_format_1_are_read_and_the_open_one_goes_on_in_format_2)
 	CHECK_NEAR(f->latest->samples[0].series.value, 123, 0);
 }
 
+/* schema 6 -> 7: model_state becomes a rowid table (2 KB states no
+ * longer spill into an overflow page each), keeping its states */
+STORE_TEST(model_states_of_schema_6_move_into_a_rowid_table)
+{
+	unsigned char state[2000];
+	sqlite3_stmt *st = NULL;
+
+	for (size_t i = 0; i < sizeof(state); i++)
+		state[i] = (unsigned char)(i * 7);
+	CHECK_EQ_INT(copy_file(TEST_FIXTURES "/store_v6.db", f->path), 0);
+	CHECK_EQ_INT(sql_open(f), 0);
+	CHECK_EQ_INT(sql_int(f->db, "PRAGMA user_version"), 6);
+	CHECK_EQ_INT(sqlite3_prepare_v2(f->db,
+					"INSERT INTO model_state (series, kind, updated_ts, state) "
+					"VALUES ('a{}:rate', 'stream', 1700000000, ?1)",
+					-1, &st, NULL),
+		     SQLITE_OK);
+	sqlite3_bind_blob(st, 1, state, sizeof(state), SQLITE_STATIC);
+	CHECK_EQ_INT(sqlite3_step(st), SQLITE_DONE);
+	sqlite3_finalize(st);
+	sqlite3_close(f->db);
+	f->db = NULL;
+
+	CHECK_EQ_INT(fx_open(f), 0);
+	CHECK_EQ_INT(sql_open(f), 0);
+	CHECK_EQ_INT(sql_int(f->db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM sqlite_master WHERE name = "
+				    "'model_state' AND sql NOT LIKE '%WITHOUT ROWID%'"),
+		     1);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM sqlite_master WHERE name IN "
+				    "('model_state_v7', 'model_state_series')"),
+		     1);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM model_state WHERE series = 'a{}:rate' "
+				    "AND kind = 'stream' AND updated_ts = 1700000000"),
+		     1);
+	st = NULL;
+	CHECK_EQ_INT(sqlite3_prepare_v2(f->db, "SELECT state FROM model_state", -1, &st, NULL),
+		     SQLITE_OK);
+	CHECK_EQ_INT(sqlite3_step(st), SQLITE_ROW);
+	CHECK_EQ_INT(sqlite3_column_bytes(st, 0), (int)sizeof(state));
+	CHECK(memcmp(sqlite3_column_blob(st, 0), state, sizeof(state)) == 0);
+	sqlite3_finalize(st);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM dbstat WHERE name = 'model_state' AND "
+				    "pagetype = 'overflow'"),
+		     0);
+}
+
 TEST_MAIN()

@@ -128,20 +128,21 @@ void detector_init(struct detector *d, enum detector_kind kind)
 /* A profile seen through its arrays, so the day and the week share code. */
 struct profile {
 	float *mean, *dev;
-	uint16_t *visits;
+	uint8_t *visits;
+	uint64_t n; /* the detector's updates: when a large count steps */
 	unsigned nbins;
 	double period, memory;
 };
 
 #define PROFILE(p, per, mem)                                                                       \
-	((struct profile){(p).mean, (p).dev, (p).visits, sizeof((p).mean) / sizeof((p).mean[0]),   \
-			  (per), (mem)})
+	((struct profile){(p).mean, (p).dev, (p).visits, 0,                                        \
+			  sizeof((p).mean) / sizeof((p).mean[0]), (per), (mem)})
 /* dev NULL: no spread per bin */
 #define PROFILE_NODEV(p, per, mem)                                                                 \
-	((struct profile){(p).mean, NULL, (p).visits, sizeof((p).mean) / sizeof((p).mean[0]),      \
+	((struct profile){(p).mean, NULL, (p).visits, 0, sizeof((p).mean) / sizeof((p).mean[0]),   \
 			  (per), (mem)})
 
-/* Bins are piecewise constant: edges of hourly and quarter-hourly habits
+/* Bins are piecewise constant: edges of hourly and half-hourly habits
  * (cron jobs, shifts) fall on bin edges instead of being smeared. */
 static unsigned profile_bin(const struct profile *p, double ts)
 {
@@ -162,6 +163,41 @@ static double profile_predict(const struct profile *p, double ts, double *ret_de
 	return p->mean[b];
 }
 
+/*
+ * A bin's sample count in a byte. A bin's weight of a new sample is
+ * 1 / count until it reaches its floor (`memory` periods: 18 samples for a
+ * daily bin at 5-minute steps, 5,400 at 1-second ones), so small counts
+ * must be exact and large ones only close: values below VISITS_EXACT are
+ * the count; above, each group of 16 values counts in steps twice those
+ * of the group before (2, 4, ... 4,096 samples), an increment taken on
+ * every step-th update (the updates of one visit are consecutive, so the
+ * count is off by less than one step).
+ */
+#define VISITS_EXACT 64
+
+static double visits_count(uint8_t v)
+{
+	unsigned g, r;
+
+	if (v < VISITS_EXACT)
+		return v;
+	g = (unsigned)(v - VISITS_EXACT) >> 4;
+	r = (unsigned)(v - VISITS_EXACT) & 15;
+	return VISITS_EXACT + 16.0 * (exp2(g + 1) - 2) + r * exp2(g + 1);
+}
+
+static uint8_t visits_step(uint8_t v, uint64_t n)
+{
+	uint64_t step;
+
+	if (v < VISITS_EXACT)
+		return v + 1;
+	if (v == UINT8_MAX)
+		return v;
+	step = 2ull << ((unsigned)(v - VISITS_EXACT) >> 4);
+	return (n & (step - 1)) == 0 ? v + 1 : v;
+}
+
 /* Moves the bin towards x (residual e from the bin's prediction, already
  * clipped): its first samples set it, later ones average over `memory`
  * periods whatever the sampling step. dev0 seeds a new bin's deviation. */
@@ -178,9 +214,8 @@ static void profile_learn(struct profile *p, double ts, double x, double step_s,
 		p->visits[b] = 1;
 		return;
 	}
-	if (p->visits[b] < UINT16_MAX)
-		p->visits[b]++;
-	a = 1.0 / p->visits[b];
+	p->visits[b] = visits_step(p->visits[b], p->n);
+	a = 1.0 / visits_count(p->visits[b]);
 	if (a < alpha_min)
 		a = alpha_min;
 	if (p->dev)
@@ -323,6 +358,8 @@ static double stream_update(struct detector *d, double ts, double x, struct dete
 	bool ok[DETECTOR_MODEL_COUNT];
 	enum detector_model m = (enum detector_model)d->model;
 	double elapsed = ts - d->first_ts, z, resid, score, surprise, range_score = 0;
+
+	day.n = week.n = d->n;
 
 	if (d->n == 1) {
 		d->level[0] = d->level[1] = x;

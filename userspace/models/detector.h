@@ -12,10 +12,12 @@
  * The default detector ("stream") is made of:
  *   - four predictors run side by side: a fast and a slow robust level
  *     (EWMA with clipped residuals, so one outlier does not drag them), a
- *     daily and a weekly seasonal profile (time-of-day bins of 15 minutes
+ *     daily and a weekly seasonal profile (time-of-day bins of 30 minutes
  *     with their own mean and spread; time-of-week bins of 2 hours with a
- *     mean, their spread the weekly model's error: 2-hour bins learn a
- *     week's shape from few weeks and keep the state near 2 KB). The series' model is the one with
+ *     mean, their spread the weekly model's error). Wide bins learn a
+ *     shape from few periods (a 30-minute bin averages twice the samples
+ *     of a 15-minute one, so its mean and spread are steadier after a day
+ *     or two) and keep the state near 1.4 KB. The series' model is the one with
  *     the best recent log-likelihood (a level that misses the same daily
  *     edge every day loses to the profile that knows it); a seasonal one
  *     competes once it has seen its period.
@@ -80,26 +82,28 @@ enum detector_model {
 
 const char *detector_model_name(enum detector_model m);
 
-#define DETECTOR_DAY_BINS      96	   /* 15 minutes each */
+#define DETECTOR_DAY_BINS      48	   /* 30 minutes each */
 #define DETECTOR_WEEK_BINS     84	   /* 2 hours each */
 #define DETECTOR_SHORT_WIN     8	   /* likelihood's short window, samples */
 #define DETECTOR_CAL_BINS      64	   /* calibration histogram of surprises */
 #define DETECTOR_STATE_MAGIC   0x6b706474u /* "kpdt" */
-#define DETECTOR_STATE_VERSION 3u
+#define DETECTOR_STATE_VERSION 5u
 
 /* One bin per time-of-day (or time-of-week) slot: its mean, its mean
- * absolute deviation, and how many samples it has learnt (saturating). */
+ * absolute deviation, and how many samples it has learnt (a byte: exact
+ * up to 63, then counted in steps that double every 16 values, up to
+ * about 127,000; detector.c's visits_count()). */
 #define SEASONAL_PROFILE(n)                                                                        \
 	struct {                                                                                   \
 		float mean[n];                                                                     \
 		float dev[n];                                                                      \
-		uint16_t visits[n];                                                                \
+		uint8_t visits[n];                                                                 \
 	}
 /* The same without a spread per bin (the model's error stands for it). */
 #define SEASONAL_PROFILE_NODEV(n)                                                                  \
 	struct {                                                                                   \
 		float mean[n];                                                                     \
-		uint16_t visits[n];                                                                \
+		uint8_t visits[n];                                                                 \
 	}
 
 /* Plain data: copied, persisted and restored as bytes. */

@@ -50,7 +50,7 @@
 #include "registry/registry.h"
 
 /* The schema this code writes; older databases are migrated at open. */
-#define STORE_SCHEMA_VERSION 6
+#define STORE_SCHEMA_VERSION 7
 /* The file name the daemon uses inside its data directory. */
 #define STORE_DB_FILENAME "kpulse.db"
 

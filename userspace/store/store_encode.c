@@ -160,6 +160,20 @@ int store_chunk_last_sample(const void *data, size_t len, struct raw_sample *out
 	return any ? 0 : -EBADMSG;
 }
 
+/* A sample's copy without the slots a counter or gauge does not use. */
+static void sample_copy(struct raw_sample *dst, const struct raw_sample *src)
+{
+	if (src->has_hist) {
+		*dst = *src;
+		return;
+	}
+	dst->ts_ms = src->ts_ms;
+	dst->has_value = src->has_value;
+	dst->value = src->value;
+	dst->has_hist = false;
+	dst->hist_count = 0;
+}
+
 int store_raw_prev(sqlite3_stmt *st, int64_t id, int64_t before_ms, struct raw_sample *out,
 		   bool *ret_found)
 {
@@ -178,7 +192,7 @@ int store_raw_prev(sqlite3_stmt *st, int64_t id, int64_t before_ms, struct raw_s
 		return rc;
 	/* a damaged tail costs only the samples it held */
 	while (store_chunk_dec_next(&d, &tmp) == 1 && tmp.ts_ms < before_ms) {
-		*out = tmp;
+		sample_copy(out, &tmp);
 		*ret_found = true;
 	}
 	return rc;
@@ -208,8 +222,11 @@ bool store_raw_reader_next(struct raw_reader *r, struct raw_sample *out)
 				r->in_chunk = false; /* times increase: the rest is later */
 				break;
 			}
-			if (out->ts_ms < r->from_ms)
+			if (out->ts_ms < r->from_ms) {
+				sample_copy(&r->before, out);
+				r->has_before = true;
 				continue;
+			}
 			r->rows++;
 			return true;
 		}
@@ -230,17 +247,48 @@ bool store_raw_reader_next(struct raw_reader *r, struct raw_sample *out)
 
 /* -------------------------------------------------------- rollup rows */
 
+/*
+ * A rollup row leaves out min, max and sum (NULL) when they are what last
+ * gives: min or max the same double as last, sum last * count. Most rows
+ * are of a counter (max is its last value) or of a gauge that did not move
+ * in the bucket (all three), and each value left out saves up to 8 bytes
+ * of a row of about 35. Bits are compared, so a value left out reads
+ * back as the very double it was.
+ */
+static bool same_bits(double a, double b)
+{
+	return memcmp(&a, &b, sizeof(a)) == 0;
+}
+
+static double column_or(sqlite3_stmt *st, int col, double implied)
+{
+	return sqlite3_column_type(st, col) == SQLITE_NULL ? implied
+							   : sqlite3_column_double(st, col);
+}
+
+static void bind_unless(sqlite3_stmt *st, int i, double v, double implied)
+{
+	if (same_bits(v, implied))
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_double(st, i, v);
+}
+
 /* count, min, max, sum, last, inc, hist_count, hist_sum, hist_slots */
 int store_span_from_row(sqlite3_stmt *st, int first, struct span_agg *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->n = sqlite3_column_int64(st, first);
-	out->has_values = sqlite3_column_type(st, first + 1) != SQLITE_NULL;
+	/* last is there whenever the values are, unless it is a NaN (which
+	 * SQLite stores as NULL, as before); min, max and sum are left out
+	 * when they follow from it (rows written before have all four) */
+	for (int i = 1; i <= 4; i++)
+		out->has_values |= sqlite3_column_type(st, first + i) != SQLITE_NULL;
 	if (out->has_values) {
-		out->min = sqlite3_column_double(st, first + 1);
-		out->max = sqlite3_column_double(st, first + 2);
-		out->sum = sqlite3_column_double(st, first + 3);
 		out->last = sqlite3_column_double(st, first + 4);
+		out->min = column_or(st, first + 1, out->last);
+		out->max = column_or(st, first + 2, out->last);
+		out->sum = column_or(st, first + 3, out->last * (double)out->n);
 	}
 	out->has_inc = sqlite3_column_type(st, first + 5) != SQLITE_NULL;
 	out->inc = sqlite3_column_double(st, first + 5);
@@ -260,9 +308,9 @@ void store_span_bind(sqlite3_stmt *st, int64_t id, int64_t bucket, const struct 
 	sqlite3_bind_int64(st, 2, bucket);
 	sqlite3_bind_int64(st, 3, a->n);
 	if (a->has_values) {
-		sqlite3_bind_double(st, 4, a->min);
-		sqlite3_bind_double(st, 5, a->max);
-		sqlite3_bind_double(st, 6, a->sum);
+		bind_unless(st, 4, a->min, a->last);
+		bind_unless(st, 5, a->max, a->last);
+		bind_unless(st, 6, a->sum, a->last * (double)a->n);
 		sqlite3_bind_double(st, 7, a->last);
 	} else {
 		for (int i = 4; i <= 7; i++)

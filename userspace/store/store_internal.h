@@ -248,6 +248,11 @@ struct raw_reader {
 	int64_t from_ms, end_ms;
 	bool in_chunk;
 	struct store_chunk_dec dec;
+	/* the latest sample before from_ms in the chunks read, which is the
+	 * sample before the first one returned when has_before is set (a
+	 * rollup's previous sample, without decoding its chunk twice) */
+	bool has_before;
+	struct raw_sample before;
 };
 
 /* Starts reading the samples of series id with from_ms <= ts < end_ms on

@@ -282,33 +282,43 @@ static int aggregate_raw(struct store *s, int64_t id, enum metric_type type, int
 	struct raw_sample buf[2];
 	struct raw_sample *prev = NULL;
 	struct raw_reader rd;
+	bool first = true;
 	int rc, err = 0, k = 0;
 
 	memset(agg, 0, sizeof(*agg));
-	if (type != METRIC_GAUGE) {
-		bool found;
-
-		/* a corrupt blob only costs this increase */
-		rc = store_raw_prev(s->mst.raw_prev, id, bucket * 1000, &buf[0], &found);
-		if (found) {
-			prev = &buf[0];
-			k = 1;
-		}
-		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-			err = store_wfail(s, rc, "rollup: reading samples");
-		sqlite3_reset(s->mst.raw_prev);
-		if (err)
-			return err;
-	}
 	store_raw_reader_start(&rd, s->mst.raw_rows, id, bucket * 1000,
 			       (bucket + TIER_1M_S) * 1000);
 	while (store_raw_reader_next(&rd, &buf[k])) {
+		/* a counter's increase from the sample before the minute: the
+		 * reader passed it when the minute's chunk began before the
+		 * minute (most of the time: chunks are 8 minutes long), else
+		 * it ends the chunk before */
+		if (first && type != METRIC_GAUGE) {
+			if (rd.has_before) {
+				buf[k ^ 1] = rd.before;
+				prev = &buf[k ^ 1];
+			} else {
+				bool found;
+
+				/* a corrupt blob only costs this increase */
+				rc = store_raw_prev(s->mst.raw_prev, id, bucket * 1000, &buf[k ^ 1],
+						    &found);
+				if (found)
+					prev = &buf[k ^ 1];
+				if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+					err = store_wfail(s, rc, "rollup: reading samples");
+				sqlite3_reset(s->mst.raw_prev);
+				if (err)
+					break;
+			}
+		}
+		first = false;
 		store_span_add_raw(agg, type, prev, &buf[k]);
 		prev = &buf[k];
 		k ^= 1;
 	}
 	*rows += rd.rows;
-	if (rd.rc != SQLITE_DONE)
+	if (!err && rd.rc != SQLITE_DONE)
 		err = store_wfail(s, rd.rc, "rollup: reading samples");
 	sqlite3_reset(s->mst.raw_rows);
 	return err;

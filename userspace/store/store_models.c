@@ -73,8 +73,10 @@ static int conn_open(struct store_models *m, char *err, size_t errlen)
 				  &m->put_anomaly);
 	if (!r)
 		r = store_prepare(m->db,
-				  "INSERT OR REPLACE INTO model_state (series, kind, updated_ts, "
-				  "state) VALUES (?, ?, ?, ?)",
+				  "INSERT INTO model_state (series, kind, updated_ts, state) "
+				  "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (series) DO UPDATE SET "
+				  "kind = excluded.kind, updated_ts = excluded.updated_ts, "
+				  "state = excluded.state",
 				  &m->put_state);
 	if (r) {
 		if (err && errlen)
