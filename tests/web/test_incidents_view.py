@@ -52,7 +52,13 @@ def test_an_operator_acknowledges_and_comments_from_the_incident_page(browser, d
                                      if t], "the built-in analysis")
     assert analysis[0]
     assert "opened" in " ".join(browser.texts('[data-panel="timeline"] li'))
-    browser.find('#incident-actions button[data-action="ack"]')[0].click()
+    # the panels are redrawn as the incident reloads, which can replace the
+    # button between finding and clicking it: find and click in one step
+    browser.wait(lambda: browser.js(
+        """const b = document.querySelector('#incident-actions button[data-action="ack"]');
+           if (!b) return false;
+           b.click();
+           return true;"""), "the acknowledge button clicked")
     browser.wait(lambda: "acknowledged" in " ".join(browser.texts(".incident-head .badge")),
                  "the acknowledged state")
     # the panels are redrawn as the incident reloads: type and send in one step
