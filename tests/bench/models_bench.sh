@@ -15,7 +15,8 @@
 #     counts what malloc keeps after frees (the warm-ups' query results,
 #     per-thread arenas) and grows with time at a constant series count,
 #     so one pair's difference carries the two runs' different activity
-#     (three single pairs of the same build gave 5.3, 4.9 and 7.3 KB). The
+#     (single pairs of three builds a few hundred bytes apart gave 5.3, 4.9
+#     and 7.3 KB, the smallest build the largest figure). The
 #     pair is run BENCH_MODELS_PAIRS times (default 3), alternating, and the
 #     median is the figure, each pair's shown beside it. Each difference is
 #     split by mapping (/proc/PID/smaps): malloc's main arena ([heap]: with
