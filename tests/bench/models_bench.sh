@@ -8,45 +8,35 @@
 #     and the whole daemon's CPU time with models on and off;
 #   - memory per series: the models' fixed part (buffers sized for
 #     KPULSE_MODELS_MAX_SERIES, episodes) would swamp a difference of a few
-#     dozen series, so a third run models every series of the round
+#     dozen series, so a second run models every series of the round
 #     (KPULSE_MODELS_INCLUDE='*', per-process rows too) and the figure is the
-#     RSS difference between the two runs with models over the difference in
-#     modelled series (target < 4 KB); the RSS difference with models off is
-#     shown too.
+#     RSS difference between the two runs over the difference in modelled
+#     series (target < 4 KB). One pair of runs is not enough: RSS also
+#     counts what malloc keeps after frees (the warm-ups' query results,
+#     per-thread arenas) and grows with time at a constant series count,
+#     so one pair's difference carries the two runs' different activity
+#     (single pairs of three builds a few hundred bytes apart gave 5.3, 4.9
+#     and 7.3 KB, the smallest build the largest figure). The
+#     pair is run BENCH_MODELS_PAIRS times (default 3), alternating, and the
+#     median is the figure, each pair's shown beside it. Each difference is
+#     split by mapping (/proc/PID/smaps): malloc's main arena ([heap]: with
+#     M_ARENA_MAX 2, most threads' small allocations), the anonymous
+#     mappings (blocks of 64 KiB and more, the second arena) and the rest,
+#     so a change shows which side it moved. A run with models off shows
+#     the daemon's CPU and RSS without them.
 #   - where the bytes go: BENCH_MODELS_MEM_BIN (tests/unit/bench_models_mem.c)
 #     replays the daemon's round in-process and splits the heap a modelled
 #     series adds into detector state, its exported score series (live
 #     registry and the round the API keeps) and the rest, then again with a
-#     real store (SQLite's part apart). The daemon's RSS figure is larger
-#     than that heap: RSS also counts what malloc keeps after frees (the
-#     warm-ups' query results, per-thread arenas) and grows with time at a
-#     constant series count (a daemon modelling 47 series went from 23.7 to
-#     25.0 MB between 20 s and 110 s), so two runs' difference carries
-#     their different activity, not only their series. The difference is
-#     split by mapping (/proc/PID/smaps): malloc's main arena ([heap]: with
-#     M_ARENA_MAX 2, most threads' small allocations), the anonymous
-#     mappings (blocks of 64 KiB and more, such as tables sized for
-#     KPULSE_MODELS_MAX_SERIES, and the second arena) and the rest, so a
-#     change shows which side it moved. Measured by hand
-#     the same way (60 s runs, seccomp and the privilege drop off, one run
-#     each, noisy): before the models' tables grew with their series,
-#     '*' vs defaults was 10.9 KB of RSS per series (main arena 5.3 KB,
-#     anonymous maps 5.2 KB: the 2 MiB selection table touched a page per
-#     series); after, 6.9 KB (main arena 5.4 KB, anonymous 0.7 KB). The
-#     main arena's part (M_ARENA_MAX is 2, so every thread's small
-#     allocations share it) is the detector (2 KB; 1.4 KB since the daily
-#     bins are 30 minutes and a bin's count is a byte), the score series in the live registry and in
-#     each round alive, its store state and SQLite. This script, one run
-#     each: the build before the 30-minute bins 5,320 bytes per series,
-#     with them 4,918, with the byte counts too 7,299 (main arena 5,790):
-#     the split by mapping and the total move by whole kilobytes from run
-#     to run, more than the detector's 600 bytes saved; bench_models_mem's
-#     heap figure (4,330 -> 3,723) is the one that shows such a change.
+#     real store (SQLite's part apart): the figure that shows a change of a
+#     few hundred bytes, which the RSS pairs do not resolve.
 # Env: KPULSE_BIN (required), BENCH_MODELS_S (seconds per run, default 60),
+# BENCH_MODELS_PAIRS (pairs of runs for the memory figure, default 3),
 # BENCH_MODELS_MEM_BIN (optional).
 set -uo pipefail
 
 secs=${BENCH_MODELS_S:-60}
+pairs=${BENCH_MODELS_PAIRS:-3}
 tmp=$(mktemp -d /tmp/kpulse-models-bench.XXXXXX) || exit 1
 pid=""
 cleanup() {
@@ -107,40 +97,60 @@ fi
 # below the default list's size, keeps it out of the per-series difference
 # (bench_models_mem prints its bound).
 MV_SERIES=${BENCH_MV_SERIES:-32}
-read -r cpu_on rss_on busy series wall heap_on anon_on < <(run on @default @default)
-read -r _ rss_all busy_all series_all wall_all heap_all anon_all < <(run on '*' 'kpulse_anomaly_*')
-read -r cpu_off rss_off _ _ wall_off _ _ < <(run off @default @default)
-[ -n "${series:-}" ] && [ "${series%.*}" -gt 0 ] 2>/dev/null || {
+# Each pair: models on for the default series, then for every series; one
+# line per run in $tmp/runs: "kind cpu_s rss_kib busy_s series wall_s heap anon".
+for _ in $(seq "$pairs"); do
+	echo "default $(run on @default @default)" >>"$tmp/runs"
+	echo "all $(run on '*' 'kpulse_anomaly_*')" >>"$tmp/runs"
+done
+echo "off $(run off @default @default)" >>"$tmp/runs"
+awk '$1 == "default" && $5 > 0 { ok = 1 } END { exit !ok }' "$tmp/runs" || {
 	echo "models bench: no modelled series reported"
 	exit 1
 }
-MV_SERIES=$MV_SERIES /usr/bin/python3 - "$cpu_on" "$rss_on" "$busy" "$series" "$wall" "$cpu_off" "$rss_off" "$wall_off" \
-	"$rss_all" "$busy_all" "$series_all" "$wall_all" "$heap_on" "$anon_on" "$heap_all" "$anon_all" <<'PY'
+MV_SERIES=$MV_SERIES /usr/bin/python3 - "$tmp/runs" <<'PY'
 import os
+import statistics
 import sys
-(cpu_on, rss_on, busy, series, wall, cpu_off, rss_off, wall_off, rss_all, busy_all, series_all,
- wall_all, heap_on, anon_on, heap_all, anon_all) = map(float, sys.argv[1:])
-sink_pct = 100 * busy / wall
-per_series = ((rss_all - rss_on) * 1024 / (series_all - series)
-              if series_all > series else float("nan"))
-print(f"daemon with models on for every default series ({series:.0f} series, 1 s interval, "
-      f"{wall:.0f} s per run, on then off; multivariate detectors on "
-      f"{os.environ.get('MV_SERIES', '32')} series in both runs):")
-print(f"  models sink CPU   {sink_pct:6.3f} % of one core (busy {busy:.3f} s)   "
-      f"target < 2%: {'PASS' if sink_pct < 2 else 'FAIL'}")
-print(f"  daemon CPU        on {100 * cpu_on / wall:6.3f} %, off {100 * cpu_off / wall_off:6.3f} % "
-      f"of one core (whole process, noisy)")
-print(f"  every series      {series_all:.0f} series: models sink CPU "
-      f"{100 * busy_all / wall_all:.3f} % of one core")
-print(f"  daemon RSS        off {rss_off:.0f} KiB, on {rss_on:.0f} KiB, every series "
-      f"{rss_all:.0f} KiB: {per_series:.0f} bytes of RSS per added modelled series "
-      f"(includes malloc's kept pages and the store's caches; the heap figure is "
-      f"bench_models_mem's)   target < 4096: "
+
+runs = {"default": [], "all": [], "off": []}
+for line in open(sys.argv[1]):
+    kind, *v = line.split()
+    runs[kind].append(dict(zip(("cpu", "rss", "busy", "series", "wall", "heap", "anon"),
+                               map(float, v))))
+on, every, off = runs["default"], runs["all"], runs["off"][0]
+sink = [100 * r["busy"] / r["wall"] for r in on]
+sink_pct = statistics.median(sink)
+print(f"daemon with models on for every default series ({on[0]['series']:.0f} series, 1 s "
+      f"interval, {on[0]['wall']:.0f} s per run, {len(on)} pairs of runs (defaults, every "
+      f"series) then one with models off; multivariate detectors on "
+      f"{os.environ.get('MV_SERIES', '32')} series in every run):")
+print(f"  models sink CPU   {sink_pct:6.3f} % of one core, median of "
+      f"{', '.join(f'{p:.3f}' for p in sink)}   target < 2%: "
+      f"{'PASS' if sink_pct < 2 else 'FAIL'}")
+print(f"  daemon CPU        on {statistics.median(100 * r['cpu'] / r['wall'] for r in on):6.3f} %, "
+      f"off {100 * off['cpu'] / off['wall']:6.3f} % of one core (whole process, noisy)")
+print(f"  every series      {statistics.median(r['series'] for r in every):.0f} series: models "
+      f"sink CPU {statistics.median(100 * r['busy'] / r['wall'] for r in every):.3f} % of one core")
+per, heap, anon, rest = [], [], [], []
+for a, b in zip(on, every):
+    added = b["series"] - a["series"]
+    if added <= 0:
+        continue
+    per.append((b["rss"] - a["rss"]) * 1024 / added)
+    heap.append((b["heap"] - a["heap"]) * 1024 / added)
+    anon.append((b["anon"] - a["anon"]) * 1024 / added)
+    rest.append(((b["rss"] - b["heap"] - b["anon"]) - (a["rss"] - a["heap"] - a["anon"])) *
+                1024 / added)
+per_series = statistics.median(per) if per else float("nan")
+print(f"  daemon RSS        off {off['rss']:.0f} KiB, on {statistics.median(r['rss'] for r in on):.0f} "
+      f"KiB, every series {statistics.median(r['rss'] for r in every):.0f} KiB (medians): "
+      f"{per_series:.0f} bytes of RSS per added modelled series, median of "
+      f"{', '.join(f'{p:.0f}' for p in per)} (includes malloc's kept pages and the store's "
+      f"caches; the heap figure is bench_models_mem's)   target < 4096: "
       f"{'PASS' if per_series < 4096 else 'FAIL'}")
-if series_all > series:
-    added = series_all - series
-    print(f"    of which        main arena {(heap_all - heap_on) * 1024 / added:.0f} bytes "
-          f"(small allocations), anonymous maps "
-          f"{(anon_all - anon_on) * 1024 / added:.0f} bytes (large blocks, second arena), "
-          f"the rest {((rss_all - heap_all - anon_all) - (rss_on - heap_on - anon_on)) * 1024 / added:.0f} bytes")
+if per:
+    print(f"    of which        main arena {statistics.median(heap):.0f} bytes (small "
+          f"allocations), anonymous maps {statistics.median(anon):.0f} bytes (large blocks, "
+          f"second arena), the rest {statistics.median(rest):.0f} bytes (medians)")
 PY

@@ -90,12 +90,13 @@ store_parts() {
 	sqlite3 -readonly "$tmp/kpulse/kpulse.db" "SELECT
 		sum(CASE WHEN name LIKE 'events%' THEN pgsize ELSE 0 END),
 		sum(CASE WHEN name LIKE '%chunks_raw%' THEN pgsize ELSE 0 END),
-		sum(CASE WHEN name LIKE 'samples_1%' THEN pgsize ELSE 0 END),
+		sum(CASE WHEN name LIKE 'samples_1%' OR name LIKE '%chunks_1m%' THEN pgsize ELSE 0 END),
 		sum(CASE WHEN name LIKE 'model_state%' THEN pgsize ELSE 0 END),
 		sum(CASE WHEN name = 'series' OR name LIKE 'series_%'
 			OR name = 'sqlite_autoindex_series_1' THEN pgsize ELSE 0 END),
 		sum(CASE WHEN name NOT LIKE 'events%' AND name NOT LIKE '%chunks_raw%'
-			AND name NOT LIKE 'samples_1%' AND name NOT LIKE 'model_state%'
+			AND name NOT LIKE 'samples_1%' AND name NOT LIKE '%chunks_1m%'
+			AND name NOT LIKE 'model_state%'
 			AND name <> 'series' AND name NOT LIKE 'series_%'
 			AND name <> 'sqlite_autoindex_series_1' THEN pgsize ELSE 0 END),
 		(SELECT freelist_count * page_size FROM pragma_freelist_count, pragma_page_size)

@@ -118,7 +118,8 @@ def test_database_of_schema_4_is_upgraded_to_chunks_at_start_keeping_its_samples
         old = old.fetchone()[0]
     finally:
         conn.close()
-    assert version == 7 and old == 0  # chunks (5), incidents (6), model_state (7)
+    # chunks (5), incidents (6), model_state (7), minutes in chunks (8)
+    assert version == 8 and old == 0
     # the fixture's series read back whole from the chunks
     for i in range(6):
         name = "fixture_ops_total" if i < 2 else "fixture_level_bytes" if i < 4 else \
@@ -126,3 +127,39 @@ def test_database_of_schema_4_is_upgraded_to_chunks_at_start_keeping_its_samples
         got = d.db.samples(name, f'{{"n":"{i}"}}')
         assert len(got) == 400, (name, len(got))
         assert got[0][0] == 1700000000000 and got[-1][0] == 1700000429000, got[-1]
+
+
+FIXTURE_V7 = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "unit", "fixtures",
+                          "store_v7.db")
+
+
+def test_database_of_schema_7_has_its_minutes_moved_into_chunks_at_start(daemons, workdir):
+    """A database written by the kpulse of one row per series and minute
+    (tests/unit/fixtures/store_v7.db, 906 minutes of 6 series) is converted
+    at start, with its progress in the log: the minutes land in one chunk
+    per series and hour, and the daemon goes on writing."""
+    data = os.path.join(workdir, "data")
+    os.mkdir(data)
+    db = os.path.join(data, "kpulse.db")
+    shutil.copy(FIXTURE_V7, db)
+
+    d = daemons.start("--retention-raw", "3650d", "--retention-1m", "3650d", "--retention-1h",
+                      "3650d", data_dir=data)
+    d.wait_log(r"schema 7 -> 8, 906 1-minute rows into chunks", timeout=10)
+    d.wait_log(r"schema 8, 906 1-minute rows in chunks", timeout=10)
+    wait_until(lambda: len(d.db.timestamps()) >= 2, 10, "2 rounds stored")
+    assert d.stop() == 0, d.log_tail()
+
+    conn = sqlite3.connect(db)
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        old = conn.execute("SELECT count(*) FROM sqlite_master WHERE name LIKE 'samples_1m%'")
+        old = old.fetchone()[0]
+        # the fixture's 2.5 hours (4 hours begun) of 6 series, and nothing
+        # of the daemon's own yet (its first minute is not complete)
+        chunks, minutes = conn.execute(
+            "SELECT count(*), sum(n) FROM chunks_1m WHERE start_ts < 1700020000").fetchone()
+    finally:
+        conn.close()
+    assert version == 8 and old == 0
+    assert (chunks, minutes) == (24, 906)

@@ -6,7 +6,11 @@
  * strictly increasing time order or -EBADMSG, never a crash, a read past
  * the end or undefined behaviour (chunk formats 1 and 2). The same bytes,
  * read as a list of samples, are encoded (format 2) and must decode back
- * bit for bit. `make fuzz-chunk` builds it with clang
+ * bit for bit. The same bytes are read as a rollup chunk too (the
+ * 1-minute tier's blobs, store_rollup_decode()): rows in strictly
+ * increasing bucket order or -EBADMSG; and, read as a list of rollup
+ * rows, encoded and decoded back field for field. `make fuzz-chunk`
+ * builds it with clang
  * -fsanitize=fuzzer,address,undefined.
  */
 #include <stdint.h>
@@ -124,9 +128,101 @@ static void round_trip(const uint8_t *data, size_t size)
 	store_chunk_enc_free(&e);
 }
 
+static struct rollup_row rows_in[64], rows_out[64];
+
+static void rollup_decode_any(const uint8_t *data, size_t size)
+{
+	size_t n = 0;
+	int rc = store_rollup_decode(data, size, rows_out, 64, &n);
+
+	if (rc != 0 && rc != -74 /* EBADMSG */)
+		abort();
+	if (rc == 0 && (n == 0 || n > 64))
+		abort();
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		if (rows_out[i].agg.n < 1 || (i && rows_out[i].bucket <= rows_out[i - 1].bucket))
+			abort();
+}
+
+static bool same(double a, double b)
+{
+	return memcmp(&a, &b, sizeof(a)) == 0;
+}
+
+static double any_double(const uint8_t **p, const uint8_t *end)
+{
+	uint64_t mode = take(p, end, 1), bits = take(p, end, (size_t)(mode % 9));
+	double v;
+
+	if (mode & 0x80) {
+		memcpy(&v, &bits, sizeof(v));
+		return v;
+	}
+	return (double)(int64_t)bits * (mode & 0x40 ? 1e-9 : 1);
+}
+
+static void rollup_round_trip(const uint8_t *data, size_t size)
+{
+	const uint8_t *p = data, *end = data + size;
+	int64_t bucket = (int64_t)take(&p, end, 4);
+	size_t n = 0, got = 0, len = 0;
+	void *bytes = NULL;
+
+	while (p < end && n < 64) {
+		struct rollup_row *r = &rows_in[n];
+		uint64_t flags = take(&p, end, 1);
+		struct span_agg *a = &r->agg;
+
+		memset(r, 0, sizeof(*r));
+		bucket += 60 * (1 + (int64_t)(flags >> 6));
+		r->bucket = bucket;
+		a->n = 1 + (int64_t)take(&p, end, 1);
+		a->has_values = flags & 1;
+		a->last = any_double(&p, end);
+		a->min = flags & 2 ? any_double(&p, end) : a->last;
+		a->max = flags & 4 ? any_double(&p, end) : a->last;
+		a->sum = flags & 8 ? any_double(&p, end) : a->last * (double)a->n;
+		a->has_inc = flags & 16;
+		a->inc = any_double(&p, end);
+		a->has_hist = flags & 32;
+		if (a->has_hist) {
+			a->hist_sum = any_double(&p, end);
+			a->hist_count = take(&p, end, 2);
+			a->slots[take(&p, end, 1) % REGISTRY_HIST_SLOTS] = take(&p, end, 2);
+		}
+		n++;
+	}
+	if (!n)
+		return;
+	if (store_rollup_encode(rows_in, n, &bytes, &len) < 0)
+		abort();
+	if (store_rollup_decode(bytes, len, rows_out, 64, &got) < 0 || got != n)
+		abort();
+	for (size_t i = 0; i < n; i++) {
+		const struct span_agg *x = &rows_in[i].agg, *y = &rows_out[i].agg;
+
+		if (rows_in[i].bucket != rows_out[i].bucket || x->n != y->n ||
+		    x->has_values != y->has_values || x->has_inc != y->has_inc ||
+		    x->has_hist != y->has_hist)
+			abort();
+		if (x->has_values && (!same(x->min, y->min) || !same(x->max, y->max) ||
+				      !same(x->sum, y->sum) || !same(x->last, y->last)))
+			abort();
+		if (x->has_inc && !same(x->inc, y->inc))
+			abort();
+		if (x->has_hist &&
+		    (x->hist_count != y->hist_count || !same(x->hist_sum, y->hist_sum) ||
+		     memcmp(x->slots, y->slots, sizeof(x->slots))))
+			abort();
+	}
+	free(bytes);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	decode_any(data, size);
 	round_trip(data, size);
+	rollup_decode_any(data, size);
+	rollup_round_trip(data, size);
 	return 0;
 }

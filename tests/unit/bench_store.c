@@ -15,7 +15,8 @@
  *   query:  24 h of one series at a 1-minute step from the 1-minute tier
  *           of a second database (100 series, a sample every 10 s, rolled
  *           up under a fake clock), and 1 h of it at a 10 s step from the
- *           raw tier; the median of QUERIES runs each.
+ *           raw tier; the median of QUERIES runs each. The rollup
+ *           tiers' pages in that database, per bucket of a series.
  *   memory: the open chunks' memory (store_stats.open_chunk_bytes) with
  *           MEM_SERIES series after MEM_ROUNDS rounds (chunks half full).
  *
@@ -289,6 +290,21 @@ static int bench_query(const char *dir)
 	}
 	printf("query setup: %u samples rolled up in %.2f s\n", rounds * QUERY_SERIES,
 	       clock_mono_s() - t0);
+#ifndef BENCH_STORE_BASELINE
+	{
+		struct store_stats st;
+
+		/* the tiers' pages (dbstat), as the maintenance pass that
+		 * just ended counted them */
+		store_get_stats(s, &st);
+		printf("rollups: %d series x 24 h: 1-minute tier %.1f KiB, %.1f bytes a minute of "
+		       "a series; 1-hour tier %.1f KiB, %.1f bytes an hour of a series\n",
+		       QUERY_SERIES, (double)st.tier_bytes[STORE_TIER_1M] / 1024,
+		       (double)st.tier_bytes[STORE_TIER_1M] / (QUERY_SERIES * 1440.0),
+		       (double)st.tier_bytes[STORE_TIER_1H] / 1024,
+		       (double)st.tier_bytes[STORE_TIER_1H] / (QUERY_SERIES * 24.0));
+	}
+#endif
 	for (int i = 0; i < QUERIES; i++) {
 		t0 = clock_mono_s();
 		ret = store_query_range(s, &q, &res);

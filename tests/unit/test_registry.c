@@ -611,6 +611,75 @@ REGISTRY_TEST(copy_is_deep_and_independent)
 	CHECK_EQ_INT(registry_size(fx->copy), 3);
 }
 
+/*
+ * Series that go make room for new ones of either type (a counter's node is
+ * smaller than a histogram's): each new series starts from zero, whatever
+ * the node it gets held before, and a series copied whole (as a reader may
+ * do: *dst = *s) reads only memory of the registry, which `make sanitize`
+ * checks, for the last node of a copy too.
+ */
+/* Where the whole copies go: a global, so the compiler makes each copy whole. */
+struct metric_series registry_test_whole;
+
+REGISTRY_TEST(dropped_series_make_room_for_new_ones_of_any_type)
+{
+	char id[16];
+	struct metric_label l[] = {{"id", id}};
+	uint64_t slots[REGISTRY_HIST_SLOTS] = {0};
+	struct metric_series *whole = &registry_test_whole;
+	const struct metric_series *s;
+
+	for (int round = 0; round < 4; round++) {
+		registry_begin(fx->r, round, 1);
+		/* each round: 100 ids, half of them new, counters and
+		 * histograms trading places from one round to the next */
+		for (int i = round * 50; i < round * 50 + 100; i++) {
+			snprintf(id, sizeof(id), "%d", i);
+			slots[i % REGISTRY_HIST_SLOTS] = (uint64_t)i + 1;
+			CHECK_EQ_INT((i + round) % 2
+					 ? registry_set_counter(fx->r, "kp_c_total", l, 1, i)
+					 : registry_set_histogram(fx->r, "kp_h_seconds", l, 1,
+								  slots, (uint64_t)i + 1, i, 1e-9),
+				     0);
+			slots[i % REGISTRY_HIST_SLOTS] = 0;
+		}
+		/* sorts last: a copy's last node is a cut one */
+		CHECK_EQ_INT(registry_set_gauge(fx->r, "kp_z_bytes", NULL, 0, round), 0);
+		registry_end(fx->r);
+		CHECK_EQ_INT(registry_size(fx->r), 101);
+	}
+	/* the last round's series: ids 150 to 199 changed type, so all are new */
+	for (int i = 150; i < 250; i++) {
+		snprintf(id, sizeof(id), "%d", i);
+		if ((i + 3) % 2) {
+			s = registry_find(fx->r, "kp_c_total", l, 1);
+			CHECK(s && s->type == METRIC_COUNTER && s->value == i && !s->hist_count);
+		} else {
+			s = registry_find(fx->r, "kp_h_seconds", l, 1);
+			CHECK(s && s->type == METRIC_HISTOGRAM && s->hist_count == (uint64_t)i + 1);
+			for (int k = 0; k < REGISTRY_HIST_SLOTS; k++)
+				CHECK_EQ_INT(s->slots[k], k == i % REGISTRY_HIST_SLOTS ? i + 1 : 0);
+		}
+	}
+	/* sorted first, so that the copy lays its nodes out in sorted order */
+	fx->before = snapshot(fx->r);
+	fx->copy = registry_copy(fx->r);
+	CHECK(fx->copy);
+	fx->after = snapshot(fx->copy);
+	CHECK_STR(fx->after, fx->before);
+	CHECK_STR(registry_at(fx->copy, 100)->name, "kp_z_bytes");
+	for (size_t i = 0; i < registry_size(fx->copy); i++) {
+		s = registry_at(fx->copy, i);
+		*whole = *s;
+		CHECK_STR(whole->name, s->name);
+		CHECK_NEAR(whole->value, s->value, 0);
+	}
+	for (size_t i = 0; i < registry_size(fx->r); i++) {
+		*whole = *registry_at(fx->r, i);
+		CHECK_EQ_INT(whole->nlabels, strcmp(whole->name, "kp_z_bytes") ? 1 : 0);
+	}
+}
+
 #define MANY	   5000
 #define MANY_NAMES 50
 

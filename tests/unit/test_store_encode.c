@@ -344,7 +344,7 @@ STORE_TEST(rollup_row_reads_back_what_was_bound)
 	CHECK_EQ_INT(sql_open(f), 0);
 	CHECK_EQ_INT(
 	    sqlite3_prepare_v2(f->db,
-			       "INSERT INTO samples_1m (series_id, bucket_ts, " STORE_ROLLUP_COLS
+			       "INSERT INTO samples_1h (series_id, bucket_ts, " STORE_ROLLUP_COLS
 			       ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
 			       -1, &st, NULL),
 	    SQLITE_OK);
@@ -353,7 +353,7 @@ STORE_TEST(rollup_row_reads_back_what_was_bound)
 	sqlite3_finalize(st);
 	st = NULL;
 
-	CHECK_EQ_INT(sqlite3_prepare_v2(f->db, "SELECT " STORE_ROLLUP_COLS " FROM samples_1m", -1,
+	CHECK_EQ_INT(sqlite3_prepare_v2(f->db, "SELECT " STORE_ROLLUP_COLS " FROM samples_1h", -1,
 					&st, NULL),
 		     SQLITE_OK);
 	CHECK_EQ_INT(sqlite3_step(st), SQLITE_ROW);
@@ -400,7 +400,7 @@ STORE_TEST(rollup_row_leaves_out_what_last_gives)
 	CHECK_EQ_INT(sql_open(f), 0);
 	CHECK_EQ_INT(
 	    sqlite3_prepare_v2(f->db,
-			       "INSERT INTO samples_1m (series_id, bucket_ts, " STORE_ROLLUP_COLS
+			       "INSERT INTO samples_1h (series_id, bucket_ts, " STORE_ROLLUP_COLS
 			       ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
 			       -1, &ins, NULL),
 	    SQLITE_OK);
@@ -418,13 +418,13 @@ STORE_TEST(rollup_row_leaves_out_what_last_gives)
 	}
 	sqlite3_finalize(ins);
 	/* a row as kpulse wrote them before, all four values there */
-	CHECK_EQ_INT(sql_exec(f->db, "INSERT INTO samples_1m (series_id, bucket_ts, "
+	CHECK_EQ_INT(sql_exec(f->db, "INSERT INTO samples_1h (series_id, bucket_ts, "
 				     "count, min, max, sum, last) VALUES (1, 600, 2, 5, 5, 10, 5)"),
 		     0);
 	CHECK_EQ_INT(sqlite3_prepare_v2(f->db,
 					"SELECT (min IS NULL) + (max IS NULL) + (sum IS NULL), "
 					"bucket_ts, " STORE_ROLLUP_COLS
-					" FROM samples_1m ORDER BY bucket_ts",
+					" FROM samples_1h ORDER BY bucket_ts",
 					-1, &sel, NULL),
 		     SQLITE_OK);
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {

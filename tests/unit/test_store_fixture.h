@@ -19,6 +19,7 @@
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -214,6 +215,100 @@ static inline struct chunk_totals chunk_totals(sqlite3 *db, const char *sql)
 static inline int sql_exec(sqlite3 *db, const char *sql)
 {
 	return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
+}
+
+static inline bool fx_same_double(double a, double b)
+{
+	return memcmp(&a, &b, sizeof(a)) == 0;
+}
+
+/*
+ * The 1-minute tier as it was stored before chunks, one row a minute:
+ * (re)fills a temporary table samples_1m of the test's connection from
+ * the chunks in chunks_1m, with min, max and sum NULL when last gives
+ * them and the slots in the histogram blob of the store (format 1, slot
+ * count, LEB128 per slot). 0, or -1 when a chunk does not decode.
+ */
+static inline int m1_table(sqlite3 *db)
+{
+	static struct rollup_row rows[60];
+	sqlite3_stmt *sel = NULL, *ins = NULL;
+	int err = 0;
+
+	if (sql_exec(db, "DROP TABLE IF EXISTS temp.samples_1m;"
+			 "CREATE TEMP TABLE samples_1m (series_id, bucket_ts, count, min, max, "
+			 "sum, last, inc, hist_count, hist_sum, hist_slots)") ||
+	    sqlite3_prepare_v2(db, "SELECT series_id, data FROM main.chunks_1m", -1, &sel, NULL) !=
+		SQLITE_OK ||
+	    sqlite3_prepare_v2(db,
+			       "INSERT INTO temp.samples_1m VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+			       "?7, ?8, ?9, ?10, ?11)",
+			       -1, &ins, NULL) != SQLITE_OK)
+		err = -1;
+	while (!err && sqlite3_step(sel) == SQLITE_ROW) {
+		size_t n;
+
+		if (store_rollup_decode(sqlite3_column_blob(sel, 1),
+					(size_t)sqlite3_column_bytes(sel, 1), rows, 60, &n) < 0) {
+			err = -1;
+			break;
+		}
+		for (size_t i = 0; i < n; i++) {
+			const struct span_agg *a = &rows[i].agg;
+			unsigned char blob[2 + REGISTRY_HIST_SLOTS * 10];
+			int len = 2, nslots = REGISTRY_HIST_SLOTS;
+
+			sqlite3_reset(ins);
+			sqlite3_clear_bindings(ins);
+			sqlite3_bind_int64(ins, 1, sqlite3_column_int64(sel, 0));
+			sqlite3_bind_int64(ins, 2, rows[i].bucket);
+			sqlite3_bind_int64(ins, 3, a->n);
+			if (a->has_values) {
+				if (!fx_same_double(a->min, a->last))
+					sqlite3_bind_double(ins, 4, a->min);
+				if (!fx_same_double(a->max, a->last))
+					sqlite3_bind_double(ins, 5, a->max);
+				if (!fx_same_double(a->sum, a->last * (double)a->n))
+					sqlite3_bind_double(ins, 6, a->sum);
+				sqlite3_bind_double(ins, 7, a->last);
+			}
+			if (a->has_inc)
+				sqlite3_bind_double(ins, 8, a->inc);
+			if (a->has_hist) {
+				while (nslots > 0 && !a->slots[nslots - 1])
+					nslots--;
+				blob[0] = 1;
+				blob[1] = (unsigned char)nslots;
+				for (int k = 0; k < nslots; k++) {
+					uint64_t v = a->slots[k];
+
+					do {
+						blob[len++] =
+						    (unsigned char)((v & 0x7f) |
+								    (v > 0x7f ? 0x80 : 0));
+						v >>= 7;
+					} while (v);
+				}
+				sqlite3_bind_int64(ins, 9, (int64_t)a->hist_count);
+				sqlite3_bind_double(ins, 10, a->hist_sum);
+				sqlite3_bind_blob(ins, 11, blob, len, SQLITE_TRANSIENT);
+			}
+			if (sqlite3_step(ins) != SQLITE_DONE) {
+				err = -1;
+				break;
+			}
+		}
+	}
+	sqlite3_finalize(sel);
+	sqlite3_finalize(ins);
+	return err;
+}
+
+/* sql_int() on the 1-minute tier as rows (m1_table()); -2 when the
+ * chunks do not decode. */
+static inline int64_t m1_int(sqlite3 *db, const char *sql)
+{
+	return m1_table(db) ? -2 : sql_int(db, sql);
 }
 
 static inline uint64_t file_hash(const char *path, off_t *ret_size)

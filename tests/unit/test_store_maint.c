@@ -52,6 +52,8 @@ static void check_rollup_rows(int *failed, sqlite3 *db, const char *table, const
 		 "r.hist_count, r.hist_sum, r.hist_slots FROM %s AS r JOIN series AS s "
 		 "ON s.id = r.series_id ORDER BY r.bucket_ts, s.type",
 		 table);
+	/* the 1-minute tier's chunks as rows */
+	CHECK_EQ_INT(m1_table(db), 0);
 	CHECK(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		double b0 = (double)sqlite3_column_int64(st, 0);
@@ -131,7 +133,7 @@ STORE_TEST(minute_rollups_match_independent_aggregates)
 	set_now(f, T0 + 180 + f->opts.rollup_delay_s - 1);
 	CHECK_EQ_INT(store_run_maintenance(f->s), 0);
 	CHECK_EQ_INT(sql_open(f), 0);
-	CHECK_EQ_INT(sql_int(f->db, "SELECT count(DISTINCT bucket_ts) FROM samples_1m"), 2);
+	CHECK_EQ_INT(m1_int(f->db, "SELECT count(DISTINCT bucket_ts) FROM samples_1m"), 2);
 	set_now(f, T0 + 180 + f->opts.rollup_delay_s);
 	CHECK_EQ_INT(store_run_maintenance(f->s), 0);
 	check_rollup_rows(failed, f->db, "samples_1m", &h, 60, 3);
@@ -254,20 +256,20 @@ STORE_TEST(late_samples_are_rolled_up_again)
 	set_now(f, T0 + 600);
 	CHECK_EQ_INT(store_run_maintenance(f->s), 0);
 	CHECK_EQ_INT(sql_open(f), 0);
-	CHECK_EQ_INT(sql_int(f->db, "SELECT count FROM samples_1m"), 30);
-	CHECK_EQ_INT(sql_int(f->db, "SELECT last FROM samples_1m"), 29);
+	CHECK_EQ_INT(m1_int(f->db, "SELECT count FROM samples_1m"), 30);
+	CHECK_EQ_INT(m1_int(f->db, "SELECT last FROM samples_1m"), 29);
 
 	/* a sample of that minute arrives late, as after an outage */
 	m.value = 1000;
 	CHECK_EQ_INT(store_append_series(f->s, T0 + 45, &m, 1), 0);
 	CHECK_EQ_INT(store_flush_sync(f->s), 0);
 	CHECK_EQ_INT(store_run_maintenance(f->s), 0);
-	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM samples_1m"), 1);
-	CHECK_EQ_INT(sql_int(f->db, "SELECT count FROM samples_1m"), 31);
-	CHECK_EQ_INT(sql_int(f->db, "SELECT last FROM samples_1m"), 1000);
+	CHECK_EQ_INT(m1_int(f->db, "SELECT count(*) FROM samples_1m"), 1);
+	CHECK_EQ_INT(m1_int(f->db, "SELECT count FROM samples_1m"), 31);
+	CHECK_EQ_INT(m1_int(f->db, "SELECT last FROM samples_1m"), 1000);
 	/* the maximum is the last value: left out of the row */
-	CHECK_EQ_INT(sql_int(f->db, "SELECT max IS NULL FROM samples_1m"), 1);
-	CHECK_EQ_INT(sql_int(f->db, "SELECT min FROM samples_1m"), 0);
+	CHECK_EQ_INT(m1_int(f->db, "SELECT max IS NULL FROM samples_1m"), 1);
+	CHECK_EQ_INT(m1_int(f->db, "SELECT min FROM samples_1m"), 0);
 }
 
 STORE_TEST(background_maintenance_rolls_up_without_being_asked)
@@ -284,7 +286,7 @@ STORE_TEST(background_maintenance_rolls_up_without_being_asked)
 	CHECK_EQ_INT(sql_open(f), 0);
 	for (int i = 0; i < 300 && rows < 2; i++) {
 		usleep(10000);
-		rows = sql_int(f->db, "SELECT count(*) FROM samples_1m");
+		rows = m1_int(f->db, "SELECT count(*) FROM samples_1m");
 	}
 	CHECK_EQ_INT(rows, 2);
 }
@@ -316,7 +318,7 @@ STORE_TEST(retention_deletes_old_rows_per_tier)
 	CHECK_EQ_INT(store_run_maintenance(f->s), 0);
 	CHECK_EQ_INT(sql_open(f), 0);
 	CHECK_EQ_INT(sql_int(f->db, "SELECT coalesce(sum(n), 0) FROM chunks_raw"), 360);
-	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM samples_1m"), 360);
+	CHECK_EQ_INT(m1_int(f->db, "SELECT count(*) FROM samples_1m"), 360);
 	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM samples_1h"), 6);
 	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM events"), 36);
 	f->s = store_close(f->s);
@@ -341,10 +343,12 @@ STORE_TEST(retention_deletes_old_rows_per_tier)
 	CHECK_EQ_INT(sql_int(f->db, "SELECT max(start_ms) FROM chunks_raw") + STORE_CHUNK_SPAN_MS >
 			 (int64_t)(now - 3600) * 1000,
 		     1);
-	/* 1m: buckets at or after now - 2 h, from minute 241 */
-	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM samples_1m"), 119);
-	CHECK_EQ_INT(sql_int(f->db, "SELECT min(bucket_ts) FROM samples_1m"),
-		     (int64_t)(now - 7200));
+	/* 1m: whole chunks (hours of minutes) all before now - 2 h go, i.e.
+	 * hours 0 to 3; hours 4 and 5 stay, minute 240 on */
+	CHECK_EQ_INT(m1_int(f->db, "SELECT count(*) FROM samples_1m"), 120);
+	CHECK_EQ_INT(m1_int(f->db, "SELECT min(bucket_ts) FROM samples_1m"),
+		     (int64_t)T0 + 4 * 3600);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM chunks_1m"), 2);
 	/* 1h: buckets at or after now - 4 h: hours 3, 4, 5 */
 	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM samples_1h"), 3);
 	CHECK_EQ_INT(sql_int(f->db, "SELECT min(bucket_ts) FROM samples_1h"),
@@ -354,8 +358,8 @@ STORE_TEST(retention_deletes_old_rows_per_tier)
 	CHECK(sql_double(f->db, "SELECT min(ts) FROM events") >= now - 1800);
 	store_get_stats(f->s, &st);
 	CHECK_EQ_INT(st.rows_deleted,
-		     (raw_chunks - sql_int(f->db, "SELECT count(*) FROM chunks_raw")) +
-			 (360 - 119) + (6 - 3) + (36 - 2));
+		     (raw_chunks - sql_int(f->db, "SELECT count(*) FROM chunks_raw")) + (6 - 2) +
+			 (6 - 3) + (36 - 2));
 	/* the series still has data */
 	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM series"), 1);
 
@@ -364,7 +368,7 @@ STORE_TEST(retention_deletes_old_rows_per_tier)
 	CHECK_EQ_INT(store_run_maintenance(f->s), 0);
 	CHECK_EQ_INT(sql_int(f->db,
 			     "SELECT (SELECT count(*) FROM chunks_raw) + "
-			     "(SELECT count(*) FROM samples_1m) + "
+			     "(SELECT count(*) FROM chunks_1m) + "
 			     "(SELECT count(*) FROM samples_1h) + "
 			     "(SELECT count(*) FROM events) + (SELECT count(*) FROM series)"),
 		     0);
@@ -482,7 +486,7 @@ STORE_TEST(disk_budget_drops_oldest_first_and_keeps_recent_data)
 	CHECK(st.budget_rows_deleted > 0);
 	CHECK(peak <= (int64_t)budget + 256 * 1024);
 	CHECK(sql_int(f->db, "SELECT min(start_ms) FROM chunks_raw") > (int64_t)T0 * 1000);
-	CHECK(sql_int(f->db, "SELECT min(bucket_ts) FROM samples_1m") > (int64_t)T0);
+	CHECK(m1_int(f->db, "SELECT min(bucket_ts) FROM samples_1m") > (int64_t)T0);
 	/* the tiers' figures: each tier's oldest time and its pages */
 	CHECK_NEAR(st.tier_oldest_ts[STORE_TIER_RAW],
 		   (double)sql_int(f->db, "SELECT min(start_ms) FROM chunks_raw") / 1000, 1e-3);

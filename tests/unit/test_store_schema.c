@@ -8,7 +8,9 @@
  * (fixtures/store_v4.db, made by fixtures/store_v4_gen.c) into chunks,
  * sample for sample, and a version 6 database of chunk format 1
  * (fixtures/store_v6.db, made by fixtures/store_v6_gen.c) read as it is
- * and written on in format 2.
+ * and written on in format 2, and the upgrade of a version 7 database
+ * (fixtures/store_v7.db, made by fixtures/store_v7_gen.c) to the
+ * 1-minute tier in chunks, row for row.
  *
  * Each test runs in its own mkdtemp directory, removed afterwards even
  * when a CHECK fails (STORE_TEST runs the body, then the cleanup).
@@ -23,9 +25,13 @@ STORE_TEST(schema_is_created_with_its_version)
 	CHECK_EQ_INT(sql_int(f->db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	CHECK_EQ_INT(sql_int(f->db, "PRAGMA application_id"), KPULSE_APP_ID);
 	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
-				    "name IN ('meta', 'series', 'chunks_raw', 'samples_1m', "
+				    "name IN ('meta', 'series', 'chunks_raw', 'chunks_1m', "
 				    "'samples_1h', 'events')"),
 		     6);
+	/* the 1-minute tier is in chunks: no row per minute */
+	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM sqlite_master WHERE "
+				    "name LIKE 'samples_1m%'"),
+		     0);
 	/* raw samples are in chunks: no table of single samples, and no
 	 * index on each sample's time */
 	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM sqlite_master WHERE "
@@ -289,7 +295,7 @@ STORE_TEST(version_4_database_of_the_previous_kpulse_is_upgraded_to_chunks)
 	for (int i = 0; i < 6; i++)
 		CHECK_EQ_INT(bad[i], 0);
 	/* the rollups and the watermarks are as they were */
-	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM samples_1m"), 48);
+	CHECK_EQ_INT(m1_int(f->db, "SELECT count(*) FROM samples_1m"), 48);
 	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM series"), 6);
 
 	/* and the store goes on writing into the migrated chunks */
@@ -406,6 +412,133 @@ STORE_TEST(model_states_of_schema_6_move_into_a_rowid_table)
 	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM dbstat WHERE name = 'model_state' AND "
 				    "pagetype = 'overflow'"),
 		     0);
+}
+
+/* One rollup row as sql selects it: bucket_ts, then STORE_ROLLUP_COLS. */
+struct m1_row {
+	int64_t bucket;
+	struct span_agg agg;
+};
+
+static int read_m1_rows(sqlite3 *db, const char *sql, struct m1_row *rows, int max)
+{
+	sqlite3_stmt *st = NULL;
+	int n = 0;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	while (n < max && sqlite3_step(st) == SQLITE_ROW) {
+		rows[n].bucket = sqlite3_column_int64(st, 0);
+		if (store_span_from_row(st, 1, &rows[n].agg) < 0) {
+			n = -1;
+			break;
+		}
+		n++;
+	}
+	sqlite3_finalize(st);
+	return n;
+}
+
+static bool same_agg(const struct span_agg *a, const struct span_agg *b)
+{
+	return a->n == b->n && a->has_values == b->has_values &&
+	       (!a->has_values ||
+		(fx_same_double(a->min, b->min) && fx_same_double(a->max, b->max) &&
+		 fx_same_double(a->sum, b->sum) && fx_same_double(a->last, b->last))) &&
+	       a->has_inc == b->has_inc && (!a->has_inc || fx_same_double(a->inc, b->inc)) &&
+	       a->has_hist == b->has_hist &&
+	       (!a->has_hist ||
+		(a->hist_count == b->hist_count && fx_same_double(a->hist_sum, b->hist_sum) &&
+		 !memcmp(a->slots, b->slots, sizeof(a->slots))));
+}
+
+/* schema 7 -> 8: the minute rows of a database written by the previous
+ * kpulse move into chunks of an hour each, in several transactions, and
+ * read back bit for bit, through the store's queries too */
+STORE_TEST(version_7_minute_rows_are_upgraded_to_chunks_row_for_row)
+{
+	static const char rows_sql[] =
+	    "SELECT bucket_ts, " STORE_ROLLUP_COLS " FROM samples_1m ORDER BY series_id, bucket_ts";
+	static struct m1_row before[1000], after[1000];
+	size_t batch = store_migrate_batch_samples;
+	struct store_range_query q = {
+	    .selector = {.name = "fixture_ops_total", .matchers = {{"n", "0"}}, .nmatchers = 1},
+	    .from = 1700000000.0 - 20,
+	    .to = 1700010200.0,
+	    .step = 60,
+	    .agg = STORE_AGG_LAST,
+	};
+	int nbefore, nafter, bad = -1, err;
+
+	CHECK_EQ_INT(copy_file(TEST_FIXTURES "/store_v7.db", f->path), 0);
+	CHECK_EQ_INT(sql_open(f), 0);
+	CHECK_EQ_INT(sql_int(f->db, "PRAGMA user_version"), 7);
+	nbefore = read_m1_rows(f->db, rows_sql, before, 1000);
+	CHECK_EQ_INT(nbefore, 906);
+	sqlite3_close(f->db);
+	f->db = NULL;
+
+	/* several small transactions: 906 rows, 200 a step */
+	store_migrate_batch_samples = 200;
+	set_now(f, 1700010000.0 + 600);
+	f->opts.maintenance_interval_s = 0;
+	f->opts.retention_raw_s = f->opts.retention_1m_s = f->opts.retention_1h_s = 1e9;
+	err = fx_open(f);
+	store_migrate_batch_samples = batch;
+	CHECK_EQ_INT(err, 0);
+	CHECK_EQ_INT(sql_open(f), 0);
+	CHECK_EQ_INT(sql_int(f->db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM sqlite_master WHERE "
+				    "name LIKE 'samples_1m%'"),
+		     0);
+	/* a chunk per series and hour: 4 hours (the first and last partial) */
+	CHECK_EQ_INT(sql_int(f->db, "SELECT sum(n) FROM chunks_1m"), 906);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM chunks_1m"), 6 * 4);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM chunks_1m WHERE start_ts % 3600 <> 0"),
+		     0);
+	CHECK_EQ_INT(m1_table(f->db), 0);
+	nafter = read_m1_rows(f->db, rows_sql, after, 1000);
+	CHECK_EQ_INT(nafter, 906);
+	for (int i = 0; i < nafter && bad < 0; i++)
+		if (before[i].bucket != after[i].bucket || !same_agg(&before[i].agg, &after[i].agg))
+			bad = i;
+	CHECK_EQ_INT(bad, -1);
+
+	/* the queries read the chunks: a counter's last value per minute */
+	nbefore = read_m1_rows(f->db,
+			       "SELECT bucket_ts, " STORE_ROLLUP_COLS " FROM samples_1m WHERE "
+			       "series_id = (SELECT id FROM series WHERE labels = '{\"n\":\"0\"}') "
+			       "ORDER BY bucket_ts",
+			       before, 1000);
+	CHECK(nbefore > 100);
+	CHECK_EQ_INT(store_query_range(f->s, &q, &f->range), 0);
+	CHECK_EQ_INT(f->range->tier, STORE_TIER_1M);
+	CHECK_EQ_INT(f->range->nseries, 1);
+	CHECK_EQ_INT(f->range->series[0].npoints, nbefore);
+	bad = -1;
+	for (int k = 0; k < nbefore && bad < 0; k++) {
+		const struct store_point *pt = &f->range->series[0].points[k];
+
+		if (pt->ts != (double)before[k].bucket || pt->value != before[k].agg.last)
+			bad = k;
+	}
+	CHECK_EQ_INT(bad, -1);
+	f->range = store_range_result_free(f->range);
+
+	/* and the store goes on rolling up into them */
+	{
+		struct metric_series m = gauge_series("fixture_level_bytes", "n", "2", 1);
+
+		m.value = 4242;
+		/* after the fixture's last sample (1700010190) */
+		CHECK_EQ_INT(store_append_series(f->s, 1700010195.0, &m, 1), 0);
+		CHECK_EQ_INT(store_run_maintenance(f->s), 0);
+	}
+	CHECK_EQ_INT(sql_int(f->db, "SELECT sum(n) FROM chunks_1m"), 906);
+	CHECK_EQ_INT(m1_int(f->db,
+			    "SELECT last FROM samples_1m WHERE bucket_ts = 1700010180 AND "
+			    "series_id = (SELECT id FROM series WHERE labels = '{\"n\":\"2\"}')"),
+		     4242);
 }
 
 TEST_MAIN()

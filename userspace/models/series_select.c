@@ -27,9 +27,10 @@
  * 4 KiB of RSS per series until it fills). */
 #define TABLE_MIN 64
 
-/* key, name and labels are one allocation: "key\0name\0labels\0" */
+/* key and labels are one allocation, "key\0labels\0"; the name is the
+ * registry row's. 48 bytes, and the table holds 2 to 4 per series. */
 struct entry {
-	char *key, *name, *labels;
+	char *key;
 	enum series_stat stat;
 	bool used, have_prev;
 	uint64_t last_round;
@@ -350,9 +351,9 @@ static long select_from(struct series_select *s, const struct registry *reg, dou
 			continue;
 		}
 		if (fresh) {
-			size_t kl = strlen(key), nl = strlen(m->name), ll = strlen(labels);
+			size_t kl = strlen(key), ll = strlen(labels);
 			uint64_t *slots = NULL;
-			char *text = malloc(kl + nl + ll + 3);
+			char *text = malloc(kl + ll + 2);
 
 			if (text && stat == SERIES_STAT_P99)
 				slots = calloc(REGISTRY_HIST_SLOTS, sizeof(*slots));
@@ -371,15 +372,13 @@ static long select_from(struct series_select *s, const struct registry *reg, dou
 			e->stat = stat;
 			e->prev_slots = slots;
 			e->key = text;
-			e->name = text + kl + 1;
-			e->labels = e->name + nl + 1;
 			memcpy(e->key, key, kl + 1);
-			memcpy(e->name, m->name, nl + 1);
-			memcpy(e->labels, labels, ll + 1);
+			memcpy(e->key + kl + 1, labels, ll + 1);
 		}
 		e->last_round = s->round;
 		if (value_of(e, m, ts, &v) && n < cap)
-			out[n++] = (struct series_value){e->key, e->name, e->labels, e->stat, v, m};
+			out[n++] = (struct series_value){
+			    e->key, m->name, e->key + strlen(e->key) + 1, e->stat, v, m};
 	}
 	return (long)n;
 }

@@ -67,11 +67,12 @@ struct series_select_options {
 	size_t max_series;   /* 0: 1000 */
 };
 
-/* One modelled series in one round. The strings live in the selector and
- * stay valid until the next series_select_round() or the free. */
+/* One modelled series in one round. key and labels live in the selector
+ * and stay valid until the next series_select_round() or the free; name is
+ * the registry row's, valid as long as series. */
 struct series_value {
 	const char *key;    /* "name{k=v,...}:stat" */
-	const char *name;   /* the metric name */
+	const char *name;   /* the metric name (series->name) */
 	const char *labels; /* "k=v,k=v" or "" */
 	enum series_stat stat;
 	double value;

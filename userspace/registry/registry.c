@@ -5,8 +5,12 @@
  * array that is re-sorted only after series were added. Series of one name
  * share a family, which holds the type (one type per name) and help text.
  *
- * Ownership: the registry owns every series node and family and frees them
- * through series_drop() and family_put() during a round, or registry_free().
+ * Nodes are carved from slabs (see "Nodes" below): a counter's or gauge's
+ * node stops where the histogram slots begin, 560 bytes instead of 880.
+ *
+ * Ownership: the registry owns every slab, node and family; a node dropped
+ * during a round goes back to its free list, a family through family_put(),
+ * and registry_free() frees the slabs and families.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -131,10 +135,19 @@ struct family {
 	char *help; /* NULL when not described */
 };
 
+/* s is last, so that a node can stop where s's slots begin. */
 struct series_node {
-	struct metric_series s; /* what registry_at() hands out */
 	struct hnode hnode;
 	struct family *family;
+	struct metric_series s; /* what registry_at() hands out */
+};
+
+/* A run of nodes; each node is a whole struct series_node (histograms) or
+ * one cut before s.slots (every other type). */
+struct slab {
+	struct slab *next;
+	size_t used, size; /* bytes handed out, bytes for nodes */
+	_Alignas(max_align_t) unsigned char mem[];
 };
 
 struct registry {
@@ -142,11 +155,101 @@ struct registry {
 	struct htab families;	    /* family by name */
 	struct series_node **order; /* series.n entries */
 	size_t order_cap;
+	struct slab *slabs;	     /* the newest first; nodes are carved from it */
+	struct hnode *free_nodes[2]; /* dropped nodes by size (node_class), linked by next */
 	bool sorted;
 	uint64_t generation;
 	double timestamp;
 	double interval_s;
 };
+
+/* ---------------------------------------------------------------------------
+ * Nodes
+ *
+ * A histogram's node holds the whole struct; a node of any other type ends
+ * where s.slots begins, which saves their 320 bytes per series in the live
+ * registry and in each frozen copy of it. Nodes are carved from slabs, each
+ * followed by SLOTS_BYTES spare bytes, so that a reader copying a cut node
+ * whole (*dst = *s) stays inside the slab: it gets unspecified slots, which
+ * registry.h tells it not to read. A dropped node goes on the free list of
+ * its size and is reused by the next new series of that size; slabs go with
+ * the registry. A copy is carved from one slab of its exact size.
+ */
+
+#define SLOTS_BYTES    sizeof(((struct metric_series *)0)->slots)
+#define SLAB_MIN_BYTES (16 * sizeof(struct series_node))
+#define SLAB_MAX_BYTES (256 * sizeof(struct series_node))
+#define NODE_ALIGN     _Alignof(struct series_node)
+
+_Static_assert(offsetof(struct series_node, s.slots) + SLOTS_BYTES == sizeof(struct series_node),
+	       "slots ends the node: a node without them stops where they begin");
+
+/* The size class of a series' node: 1 for histograms, 0 for the rest. */
+static int node_class(enum metric_type type)
+{
+	return type == METRIC_HISTOGRAM;
+}
+
+static size_t node_size(int class)
+{
+	size_t n = class ? sizeof(struct series_node) : offsetof(struct series_node, s.slots);
+
+	return (n + NODE_ALIGN - 1) & ~(NODE_ALIGN - 1);
+}
+
+/* A new slab for `bytes` of nodes on top of the list. Returns 0 or -ENOMEM. */
+static int slab_add(struct registry *r, size_t bytes)
+{
+	struct slab *sl = malloc(sizeof(*sl) + bytes + SLOTS_BYTES);
+
+	if (!sl)
+		return -ENOMEM;
+	sl->next = r->slabs;
+	sl->used = 0;
+	sl->size = bytes;
+	r->slabs = sl;
+	return 0;
+}
+
+/* A zeroed node for a series of this type (a dropped one if there is one,
+ * else carved from the newest slab, a new one when it is full; slabs double
+ * from SLAB_MIN_BYTES to SLAB_MAX_BYTES). NULL on ENOMEM. */
+static struct series_node *node_alloc(struct registry *r, enum metric_type type)
+{
+	int class = node_class(type);
+	size_t size = node_size(class);
+	void *p;
+
+	if (r->free_nodes[class]) {
+		p = container_of(r->free_nodes[class], struct series_node, hnode);
+		r->free_nodes[class] = r->free_nodes[class]->next;
+	} else {
+		struct slab *sl = r->slabs;
+
+		if (!sl || sl->size - sl->used < size) {
+			size_t bytes = sl ? 2 * sl->size : SLAB_MIN_BYTES;
+
+			if (slab_add(r, bytes < SLAB_MIN_BYTES	 ? SLAB_MIN_BYTES
+					: bytes > SLAB_MAX_BYTES ? SLAB_MAX_BYTES
+								 : bytes))
+				return NULL;
+			sl = r->slabs;
+		}
+		p = sl->mem + sl->used;
+		sl->used += size;
+	}
+	memset(p, 0, size);
+	return p;
+}
+
+/* Puts a node no longer in the tables on its free list. */
+static void node_release(struct registry *r, struct series_node *node)
+{
+	int class = node_class(node->s.type);
+
+	node->hnode.next = r->free_nodes[class];
+	r->free_nodes[class] = &node->hnode;
+}
 
 /* ---------------------------------------------------------------------------
  * Names, labels and keys
@@ -456,7 +559,7 @@ static int series_get(struct registry *r, const char *name, const struct metric_
 
 	if (r->series.n >= REGISTRY_MAX_SERIES)
 		return -ENOSPC;
-	node = calloc(1, sizeof(*node));
+	node = node_alloc(r, type);
 	if (!node)
 		return -ENOMEM;
 	if (!family) {
@@ -477,7 +580,8 @@ static int series_get(struct registry *r, const char *name, const struct metric_
 	family->type = type;
 	family->nseries++;
 
-	node->s = key;
+	/* the key up to where the node ends (key's slots are zero) */
+	memcpy(&node->s, &key, node_size(node_class(type)) - offsetof(struct series_node, s));
 	node->s.type = type;
 	node->s.generation = r->generation;
 	node->family = family;
@@ -491,7 +595,8 @@ static int series_get(struct registry *r, const char *name, const struct metric_
 
 nomem:
 	free(new_family);
-	free(node);
+	node->s.type = type; /* its size class */
+	node_release(r, node);
 	return -ENOMEM;
 }
 
@@ -515,8 +620,12 @@ struct registry *registry_free(struct registry *r)
 {
 	if (!r)
 		return NULL;
-	for (size_t i = 0; i < r->series.n; i++)
-		free(r->order[i]);
+	while (r->slabs) {
+		struct slab *next = r->slabs->next;
+
+		free(r->slabs);
+		r->slabs = next;
+	}
 	for (size_t i = 0; r->families.buckets && i < r->families.nbuckets; i++) {
 		struct hnode *h, *next;
 
@@ -558,7 +667,7 @@ void registry_end(struct registry *r)
 		}
 		htab_del(&r->series, &node->hnode);
 		family_put(r, node->family);
-		free(node);
+		node_release(r, node);
 	}
 }
 
@@ -703,14 +812,17 @@ double registry_interval(const struct registry *r)
 struct registry *registry_copy(const struct registry *r)
 {
 	struct registry *c;
+	size_t bytes = 0;
 
 	if (!r)
 		return NULL;
 	c = registry_new();
 	if (!c)
 		return NULL;
+	for (size_t i = 0; i < r->series.n; i++)
+		bytes += node_size(node_class(r->order[i]->s.type));
 	if (htab_reserve(&c->families, r->families.n) || htab_reserve(&c->series, r->series.n) ||
-	    order_reserve(c, r->series.n))
+	    order_reserve(c, r->series.n) || (bytes && slab_add(c, bytes)))
 		return registry_free(c);
 
 	/* families first, so that each copied series can point at its copy */
@@ -735,11 +847,10 @@ struct registry *registry_copy(const struct registry *r)
 	}
 	for (size_t i = 0; i < r->series.n; i++) {
 		const struct series_node *node = r->order[i];
-		struct series_node *nc = malloc(sizeof(*nc));
+		/* from the slab above, which has room for every node */
+		struct series_node *nc = node_alloc(c, node->s.type);
 
-		if (!nc)
-			return registry_free(c);
-		*nc = *node;
+		memcpy(nc, node, node_size(node_class(node->s.type)));
 		nc->family = family_find(c, node->s.name);
 		c->order[i] = nc;
 		htab_add(&c->series, &nc->hnode, node->hnode.hash);

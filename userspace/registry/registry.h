@@ -56,6 +56,13 @@ struct metric_label {
 	const char *value;
 };
 
+/*
+ * A series as the registry hands it out. slots is the last member: the
+ * registry keeps it only for histograms (320 of a series' 856 bytes; most
+ * series are counters and gauges), so in a series of another type slots
+ * holds unspecified values. Read it only when type is METRIC_HISTOGRAM.
+ * Copying a whole series (*dst = *s) stays safe: the bytes are readable.
+ */
 struct metric_series {
 	char name[REGISTRY_NAME_MAX];
 	char label_keys[REGISTRY_MAX_LABELS][REGISTRY_LABEL_KEY_MAX];
@@ -63,13 +70,14 @@ struct metric_series {
 	size_t nlabels;
 	enum metric_type type;
 	double value; /* counters and gauges */
-	/* histograms: raw log2 slot counts in the base unit, and the scale
-	 * that turns the base unit into the series' unit (1e-9: ns -> s) */
-	uint64_t slots[REGISTRY_HIST_SLOTS];
+	uint64_t generation;
+	/* histograms: the count, the sum, the scale that turns the base unit
+	 * into the series' unit (1e-9: ns -> s), and the raw log2 slot counts
+	 * in the base unit (last: see above) */
 	uint64_t hist_count;
 	double hist_sum; /* already scaled */
 	double scale;
-	uint64_t generation;
+	uint64_t slots[REGISTRY_HIST_SLOTS];
 };
 
 struct registry;

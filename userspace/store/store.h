@@ -50,7 +50,7 @@
 #include "registry/registry.h"
 
 /* The schema this code writes; older databases are migrated at open. */
-#define STORE_SCHEMA_VERSION 7
+#define STORE_SCHEMA_VERSION 8
 /* The file name the daemon uses inside its data directory. */
 #define STORE_DB_FILENAME "kpulse.db"
 
@@ -188,7 +188,7 @@ struct store_stats {
 	uint64_t write_errors;	       /* failed flush attempts */
 	uint64_t maintenance_errors;   /* failed rollup/retention transactions */
 	uint64_t consecutive_failures; /* failed flush attempts since the last success */
-	uint64_t rollup_rows_written;  /* rows written to samples_1m and samples_1h */
+	uint64_t rollup_rows_written;  /* 1-minute and 1-hour rows written */
 	uint64_t rows_deleted;	       /* by retention, all tables */
 	uint64_t series_tracked;       /* distinct series in memory */
 	uint64_t db_size_bytes;	       /* database file plus its WAL */

@@ -790,3 +790,225 @@ int store_chunk_dec_next(struct store_chunk_dec *d, struct raw_sample *out)
 		memcpy(out->slots, d->h.slots, sizeof(out->slots));
 	return 1;
 }
+
+/* ------------------------------------------------------ rollup chunks */
+
+enum { LANE_COUNT, LANE_LAST, LANE_MIN, LANE_MAX, LANE_SUM, LANE_INC, LANE_HIST };
+
+#define LANE_LEN_MAX 65535
+
+static bool same_double(double a, double b)
+{
+	return memcmp(&a, &b, sizeof(a)) == 0;
+}
+
+/* Whether a row has a sample in the lane, and its value there. */
+static bool lane_value(const struct span_agg *a, unsigned lane, double *ret)
+{
+	switch (lane) {
+	case LANE_COUNT:
+		*ret = (double)a->n;
+		return true;
+	case LANE_LAST:
+		*ret = a->last;
+		return a->has_values;
+	case LANE_MIN:
+		*ret = a->min;
+		return a->has_values && !same_double(a->min, a->last);
+	case LANE_MAX:
+		*ret = a->max;
+		return a->has_values && !same_double(a->max, a->last);
+	case LANE_SUM:
+		*ret = a->sum;
+		return a->has_values && !same_double(a->sum, a->last * (double)a->n);
+	case LANE_INC:
+		*ret = a->inc;
+		return a->has_inc;
+	default:
+		*ret = a->hist_sum;
+		return a->has_hist;
+	}
+}
+
+/* Encodes one lane of the rows into e (initialized here). */
+static int lane_encode(struct store_chunk_enc *e, unsigned lane, const struct rollup_row *rows,
+		       size_t n)
+{
+	struct raw_sample smp;
+	int err;
+
+	err = store_chunk_enc_init(e, lane == LANE_HIST);
+	if (err)
+		return err;
+	/* once: each row sets what its lane's encoder reads */
+	memset(&smp, 0, sizeof(smp));
+	for (size_t i = 0; i < n; i++) {
+		const struct span_agg *a = &rows[i].agg;
+		double v;
+
+		if (!lane_value(a, lane, &v))
+			continue;
+		smp.ts_ms = rows[i].bucket;
+		smp.has_value = true;
+		smp.value = v;
+		if (lane == LANE_HIST) {
+			smp.has_hist = true;
+			smp.hist_count = a->hist_count;
+			memcpy(smp.slots, a->slots, sizeof(smp.slots));
+		}
+		err = store_chunk_enc_add(e, &smp);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int store_rollup_encode(const struct rollup_row *rows, size_t n, void **ret_data, size_t *ret_len)
+{
+	struct store_chunk_enc e[STORE_ROLLUP_LANES];
+	const void *bytes[STORE_ROLLUP_LANES] = {0};
+	size_t lens[STORE_ROLLUP_LANES] = {0}, total = 2, pos;
+	unsigned char *out = NULL;
+	unsigned mask = 0;
+	int err = 0;
+
+	if (!rows || !n || n > STORE_CHUNK_COUNT_MAX)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (rows[i].agg.n < 1 || rows[i].agg.n > WHOLE_MAX ||
+		    (i && rows[i].bucket <= rows[i - 1].bucket))
+			return -EINVAL;
+	memset(e, 0, sizeof(e));
+	for (unsigned l = 0; l < STORE_ROLLUP_LANES; l++) {
+		err = lane_encode(&e[l], l, rows, n);
+		if (err)
+			goto out;
+		if (!e[l].n)
+			continue;
+		bytes[l] = store_chunk_enc_bytes(&e[l], &lens[l]);
+		if (!bytes[l]) {
+			err = -ENOMEM;
+			goto out;
+		}
+		if (lens[l] > LANE_LEN_MAX) {
+			err = -E2BIG;
+			goto out;
+		}
+		mask |= 1u << l;
+		total += 2 + lens[l];
+	}
+	out = malloc(total);
+	if (!out) {
+		err = -ENOMEM;
+		goto out;
+	}
+	out[0] = STORE_ROLLUP_FORMAT;
+	out[1] = (unsigned char)mask;
+	pos = 2;
+	for (unsigned l = 0; l < STORE_ROLLUP_LANES; l++) {
+		if (!bytes[l])
+			continue;
+		out[pos] = (unsigned char)(lens[l] & 0xff);
+		out[pos + 1] = (unsigned char)(lens[l] >> 8);
+		memcpy(out + pos + 2, bytes[l], lens[l]);
+		pos += 2 + lens[l];
+	}
+	*ret_data = out;
+	*ret_len = total;
+out:
+	for (unsigned l = 0; l < STORE_ROLLUP_LANES; l++)
+		store_chunk_enc_free(&e[l]);
+	return err;
+}
+
+/* Puts a lane's sample into its row; false when it may not be there. */
+static bool lane_put(struct span_agg *a, unsigned lane, const struct raw_sample *smp)
+{
+	double v = smp->value;
+
+	switch (lane) {
+	case LANE_LAST:
+		/* what the other lanes leave out follows from last */
+		a->has_values = true;
+		a->last = a->min = a->max = v;
+		a->sum = v * (double)a->n;
+		return true;
+	case LANE_MIN:
+		a->min = v;
+		return a->has_values;
+	case LANE_MAX:
+		a->max = v;
+		return a->has_values;
+	case LANE_SUM:
+		a->sum = v;
+		return a->has_values;
+	case LANE_INC:
+		a->has_inc = true;
+		a->inc = v;
+		return true;
+	default:
+		a->has_hist = true;
+		a->hist_sum = v;
+		a->hist_count = smp->hist_count;
+		memcpy(a->slots, smp->slots, sizeof(a->slots));
+		return true;
+	}
+}
+
+int store_rollup_decode(const void *data, size_t len, struct rollup_row *rows, size_t max,
+			size_t *ret_n)
+{
+	const unsigned char *p = data;
+	struct store_chunk_dec d;
+	struct raw_sample smp;
+	size_t pos = 2, n = 0;
+	unsigned mask;
+	int rc;
+
+	if (!p || len < 2 || p[0] != STORE_ROLLUP_FORMAT || !(p[1] & 1) ||
+	    p[1] >> STORE_ROLLUP_LANES)
+		return -EBADMSG;
+	mask = p[1];
+	for (unsigned l = 0; l < STORE_ROLLUP_LANES; l++) {
+		size_t lane_len, k = 0;
+
+		if (!(mask & 1u << l))
+			continue;
+		if (len - pos < 2)
+			return -EBADMSG;
+		lane_len = p[pos] | (size_t)p[pos + 1] << 8;
+		pos += 2;
+		if (len - pos < lane_len)
+			return -EBADMSG;
+		if (store_chunk_dec_init(&d, p + pos, lane_len) < 0 || d.hist != (l == LANE_HIST) ||
+		    !d.n)
+			return -EBADMSG;
+		pos += lane_len;
+		while ((rc = store_chunk_dec_next(&d, &smp)) == 1) {
+			if (l == LANE_COUNT) {
+				if (n >= max ||
+				    !(smp.value >= 1 && smp.value <= (double)WHOLE_MAX) ||
+				    smp.value != floor(smp.value))
+					return -EBADMSG;
+				memset(&rows[n], 0, sizeof(rows[n]));
+				rows[n].bucket = smp.ts_ms;
+				rows[n].agg.n = (int64_t)smp.value;
+				n++;
+				continue;
+			}
+			/* the rows of a lane are some of lane 0's, in order */
+			while (k < n && rows[k].bucket < smp.ts_ms)
+				k++;
+			if (k == n || rows[k].bucket != smp.ts_ms ||
+			    !lane_put(&rows[k].agg, l, &smp))
+				return -EBADMSG;
+			k++;
+		}
+		if (rc < 0)
+			return -EBADMSG;
+	}
+	if (pos != len)
+		return -EBADMSG;
+	*ret_n = n;
+	return 0;
+}

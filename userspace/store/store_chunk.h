@@ -158,4 +158,61 @@ int store_chunk_dec_next(struct store_chunk_dec *d, struct raw_sample *out);
 /* The sample count a chunk's header states (0 when it is not a chunk). */
 unsigned store_chunk_count(const void *data, size_t len);
 
+/*
+ * One aggregate of a span of samples, as a rollup row holds it. Merging
+ * two adjacent spans (in time order) gives the aggregate of both.
+ */
+struct span_agg {
+	int64_t n;	 /* samples */
+	bool has_values; /* min..last: counters and gauges */
+	double min, max, sum, last;
+	bool has_inc;
+	double inc; /* counters: increase */
+	bool has_hist;
+	uint64_t hist_count; /* histograms: observations in the span */
+	double hist_sum;
+	uint64_t slots[REGISTRY_HIST_SLOTS];
+};
+
+/*
+ * A rollup chunk: one series' rollup rows (a span_agg per bucket) of one
+ * span (the 1-minute tier: an hour of minutes), in lanes, each a chunk
+ * of format 2 above whose sample times are the buckets' starts (in
+ * seconds) and whose values are one field of the rows that have it:
+ *   0 count   every row: n (a whole number, 1 to 2^53)
+ *   1 last    rows with values
+ *   2 min     rows with values whose min is not last (bit for bit)
+ *   3 max     rows with values whose max is not last
+ *   4 sum     rows with values whose sum is not last * n
+ *   5 inc     rows with a counter's increase
+ *   6 hist    rows with histogram observations: a histogram chunk whose
+ *             value is hist_sum, count hist_count, slots the slots
+ * A lane with no row is left out. Layout: format byte
+ * (STORE_ROLLUP_FORMAT), the mask of the lanes present, then per lane in
+ * order: its length (16 bits, little endian) and its bytes.
+ *
+ * Contracts: the decoder accepts any bytes and either returns at most
+ * max rows in strictly increasing bucket order, each lane's times being
+ * some of lane 0's, or -EBADMSG; it never reads past len. Encoder and
+ * decoder agree bit for bit on every field of the rows.
+ */
+#define STORE_ROLLUP_FORMAT 0x10
+#define STORE_ROLLUP_LANES  7
+
+struct rollup_row {
+	int64_t bucket; /* the bucket's start, seconds */
+	struct span_agg agg;
+};
+
+/*
+ * Encodes n rows (buckets strictly increasing, 1 <= n <= 65535, each
+ * agg.n >= 1) into a new buffer in *ret_data (the caller frees it).
+ * Returns 0, -EINVAL for rows that break those rules, or -ENOMEM.
+ */
+int store_rollup_encode(const struct rollup_row *rows, size_t n, void **ret_data, size_t *ret_len);
+/* Decodes a rollup chunk into rows[0..*ret_n); -EBADMSG when it is not
+ * one or holds more than max rows. */
+int store_rollup_decode(const void *data, size_t len, struct rollup_row *rows, size_t max,
+			size_t *ret_n);
+
 #endif /* KPULSE_STORE_CHUNK_H */

@@ -21,6 +21,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "store/store_internal.h"
@@ -243,6 +244,73 @@ bool store_raw_reader_next(struct raw_reader *r, struct raw_sample *out)
 		r->in_chunk = store_chunk_dec_init(&r->dec, sqlite3_column_blob(r->st, 0),
 						   (size_t)sqlite3_column_bytes(r->st, 0)) == 0;
 	}
+}
+
+/* ---------------------------------------------------- 1-minute chunks */
+
+const char store_sql_m1_chunk_get[] = "SELECT data FROM chunks_1m WHERE series_id = ?1 "
+				      "AND start_ts = ?2";
+const char store_sql_m1_chunk_put[] =
+    "INSERT INTO chunks_1m (series_id, start_ts, n, data) VALUES (?1, ?2, ?3, ?4) "
+    "ON CONFLICT (series_id, start_ts) DO UPDATE SET n = excluded.n, data = excluded.data";
+
+int store_m1_chunk_merge(sqlite3_stmt *get, sqlite3_stmt *put, int64_t id, int64_t start,
+			 const struct rollup_row *rows, size_t n, struct rollup_row *scratch)
+{
+	size_t m = 0;
+	void *data = NULL;
+	size_t len = 0;
+	int rc;
+
+	for (size_t i = 0; i < n; i++)
+		if (rows[i].bucket < start || rows[i].bucket >= start + STORE_M1_CHUNK_S ||
+		    (i && rows[i].bucket <= rows[i - 1].bucket))
+			return SQLITE_MISUSE;
+	sqlite3_bind_int64(get, 1, id);
+	sqlite3_bind_int64(get, 2, start);
+	rc = sqlite3_step(get);
+	if (rc == SQLITE_ROW) {
+		/* a chunk that does not decode, or holds rows of another
+		 * span, is replaced */
+		if (store_rollup_decode(sqlite3_column_blob(get, 0),
+					(size_t)sqlite3_column_bytes(get, 0), scratch,
+					STORE_M1_CHUNK_ROWS, &m) < 0 ||
+		    (m && (scratch[0].bucket < start ||
+			   scratch[m - 1].bucket >= start + STORE_M1_CHUNK_S)))
+			m = 0;
+		rc = SQLITE_OK;
+	} else if (rc == SQLITE_DONE) {
+		rc = SQLITE_OK;
+	}
+	sqlite3_reset(get);
+	if (rc != SQLITE_OK)
+		return rc;
+	for (size_t i = 0, k = 0; i < n; i++) {
+		while (k < m && scratch[k].bucket < rows[i].bucket)
+			k++;
+		if (k == m || scratch[k].bucket != rows[i].bucket) {
+			if (m == STORE_M1_CHUNK_ROWS)
+				return SQLITE_MISUSE;
+			memmove(&scratch[k + 1], &scratch[k], (m - k) * sizeof(*scratch));
+			m++;
+		}
+		scratch[k] = rows[i];
+	}
+	if (!m)
+		return SQLITE_OK;
+	rc = store_rollup_encode(scratch, m, &data, &len);
+	if (rc)
+		return rc == -ENOMEM ? SQLITE_NOMEM : SQLITE_MISUSE;
+	sqlite3_bind_int64(put, 1, id);
+	sqlite3_bind_int64(put, 2, start);
+	sqlite3_bind_int64(put, 3, (int64_t)m);
+	sqlite3_bind_blob(put, 4, data, (int)len, SQLITE_STATIC);
+	rc = sqlite3_step(put);
+	sqlite3_reset(put);
+	/* the blob is bound only while the statement runs */
+	sqlite3_clear_bindings(put);
+	free(data);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
 /* -------------------------------------------------------- rollup rows */

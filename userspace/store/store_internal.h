@@ -266,21 +266,8 @@ bool store_raw_reader_next(struct raw_reader *r, struct raw_sample *out);
 
 /* ------------------------------------- store_aggregate.c: span aggregate */
 
-/*
- * One aggregate of a span of samples, as a rollup row holds it. Merging
- * two adjacent spans (in time order) gives the aggregate of both.
- */
-struct span_agg {
-	int64_t n;	 /* samples */
-	bool has_values; /* min..last: counters and gauges */
-	double min, max, sum, last;
-	bool has_inc;
-	double inc; /* counters: increase */
-	bool has_hist;
-	uint64_t hist_count; /* histograms: observations in the span */
-	double hist_sum;
-	uint64_t slots[REGISTRY_HIST_SLOTS];
-};
+/* struct span_agg, one aggregate of a span of samples, is in store_chunk.h
+ * (the rollup chunks encode it). */
 
 /*
  * Adds sample cur to agg: the value to count/min/max/sum/last, and the
@@ -292,7 +279,31 @@ void store_span_add_raw(struct span_agg *agg, enum metric_type type, const struc
 /* Merges a later span b into a. */
 void store_span_merge(struct span_agg *a, const struct span_agg *b);
 
-/* Rollup rows (samples_1m, samples_1h), store_encode.c: the columns after
+/*
+ * The 1-minute tier in rollup chunks (chunks_1m, store_encode.c): one
+ * chunk per series and hour of minutes, keyed by the hour's start.
+ */
+#define STORE_M1_CHUNK_S    TIER_1H_S
+#define STORE_M1_CHUNK_ROWS (TIER_1H_S / TIER_1M_S)
+
+extern const char store_sql_m1_chunk_get[];
+extern const char store_sql_m1_chunk_put[];
+
+/*
+ * Merges rows (buckets strictly increasing, all within the chunk that
+ * starts at start) into series id's chunk at start: reads it with get
+ * (store_sql_m1_chunk_get), writes the merged one with put
+ * (store_sql_m1_chunk_put). A row replaces the chunk's row of the same
+ * bucket; a stored chunk that does not decode is replaced (its rows are
+ * lost, as a damaged row would be). scratch holds STORE_M1_CHUNK_ROWS
+ * rows. Returns SQLITE_OK, the SQLite code of a failed step, SQLITE_NOMEM
+ * or SQLITE_MISUSE (rows outside the chunk or more than it can hold).
+ * Both statements are reset.
+ */
+int store_m1_chunk_merge(sqlite3_stmt *get, sqlite3_stmt *put, int64_t id, int64_t start,
+			 const struct rollup_row *rows, size_t n, struct rollup_row *scratch);
+
+/* Rollup rows (samples_1h), store_encode.c: the columns after
  * (series_id, bucket_ts), as store_span_from_row() and store_span_bind()
  * use them. */
 #define STORE_ROLLUP_COLS "count, min, max, sum, last, inc, hist_count, hist_sum, hist_slots"
@@ -385,7 +396,7 @@ struct writer_stmts {
 struct maint_stmts {
 	sqlite3_stmt *meta_get, *meta_set;
 	/* rollups */
-	sqlite3_stmt *raw_next, *raw_series_in, *raw_rows, *raw_prev, *m1_insert;
+	sqlite3_stmt *raw_next, *raw_series_in, *raw_rows, *raw_prev, *m1_get, *m1_put;
 	sqlite3_stmt *m1_next, *m1_series_in, *m1_rows, *h1_insert;
 	/* retention */
 	sqlite3_stmt *del_raw, *del_1m, *del_1h, *del_events, *del_series;
@@ -449,6 +460,7 @@ struct store {
 	double tier_stats_next;	     /* when maintenance refreshes the tiers' figures */
 	sqlite3_stmt *tier_bytes_st; /* store_maint.c; NULL without SQLite's dbstat */
 	struct rollup_cursor cur_1m, cur_1h;
+	struct rollup_row *m1_rows; /* STORE_M1_CHUNK_ROWS: a chunk decoded */
 	char werr[STORE_ERROR_MAX]; /* the last failure, for stats */
 
 	/* --- read connections, under rlock (store_schema.c) --- */

@@ -44,6 +44,9 @@
 	"DELETE FROM " table " WHERE " col " < ?1 AND " col " <= coalesce((SELECT " col            \
 	" FROM " table " WHERE " col " < ?1 ORDER BY " col " LIMIT 1 OFFSET ?2), ?1)"
 
+#define M1_CHUNK_SQL "3600"
+_Static_assert(STORE_M1_CHUNK_S == 3600, "M1_CHUNK_SQL");
+
 static const struct store_stmt_sql maint_sql[] = {
 #define S(field, text)                                                                             \
 	{                                                                                          \
@@ -55,15 +58,20 @@ static const struct store_stmt_sql maint_sql[] = {
     S(raw_series_in, store_sql_raw_series_in),
     S(raw_rows, store_sql_raw_rows),
     S(raw_prev, store_sql_raw_prev),
-    S(m1_insert, ROLLUP_INSERT("samples_1m")),
-    S(m1_next, "SELECT bucket_ts FROM samples_1m WHERE bucket_ts >= ?1 ORDER BY bucket_ts LIMIT 1"),
+    S(m1_get, store_sql_m1_chunk_get),
+    S(m1_put, store_sql_m1_chunk_put),
+    /* chunks start on the hour, as the hours' buckets do */
+    S(m1_next, "SELECT min(start_ts) FROM chunks_1m WHERE start_ts >= ?1"),
     S(m1_series_in, "SELECT id, type FROM series WHERE id IN (SELECT series_id FROM "
-		    "samples_1m WHERE bucket_ts >= ?1 AND bucket_ts < ?2) ORDER BY id"),
-    S(m1_rows, "SELECT bucket_ts, " STORE_ROLLUP_COLS " FROM samples_1m WHERE series_id = ?1 "
-	       "AND bucket_ts >= ?2 AND bucket_ts < ?3 ORDER BY bucket_ts"),
+		    "chunks_1m WHERE start_ts >= ?1 AND start_ts < ?2) ORDER BY id"),
+    S(m1_rows, "SELECT data FROM chunks_1m WHERE series_id = ?1 AND start_ts >= ?2 "
+	       "AND start_ts < ?3 ORDER BY start_ts"),
     S(h1_insert, ROLLUP_INSERT("samples_1h")),
     S(del_raw, store_sql_raw_delete_oldest),
-    S(del_1m, DELETE_OLDEST("samples_1m", "bucket_ts")),
+    /* whole chunks, all of whose minutes are below the cutoff ?1 */
+    S(del_1m, "DELETE FROM chunks_1m WHERE start_ts <= ?1 - " M1_CHUNK_SQL " AND start_ts <= "
+	      "coalesce((SELECT start_ts FROM chunks_1m WHERE start_ts <= ?1 - " M1_CHUNK_SQL
+	      " ORDER BY start_ts LIMIT 1 OFFSET ?2), ?1)"),
     S(del_1h, DELETE_OLDEST("samples_1h", "bucket_ts")),
     S(del_events, "DELETE FROM events WHERE id IN "
 		  "(SELECT id FROM events WHERE ts < ?1 ORDER BY ts LIMIT ?2)"),
@@ -71,13 +79,14 @@ static const struct store_stmt_sql maint_sql[] = {
     S(del_series, "DELETE FROM series WHERE id IN (SELECT id FROM series AS s "
 		  "WHERE last_seen_ts < ?1 "
 		  "AND NOT EXISTS (SELECT 1 FROM chunks_raw WHERE series_id = s.id) "
-		  "AND NOT EXISTS (SELECT 1 FROM samples_1m WHERE series_id = s.id) "
+		  "AND NOT EXISTS (SELECT 1 FROM chunks_1m WHERE series_id = s.id) "
 		  "AND NOT EXISTS (SELECT 1 FROM samples_1h WHERE series_id = s.id) "
 		  "LIMIT ?2)"),
     S(used_bytes, "SELECT (SELECT page_count FROM pragma_page_count()) - (SELECT freelist_count "
 		  "FROM pragma_freelist_count()), (SELECT page_size FROM pragma_page_size())"),
     S(oldest_raw, "SELECT min(start_ms) FROM chunks_raw"),
-    S(oldest_1m, "SELECT min(bucket_ts) FROM samples_1m"),
+    /* the start of the oldest chunk's hour */
+    S(oldest_1m, "SELECT min(start_ts) FROM chunks_1m"),
     S(oldest_1h, "SELECT min(bucket_ts) FROM samples_1h"),
     S(oldest_event, "SELECT min(ts) FROM events"),
 #undef S
@@ -90,12 +99,17 @@ _Static_assert(NMAINT_SQL == sizeof(struct maint_stmts) / sizeof(sqlite3_stmt *)
 /* Pages of each tier's tables and indexes; dbstat is optional in SQLite
  * builds, so without it the sizes stay unknown (0). */
 static const char tier_bytes_sql[] =
-    "SELECT CASE WHEN name LIKE 'chunks_raw%' THEN 0 WHEN name LIKE 'samples_1m%' THEN 1 "
+    "SELECT CASE WHEN name LIKE 'chunks_raw%' THEN 0 WHEN name LIKE 'chunks_1m%' THEN 1 "
     "WHEN name LIKE 'samples_1h%' THEN 2 END AS tier, sum(pgsize) FROM dbstat "
     "WHERE aggregate = 1 AND tier IS NOT NULL GROUP BY tier";
 
 int store_maint_prepare(struct store *s)
 {
+	if (!s->m1_rows) {
+		s->m1_rows = calloc(STORE_M1_CHUNK_ROWS, sizeof(*s->m1_rows));
+		if (!s->m1_rows)
+			return -ENOMEM;
+	}
 	if (store_prepare(s->db, tier_bytes_sql, &s->tier_bytes_st) < 0)
 		s->tier_bytes_st = NULL;
 	s->tier_stats_next = 0;
@@ -214,6 +228,8 @@ void store_maint_free(struct store *s)
 	free(s->cur_1h.types);
 	memset(&s->cur_1m, 0, sizeof(s->cur_1m));
 	memset(&s->cur_1h, 0, sizeof(s->cur_1h));
+	free(s->m1_rows);
+	s->m1_rows = NULL;
 }
 
 /* ----------------------------------------------------------- rollups */
@@ -324,12 +340,13 @@ static int aggregate_raw(struct store *s, int64_t id, enum metric_type type, int
 	return err;
 }
 
-/* Merges one series' minute rows of an hour. */
+/* Merges one series' minutes of an hour (one chunk, as hours and chunks
+ * both start on the hour); a chunk that does not decode is skipped. */
 static int aggregate_1m(struct store *s, int64_t id, int64_t bucket, struct span_agg *agg,
 			size_t *rows)
 {
 	sqlite3_stmt *st = s->mst.m1_rows;
-	struct span_agg row;
+	size_t n;
 	int rc, err;
 
 	memset(agg, 0, sizeof(*agg));
@@ -337,9 +354,15 @@ static int aggregate_1m(struct store *s, int64_t id, int64_t bucket, struct span
 	sqlite3_bind_int64(st, 2, bucket);
 	sqlite3_bind_int64(st, 3, bucket + TIER_1H_S);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		(*rows)++;
-		if (store_span_from_row(st, 1, &row) == 0)
-			store_span_merge(agg, &row);
+		if (store_rollup_decode(sqlite3_column_blob(st, 0),
+					(size_t)sqlite3_column_bytes(st, 0), s->m1_rows,
+					STORE_M1_CHUNK_ROWS, &n) < 0)
+			continue;
+		*rows += n;
+		for (size_t i = 0; i < n; i++)
+			if (s->m1_rows[i].bucket >= bucket &&
+			    s->m1_rows[i].bucket < bucket + TIER_1H_S)
+				store_span_merge(agg, &s->m1_rows[i].agg);
 	}
 	err = rc == SQLITE_DONE ? 0 : store_wfail(s, rc, "rollup: reading minutes");
 	sqlite3_reset(st);
@@ -362,7 +385,6 @@ static int rollup_step(struct store *s, const struct tier_rollup *t, double now)
 {
 	struct rollup_cursor *cur = t->hour ? &s->cur_1h : &s->cur_1m;
 	int64_t *wm = t->hour ? &s->wm_1h : &s->wm_1m;
-	sqlite3_stmt *insert = t->hour ? s->mst.h1_insert : s->mst.m1_insert;
 	unsigned char blob[STORE_BLOB_MAX];
 	size_t rows = 0, written = 0;
 	int64_t ready, first, bucket;
@@ -420,8 +442,17 @@ static int rollup_step(struct store *s, const struct tier_rollup *t, double now)
 			cur->pos++;
 			continue;
 		}
-		store_span_bind(insert, id, cur->bucket, &agg, blob);
-		err = store_wstep(s, insert, "rollup: writing");
+		if (t->hour) {
+			store_span_bind(s->mst.h1_insert, id, cur->bucket, &agg, blob);
+			err = store_wstep(s, s->mst.h1_insert, "rollup: writing");
+		} else {
+			struct rollup_row row = {.bucket = cur->bucket, .agg = agg};
+			int64_t start = floor_div(cur->bucket, STORE_M1_CHUNK_S) * STORE_M1_CHUNK_S;
+			int rc = store_m1_chunk_merge(s->mst.m1_get, s->mst.m1_put, id, start, &row,
+						      1, s->m1_rows);
+
+			err = rc == SQLITE_OK ? 0 : store_wfail(s, rc, "rollup: writing");
+		}
 		if (err)
 			break;
 		cur->pos++;

@@ -20,6 +20,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -336,6 +337,20 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     "ALTER TABLE model_state_v7 RENAME TO model_state;"
     "CREATE UNIQUE INDEX model_state_series ON model_state (series);"
     "PRAGMA user_version = 7;",
+
+    /* 7 -> 8: the 1-minute tier in rollup chunks (store_chunk.h), one row
+     * per series and hour of minutes (start_ts, on the hour), instead of
+     * a row and an index entry per series and minute; n is the minutes
+     * it holds. A rowid table, as chunks_raw. Run by
+     * migrate_1m_to_chunks() in steps: this is its first. */
+    "CREATE TABLE IF NOT EXISTS chunks_1m ("
+    "  series_id INTEGER NOT NULL,"
+    "  start_ts INTEGER NOT NULL,"
+    "  n INTEGER NOT NULL,"
+    "  data BLOB NOT NULL,"
+    "  PRIMARY KEY (series_id, start_ts)"
+    ");"
+    "CREATE INDEX IF NOT EXISTS chunks_1m_start ON chunks_1m (start_ts);",
 };
 
 _Static_assert(STORE_APPLICATION_ID == 1802532204, "application_id in migration 0");
@@ -597,6 +612,183 @@ out:
 	return rc;
 }
 
+/* ---------------------------------------- 7 -> 8: minutes into chunks */
+
+struct m1_conv {
+	sqlite3_stmt *next_series, *rows, *get, *put, *del;
+	struct rollup_row *hour, *scratch; /* STORE_M1_CHUNK_ROWS each */
+	int64_t id;
+	size_t written;
+};
+
+/* Converts one series' minute rows into its hours' chunks (merged with a
+ * chunk already there, which a previous run may have left) and deletes
+ * them. */
+static int m1_conv_series(struct m1_conv *c)
+{
+	int64_t start = 0;
+	size_t n = 0;
+	int rc;
+
+	sqlite3_bind_int64(c->rows, 1, c->id);
+	while ((rc = sqlite3_step(c->rows)) == SQLITE_ROW) {
+		int64_t bucket = sqlite3_column_int64(c->rows, 0);
+		int64_t hour = floor_div(bucket, STORE_M1_CHUNK_S) * STORE_M1_CHUNK_S;
+		struct rollup_row *row;
+
+		c->written++;
+		/* kpulse wrote buckets on the minute only: no other fits the
+		 * 60 rows of an hour's chunk */
+		if (floor_div(bucket, TIER_1M_S) * TIER_1M_S != bucket)
+			continue;
+		if (n && hour != start) {
+			rc = store_m1_chunk_merge(c->get, c->put, c->id, start, c->hour, n,
+						  c->scratch);
+			if (rc != SQLITE_OK)
+				break;
+			n = 0;
+		}
+		start = hour;
+		row = &c->hour[n];
+		row->bucket = bucket;
+		/* what the old reader skipped is dropped: a histogram blob
+		 * that does not decode, or no sample */
+		if (store_span_from_row(c->rows, 1, &row->agg) < 0 || row->agg.n < 1)
+			continue;
+		n++;
+	}
+	sqlite3_reset(c->rows);
+	if (rc != SQLITE_DONE)
+		return rc == SQLITE_ROW ? SQLITE_ERROR : rc;
+	if (n) {
+		rc = store_m1_chunk_merge(c->get, c->put, c->id, start, c->hour, n, c->scratch);
+		if (rc != SQLITE_OK)
+			return rc;
+	}
+	sqlite3_bind_int64(c->del, 1, c->id);
+	rc = sqlite3_step(c->del);
+	sqlite3_reset(c->del);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* One transaction: series after c->id until the batch is full. */
+static int m1_conv_step(struct m1_conv *c, bool *ret_done)
+{
+	size_t start = c->written;
+	int rc = SQLITE_OK;
+
+	*ret_done = false;
+	while (c->written - start < store_migrate_batch_samples) {
+		sqlite3_bind_int64(c->next_series, 1, c->id);
+		rc = sqlite3_step(c->next_series);
+		if (rc == SQLITE_DONE) {
+			*ret_done = true;
+			rc = SQLITE_OK;
+			sqlite3_reset(c->next_series);
+			break;
+		}
+		if (rc != SQLITE_ROW) {
+			sqlite3_reset(c->next_series);
+			break;
+		}
+		c->id = sqlite3_column_int64(c->next_series, 0);
+		sqlite3_reset(c->next_series);
+		rc = m1_conv_series(c);
+		if (rc != SQLITE_OK)
+			break;
+	}
+	return rc;
+}
+
+/*
+ * Schema 7 -> 8 in small transactions, as 4 -> 5: the chunk table, then
+ * series after series their minute rows into chunks (each series' rows
+ * deleted in the transaction that wrote its chunks), then the old table
+ * dropped with the version bump. A kill in between leaves version 7 with
+ * part of the minutes in chunks_1m: the next start goes on from there
+ * (an older kpulse still reads what is left of samples_1m, and what it
+ * adds there is merged into the chunks then).
+ */
+static int migrate_1m_to_chunks(sqlite3 *db, const char *path)
+{
+	static const char next_sql[] =
+	    "SELECT s.id FROM series AS s WHERE s.id > ?1 AND EXISTS "
+	    "(SELECT 1 FROM samples_1m WHERE series_id = s.id) ORDER BY s.id LIMIT 1";
+	static const char rows_sql[] = "SELECT bucket_ts, " STORE_ROLLUP_COLS " FROM samples_1m "
+				       "WHERE series_id = ?1 ORDER BY bucket_ts";
+	static const char orphans_sql[] = "DELETE FROM samples_1m WHERE series_id NOT IN "
+					  "(SELECT id FROM series)";
+	struct m1_conv c = {.id = INT64_MIN};
+	int64_t total = 0, version = 0;
+	bool done = false;
+	int rc;
+
+	rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = query_int(db, "PRAGMA user_version", &version);
+	if (rc == SQLITE_OK && version != 7) {
+		/* another process did it while we waited for the lock */
+		return sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	}
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, migrations[7], NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, orphans_sql, NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = query_int(db, "SELECT count(*) FROM samples_1m", &total);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		goto out;
+	if (total)
+		log_info("store: %s: schema 7 -> 8, %lld 1-minute rows into chunks", path,
+			 (long long)total);
+
+	c.hour = calloc(STORE_M1_CHUNK_ROWS, sizeof(*c.hour));
+	c.scratch = calloc(STORE_M1_CHUNK_ROWS, sizeof(*c.scratch));
+	if (!c.hour || !c.scratch)
+		rc = SQLITE_NOMEM;
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(db, next_sql, -1, &c.next_series, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(db, rows_sql, -1, &c.rows, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(db, store_sql_m1_chunk_get, -1, &c.get, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(db, store_sql_m1_chunk_put, -1, &c.put, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(db, "DELETE FROM samples_1m WHERE series_id = ?1", -1,
+					&c.del, NULL);
+	while (rc == SQLITE_OK && !done) {
+		rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+		if (rc == SQLITE_OK)
+			rc = m1_conv_step(&c, &done);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+		if (rc == SQLITE_OK && !done)
+			log_info("store: %s: %zu of %lld 1-minute rows in chunks", path, c.written,
+				 (long long)total);
+	}
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db,
+				  "BEGIN IMMEDIATE;"
+				  "DROP TABLE samples_1m;"
+				  "PRAGMA user_version = 8;"
+				  "COMMIT;",
+				  NULL, NULL, NULL);
+	if (rc == SQLITE_OK && total)
+		log_info("store: %s: schema 8, %zu 1-minute rows in chunks", path, c.written);
+out:
+	sqlite3_finalize(c.next_series);
+	sqlite3_finalize(c.rows);
+	sqlite3_finalize(c.get);
+	sqlite3_finalize(c.put);
+	sqlite3_finalize(c.del);
+	free(c.hour);
+	free(c.scratch);
+	return rc;
+}
+
 static int migrate(sqlite3 *db, const char *path, int64_t version, char *err, size_t errlen)
 {
 	int rc;
@@ -604,8 +796,9 @@ static int migrate(sqlite3 *db, const char *path, int64_t version, char *err, si
 	while (version < STORE_SCHEMA_VERSION) {
 		int64_t now_version;
 
-		if (version == 4) {
-			rc = migrate_to_chunks(db, path);
+		if (version == 4 || version == 7) {
+			rc = version == 4 ? migrate_to_chunks(db, path)
+					  : migrate_1m_to_chunks(db, path);
 			if (rc != SQLITE_OK)
 				goto fail;
 			rc = query_int(db, "PRAGMA user_version", &now_version);
