@@ -10,6 +10,14 @@
  * against its run queue's clock, so no wakeup hook is needed at all. Every
  * switch then touches one per-CPU value and nothing else in the common
  * case. Without sched_info, wakeups stamp task-local storage instead.
+ *
+ * On-CPU time (per process, per cgroup, CPU busy) is measured on the run
+ * queue's task clock, rq->clock_task, the clock the kernel's own CPU time
+ * comes from (sum_exec_runtime, hence /proc/PID/stat and schedstat,
+ * cpuacct.usage, cpu.stat usage_usec). It leaves out the time a hypervisor
+ * stole from the vCPU (CONFIG_PARAVIRT_TIME_ACCOUNTING) and, with
+ * CONFIG_IRQ_TIME_ACCOUNTING, hard and soft IRQ time; rq->clock, which
+ * sched_info's enqueue times are on, counts both.
  */
 #include "vmlinux.h"
 #include "kpulse.bpf.h"
@@ -152,6 +160,34 @@ static __always_inline void sched_cache_add(struct kp_sched_cpu *c, __u32 tgid, 
 	s->runq_ns += runq;
 }
 
+/*
+ * This CPU's run queue, reached through prev, whose se.cfs_rq is in it (as
+ * is every task's in the run queue of the CPU it is on); NULL where the
+ * kernel has no such pointers (CONFIG_FAIR_GROUP_SCHED off). The loader
+ * uses sched_info only where cfs_rq->rq exists.
+ */
+static __always_inline struct rq *switch_rq(struct task_struct *prev, const bool btf)
+{
+	if (!bpf_core_field_exists(prev->se.cfs_rq) ||
+	    !bpf_core_field_exists(((struct cfs_rq *)0)->rq))
+		return NULL;
+	if (btf)
+		return prev->se.cfs_rq->rq;
+	return BPF_CORE_READ(prev, se.cfs_rq, rq);
+}
+
+/*
+ * The task clock of run queue rq (see the top of the file), which
+ * __schedule() has just brought up to date with rq->clock; fallback where
+ * rq or the field is missing.
+ */
+static __always_inline __u64 rq_task_clock(struct rq *rq, const bool btf, __u64 fallback)
+{
+	if (!rq || !bpf_core_field_exists(rq->clock_task))
+		return fallback;
+	return KP_READ(btf, rq, clock_task);
+}
+
 /* Only loaded without sched_info. */
 static __always_inline int handle_wakeup(__u64 *ctx, const bool btf)
 {
@@ -175,8 +211,9 @@ static __always_inline int handle_switch(__u64 *ctx, const bool btf)
 	struct task_struct *prev = (void *)ctx[1];
 	struct task_struct *next = (void *)ctx[2];
 	__u32 zero = 0, prev_state, tgid;
-	__u64 now, delay = 0;
+	__u64 now, oncpu_now, delay = 0;
 	struct kp_sched_cpu *c;
+	struct rq *rq;
 
 	c = bpf_map_lookup_elem(&sched_cpu, &zero);
 	if (!c)
@@ -190,17 +227,14 @@ static __always_inline int handle_switch(__u64 *ctx, const bool btf)
 	else
 		c->counters[KP_SCHED_CSW_VOLUNTARY]++;
 
+	rq = switch_rq(prev, btf);
 	if (use_sched_info) {
-		/* __schedule() has just updated this run queue's clock, and
-		 * sched_info_switch() consumes last_queued right after this
-		 * tracepoint. Every task's se.cfs_rq points into the run queue
-		 * of the CPU it is on, which for prev is this one. */
+		/* __schedule() has just updated this run queue's clocks, and
+		 * sched_info_switch() consumes last_queued (on rq->clock) right
+		 * after this tracepoint. */
 		__u64 queued = KP_READ(btf, next, sched_info.last_queued);
 
-		if (btf)
-			now = prev->se.cfs_rq->rq->clock;
-		else
-			now = BPF_CORE_READ(prev, se.cfs_rq, rq, clock);
+		now = rq ? KP_READ(btf, rq, clock) : 0;
 		if (queued && now > queued)
 			delay = now - queued;
 	} else {
@@ -219,14 +253,17 @@ static __always_inline int handle_switch(__u64 *ctx, const bool btf)
 		}
 	}
 
-	/* prev's run ends. The idle task (tgid 0) is not busy time. */
-	if (c->cur_task == (__u64)prev && c->cur_tgid && now > c->last_switch_ns) {
-		__u64 ran = now - c->last_switch_ns;
+	/* prev's run ends. The idle task (tgid 0) is not busy time. Runs are
+	 * timed on the task clock where the run queue is reachable (always
+	 * with sched_info), else on the clock the wakeup stamps use. */
+	oncpu_now = rq_task_clock(rq, btf, now);
+	if (c->cur_task == (__u64)prev && c->cur_tgid && oncpu_now > c->last_switch_ns) {
+		__u64 ran = oncpu_now - c->last_switch_ns;
 
 		c->busy_ns += ran;
 		sched_cache_add(c, c->cur_tgid, c->cur_cgid, ran, c->cur_delay_ns);
 	}
-	c->last_switch_ns = now;
+	c->last_switch_ns = oncpu_now;
 
 	/* next's run starts. */
 	if (delay) {

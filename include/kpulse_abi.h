@@ -82,7 +82,7 @@ struct kp_sched_cache_slot {
 struct kp_sched_cpu {
 	__u64 counters[KP_SCHED_COUNTER_NR];
 	__u64 busy_ns;	      /* time spent running non-idle tasks */
-	__u64 last_switch_ns; /* when the current task was switched in */
+	__u64 last_switch_ns; /* when the current task was switched in (task clock) */
 	/* The task switched in last on this CPU (its address, only compared)
 	 * with what its switch-in found out: the switch out of it then reads
 	 * nothing from the task. Next to the counters, so a switch touches

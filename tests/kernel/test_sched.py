@@ -230,3 +230,94 @@ def test_fallback_entry_points_still_deliver_the_scheduler_metrics(kpulse_bin, t
                 + counter_delta(s0, s1, "kpulse_sched_other_processes_cpu_seconds_total"))
     assert busy > 0 and proc_cpu > 0, \
         f"{mode}: CPU busy grew by {busy} s, per-process CPU time by {proc_cpu} s"
+
+
+# --------------------------------------------------------------------------
+# on-CPU time against the kernel's own: a process's sum_exec_runtime
+# (/proc/PID/schedstat, what its utime + stime are scaled to). Both come
+# from the run queue's task clock, which leaves out the time the hypervisor
+# stole from the vCPU; a clock that counts it (rq->clock, ktime) reads high
+# by the share of steal on a loaded VM host.
+
+# Says it is ready, waits for the go file, spins for 1.5 s of wall time, says
+# so, then wakes every 50 ms (so it stays among the busiest processes of each
+# round) until killed.
+SPINNER = ("import os, sys, time\nopen(sys.argv[1], 'w').close()\n"
+           "while not os.path.exists(sys.argv[2]): time.sleep(0.05)\n"
+           "t = time.time()\nwhile time.time() - t < 1.5: pass\n"
+           "open(sys.argv[3], 'w').close()\nwhile True: time.sleep(0.05)\n")
+
+ONCPU_MODES = {"sched_info": ({}, "tp_btf"),
+               **{mode: (env, attach) for mode, (env, attach, _) in FALLBACKS.items()}}
+PROC_CPU = "kpulse_sched_process_cpu_seconds_total"
+
+
+def _sum_exec_runtime_s(pid):
+    with open(f"/proc/{pid}/schedstat") as f:
+        return int(f.read().split()[0]) / 1e9
+
+
+def _steal_s():
+    with open("/proc/stat") as f:
+        return int(f.readline().split()[8]) / os.sysconf("SC_CLK_TCK")
+
+
+def _wait_file(path, proc, timeout=30):
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(path):
+        assert proc.poll() is None, f"the spinner exited with {proc.returncode} before {path}"
+        assert time.monotonic() < deadline, f"the spinner did not reach {path} in {timeout}s"
+        time.sleep(0.05)
+
+
+def _snapshot_with_pid(k, pid, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        snap = k.next_snapshot()
+        v = kptlib.value_of(snap, PROC_CPU, pid=pid)
+        if v is not None:
+            return snap, v
+    raise AssertionError(f"no {PROC_CPU}{{pid={pid}}} row within {timeout}s")
+
+
+@pytest.mark.parametrize("mode", sorted(ONCPU_MODES))
+def test_process_cpu_time_matches_the_kernels_sum_exec_runtime(kpulse_bin, tmp_path, mode):
+    """A process that spins for 1.5 s raises its kpulse_sched_process_cpu_seconds_total{pid}
+    by its sum_exec_runtime delta (/proc/PID/schedstat): never more than 1% above it, with
+    sched_info and on every fallback entry point, whatever the steal time of the interval
+    (reported). Timed on a clock that counts steal, kpulse would read high by its share.
+    Below, 5% is allowed: deficits of 0.2 to 3.8% were seen here with and without steal,
+    before and after on-CPU time moved to the task clock, cause not found yet."""
+    env, attach = ONCPU_MODES[mode]
+    prefix = ["env"] + [f"{k}={v}" for k, v in env.items()]
+    ready, go, spun = (str(tmp_path / n) for n in ("ready", "go", "spun"))
+    k = kptlib.Kpulse(interval=1.0, binary=kpulse_bin, prefix=prefix,
+                      extra_args=("--by-pid", "--top-k", "50"))
+    spinner = None
+    try:
+        k.wait_started()
+        spinner = subprocess.Popen([kptlib.PYTHON, "-c", SPINNER, ready, go, spun])
+        pid = str(spinner.pid)
+        _wait_file(ready, spinner)
+        s0, got0 = _snapshot_with_pid(k, pid)
+        want0, steal0, t0 = _sum_exec_runtime_s(pid), _steal_s(), time.monotonic()
+        open(go, "w").close()
+        _wait_file(spun, spinner)
+        k.next_snapshot()  # the round that ends the spin
+        s1, got1 = _snapshot_with_pid(k, pid)
+        want1, steal1, t1 = _sum_exec_runtime_s(pid), _steal_s(), time.monotonic()
+    finally:
+        if spinner is not None:
+            kptlib.kill_proc(spinner)
+        k.stop()
+
+    up = {m["labels"]["probe"]: m for m in kptlib.series(s0, "kpulse_probe_up")}
+    sw = up.get("sched:sched_switch")
+    assert sw and sw["value"] == 1 and sw["labels"].get("attach") == attach, \
+        f"{mode}: sched_switch should be attached through {attach}: {sw}"
+    steal = steal1 - steal0
+    report(f"INFO {mode}: steal {steal:.2f} s of {os.cpu_count() * (t1 - t0):.2f} CPU-seconds "
+           f"({100 * steal / (os.cpu_count() * (t1 - t0)):.2f}%) during the spin")
+    got, want = got1 - got0, want1 - want0
+    ok, line = compare(f"{mode}: spinner's CPU seconds vs its sum_exec_runtime", got, want, 0.05)
+    assert ok and got <= 1.01 * want, line + " (at most +1% allowed)"
