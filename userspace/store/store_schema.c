@@ -498,8 +498,9 @@ static int conv_series(struct chunk_conv *c, bool hist)
 
 /* One transaction: series after c->id until the batch is full. *ret_done
  * when no sample is left. */
-static int conv_step(struct chunk_conv *c, bool *ret_done)
+static int conv_step(void *arg, bool *ret_done)
 {
+	struct chunk_conv *c = arg;
 	size_t start = c->written;
 	int rc = SQLITE_OK;
 
@@ -530,6 +531,86 @@ static int conv_step(struct chunk_conv *c, bool *ret_done)
 }
 
 /*
+ * What a migration in small transactions (4 -> 5, 7 -> 8) names: its
+ * version, the table it empties into chunks, the words for that table's
+ * rows in the log, and the step that moves a batch of them.
+ */
+struct steps {
+	int from;
+	const char *table, *rows, *into;
+	int (*step)(void *ctx, bool *ret_done);
+	void *ctx;
+	const size_t *written;
+};
+
+/*
+ * The first transaction: migrations[from] (the chunk table), rows of
+ * series that no longer exist deleted, the rest counted into *ret_total.
+ * *ret_skip when another process migrated while this one waited for the
+ * lock.
+ */
+static int steps_begin(sqlite3 *db, const char *path, const struct steps *m, int64_t *ret_total,
+		       bool *ret_skip)
+{
+	char orphans[128], count[96];
+	int64_t version = 0;
+	int rc;
+
+	*ret_skip = false;
+	snprintf(orphans, sizeof(orphans),
+		 "DELETE FROM %s WHERE series_id NOT IN (SELECT id FROM series)", m->table);
+	snprintf(count, sizeof(count), "SELECT count(*) FROM %s", m->table);
+	rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = query_int(db, "PRAGMA user_version", &version);
+	if (rc == SQLITE_OK && version != m->from) {
+		*ret_skip = true;
+		return sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	}
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, migrations[m->from], NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, orphans, NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = query_int(db, count, ret_total);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	if (rc == SQLITE_OK && *ret_total)
+		log_info("store: %s: schema %d -> %d, %lld %s into %s", path, m->from, m->from + 1,
+			 (long long)*ret_total, m->rows, m->into);
+	return rc;
+}
+
+/* Then one transaction per step until none is left, progress logged,
+ * and the emptied table dropped with the version bump. */
+static int steps_run(sqlite3 *db, const char *path, const struct steps *m, int64_t total)
+{
+	char finish[128];
+	bool done = false;
+	int rc = SQLITE_OK;
+
+	while (rc == SQLITE_OK && !done) {
+		rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+		if (rc == SQLITE_OK)
+			rc = m->step(m->ctx, &done);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+		if (rc == SQLITE_OK && !done)
+			log_info("store: %s: %zu of %lld %s in chunks", path, *m->written,
+				 (long long)total, m->rows);
+	}
+	snprintf(finish, sizeof(finish),
+		 "BEGIN IMMEDIATE; DROP TABLE %s; PRAGMA user_version = %d; COMMIT;", m->table,
+		 m->from + 1);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, finish, NULL, NULL, NULL);
+	if (rc == SQLITE_OK && total)
+		log_info("store: %s: schema %d, %zu %s in chunks", path, m->from + 1, *m->written,
+			 m->rows);
+	return rc;
+}
+
+/*
  * Schema 4 -> 5 in small transactions: the chunk table, then series after
  * series their samples into chunks (each series' rows deleted in the
  * transaction that wrote its chunks), then the old table dropped with the
@@ -542,34 +623,21 @@ static int migrate_to_chunks(sqlite3 *db, const char *path)
 	static const char next_sql[] =
 	    "SELECT s.id, s.type FROM series AS s WHERE s.id > ?1 AND EXISTS "
 	    "(SELECT 1 FROM samples_raw WHERE series_id = s.id) ORDER BY s.id LIMIT 1";
-	static const char orphans_sql[] = "DELETE FROM samples_raw WHERE series_id NOT IN "
-					  "(SELECT id FROM series)";
 	struct chunk_conv c = {.db = db, .id = INT64_MIN};
-	int64_t total = 0, version = 0;
-	bool done = false;
+	const struct steps m = {.from = 4,
+				.table = "samples_raw",
+				.rows = "raw samples",
+				.into = "compressed chunks",
+				.step = conv_step,
+				.ctx = &c,
+				.written = &c.written};
+	int64_t total = 0;
+	bool skip;
 	int rc;
 
-	rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-	if (rc == SQLITE_OK)
-		rc = query_int(db, "PRAGMA user_version", &version);
-	if (rc == SQLITE_OK && version != 4) {
-		/* another process did it while we waited for the lock */
-		return sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-	}
-	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(db, migrations[4], NULL, NULL, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(db, orphans_sql, NULL, NULL, NULL);
-	if (rc == SQLITE_OK)
-		rc = query_int(db, "SELECT count(*) FROM samples_raw", &total);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-	if (rc != SQLITE_OK)
-		goto out;
-	if (total)
-		log_info("store: %s: schema 4 -> 5, %lld raw samples into compressed chunks", path,
-			 (long long)total);
-
+	rc = steps_begin(db, path, &m, &total, &skip);
+	if (rc != SQLITE_OK || skip)
+		return rc;
 	rc = sqlite3_prepare_v2(db, next_sql, -1, &c.next_series, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v2(db,
@@ -584,26 +652,8 @@ static int migrate_to_chunks(sqlite3 *db, const char *path)
 	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v2(db, "DELETE FROM samples_raw WHERE series_id = ?1", -1,
 					&c.del, NULL);
-	while (rc == SQLITE_OK && !done) {
-		rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-		if (rc == SQLITE_OK)
-			rc = conv_step(&c, &done);
-		if (rc == SQLITE_OK)
-			rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-		if (rc == SQLITE_OK && !done)
-			log_info("store: %s: %zu of %lld raw samples in chunks", path, c.written,
-				 (long long)total);
-	}
 	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(db,
-				  "BEGIN IMMEDIATE;"
-				  "DROP TABLE samples_raw;"
-				  "PRAGMA user_version = 5;"
-				  "COMMIT;",
-				  NULL, NULL, NULL);
-	if (rc == SQLITE_OK && total)
-		log_info("store: %s: schema 5, %zu raw samples in chunks", path, c.written);
-out:
+		rc = steps_run(db, path, &m, total);
 	sqlite3_finalize(c.next_series);
 	sqlite3_finalize(c.rows);
 	sqlite3_finalize(c.insert);
@@ -672,8 +722,9 @@ static int m1_conv_series(struct m1_conv *c)
 }
 
 /* One transaction: series after c->id until the batch is full. */
-static int m1_conv_step(struct m1_conv *c, bool *ret_done)
+static int m1_conv_step(void *arg, bool *ret_done)
 {
+	struct m1_conv *c = arg;
 	size_t start = c->written;
 	int rc = SQLITE_OK;
 
@@ -716,34 +767,21 @@ static int migrate_1m_to_chunks(sqlite3 *db, const char *path)
 	    "(SELECT 1 FROM samples_1m WHERE series_id = s.id) ORDER BY s.id LIMIT 1";
 	static const char rows_sql[] = "SELECT bucket_ts, " STORE_ROLLUP_COLS " FROM samples_1m "
 				       "WHERE series_id = ?1 ORDER BY bucket_ts";
-	static const char orphans_sql[] = "DELETE FROM samples_1m WHERE series_id NOT IN "
-					  "(SELECT id FROM series)";
 	struct m1_conv c = {.id = INT64_MIN};
-	int64_t total = 0, version = 0;
-	bool done = false;
+	const struct steps m = {.from = 7,
+				.table = "samples_1m",
+				.rows = "1-minute rows",
+				.into = "chunks",
+				.step = m1_conv_step,
+				.ctx = &c,
+				.written = &c.written};
+	int64_t total = 0;
+	bool skip;
 	int rc;
 
-	rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-	if (rc == SQLITE_OK)
-		rc = query_int(db, "PRAGMA user_version", &version);
-	if (rc == SQLITE_OK && version != 7) {
-		/* another process did it while we waited for the lock */
-		return sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-	}
-	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(db, migrations[7], NULL, NULL, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(db, orphans_sql, NULL, NULL, NULL);
-	if (rc == SQLITE_OK)
-		rc = query_int(db, "SELECT count(*) FROM samples_1m", &total);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-	if (rc != SQLITE_OK)
-		goto out;
-	if (total)
-		log_info("store: %s: schema 7 -> 8, %lld 1-minute rows into chunks", path,
-			 (long long)total);
-
+	rc = steps_begin(db, path, &m, &total, &skip);
+	if (rc != SQLITE_OK || skip)
+		return rc;
 	c.hour = calloc(STORE_M1_CHUNK_ROWS, sizeof(*c.hour));
 	c.scratch = calloc(STORE_M1_CHUNK_ROWS, sizeof(*c.scratch));
 	if (!c.hour || !c.scratch)
@@ -759,26 +797,8 @@ static int migrate_1m_to_chunks(sqlite3 *db, const char *path)
 	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v2(db, "DELETE FROM samples_1m WHERE series_id = ?1", -1,
 					&c.del, NULL);
-	while (rc == SQLITE_OK && !done) {
-		rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-		if (rc == SQLITE_OK)
-			rc = m1_conv_step(&c, &done);
-		if (rc == SQLITE_OK)
-			rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-		if (rc == SQLITE_OK && !done)
-			log_info("store: %s: %zu of %lld 1-minute rows in chunks", path, c.written,
-				 (long long)total);
-	}
 	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(db,
-				  "BEGIN IMMEDIATE;"
-				  "DROP TABLE samples_1m;"
-				  "PRAGMA user_version = 8;"
-				  "COMMIT;",
-				  NULL, NULL, NULL);
-	if (rc == SQLITE_OK && total)
-		log_info("store: %s: schema 8, %zu 1-minute rows in chunks", path, c.written);
-out:
+		rc = steps_run(db, path, &m, total);
 	sqlite3_finalize(c.next_series);
 	sqlite3_finalize(c.rows);
 	sqlite3_finalize(c.get);
