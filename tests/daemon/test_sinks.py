@@ -2,9 +2,10 @@
 drops the oldest rounds waiting for it, and says so in its metrics."""
 
 import json
+import signal
 import time
 
-from conftest import gaps
+from conftest import gaps, wait_until
 
 # The test sink sleeps this long per round: fifteen intervals.
 SLOW_SINK_MS = 3000
@@ -49,3 +50,39 @@ def test_slow_sink_leaves_round_timestamps_regular_and_counts_its_drops(daemons,
     report(f"{len(ts)} rounds, mean step {mean:.3f}s, max step {max(steps):.3f}s; "
            f"slow sink: {done:.0f} done, {dropped:.0f} dropped, {queued:.0f} queued; "
            f"stop took {stop_s:.1f}s")
+
+
+def test_a_stalled_daemon_counts_and_logs_the_rounds_it_did_not_collect(daemons, report):
+    """A daemon stopped for 1.2 s (as a stalled machine would stop it) cannot collect the
+    rounds of that time: the gap in its history is counted in kpulse_rounds_skipped_total and
+    logged, so that nobody mistakes it for data the store lost."""
+    d = daemons.start(interval=INTERVAL)
+    wait_until(lambda: len(d.db.timestamps()) >= 3, 10, "3 rounds in the store")
+    d.send(signal.SIGSTOP)
+    try:
+        time.sleep(1.2)
+    finally:
+        d.send(signal.SIGCONT)
+    line = d.wait_log(r"collection ran (?P<late>[0-9.]+)s late: (?P<n>\d+) rounds skipped",
+                      timeout=10)
+    t_cont = time.time()
+    wait_until(lambda: (d.db.newest_ts_ms() or 0) / 1000.0 > t_cont + 1.0, 10,
+               "rounds after the stall in the store")
+    assert d.stop() == 0, d.log_tail()
+
+    ts = d.db.timestamps()
+    stall_gaps = gaps(ts, 2 * INTERVAL)
+    assert len(stall_gaps) == 1, f"one gap expected, for the stop: {stall_gaps}"
+    missing = round(stall_gaps[0][2] / INTERVAL) - 1
+    skipped = d.db.samples("kpulse_rounds_skipped_total")
+    # The counter is 0 before the stall and, from the round after it, holds the rounds the
+    # gap lacks (within one: the stop began somewhere inside an interval).
+    gap_end_ms = stall_gaps[0][1] * 1000
+    before = [v for t, v in skipped if t < gap_end_ms]
+    after = [v for t, v in skipped if t >= gap_end_ms]
+    assert before and before[-1] == 0, f"rounds skipped before the stall: {before[-3:]}"
+    assert after and abs(after[0] - missing) <= 1, (
+        f"counter {after[0] if after else None} after the stall, {missing} rounds missing")
+    assert int(line.group("n")) == after[0], line.group(0)
+    report(f"stall of 1.2s: gap {stall_gaps[0][2]:.3f}s, {missing} rounds missing, "
+           f"kpulse_rounds_skipped_total {after[0]:.0f}; log: {line.group(0)}")

@@ -97,6 +97,9 @@ struct daemon {
 
 	/* events the store refused, counted by the store sink's thread */
 	atomic_uint_fast64_t events_rejected;
+	/* rounds not collected because the loop ran an interval or more late
+	 * (the round thread or the whole machine stalled) */
+	uint64_t rounds_skipped;
 	struct evquota events_quota; /* events the store is given, per type */
 };
 
@@ -622,8 +625,10 @@ static void run_round(struct daemon *d, uint64_t seq, double interval_s)
 	collector_poll(d->col, 0);
 	registry_begin(d->reg, clock_wall_s(), interval_s);
 	r = collector_collect(d->col, d->reg);
-	r |= health_add(d->reg, d->store, d->sinks, d->nsinks, atomic_load(&d->events_rejected),
-			&d->events_quota);
+	r |=
+	    health_add(d->reg, d->store, d->sinks, d->nsinks,
+		       &(struct health_counts){atomic_load(&d->events_rejected), d->rounds_skipped},
+		       &d->events_quota);
 	if (d->models)
 		r |= models_add_scores(d->models, d->reg);
 	if (d->llm)
@@ -650,11 +655,38 @@ static void run_round(struct daemon *d, uint64_t seq, double interval_s)
 	round_unref(round);
 }
 
+/*
+ * Counts the rounds a late start skipped: a loop that starts its round
+ * half an interval or more after it was due has lost one round per
+ * interval of delay, which the history shows as a gap. Logged at most once
+ * a minute, so an overloaded machine does not fill the log.
+ */
+static void count_skipped(struct daemon *d, double late, double now, double *last_log,
+			  uint64_t *unlogged)
+{
+	double interval = d->cfg.interval_s;
+	uint64_t n;
+
+	if (late < interval / 2)
+		return;
+	n = (uint64_t)lround(late / interval);
+	d->rounds_skipped += n;
+	*unlogged += n;
+	if (*last_log && now - *last_log < 60)
+		return;
+	log_warn("collection ran %.2fs late: %llu rounds skipped since the last report (the "
+		 "round thread or the machine stalled; see kpulse_rounds_skipped_total)",
+		 late, (unsigned long long)*unlogged);
+	*last_log = now;
+	*unlogged = 0;
+}
+
 static void loop(struct daemon *d)
 {
 	double last_round = clock_mono_s(), next = last_round + d->cfg.interval_s;
+	double last_skip_log = 0;
 	int last_store_error = 0;
-	uint64_t seq = 0;
+	uint64_t seq = 0, skips_unlogged = 0;
 
 	while (!stop_signal) {
 		double left = next - clock_mono_s(), now;
@@ -672,6 +704,7 @@ static void loop(struct daemon *d)
 			continue;
 		}
 		now = clock_mono_s();
+		count_skipped(d, now - next, now, &last_skip_log, &skips_unlogged);
 		run_round(d, ++seq, now - last_round);
 		last_round = now;
 		health_log_store(d->store, &last_store_error);

@@ -32,6 +32,9 @@ static const struct {
     {"kpulse_store_budget_rows_deleted_total",
      "Rows dropped, oldest first, to keep the store within KPULSE_STORE_MAX_BYTES"},
     {"kpulse_store_open_chunk_bytes", "Memory of the series' open raw chunks"},
+    {"kpulse_rounds_skipped_total",
+     "Rounds not collected because the collection loop ran late (a stall of the daemon or the "
+     "machine); the history has a gap there"},
     {"kpulse_sink_rounds_total", "Rounds a sink has finished"},
     {"kpulse_sink_rounds_dropped_total",
      "Rounds a sink missed because it fell behind its queue (the oldest are dropped)"},
@@ -49,7 +52,7 @@ int health_describe(struct registry *r)
 }
 
 int health_add(struct registry *r, struct store *s, struct sink *const *sinks, size_t nsinks,
-	       uint64_t events_rejected, const struct evquota *quota)
+	       const struct health_counts *counts, const struct evquota *quota)
 {
 	struct store_stats st;
 	int err = 0;
@@ -66,8 +69,10 @@ int health_add(struct registry *r, struct store *s, struct sink *const *sinks, s
 				    st.events_written);
 	err |= registry_set_counter(r, "kpulse_store_events_dropped_total", NULL, 0,
 				    st.events_dropped);
+	err |= registry_set_counter(r, "kpulse_store_events_rejected_total", NULL, 0,
+				    counts->events_rejected);
 	err |=
-	    registry_set_counter(r, "kpulse_store_events_rejected_total", NULL, 0, events_rejected);
+	    registry_set_counter(r, "kpulse_rounds_skipped_total", NULL, 0, counts->rounds_skipped);
 	for (unsigned t = 1; quota && t < KP_EV_TYPE_MAX; t++) {
 		struct metric_label l = {"type", event_type_name(t)};
 

@@ -19,11 +19,17 @@
  * Returns 0 or -ENOMEM. */
 int health_describe(struct registry *r);
 
-/* Adds the series to the round r has open. events_rejected counts events
- * the store refused; quota, those it was not given (NULL: none).
- * Returns 0 or -ENOMEM (some series may be missing). */
+/* The daemon's own counters among the health series. */
+struct health_counts {
+	uint64_t events_rejected; /* events the store refused */
+	uint64_t rounds_skipped;  /* rounds a late loop did not collect */
+};
+
+/* Adds the series to the round r has open; quota counts the events the
+ * store was not given (NULL: none). Returns 0 or -ENOMEM (some series may
+ * be missing). */
 int health_add(struct registry *r, struct store *s, struct sink *const *sinks, size_t nsinks,
-	       uint64_t events_rejected, const struct evquota *quota);
+	       const struct health_counts *counts, const struct evquota *quota);
 
 /* Logs the moments the store starts failing, fails differently, and
  * recovers: one line each, not one per round. *last_error carries the
