@@ -17,7 +17,7 @@ DEPS_BUILD := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config mak
 	libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev \
 	libsnappy-dev libseccomp-dev npm
 DEPS_TEST := fio stress-ng iperf3 iproute2 nftables python3-pytest valgrind linux-perf \
-	procps util-linux e2fsprogs openssl prometheus wrk chromium chromium-driver python3-selenium \
+	procps util-linux e2fsprogs bindfs openssl prometheus wrk chromium chromium-driver python3-selenium \
 	curl sqlite3 python3-jsonschema
 # `make eval`: reference implementations the models are compared with.
 DEPS_EVAL := python3-sklearn python3-statsmodels python3-pandas

@@ -9,8 +9,9 @@
  *          pass reads, statvfs of each filesystem it lists. TCP states are
  *          left out of both (counted apart below, every 10 s by default).
  *          Blocks of rounds alternate between the two; the figure is the
- *          CPU time of this thread (user + system, so the kernel's text
- *          generation is in both) per round, the median over blocks, and
+ *          CPU time of the process (user + system, so the kernel's text
+ *          generation is in both, and the pass's statvfs thread too) per
+ *          round, the median over blocks, and
  *          their ratio. Target: the pass costs at most 1.5 times the
  *          trivial reader.
  *   tcp:   one count of every TCP socket by state through sock_diag (what
@@ -55,7 +56,7 @@ static double cpu_now(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* test_fsstat.c - mountinfo lines (escapes, optional fields), which
  * filesystems count as real, bind mounts and overmounts, long labels, the
- * cap, and a reload only when the mount table changes. */
+ * cap, a reload only when the mount table changes, and mounts whose statvfs
+ * hangs. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -223,8 +225,9 @@ TEST(sample_reports_real_filesystems_once_with_statvfs_figures)
 	CHECK(!fs_series(r, "kpulse_filesystem_size_bytes", "/proc"));	    /* hidden by proc */
 	s = registry_find(r, "kpulse_filesystems_unlisted", NULL, 0);
 	CHECK(s && s->value == 0);
-	/* 3 filesystems x 6 series, unlisted, stat errors, 2 file error counters */
-	CHECK_EQ_INT(registry_size(r), 3 * 6 + 1 + 1 + 2);
+	/* 3 filesystems x 6 series, unlisted, stat errors, stuck and stuck_total,
+	 * 2 file error counters */
+	CHECK_EQ_INT(registry_size(r), 3 * 6 + 1 + 1 + 2 + 2);
 	{
 		struct metric_label l[] = {{"file", "/proc/self/mountinfo"}};
 
@@ -331,6 +334,125 @@ TEST(new_refuses_lists_too_long_and_free_accepts_null)
 	big[sizeof(big) - 1] = 0;
 	CHECK_EQ_INT(fsstat_new("/proc", &o, &fs), -ENAMETOOLONG);
 	CHECK(fsstat_free(NULL) == NULL);
+}
+
+/* A statvfs that hangs on paths under /hung until the gate opens (a FUSE
+ * daemon stopped, an NFS server gone), then fails as a vanished mount. */
+static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cond = PTHREAD_COND_INITIALIZER;
+static bool gate_open;
+static unsigned hung_now;
+
+static int gated_statvfs(const char *path, struct statvfs *st)
+{
+	if (strncmp(path, "/hung", 5) != 0)
+		return statvfs(path, st);
+	pthread_mutex_lock(&gate_lock);
+	hung_now++;
+	while (!gate_open)
+		pthread_cond_wait(&gate_cond, &gate_lock);
+	hung_now--;
+	pthread_cond_broadcast(&gate_cond);
+	pthread_mutex_unlock(&gate_lock);
+	errno = ENOENT;
+	return -1;
+}
+
+static double gauge(struct registry *r, const char *name)
+{
+	const struct metric_series *s = registry_find(r, name, NULL, 0);
+
+	return s ? s->value : -1;
+}
+
+static int sample(struct fsstat *fs, struct registry *r)
+{
+	int err;
+
+	registry_begin(r, 0, 1);
+	err = fsstat_sample(fs, r);
+	registry_end(r);
+	return err;
+}
+
+TEST(a_hung_statvfs_costs_one_wait_then_its_mount_is_left_out_until_it_returns)
+{
+	struct tree t = {.dir = "/tmp/kpulse-test-fsstat-XXXXXX"};
+	/* 500 ms: far beyond what a statvfs of / takes, even on a loaded
+	 * machine, so only the hung mounts can outlast it */
+	struct fsstat_options o = {.types_include = "nfs4",
+				   .max_filesystems = 64,
+				   .statvfs_fn = gated_statvfs,
+				   .stat_wait_ms = 500};
+	struct registry *r = registry_new();
+	struct fsstat *fs = NULL;
+	char text[4096];
+	size_t len = 0;
+
+	CHECK(r && mkdtemp(t.dir));
+	len += (size_t)snprintf(text + len, sizeof(text) - len,
+				"1 0 8:1 / / rw - ext4 /dev/sda1 rw\n"
+				"2 1 0:82 / /hung0 rw - nfs4 srv:/hung0 rw\n"
+				"3 1 0:83 / /tmp rw - nfs4 srv:/tmp rw\n");
+	/* enough hung mounts to reach the cap on threads left in the kernel */
+	for (int i = 1; i < FSSTAT_MAX_STUCK; i++)
+		len += (size_t)snprintf(text + len, sizeof(text) - len,
+					"%d 1 0:%d / /hung%d rw - nfs4 srv:/hung%d rw\n", 10 + i,
+					90 + i, i, i);
+	CHECK(len < sizeof(text));
+	CHECK(tree_write(&t, text) == 0 && fsstat_new(t.dir, &o, &fs) == 0);
+	/* The first round reads the table, waits for /hung0, reports what
+	 * came before it, and marks it stuck. */
+	if (fs)
+		CHECK_EQ_INT(sample(fs, r), 0);
+	tree_remove(&t);
+	if (!fs)
+		return;
+	CHECK(fs_series(r, "kpulse_filesystem_size_bytes", "/"));
+	CHECK(!fs_series(r, "kpulse_filesystem_size_bytes", "/hung0"));
+	CHECK(fs_series(r, "kpulse_filesystem_stuck", "/hung0"));
+	CHECK(gauge(r, "kpulse_filesystems_stuck") == 1);
+	CHECK(gauge(r, "kpulse_filesystem_stuck_total") == 1);
+
+	/* The next leaves it out without waiting on it: /tmp is reported, and
+	 * the next hung mount is the one waited for. */
+	CHECK_EQ_INT(sample(fs, r), 0);
+	CHECK(fs_series(r, "kpulse_filesystem_size_bytes", "/tmp"));
+	CHECK(fs_series(r, "kpulse_filesystem_stuck", "/hung0"));
+	CHECK(fs_series(r, "kpulse_filesystem_stuck", "/hung1"));
+	CHECK(gauge(r, "kpulse_filesystems_stuck") == 2);
+
+	/* At the cap, no statvfs on the worker at all: nothing more piles up
+	 * in the kernel. The local filesystem is still reported. */
+	for (int i = 2; i < FSSTAT_MAX_STUCK; i++)
+		CHECK_EQ_INT(sample(fs, r), 0);
+	CHECK(gauge(r, "kpulse_filesystems_stuck") == FSSTAT_MAX_STUCK);
+	CHECK_EQ_INT(sample(fs, r), 0);
+	CHECK(!fs_series(r, "kpulse_filesystem_size_bytes", "/tmp"));
+	CHECK(fs_series(r, "kpulse_filesystem_size_bytes", "/"));
+	CHECK(gauge(r, "kpulse_filesystems_stuck") == FSSTAT_MAX_STUCK);
+	CHECK(gauge(r, "kpulse_filesystem_stuck_total") == FSSTAT_MAX_STUCK);
+	pthread_mutex_lock(&gate_lock);
+	CHECK_EQ_INT(hung_now, FSSTAT_MAX_STUCK);
+
+	/* The calls return (as failures here): the mounts are back in the
+	 * next round, the stuck gauge at 0. */
+	gate_open = true;
+	pthread_cond_broadcast(&gate_cond);
+	while (hung_now)
+		pthread_cond_wait(&gate_cond, &gate_lock);
+	pthread_mutex_unlock(&gate_lock);
+	for (int tries = 0; tries < 100 && gauge(r, "kpulse_filesystems_stuck") != 0; tries++) {
+		usleep(10000); /* the threads' last steps after their call */
+		CHECK_EQ_INT(sample(fs, r), 0);
+	}
+	CHECK(gauge(r, "kpulse_filesystems_stuck") == 0);
+	CHECK(!fs_series(r, "kpulse_filesystem_stuck", "/hung0"));
+	CHECK(fs_series(r, "kpulse_filesystem_size_bytes", "/"));
+	CHECK(fs_series(r, "kpulse_filesystem_size_bytes", "/tmp"));
+	CHECK(gauge(r, "kpulse_filesystem_stat_errors_total") >= FSSTAT_MAX_STUCK);
+	fsstat_free(fs);
+	registry_free(r);
 }
 
 TEST_MAIN()

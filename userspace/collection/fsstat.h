@@ -15,6 +15,8 @@
 
 #include "registry/registry.h"
 
+struct statvfs;
+
 #define FSSTAT_FIELD_MAX 4096 /* PATH_MAX: longest mount point, device or type */
 
 /* One line of /proc/PID/mountinfo, with \NNN escapes decoded. */
@@ -52,11 +54,21 @@ bool fsstat_list_covers_path(const char *list, const char *path);
  */
 char *fsstat_label(const char *value, char *out, size_t max_len);
 
+/* How long a round waits for its statvfs calls, in all; a mount whose
+ * call outlasts it is left out until the call returns. */
+#define FSSTAT_STAT_WAIT_MS 200
+/* Most mounts left out as stuck at once (each holds a thread in the
+ * kernel); with that many, no statvfs is made. */
+#define FSSTAT_MAX_STUCK 8
+
 struct fsstat_options {
 	const char *types_include; /* comma-separated; "" none */
 	const char *types_exclude;
 	const char *mount_exclude; /* mount points, each covering what is beneath it */
 	unsigned max_filesystems;
+	/* tests: another statvfs, another wait (0: FSSTAT_STAT_WAIT_MS) */
+	int (*statvfs_fn)(const char *path, struct statvfs *st);
+	unsigned stat_wait_ms;
 };
 
 struct fsstat;
@@ -68,9 +80,11 @@ struct fsstat *fsstat_free(struct fsstat *fs);
 
 /* One round: kpulse_filesystem_{size,free,avail}_bytes, _files,
  * _files_free and _readonly {mountpoint,fstype,device} for each listed
- * filesystem; kpulse_filesystems_unlisted; kpulse_filesystem_stat_errors_total;
- * the files' kpulse_procfs_errors_total. Returns 0 or the registry's
- * error. */
+ * filesystem (kpulse_filesystem_stuck instead for one whose statvfs hangs);
+ * kpulse_filesystems_unlisted; kpulse_filesystems_stuck;
+ * kpulse_filesystem_stuck_total; kpulse_filesystem_stat_errors_total;
+ * the files' kpulse_procfs_errors_total. Waits at most FSSTAT_STAT_WAIT_MS.
+ * Returns 0 or the registry's error. */
 int fsstat_sample(struct fsstat *fs, struct registry *r);
 void fsstat_describe(struct registry *r);
 

@@ -100,6 +100,11 @@ struct daemon {
 	/* rounds not collected because the loop ran an interval or more late
 	 * (the round thread or the whole machine stalled) */
 	uint64_t rounds_skipped;
+	/* rounds handed to the sinks, and the time of the last (logged at
+	 * stop, so that what was collected can be checked against what was
+	 * stored) */
+	uint64_t rounds;
+	double last_round_ts;
 	struct evquota events_quota; /* events the store is given, per type */
 };
 
@@ -620,10 +625,12 @@ static void reload(struct daemon *d)
 static void run_round(struct daemon *d, uint64_t seq, double interval_s)
 {
 	struct round *round;
+	double ts;
 	int r;
 
 	collector_poll(d->col, 0);
-	registry_begin(d->reg, clock_wall_s(), interval_s);
+	ts = clock_wall_s();
+	registry_begin(d->reg, ts, interval_s);
 	r = collector_collect(d->col, d->reg);
 	r |=
 	    health_add(d->reg, d->store, d->sinks, d->nsinks,
@@ -653,6 +660,8 @@ static void run_round(struct daemon *d, uint64_t seq, double interval_s)
 	for (size_t i = 0; i < d->nsinks; i++)
 		sink_push(d->sinks[i], round);
 	round_unref(round);
+	d->rounds++;
+	d->last_round_ts = ts;
 }
 
 /*
@@ -758,7 +767,8 @@ int daemon_run(const struct kpulse_config *cfg, daemon_config_loader reload_fn, 
 
 	loop(d);
 
-	log_info("stopping (signal %d): flushing what was collected", (int)stop_signal);
+	log_info("stopping (signal %d): flushing what was collected: %llu rounds, the last at %.3f",
+		 (int)stop_signal, (unsigned long long)d->rounds, d->last_round_ts);
 cleanup:
 	/* Sinks first: each finishes the rounds it has queued, so the store
 	 * gets every round collected before the stop. */
