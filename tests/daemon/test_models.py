@@ -155,14 +155,21 @@ def _api_json(port, path, token=None):
         conn.close()
 
 
-@pytest.mark.xfail(strict=False, reason="known flaky (issue 10, open): only LOF fires, near its "
-                   "threshold. The first model is fitted on 32 one-second windows holding the "
-                   "daemon's own start and other jobs' fork bursts; with k=20 of 32 rows, LOF "
-                   "gave the storm 3.2-4.2 against training rows up to ~2.9 (score 0.2-0.62), and "
-                   "iforest's raw score saturates beyond the training range (0.55-0.64 vs a 95th "
-                   "percentile of 0.53-0.58). Tried, not kept: the tail's scale from the 80-95% "
-                   "quantiles, k = rows / 8, a scale floor for log features (the storm reached "
-                   "0.53, quiet seconds 0.79-0.96); a failure names the peak scores")
+@pytest.mark.xfail(strict=False, reason=(
+    "fails on a shared machine (issue 10, open; 0 of 3 runs passed). The first "
+    "model is fitted on 32 one-second windows, which here hold other jobs' 1 s "
+    "bursts (60-180 forks/s every 5-10 s), CPU held at 100% by other jobs, once "
+    "even another fork storm (2,976 forks/s for 5 s). In the log-scaled z space the"
+    " storm (3,000 forks/s) is ~36 from the training centre, the bursts ~21: LOF "
+    "gives it 5.6-8.7 (score 0.31-0.43 replaying the stored windows, 0.17-0.30 "
+    "live; the per-series detectors fire, 1.0 on forks) while a quiet CPU drop from"
+    " 100% to 24% gets 8.4-11.7 (up to 0.56); the forest saturates past the "
+    "training range (0.14-0.21). Tried on the stored windows, not kept: the log "
+    "knee at the 90th percentile, a 0.02-0.1 scale floor on log features, 10 or "
+    "more scores in the fitted tail: the storm's first second reached 0.60-0.68, "
+    "but CPU swings 0.67-0.88 or test_multivar's normal round 1.0; a failure names "
+    "the peak scores"
+))
 def test_a_correlated_shift_is_a_multivariate_anomaly_with_its_contributors(daemons, report):
     """The host's Isolation Forest and LOF, trained in the background on the rounds the daemon
     keeps (1 s windows here), score a fork storm - forks, context switches, CPU time and faults

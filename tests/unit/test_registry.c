@@ -614,11 +614,12 @@ REGISTRY_TEST(copy_is_deep_and_independent)
 /*
  * Series that go make room for new ones of either type (a counter's node is
  * smaller than a histogram's): each new series starts from zero, whatever
- * the node it gets held before, and a series copied whole (as a reader may
- * do: *dst = *s) reads only memory of the registry, which `make sanitize`
- * checks, for the last node of a copy too.
+ * the node it gets held before, and metric_series_copy() gives a whole
+ * struct (zero slots for a counter or a gauge) while reading only the
+ * node's own bytes, which `make sanitize` checks: a read past the last node
+ * of a copy, or past the newest node of a live registry, is an ASan error.
  */
-/* Where the whole copies go: a global, so the compiler makes each copy whole. */
+/* Where the copies go: a global, so the compiler keeps every store. */
 struct metric_series registry_test_whole;
 
 REGISTRY_TEST(dropped_series_make_room_for_new_ones_of_any_type)
@@ -670,14 +671,30 @@ REGISTRY_TEST(dropped_series_make_room_for_new_ones_of_any_type)
 	CHECK_STR(registry_at(fx->copy, 100)->name, "kp_z_bytes");
 	for (size_t i = 0; i < registry_size(fx->copy); i++) {
 		s = registry_at(fx->copy, i);
-		*whole = *s;
+		memset(whole, 0xa5, sizeof(*whole));
+		metric_series_copy(whole, s);
 		CHECK_STR(whole->name, s->name);
+		CHECK_EQ_INT(whole->type, s->type);
 		CHECK_NEAR(whole->value, s->value, 0);
+		CHECK_EQ_INT(whole->hist_count, s->hist_count);
+		for (int k = 0; k < REGISTRY_HIST_SLOTS; k++)
+			CHECK_EQ_INT(whole->slots[k],
+				     s->type == METRIC_HISTOGRAM ? s->slots[k] : 0);
 	}
 	for (size_t i = 0; i < registry_size(fx->r); i++) {
-		*whole = *registry_at(fx->r, i);
+		metric_series_copy(whole, registry_at(fx->r, i));
 		CHECK_EQ_INT(whole->nlabels, strcmp(whole->name, "kp_z_bytes") ? 1 : 0);
 	}
+	/* a lone gauge in a new registry: the slab's uncarved rest after it */
+	fx->copy = registry_free(fx->copy);
+	fx->copy = registry_new();
+	CHECK(fx->copy);
+	registry_begin(fx->copy, 5, 1);
+	CHECK_EQ_INT(registry_set_gauge(fx->copy, "kp_lone_bytes", NULL, 0, 7), 0);
+	metric_series_copy(whole, registry_find(fx->copy, "kp_lone_bytes", NULL, 0));
+	CHECK_STR(whole->name, "kp_lone_bytes");
+	CHECK_NEAR(whole->value, 7, 0);
+	CHECK_EQ_INT(whole->slots[REGISTRY_HIST_SLOTS - 1], 0);
 }
 
 #define MANY	   5000

@@ -433,7 +433,7 @@ enum MHD_Result api_handle_ingest(struct api_request *req)
 			r = registry_describe(a->custom, items[i].name,
 					      "Custom metric pushed through POST /api/v1/metrics");
 		if (s) {
-			stored[i] = *s;
+			metric_series_copy(&stored[i], s);
 			if (owner_touch(a, s, key) < 0)
 				r = -ENOMEM;
 		} else if (r == 0) {

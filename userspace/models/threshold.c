@@ -334,7 +334,7 @@ static struct target *find_target(struct threshold_tracker *tr, size_t rule,
 		return NULL;
 	}
 	tg->rule = rule;
-	tg->id = *s;
+	metric_series_copy(&tg->id, s);
 	tr->ntargets++;
 	return tg;
 }

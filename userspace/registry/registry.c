@@ -24,6 +24,20 @@
 #include "registry/registry.h"
 #include "util/utf8.h"
 
+/* Marking slab bytes for ASan and valgrind (see "Nodes"); no-ops without. */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#else
+#define ASAN_POISON_MEMORY_REGION(p, n)	  ((void)(p), (void)(n))
+#define ASAN_UNPOISON_MEMORY_REGION(p, n) ((void)(p), (void)(n))
+#endif
+#if defined(__has_include) && __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#else
+#define VALGRIND_MAKE_MEM_NOACCESS(p, n)  ((void)(p), (void)(n))
+#define VALGRIND_MAKE_MEM_UNDEFINED(p, n) ((void)(p), (void)(n))
+#endif
+
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 /* ---------------------------------------------------------------------------
@@ -168,12 +182,15 @@ struct registry {
  *
  * A histogram's node holds the whole struct; a node of any other type ends
  * where s.slots begins, which saves their 320 bytes per series in the live
- * registry and in each frozen copy of it. Nodes are carved from slabs, each
- * followed by SLOTS_BYTES spare bytes, so that a reader copying a cut node
- * whole (*dst = *s) stays inside the slab: it gets unspecified slots, which
- * registry.h tells it not to read. A dropped node goes on the free list of
- * its size and is reused by the next new series of that size; slabs go with
- * the registry. A copy is carved from one slab of its exact size.
+ * registry and in each frozen copy of it. Nodes are carved from slabs; a
+ * reader copies a series out with metric_series_copy(), which reads only
+ * what the node has. A dropped node goes on the free list of its size and
+ * is reused by the next new series of that size; slabs go with the
+ * registry. A copy is carved from one slab of its exact size.
+ *
+ * Under ASan (and valgrind) the part of a slab not carved yet is marked
+ * unreadable, so that a read past the newest node of a live registry is
+ * caught like one past the last node of a copy (the end of its slab).
  */
 
 #define SLOTS_BYTES    sizeof(((struct metric_series *)0)->slots)
@@ -183,6 +200,22 @@ struct registry {
 
 _Static_assert(offsetof(struct series_node, s.slots) + SLOTS_BYTES == sizeof(struct series_node),
 	       "slots ends the node: a node without them stops where they begin");
+
+/* Slab bytes not carved yet are unreadable; carved ones usable again (and
+ * before the slab is freed). Nothing outside ASan and valgrind. Not inlined:
+ * gcc would warn that the malloc'd bytes handed to the ASan calls are not
+ * initialised, which is the point. */
+static __attribute__((noinline)) void slab_mark_unreadable(void *p, size_t n)
+{
+	ASAN_POISON_MEMORY_REGION(p, n);
+	VALGRIND_MAKE_MEM_NOACCESS(p, n);
+}
+
+static __attribute__((noinline)) void slab_mark_usable(void *p, size_t n)
+{
+	ASAN_UNPOISON_MEMORY_REGION(p, n);
+	VALGRIND_MAKE_MEM_UNDEFINED(p, n);
+}
 
 /* The size class of a series' node: 1 for histograms, 0 for the rest. */
 static int node_class(enum metric_type type)
@@ -200,7 +233,7 @@ static size_t node_size(int class)
 /* A new slab for `bytes` of nodes on top of the list. Returns 0 or -ENOMEM. */
 static int slab_add(struct registry *r, size_t bytes)
 {
-	struct slab *sl = malloc(sizeof(*sl) + bytes + SLOTS_BYTES);
+	struct slab *sl = malloc(sizeof(*sl) + bytes);
 
 	if (!sl)
 		return -ENOMEM;
@@ -208,6 +241,7 @@ static int slab_add(struct registry *r, size_t bytes)
 	sl->used = 0;
 	sl->size = bytes;
 	r->slabs = sl;
+	slab_mark_unreadable(sl->mem, bytes);
 	return 0;
 }
 
@@ -237,6 +271,7 @@ static struct series_node *node_alloc(struct registry *r, enum metric_type type)
 		}
 		p = sl->mem + sl->used;
 		sl->used += size;
+		slab_mark_usable(p, size);
 	}
 	memset(p, 0, size);
 	return p;
@@ -249,6 +284,15 @@ static void node_release(struct registry *r, struct series_node *node)
 
 	node->hnode.next = r->free_nodes[class];
 	r->free_nodes[class] = &node->hnode;
+}
+
+void metric_series_copy(struct metric_series *dst, const struct metric_series *src)
+{
+	memcpy(dst, src, offsetof(struct metric_series, slots));
+	if (src->type == METRIC_HISTOGRAM)
+		memcpy(dst->slots, src->slots, sizeof(dst->slots));
+	else
+		memset(dst->slots, 0, sizeof(dst->slots));
 }
 
 /* ---------------------------------------------------------------------------
@@ -623,6 +667,7 @@ struct registry *registry_free(struct registry *r)
 	while (r->slabs) {
 		struct slab *next = r->slabs->next;
 
+		slab_mark_usable(r->slabs->mem, r->slabs->size);
 		free(r->slabs);
 		r->slabs = next;
 	}

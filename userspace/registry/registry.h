@@ -59,9 +59,10 @@ struct metric_label {
 /*
  * A series as the registry hands it out. slots is the last member: the
  * registry keeps it only for histograms (320 of a series' 856 bytes; most
- * series are counters and gauges), so in a series of another type slots
- * holds unspecified values. Read it only when type is METRIC_HISTOGRAM.
- * Copying a whole series (*dst = *s) stays safe: the bytes are readable.
+ * series are counters and gauges), so a series of another type ends where
+ * slots begins. Read slots only when type is METRIC_HISTOGRAM, and copy a
+ * series the registry handed out with metric_series_copy(), never whole
+ * (*dst = *s reads past the end of a counter or a gauge).
  */
 struct metric_series {
 	char name[REGISTRY_NAME_MAX];
@@ -79,6 +80,10 @@ struct metric_series {
 	double scale;
 	uint64_t slots[REGISTRY_HIST_SLOTS];
 };
+
+/* Copies the fields src's type has into a whole struct: for a counter or a
+ * gauge dst's slots are zeroed, not read from src. */
+void metric_series_copy(struct metric_series *dst, const struct metric_series *src);
 
 struct registry;
 
