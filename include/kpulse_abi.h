@@ -38,6 +38,9 @@ enum kp_sched_counter {
 	KP_SCHED_FORKS, /* new processes (not threads) */
 	KP_SCHED_EXECS,
 	KP_SCHED_EXITS, /* whole processes */
+	/* Switches whose prev was not the task last switched in on that CPU:
+	 * the kernel ran switches it did not trace (see sched.bpf.c). */
+	KP_SCHED_UNSEEN_RUNS,
 	KP_SCHED_COUNTER_NR,
 };
 

@@ -250,6 +250,7 @@ SPINNER = ("import os, sys, time\nopen(sys.argv[1], 'w').close()\n"
 ONCPU_MODES = {"sched_info": ({}, "tp_btf"),
                **{mode: (env, attach) for mode, (env, attach, _) in FALLBACKS.items()}}
 PROC_CPU = "kpulse_sched_process_cpu_seconds_total"
+UNSEEN = "kpulse_sched_unseen_switches_total"
 
 
 def _sum_exec_runtime_s(pid):
@@ -283,11 +284,12 @@ def _snapshot_with_pid(k, pid, timeout=20):
 @pytest.mark.parametrize("mode", sorted(ONCPU_MODES))
 def test_process_cpu_time_matches_the_kernels_sum_exec_runtime(kpulse_bin, tmp_path, mode):
     """A process that spins for 1.5 s raises its kpulse_sched_process_cpu_seconds_total{pid}
-    by its sum_exec_runtime delta (/proc/PID/schedstat): never more than 1% above it, with
-    sched_info and on every fallback entry point, whatever the steal time of the interval
-    (reported). Timed on a clock that counts steal, kpulse would read high by its share.
-    Below, 5% is allowed: deficits of 0.2 to 3.8% were seen here with and without steal,
-    before and after on-CPU time moved to the task clock, cause not found yet."""
+    by its sum_exec_runtime delta (/proc/PID/schedstat) within 0.1% + 1 ms, with sched_info
+    and on every fallback entry point, whatever the steal time of the interval (reported).
+    Timed on a clock that counts steal, kpulse would read high by its share. The 1 ms is for
+    the spinner's wakeups between kpulse's reading and the test's. Switches the kernel did
+    not trace (kpulse_sched_unseen_switches_total, reported) cost the spinner nothing: before
+    their runs were taken from the kernel's accounting, they made it read 0.2 to 3.8% low."""
     env, attach = ONCPU_MODES[mode]
     prefix = ["env"] + [f"{k}={v}" for k, v in env.items()]
     ready, go, spun = (str(tmp_path / n) for n in ("ready", "go", "spun"))
@@ -319,5 +321,204 @@ def test_process_cpu_time_matches_the_kernels_sum_exec_runtime(kpulse_bin, tmp_p
     report(f"INFO {mode}: steal {steal:.2f} s of {os.cpu_count() * (t1 - t0):.2f} CPU-seconds "
            f"({100 * steal / (os.cpu_count() * (t1 - t0)):.2f}%) during the spin")
     got, want = got1 - got0, want1 - want0
-    ok, line = compare(f"{mode}: spinner's CPU seconds vs its sum_exec_runtime", got, want, 0.05)
-    assert ok and got <= 1.01 * want, line + " (at most +1% allowed)"
+    unseen = counter_delta(s0, s1, UNSEEN)
+    report(f"INFO {mode}: {unseen:.0f} switches the kernel did not trace during the spin")
+    ok = abs(got - want) <= 0.001 * want + 0.001
+    line = (f"{mode}: spinner's CPU seconds kpulse={got:.6f} sum_exec_runtime={want:.6f} "
+            f"diff={1e3 * (got - want):+.3f} ms (tolerance 0.1% + 1 ms)")
+    report(("PASS " if ok else "FAIL ") + line)
+    assert ok, line
+
+
+# --------------------------------------------------------------------------
+# on-CPU time under process churn: spinners in a cgroup while processes are
+# forked and exec'd in it by the thousand, against the cgroup's own CPU time
+# (v2 cpu.stat usage_usec, v1 cpuacct.usage) and each spinner's
+# sum_exec_runtime. Each churned process takes a proc_stats entry and
+# evicts the spinners' slots of the per-CPU cache; none of it may cost time.
+
+def _cgroup_mounts():
+    """{"v2": path, "cpuacct": path} of the hierarchies this machine mounts."""
+    out = {}
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            left, _, right = line.partition(" - ")
+            mp = left.split()[4].replace("\\040", " ")
+            fstype, _src, opts = right.split()[:3]
+            if fstype == "cgroup2":
+                out.setdefault("v2", mp)
+            elif fstype == "cgroup" and "cpuacct" in opts.split(","):
+                out.setdefault("cpuacct", mp)
+    return out
+
+
+class _ChurnCgroup:
+    """One cgroup name in the v2 and v1 cpuacct hierarchies; processes join both."""
+
+    def __init__(self, name, mounts):
+        self.name, self.dirs = name, {}
+        for key, root in mounts.items():
+            path = os.path.join(root, name)
+            self._remove(path)
+            os.mkdir(path)
+            self.dirs[key] = path
+
+    def join_self(self):
+        for path in self.dirs.values():
+            with open(os.path.join(path, "cgroup.procs"), "w") as f:
+                f.write("0")
+
+    def usage_s(self, mode):
+        """(seconds, file): the cgroup's own CPU time in the naming hierarchy."""
+        if mode == "v1":
+            with open(os.path.join(self.dirs["cpuacct"], "cpuacct.usage")) as f:
+                return int(f.read()) / 1e9, "v1 cpuacct.usage"
+        with open(os.path.join(self.dirs["v2"], "cpu.stat")) as f:
+            for line in f:
+                k, v = line.split()
+                if k == "usage_usec":
+                    return int(v) / 1e6, "v2 cpu.stat usage_usec"
+        raise AssertionError(f"{self.dirs['v2']}/cpu.stat has no usage_usec")
+
+    @staticmethod
+    def _remove(path):
+        deadline = time.monotonic() + 10
+        while os.path.isdir(path) and time.monotonic() < deadline:
+            try:
+                with open(os.path.join(path, "cgroup.procs")) as f:
+                    pids = [int(x) for x in f.read().split()]
+            except OSError:
+                pids = []
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            try:
+                os.rmdir(path)
+            except OSError:
+                time.sleep(0.1)
+
+    def cleanup(self):
+        for path in self.dirs.values():
+            self._remove(path)
+
+
+# Says it is ready, waits for the go file, spins until the stop file, says so,
+# then wakes every 50 ms (so it and its cgroup keep their series each round,
+# at a few microseconds of CPU between the test's readings).
+CHURN_SPINNER = ("import os, sys, time\nopen(sys.argv[1], 'w').close()\n"
+                 "while not os.path.exists(sys.argv[2]): time.sleep(0.05)\n"
+                 "while not os.path.exists(sys.argv[3]): pass\n"
+                 "open(sys.argv[4], 'w').close()\nwhile True: time.sleep(0.05)\n")
+
+# Says it is ready, waits for the go file, then makes N processes, every
+# other one exec'ing /bin/true (fork and exec storm), reaps them, says so.
+CHURN_STORM = ("import os, sys, time\nopen(sys.argv[1], 'w').close()\n"
+               "while not os.path.exists(sys.argv[2]): time.sleep(0.05)\n"
+               "for i in range(int(sys.argv[3])):\n"
+               "    pid = os.fork()\n"
+               "    if pid == 0:\n"
+               "        if i % 2:\n"
+               "            os.execv('/bin/true', ['true'])\n"
+               "        os._exit(0)\n"
+               "    os.waitpid(pid, 0)\n"
+               "open(sys.argv[4], 'w').close()\ntime.sleep(1000)\n")
+CHURN_PROCS = 2500  # per storm process; two of them
+PER_PROC_S = 2e-6
+
+
+def _snapshot_with_rows(k, pids, cgroup, timeout=20):
+    """The next snapshot with a per-pid CPU row for each of pids and a CPU row for cgroup."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        snap = k.next_snapshot()
+        if all(kptlib.value_of(snap, PROC_CPU, pid=p) is not None for p in pids) and \
+                kptlib.value_of(snap, "kpulse_cgroup_cpu_seconds_total", cgroup=cgroup) is not None:
+            return snap
+    raise AssertionError(f"no snapshot with {PROC_CPU} rows for pids {pids} and a "
+                         f"kpulse_cgroup_cpu_seconds_total row for {cgroup!r} within {timeout}s")
+
+
+@pytest.mark.parametrize("mode", ["v1", "v2"])
+def test_cpu_time_stays_exact_per_cgroup_and_process_under_fork_exec_churn(kpulse_bin, tmp_path,
+                                                                           children, mode):
+    """Two spinners and two fork/exec storms (5,000 processes, half of them exec'ing
+    /bin/true) in one cgroup: the cgroup's kpulse_cgroup_cpu_seconds_total rises by what the
+    cgroup's own file says (v2 cpu.stat usage_usec, v1 cpuacct.usage, as the naming mode
+    picks) within 0.1% + 2 ms + 2 us per process made (a residual of 0.5 to 1.6 us per
+    process is not explained yet), and each spinner's per-pid CPU seconds by its
+    sum_exec_runtime within 0.1% + 1 ms. Both readings are taken with every process of the
+    cgroup asleep or gone. The storm is a count, not a duration, so a slow machine runs it
+    longer; the forks kpulse counted must cover it."""
+    mounts = _cgroup_mounts()
+    need = "cpuacct" if mode == "v1" else "v2"
+    if need not in mounts:
+        pytest.skip(f"no {'v1 cpuacct hierarchy' if mode == 'v1' else 'cgroup2 mount'} here")
+    cg = _ChurnCgroup(f"kpt_sched_churn_{mode}_{os.getpid()}", mounts)
+    f = {n: str(tmp_path / n) for n in ("go", "stop", "r0", "r1", "s0", "s1", "t0", "t1",
+                                        "d0", "d1")}
+    k = None
+    try:
+        k = kptlib.Kpulse(interval=1.0, binary=kpulse_bin,
+                          extra_args=("--cgroups", mode, "--by-pid", "--top-k", "50"))
+        k.wait_started()
+        spinners = [subprocess.Popen([kptlib.PYTHON, "-c", CHURN_SPINNER, f[f"r{i}"], f["go"],
+                                      f["stop"], f[f"s{i}"]], preexec_fn=cg.join_self,
+                                     stdin=subprocess.DEVNULL)
+                    for i in range(2)]
+        storms = [subprocess.Popen([kptlib.PYTHON, "-c", CHURN_STORM, f[f"t{i}"], f["go"],
+                                    str(CHURN_PROCS), f[f"d{i}"]], preexec_fn=cg.join_self,
+                                   stdin=subprocess.DEVNULL)
+                  for i in range(2)]
+        children.extend(spinners + storms)
+        for i in range(2):
+            _wait_file(f[f"r{i}"], spinners[i])
+            _wait_file(f[f"t{i}"], storms[i])
+        pids = [str(p.pid) for p in spinners]
+        s0 = _snapshot_with_rows(k, pids, cg.name)
+        cpu0, cpu_file = cg.usage_s(mode)
+        want0 = [_sum_exec_runtime_s(p) for p in pids]
+        open(f["go"], "w").close()
+        for i in range(2):
+            _wait_file(f[f"d{i}"], storms[i], timeout=300)
+        open(f["stop"], "w").close()
+        for i in range(2):
+            _wait_file(f[f"s{i}"], spinners[i])
+        k.next_snapshot()  # the round that ends the spin
+        s1 = _snapshot_with_rows(k, pids, cg.name)
+        cpu1, _ = cg.usage_s(mode)
+        want1 = [_sum_exec_runtime_s(p) for p in pids]
+    finally:
+        if k is not None:
+            k.stop()
+        cg.cleanup()
+
+    path = cg.dirs[need]
+    forks = counter_delta(s0, s1, "kpulse_sched_processes_forked_total")
+    unseen = counter_delta(s0, s1, UNSEEN)
+    report(f"INFO churn ({mode} naming): cgroup {path}, CPU compared with {cpu_file}; "
+           f"{forks:.0f} forks counted, {unseen:.0f} switches the kernel did not trace")
+    assert forks >= 2 * CHURN_PROCS, f"kpulse counted {forks} forks, the storms made {2 * CHURN_PROCS}"
+    results = []
+    got = (kptlib.value_of(s1, "kpulse_cgroup_cpu_seconds_total", cgroup=cg.name)
+           - kptlib.value_of(s0, "kpulse_cgroup_cpu_seconds_total", cgroup=cg.name))
+    want = cpu1 - cpu0
+    # Per process made, up to PER_PROC_S of the cgroup's time is not in
+    # kpulse's (measured here: 0.47 us per fork-only process, 1.6 us per
+    # exec'ing one, the same with 22,000 processes; a rare child loses most
+    # of a run, see docs/metrics.md).
+    tol = 0.001 * want + 0.002 + PER_PROC_S * 2 * CHURN_PROCS
+    ok = abs(got - want) <= tol
+    results.append((ok, f"cgroup {cg.name} ({mode}) CPU seconds kpulse={got:.6f} {cpu_file}="
+                        f"{want:.6f} diff={1e3 * (got - want):+.3f} ms (tolerance 0.1% + 2 ms + "
+                        f"{1e6 * PER_PROC_S:g} us per process = {1e3 * tol:.3f} ms)"))
+    for i, pid in enumerate(pids):
+        got = kptlib.value_of(s1, PROC_CPU, pid=pid) - kptlib.value_of(s0, PROC_CPU, pid=pid)
+        want = want1[i] - want0[i]
+        ok = abs(got - want) <= 0.001 * want + 0.001
+        results.append((ok, f"spinner {pid} CPU seconds kpulse={got:.6f} sum_exec_runtime="
+                            f"{want:.6f} diff={1e3 * (got - want):+.3f} ms (tolerance 0.1% + 1 ms)"))
+    for ok, line in results:
+        report(("PASS " if ok else "FAIL ") + line)
+    kptlib.assert_all(results)

@@ -377,6 +377,8 @@ static int sample_sched(struct collector *c, struct registry *r)
 	err |= set_counter0(r, "kpulse_sched_processes_forked_total", counters[KP_SCHED_FORKS]);
 	err |= set_counter0(r, "kpulse_sched_processes_exec_total", counters[KP_SCHED_EXECS]);
 	err |= set_counter0(r, "kpulse_sched_processes_exited_total", counters[KP_SCHED_EXITS]);
+	err |=
+	    set_counter0(r, "kpulse_sched_unseen_switches_total", counters[KP_SCHED_UNSEEN_RUNS]);
 	err |= set_hist_ns(r, "kpulse_sched_runqueue_latency_seconds", NULL, 0, &runq);
 	return err ? -ENOMEM : 0;
 }
@@ -882,6 +884,8 @@ static const struct {
     {"kpulse_sched_processes_forked_total", "New processes (not threads)"},
     {"kpulse_sched_processes_exec_total", "Successful execs"},
     {"kpulse_sched_processes_exited_total", "Processes (thread groups) that exited"},
+    {"kpulse_sched_unseen_switches_total",
+     "Switches the kernel made without the sched_switch tracepoint (seen afterwards)"},
     {"kpulse_mem_exception_page_faults_total",
      "Page faults taken through the CPU exception (x86 exceptions:page_fault_*)"},
     {"kpulse_mem_process_page_faults_total", "Page faults of the busiest processes"},
