@@ -662,6 +662,7 @@ static void run_round(struct daemon *d, uint64_t seq, double interval_s)
 	round_unref(round);
 	d->rounds++;
 	d->last_round_ts = ts;
+	log_debug("round %llu collected, timestamp %.3f", (unsigned long long)seq, ts);
 }
 
 /*
