@@ -402,6 +402,9 @@ struct maint_stmts {
 	sqlite3_stmt *del_raw, *del_1m, *del_1h, *del_events, *del_series;
 	/* the disk budget and the tiers' figures */
 	sqlite3_stmt *used_bytes, *oldest_raw, *oldest_1m, *oldest_1h, *oldest_event;
+	/* events into blocks (store_event_block.h), their retention */
+	sqlite3_stmt *ev_first, *ev_rows, *ev_delete, *evb_insert, *del_evb;
+	sqlite3_stmt *oldest_ev_row, *oldest_evb;
 };
 
 /* A rollup in progress: one bucket, its series, how far we got. */
