@@ -952,9 +952,10 @@ int store_query_events(struct store *s, const struct store_event_query *q,
 	}
 out:
 	sqlite3_finalize(st);
-	if (in_txn)
-		sqlite3_exec(db, err ? "ROLLBACK" : "COMMIT", NULL, NULL, NULL);
-	store_reader_release(s, db, err);
+	if (in_txn && sqlite3_exec(db, err ? "ROLLBACK" : "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	/* a connection still in a transaction does not go back to the pool */
+	store_reader_release(s, db, err ? err : sqlite3_get_autocommit(db) ? 0 : -EIO);
 	store_event_list_free(l);
 	return err;
 }
