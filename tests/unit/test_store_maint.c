@@ -413,6 +413,47 @@ static int64_t db_file_bytes(sqlite3 *db)
 			   "pragma_page_size()");
 }
 
+/* A minute of events too large for one block (600 of 8 KB) goes into
+ * several, each within what a block may hold, and reads back whole. */
+STORE_TEST(events_too_large_for_one_block_split_into_several)
+{
+	static char pad[8001];
+	struct store_event_query q = {.from = T0, .to = T0 + 60, .limit = 1000};
+	json_t *fields;
+	size_t whole = 0;
+
+	f->opts.maintenance_interval_s = 0;
+	f->opts.max_buffered_events = 1000;
+	CHECK_EQ_INT(fx_open(f), 0);
+	for (int i = 0; i < 600; i++) {
+		memset(pad, 'a' + i % 26, sizeof(pad) - 1);
+		fields = json_pack("{s:s}", "pad", pad);
+		CHECK(fields != NULL);
+		CHECK_EQ_INT(store_append_event(f->s, T0 + 0.05 * i, "slow_io", i, "dd", fields),
+			     0);
+		json_decref(fields);
+	}
+	/* and one later, which stays a row */
+	CHECK_EQ_INT(store_append_event(f->s, T0 + 100, "slow_io", 600, "dd", NULL), 0);
+	CHECK_EQ_INT(store_flush_sync(f->s), 0);
+	set_now(f, T0 + 120);
+	CHECK_EQ_INT(store_run_maintenance(f->s), 0);
+	CHECK_EQ_INT(sql_open(f), 0);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM events"), 1);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT sum(n) FROM event_blocks"), 600);
+	CHECK(sql_int(f->db, "SELECT count(*) FROM event_blocks") >= 2);
+	CHECK_EQ_INT(store_query_events(f->s, &q, &f->events), 0);
+	CHECK_EQ_INT(f->events->n, 600);
+	for (size_t i = 0; i < f->events->n; i++) {
+		const char *v =
+		    json_string_value(json_object_get(f->events->events[i].fields, "pad"));
+
+		whole += f->events->events[i].pid == (int)i && v && strlen(v) == 8000 &&
+			 v[0] == 'a' + (int)i % 26;
+	}
+	CHECK_EQ_INT(whole, 600);
+}
+
 /*
  * What both budget tests write: nseries noisy gauges and events_per_round
  * fork events (fields, may be NULL with 0 events) every 10 s from T0, a

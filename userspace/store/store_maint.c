@@ -736,6 +736,13 @@ static int ev_rows_read(struct store *s, int64_t bucket, size_t max, struct ev_r
 	return err;
 }
 
+/* At least what a row takes in a block's body (3 deltas of up to 10
+ * bytes, 2 strings with their lengths and NULs). */
+static size_t ev_body_bytes(const struct ev_row *r)
+{
+	return 30 + 2 * 12 + strlen(r->comm) + strlen(r->fields);
+}
+
 /* Writes rows[0..n) (one type, in time order) as one block. */
 static int ev_block_write(struct store *s, const struct ev_row *rows, size_t n,
 			  struct store_event_rec *recs)
@@ -807,11 +814,13 @@ static int events_compact_step(struct store *s, double now)
 			err = error_set(s->werr, sizeof(s->werr), -ENOMEM, "events: out of memory");
 	}
 	for (size_t i = 0; !err && i < n;) {
-		size_t j = i + 1;
+		size_t j = i + 1, body = ev_body_bytes(&rows[i]);
 
+		/* one type, and a body well within what a block may hold */
 		while (j < n && j - i < STORE_EVENT_BLOCK_MAX_EVENTS &&
-		       !strcmp(rows[j].type, rows[i].type))
-			j++;
+		       !strcmp(rows[j].type, rows[i].type) &&
+		       body + ev_body_bytes(&rows[j]) <= STORE_EVENT_BLOCK_MAX_RAW / 2)
+			body += ev_body_bytes(&rows[j++]);
 		err = ev_block_write(s, rows + i, j - i, recs);
 		i = j;
 	}
