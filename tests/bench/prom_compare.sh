@@ -88,13 +88,13 @@ prom_query() { # a counter of Prometheus's own /metrics (it does not scrape itse
 # writer): "events raw rollups model_state series other freelist"
 store_parts() {
 	sqlite3 -readonly "$tmp/kpulse/kpulse.db" "SELECT
-		sum(CASE WHEN name LIKE 'events%' THEN pgsize ELSE 0 END),
+		sum(CASE WHEN name LIKE 'event%' THEN pgsize ELSE 0 END),
 		sum(CASE WHEN name LIKE '%chunks_raw%' THEN pgsize ELSE 0 END),
 		sum(CASE WHEN name LIKE 'samples_1%' OR name LIKE '%chunks_1m%' THEN pgsize ELSE 0 END),
 		sum(CASE WHEN name LIKE 'model_state%' THEN pgsize ELSE 0 END),
 		sum(CASE WHEN name = 'series' OR name LIKE 'series_%'
 			OR name = 'sqlite_autoindex_series_1' THEN pgsize ELSE 0 END),
-		sum(CASE WHEN name NOT LIKE 'events%' AND name NOT LIKE '%chunks_raw%'
+		sum(CASE WHEN name NOT LIKE 'event%' AND name NOT LIKE '%chunks_raw%'
 			AND name NOT LIKE 'samples_1%' AND name NOT LIKE '%chunks_1m%'
 			AND name NOT LIKE 'model_state%'
 			AND name <> 'series' AND name NOT LIKE 'series_%'
@@ -106,7 +106,8 @@ wal_size() {
 	stat -c %s "$tmp/kpulse/kpulse.db-wal" 2>/dev/null || echo 0
 }
 store_events() {
-	sqlite3 -readonly "$tmp/kpulse/kpulse.db" "SELECT count(*) FROM events" 2>/dev/null
+	sqlite3 -readonly "$tmp/kpulse/kpulse.db" "SELECT (SELECT count(*) FROM events) +
+		(SELECT coalesce(sum(n), 0) FROM event_blocks)" 2>/dev/null
 }
 
 sleep "$warmup_s"

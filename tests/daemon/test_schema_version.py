@@ -9,6 +9,9 @@ import sqlite3
 
 from conftest import wait_until
 
+# userspace/store/store.h: STORE_SCHEMA_VERSION, what an upgraded database ends at
+SCHEMA_VERSION = 9
+
 
 def sha256(path):
     with open(path, "rb") as f:
@@ -119,7 +122,7 @@ def test_database_of_schema_4_is_upgraded_to_chunks_at_start_keeping_its_samples
     finally:
         conn.close()
     # chunks (5), incidents (6), model_state (7), minutes in chunks (8)
-    assert version == 8 and old == 0
+    assert version == SCHEMA_VERSION and old == 0
     # the fixture's series read back whole from the chunks
     for i in range(6):
         name = "fixture_ops_total" if i < 2 else "fixture_level_bytes" if i < 4 else \
@@ -161,5 +164,5 @@ def test_database_of_schema_7_has_its_minutes_moved_into_chunks_at_start(daemons
             "SELECT count(*), sum(n) FROM chunks_1m WHERE start_ts < 1700020000").fetchone()
     finally:
         conn.close()
-    assert version == 8 and old == 0
+    assert version == SCHEMA_VERSION and old == 0
     assert (chunks, minutes) == (24, 906)

@@ -14,6 +14,16 @@
 
 #include "test_store_fixture.h"
 
+/* Events are rows (events) and blocks (event_blocks) */
+#define EVENTS_COUNT                                                                               \
+	"SELECT (SELECT count(*) FROM events) + (SELECT coalesce(sum(n), 0) FROM event_blocks)"
+#define EVENTS_MIN_TS                                                                              \
+	"SELECT min(t) FROM (SELECT min(ts) AS t FROM events UNION ALL "                           \
+	"SELECT min(start_ts) FROM event_blocks)"
+#define EVENTS_MAX_TS                                                                              \
+	"SELECT max(t) FROM (SELECT max(ts) AS t FROM events UNION ALL "                           \
+	"SELECT max(end_ts) FROM event_blocks)"
+
 /* The store's histogram blob: format 1, slot count, LEB128 per slot. */
 static int blob_decode(const unsigned char *p, int len, uint64_t slots[REGISTRY_HIST_SLOTS])
 {
@@ -320,7 +330,10 @@ STORE_TEST(retention_deletes_old_rows_per_tier)
 	CHECK_EQ_INT(sql_int(f->db, "SELECT coalesce(sum(n), 0) FROM chunks_raw"), 360);
 	CHECK_EQ_INT(m1_int(f->db, "SELECT count(*) FROM samples_1m"), 360);
 	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM samples_1h"), 6);
-	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM events"), 36);
+	CHECK_EQ_INT(sql_int(f->db, EVENTS_COUNT), 36);
+	/* each minute with an event in a block of its own, but the newest
+	 * event, which stays a row */
+	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM event_blocks"), 35);
 	f->s = store_close(f->s);
 
 	raw_chunks = sql_int(f->db, "SELECT count(*) FROM chunks_raw");
@@ -353,9 +366,10 @@ STORE_TEST(retention_deletes_old_rows_per_tier)
 	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM samples_1h"), 3);
 	CHECK_EQ_INT(sql_int(f->db, "SELECT min(bucket_ts) FROM samples_1h"),
 		     (int64_t)T0 + 3 * 3600);
-	/* events: at or after now - 30 min: minutes 340 and 350 */
-	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM events"), 2);
-	CHECK(sql_double(f->db, "SELECT min(ts) FROM events") >= now - 1800);
+	/* events: at or after now - 30 min: minutes 340 and 350 (a block
+	 * goes once its last event is past retention) */
+	CHECK_EQ_INT(sql_int(f->db, EVENTS_COUNT), 2);
+	CHECK(sql_double(f->db, EVENTS_MIN_TS) >= now - 1800);
 	store_get_stats(f->s, &st);
 	CHECK_EQ_INT(st.rows_deleted,
 		     (raw_chunks - sql_int(f->db, "SELECT count(*) FROM chunks_raw")) + (6 - 2) +
@@ -366,12 +380,13 @@ STORE_TEST(retention_deletes_old_rows_per_tier)
 	/* days later everything is gone, the series too */
 	set_now(f, now + 2 * 86400);
 	CHECK_EQ_INT(store_run_maintenance(f->s), 0);
-	CHECK_EQ_INT(sql_int(f->db,
-			     "SELECT (SELECT count(*) FROM chunks_raw) + "
-			     "(SELECT count(*) FROM chunks_1m) + "
-			     "(SELECT count(*) FROM samples_1h) + "
-			     "(SELECT count(*) FROM events) + (SELECT count(*) FROM series)"),
-		     0);
+	CHECK_EQ_INT(
+	    sql_int(f->db, "SELECT (SELECT count(*) FROM chunks_raw) + "
+			   "(SELECT count(*) FROM chunks_1m) + "
+			   "(SELECT count(*) FROM samples_1h) + "
+			   "(SELECT count(*) FROM events) + (SELECT count(*) FROM event_blocks) + "
+			   "(SELECT count(*) FROM series)"),
+	    0);
 }
 
 STORE_TEST(retention_keeps_raw_rows_not_yet_rolled_up)
@@ -398,6 +413,47 @@ static int64_t db_file_bytes(sqlite3 *db)
 			   "pragma_page_size()");
 }
 
+/* A minute of events too large for one block (600 of 8 KB) goes into
+ * several, each within what a block may hold, and reads back whole. */
+STORE_TEST(events_too_large_for_one_block_split_into_several)
+{
+	static char pad[8001];
+	struct store_event_query q = {.from = T0, .to = T0 + 60, .limit = 1000};
+	json_t *fields;
+	size_t whole = 0;
+
+	f->opts.maintenance_interval_s = 0;
+	f->opts.max_buffered_events = 1000;
+	CHECK_EQ_INT(fx_open(f), 0);
+	for (int i = 0; i < 600; i++) {
+		memset(pad, 'a' + i % 26, sizeof(pad) - 1);
+		fields = json_pack("{s:s}", "pad", pad);
+		CHECK(fields != NULL);
+		CHECK_EQ_INT(store_append_event(f->s, T0 + 0.05 * i, "slow_io", i, "dd", fields),
+			     0);
+		json_decref(fields);
+	}
+	/* and one later, which stays a row */
+	CHECK_EQ_INT(store_append_event(f->s, T0 + 100, "slow_io", 600, "dd", NULL), 0);
+	CHECK_EQ_INT(store_flush_sync(f->s), 0);
+	set_now(f, T0 + 120);
+	CHECK_EQ_INT(store_run_maintenance(f->s), 0);
+	CHECK_EQ_INT(sql_open(f), 0);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM events"), 1);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT sum(n) FROM event_blocks"), 600);
+	CHECK(sql_int(f->db, "SELECT count(*) FROM event_blocks") >= 2);
+	CHECK_EQ_INT(store_query_events(f->s, &q, &f->events), 0);
+	CHECK_EQ_INT(f->events->n, 600);
+	for (size_t i = 0; i < f->events->n; i++) {
+		const char *v =
+		    json_string_value(json_object_get(f->events->events[i].fields, "pad"));
+
+		whole += f->events->events[i].pid == (int)i && v && strlen(v) == 8000 &&
+			 v[0] == 'a' + (int)i % 26;
+	}
+	CHECK_EQ_INT(whole, 600);
+}
+
 /*
  * What both budget tests write: nseries noisy gauges and events_per_round
  * fork events (fields, may be NULL with 0 events) every 10 s from T0, a
@@ -409,6 +465,7 @@ static int fill_budget(struct fixture *f, int nseries, int rounds, int events_pe
 		       json_t *fields, int64_t *peak, double *last_t)
 {
 	struct metric_series m[100];
+	uint64_t rng = 1;
 	int r = 0;
 
 	if (nseries > 100)
@@ -427,8 +484,21 @@ static int fill_budget(struct fixture *f, int nseries, int rounds, int events_pe
 		for (int i = 0; i < nseries; i++)
 			m[i].value = (double)((k * 7919 + i * 104729) % 100003) * 1.5;
 		r = store_append_series(f->s, t, m, nseries);
-		for (int e = 0; e < events_per_round && !r; e++)
+		for (int e = 0; e < events_per_round && !r; e++) {
+			/* a pad that does not compress: blocks would make
+			 * little of a repeated one */
+			if (fields) {
+				char pad[97];
+
+				for (int j = 0; j < 96; j++) {
+					rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+					pad[j] = "0123456789abcdef"[rng >> 60];
+				}
+				pad[96] = 0;
+				json_object_set_new(fields, "pad", json_string(pad));
+			}
 			r = store_append_event(f->s, t, "fork", 1000 + e, "storm", fields);
+		}
 		if (!r && k % 60 == 59) {
 			r = store_flush_sync(f->s);
 			set_now(f, t + 60);
@@ -467,7 +537,10 @@ static int read_last_10_minutes(struct fixture *f, const char *i, double t, doub
 
 STORE_TEST(disk_budget_drops_oldest_first_and_keeps_recent_data)
 {
-	const uint64_t budget = 1 << 20;
+	/* raw chunks go first, down to the minutes' watermark, so the last
+	 * 10 minutes stay whole only while the rollup tiers fit with room to
+	 * spare: 1 MiB was 2 pages short of that once event_blocks came */
+	const uint64_t budget = (1 << 20) + (1 << 16);
 	const int rounds = 3000;
 	struct store_stats st;
 	int64_t peak = 0;
@@ -512,9 +585,7 @@ STORE_TEST(disk_budget_counts_events_and_drops_the_oldest_with_raw)
 	const int per_flush = 60;
 	int64_t peak = 0, raw_ms;
 	double t = T0, last = 0;
-	json_t *fields = json_pack("{s:s}", "pad",
-				   "0123456789012345678901234567890123456789"
-				   "0123456789012345678901234567890123456789");
+	json_t *fields = json_pack("{s:s}", "pad", ""); /* fill_budget() fills it */
 	int r;
 
 	CHECK(fields != NULL);
@@ -525,7 +596,8 @@ STORE_TEST(disk_budget_counts_events_and_drops_the_oldest_with_raw)
 	f->opts.retention_events_s = 1e9;
 	CHECK_EQ_INT(fx_open(f), 0);
 	CHECK_EQ_INT(sql_open(f), 0);
-	/* 5.5 h of 10 gauges and 20 events every 10 s: about 7 MiB unbounded */
+	/* 5.5 h of 10 gauges and 20 events every 10 s, each with 96 random hex
+	 * digits: about 5 MiB unbounded, even in blocks */
 	r = fill_budget(f, 10, 2000, 20, fields, &peak, &t);
 	json_decref(fields);
 	CHECK_EQ_INT(r, 0);
@@ -534,10 +606,11 @@ STORE_TEST(disk_budget_counts_events_and_drops_the_oldest_with_raw)
 	 * more than a few flushes' worth */
 	raw_ms = sql_int(f->db, "SELECT min(start_ms) FROM chunks_raw");
 	CHECK(raw_ms > (int64_t)T0 * 1000);
-	CHECK(sql_int(f->db, "SELECT CAST(min(ts) AS INTEGER) FROM events") > (int64_t)T0);
-	CHECK(sql_int(f->db, "SELECT CAST(min(ts) AS INTEGER) FROM events") >=
-	      raw_ms / 1000 - 3 * per_flush * 10);
-	CHECK(sql_int(f->db, "SELECT CAST(max(ts) AS INTEGER) FROM events") == (int64_t)t);
+	CHECK((int64_t)sql_double(f->db, EVENTS_MIN_TS) > (int64_t)T0);
+	CHECK((int64_t)sql_double(f->db, EVENTS_MIN_TS) >= raw_ms / 1000 - 3 * per_flush * 10);
+	CHECK((int64_t)sql_double(f->db, EVENTS_MAX_TS) == (int64_t)t);
+	/* most of them in blocks */
+	CHECK(sql_int(f->db, "SELECT count(*) FROM event_blocks") > 0);
 	CHECK_EQ_INT(read_last_10_minutes(f, "3", t, &last), 0);
 }
 

@@ -64,6 +64,108 @@ STORE_TEST(events_read_back_by_type_and_order)
 	CHECK_EQ_INT(f->events->events[0].pid, 1003);
 }
 
+/* The pids of f->events, in order, against want[0..n). */
+static bool event_pids(const struct store_event_list *l, const int *want, size_t n)
+{
+	if (!l || l->n != n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (l->events[i].pid != want[i])
+			return false;
+	return true;
+}
+
+/* Maintenance moves the minutes that ended into blocks (the newest event
+ * stays a row); queries read rows and blocks as one list: in order,
+ * limited, by type, each event once and whole; a damaged block costs its
+ * own events only. */
+STORE_TEST(events_read_back_the_same_from_rows_and_blocks)
+{
+	struct store_event_query q = {.from = T0, .to = T0 + 1000, .limit = 1000};
+	int want[8];
+	json_t *fields;
+
+	f->opts.maintenance_interval_s = 0;
+	CHECK_EQ_INT(fx_open(f), 0);
+	/* 100 events 3 s apart (minutes 0 to 4), exec and exit in turn */
+	for (int i = 0; i < 100; i++) {
+		fields = json_pack("{s:i, s:s}", "ppid", i, "cgroup", "/");
+		CHECK(fields);
+		CHECK_EQ_INT(store_append_event(f->s, T0 + 3 * i, i % 2 ? "exit" : "exec", 1000 + i,
+						"w", fields),
+			     0);
+		json_decref(fields);
+	}
+	CHECK_EQ_INT(store_flush_sync(f->s), 0);
+	set_now(f, T0 + 600);
+	CHECK_EQ_INT(store_run_maintenance(f->s), 0);
+	CHECK_EQ_INT(sql_open(f), 0);
+	/* minutes 0 to 4: a block per type each, but the newest event's */
+	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM event_blocks"), 10);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT sum(n) FROM event_blocks"), 99);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM events"), 1);
+	/* the current minute's stay rows; the one left behind goes */
+	for (int i = 0; i < 5; i++)
+		CHECK_EQ_INT(store_append_event(f->s, T0 + 560 + i, "exec", 2000 + i, "w", NULL),
+			     0);
+	CHECK_EQ_INT(store_flush_sync(f->s), 0);
+	CHECK_EQ_INT(store_run_maintenance(f->s), 0);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM events"), 5);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM event_blocks"), 11);
+
+	CHECK_EQ_INT(store_query_events(f->s, &q, &f->events), 0);
+	CHECK_EQ_INT(f->events->n, 105);
+	for (size_t i = 0; i < f->events->n && i < 100; i++) {
+		const struct store_event *e = &f->events->events[i];
+
+		CHECK_EQ_INT(e->pid, 1000 + (int)i);
+		CHECK(e->ts == T0 + 3 * (double)i);
+		CHECK_STR(e->type, i % 2 ? "exit" : "exec");
+		CHECK_STR(e->comm, "w");
+		CHECK_EQ_INT(json_integer_value(json_object_get(e->fields, "ppid")), (int)i);
+		CHECK(i == 0 || e->id > f->events->events[i - 1].id);
+	}
+	f->events = store_event_list_free(f->events);
+
+	/* newest first across rows and blocks */
+	q.newest_first = true;
+	q.limit = 7;
+	CHECK_EQ_INT(store_query_events(f->s, &q, &f->events), 0);
+	memcpy(want, (int[]){2004, 2003, 2002, 2001, 2000, 1099, 1098}, 7 * sizeof(int));
+	CHECK(event_pids(f->events, want, 7));
+	f->events = store_event_list_free(f->events);
+	/* oldest first from inside a block */
+	q.newest_first = false;
+	q.from = T0 + 10;
+	q.limit = 3;
+	CHECK_EQ_INT(store_query_events(f->s, &q, &f->events), 0);
+	memcpy(want, (int[]){1004, 1005, 1006}, 3 * sizeof(int));
+
+	CHECK(event_pids(f->events, want, 3));
+	f->events = store_event_list_free(f->events);
+	/* one type, newest first, through a range that ends in a block */
+	q.type = "exit";
+	q.newest_first = true;
+	q.from = T0;
+	q.to = T0 + 200;
+	q.limit = 3;
+	CHECK_EQ_INT(store_query_events(f->s, &q, &f->events), 0);
+	memcpy(want, (int[]){1065, 1063, 1061}, 3 * sizeof(int));
+	CHECK(event_pids(f->events, want, 3));
+	f->events = store_event_list_free(f->events);
+
+	/* a damaged block: its events are gone from the answers, no more */
+	CHECK_EQ_INT(sql_exec(f->db, "UPDATE event_blocks SET data = x'0102' WHERE id = "
+				     "(SELECT min(id) FROM event_blocks)"),
+		     0);
+	q.type = NULL;
+	q.newest_first = false;
+	q.to = T0 + 1000;
+	q.limit = 1000;
+	CHECK_EQ_INT(store_query_events(f->s, &q, &f->events), 0);
+	CHECK_EQ_INT(f->events->n, 105 - 10);
+}
+
 /* A collected event carries its type, timestamp, pid and comm among its
  * fields too: the store keeps them once, in the columns, and keeps a key
  * whose value differs from its column. */

@@ -10,7 +10,9 @@
  * (fixtures/store_v6.db, made by fixtures/store_v6_gen.c) read as it is
  * and written on in format 2, and the upgrade of a version 7 database
  * (fixtures/store_v7.db, made by fixtures/store_v7_gen.c) to the
- * 1-minute tier in chunks, row for row.
+ * 1-minute tier in chunks, row for row, and of a version 8 database
+ * (fixtures/store_v8.db, made by fixtures/store_v8_gen.c) whose events
+ * maintenance then moves into blocks, event for event.
  *
  * Each test runs in its own mkdtemp directory, removed afterwards even
  * when a CHECK fails (STORE_TEST runs the body, then the cleanup).
@@ -26,8 +28,8 @@ STORE_TEST(schema_is_created_with_its_version)
 	CHECK_EQ_INT(sql_int(f->db, "PRAGMA application_id"), KPULSE_APP_ID);
 	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
 				    "name IN ('meta', 'series', 'chunks_raw', 'chunks_1m', "
-				    "'samples_1h', 'events')"),
-		     6);
+				    "'samples_1h', 'events', 'event_blocks')"),
+		     7);
 	/* the 1-minute tier is in chunks: no row per minute */
 	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM sqlite_master WHERE "
 				    "name LIKE 'samples_1m%'"),
@@ -539,6 +541,98 @@ STORE_TEST(version_7_minute_rows_are_upgraded_to_chunks_row_for_row)
 			    "SELECT last FROM samples_1m WHERE bucket_ts = 1700010180 AND "
 			    "series_id = (SELECT id FROM series WHERE labels = '{\"n\":\"2\"}')"),
 		     4242);
+}
+
+/* An event as the fixture's events table holds it. */
+struct fixture_event {
+	int64_t id;
+	double ts;
+	char type[STORE_EVENT_TYPE_MAX];
+	int32_t pid;
+	char comm[STORE_COMM_LEN];
+	json_t *fields;
+};
+
+static int read_fixture_events(sqlite3 *db, struct fixture_event *out, int max)
+{
+	sqlite3_stmt *st = NULL;
+	int n = 0;
+
+	if (sqlite3_prepare_v2(db,
+			       "SELECT id, ts, type, pid, comm, fields FROM events ORDER BY ts, id",
+			       -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	while (n < max && sqlite3_step(st) == SQLITE_ROW) {
+		struct fixture_event *e = &out[n++];
+
+		e->id = sqlite3_column_int64(st, 0);
+		e->ts = sqlite3_column_double(st, 1);
+		snprintf(e->type, sizeof(e->type), "%s", (const char *)sqlite3_column_text(st, 2));
+		e->pid = (int32_t)sqlite3_column_int64(st, 3);
+		snprintf(e->comm, sizeof(e->comm), "%s", (const char *)sqlite3_column_text(st, 4));
+		e->fields = json_loads((const char *)sqlite3_column_text(st, 5), 0, NULL);
+	}
+	sqlite3_finalize(st);
+	return n;
+}
+
+/* A version 8 database (fixtures/store_v8.db): upgraded at open by one
+ * table more; maintenance then moves its events into blocks in small
+ * transactions (7 events a step here), a block per type and minute, the
+ * newest event left a row; every event reads back as it was. */
+STORE_TEST(v8_events_move_into_blocks_event_for_event)
+{
+	static struct fixture_event before[400];
+	struct store_event_query q = {.from = 1700000000.0, .to = 1700002000.0, .limit = 1000};
+	int n, bad = -1;
+
+	CHECK_EQ_INT(copy_file(TEST_FIXTURES "/store_v8.db", f->path), 0);
+	CHECK_EQ_INT(sql_open(f), 0);
+	CHECK_EQ_INT(sql_int(f->db, "PRAGMA user_version"), 8);
+	n = read_fixture_events(f->db, before, 400);
+	CHECK_EQ_INT(n, 300);
+	sqlite3_close(f->db);
+	f->db = NULL;
+
+	set_now(f, 1700001507.25 + 600);
+	f->opts.maintenance_interval_s = 0;
+	f->opts.maintenance_batch_rows = 7;
+	f->opts.retention_events_s = 1e9;
+	CHECK_EQ_INT(fx_open(f), 0);
+	CHECK_EQ_INT(sql_open(f), 0);
+	CHECK_EQ_INT(sql_int(f->db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	/* still rows until maintenance runs: read the same */
+	CHECK_EQ_INT(store_query_events(f->s, &q, &f->events), 0);
+	CHECK_EQ_INT(f->events->n, 300);
+	f->events = store_event_list_free(f->events);
+
+	CHECK_EQ_INT(store_run_maintenance(f->s), 0);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM events"), 1);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT sum(n) FROM event_blocks"), 299);
+	CHECK(sql_int(f->db, "SELECT max(n) FROM event_blocks") <= 7);
+	CHECK_EQ_INT(sql_int(f->db,
+			     "SELECT count(*) FROM event_blocks WHERE "
+			     "CAST(start_ts / 60 AS INTEGER) <> CAST(end_ts / 60 AS INTEGER) "
+			     "OR start_ts > end_ts"),
+		     0);
+	CHECK_EQ_INT(store_query_events(f->s, &q, &f->events), 0);
+	CHECK_EQ_INT(f->events->n, 300);
+	for (int i = 0; i < n && i < (int)f->events->n && bad < 0; i++) {
+		const struct store_event *e = &f->events->events[i];
+
+		if (e->id != before[i].id || memcmp(&e->ts, &before[i].ts, sizeof(e->ts)) ||
+		    strcmp(e->type, before[i].type) || e->pid != before[i].pid ||
+		    strcmp(e->comm, before[i].comm) || !json_equal(e->fields, before[i].fields))
+			bad = i;
+	}
+	CHECK_EQ_INT(bad, -1);
+	for (int i = 0; i < n; i++)
+		json_decref(before[i].fields);
+
+	/* new events go on getting ids after every moved one */
+	CHECK_EQ_INT(store_append_event(f->s, 1700002000.0, "exec", 1, "new", NULL), 0);
+	CHECK_EQ_INT(store_flush_sync(f->s), 0);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT max(id) FROM events"), 301);
 }
 
 TEST_MAIN()

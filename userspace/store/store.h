@@ -50,7 +50,7 @@
 #include "registry/registry.h"
 
 /* The schema this code writes; older databases are migrated at open. */
-#define STORE_SCHEMA_VERSION 8
+#define STORE_SCHEMA_VERSION 9
 /* The file name the daemon uses inside its data directory. */
 #define STORE_DB_FILENAME "kpulse.db"
 
@@ -184,6 +184,7 @@ struct store_stats {
 	uint64_t events_written;
 	uint64_t events_dropped;
 	uint64_t events_buffered;
+	uint64_t events_compacted;     /* moved from rows into blocks */
 	uint64_t flushes;	       /* committed flush transactions */
 	uint64_t write_errors;	       /* failed flush attempts */
 	uint64_t maintenance_errors;   /* failed rollup/retention transactions */

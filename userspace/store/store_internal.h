@@ -17,6 +17,8 @@
  *   store_encode.c    how data sits in rows: the raw tier's SQL and
  *                     sample codec, rollup rows, histogram blobs
  *   store_aggregate.c the span aggregate rollups and queries both build
+ *   store_event_block.c the codec of event blocks (store_event_block.h):
+ *                     pure code, like store_chunk.c
  *   store_schema.c    connections (the read pool too), pragmas, schema
  *                     versions, migrations, SQLite errors as errno
  *   store_llm.c       the cache of LLM answers, on short connections of its
@@ -35,11 +37,11 @@
  *
  *   store.c        -> writer, ingest, series, query
  *   store_writer.c -> ingest, maint, encode, schema
- *   store_query.c  -> encode, aggregate, schema
- *   store_maint.c  -> encode, aggregate, schema
+ *   store_query.c  -> encode, aggregate, schema, event_block
+ *   store_maint.c  -> encode, aggregate, schema, event_block
  *   store_ingest.c -> series, encode
- *   store_aggregate.c, store_encode.c, store_schema.c, store_series.c:
- *                     nothing else of the store
+ *   store_aggregate.c, store_encode.c, store_schema.c, store_series.c,
+ *   store_event_block.c: nothing else of the store
  *
  * The raw tier's layout (compressed chunks of samples per series,
  * store_chunk.c) is known to store_encode.c, the schema and the writer's
@@ -402,6 +404,9 @@ struct maint_stmts {
 	sqlite3_stmt *del_raw, *del_1m, *del_1h, *del_events, *del_series;
 	/* the disk budget and the tiers' figures */
 	sqlite3_stmt *used_bytes, *oldest_raw, *oldest_1m, *oldest_1h, *oldest_event;
+	/* events into blocks (store_event_block.h), their retention */
+	sqlite3_stmt *ev_first, *ev_rows, *ev_delete, *evb_insert, *del_evb;
+	sqlite3_stmt *oldest_ev_row, *oldest_evb;
 };
 
 /* A rollup in progress: one bucket, its series, how far we got. */

@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/store_event_block.h"
 #include "store/store_internal.h"
 #include "util/error.h"
 
@@ -88,7 +89,28 @@ static const struct store_stmt_sql maint_sql[] = {
     /* the start of the oldest chunk's hour */
     S(oldest_1m, "SELECT min(start_ts) FROM chunks_1m"),
     S(oldest_1h, "SELECT min(bucket_ts) FROM samples_1h"),
-    S(oldest_event, "SELECT min(ts) FROM events"),
+    /* the oldest event, in a row or a block */
+    S(oldest_event, "SELECT min(t) FROM (SELECT min(ts) AS t FROM events "
+		    "UNION ALL SELECT min(start_ts) FROM event_blocks)"),
+    /* the oldest row of a minute that ended before ?1 (the newest row
+     * stays, so that the next insert's rowid follows every id in a block:
+     * SQLite gives max(rowid) + 1) */
+    S(ev_first, "SELECT min(ts) FROM events WHERE ts > 0 AND ts < ?1 "
+		"AND id < (SELECT max(id) FROM events)"),
+    S(ev_rows, "SELECT id, ts, type, pid, comm, fields FROM events WHERE ts >= ?1 AND ts < ?2 "
+	       "AND id < (SELECT max(id) FROM events) ORDER BY type, ts, id LIMIT ?3"),
+    S(ev_delete, "DELETE FROM events WHERE id = ?1"),
+    S(evb_insert, "INSERT INTO event_blocks (type, start_ts, end_ts, n, data) "
+		  "VALUES (?1, ?2, ?3, ?4, ?5)"),
+    /* the oldest blocks whose last event is before ?1: the first, and
+     * those after it while the events before them number less than ?2
+     * (a block holds a minute of one type's events) */
+    S(del_evb, "DELETE FROM event_blocks WHERE id IN (SELECT id FROM (SELECT id, n, "
+	       "sum(n) OVER (ORDER BY start_ts, id) AS c FROM (SELECT id, n, start_ts FROM "
+	       "event_blocks WHERE end_ts < ?1 ORDER BY start_ts LIMIT ?2 / 16 + 1)) "
+	       "WHERE c - n < ?2)"),
+    S(oldest_ev_row, "SELECT min(ts) FROM events"),
+    S(oldest_evb, "SELECT min(start_ts) FROM event_blocks"),
 #undef S
 };
 
@@ -531,6 +553,10 @@ static int retention_step(struct store *s, double now)
 	r = delete_step(s, s->mst.del_events);
 	if (r)
 		return r;
+	sqlite3_bind_double(s->mst.del_evb, 1, now - o->retention_events_s);
+	r = delete_step(s, s->mst.del_evb);
+	if (r)
+		return r;
 	/* last_seen_ts is refreshed once a day: a day's margin */
 	sqlite3_bind_int64(s->mst.del_series, 1, (int64_t)floor(now - longest - 86400));
 	return delete_step(s, s->mst.del_series);
@@ -550,9 +576,38 @@ static int query_i64(struct store *s, sqlite3_stmt *st, int col, int64_t *ret)
 	return err;
 }
 
-/* One bounded delete of the oldest events (whatever their age). */
+static int query_f64(struct store *s, sqlite3_stmt *st, double *ret, bool *ret_found)
+{
+	int rc = sqlite3_step(st), err = 0;
+
+	*ret_found = false;
+	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+		*ret = sqlite3_column_double(st, 0);
+		*ret_found = true;
+	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		err = store_wfail(s, rc, "reading the oldest event");
+	}
+	sqlite3_reset(st);
+	return err;
+}
+
+/* One bounded delete of the oldest events (whatever their age): blocks
+ * that start no later than the oldest row, else rows. */
 static int budget_delete_events(struct store *s)
 {
+	double row_ts = 0, block_ts = 0;
+	bool has_row, has_block;
+	int err;
+
+	err = query_f64(s, s->mst.oldest_ev_row, &row_ts, &has_row);
+	if (!err)
+		err = query_f64(s, s->mst.oldest_evb, &block_ts, &has_block);
+	if (err)
+		return err;
+	if (has_block && (!has_row || block_ts <= row_ts)) {
+		sqlite3_bind_double(s->mst.del_evb, 1, INFINITY);
+		return delete_step(s, s->mst.del_evb);
+	}
 	sqlite3_bind_double(s->mst.del_events, 1, INFINITY);
 	return delete_step(s, s->mst.del_events);
 }
@@ -616,6 +671,183 @@ static int budget_step(struct store *s)
 	return r;
 }
 
+/* ------------------------------------------------- events into blocks */
+
+/* A minute's events go into blocks once it ended this long ago: a
+ * round's events reach the store with the round, after their time. */
+#define EVENT_COMPACT_DELAY_S 30
+
+/* A row of the events table, copied out of its statement. */
+struct ev_row {
+	int64_t id;
+	double ts;
+	int32_t pid;
+	char type[STORE_EVENT_TYPE_MAX];
+	char comm[STORE_COMM_LEN];
+	char *fields;
+};
+
+static void copy_text(char *dst, size_t cap, const unsigned char *src)
+{
+	size_t n = src ? strnlen((const char *)src, cap - 1) : 0;
+
+	if (n)
+		memcpy(dst, src, n);
+	dst[n] = 0;
+}
+
+/* Reads up to max rows of the minute at bucket into *ret (ordered by
+ * type, then time); *ret_n of them. */
+static int ev_rows_read(struct store *s, int64_t bucket, size_t max, struct ev_row **ret,
+			size_t *ret_n)
+{
+	sqlite3_stmt *st = s->mst.ev_rows;
+	struct ev_row *rows = calloc(max, sizeof(*rows));
+	size_t n = 0;
+	int rc, err = 0;
+
+	if (!rows)
+		return error_set(s->werr, sizeof(s->werr), -ENOMEM, "events: out of memory");
+	sqlite3_bind_double(st, 1, (double)bucket);
+	sqlite3_bind_double(st, 2, (double)(bucket + STORE_EVENT_BLOCK_SPAN_S));
+	sqlite3_bind_int64(st, 3, (int64_t)max);
+	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const unsigned char *f = sqlite3_column_text(st, 5);
+		struct ev_row *r = &rows[n];
+
+		r->id = sqlite3_column_int64(st, 0);
+		r->ts = sqlite3_column_double(st, 1);
+		copy_text(r->type, sizeof(r->type), sqlite3_column_text(st, 2));
+		r->pid = (int32_t)sqlite3_column_int64(st, 3);
+		copy_text(r->comm, sizeof(r->comm), sqlite3_column_text(st, 4));
+		/* only a foreign row is longer: kept as its first bytes */
+		r->fields = strndup(f ? (const char *)f : "{}", STORE_EVENT_FIELDS_MAX);
+		if (!r->fields) {
+			err = error_set(s->werr, sizeof(s->werr), -ENOMEM, "events: out of memory");
+			break;
+		}
+		n++;
+	}
+	if (!err && n < max && rc != SQLITE_DONE)
+		err = store_wfail(s, rc, "events: reading rows");
+	sqlite3_reset(st);
+	*ret = rows;
+	*ret_n = n;
+	return err;
+}
+
+/* At least what a row takes in a block's body (3 deltas of up to 10
+ * bytes, 2 strings with their lengths and NULs). */
+static size_t ev_body_bytes(const struct ev_row *r)
+{
+	return 30 + 2 * 12 + strlen(r->comm) + strlen(r->fields);
+}
+
+/* Writes rows[0..n) (one type, in time order) as one block. */
+static int ev_block_write(struct store *s, const struct ev_row *rows, size_t n,
+			  struct store_event_rec *recs)
+{
+	sqlite3_stmt *st = s->mst.evb_insert;
+	void *data = NULL;
+	size_t len = 0;
+	int err;
+
+	for (size_t i = 0; i < n; i++)
+		recs[i] = (struct store_event_rec){.id = rows[i].id,
+						   .ts = rows[i].ts,
+						   .pid = rows[i].pid,
+						   .comm = rows[i].comm,
+						   .fields = rows[i].fields};
+	err = store_event_block_encode(recs, n, &data, &len);
+	if (err)
+		return error_set(s->werr, sizeof(s->werr), err, "events: encoding a block (%d)",
+				 err);
+	sqlite3_bind_text(st, 1, rows[0].type, -1, SQLITE_STATIC);
+	sqlite3_bind_double(st, 2, rows[0].ts);
+	sqlite3_bind_double(st, 3, rows[n - 1].ts);
+	sqlite3_bind_int64(st, 4, (int64_t)n);
+	sqlite3_bind_blob(st, 5, data, (int)len, SQLITE_STATIC);
+	err = store_wstep(s, st, "events: writing a block");
+	sqlite3_clear_bindings(st);
+	free(data);
+	return err;
+}
+
+/*
+ * One step of moving events into blocks: the rows of the oldest minute
+ * that ended EVENT_COMPACT_DELAY_S ago, up to maintenance_batch_rows of
+ * them, become one block per type (several past
+ * STORE_EVENT_BLOCK_MAX_EVENTS) in one transaction that also deletes the
+ * rows. Events that arrive late for a minute already moved get a block
+ * of their own the same way. 1 when it moved some, 0 when none is due.
+ */
+static int events_compact_step(struct store *s, double now)
+{
+	int64_t cutoff =
+	    floor_div((int64_t)floor(now - EVENT_COMPACT_DELAY_S), STORE_EVENT_BLOCK_SPAN_S) *
+	    STORE_EVENT_BLOCK_SPAN_S;
+	size_t max = s->opts.maintenance_batch_rows, n = 0;
+	struct store_event_rec *recs = NULL;
+	struct ev_row *rows = NULL;
+	double first = 0;
+	bool found;
+	int err;
+
+	if (!isfinite(now))
+		return 0;
+	sqlite3_bind_double(s->mst.ev_first, 1, (double)cutoff);
+	err = query_f64(s, s->mst.ev_first, &first, &found);
+	if (err || !found)
+		return err;
+	err = store_wstep(s, s->st.begin, "events: begin");
+	if (err)
+		return err;
+	/* first < cutoff, a time of today: floor() fits */
+	err = ev_rows_read(s,
+			   floor_div((int64_t)floor(first), STORE_EVENT_BLOCK_SPAN_S) *
+			       STORE_EVENT_BLOCK_SPAN_S,
+			   max ? max : 1, &rows, &n);
+	if (!err && n) {
+		recs = calloc(n < STORE_EVENT_BLOCK_MAX_EVENTS ? n : STORE_EVENT_BLOCK_MAX_EVENTS,
+			      sizeof(*recs));
+		if (!recs)
+			err = error_set(s->werr, sizeof(s->werr), -ENOMEM, "events: out of memory");
+	}
+	for (size_t i = 0; !err && i < n;) {
+		size_t j = i + 1, body = ev_body_bytes(&rows[i]);
+
+		/* one type, and a body well within what a block may hold */
+		while (j < n && j - i < STORE_EVENT_BLOCK_MAX_EVENTS &&
+		       !strcmp(rows[j].type, rows[i].type) &&
+		       body + ev_body_bytes(&rows[j]) <= STORE_EVENT_BLOCK_MAX_RAW / 2)
+			body += ev_body_bytes(&rows[j++]);
+		err = ev_block_write(s, rows + i, j - i, recs);
+		i = j;
+	}
+	for (size_t i = 0; !err && i < n; i++) {
+		sqlite3_bind_int64(s->mst.ev_delete, 1, rows[i].id);
+		err = store_wstep(s, s->mst.ev_delete, "events: deleting rows");
+	}
+	if (!err)
+		err = store_wstep(s, s->st.commit, "events: commit");
+	if (err && !sqlite3_get_autocommit(s->db)) {
+		sqlite3_step(s->st.rollback);
+		sqlite3_reset(s->st.rollback);
+	}
+	for (size_t i = 0; rows && i < n; i++)
+		free(rows[i].fields);
+	free(rows);
+	free(recs);
+	if (err)
+		return err;
+	if (n) {
+		pthread_mutex_lock(&s->lock);
+		s->stats.events_compacted += n;
+		pthread_mutex_unlock(&s->lock);
+	}
+	return n ? 1 : 0;
+}
+
 /* Refreshes the tiers' sizes and oldest times in the stats. */
 static int tier_stats(struct store *s, double now)
 {
@@ -673,6 +905,9 @@ int store_maint_step(struct store *s)
 	if (r)
 		return r;
 	r = retention_step(s, now);
+	if (r)
+		return r;
+	r = events_compact_step(s, now);
 	if (r)
 		return r;
 	r = budget_step(s);

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "registry/hist.h"
+#include "store/store_event_block.h"
 #include "store/store_internal.h"
 
 /* Prepares a statement for one query; a negative errno on failure. */
@@ -738,6 +739,146 @@ struct store_event_list *store_event_list_free(struct store_event_list *l)
 	return NULL;
 }
 
+/* Appends one event to l; fields is JSON text (NULL or not an object
+ * reads as {}). */
+static int event_add(struct store_event_list *l, size_t *cap, int64_t id, double ts,
+		     const char *type, int32_t pid, const char *comm, const char *fields)
+{
+	struct store_event *e;
+	int err = grow((void **)&l->events, cap, l->n, sizeof(*l->events));
+
+	if (err)
+		return err;
+	e = &l->events[l->n];
+	memset(e, 0, sizeof(*e));
+	e->id = id;
+	e->ts = ts;
+	copy_str(e->type, sizeof(e->type), type);
+	e->pid = pid;
+	copy_str(e->comm, sizeof(e->comm), comm);
+	e->fields = fields ? json_loads(fields, 0, NULL) : NULL;
+	if (e->fields && !json_is_object(e->fields)) {
+		json_decref(e->fields);
+		e->fields = NULL;
+	}
+	if (!e->fields)
+		e->fields = json_object();
+	if (!e->fields)
+		return -ENOMEM;
+	l->n++;
+	return 0;
+}
+
+static int event_cmp_asc(const void *a, const void *b)
+{
+	const struct store_event *x = a, *y = b;
+
+	if (x->ts != y->ts)
+		return x->ts < y->ts ? -1 : 1;
+	return (x->id > y->id) - (x->id < y->id);
+}
+
+static int event_cmp_desc(const void *a, const void *b)
+{
+	return event_cmp_asc(b, a);
+}
+
+/* Sorts l in the query's order and keeps its first limit events. */
+static void events_trim(struct store_event_list *l, const struct store_event_query *q)
+{
+	qsort(l->events, l->n, sizeof(*l->events),
+	      q->newest_first ? event_cmp_desc : event_cmp_asc);
+	while (l->n > q->limit)
+		json_decref(l->events[--l->n].fields);
+}
+
+/* The bound past which no event can be in the answer: the limit'th of l
+ * (sorted and trimmed when it holds that many), else none. */
+struct events_bound {
+	bool set;
+	bool newest_first;
+	double ts;
+};
+
+static struct events_bound events_bound(const struct store_event_list *l,
+					const struct store_event_query *q)
+{
+	return (struct events_bound){.set = l->n >= q->limit,
+				     .newest_first = q->newest_first,
+				     .ts = l->n >= q->limit ? l->events[l->n - 1].ts : 0};
+}
+
+/* True when an event at ts comes after the bound in the query's order. */
+static bool events_past(const struct events_bound *b, double ts)
+{
+	return b->set && (b->newest_first ? ts < b->ts : ts > b->ts);
+}
+
+/*
+ * The events of the blocks (store_event_block.h) that overlap [from, to],
+ * added to l: blocks in start order (newest first: backwards), each
+ * decoded whole; once l holds limit events, a block that starts past the
+ * limit'th event (newest first: that ends before it, a block spanning
+ * less than STORE_EVENT_BLOCK_SPAN_S) ends the scan. A block that does
+ * not decode is skipped.
+ */
+static int events_from_blocks(sqlite3 *db, const struct store_event_query *q,
+			      struct store_event_list *l, size_t *cap)
+{
+	/* [by type][newest first] */
+	static const char *const sql[2][2] = {
+	    {"SELECT type, start_ts, data FROM event_blocks WHERE start_ts > ?1 AND start_ts <= ?2 "
+	     "ORDER BY start_ts",
+	     "SELECT type, start_ts, data FROM event_blocks WHERE start_ts > ?1 AND start_ts <= ?2 "
+	     "ORDER BY start_ts DESC"},
+	    {"SELECT type, start_ts, data FROM event_blocks WHERE type = ?3 AND start_ts > ?1 "
+	     "AND start_ts <= ?2 ORDER BY start_ts",
+	     "SELECT type, start_ts, data FROM event_blocks WHERE type = ?3 AND start_ts > ?1 "
+	     "AND start_ts <= ?2 ORDER BY start_ts DESC"},
+	};
+	sqlite3_stmt *st = NULL;
+	int err, rc;
+
+	err = prepare(db, sql[q->type != NULL][q->newest_first], &st);
+	if (err)
+		return err;
+	sqlite3_bind_double(st, 1, q->from - STORE_EVENT_BLOCK_SPAN_S);
+	sqlite3_bind_double(st, 2, q->to);
+	if (q->type)
+		sqlite3_bind_text(st, 3, q->type, -1, SQLITE_STATIC);
+	while (!err && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *type = (const char *)sqlite3_column_text(st, 0);
+		double start = sqlite3_column_double(st, 1);
+		const void *data = sqlite3_column_blob(st, 2);
+		struct events_bound bound = events_bound(l, q);
+		struct store_event_block b;
+
+		if (events_past(&bound, q->newest_first ? start + STORE_EVENT_BLOCK_SPAN_S : start))
+			break;
+		if (store_event_block_decode(data, (size_t)sqlite3_column_bytes(st, 2), &b) < 0)
+			continue; /* damaged: its events are lost, not the query */
+		for (size_t i = 0; !err && i < b.n; i++) {
+			const struct store_event_rec *r = &b.recs[i];
+
+			if (r->ts < q->from || r->ts > q->to || events_past(&bound, r->ts))
+				continue;
+			err = event_add(l, cap, r->id, r->ts, type, r->pid, r->comm, r->fields);
+		}
+		store_event_block_free(&b);
+		if (!err && l->n >= q->limit)
+			events_trim(l, q);
+	}
+	if (!err && rc != SQLITE_DONE && rc != SQLITE_ROW)
+		err = store_db_errno(db, rc);
+	sqlite3_finalize(st);
+	return err;
+}
+
+/*
+ * Events live in two tables: rows (events, written at each flush) and
+ * blocks (event_blocks, the minutes maintenance moved). Both are read in
+ * one read transaction, so an event moved meanwhile is seen once.
+ */
 int store_query_events(struct store *s, const struct store_event_query *q,
 		       struct store_event_list **ret_list)
 {
@@ -754,6 +895,7 @@ int store_query_events(struct store *s, const struct store_event_query *q,
 	};
 	struct store_event_list *l = NULL;
 	sqlite3_stmt *st = NULL;
+	bool in_txn = false;
 	size_t cap = 0;
 	sqlite3 *db;
 	int err, rc;
@@ -769,7 +911,17 @@ int store_query_events(struct store *s, const struct store_event_query *q,
 	if (err)
 		return err;
 	l = calloc(1, sizeof(*l));
-	err = l ? prepare(db, sql[q->type != NULL][q->newest_first], &st) : -ENOMEM;
+	if (!l) {
+		err = -ENOMEM;
+		goto out;
+	}
+	rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		err = store_db_errno(db, rc);
+		goto out;
+	}
+	in_txn = true;
+	err = prepare(db, sql[q->type != NULL][q->newest_first], &st);
 	if (err)
 		goto out;
 	sqlite3_bind_double(st, 1, q->from);
@@ -778,37 +930,32 @@ int store_query_events(struct store *s, const struct store_event_query *q,
 	if (q->type)
 		sqlite3_bind_text(st, 4, q->type, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct store_event *e;
-		const char *fields = (const char *)sqlite3_column_text(st, 5);
-
-		err = grow((void **)&l->events, &cap, l->n, sizeof(*l->events));
+		err = event_add(l, &cap, sqlite3_column_int64(st, 0), sqlite3_column_double(st, 1),
+				(const char *)sqlite3_column_text(st, 2),
+				(int32_t)sqlite3_column_int64(st, 3),
+				(const char *)sqlite3_column_text(st, 4),
+				(const char *)sqlite3_column_text(st, 5));
 		if (err)
 			break;
-		e = &l->events[l->n];
-		memset(e, 0, sizeof(*e));
-		e->id = sqlite3_column_int64(st, 0);
-		e->ts = sqlite3_column_double(st, 1);
-		copy_str(e->type, sizeof(e->type), (const char *)sqlite3_column_text(st, 2));
-		e->pid = (int32_t)sqlite3_column_int64(st, 3);
-		copy_str(e->comm, sizeof(e->comm), (const char *)sqlite3_column_text(st, 4));
-		e->fields = fields ? json_loads(fields, 0, NULL) : NULL;
-		if (!e->fields)
-			e->fields = json_object();
-		if (!e->fields) {
-			err = -ENOMEM;
-			break;
-		}
-		l->n++;
 	}
 	if (!err && rc != SQLITE_DONE)
 		err = store_db_errno(db, rc);
+	if (!err && l->n >= q->limit)
+		events_trim(l, q);
+	if (!err)
+		err = events_from_blocks(db, q, l, &cap);
+	if (!err)
+		events_trim(l, q);
 	if (!err) {
 		*ret_list = l;
 		l = NULL;
 	}
 out:
 	sqlite3_finalize(st);
-	store_reader_release(s, db, err);
+	if (in_txn && sqlite3_exec(db, err ? "ROLLBACK" : "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	/* a connection still in a transaction does not go back to the pool */
+	store_reader_release(s, db, err ? err : sqlite3_get_autocommit(db) ? 0 : -EIO);
 	store_event_list_free(l);
 	return err;
 }

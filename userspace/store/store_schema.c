@@ -351,6 +351,25 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     "  PRIMARY KEY (series_id, start_ts)"
     ");"
     "CREATE INDEX IF NOT EXISTS chunks_1m_start ON chunks_1m (start_ts);",
+
+    /* 8 -> 9: events in compressed blocks (store_event_block.h), one row
+     * per type and minute, start_ts and end_ts the first and last event's
+     * time. New events still go to the events table at each flush;
+     * maintenance moves the minutes that ended into blocks, a batch per
+     * transaction, so the events of an older database are moved the same
+     * way, after the upgrade, in small steps that resume where they
+     * stopped. */
+    "CREATE TABLE event_blocks ("
+    "  id INTEGER PRIMARY KEY,"
+    "  type TEXT NOT NULL,"
+    "  start_ts REAL NOT NULL,"
+    "  end_ts REAL NOT NULL,"
+    "  n INTEGER NOT NULL,"
+    "  data BLOB NOT NULL"
+    ");"
+    /* type beside the time: a query of one type reads it from the index */
+    "CREATE INDEX event_blocks_start ON event_blocks (start_ts, type);"
+    "PRAGMA user_version = 9;",
 };
 
 _Static_assert(STORE_APPLICATION_ID == 1802532204, "application_id in migration 0");
