@@ -526,3 +526,28 @@ def kill_proc(p, timeout=5):
         p.wait(timeout=timeout)
     except ProcessLookupError:
         pass
+
+
+def cgroup_pids(path):
+    """The pids in a cgroup directory (empty when it cannot be read)."""
+    try:
+        with open(os.path.join(path, "cgroup.procs")) as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
+def remove_cgroup(path, timeout=10.0):
+    """Kills what runs in a test's cgroup and removes it, retrying while
+    the kernel still holds it (a killed task takes a moment to leave)."""
+    deadline = time.monotonic() + timeout
+    while os.path.isdir(path) and time.monotonic() < deadline:
+        for pid in cgroup_pids(path):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        try:
+            os.rmdir(path)
+        except OSError:
+            time.sleep(0.1)

@@ -22,7 +22,7 @@ import time
 import pytest
 
 import kptlib
-from kptlib import PYTHON, compare, assert_all, report, series, value_of
+from kptlib import PYTHON, assert_all, compare, remove_cgroup, report, series, value_of
 
 
 # --------------------------------------------------------------------------
@@ -67,7 +67,7 @@ class ScratchCgroup:
         for key in ("v2", "cpuacct", "memory", "blkio"):
             if key in MOUNTS:
                 path = os.path.join(MOUNTS[key], name)
-                self._remove(path)
+                remove_cgroup(path)
                 os.mkdir(path)
                 self.dirs[key] = path
 
@@ -89,31 +89,9 @@ class ScratchCgroup:
         return subprocess.Popen(argv, preexec_fn=self.join_self, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, **kw)
 
-    @staticmethod
-    def _pids(path):
-        try:
-            with open(os.path.join(path, "cgroup.procs")) as f:
-                return [int(x) for x in f.read().split()]
-        except OSError:
-            return []
-
-    @classmethod
-    def _remove(cls, path):
-        deadline = time.monotonic() + 10
-        while os.path.isdir(path) and time.monotonic() < deadline:
-            for pid in cls._pids(path):
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            try:
-                os.rmdir(path)
-            except OSError:
-                time.sleep(0.1)
-
     def cleanup(self):
         for path in self.dirs.values():
-            self._remove(path)
+            remove_cgroup(path)
 
 
 def _mode_or_skip(mode):

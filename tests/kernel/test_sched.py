@@ -8,7 +8,7 @@ import time
 import pytest
 
 import kptlib
-from kptlib import compare, counter_delta, read_proc_stat_ctxt, report, run
+from kptlib import compare, counter_delta, read_proc_stat_ctxt, remove_cgroup, report, run
 
 CTXT = "kpulse_sched_context_switches_total"
 
@@ -359,7 +359,7 @@ class _ChurnCgroup:
         self.name, self.dirs = name, {}
         for key, root in mounts.items():
             path = os.path.join(root, name)
-            self._remove(path)
+            remove_cgroup(path)
             os.mkdir(path)
             self.dirs[key] = path
 
@@ -380,28 +380,9 @@ class _ChurnCgroup:
                     return int(v) / 1e6, "v2 cpu.stat usage_usec"
         raise AssertionError(f"{self.dirs['v2']}/cpu.stat has no usage_usec")
 
-    @staticmethod
-    def _remove(path):
-        deadline = time.monotonic() + 10
-        while os.path.isdir(path) and time.monotonic() < deadline:
-            try:
-                with open(os.path.join(path, "cgroup.procs")) as f:
-                    pids = [int(x) for x in f.read().split()]
-            except OSError:
-                pids = []
-            for pid in pids:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            try:
-                os.rmdir(path)
-            except OSError:
-                time.sleep(0.1)
-
     def cleanup(self):
         for path in self.dirs.values():
-            self._remove(path)
+            remove_cgroup(path)
 
 
 # Says it is ready, waits for the go file, spins until the stop file, says so,
