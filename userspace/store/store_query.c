@@ -786,8 +786,9 @@ static int event_cmp_desc(const void *a, const void *b)
 /* Sorts l in the query's order and keeps its first limit events. */
 static void events_trim(struct store_event_list *l, const struct store_event_query *q)
 {
-	qsort(l->events, l->n, sizeof(*l->events),
-	      q->newest_first ? event_cmp_desc : event_cmp_asc);
+	if (l->n) /* an empty list may have no array, which qsort must not get */
+		qsort(l->events, l->n, sizeof(*l->events),
+		      q->newest_first ? event_cmp_desc : event_cmp_asc);
 	while (l->n > q->limit)
 		json_decref(l->events[--l->n].fields);
 }
