@@ -528,6 +528,24 @@ def kill_proc(p, timeout=5):
         pass
 
 
+def cgroup_mounts():
+    """{"v2": path, "cpuacct": path, "memory": path, "blkio": path} of the
+    cgroup hierarchies this machine mounts (a key is absent when it has none)."""
+    out = {}
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            left, _, right = line.partition(" - ")
+            mp = left.split()[4].replace("\\040", " ")
+            fstype, _src, opts = right.split()[:3]
+            if fstype == "cgroup2":
+                out.setdefault("v2", mp)
+            elif fstype == "cgroup":
+                for c in ("cpuacct", "memory", "blkio"):
+                    if c in opts.split(","):
+                        out.setdefault(c, mp)
+    return out
+
+
 def cgroup_pids(path):
     """The pids in a cgroup directory (empty when it cannot be read)."""
     try:

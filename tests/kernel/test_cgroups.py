@@ -29,23 +29,6 @@ from kptlib import PYTHON, assert_all, compare, remove_cgroup, report, series, v
 # cgroup hierarchies
 
 
-def _mounts():
-    """{"v2": path, "cpuacct": path, "memory": path, "blkio": path} of this machine."""
-    out = {}
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            left, _, right = line.partition(" - ")
-            mp = left.split()[4].replace("\\040", " ")
-            fstype, _src, opts = right.split()[:3]
-            if fstype == "cgroup2":
-                out.setdefault("v2", mp)
-            elif fstype == "cgroup":
-                for c in ("cpuacct", "memory", "blkio"):
-                    if c in opts.split(","):
-                        out.setdefault(c, mp)
-    return out
-
-
 def _v2_controllers(root):
     try:
         with open(os.path.join(root, "cgroup.controllers")) as f:
@@ -54,7 +37,7 @@ def _v2_controllers(root):
         return []
 
 
-MOUNTS = _mounts()
+MOUNTS = kptlib.cgroup_mounts()
 V2_CTRL = _v2_controllers(MOUNTS["v2"]) if "v2" in MOUNTS else []
 
 

@@ -337,21 +337,6 @@ def test_process_cpu_time_matches_the_kernels_sum_exec_runtime(kpulse_bin, tmp_p
 # sum_exec_runtime. Each churned process takes a proc_stats entry and
 # evicts the spinners' slots of the per-CPU cache; none of it may cost time.
 
-def _cgroup_mounts():
-    """{"v2": path, "cpuacct": path} of the hierarchies this machine mounts."""
-    out = {}
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            left, _, right = line.partition(" - ")
-            mp = left.split()[4].replace("\\040", " ")
-            fstype, _src, opts = right.split()[:3]
-            if fstype == "cgroup2":
-                out.setdefault("v2", mp)
-            elif fstype == "cgroup" and "cpuacct" in opts.split(","):
-                out.setdefault("cpuacct", mp)
-    return out
-
-
 class _ChurnCgroup:
     """One cgroup name in the v2 and v1 cpuacct hierarchies; processes join both."""
 
@@ -432,7 +417,7 @@ def test_cpu_time_stays_exact_per_cgroup_and_process_under_fork_exec_churn(kpuls
     sum_exec_runtime within 0.1% + 1 ms. Both readings are taken with every process of the
     cgroup asleep or gone. The storm is a count, not a duration, so a slow machine runs it
     longer; the forks kpulse counted must cover it."""
-    mounts = _cgroup_mounts()
+    mounts = {k: v for k, v in kptlib.cgroup_mounts().items() if k in ("v2", "cpuacct")}
     need = "cpuacct" if mode == "v1" else "v2"
     if need not in mounts:
         pytest.skip(f"no {'v1 cpuacct hierarchy' if mode == 'v1' else 'cgroup2 mount'} here")
