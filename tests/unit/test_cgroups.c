@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* test_cgroups.c - the cgroup module's parsers: /proc/self/mountinfo (v2,
  * v1 and hybrid layouts) and /proc/PID/cgroup (which line names a cgroup
- * in each mode), plus a live read of this process's own cgroup. */
+ * in each mode), the accounting files' readers (io.stat, "key value"
+ * files), plus a live read of this process's own cgroup. */
 #include <errno.h>
 #include <unistd.h>
 
@@ -102,6 +103,38 @@ TEST(proc_cgroup_missing_or_malformed)
 	/* "cpuacct" must be a whole controller name */
 	CHECK_EQ_INT(cgroups_parse_proc_cgroup("3:cpuacctx:/a\n", CGROUPS_V1, path, sizeof(path)),
 		     -ENOENT);
+}
+
+TEST(io_stat_sums_bytes_over_devices)
+{
+	uint64_t rd = 1, wr = 1;
+
+	cgroups_parse_io_stat("8:0 rbytes=4096 wbytes=8192 rios=1 wios=2 dbytes=0 dios=0\n"
+			      "253:1 rbytes=100 wbytes=0 rios=3 wios=0 dbytes=7 dios=1\n",
+			      &rd, &wr);
+	CHECK(rd == 4196 && wr == 8192);
+	/* empty (no I/O yet), a cut last line, a bad number, a field name that
+	 * only ends in "rbytes=" */
+	cgroups_parse_io_stat("", &rd, &wr);
+	CHECK(rd == 0 && wr == 0);
+	cgroups_parse_io_stat("8:0 rbytes=10 wbytes=x\n8:16 xrbytes=5 wbytes=3", &rd, &wr);
+	CHECK(rd == 10 && wr == 3);
+	/* a field of the next line is not this line's */
+	cgroups_parse_io_stat("8:0 rios=1\n8:16 rbytes=2\n", &rd, &wr);
+	CHECK(rd == 2 && wr == 0);
+}
+
+TEST(keyed_value_finds_the_whole_key)
+{
+	uint64_t v = 0;
+
+	CHECK_EQ_INT(
+	    cgroups_parse_keyed("low 0\nhigh 0\nmax 0\noom 3\noom_kill 2\n", "oom_kill", &v), 0);
+	CHECK(v == 2);
+	CHECK_EQ_INT(cgroups_parse_keyed("oom_kill_disable 0\nunder_oom 0\n", "oom_kill", &v),
+		     -ENOENT);
+	CHECK_EQ_INT(cgroups_parse_keyed("oom_kill x\n", "oom_kill", &v), -EINVAL);
+	CHECK_EQ_INT(cgroups_parse_keyed("", "oom_kill", &v), -ENOENT);
 }
 
 TEST(own_cgroup_resolves_in_the_mode_in_effect)

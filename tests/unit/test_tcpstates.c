@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -79,6 +80,32 @@ TEST(diag_errors_and_broken_messages_are_reported)
 	put_sock(buf, &off, 3, 1);
 	CHECK_EQ_INT(tcpstates_count_diag(buf, off - 8, 3, &c), -EBADMSG);
 	CHECK_EQ_INT(tcpstates_count_diag(buf, 0, 3, &c), 0);
+}
+
+/* Found by fuzz_proc_text: a last message whose length is not a multiple
+ * of 4 ends the buffer without its padding. The walk used to take the
+ * padding off a size_t count, which wrapped, and read past the buffer
+ * (an exact-size heap copy here, so ASan sees any such read). */
+TEST(diag_last_message_without_padding_ends_the_walk)
+{
+	static char buf[256];
+	struct tcpstates_counts c = {};
+	size_t off = 0, len;
+	char *exact;
+
+	put_sock(buf, &off, 5, 1);
+	put_sock(buf, &off, 5, 10);
+	((struct nlmsghdr *)(buf + off - NLMSG_SPACE(sizeof(struct inet_diag_msg))))->nlmsg_len +=
+	    1;
+	len = off - NLMSG_SPACE(sizeof(struct inet_diag_msg)) +
+	      NLMSG_LENGTH(sizeof(struct inet_diag_msg)) + 1;
+	exact = malloc(len);
+	CHECK(exact != NULL);
+	memcpy(exact, buf, len);
+	CHECK_EQ_INT(tcpstates_count_diag(exact, len, 5, &c), 0);
+	CHECK_EQ_INT(c.by_state[1], 1);
+	CHECK_EQ_INT(c.by_state[10], 1);
+	free(exact);
 }
 
 TEST(proc_net_tcp_of_6_18_counts_each_state)

@@ -300,8 +300,7 @@ static int cg_file(char *buf, size_t len, const char *dir, const char *path, con
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-/* The value after "key " in a "key value" file; -ENOENT without it. */
-static int keyed_value(const char *text, const char *key, uint64_t *ret)
+int cgroups_parse_keyed(const char *text, const char *key, uint64_t *ret)
 {
 	size_t l = strlen(key);
 
@@ -340,7 +339,7 @@ static int read_oom_kills(const struct cgroups *cg, const char *path, uint64_t *
 		return -ENOENT;
 	if (procfs_read_file(file, text, sizeof(text)) < 0)
 		return -ENOENT;
-	return keyed_value(text, "oom_kill", ret);
+	return cgroups_parse_keyed(text, "oom_kill", ret);
 }
 
 static struct cg_io *io_find(const struct cgroups *cg, const char *path)
@@ -372,6 +371,36 @@ void cgroups_add_process(struct cgroups *cg, const char *path, uint64_t rd, uint
 	e->faults += faults;
 }
 
+/* The value after "key=" in [s, end); -ENOENT without it. */
+static int line_value(const char *s, const char *end, const char *key, uint64_t *ret)
+{
+	size_t l = strlen(key);
+
+	for (const char *q = s; q + l <= end; q++)
+		if (!strncmp(q, key, l) && (q == s || q[-1] == ' ')) {
+			q += l;
+			return procfs_parse_u64(&q, ret);
+		}
+	return -ENOENT;
+}
+
+void cgroups_parse_io_stat(const char *text, uint64_t *ret_rd, uint64_t *ret_wr)
+{
+	uint64_t r = 0, w = 0, v;
+
+	for (const char *s = text; *s;) {
+		const char *e = strchrnul(s, '\n');
+
+		if (!line_value(s, e, "rbytes=", &v))
+			r += v;
+		if (!line_value(s, e, "wbytes=", &v))
+			w += v;
+		s = *e ? e + 1 : e;
+	}
+	*ret_rd = r;
+	*ret_wr = w;
+}
+
 /*
  * Bytes read and written: v2 io.stat ("8:0 rbytes=.. wbytes=.. ..." per
  * device). Without the v2 io controller, the block program's bytes of the
@@ -382,7 +411,6 @@ void cgroups_add_process(struct cgroups *cg, const char *path, uint64_t rd, uint
 static int read_io(const struct cgroups *cg, const char *path, uint64_t *rd, uint64_t *wr)
 {
 	char file[PATH_MAX], text[8192];
-	uint64_t r = 0, w = 0, v;
 	const struct cg_io *e;
 
 	if (!cg->v2_io) {
@@ -395,18 +423,7 @@ static int read_io(const struct cgroups *cg, const char *path, uint64_t *rd, uin
 		return -ENOENT;
 	if (procfs_read_file(file, text, sizeof(text)) < 0)
 		return -ENOENT;
-	for (const char *s = text; s && *s; s = strchr(s, '\n'), s = s ? s + 1 : NULL) {
-		const char *e2 = strchr(s, '\n'), *q;
-
-		if (!e2)
-			e2 = s + strlen(s);
-		if ((q = strstr(s, "rbytes=")) && q < e2 && (q += 7, !procfs_parse_u64(&q, &v)))
-			r += v;
-		if ((q = strstr(s, "wbytes=")) && q < e2 && (q += 7, !procfs_parse_u64(&q, &v)))
-			w += v;
-	}
-	*rd = r;
-	*wr = w;
+	cgroups_parse_io_stat(text, rd, wr);
 	return 0;
 }
 

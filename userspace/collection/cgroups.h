@@ -73,6 +73,15 @@ struct cgroups_mounts {
 };
 int cgroups_parse_mountinfo(const char *text, struct cgroups_mounts *ret);
 
+/* The value of a "key value" line (memory.events, memory.oom_control).
+ * Returns 0, -ENOENT without the key, or procfs_parse_u64()'s error. */
+int cgroups_parse_keyed(const char *text, const char *key, uint64_t *ret);
+
+/* Bytes read and written, summed over the devices of v2 io.stat text
+ * ("8:0 rbytes=1 wbytes=2 rios=.. ..." per line); a line without a field
+ * or with a bad number adds nothing for it. */
+void cgroups_parse_io_stat(const char *text, uint64_t *ret_rd, uint64_t *ret_wr);
+
 /* One round of per-cgroup series (see docs/metrics.md). A no-op when off.
  * Returns 0 or -ENOMEM. */
 int cgroups_sample(struct cgroups *cg, const struct probes *probes, int ncpus, struct registry *r);

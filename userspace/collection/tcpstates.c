@@ -4,6 +4,7 @@
  * /proc/net/tcp{,6} as the fallback, and PassiveOpens from /proc/net/snmp.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,8 +53,12 @@ static void count_state(struct tcpstates_counts *c, unsigned state)
 int tcpstates_count_diag(const void *buf, size_t len, uint32_t seq, struct tcpstates_counts *c)
 {
 	const struct nlmsghdr *h = buf;
+	/* Signed, as NLMSG_NEXT() expects: a last message whose length is not
+	 * a multiple of 4 takes the count below zero, which ends the walk (in
+	 * a size_t it would wrap and the walk read past the buffer). */
+	int left = len > INT_MAX ? INT_MAX : (int)len;
 
-	for (; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+	for (; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
 		if (h->nlmsg_seq != seq)
 			continue;
 		if (h->nlmsg_type == NLMSG_DONE)
@@ -72,7 +77,7 @@ int tcpstates_count_diag(const void *buf, size_t len, uint32_t seq, struct tcpst
 		count_state(c, ((const struct inet_diag_msg *)NLMSG_DATA(h))->idiag_state);
 	}
 	/* Bytes left that do not make a whole message. */
-	return len ? -EBADMSG : 0;
+	return left > 0 ? -EBADMSG : 0;
 }
 
 /* ---------------------------------------------------------- /proc text */
