@@ -444,7 +444,7 @@ fuzz-incidents: $(BUILD)/fuzz/fuzz_incident_body
 FUZZ_TARGETS := csv:csv llm_answer:llm api_input:api_input api_route:api_route jwt:jwt \
 	config:config events:events chunk:chunk event_block:event_block \
 	incident_body:incident proc_stat:proc_stat mountinfo:mountinfo proc_cgroup:proc_cgroup \
-	proc_text:proc_text
+	proc_text:proc_text model_state:model_state
 FUZZ_SMOKE_SECONDS ?= 4
 FUZZ_BINS := $(foreach t,$(FUZZ_TARGETS),$(BUILD)/fuzz/fuzz_$(firstword $(subst :, ,$(t))))
 FUZZ_CFLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuserspace -I$(BUILD) \
