@@ -96,15 +96,16 @@ TEST(steady_series_costs_bits_not_bytes)
 
 	/* 120 samples a second apart, one whole value: the first sample's
 	 * time takes 64 bits and its value 2 + 7 (dod 42 from 0), the
-	 * second's time 4 + 12 bits (dod 1000) and value 1, the rest 1 + 1 */
+	 * second's time 4 + 12 bits (1000 off a grid without a step yet)
+	 * and value 1, the rest 1 + 1 */
 	fill(120, 1700000000000, 1000, 42);
 	CHECK_EQ_INT(check_all(120, false, &len), 0);
 	CHECK_EQ_INT(len, STORE_CHUNK_HEADER + (64 + 9 + 16 + 1 + 118 * 2 + 7) / 8);
-	/* 42.5 is whole in hundredths (clock ticks): the first value a dod
-	 * of 4,250 (4 + 24 bits), then 0 */
+	/* 42.5 is whole in tenths: the first value a dod of 425 (3 + 13
+	 * bits), then 0 */
 	fill(120, 1700000000000, 1000, 42.5);
 	CHECK_EQ_INT(check_all(120, false, &len), 0);
-	CHECK_EQ_INT(len, STORE_CHUNK_HEADER + (64 + 28 + 16 + 1 + 118 * 2 + 7) / 8);
+	CHECK_EQ_INT(len, STORE_CHUNK_HEADER + (64 + 16 + 16 + 1 + 118 * 2 + 7) / 8);
 	/* 1/3 is whole at no scale: '11111' then a new XOR window ('10',
 	 * '1', 5 + 6 bits and the 62 meaningful bits), then '0' a repeat */
 	fill(120, 1700000000000, 1000, 1.0 / 3);
@@ -256,17 +257,35 @@ TEST(jitter_gaps_and_irregular_steps_round_trip)
 	CHECK_EQ_INT(check_all(3, false, NULL), 0);
 }
 
-TEST(a_few_ms_of_clock_jitter_cost_5_bits)
+TEST(rounds_a_few_ms_late_cost_1_to_6_bits)
 {
 	size_t len = 0;
 
-	/* rounds a second apart, give or take a millisecond or two (what a
-	 * daemon's rounds look like): dods of -4 .. 3 take '10' and 3 bits */
+	/* rounds on a second's ticks, some a millisecond late (what a
+	 * daemon's rounds look like): on the grid '0', 1 ms late '10' */
+	fill(100, 1700000000000, 1000, 7);
+	for (size_t i = 1; i < 100; i++)
+		in[i].ts_ms += i % 4 == 1;
+	CHECK_EQ_INT(check_all(100, false, &len), 0);
+	CHECK(len <= STORE_CHUNK_HEADER + (64 + 9 + 16 + 1 + 98 * (2 + 1) + 7) / 8);
+	/* a millisecond early or late either way: -4 .. 3 take '110' and 3
+	 * bits, and an early one moves the grid back to it */
 	fill(100, 1700000000000, 1000, 7);
 	for (size_t i = 1; i < 100; i++)
 		in[i].ts_ms += (int64_t)(i % 3) - 1;
 	CHECK_EQ_INT(check_all(100, false, &len), 0);
-	CHECK(len <= STORE_CHUNK_HEADER + (64 + 9 + 16 + 1 + 98 * (5 + 1) + 7) / 8);
+	CHECK(len <= STORE_CHUNK_HEADER + (64 + 9 + 16 + 1 + 98 * (6 + 1) + 7) / 8);
+	/* a clock that drifts 1 ms in 5 rounds: a new grid at 4 ms */
+	fill(100, 1700000000000, 1000, 7);
+	for (size_t i = 1; i < 100; i++)
+		in[i].ts_ms += (int64_t)i / 5;
+	CHECK_EQ_INT(check_all(100, false, &len), 0);
+	CHECK(len <= STORE_CHUNK_HEADER + (64 + 9 + 16 + 1 + 98 * (6 + 1) + 7) / 8);
+	/* a step of 1,005 ms, which the grid first takes as 1,010: the same
+	 * offset (-5) twice corrects it */
+	fill(100, 1700000000000, 1005, 7);
+	CHECK_EQ_INT(check_all(100, false, &len), 0);
+	CHECK(len <= STORE_CHUNK_HEADER + (64 + 9 + 3 * 16 + 1 + 96 * (1 + 1) + 7) / 8);
 }
 
 TEST(times_must_increase)
@@ -403,7 +422,7 @@ TEST(damaged_chunks_are_refused_within_their_bytes)
 	CHECK_EQ_INT(store_chunk_count(copy, len), 0);
 	copy[0] = STORE_CHUNK_FORMAT;
 	kind = copy[1];
-	copy[1] = 8; /* past histogram with the last scale */
+	copy[1] = 2 * 19 + 2; /* past histogram with the last scale */
 	CHECK_EQ_INT(store_chunk_dec_init(&d, copy, len), -EBADMSG);
 	copy[1] = kind;
 	CHECK_EQ_INT(store_chunk_dec_init(&d, copy, 3), -EBADMSG);

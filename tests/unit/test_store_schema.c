@@ -314,7 +314,7 @@ STORE_TEST(version_4_database_of_the_previous_kpulse_is_upgraded_to_chunks)
 	CHECK_NEAR(f->latest->samples[0].series.value, 123, 0);
 }
 
-STORE_TEST(chunks_of_format_1_are_read_and_the_open_one_goes_on_in_format_2)
+STORE_TEST(chunks_of_format_1_are_read_and_the_open_one_goes_on_in_format_3)
 {
 	struct store_range_query q = {
 	    .selector = {.name = "fixture_ops_total", .matchers = {{"n", "1"}}, .nmatchers = 1},
@@ -350,13 +350,13 @@ STORE_TEST(chunks_of_format_1_are_read_and_the_open_one_goes_on_in_format_2)
 	store_range_result_free(res);
 
 	/* the last chunk of series 2 (70 samples in format 1) is resumed:
-	 * rewritten in format 2 with the new sample after its own */
+	 * rewritten in format 3 with the new sample after its own */
 	m.value = 123;
 	CHECK_EQ_INT(store_append_series(f->s, 1700000000.0 + 431, &m, 1), 0);
 	CHECK_EQ_INT(store_flush_sync(f->s), 0);
 	CHECK_EQ_INT(sql_int(f->db, "SELECT sum(n) FROM chunks_raw"), 2401);
 	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM chunks_raw"), 24);
-	CHECK_EQ_INT(sql_int(f->db, "SELECT n FROM chunks_raw WHERE substr(data, 1, 1) = x'02'"),
+	CHECK_EQ_INT(sql_int(f->db, "SELECT n FROM chunks_raw WHERE substr(data, 1, 1) = x'03'"),
 		     71);
 	/* rewritten where it was (only new open chunks get the open rowids) */
 	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM chunks_raw WHERE rowid < 0"), 0);

@@ -68,7 +68,7 @@
 
 #include "registry/registry.h"
 
-#define STORE_CHUNK_FORMAT 2
+#define STORE_CHUNK_FORMAT 3
 #define STORE_CHUNK_HEADER 4
 /* A chunk is closed when it holds this many samples, when the next sample
  * is this far from its first, or when it is this large (which, with the
@@ -105,12 +105,14 @@ struct store_chunk_enc {
 	size_t nbits; /* bits written, the header included */
 	unsigned n;   /* samples */
 	bool hist;
-	int64_t t_first, t_last, d_last;
+	int64_t t_first, t_last, d_last; /* format 3: d_last the grid's step */
+	int64_t g_last, r_far;		  /* format 3: the time's grid (store_chunk.c) */
 	uint64_t v_last, v_last2; /* the last two values' bits */
 	unsigned lead, trail;	  /* the XOR window; lead > 64: none yet */
 	bool whole;		  /* the last value was whole: k_last, dk_last */
 	bool scale_set;		  /* scale chosen (by the first value but +0) */
-	unsigned scale;
+	unsigned scale;		  /* the scale now (format 3 changes it) */
+	unsigned scale_first;	  /* the header's: the scale at the start */
 	int64_t k_last, dk_last;
 	struct chunk_hist_state *h; /* histograms only */
 };
@@ -142,7 +144,7 @@ struct store_chunk_dec {
 	unsigned n, i;
 	unsigned format, scale;
 	bool hist;
-	int64_t t, d;
+	int64_t t, d, g, r_far;
 	uint64_t v, v2;
 	unsigned lead, trail;
 	bool whole;
