@@ -78,6 +78,43 @@ def _scaled(scale, k):
     return (float(k), k * 1e-9, k / 1e9, k / 100)[scale]
 
 
+_POW10 = [float("1e%d" % p) for p in range(10)]
+_POW10_NEG = [float("1e-%d" % p) for p in range(10)]
+
+
+def _scaled3(sc, k):
+    """format 3: k * 10^-p (sc even) or k / 10^p (sc odd), p = sc // 2"""
+    p = sc // 2
+    return float(k) / _POW10[p] if sc & 1 else float(k) * _POW10_NEG[p]
+
+
+def _whole3(sc, bits):
+    v = _double(bits)
+    if v != v:
+        return None
+    v = v * _POW10[sc // 2]
+    if not (-WHOLE_MAX <= v <= WHOLE_MAX):
+        return None
+    k = int(v)  # llround: half away from zero
+    if abs(v - k) >= 0.5:
+        k += 1 if v > 0 else -1
+    return k if _bits(_scaled3(sc, k)) == bits else None
+
+
+def _grid_next(g, step, r_far, t_last, t, r):
+    """format 3: the grid (point, step, last far offset) after time t"""
+    if -4 <= r <= 3:
+        return (t if r < 0 else g + step), step, 0
+    if abs(r) >= 64 or abs(r) >= abs(step) // 8:
+        d = t - t_last
+        if d >= 100:
+            d = d // 10 * 10 + (10 if d % 10 >= 5 else 0)
+        step = d
+    elif r == r_far:
+        step += r
+    return t, step, r
+
+
 def _predict(last, last2):
     import math
 
@@ -111,10 +148,14 @@ class _Window:
 
 
 def decode(data):
-    """[(ts_ms, value, hist_count or None)] of one chunk, format 1 or 2;
+    """[(ts_ms, value, hist_count or None)] of one chunk, format 1, 2 or 3;
     raises ValueError on a damaged one."""
     data = bytes(data)
-    if len(data) < 4 or data[0] not in (1, 2) or data[1] > (1 if data[0] == 1 else 7):
+    if (
+        len(data) < 4
+        or data[0] not in (1, 2, 3)
+        or data[1] > {1: 1, 2: 7, 3: 39}[data[0]]
+    ):
         raise ValueError("not a chunk")
     fmt = data[0]
     hist = data[1] & 1 == 1
@@ -130,9 +171,27 @@ def decode(data):
     hcount = 0
     slots = [0] * HIST_SLOTS
     nslots = 0
+    g = step = r_far = 0
     for i in range(count):
         if i == 0:
             t = _signed(b.get(64), 64)
+            g = t
+        elif fmt == 3:
+            ones = 0
+            while ones < 5 and b.get(1):
+                ones += 1
+            if ones < 2:
+                r = ones
+            elif ones == 2:
+                r = _signed(b.get(3), 3)
+            else:
+                kk = (12, 20, 64)[ones - 3]
+                r = _signed(b.get(kk), kk)
+            nt = g + step + r
+            if nt <= t:
+                raise ValueError("time does not increase")
+            g, step, r_far = _grid_next(g, step, r_far, t, nt, r)
+            t = nt
         else:
             ones = 0
             while ones < 5 and b.get(1):
@@ -183,7 +242,49 @@ def decode(data):
                         return
                 v = base ^ win.xor_v2(b)
 
-            if not whole:
+            rescaled = False
+            if fmt == 3 and not whole:
+                xor()
+                nk = _whole3(scale, v)
+            elif fmt == 3:
+                ones = 0
+                while ones < 6 and b.get(1):
+                    ones += 1
+                if ones < 6:
+                    dod = 0
+                    if ones:
+                        kk = (7, 13, 24, 32, 57)[ones - 1]
+                        dod = _signed(b.get(kk), kk)
+                    nk = k + dk + dod
+                elif b.get(1):
+                    sc = b.get(5)
+                    if sc == scale or sc > 19:
+                        raise ValueError("bad scale")
+                    if sc // 2 == scale // 2:
+                        ones = 0
+                        while ones < 6 and b.get(1):
+                            ones += 1
+                        if ones == 6:
+                            raise ValueError("escape after a scale")
+                        dod = 0
+                        if ones:
+                            kk = (7, 13, 24, 32, 57)[ones - 1]
+                            dod = _signed(b.get(kk), kk)
+                        nk = k + dk + dod
+                    else:
+                        nk = _signed(b.get(55), 55)
+                        rescaled = True
+                    scale = sc
+                else:
+                    xor()
+                    if _whole3(scale, v) is not None:
+                        raise ValueError("a whole value coded as XOR")
+                    nk = None
+                if nk is not None:
+                    if not -WHOLE_MAX <= nk <= WHOLE_MAX:
+                        raise ValueError("whole value out of range")
+                    v = _bits(_scaled3(scale, nk))
+            elif not whole:
                 xor()
                 nk = _whole(scale, v)
             else:
@@ -204,7 +305,7 @@ def decode(data):
                     if not -WHOLE_MAX <= nk <= WHOLE_MAX:
                         raise ValueError("whole value out of range")
                     v = _bits(_scaled(scale, nk))
-            dk = nk - k if nk is not None and whole and i else 0
+            dk = nk - k if nk is not None and whole and i and not rescaled else 0
             k = nk if nk is not None else 0
             whole = nk is not None
             v2 = before

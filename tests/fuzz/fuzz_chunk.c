@@ -4,8 +4,8 @@
  * the raw chunks read back from the database (which a damaged or foreign
  * file can fill with anything): decoding any bytes gives samples in
  * strictly increasing time order or -EBADMSG, never a crash, a read past
- * the end or undefined behaviour (chunk formats 1 and 2). The same bytes,
- * read as a list of samples, are encoded (format 2) and must decode back
+ * the end or undefined behaviour (chunk formats 1, 2 and 3). The same bytes,
+ * read as a list of samples, are encoded (format 3) and must decode back
  * bit for bit. The same bytes are read as a rollup chunk too (the
  * 1-minute tier's blobs, store_rollup_decode()): rows in strictly
  * increasing bucket order or -EBADMSG; and, read as a list of rollup
@@ -51,6 +51,8 @@ static uint64_t take(const uint8_t **p, const uint8_t *end, size_t len)
 }
 
 static struct raw_sample in[512], out;
+static const double pow10_pos[10] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
+static const double pow10_neg[10] = {1e0, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9};
 
 static void round_trip(const uint8_t *data, size_t size)
 {
@@ -69,19 +71,29 @@ static void round_trip(const uint8_t *data, size_t size)
 	t = (int64_t)take(&p, end, 8) / 2;
 	while (p < end && n < sizeof(in) / sizeof(in[0])) {
 		struct raw_sample *s = &in[n];
-		unsigned mode;
+		unsigned mode, step;
 		uint64_t bits;
 
 		memset(s, 0, sizeof(*s));
-		/* steps of 1 ms to 4 s, mostly around a second */
-		t += 1 + (int64_t)(take(&p, end, 1) * 16);
+		/* rounds a second apart give or take 4 ms (the grid of
+		 * format 3's times), or steps of 1 ms to 3.8 s */
+		step = (unsigned)take(&p, end, 1);
+		t += step < 160 ? 1000 + (int64_t)(step % 9) - 4 : 1 + (int64_t)(step - 160) * 40;
 		s->ts_ms = t;
 		/* the kinds of values the codec treats apart: any bits, whole
-		 * numbers (2^53 and past), sums of nanoseconds in seconds, and
-		 * a steady step (the prediction) */
+		 * numbers (2^53 and past), sums of nanoseconds in seconds, a
+		 * steady step (the prediction), and decimal fractions made by
+		 * multiplying or dividing by a power of ten (format 3's
+		 * scales) */
 		mode = (unsigned)take(&p, end, 1);
-		bits = take(&p, end, (size_t)((mode >> 2) % 9));
-		switch (mode & 3) {
+		bits = take(&p, end, (size_t)((mode >> 3) % 9));
+		switch (mode & 7) {
+		case 4:
+			s->value = (double)((int64_t)bits >> 10) * pow10_neg[(mode >> 4) % 10];
+			break;
+		case 5:
+			s->value = (double)((int64_t)bits >> 10) / pow10_pos[(mode >> 4) % 10];
+			break;
 		case 0:
 			memcpy(&s->value, &bits, sizeof(bits));
 			break;

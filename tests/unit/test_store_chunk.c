@@ -96,15 +96,16 @@ TEST(steady_series_costs_bits_not_bytes)
 
 	/* 120 samples a second apart, one whole value: the first sample's
 	 * time takes 64 bits and its value 2 + 7 (dod 42 from 0), the
-	 * second's time 4 + 12 bits (dod 1000) and value 1, the rest 1 + 1 */
+	 * second's time 4 + 12 bits (1000 off a grid without a step yet)
+	 * and value 1, the rest 1 + 1 */
 	fill(120, 1700000000000, 1000, 42);
 	CHECK_EQ_INT(check_all(120, false, &len), 0);
 	CHECK_EQ_INT(len, STORE_CHUNK_HEADER + (64 + 9 + 16 + 1 + 118 * 2 + 7) / 8);
-	/* 42.5 is whole in hundredths (clock ticks): the first value a dod
-	 * of 4,250 (4 + 24 bits), then 0 */
+	/* 42.5 is whole in tenths: the first value a dod of 425 (3 + 13
+	 * bits), then 0 */
 	fill(120, 1700000000000, 1000, 42.5);
 	CHECK_EQ_INT(check_all(120, false, &len), 0);
-	CHECK_EQ_INT(len, STORE_CHUNK_HEADER + (64 + 28 + 16 + 1 + 118 * 2 + 7) / 8);
+	CHECK_EQ_INT(len, STORE_CHUNK_HEADER + (64 + 16 + 16 + 1 + 118 * 2 + 7) / 8);
 	/* 1/3 is whole at no scale: '11111' then a new XOR window ('10',
 	 * '1', 5 + 6 bits and the 62 meaningful bits), then '0' a repeat */
 	fill(120, 1700000000000, 1000, 1.0 / 3);
@@ -256,17 +257,35 @@ TEST(jitter_gaps_and_irregular_steps_round_trip)
 	CHECK_EQ_INT(check_all(3, false, NULL), 0);
 }
 
-TEST(a_few_ms_of_clock_jitter_cost_5_bits)
+TEST(rounds_a_few_ms_late_cost_1_to_6_bits)
 {
 	size_t len = 0;
 
-	/* rounds a second apart, give or take a millisecond or two (what a
-	 * daemon's rounds look like): dods of -4 .. 3 take '10' and 3 bits */
+	/* rounds on a second's ticks, some a millisecond late (what a
+	 * daemon's rounds look like): on the grid '0', 1 ms late '10' */
+	fill(100, 1700000000000, 1000, 7);
+	for (size_t i = 1; i < 100; i++)
+		in[i].ts_ms += i % 4 == 1;
+	CHECK_EQ_INT(check_all(100, false, &len), 0);
+	CHECK(len <= STORE_CHUNK_HEADER + (64 + 9 + 16 + 1 + 98 * (2 + 1) + 7) / 8);
+	/* a millisecond early or late either way: -4 .. 3 take '110' and 3
+	 * bits, and an early one moves the grid back to it */
 	fill(100, 1700000000000, 1000, 7);
 	for (size_t i = 1; i < 100; i++)
 		in[i].ts_ms += (int64_t)(i % 3) - 1;
 	CHECK_EQ_INT(check_all(100, false, &len), 0);
-	CHECK(len <= STORE_CHUNK_HEADER + (64 + 9 + 16 + 1 + 98 * (5 + 1) + 7) / 8);
+	CHECK(len <= STORE_CHUNK_HEADER + (64 + 9 + 16 + 1 + 98 * (6 + 1) + 7) / 8);
+	/* a clock that drifts 1 ms in 5 rounds: a new grid at 4 ms */
+	fill(100, 1700000000000, 1000, 7);
+	for (size_t i = 1; i < 100; i++)
+		in[i].ts_ms += (int64_t)i / 5;
+	CHECK_EQ_INT(check_all(100, false, &len), 0);
+	CHECK(len <= STORE_CHUNK_HEADER + (64 + 9 + 16 + 1 + 98 * (6 + 1) + 7) / 8);
+	/* a step of 1,005 ms, which the grid first takes as 1,010: the same
+	 * offset (-5) twice corrects it */
+	fill(100, 1700000000000, 1005, 7);
+	CHECK_EQ_INT(check_all(100, false, &len), 0);
+	CHECK(len <= STORE_CHUNK_HEADER + (64 + 9 + 3 * 16 + 1 + 96 * (1 + 1) + 7) / 8);
 }
 
 TEST(times_must_increase)
@@ -349,6 +368,116 @@ TEST(histograms_gain_and_lose_slots)
 	CHECK(len < STORE_CHUNK_HEADER + 40 + 100 / 2);
 }
 
+/* The samples of format2_chunk below. */
+static void format2_sample(int i, struct raw_sample *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->ts_ms = 1700000000000 + i * 1000 + (i % 3);
+	s->value = i < 6    ? (double)(100 + 7 * i)
+		   : i < 12 ? (double)(12345678 + 1000003 * i) * 1e-9
+		   : i < 18 ? (i * 0.25) + 1.0 / 3
+			    : (double)(69993 + i) / 100;
+}
+
+TEST(chunks_of_format_2_from_the_previous_kpulse_read_back)
+{
+	/* 24 samples of format2_sample() as da8d0aa's encoder wrote them
+	 * (whole, nanoseconds, fractions, ticks), a chunk a database of
+	 * schema 9 holds */
+	static const unsigned char format2_chunk[] = {
+	    0x02, 0x00, 0x18, 0x00, 0x00, 0x00, 0x01, 0x8b, 0xcf, 0xe5, 0x68, 0x00, 0xc0,
+	    0x64, 0xe3, 0xe9, 0x83, 0x95, 0x4c, 0x57, 0xf4, 0x3e, 0xff, 0xf2, 0x29, 0x36,
+	    0xd1, 0x5e, 0x93, 0x1b, 0x38, 0x00, 0x04, 0x19, 0xb4, 0xcd, 0x25, 0x09, 0xa3,
+	    0x57, 0xff, 0x00, 0x00, 0x00, 0x00, 0x06, 0x7c, 0x00, 0x00, 0x00, 0x07, 0x6a,
+	    0xf8, 0x77, 0xff, 0x24, 0x89, 0x7f, 0x3e, 0x39, 0x47, 0x9c, 0x00, 0x0c, 0x00,
+	    0x00, 0x00, 0x00, 0x00, 0x6a, 0xff, 0xe0, 0x00, 0x00, 0x00, 0x01, 0xce, 0xbc,
+	    0x0b, 0x56, 0xa3, 0x69, 0x7b, 0x5b, 0x41, 0x2f, 0xb4, 0x12, 0xf3, 0x80, 0x00,
+	    0x02, 0x90, 0xa4, 0x29, 0x0a, 0x5a, 0xba, 0x79, 0x80,
+	};
+	struct store_chunk_dec d;
+	struct raw_sample want, got;
+	int i = 0, rc;
+
+	CHECK_EQ_INT(format2_chunk[0], 2);
+	CHECK_EQ_INT(store_chunk_count(format2_chunk, sizeof(format2_chunk)), 24);
+	CHECK_EQ_INT(store_chunk_dec_init(&d, format2_chunk, sizeof(format2_chunk)), 0);
+	while ((rc = store_chunk_dec_next(&d, &got)) == 1) {
+		format2_sample(i++, &want);
+		CHECK(same(&want, &got, false));
+	}
+	CHECK_EQ_INT(rc, 0);
+	CHECK_EQ_INT(i, 24);
+	/* the same samples in format 3 */
+	for (i = 0; i < 24; i++)
+		format2_sample(i, &in[i]);
+	CHECK_EQ_INT(check_all(24, false, NULL), 0);
+}
+
+TEST(decimal_fractions_made_either_way_are_whole)
+{
+	static const double neg[] = {1, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9};
+	static const double pos[] = {1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
+	size_t len = 0;
+
+	/* a counter of ticks, ms, us or ns, in seconds as a product or a
+	 * quotient, growing by an irregular amount: whole at its scale, so
+	 * about its delta-of-delta a sample (no 64-bit XOR) */
+	for (int p = 1; p <= 9; p++) {
+		for (int way = 0; way < 2; way++) {
+			int64_t k = 123456789;
+
+			fill(200, 1700000000000, 1000, 0);
+			for (size_t i = 0; i < 200; i++) {
+				k += 1000 + (int64_t)(i * 7919 % 61);
+				in[i].value = way ? (double)k / pos[p] : (double)k * neg[p];
+			}
+			CHECK_EQ_INT(check_all(200, false, &len), 0);
+			CHECK(len < STORE_CHUNK_HEADER + 8 + 8 + 200 * (1 + 9) / 8 + 8);
+		}
+	}
+	/* negative ones too */
+	fill(100, 1700000000000, 1000, 0);
+	for (size_t i = 0; i < 100; i++)
+		in[i].value = -(double)(500 + 3 * (int64_t)i) * 0.01;
+	CHECK_EQ_INT(check_all(100, false, &len), 0);
+	CHECK(len < STORE_CHUNK_HEADER + 8 + 8 + 100 * 2 / 8 + 8);
+}
+
+TEST(a_chunk_changes_scale_when_a_value_needs_another)
+{
+	static const double vals[] = {1.5,
+				      2.5,
+				      3.75, /* tenths, then hundredths */
+				      699.9300000000001,
+				      699.93, /* 69993 * 0.01, then 69993 / 100 */
+				      0.000000001,
+				      9007199254740994.0, /* 2^53 + 2: past what is whole */
+				      -4.5,
+				      NAN,
+				      -0.0,
+				      INFINITY,
+				      1e300,
+				      5e-324,
+				      0.1 + 0.2,
+				      1.0 / 3,
+				      7.0,
+				      7.0,
+				      7.0,
+				      123456.789,
+				      123456.79};
+	size_t n = sizeof(vals) / sizeof(vals[0]);
+
+	fill(n, 1700000000000, 1000, 0);
+	for (size_t i = 0; i < n; i++)
+		in[i].value = vals[i];
+	CHECK_EQ_INT(check_all(n, false, NULL), 0);
+	/* the other way round, and from +0 (which leaves the scale open) */
+	fill(n + 1, 1700000000000, 1000, 0);
+	for (size_t i = 0; i < n; i++)
+		in[i + 1].value = vals[n - 1 - i];
+	CHECK_EQ_INT(check_all(n + 1, false, NULL), 0);
+}
+
 TEST(a_chunk_closes_on_count_span_or_size)
 {
 	struct store_chunk_enc e;
@@ -403,7 +532,7 @@ TEST(damaged_chunks_are_refused_within_their_bytes)
 	CHECK_EQ_INT(store_chunk_count(copy, len), 0);
 	copy[0] = STORE_CHUNK_FORMAT;
 	kind = copy[1];
-	copy[1] = 8; /* past histogram with the last scale */
+	copy[1] = 2 * 19 + 2; /* past histogram with the last scale */
 	CHECK_EQ_INT(store_chunk_dec_init(&d, copy, len), -EBADMSG);
 	copy[1] = kind;
 	CHECK_EQ_INT(store_chunk_dec_init(&d, copy, 3), -EBADMSG);

@@ -314,7 +314,7 @@ STORE_TEST(version_4_database_of_the_previous_kpulse_is_upgraded_to_chunks)
 	CHECK_NEAR(f->latest->samples[0].series.value, 123, 0);
 }
 
-STORE_TEST(chunks_of_format_1_are_read_and_the_open_one_goes_on_in_format_2)
+STORE_TEST(chunks_of_format_1_are_read_and_the_open_one_goes_on_in_format_3)
 {
 	struct store_range_query q = {
 	    .selector = {.name = "fixture_ops_total", .matchers = {{"n", "1"}}, .nmatchers = 1},
@@ -350,13 +350,13 @@ STORE_TEST(chunks_of_format_1_are_read_and_the_open_one_goes_on_in_format_2)
 	store_range_result_free(res);
 
 	/* the last chunk of series 2 (70 samples in format 1) is resumed:
-	 * rewritten in format 2 with the new sample after its own */
+	 * rewritten in format 3 with the new sample after its own */
 	m.value = 123;
 	CHECK_EQ_INT(store_append_series(f->s, 1700000000.0 + 431, &m, 1), 0);
 	CHECK_EQ_INT(store_flush_sync(f->s), 0);
 	CHECK_EQ_INT(sql_int(f->db, "SELECT sum(n) FROM chunks_raw"), 2401);
 	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM chunks_raw"), 24);
-	CHECK_EQ_INT(sql_int(f->db, "SELECT n FROM chunks_raw WHERE substr(data, 1, 1) = x'02'"),
+	CHECK_EQ_INT(sql_int(f->db, "SELECT n FROM chunks_raw WHERE substr(data, 1, 1) = x'03'"),
 		     71);
 	/* rewritten where it was (only new open chunks get the open rowids) */
 	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM chunks_raw WHERE rowid < 0"), 0);
@@ -633,6 +633,66 @@ STORE_TEST(v8_events_move_into_blocks_event_for_event)
 	CHECK_EQ_INT(store_append_event(f->s, 1700002000.0, "exec", 1, "new", NULL), 0);
 	CHECK_EQ_INT(store_flush_sync(f->s), 0);
 	CHECK_EQ_INT(sql_int(f->db, "SELECT max(id) FROM events"), 301);
+}
+
+/* The raw chunks of a version 8 database (format 2) read back sample
+ * for sample after the upgrade, and the last one, resumed by the
+ * writer, goes on in format 3 with the others left as they were. */
+STORE_TEST(v8_chunks_of_format_2_are_read_and_the_open_one_goes_on_in_format_3)
+{
+	/* store_v8_gen.c: every 10 s from T0, the value 2 j */
+	const double t0 = 1700000007.25;
+	struct store_range_query q = {
+	    .selector = {.name = "fixture_level_bytes"},
+	    .from = t0 - 1,
+	    .to = t0 + 1600,
+	    .step = 10,
+	    .agg = STORE_AGG_LAST,
+	};
+	struct store_range_result *res = NULL;
+	struct metric_series m = gauge_series("fixture_level_bytes", NULL, NULL, 1);
+	int bad = -1;
+
+	CHECK_EQ_INT(copy_file(TEST_FIXTURES "/store_v8.db", f->path), 0);
+	set_now(f, t0 + 1500);
+	f->opts.maintenance_interval_s = 0;
+	f->opts.retention_raw_s = 1e9;
+	CHECK_EQ_INT(fx_open(f), 0);
+	CHECK_EQ_INT(sql_open(f), 0);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM chunks_raw WHERE substr(data, 1, 1) = "
+				    "x'02'"),
+		     4);
+	CHECK_EQ_INT(store_query_range(f->s, &q, &res), 0);
+	CHECK_EQ_INT(res->nseries, 1);
+	CHECK_EQ_INT(res->series[0].npoints, 150);
+	for (size_t j = 0; j < res->series[0].npoints && bad < 0; j++)
+		if (res->series[0].points[j].value != 2.0 * (double)j)
+			bad = (int)j;
+	CHECK_EQ_INT(bad, -1);
+	store_range_result_free(res);
+	res = NULL;
+
+	m.value = 1000;
+	CHECK_EQ_INT(store_append_series(f->s, t0 + 1500, &m, 1), 0);
+	CHECK_EQ_INT(store_flush_sync(f->s), 0);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM chunks_raw"), 4);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT sum(n) FROM chunks_raw"), 151);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT n FROM chunks_raw WHERE substr(data, 1, 1) = x'03'"),
+		     5);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM chunks_raw WHERE substr(data, 1, 1) = "
+				    "x'02'"),
+		     3);
+	q.to = t0 + 1510;
+	CHECK_EQ_INT(store_query_range(f->s, &q, &res), 0);
+	CHECK_EQ_INT(res->nseries, 1);
+	CHECK_EQ_INT(res->series[0].npoints, 151);
+	bad = -1;
+	for (size_t j = 0; j < 150 && j < res->series[0].npoints && bad < 0; j++)
+		if (res->series[0].points[j].value != 2.0 * (double)j)
+			bad = (int)j;
+	CHECK_EQ_INT(bad, -1);
+	CHECK_NEAR(res->series[0].points[150].value, 1000, 0);
+	store_range_result_free(res);
 }
 
 TEST_MAIN()

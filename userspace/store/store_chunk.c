@@ -135,18 +135,56 @@ static bool whole_of(unsigned scale, uint64_t bits, int64_t *ret_k)
 	return true;
 }
 
-/* The scale of a chunk whose first value other than +0 has these bits:
- * the first at which it is whole, ticks before nanoseconds (a number of
- * ticks is mostly whole in nanoseconds too, not the other way round). */
-static unsigned scale_for(uint64_t bits)
+/*
+ * Format 3: a value is whole at the chunk's scale sc (0 to SC_MAX) when
+ * an integer k of at most 2^53 in magnitude gives its bits as k times
+ * 10^-p (sc even) or k divided by 10^p (sc odd), p = sc / 2 from 0 to 9:
+ * the two ways code makes a decimal fraction, which differ in the last
+ * bit (699.93 as 69993 ticks * 0.01 is 699.9300000000001). A pure
+ * function of the bits, so the decoder finds the same k after a value
+ * sent as XOR.
+ */
+#define SC_MAX 19
+
+static const double pow10_tab[10] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
+static const double pow10_neg[10] = {1e0, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9};
+
+static uint64_t sc_bits(unsigned sc, int64_t k)
 {
-	static const unsigned order[] = {SCALE_UNIT, SCALE_DIV_100, SCALE_MUL_1E9, SCALE_DIV_1E9};
+	double back = sc & 1 ? (double)k / pow10_tab[sc / 2] : (double)k * pow10_neg[sc / 2];
+	uint64_t b;
+
+	memcpy(&b, &back, sizeof(b));
+	return b;
+}
+
+static bool sc_whole(unsigned sc, uint64_t bits, int64_t *ret_k)
+{
+	double v, s;
 	int64_t k;
 
-	for (unsigned i = 0; i < NSCALES; i++)
-		if (whole_of(order[i], bits, &k))
-			return order[i];
-	return SCALE_UNIT;
+	memcpy(&v, &bits, sizeof(v));
+	s = v * pow10_tab[sc / 2];
+	if (!(s >= -(double)WHOLE_MAX && s <= (double)WHOLE_MAX))
+		return false; /* NaN too */
+	k = (int64_t)llround(s);
+	if (sc_bits(sc, k) != bits)
+		return false;
+	*ret_k = k;
+	return true;
+}
+
+/* The first scale other than sc (SC_MAX + 1 for none) at which the
+ * value of these bits is whole: the smallest exponent, multiplied before
+ * divided. */
+static unsigned sc_find(uint64_t bits, unsigned sc, int64_t *ret_k)
+{
+	unsigned i;
+
+	for (i = 0; i <= SC_MAX; i++)
+		if (i != sc && sc_whole(i, bits, ret_k))
+			break;
+	return i;
 }
 
 /* ------------------------------------------------------------ encoder */
@@ -170,11 +208,11 @@ void store_chunk_enc_reset(struct store_chunk_enc *e)
 		memset(e->buf, 0, e->cap);
 	e->nbits = STORE_CHUNK_HEADER * 8;
 	e->n = 0;
-	e->t_first = e->t_last = e->d_last = 0;
+	e->t_first = e->t_last = e->d_last = e->g_last = e->r_far = 0;
 	e->v_last = e->v_last2 = 0;
 	e->lead = e->trail = NO_WINDOW;
 	e->whole = true; /* before the first sample: the whole 0, step 0 */
-	e->scale = SCALE_UNIT;
+	e->scale = e->scale_first = 0;
 	e->scale_set = false;
 	e->k_last = e->dk_last = 0;
 	if (e->h)
@@ -197,36 +235,86 @@ bool store_chunk_enc_full(const struct store_chunk_enc *e, int64_t next_ts_ms)
 	       next_ts_ms < e->t_first || e->nbits / 8 >= STORE_CHUNK_MAX_BYTES;
 }
 
+/*
+ * The grid of format 3's times: a grid point g (the last time, moved on
+ * by the step at each round) and the step.
+ *   - An offset from the grid point within [GRID_NEAR_MIN, GRID_NEAR_MAX]
+ *     (a round a few ms late) moves the grid on by its step, or back to
+ *     the time when it came early.
+ *   - Past it the grid starts again at the time, and its step becomes
+ *     the last two times' when the offset is GRID_RESTEP or an eighth of
+ *     the step (a missed round, a new interval), rounded to 10 from 100
+ *     on (that step has a round's lateness in it, intervals do not); the
+ *     same offset twice in a row corrects the step by it.
+ */
+#define GRID_NEAR_MIN (-4)
+#define GRID_NEAR_MAX 3
+#define GRID_RESTEP   64
+
+struct grid {
+	int64_t *g, *step, *r_far; /* r_far: the last offset past near, or 0 */
+};
+
+/* The grid after time t (offset r from it; t_last the time before). */
+static void grid_next(struct grid gr, int64_t t_last, int64_t t, int64_t r)
+{
+	uint64_t ar = r < 0 ? -(uint64_t)r : (uint64_t)r;
+	uint64_t as = *gr.step < 0 ? -(uint64_t)*gr.step : (uint64_t)*gr.step;
+
+	if (r >= GRID_NEAR_MIN && r <= GRID_NEAR_MAX) {
+		*gr.g = r < 0 ? t : (int64_t)((uint64_t)*gr.g + (uint64_t)*gr.step);
+		*gr.r_far = 0;
+		return;
+	}
+	if (ar >= GRID_RESTEP || ar >= as / 8) {
+		/* times increase: the step is in (0, INT64_MAX] */
+		uint64_t d = (uint64_t)t - (uint64_t)t_last;
+
+		if (d >= 100)
+			d = d / 10 * 10 + (d % 10 >= 5 ? 10 : 0);
+		*gr.step = (int64_t)d;
+	} else if (r == *gr.r_far) {
+		*gr.step = (int64_t)((uint64_t)*gr.step + (uint64_t)r);
+	}
+	*gr.g = t;
+	*gr.r_far = r;
+}
+
+/*
+ * Times after the first as their offset r from the grid: the previous
+ * grid point plus the step (a daemon's rounds come on the ticks of a
+ * clock, a few ms late: the offset is mostly 0 or 1 where a
+ * delta-of-delta is the difference of two jitters).
+ */
 static void put_time(struct store_chunk_enc *e, int64_t t)
 {
-	int64_t d, dod;
+	int64_t r;
 
 	if (!e->n) {
 		put_bits(e, (uint64_t)t, 64);
-		e->t_first = t;
+		e->t_first = e->g_last = t;
+		e->d_last = e->r_far = 0;
 		return;
 	}
-	d = (int64_t)((uint64_t)t - (uint64_t)e->t_last);
-	dod = (int64_t)((uint64_t)d - (uint64_t)e->d_last);
-	if (dod == 0) {
+	r = (int64_t)((uint64_t)t - (uint64_t)e->g_last - (uint64_t)e->d_last);
+	if (r == 0) {
 		put_bits(e, 0, 1);
-	} else if (dod >= -4 && dod <= 3) {
+	} else if (r == 1) {
 		put_bits(e, 2, 2);
-		put_bits(e, (uint64_t)dod, 3);
-	} else if (dod >= -64 && dod <= 63) {
+	} else if (r >= GRID_NEAR_MIN && r <= GRID_NEAR_MAX) {
 		put_bits(e, 6, 3);
-		put_bits(e, (uint64_t)dod, 7);
-	} else if (dod >= -2048 && dod <= 2047) {
+		put_bits(e, (uint64_t)r, 3);
+	} else if (r >= -2048 && r <= 2047) {
 		put_bits(e, 14, 4);
-		put_bits(e, (uint64_t)dod, 12);
-	} else if (dod >= -(1 << 19) && dod < (1 << 19)) {
+		put_bits(e, (uint64_t)r, 12);
+	} else if (r >= -(1 << 19) && r < (1 << 19)) {
 		put_bits(e, 30, 5);
-		put_bits(e, (uint64_t)dod, 20);
+		put_bits(e, (uint64_t)r, 20);
 	} else {
 		put_bits(e, 31, 5);
-		put_bits(e, (uint64_t)dod, 64);
+		put_bits(e, (uint64_t)r, 64);
 	}
-	e->d_last = d;
+	grid_next((struct grid){&e->g_last, &e->d_last, &e->r_far}, e->t_last, t, r);
 }
 
 /*
@@ -290,47 +378,75 @@ static void put_xor(struct store_chunk_enc *e, uint64_t bits)
 	}
 }
 
+/* After a whole value: dod = (k - k') - (k' - k''): '0' 0; '10' 7 bits,
+ * '110' 13, '1110' 24, '11110' 32, '111110' 57 (two's complement). */
+static void put_dod(struct store_chunk_enc *e, int64_t dod)
+{
+	if (dod == 0) {
+		put_bits(e, 0, 1);
+	} else if (dod >= -64 && dod <= 63) {
+		put_bits(e, 2, 2);
+		put_bits(e, (uint64_t)dod, 7);
+	} else if (dod >= -4096 && dod <= 4095) {
+		put_bits(e, 6, 3);
+		put_bits(e, (uint64_t)dod, 13);
+	} else if (dod >= -(1 << 23) && dod < (1 << 23)) {
+		put_bits(e, 14, 4);
+		put_bits(e, (uint64_t)dod, 24);
+	} else if (dod >= INT32_MIN && dod <= INT32_MAX) {
+		put_bits(e, 30, 5);
+		put_bits(e, (uint64_t)dod, 32);
+	} else {
+		put_bits(e, 62, 6);
+		put_bits(e, (uint64_t)dod, 57);
+	}
+}
+
 static void put_value(struct store_chunk_enc *e, uint64_t bits)
 {
-	int64_t k = 0, dk = 0, dod;
-	bool whole;
+	int64_t k = 0, dk = 0;
+	bool whole, rescaled = false;
 
 	/* +0 is 0 at every scale: the first other value chooses it */
 	if (!e->scale_set && bits) {
-		e->scale = scale_for(bits);
+		e->scale = e->scale_first = sc_find(bits, SC_MAX + 1, &k) % (SC_MAX + 1);
 		e->scale_set = true;
 	}
-	whole = whole_of(e->scale, bits, &k);
+	whole = sc_whole(e->scale, bits, &k);
 
 	if (!e->whole) {
 		put_xor(e, bits);
-	} else if (!whole) {
-		/* the first one too: XOR with 0, never x = 0 (0 is whole) */
-		put_bits(e, 31, 5);
-		put_xor(e, bits);
-	} else {
+	} else if (whole) {
 		/* |k| <= 2^53: dk within 2^54, dod within 2^55 */
 		dk = k - e->k_last;
-		dod = dk - e->dk_last;
-		if (dod == 0) {
-			put_bits(e, 0, 1);
-		} else if (dod >= -64 && dod <= 63) {
-			put_bits(e, 2, 2);
-			put_bits(e, (uint64_t)dod, 7);
-		} else if (dod >= -4096 && dod <= 4095) {
-			put_bits(e, 6, 3);
-			put_bits(e, (uint64_t)dod, 13);
-		} else if (dod >= -(1 << 23) && dod < (1 << 23)) {
-			put_bits(e, 14, 4);
-			put_bits(e, (uint64_t)dod, 24);
+		put_dod(e, dk - e->dk_last);
+	} else {
+		unsigned sc = sc_find(bits, e->scale, &k);
+
+		put_bits(e, 63, 6);
+		if (sc <= SC_MAX) {
+			/* whole at another scale: it becomes the chunk's; the
+			 * same exponent keeps k's steps, another starts anew */
+			put_bits(e, 1, 1);
+			put_bits(e, sc, 5);
+			if (sc / 2 == e->scale / 2) {
+				dk = k - e->k_last;
+				put_dod(e, dk - e->dk_last);
+			} else {
+				put_bits(e, (uint64_t)k, 55);
+				rescaled = true;
+			}
+			e->scale = sc;
+			whole = true;
 		} else {
-			put_bits(e, 30, 5);
-			put_bits(e, (uint64_t)dod, 57);
+			/* the first one too: XOR with 0, never x = 0 (0 is whole) */
+			put_bits(e, 0, 1);
+			put_xor(e, bits);
 		}
 	}
-	/* the step counts only between two whole values (not from the 0
-	 * before the first) */
-	e->dk_last = whole && e->whole && e->n ? dk : 0;
+	/* the step counts only between two whole values at one scale (not
+	 * from the 0 before the first) */
+	e->dk_last = whole && e->whole && e->n && !rescaled ? dk : 0;
 	e->k_last = whole ? k : 0;
 	e->whole = whole;
 	e->v_last2 = e->v_last;
@@ -378,7 +494,7 @@ static void put_hist(struct store_chunk_enc *e, const struct raw_sample *smp)
 
 int store_chunk_enc_add(struct store_chunk_enc *e, const struct raw_sample *smp)
 {
-	size_t worst = 5 + 64 + 5 + 3 + 1 + 5 + 6 + 64; /* time, value */
+	size_t worst = 5 + 64 + 6 + 1 + 3 + 1 + 5 + 6 + 64; /* time, value */
 	uint64_t bits;
 	int err;
 
@@ -411,7 +527,7 @@ const void *store_chunk_enc_bytes(struct store_chunk_enc *e, size_t *ret_len)
 		return NULL;
 	}
 	e->buf[0] = STORE_CHUNK_FORMAT;
-	e->buf[1] = (unsigned char)((e->hist ? 1 : 0) | e->scale << 1);
+	e->buf[1] = (unsigned char)((e->hist ? 1 : 0) | e->scale_first << 1);
 	e->buf[2] = (unsigned char)(e->n & 0xff);
 	e->buf[3] = (unsigned char)(e->n >> 8);
 	*ret_len = (e->nbits + 7) / 8;
@@ -466,12 +582,27 @@ static bool get_varbits(struct store_chunk_dec *d, uint64_t *ret)
 	return get_bits(d, 6, &len) && get_bits(d, (unsigned)len + 1, ret);
 }
 
+/* The format byte and the kind byte (the histogram bit, then the scale
+ * of format 2 or the decimal exponent of format 3). */
+static bool header_valid(const unsigned char *p)
+{
+	switch (p[0]) {
+	case 1:
+		return p[1] <= 1;
+	case 2:
+		return p[1] <= 2 * NSCALES - 1;
+	case 3:
+		return p[1] <= 2 * SC_MAX + 1;
+	default:
+		return false;
+	}
+}
+
 unsigned store_chunk_count(const void *data, size_t len)
 {
 	const unsigned char *p = data;
 
-	if (!p || len < STORE_CHUNK_HEADER || p[0] < 1 || p[0] > STORE_CHUNK_FORMAT ||
-	    p[1] > (p[0] == 1 ? 1 : 2 * NSCALES - 1))
+	if (!p || len < STORE_CHUNK_HEADER || !header_valid(p))
 		return 0;
 	return p[2] | (unsigned)p[3] << 8;
 }
@@ -481,8 +612,7 @@ int store_chunk_dec_init(struct store_chunk_dec *d, const void *data, size_t len
 	const unsigned char *p = data;
 
 	memset(d, 0, sizeof(*d));
-	if (!p || len < STORE_CHUNK_HEADER || p[0] < 1 || p[0] > STORE_CHUNK_FORMAT ||
-	    p[1] > (p[0] == 1 ? 1 : 2 * NSCALES - 1) || len > SIZE_MAX / 8)
+	if (!p || len < STORE_CHUNK_HEADER || !header_valid(p) || len > SIZE_MAX / 8)
 		return -EBADMSG;
 	d->p = p;
 	d->format = p[0];
@@ -496,7 +626,8 @@ int store_chunk_dec_init(struct store_chunk_dec *d, const void *data, size_t len
 	return 0;
 }
 
-static bool get_time(struct store_chunk_dec *d)
+/* Formats 1 and 2: delta-of-delta. */
+static bool get_time_dod(struct store_chunk_dec *d)
 {
 	static const unsigned widths_v1[] = {7, 9, 12, 20, 64}, widths_v2[] = {3, 7, 12, 20, 64};
 	const unsigned *widths = d->format == 1 ? widths_v1 : widths_v2;
@@ -530,6 +661,49 @@ static bool get_time(struct store_chunk_dec *d)
 		return false; /* times strictly increase */
 	d->d = dt;
 	d->t += dt;
+	return true;
+}
+
+/* put_time() read back (format 3); d->g the grid point, d->d its step. */
+static bool get_time(struct store_chunk_dec *d)
+{
+	static const unsigned widths[] = {12, 20, 64};
+	uint64_t bit, v;
+	unsigned ones = 0;
+	int64_t r, t;
+
+	if (d->format < 3)
+		return get_time_dod(d);
+	if (!d->i) {
+		if (!get_bits(d, 64, &v))
+			return false;
+		d->t = d->g = (int64_t)v;
+		d->d = d->r_far = 0;
+		return true;
+	}
+	while (ones < 5) {
+		if (!get_bits(d, 1, &bit))
+			return false;
+		if (!bit)
+			break;
+		ones++;
+	}
+	if (ones < 2) {
+		r = ones;
+	} else if (ones == 2) {
+		if (!get_bits(d, 3, &v))
+			return false;
+		r = sign_extend(v, 3);
+	} else {
+		if (!get_bits(d, widths[ones - 3], &v))
+			return false;
+		r = widths[ones - 3] == 64 ? (int64_t)v : sign_extend(v, widths[ones - 3]);
+	}
+	t = (int64_t)((uint64_t)d->g + (uint64_t)d->d + (uint64_t)r);
+	if (t <= d->t)
+		return false; /* times strictly increase */
+	grid_next((struct grid){&d->g, &d->d, &d->r_far}, d->t, t, r);
+	d->t = t;
 	return true;
 }
 
@@ -621,7 +795,8 @@ static bool get_value_v1(struct store_chunk_dec *d)
 	return get_xor_v1(d);
 }
 
-static bool get_value(struct store_chunk_dec *d)
+/* Format 2: whole values at one of the scales, else XOR. */
+static bool get_value_v2(struct store_chunk_dec *d)
 {
 	static const unsigned widths[] = {7, 13, 24, 57};
 	uint64_t bit, v;
@@ -671,6 +846,91 @@ static bool get_value(struct store_chunk_dec *d)
 		}
 	}
 	d->dk = whole && d->whole && d->i ? k - d->k : 0;
+	d->k = whole ? k : 0;
+	d->whole = whole;
+	d->v2 = before;
+	return true;
+}
+
+/* put_dod() read back: 1, 0 for the escape '111111', -1 past the end. */
+static int get_dod(struct store_chunk_dec *d, int64_t *ret)
+{
+	static const unsigned widths[] = {7, 13, 24, 32, 57};
+	uint64_t bit, v;
+	unsigned ones = 0;
+
+	while (ones < 6) {
+		if (!get_bits(d, 1, &bit))
+			return -1;
+		if (!bit)
+			break;
+		ones++;
+	}
+	if (ones == 6)
+		return 0;
+	*ret = 0;
+	if (ones) {
+		if (!get_bits(d, widths[ones - 1], &v))
+			return -1;
+		*ret = sign_extend(v, widths[ones - 1]);
+	}
+	return 1;
+}
+
+/* put_value() read back. */
+static bool get_value_v3(struct store_chunk_dec *d)
+{
+	uint64_t bit, v, before = d->v;
+	int64_t k = 0, dk = 0, dod = 0;
+	bool whole, rescaled = false;
+	int r;
+
+	if (!d->whole) {
+		if (!get_xor(d))
+			return false;
+		whole = sc_whole(d->scale, d->v, &k);
+	} else if ((r = get_dod(d, &dod)) < 0) {
+		return false;
+	} else if (r == 0) {
+		if (!get_bits(d, 1, &bit))
+			return false;
+		if (bit) {
+			if (!get_bits(d, 5, &v) || v == d->scale || v > SC_MAX)
+				return false;
+			if (v / 2 == d->scale / 2) {
+				if (get_dod(d, &dod) != 1)
+					return false;
+				dk = d->dk + dod;
+				k = d->k + dk;
+			} else {
+				if (!get_bits(d, 55, &bit))
+					return false;
+				k = sign_extend(bit, 55);
+				rescaled = true;
+			}
+			if (k < -WHOLE_MAX || k > WHOLE_MAX)
+				return false;
+			d->scale = (unsigned)v;
+			d->v = sc_bits(d->scale, k);
+			whole = true;
+		} else {
+			if (!get_xor(d))
+				return false;
+			/* the encoder takes this way only for values not whole */
+			if (sc_whole(d->scale, d->v, &k))
+				return false;
+			whole = false;
+		}
+	} else {
+		/* d->k and d->dk are within 2^53 and 2^54: no overflow */
+		dk = d->dk + dod;
+		k = d->k + dk;
+		if (k < -WHOLE_MAX || k > WHOLE_MAX)
+			return false;
+		d->v = sc_bits(d->scale, k);
+		whole = true;
+	}
+	d->dk = whole && d->whole && d->i && !rescaled ? k - d->k : 0;
 	d->k = whole ? k : 0;
 	d->whole = whole;
 	d->v2 = before;
@@ -774,8 +1034,10 @@ int store_chunk_dec_next(struct store_chunk_dec *d, struct raw_sample *out)
 		return 0;
 	if (d->format == 1)
 		ok = get_time(d) && get_value_v1(d) && (!d->hist || get_hist_v1(d));
+	else if (d->format == 2)
+		ok = get_time(d) && get_value_v2(d) && (!d->hist || get_hist(d));
 	else
-		ok = get_time(d) && get_value(d) && (!d->hist || get_hist(d));
+		ok = get_time(d) && get_value_v3(d) && (!d->hist || get_hist(d));
 	if (!ok) {
 		d->p = NULL; /* every later call fails too */
 		return -EBADMSG;

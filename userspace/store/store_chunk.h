@@ -2,52 +2,64 @@
 /*
  * store_chunk.h - the compressed chunk of raw samples: one series' samples
  * over at most STORE_CHUNK_SPAN_MS, encoded after the Gorilla paper
- * (Pelkonen et al., VLDB 2015): delta-of-delta timestamps, and values
- * as a delta-of-delta of integers when they are whole numbers (counters
- * and most kernel values) or XOR-ed doubles when they are not; for
- * histograms, the slots that changed and the count beside them.
+ * (Pelkonen et al., VLDB 2015): timestamps as their offset from the grid
+ * of the daemon's rounds, and values as a delta-of-delta of integers when
+ * they are whole numbers at a decimal scale (counters, most kernel
+ * values, ticks, ms, us and ns in seconds) or XOR-ed doubles when they
+ * are not; for histograms, the slots that changed and the count beside
+ * them.
  *
- * Layout of a chunk: format byte (STORE_CHUNK_FORMAT, 2; format 1 is
- * still read), kind byte (bit 0: 0 counter or gauge, 1 histogram; bits 1
- * and 2, format 2 only: the scale of whole values, below), sample count
- * (16 bits, little endian), then the bit stream, most significant bit
- * first, padded with zeros to a byte.
+ * Layout of a chunk: format byte (STORE_CHUNK_FORMAT, 3; formats 1 and 2
+ * are still read), kind byte (bit 0: 0 counter or gauge, 1 histogram;
+ * bits 1 to 5: the scale the chunk starts at, below; format 2: bits 1
+ * and 2), sample count (16 bits, little endian), then the bit stream,
+ * most significant bit first, padded with zeros to a byte.
  *
- * Per sample, in the bit stream of format 2:
- *   time   first: 64 bits. Then dod = (t - t') - (t' - t''), with
- *          t' - t'' = 0 for the second sample: '0' dod 0; '10' 3 bits
- *          (a few ms of a round's jitter), '110' 7 bits, '1110' 12 bits,
- *          '11110' 20 bits (two's complement); '11111' 64 bits. Times
- *          strictly increase.
- *   value  a double is whole when an integer k of at most 2^53 in
- *          magnitude gives the same bits at the chunk's scale: (double)k
- *          (0), (double)k * 1e-9 (1: nanoseconds in seconds, as the
- *          registry scales histogram sums), (double)k / 1e9 (2: the
- *          same, divided), (double)k / 100 (3: clock ticks). The scale is
- *          the first at which the chunk's first value other than +0 is
- *          whole (+0 is 0 at all). Before the first sample the previous
- *          value is the whole 0 and its step 0.
+ * Per sample, in the bit stream of format 3:
+ *   time   first: 64 bits. Then r = t - (g + step), the offset from the
+ *          grid point after the last one: '0' 0; '10' 1 (a round a ms
+ *          late); '110' 3 bits -4 .. 3; '1110' 12 bits, '11110' 20 bits
+ *          (two's complement); '11111' 64 bits. Times strictly increase.
+ *          The grid starts at the first time with step 0; an offset in
+ *          -4 .. 3 moves it on by its step (to t when r < 0); another
+ *          starts it again at t, with the step t - t' when |r| >= 64 or
+ *          |r| >= step / 8 (rounded to a multiple of 10 from 100 on), or
+ *          the step plus r when r is the last offset past -4 .. 3 again.
+ *   value  a double is whole at scale sc (0 to 19, p = sc / 2) when an
+ *          integer k of at most 2^53 in magnitude gives the same bits
+ *          as (double)k * 10^-p (sc even) or (double)k / 10^p (sc odd).
+ *          The chunk's first value other than +0 chooses the first scale
+ *          at which it is whole (+0 is 0 at all; 0 if none). Before the
+ *          first sample the previous value is the whole 0 and its step 0.
  *          After a whole value: dod = (k - k') - (k' - k''), the step
- *          k' - k'' being 0 unless the one before was whole too:
- *          '0' dod 0; '10' 7 bits, '110' 13 bits, '1110' 24 bits,
- *          '11110' 57 bits (two's complement); '11111' then the value as
- *          XOR below.
- *          After a value that is not whole: XOR with the previous bits:
- *          '0' x = 0; '10' x's meaningful bits inside the previous
- *          window; '11' 5 bits leading zeros, 6 bits (length - 1), the
- *          bits.
+ *          k' - k'' being 0 unless the one before was whole at the same
+ *          exponent: '0' dod 0; '10' 7 bits, '110' 13 bits, '1110' 24
+ *          bits, '11110' 32 bits, '111110' 57 bits (two's complement);
+ *          '111111' then '1', 5 bits a new scale at which the value is
+ *          whole (the first other one), then the dod as above when its
+ *          exponent is the same, else k in 55 bits (two's complement);
+ *          or '111111' '0' and the value as XOR below.
+ *          After a value that is not whole: XOR with the previous bits
+ *          or with the previous plus its step (store_chunk.c, put_xor).
  *   histograms only, after the value:
  *          slots: '0' all as before; '1', then '0' the same slot count
- *          as before or '1' and 6 bits slot count n (<= 40), then n
- *          smallint of zigzag(slot - previous slot); slots past n are 0.
+ *          as before or '1' and 6 bits slot count n (<= 40), then '1'
+ *          if a slot fell, then n smallint of the slot's increase
+ *          (zigzag of it when one fell); slots past n are 0.
  *          count: a smallint of zigzag((count - previous count) - the
  *          sum of the slots' changes), which is 0 when the count grew by
  *          what the slots did.
  *   smallint: '0' 0; '10' 3 bits (v - 1); '110' 7 bits (v - 9);
  *          '1110' 16 bits (v - 137); '1111' 6 bits (length - 1) and v.
  *
- * Format 1 (written before): times as above but '10' 7 bits and '110' 9
- * bits; the value always as XOR (from the 64 bits
+ * Format 2 (written before): time dod = (t - t') - (t' - t''): '0' 0;
+ * '10' 3 bits, '110' 7, '1110' 12, '11110' 20; '11111' 64. Values whole
+ * at one of 4 scales: (double)k (0), k * 1e-9 (1), k / 1e9 (2), k / 100
+ * (3), their dod '0'; '10' 7 bits, '110' 13, '1110' 24, '11110' 57;
+ * '11111' XOR. Histograms as format 3.
+ *
+ * Format 1 (written before): times as format 2 but '10' 7 bits and '110'
+ * 9 bits; the value always as XOR (from the 64 bits
  * of the first); histograms: count as a varbits of zigzag(count -
  * previous), then the slots: '0' all as before; '1', 6 bits n, n varbits
  * of zigzag(slot - previous slot). varbits: '0' for 0; '1', 6 bits
@@ -56,8 +68,9 @@
  * Contracts: the decoder accepts any bytes and either returns samples in
  * strictly increasing time order or -EBADMSG; it never reads past len.
  * Encoder and decoder agree bit for bit on every double (NaN payloads
- * included) and every uint64. A chunk of format 1 resumed by the writer
- * is rewritten in format 2 (store_open_chunks.c decodes and re-encodes).
+ * included) and every uint64. A chunk of format 1 or 2 resumed by the
+ * writer is rewritten in format 3 (store_open_chunks.c decodes and
+ * re-encodes); closed ones stay as they are, read by their format byte.
  */
 #ifndef KPULSE_STORE_CHUNK_H
 #define KPULSE_STORE_CHUNK_H
@@ -68,7 +81,7 @@
 
 #include "registry/registry.h"
 
-#define STORE_CHUNK_FORMAT 2
+#define STORE_CHUNK_FORMAT 3
 #define STORE_CHUNK_HEADER 4
 /* A chunk is closed when it holds this many samples, when the next sample
  * is this far from its first, or when it is this large (which, with the
@@ -105,12 +118,14 @@ struct store_chunk_enc {
 	size_t nbits; /* bits written, the header included */
 	unsigned n;   /* samples */
 	bool hist;
-	int64_t t_first, t_last, d_last;
-	uint64_t v_last, v_last2; /* the last two values' bits */
-	unsigned lead, trail;	  /* the XOR window; lead > 64: none yet */
-	bool whole;		  /* the last value was whole: k_last, dk_last */
-	bool scale_set;		  /* scale chosen (by the first value but +0) */
-	unsigned scale;
+	int64_t t_first, t_last, d_last; /* format 3: d_last the grid's step */
+	int64_t g_last, r_far;		 /* format 3: the time's grid (store_chunk.c) */
+	uint64_t v_last, v_last2;	 /* the last two values' bits */
+	unsigned lead, trail;		 /* the XOR window; lead > 64: none yet */
+	bool whole;			 /* the last value was whole: k_last, dk_last */
+	bool scale_set;			 /* scale chosen (by the first value but +0) */
+	unsigned scale;			 /* the scale now (format 3 changes it) */
+	unsigned scale_first;		 /* the header's: the scale at the start */
 	int64_t k_last, dk_last;
 	struct chunk_hist_state *h; /* histograms only */
 };
@@ -142,7 +157,7 @@ struct store_chunk_dec {
 	unsigned n, i;
 	unsigned format, scale;
 	bool hist;
-	int64_t t, d;
+	int64_t t, d, g, r_far;
 	uint64_t v, v2;
 	unsigned lead, trail;
 	bool whole;

@@ -70,8 +70,11 @@
 
 /* The writer truncates the WAL after a flush that left it larger than
  * this (store_writer.c); SQLite truncates it to this size after a
- * checkpoint of its own (journal_size_limit, store_schema.c). */
-#define STORE_WAL_TRUNCATE_BYTES 1048576 /* 1 MiB */
+ * checkpoint of its own (journal_size_limit, store_schema.c). Below what
+ * one flush of a daemon's open chunks writes (their pages, 400 KB to
+ * 1 MB with 1,000 series), so the WAL is empty between flushes rather
+ * than anywhere from 0 to past 1 MiB. */
+#define STORE_WAL_TRUNCATE_BYTES 262144 /* 256 KiB */
 
 /* Seconds per bucket of each rollup tier. */
 #define TIER_1M_S 60

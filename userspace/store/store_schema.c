@@ -899,10 +899,10 @@ fail:
 static const char new_db_pragmas[] = "PRAGMA page_size = 8192;";
 
 static const char writer_pragmas[] = "PRAGMA synchronous = NORMAL;"
-				     "PRAGMA journal_size_limit = 1048576;"
+				     "PRAGMA journal_size_limit = 262144;"
 				     "PRAGMA temp_store = MEMORY;"
 				     "PRAGMA cache_size = -4096;";
-_Static_assert(STORE_WAL_TRUNCATE_BYTES == 1048576, "journal_size_limit in writer_pragmas");
+_Static_assert(STORE_WAL_TRUNCATE_BYTES == 262144, "journal_size_limit in writer_pragmas");
 
 static const char reader_pragmas[] = "PRAGMA query_only = 1;"
 				     "PRAGMA temp_store = MEMORY;"
