@@ -11,7 +11,8 @@
 #     warm), so each takes each place equally often.
 #  2. BPF run time per completed block I/O (fio), next to empty programs on
 #     the block hooks kpulse attached (floor_block.bpf.c) and a
-#     biolatency-style peer (peer_biolat.bpf.c) in the same run; per page
+#     biolatency-style peer (peer_biolat.bpf.c) in the same fio jobs, each
+#     job starting the three afresh in an order rotated by one; per page
 #     fault (stress-ng --fault), next to empty programs on the fault hooks
 #     (floor_fault.bpf.c); per loopback packet (iperf3 on 127.0.0.1).
 #  3. Throughput of `perf bench sched pipe` and of an fio random-read job,
@@ -357,9 +358,23 @@ for p in json.load(open(sys.argv[1]))["probes"]:
         print("floor_" + p["probe"].split(":", 1)[-1])' "$tmp/probes.json" "$1"
 }
 
+# start_block_participant NAME: one of the block phase's three.
+start_block_participant() {
+	case $1 in
+	kpulse) start_kpulse ;;
+	floor) start_helper floor_pid floor_block "${block_floor_progs[@]}" ;;
+	peer) start_helper peer_pid peer_biolat ;;
+	esac
+}
+
+# phase_block: kpulse, the empty programs on the block hooks it attached and
+# the biolatency-style peer on the same fio job; as in the switch phase,
+# each repetition starts the three afresh in an order rotated by one (the
+# first program on a hook runs first and pays the cache misses on the
+# request the others then find warm).
 phase_block() {
-	local dev devno
-	log "phase 2a: fio random reads, O_DIRECT, on /var/tmp"
+	local dev devno r k who rc=0 parts=(kpulse floor peer) order orders=() block_floor_progs
+	log "phase 2a: fio random reads, O_DIRECT, on /var/tmp, kpulse, empty programs on its block hooks and a biolatency-style tool, attach order rotated"
 	fio_file=$(mktemp /var/tmp/kpulse-bench.XXXXXX) || { fail "block: mktemp in /var/tmp"; return; }
 	devno=$(stat -c '%d' "$fio_file")
 	dev=$(basename "$(readlink -f "/sys/dev/block/$((devno >> 8)):$((devno & 255))")" 2>/dev/null)
@@ -372,20 +387,34 @@ phase_block() {
 		--rw=randread --bs=4k --create_only=1 ||
 		{ fail "block: fio could not lay out $fio_file"; return; }
 	sync
-	local floor_progs
-	mapfile -t floor_progs < <(floor_progs block)
 	# floor_block.bpf.c has no program for a rare hook (block_rq_error):
 	# the loader loads only the names it finds.
-	start_helper floor_pid floor_block "${floor_progs[@]}" ||
-		{ fail "block floor: could not attach the empty programs"; return; }
-	start_helper peer_pid peer_biolat ||
-		{ stop_helpers; fail "biolatency peer: could not attach"; return; }
-	measure block fio_randread "$load_s" 16 /dev/null
-	local rc=$?
-	stop_helpers
-	[ $rc = 0 ] || { fail "block: fio random-read job"; return; }
+	mapfile -t block_floor_progs < <(floor_progs block)
+	if [ ${#block_floor_progs[@]} = 0 ]; then
+		fail "block floor: kpulse attached no block hook (see 'kpulse probes')"
+		return
+	fi
+	pairs_out=()
+	for r in $(seq "$reps"); do
+		k=$(((r - 1) % ${#parts[@]}))
+		order=("${parts[@]:k}" "${parts[@]:0:k}")
+		for who in "${order[@]}"; do
+			start_block_participant "$who" || { fail "block: $who did not start"; rc=1; break; }
+		done
+		if [ $rc = 0 ]; then
+			orders+=(--attach-order "${order[*]}")
+			snap before "block.$r" &&
+				run_logged "block.$r" fio_randread "$load_s" 16 /dev/null &&
+				snap after "block.$r" ||
+				{ fail "block: fio random-read job"; rc=1; }
+			pairs_out+=("$tmp/block.$r.before.json:$tmp/block.$r.after.json")
+		fi
+		stop_helpers
+		stop_kpulse
+		[ $rc = 0 ] || return
+	done
 	event_cost block --phase block_io --kind io --device "$dev" --subsystem block \
-		--peer-name "biolatency-style (hash by request, per-disk histogram)" \
+		"${orders[@]}" --peer-name "biolatency-style (hash by request, per-disk histogram)" \
 		--load "fio randread 4k O_DIRECT libaio iodepth 16 on $dev, ${load_s} s x $reps" \
 		"${pairs_out[@]}" || fail "block cost computation"
 }
@@ -504,20 +533,20 @@ echo "kpulse: $KPULSE_BIN"
 echo
 
 # The scheduler path with each cgroup mode: the default (auto) first, the
-# others after; phase_switch starts a kpulse for each storm. The other
-# per-event phases share one kpulse.
+# others after; phase_switch starts a kpulse for each storm, phase_block
+# one for each fio job. The fault and network phases share one kpulse.
 floor_ns_per_run=""
 kpulse_args=()
 cgroup_modes=(off v1 v2)
 [[ $phases == *" switch "* ]] && phase_switch auto
-if [[ $phases == *" block "* || $phases == *" fault "* || $phases == *" net "* ]]; then
+[[ $phases == *" block "* ]] && phase_block
+if [[ $phases == *" fault "* || $phases == *" net "* ]]; then
 	if start_kpulse; then
-		[[ $phases == *" block "* ]] && phase_block
 		[[ $phases == *" fault "* ]] && phase_fault
 		[[ $phases == *" net "* ]] && phase_net
 		stop_kpulse
 	else
-		fail "kpulse did not start: no block, fault or network figures"
+		fail "kpulse did not start: no fault or network figures"
 	fi
 fi
 [[ $phases == *" cgroups "* ]] || cgroup_modes=()

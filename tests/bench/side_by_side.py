@@ -1,8 +1,8 @@
 #!/usr/bin/python3
-"""side_by_side.py - BPF ns per context switch of several objects in the same storms.
+"""side_by_side.py - BPF ns per event of several objects under the same load.
 
 Usage (root, after `make bench` built build/bench/bench_loader):
-  tests/bench/side_by_side.py ROUNDS SECONDS SPEC ...
+  tests/bench/side_by_side.py [--block FILE] ROUNDS SECONDS SPEC ...
   SPEC: LABEL=OBJECT.bpf.o[:PROG,PROG]   a BPF object through bench_loader
         LABEL=kpulse:BINARY[:ARG,ARG]    a kpulse daemon (`BINARY dump --json
                                          --interval 1 ARG...`), e.g. two builds
@@ -16,6 +16,12 @@ floor first). For measuring what a piece of a handler costs: build the
 variants with clang as bench.sh builds the floors, and run them here; for
 a change to kpulse's own programs, run the build before it next to the
 build after it.
+
+With --block FILE the load is fio's 4 KiB O_DIRECT random reads at depth 16
+on FILE (laid out first, left in place) instead of the switch storm, the
+event a completed I/O of FILE's disk in /proc/diskstats, and a kpulse
+daemon's figure its block programs only (its others run for the fio
+process too, as they would for any).
 """
 import glob
 import json
@@ -44,9 +50,10 @@ def prog_ids(pid):
 
 
 def prog_stats():
+    """{id: (name, run_time_ns)} of every loaded program."""
     out = subprocess.run(["bpftool", "prog", "show", "--json"], capture_output=True, text=True,
                          check=True).stdout
-    return {p["id"]: p.get("run_time_ns", 0) for p in json.loads(out)}
+    return {p["id"]: (p.get("name", ""), p.get("run_time_ns", 0)) for p in json.loads(out)}
 
 
 def ctxt():
@@ -55,6 +62,61 @@ def ctxt():
             if line.startswith("ctxt "):
                 return int(line.split()[1])
     raise RuntimeError("no ctxt line in /proc/stat")
+
+
+def disk_of(path):
+    """The /proc/diskstats name of the disk holding path."""
+    dev = os.stat(path).st_dev
+    name = os.path.basename(os.path.realpath(f"/sys/dev/block/{os.major(dev)}:{os.minor(dev)}"))
+    if disk_ios(name) is None:
+        raise RuntimeError(f"{path}: its device {name} is not in /proc/diskstats")
+    return name
+
+
+def disk_ios(name):
+    """Completed reads + writes of a /proc/diskstats device, None if absent."""
+    with open("/proc/diskstats") as f:
+        for line in f:
+            v = line.split()
+            if len(v) > 7 and v[2] == name:
+                return int(v[3]) + int(v[7])
+    return None
+
+
+class SwitchLoad:
+    """stress-ng's switch storm, per /proc/stat context switch."""
+    kpulse_prog = None  # every program of a kpulse daemon
+
+    def count(self):
+        return ctxt()
+
+    def run(self, seconds):
+        subprocess.run(["stress-ng", "--switch", "2", "--timeout", f"{seconds}s", "--quiet"],
+                       check=True)
+
+
+class BlockLoad:
+    """fio random reads on a file, per completed I/O of its disk."""
+    kpulse_prog = "block"  # a kpulse daemon's block programs only
+
+    def __init__(self, path):
+        self.path = path
+        # Laid out with real writes: reads of unwritten extents never reach the disk.
+        subprocess.run(["fio", "--name=layout", f"--filename={path}", "--size=256M",
+                        "--rw=randread", "--bs=4k", "--create_only=1"], check=True,
+                       stdout=subprocess.DEVNULL)
+        os.sync()
+        self.disk = disk_of(path)
+
+    def count(self):
+        return disk_ios(self.disk)
+
+    def run(self, seconds):
+        subprocess.run(["fio", "--name=side-by-side", f"--filename={self.path}", "--size=256M",
+                        "--rw=randread", "--bs=4k", "--direct=1", "--ioengine=libaio",
+                        "--iodepth=16", f"--runtime={seconds}", "--time_based",
+                        "--randrepeat=0", "--norandommap"], check=True,
+                       stdout=subprocess.DEVNULL)
 
 
 def start(spec, tmp):
@@ -86,19 +148,25 @@ def start(spec, tmp):
     return p
 
 
-def one_round(order, seconds):
+def one_round(order, seconds, load):
     procs = {}
     try:
         with tempfile.TemporaryDirectory(prefix="kpulse-sbs.") as tmp:
             for spec in order:
                 procs[spec.split("=", 1)[0]] = start(spec, tmp)
             ids = {label: prog_ids(p.pid) for label, p in procs.items()}
-            before, c0 = prog_stats(), ctxt()
-            subprocess.run(["stress-ng", "--switch", "2", "--timeout", f"{seconds}s",
-                            "--quiet"], check=True)
-            c1, after = ctxt(), prog_stats()
-        return {label: sum(after[i] - before[i] for i in ids[label] if i in after and i in before)
-                / (c1 - c0) for label in procs}
+            daemons = {spec.split("=", 1)[0] for spec in order
+                       if spec.split("=", 1)[1].startswith("kpulse:")}
+            before, c0 = prog_stats(), load.count()
+            load.run(seconds)
+            c1, after = load.count(), prog_stats()
+        out = {}
+        for label in procs:
+            counted = [i for i in ids[label] if i in after and i in before and
+                       (label not in daemons or not load.kpulse_prog
+                        or load.kpulse_prog in after[i][0])]
+            out[label] = sum(after[i][1] - before[i][1] for i in counted) / (c1 - c0)
+        return out
     finally:
         for p in procs.values():
             p.send_signal(2)  # SIGINT: kpulse's clean stop; bench_loader's too
@@ -110,16 +178,20 @@ def one_round(order, seconds):
 
 
 def main():
-    if len(sys.argv) < 4:
+    argv, block_file = sys.argv[1:], None
+    if argv[:1] == ["--block"] and len(argv) > 1:
+        block_file, argv = argv[1], argv[2:]
+    if len(argv) < 3:
         sys.exit(__doc__)
-    rounds, seconds, specs = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+    rounds, seconds, specs = int(argv[0]), argv[1], argv[2:]
+    load, unit = (BlockLoad(block_file), "I/O") if block_file else (SwitchLoad(), "switch")
     old = open("/proc/sys/kernel/bpf_stats_enabled").read().strip()
     subprocess.run(["sysctl", "-qw", "kernel.bpf_stats_enabled=1"], check=True)
     res = {s.split("=", 1)[0]: [] for s in specs}
     try:
         for r in range(rounds):
             k = r % len(specs)
-            got = one_round(specs[k:] + specs[:k], seconds)
+            got = one_round(specs[k:] + specs[:k], seconds, load)
             for label, v in got.items():
                 res[label].append(v)
             print(f"round {r + 1}: " + "  ".join(f"{l} {got[l]:.1f}" for l in res), flush=True)
@@ -128,7 +200,7 @@ def main():
     first = next(iter(res))
     for label, v in res.items():
         ratios = [x / y for x, y in zip(v, res[first])]
-        print(f"{label:14s} median {statistics.median(v):6.1f} ns/switch (min {min(v):.1f}, "
+        print(f"{label:14s} median {statistics.median(v):6.1f} ns/{unit} (min {min(v):.1f}, "
               f"max {max(v):.1f})  / {first}: median {statistics.median(ratios):.2f}")
 
 
