@@ -454,6 +454,77 @@ STORE_TEST(events_too_large_for_one_block_split_into_several)
 	CHECK_EQ_INT(whole, 600);
 }
 
+/* 600 events of 8 KB, each row's fields a chain of overflow pages, moved
+ * into blocks (a repeated pad makes little of them) at T0 + 120. */
+static int events_to_blocks(struct fixture *f)
+{
+	static char pad[8001];
+	int r = 0;
+
+	for (int i = 0; i < 600 && !r; i++) {
+		json_t *fields;
+
+		memset(pad, 'a' + i % 26, sizeof(pad) - 1);
+		fields = json_pack("{s:s}", "pad", pad);
+		if (!fields)
+			return -ENOMEM;
+		r = store_append_event(f->s, T0 + 0.05 * i, "slow_io", i, "dd", fields);
+		json_decref(fields);
+	}
+	if (!r)
+		r = store_flush_sync(f->s);
+	set_now(f, T0 + 120);
+	return r ? r : store_run_maintenance(f->s);
+}
+
+#define FREE_PAGES "SELECT freelist_count FROM pragma_freelist_count()"
+
+/* The event rows' pages freed by their move into blocks go back to the file
+ * system: a new database is auto_vacuum = INCREMENTAL and maintenance
+ * truncates it, so its freelist is empty and the file shrank. */
+STORE_TEST(free_pages_go_back_to_the_file_system)
+{
+	int64_t pages;
+
+	f->opts.max_buffered_events = 1000;
+	CHECK_EQ_INT(fx_open(f), 0);
+	CHECK_EQ_INT(sql_open(f), 0);
+	CHECK_EQ_INT(sql_int(f->db, "PRAGMA auto_vacuum"), 2);
+	CHECK_EQ_INT(events_to_blocks(f), 0);
+	/* 600 rows of 8 KB took 4.8 MB of pages; their blocks take a few */
+	pages = sql_int(f->db, "PRAGMA page_count");
+	CHECK(pages > 0 && pages < 200);
+	CHECK_EQ_INT(sql_int(f->db, FREE_PAGES), 0);
+	/* the newest row stays a row (store_maint.c, ev_first) */
+	CHECK_EQ_INT(sql_int(f->db, "SELECT sum(n) FROM event_blocks"), 599);
+	CHECK_EQ_INT(sql_int(f->db, EVENTS_COUNT), 600);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM pragma_integrity_check "
+				    "WHERE integrity_check <> 'ok'"),
+		     0);
+}
+
+/* A database made before auto_vacuum (NONE) stays so: maintenance leaves
+ * its free pages to be reused by the next rows, as it did. */
+STORE_TEST(free_pages_stay_in_a_database_without_auto_vacuum)
+{
+	f->opts.max_buffered_events = 1000;
+	CHECK_EQ_INT(fx_open(f), 0);
+	f->s = store_close(f->s);
+	CHECK_EQ_INT(sql_open(f), 0);
+	CHECK_EQ_INT(sql_exec(f->db, "PRAGMA auto_vacuum = NONE; VACUUM"), 0);
+	CHECK_EQ_INT(sql_int(f->db, "PRAGMA auto_vacuum"), 0);
+	CHECK_EQ_INT(fx_open(f), 0);
+	CHECK_EQ_INT(events_to_blocks(f), 0);
+	CHECK_EQ_INT(sql_int(f->db, "PRAGMA auto_vacuum"), 0);
+	CHECK(sql_int(f->db, FREE_PAGES) > 500);
+	/* the newest row stays a row (store_maint.c, ev_first) */
+	CHECK_EQ_INT(sql_int(f->db, "SELECT sum(n) FROM event_blocks"), 599);
+	CHECK_EQ_INT(sql_int(f->db, EVENTS_COUNT), 600);
+	CHECK_EQ_INT(sql_int(f->db, "SELECT count(*) FROM pragma_integrity_check "
+				    "WHERE integrity_check <> 'ok'"),
+		     0);
+}
+
 /*
  * What both budget tests write: nseries noisy gauges and events_per_round
  * fork events (fields, may be NULL with 0 events) every 10 s from T0, a

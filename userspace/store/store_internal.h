@@ -410,6 +410,8 @@ struct maint_stmts {
 	/* events into blocks (store_event_block.h), their retention */
 	sqlite3_stmt *ev_first, *ev_rows, *ev_delete, *evb_insert, *del_evb;
 	sqlite3_stmt *oldest_ev_row, *oldest_evb;
+	/* free pages handed back to the file system (auto_vacuum databases) */
+	sqlite3_stmt *auto_vacuum, *free_pages, *vacuum;
 };
 
 /* A rollup in progress: one bucket, its series, how far we got. */
@@ -467,6 +469,7 @@ struct store {
 	int64_t wm_1m, wm_1h;	     /* rollups are complete below these (seconds) */
 	double tier_stats_next;	     /* when maintenance refreshes the tiers' figures */
 	sqlite3_stmt *tier_bytes_st; /* store_maint.c; NULL without SQLite's dbstat */
+	int auto_vacuum;	     /* the file's auto_vacuum is INCREMENTAL; -1: unread */
 	struct rollup_cursor cur_1m, cur_1h;
 	struct rollup_row *m1_rows; /* STORE_M1_CHUNK_ROWS: a chunk decoded */
 	char werr[STORE_ERROR_MAX]; /* the last failure, for stats */
