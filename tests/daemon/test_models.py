@@ -324,9 +324,13 @@ def test_a_correlated_shift_in_pushed_metrics_is_a_multivariate_anomaly(daemons,
         return out
 
     # the shift lasts until both detectors have scored it (a window and a round later)
-    row = push_until(lambda: mv_anomaly() and all(
-        (p or 0) >= 0.5 for p in mv_peaks().values()), 1000, 300,
-        f"a multivariate anomaly scored by both detectors (peaks so far {mv_peaks()})")
+    try:
+        push_until(lambda: mv_anomaly() and all(
+            (p or 0) >= 0.5 for p in mv_peaks().values()), 1000, 300,
+            "a multivariate anomaly scored >= 0.5 by both detectors")
+    except AssertionError as e:
+        raise AssertionError(f"{e}; peak multivariate scores since the shift {mv_peaks()}, "
+                             f"anomalies {_anomalies(d, shift_start - 1)}") from None
     row = mv_anomaly()
     contrib = json.loads(row[8])
     assert all(c["weight"] > 0 for c in contrib), contrib
