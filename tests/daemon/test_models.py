@@ -1,12 +1,13 @@
 """Anomaly models on the real daemon: a context-switch storm after a quiet warm-up is detected,
-stored and exported; a fork storm is a multivariate anomaly (Isolation Forest, LOF) with its
-contributing series, in the store and at /api/v1/anomalies; the models' state survives a restart; a daemon without saved state warms up
-from the stored history; KPULSE_MODELS=off and bad thresholds.
+stored and exported; the host's kernel signals train the multivariate detectors (Isolation
+Forest, LOF), which score every round; a correlated shift in pushed metrics is a multivariate
+anomaly with its contributing series, in the store and at /api/v1/anomalies; the models' state
+survives a restart; a daemon without saved state warms up from the stored history;
+KPULSE_MODELS=off and bad thresholds.
 
 Paces are counted in rounds read back from the store, never in wall-clock sleeps, so a slow
 machine (or ASan) only makes the tests longer."""
 
-import pytest
 import http.client
 import json
 import sqlite3
@@ -135,7 +136,6 @@ def test_thresholds_out_of_order_refuse_to_start(daemons, workdir):
 
 
 MV_PASSWORD = "multivar-test-password"
-FORKS = "kpulse_sched_processes_forked_total"
 
 
 def _api_json(port, path, token=None):
@@ -155,30 +155,20 @@ def _api_json(port, path, token=None):
         conn.close()
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "fails on a shared machine (issue 10, open; 0 of 3 runs passed). The first "
-    "model is fitted on 32 one-second windows, which here hold other jobs' 1 s "
-    "bursts (60-180 forks/s every 5-10 s), CPU held at 100% by other jobs, once "
-    "even another fork storm (2,976 forks/s for 5 s). In the log-scaled z space the"
-    " storm (3,000 forks/s) is ~36 from the training centre, the bursts ~21: LOF "
-    "gives it 5.6-8.7 (score 0.31-0.43 replaying the stored windows, 0.17-0.30 "
-    "live; the per-series detectors fire, 1.0 on forks) while a quiet CPU drop from"
-    " 100% to 24% gets 8.4-11.7 (up to 0.56); the forest saturates past the "
-    "training range (0.14-0.21). Tried on the stored windows, not kept: the log "
-    "knee at the 90th percentile, a 0.02-0.1 scale floor on log features, 10 or "
-    "more scores in the fitted tail: the storm's first second reached 0.60-0.68, "
-    "but CPU swings 0.67-0.88 or test_multivar's normal round 1.0; a failure names "
-    "the peak scores"
-))
-def test_a_correlated_shift_is_a_multivariate_anomaly_with_its_contributors(daemons, report):
-    """The host's Isolation Forest and LOF, trained in the background on the rounds the daemon
-    keeps (1 s windows here), score a fork storm - forks, context switches, CPU time and faults
-    rising together - and the anomaly record, in the store and at GET /api/v1/anomalies, names
-    iforest or lof among its detectors and the series that contributed most."""
-    port = free_port()
+def test_the_host_kernel_signals_train_the_multivariate_model_and_rounds_are_scored(daemons):
+    """With the host's scheduler and fault rates as the modelled series, the host's Isolation
+    Forest and LOF train in the background on the 1 s windows the daemon keeps, and score the
+    rounds after it: kpulse_multivar_series counts the series, and both detectors' scores are
+    stored, in [0, 1].
+
+    Whether a fork storm then opens an anomaly depends on what else the machine ran while the
+    model trained, so it is not asserted here: on a shared machine other jobs' bursts in the
+    32 training windows reach the storm's rate (issue 10: 2,020 forks/s in one training window,
+    the storm 1,253/s beside stress-ng noise; 1,100/s against bursts of 137/s in another run, 8
+    times past the training range but inside its spread on the log scale). Detection is tested
+    on inputs the test controls: test_a_correlated_shift_in_pushed_metrics_is_a_multivariate_
+    anomaly."""
     d = daemons.start(interval=INTERVAL, env={
-        "KPULSE_LISTEN": f"127.0.0.1:{port}",
-        "KPULSE_ADMIN_PASSWORD": MV_PASSWORD,
         "KPULSE_MULTIVAR_WINDOW": "1s",
         "KPULSE_MULTIVAR_HISTORY": "10m",
         "KPULSE_MODELS_INCLUDE": "kpulse_sched_*,kpulse_mem_page_faults_total",
@@ -187,48 +177,14 @@ def test_a_correlated_shift_is_a_multivariate_anomaly_with_its_contributors(daem
     wait_until(lambda: (_last(d, "kpulse_multivar_trainings_total") or 0) >= 1,
                max(180.0, 600 * INTERVAL * 20), "a multivariate model trained")
     assert (_last(d, "kpulse_multivar_series") or 0) >= 3
-    _wait_rounds(d, _rounds(d) + 50, "rounds scored by the model")
-    storm_start = time.time()
-    subprocess.run(["stress-ng", "--fork", "2", "--timeout", "4s", "--quiet"], check=True,
-                   stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
-
-    def mv_anomaly():
-        for row in _anomalies(d, storm_start - 1):
-            dets = row[7].split(",")
-            if ("iforest" in dets or "lof" in dets) and json.loads(row[8]):
-                return row
-        return None
-
-    def mv_peaks():
-        out = {}
-        for det in ("iforest", "lof"):
-            labels = json.dumps({"detector": det}, separators=(",", ":"))
-            vals = [v for ts, v in d.db.samples("kpulse_multivar_score", labels)
-                    if ts >= (storm_start - 1) * 1000]
-            out[det] = round(max(vals), 2) if vals else None
-        return out
-
-    try:
-        row = wait_until(mv_anomaly, 120, "a multivariate anomaly over the fork storm")
-    except AssertionError as e:
-        raise AssertionError(f"{e}; peak multivariate scores since the storm {mv_peaks()}, "
-                             f"anomalies {_anomalies(d, storm_start - 1)}") from None
-    contrib = json.loads(row[8])
-    assert all(c["weight"] > 0 for c in contrib), contrib
-    names = [c["series"].split("{")[0] for c in contrib]
-    assert set(names) & {FORKS, SWITCHES, "kpulse_sched_cpu_busy_seconds_total",
-                         "kpulse_mem_page_faults_total"}, contrib
-
-    token = _api_json(port, None)["token"]
-    body = _api_json(port, f"/api/v1/anomalies?from={storm_start - 5:.3f}", token)
-    rec = [a for a in body["anomalies"] if a["id"] == row[0]]
-    assert rec, body
-    assert set(rec[0]["detectors"]) & {"iforest", "lof"}, rec
-    assert rec[0]["contributors"] and all(set(c) == {"series", "weight"}
-                                          for c in rec[0]["contributors"]), rec
+    trained_ms = time.time() * 1000
+    _wait_rounds(d, _rounds(d) + 100, "rounds scored by the model")
     assert d.stop() == 0
-    report(f"multivariate anomaly {row[1]} {row[5]} peak {row[6]:.2f} detectors {row[7]} "
-           f"contributors {names}; peak multivariate scores {mv_peaks()}")
+    for det in ("iforest", "lof"):
+        labels = json.dumps({"detector": det}, separators=(",", ":"))
+        scores = [v for ts, v in d.db.samples("kpulse_multivar_score", labels) if ts >= trained_ms]
+        assert len(scores) >= 10, f"{det}: {len(scores)} scores stored after the training"
+        assert all(0 <= v <= 1 for v in scores), (det, scores)
 
 
 def _push_gauge(port, token, name, value):
@@ -286,3 +242,109 @@ def test_a_custom_metric_pushed_by_a_client_is_modelled(daemons, report):
         "AND labels LIKE '%app_queue_depth%'")[0][0] >= 1, 30,
         "the pushed gauge's anomaly score stored")
     report(f"custom gauge anomaly {row[1]} {row[5]} peak {row[6]:.2f}")
+
+
+def _push_gauges(port, token, values):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("POST", "/api/v1/metrics",
+                     body=json.dumps({"metrics": [
+                         {"name": name, "type": "gauge", "labels": {"service": "web"},
+                          "value": value} for name, value in values.items()]}),
+                     headers={"Content-Type": "application/json",
+                              "Authorization": f"Bearer {token}"})
+        r = conn.getresponse()
+        body = r.read()
+        assert r.status in (200, 202, 204), body
+    finally:
+        conn.close()
+
+
+APP_SERIES = ("app_requests", "app_cpu", "app_queue_depth")
+
+
+def _app_values(rng, load):
+    """Three gauges of one service that move together with its load."""
+    return {"app_requests": load + rng.gauss(0, 2), "app_cpu": 0.02 * load + rng.gauss(0, 0.05),
+            "app_queue_depth": 0.5 * load + rng.gauss(0, 1)}
+
+
+def test_a_correlated_shift_in_pushed_metrics_is_a_multivariate_anomaly(daemons, report):
+    """The host's Isolation Forest and LOF on inputs the test controls: three gauges of one
+    service, pushed to POST /api/v1/metrics and the only modelled series
+    (KPULSE_MODELS_INCLUDE=app_*), move together around a load of 100 while the model trains
+    on 1 s windows; then all three rise a hundredfold together. Both detectors score the shift at
+    least 0.5, the anomaly record (store and GET /api/v1/anomalies) names iforest or lof and
+    the pushed series as contributors. Paced by the daemon's rounds and trainings, never by
+    time, so it does not depend on the machine being quiet or fast."""
+    import random
+    port = free_port()
+    d = daemons.start(interval=INTERVAL, env={
+        "KPULSE_LISTEN": f"127.0.0.1:{port}",
+        "KPULSE_ADMIN_PASSWORD": MV_PASSWORD,
+        "KPULSE_MULTIVAR_WINDOW": "1s",
+        "KPULSE_MULTIVAR_HISTORY": "10m",
+        "KPULSE_MODELS_INCLUDE": "app_*",
+    })
+    token = _api_json(port, None)["token"]
+    rng = random.Random(11)
+
+    def push_until(pred, load, rounds, what):
+        deadline = _rounds(d) + rounds
+        while _rounds(d) < deadline:
+            _push_gauges(port, token, _app_values(rng, load + rng.gauss(0, 5)))
+            value = pred()
+            if value:
+                return value
+            time.sleep(INTERVAL / 2)
+        raise AssertionError(f"{what} not seen within {rounds} rounds")
+
+    # a first model needs 33 complete 1 s windows of the three series; a retry every 16
+    push_until(lambda: (_last(d, "kpulse_multivar_trainings_total") or 0) >= 1, 100, 3000,
+               "a multivariate model trained")
+    assert _last(d, "kpulse_multivar_series") == 3
+    start = _rounds(d)
+    push_until(lambda: _rounds(d) >= start + 30, 100, 100, "rounds scored by the model")
+    shift_start = time.time()
+
+    def mv_anomaly():
+        for row in _anomalies(d, shift_start - 1):
+            dets = row[7].split(",")
+            if ("iforest" in dets or "lof" in dets) and json.loads(row[8]):
+                return row
+        return None
+
+    def mv_peaks():
+        out = {}
+        for det in ("iforest", "lof"):
+            labels = json.dumps({"detector": det}, separators=(",", ":"))
+            vals = [v for ts, v in d.db.samples("kpulse_multivar_score", labels)
+                    if ts >= shift_start * 1000]
+            out[det] = round(max(vals), 2) if vals else None
+        return out
+
+    # the shift lasts until both detectors have scored it (a window and a round later);
+    # a hundredfold, so the forest's peak is not near 0.5 (replayed: 0.95 in the first
+    # window, 0.62 after; tenfold: 0.89, then 0.50-0.54, live peaks 0.57-0.79)
+    try:
+        push_until(lambda: mv_anomaly() and all(
+            (p or 0) >= 0.5 for p in mv_peaks().values()), 10000, 300,
+            "a multivariate anomaly scored >= 0.5 by both detectors")
+    except AssertionError as e:
+        raise AssertionError(f"{e}; peak multivariate scores since the shift {mv_peaks()}, "
+                             f"anomalies {_anomalies(d, shift_start - 1)}") from None
+    row = mv_anomaly()
+    contrib = json.loads(row[8])
+    assert all(c["weight"] > 0 for c in contrib), contrib
+    names = {c["series"].split("{")[0] for c in contrib}
+    assert names and names <= set(APP_SERIES), contrib
+
+    body = _api_json(port, f"/api/v1/anomalies?from={shift_start - 5:.3f}", token)
+    rec = [a for a in body["anomalies"] if a["id"] == row[0]]
+    assert rec, body
+    assert set(rec[0]["detectors"]) & {"iforest", "lof"}, rec
+    assert rec[0]["contributors"] and all(set(c) == {"series", "weight"}
+                                          for c in rec[0]["contributors"]), rec
+    assert d.stop() == 0
+    report(f"multivariate anomaly {row[1]} {row[5]} peak {row[6]:.2f} detectors {row[7]} "
+           f"contributors {sorted(names)}; peak multivariate scores {mv_peaks()}")

@@ -39,6 +39,42 @@ TEST(forced_trees_give_the_known_scores)
 	iforest_free(f);
 }
 
+/*
+ * The same forced trees, scored beyond the training range. A row at -5
+ * is 5 below the data over a range 10 wide: at the root split it is
+ * isolated with probability 5 / 15, otherwise it joins the zeros' leaf,
+ * so E[h] = 1 / 3 + 2 / 3 (1 + c(7)). scikit-learn scores it like a zero
+ * (the forest saturates); here it scores higher, the more so the farther
+ * it is, up to the ceiling 2^(-1 / c(8)); a minimum width makes the same
+ * step count for less.
+ */
+TEST(rows_beyond_the_training_range_score_by_their_distance)
+{
+	double x[8] = {0, 0, 0, 0, 0, 0, 0, 10}, minus5 = -5, minus1k = -1000, floor_w = 1000;
+	struct iforest_options o = {.trees = 50, .sample_size = 256, .seed = 7};
+	struct iforest *f = NULL;
+	double c7 = iforest_avg_path(7), c8 = iforest_avg_path(8);
+	double zero;
+
+	CHECK_EQ_INT(iforest_fit(x, 8, 1, &o, &f, NULL, 0), 0);
+	zero = iforest_score(f, &x[0]);
+	CHECK_NEAR(iforest_score(f, &minus5), pow(2, -(1.0 / 3 + 2.0 / 3 * (1 + c7)) / c8), 1e-12);
+	CHECK(iforest_score(f, &minus5) > zero);
+	CHECK(iforest_score(f, &minus1k) > iforest_score(f, &minus5));
+	CHECK(iforest_score(f, &minus1k) < iforest_score_ceiling(f));
+	CHECK_NEAR(iforest_score(f, &minus1k), iforest_score_ceiling(f), 1e-2);
+	CHECK_NEAR(iforest_score_ceiling(f), pow(2, -1.0 / c8), 1e-12);
+	/* inside the range nothing changes: the training rows' known scores */
+	CHECK_NEAR(iforest_score(f, &x[7]), 0.810354514, 1e-9);
+	CHECK_NEAR(zero, 0.429080778, 1e-9);
+	/* a width of 1000: -5 is isolated at the root with probability 5 / 1005 */
+	iforest_set_min_width(f, &floor_w);
+	CHECK_NEAR(iforest_score(f, &minus5), pow(2, -(5.0 / 1005 + 1000.0 / 1005 * (1 + c7)) / c8),
+		   1e-12);
+	CHECK_NEAR(iforest_score(f, &x[0]), zero, 1e-12);
+	iforest_free(f);
+}
+
 TEST(an_outlier_in_one_feature_is_credited_to_that_feature)
 {
 	struct rng r;

@@ -70,7 +70,8 @@ size_t features_from_buckets(const double *means, size_t nbuckets, size_t nserie
  * training levels are all >= 0 is compressed: level -> log1p(level / u),
  * change -> the same of this window minus that of the window before, with
  * u its median training level (or its mean, or 1, when that is 0); a
- * series with a negative level stays linear (unit 0).
+ * series with a negative level stays linear (unit 0). The multivariate
+ * detectors give these features a scale of at least 0.2 (multivar.c).
  */
 struct features_log {
 	size_t s;

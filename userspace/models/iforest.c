@@ -34,6 +34,8 @@ struct iforest {
 	double c_psi; /* iforest_avg_path(psi) */
 	struct tree *trees;
 	double *baseline;  /* mean contribution credit per feature */
+	double *lo, *hi;   /* each feature's training range */
+	double *width;	   /* hi - lo, or the floor iforest_set_min_width() set */
 	size_t node_bytes; /* for iforest_memory_bytes */
 };
 
@@ -135,47 +137,80 @@ struct iforest *iforest_free(struct iforest *f)
 		free(f->trees[i].nodes);
 	free(f->trees);
 	free(f->baseline);
+	free(f->lo);
+	free(f->hi);
+	free(f->width);
 	free(f);
 	return NULL;
 }
 
-/* Walks x down tree t; returns h(x) and, if splits is not NULL, lists
- * the feature of each split on the path in splits[0..*nsplits). */
-static double path_length(const struct tree *t, const double *x, size_t *splits, size_t *nsplits)
+/* Adds weight / h to the credit of each split feature in splits[0..ns). */
+static void add_credit(double *credit, const size_t *splits, size_t ns, double weight, double h)
 {
+	if (!credit || !(h > 0))
+		return;
+	for (size_t k = 0; k < ns; k++)
+		credit[splits[k]] += weight / h;
+}
+
+/*
+ * The share of a split on feature j, drawn over its training range
+ * extended to x[j], that falls between the range and x[j]: 0 inside the
+ * range, towards 1 far beyond it.
+ */
+static double beyond_share(const struct iforest *f, size_t j, double v)
+{
+	double e = v > f->hi[j] ? v - f->hi[j] : v < f->lo[j] ? f->lo[j] - v : 0;
+
+	return e > 0 ? e / (f->width[j] + e) : 0;
+}
+
+/*
+ * The expected h(x) in tree t. Inside the training range this is the
+ * depth of x's leaf plus c(its rows), as scikit-learn computes it. Beyond
+ * it on a feature, a split on that feature isolates x with probability
+ * beyond_share() (had x been in the sample, the split would have been
+ * drawn over a range reaching x), and the rest of the time x walks on. So
+ * a row far beyond the training rows gets a short path instead of the
+ * path of the most extreme one: the forest does not saturate at the edge
+ * of its data. If credit is not NULL, each split on a way the path can
+ * end gets (probability of that ending) / (its length).
+ */
+static double path_length(const struct iforest *f, const struct tree *t, const double *x,
+			  double *credit)
+{
+	size_t splits[64], ns = 0, depth = 0;
+	double alive = 1, h = 0, leaf;
 	int32_t id = 0;
-	size_t depth = 0;
 
 	while (t->nodes[id].feature >= 0) {
 		const struct node *nd = &t->nodes[id];
+		double q = beyond_share(f, (size_t)nd->feature, x[nd->feature]);
 
-		if (splits)
-			splits[(*nsplits)++] = (size_t)nd->feature;
-		id = x[nd->feature] <= nd->split ? nd->left : nd->right;
+		splits[ns++] = (size_t)nd->feature;
 		depth++;
+		if (q > 0) {
+			h += alive * q * (double)depth;
+			add_credit(credit, splits, ns, alive * q, (double)depth);
+			alive *= 1 - q;
+		}
+		id = x[nd->feature] <= nd->split ? nd->left : nd->right;
 	}
-	return (double)depth + iforest_avg_path((size_t)t->nodes[id].size);
+	leaf = (double)depth + iforest_avg_path((size_t)t->nodes[id].size);
+	add_credit(credit, splits, ns, alive, leaf);
+	return h + alive * leaf;
 }
 
 /* Mean path length over the trees; credit (d values, zeroed here) gets
  * each path's splits weighted 1 / h, averaged over the trees. */
 static double mean_path(const struct iforest *f, const double *x, double *credit)
 {
-	size_t splits[64], ns;
 	double sum = 0;
 
 	if (credit)
 		memset(credit, 0, f->d * sizeof(double));
-	for (size_t i = 0; i < f->ntrees; i++) {
-		double h;
-
-		ns = 0;
-		h = path_length(&f->trees[i], x, credit ? splits : NULL, &ns);
-		sum += h;
-		if (credit && h > 0)
-			for (size_t k = 0; k < ns; k++)
-				credit[splits[k]] += 1.0 / h;
-	}
+	for (size_t i = 0; i < f->ntrees; i++)
+		sum += path_length(f, &f->trees[i], x, credit);
 	if (credit)
 		for (size_t j = 0; j < f->d; j++)
 			credit[j] /= (double)f->ntrees;
@@ -217,12 +252,24 @@ int iforest_fit(const double *x, size_t n, size_t d, const struct iforest_option
 	f->c_psi = iforest_avg_path(f->psi);
 	f->trees = calloc(f->ntrees, sizeof(*f->trees));
 	f->baseline = calloc(d, sizeof(double));
+	f->lo = malloc(d * sizeof(double));
+	f->hi = malloc(d * sizeof(double));
+	f->width = malloc(d * sizeof(double));
 	idx = malloc(f->psi * sizeof(*idx));
 	perm = malloc(n * sizeof(*perm));
 	g.feat = malloc(d * sizeof(*g.feat));
 	credit = malloc(d * sizeof(double));
-	if (!f->trees || !f->baseline || !idx || !perm || !g.feat || !credit)
+	if (!f->trees || !f->baseline || !f->lo || !f->hi || !f->width || !idx || !perm ||
+	    !g.feat || !credit)
 		goto nomem;
+	for (size_t j = 0; j < d; j++) {
+		f->lo[j] = f->hi[j] = x[j];
+		for (size_t i = 1; i < n; i++) {
+			f->lo[j] = fmin(f->lo[j], x[i * d + j]);
+			f->hi[j] = fmax(f->hi[j], x[i * d + j]);
+		}
+		f->width[j] = f->hi[j] - f->lo[j];
+	}
 	rng_seed(&rng, o->seed);
 	g.x = x;
 	g.d = d;
@@ -301,6 +348,17 @@ double iforest_score_explain(const struct iforest *f, const double *x, double *r
 	return pow(2.0, -h / f->c_psi);
 }
 
+void iforest_set_min_width(struct iforest *f, const double *min_width)
+{
+	for (size_t j = 0; j < f->d; j++)
+		f->width[j] = fmax(f->hi[j] - f->lo[j], min_width[j]);
+}
+
+double iforest_score_ceiling(const struct iforest *f)
+{
+	return f->c_psi > 0 ? pow(2.0, -1.0 / f->c_psi) : 0.5;
+}
+
 size_t iforest_dims(const struct iforest *f)
 {
 	return f ? f->d : 0;
@@ -310,5 +368,6 @@ size_t iforest_memory_bytes(const struct iforest *f)
 {
 	if (!f)
 		return 0;
-	return sizeof(*f) + f->ntrees * sizeof(struct tree) + f->node_bytes + f->d * sizeof(double);
+	return sizeof(*f) + f->ntrees * sizeof(struct tree) + f->node_bytes +
+	       4 * f->d * sizeof(double);
 }

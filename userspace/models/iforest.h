@@ -10,6 +10,17 @@
  * path length of an unsuccessful binary-search-tree search: in (0, 1],
  * about 0.5 for ordinary rows and towards 1 for rows isolated early.
  *
+ * Beyond the training range: scikit-learn's forest saturates there (a row
+ * far past the data follows the path of its most extreme row and scores
+ * like it). Here a row beyond the range of feature j, by e over a range
+ * of width w, is isolated at each split on j with probability e / (w + e),
+ * the share of a split drawn over the range extended to the row that
+ * falls between the data and the row (as if the row had been sampled);
+ * otherwise it walks on (w has a floor: iforest_set_min_width). Its h(x)
+ * is the expected depth, so the score
+ * keeps rising with the distance. Rows inside the range (every training
+ * row) score exactly as scikit-learn scores them.
+ *
  * Contributions (which features made a row anomalous): each split on a
  * feature along the row's path in a tree credits that feature 1 / h(x),
  * so features that isolate the row in short paths collect more; a
@@ -18,7 +29,7 @@
  * path-length deviation).
  *
  * A fitted forest is read-only: any number of threads may score with it.
- * Memory: trees * (2 * psi - 1) nodes of 24 bytes, plus 8 * d bytes.
+ * Memory: trees * (2 * psi - 1) nodes of 24 bytes, plus 32 * d bytes.
  */
 #ifndef KPULSE_MODELS_IFOREST_H
 #define KPULSE_MODELS_IFOREST_H
@@ -54,6 +65,19 @@ double iforest_score(const struct iforest *f, const double *x);
 double iforest_score_explain(const struct iforest *f, const double *x, double *ret_contrib);
 
 size_t iforest_dims(const struct iforest *f);
+
+/*
+ * The width beyond_share measures against, per feature: at least
+ * min_width[j] (d values). A feature nearly constant in training would
+ * otherwise make any step off it an isolation at once; the caller knows
+ * what step is worth noticing in its units. Call before sharing the
+ * forest between threads.
+ */
+void iforest_set_min_width(struct iforest *f, const double *min_width);
+
+/* The highest score the forest can give: 2^(-1 / c(psi)), a row isolated
+ * by the first split of every tree. */
+double iforest_score_ceiling(const struct iforest *f);
 size_t iforest_memory_bytes(const struct iforest *f);
 struct iforest *iforest_free(struct iforest *f);
 

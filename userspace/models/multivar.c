@@ -24,6 +24,12 @@
  * stands for. */
 #define TAIL_START  0.95
 #define SCORE_FLOOR 1e-10
+/* The smallest scale of a log-compressed feature (features_log), in log1p
+ * units: a 45% rise of a level at its median, about 22% well above it.
+ * Replays of a shared host's stored windows (issue 10): at 0.05 a pinned
+ * CPU's drop to 25% still scored LOF 0.97, at 0.2 it scored 0.23 while
+ * the fork storm beside it rose from 0.55 to 0.67. */
+#define LOG_SCALE_MIN 0.2
 
 struct model {
 	struct features_log lg;
@@ -32,6 +38,7 @@ struct model {
 	struct lof *lof;
 	double *if_sorted, *lof_sorted; /* training scores, ascending */
 	double if_tail[2], lof_tail[2]; /* fit_tail() of each */
+	double if_ceiling;		/* iforest_score_ceiling() */
 	size_t rows;
 	double trained_at;
 };
@@ -118,6 +125,26 @@ static double tail_probability(const double *sorted, size_t n, double v, const d
 	return (1.0 - TAIL_START) * exp(-(v - u) / beta);
 }
 
+/*
+ * The forest's scores have a ceiling (a row isolated by the first split
+ * of every tree), and its rows beyond the training range climb towards
+ * it with their distance (iforest.h). Past the highest training score m,
+ * the probability falls geometrically from 1 / (n + 1) at m to
+ * SCORE_FLOOR at the ceiling, so how far a row has gone from the most
+ * extreme training row towards total isolation is what it scores,
+ * whatever the spread of a few training rows in the tail. The smaller of
+ * this and tail_probability() counts.
+ */
+static double ceiling_probability(const double *sorted, size_t n, double v, double ceiling)
+{
+	double m = sorted[n - 1], f, p0 = 1.0 / (double)(n + 1);
+
+	if (v <= m || ceiling <= m)
+		return 1;
+	f = fmin((v - m) / (ceiling - m), 1);
+	return exp(log(p0) + f * (log(SCORE_FLOOR) - log(p0)));
+}
+
 /* Fits the tail of sorted[0..n): tail[0] the threshold, tail[1] the mean
  * excess of the scores above it (0 when none are). */
 static void fit_tail(const double *sorted, size_t n, double *tail)
@@ -154,6 +181,7 @@ static struct model *train(struct multivar *mv, const double *means, char *err, 
 	size_t max_rows = mv->o.max_train_rows;
 	double *rows = malloc(max_rows * mv->d * sizeof(double));
 	struct model *m = calloc(1, sizeof(*m));
+	double *min_width = NULL;
 	size_t n;
 
 	if (!rows || !m)
@@ -170,11 +198,28 @@ static struct model *train(struct multivar *mv, const double *means, char *err, 
 		features_log_apply(&m->lg, rows + i * mv->d, rows + i * mv->d);
 	if (features_scaler_fit(&m->sc, rows, n, mv->d) < 0)
 		goto fail;
+	/* a log-scale feature's unit is at least LOG_SCALE_MIN: a series
+	 * held steady in training (CPU at 100%, a full disk's free space)
+	 * does not put every later wobble at the clip */
+	for (size_t k = 0; k < mv->d; k++)
+		if (m->lg.unit[k / FEATURES_PER_SERIES] > 0)
+			m->sc.scale[k] = fmax(m->sc.scale[k], LOG_SCALE_MIN);
 	for (size_t i = 0; i < n; i++)
 		features_scaler_apply(&m->sc, rows + i * mv->d, rows + i * mv->d);
 	if (iforest_fit(rows, n, mv->d, &mv->o.forest, &m->forest, err, errlen) < 0 ||
 	    lof_fit(rows, n, mv->d, mv->o.lof_neighbors, &m->lof, err, errlen) < 0)
 		goto fail;
+	/* Beyond its training range, the forest measures a step against the
+	 * range's width; on the log scale that width is at least a doubling
+	 * (ln 2 in scaled units), so a rate pinned in training (CPU held at
+	 * 100%) that halves is not yet isolated at once, while a tenfold
+	 * burst past anything seen is. */
+	min_width = malloc(mv->d * sizeof(double));
+	if (!min_width)
+		goto fail;
+	for (size_t k = 0; k < mv->d; k++)
+		min_width[k] = m->lg.unit[k / FEATURES_PER_SERIES] > 0 ? M_LN2 / m->sc.scale[k] : 0;
+	iforest_set_min_width(m->forest, min_width);
 	m->if_sorted = malloc(n * sizeof(double));
 	m->lof_sorted = malloc(n * sizeof(double));
 	if (!m->if_sorted || !m->lof_sorted)
@@ -186,13 +231,16 @@ static struct model *train(struct multivar *mv, const double *means, char *err, 
 	qsort(m->if_sorted, n, sizeof(double), cmp_double);
 	qsort(m->lof_sorted, n, sizeof(double), cmp_double);
 	fit_tail(m->if_sorted, n, m->if_tail);
+	m->if_ceiling = iforest_score_ceiling(m->forest);
 	fit_tail(m->lof_sorted, n, m->lof_tail);
 	m->rows = n;
 	m->trained_at = clock_wall_s();
 	free(rows);
+	free(min_width);
 	return m;
 fail:
 	free(rows);
+	free(min_width);
 	model_free(m);
 	return NULL;
 }
@@ -520,7 +568,9 @@ int multivar_score(struct multivar *mv, struct multivar_result *ret)
 		features_scaler_apply(&m->sc, mv->vec, mv->z);
 		r.iforest.raw = iforest_score_explain(m->forest, mv->z, mv->contrib_if);
 		r.lof.raw = lof_score(m->lof, mv->z, mv->contrib_lof);
-		r.iforest.tail = tail_probability(m->if_sorted, m->rows, r.iforest.raw, m->if_tail);
+		r.iforest.tail =
+		    fmin(tail_probability(m->if_sorted, m->rows, r.iforest.raw, m->if_tail),
+			 ceiling_probability(m->if_sorted, m->rows, r.iforest.raw, m->if_ceiling));
 		r.lof.tail = tail_probability(m->lof_sorted, m->rows, r.lof.raw, m->lof_tail);
 		r.iforest.score = score_from_tail(r.iforest.tail);
 		r.lof.score = score_from_tail(r.lof.tail);
@@ -567,8 +617,9 @@ size_t multivar_memory_bound(const struct multivar_options *o, size_t nseries)
 	size_t rpw = (size_t)llround(o->window_s / o->interval_s);
 	size_t rows = o->max_train_rows < nb ? o->max_train_rows : nb;
 	size_t psi = o->forest.sample_size < rows ? o->forest.sample_size : rows;
+	/* the scaler (2 d), the forest's baseline, range and widths (4 d) */
 	size_t model =
-	    o->forest.trees * (2 * psi) * 24 + rows * (d + 3) * 8 + 2 * rows * 8 + 2 * d * 8;
+	    o->forest.trees * (2 * psi) * 24 + rows * (d + 3) * 8 + 2 * rows * 8 + 6 * d * 8;
 
 	return nb * nseries * 8 * 2 /* buckets + the trainer's copy */ +
 	       2 * (rpw ? rpw : 1) * nseries * 8 + o->max_train_rows * d * 8 +

@@ -23,7 +23,12 @@
  * (empirical up to the 95th percentile of the training scores, beyond it
  * an exponential tail fitted to the top 5%: peaks over threshold), score
  * = log(tail) / log(1e-10). So 0.5 is a one-in-100,000 round, as for the
- * streaming detectors, and an ordinary round scores below 0.2.
+ * streaming detectors, and an ordinary round scores below 0.2. The
+ * forest's scores have a ceiling (a row isolated at once in every tree)
+ * and rows beyond the training range climb towards it with their distance
+ * (iforest.h): past the highest training score, its tail also falls
+ * geometrically from 1 / (n + 1) to 1e-10 at the ceiling, and the smaller
+ * probability counts.
  * Contributions are per series: the shares of its level and change
  * features, per detector.
  *
