@@ -187,13 +187,14 @@ def test_the_host_kernel_signals_train_the_multivariate_model_and_rounds_are_sco
         assert all(0 <= v <= 1 for v in scores), (det, scores)
 
 
-def _push_gauge(port, token, name, value):
+def _push_gauges(port, token, values, labels):
+    """POST /api/v1/metrics: one gauge per name in values, each with labels."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
         conn.request("POST", "/api/v1/metrics",
-                     body=json.dumps({"metrics": [{"name": name, "type": "gauge",
-                                                   "labels": {"queue": "mail"},
-                                                   "value": value}]}),
+                     body=json.dumps({"metrics": [
+                         {"name": name, "type": "gauge", "labels": labels, "value": value}
+                         for name, value in values.items()]}),
                      headers={"Content-Type": "application/json",
                               "Authorization": f"Bearer {token}"})
         r = conn.getresponse()
@@ -201,6 +202,10 @@ def _push_gauge(port, token, name, value):
         assert r.status in (200, 202, 204), body
     finally:
         conn.close()
+
+
+def _push_gauge(port, token, name, value):
+    _push_gauges(port, token, {name: value}, {"queue": "mail"})
 
 
 def test_a_custom_metric_pushed_by_a_client_is_modelled(daemons, report):
@@ -244,22 +249,6 @@ def test_a_custom_metric_pushed_by_a_client_is_modelled(daemons, report):
     report(f"custom gauge anomaly {row[1]} {row[5]} peak {row[6]:.2f}")
 
 
-def _push_gauges(port, token, values):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        conn.request("POST", "/api/v1/metrics",
-                     body=json.dumps({"metrics": [
-                         {"name": name, "type": "gauge", "labels": {"service": "web"},
-                          "value": value} for name, value in values.items()]}),
-                     headers={"Content-Type": "application/json",
-                              "Authorization": f"Bearer {token}"})
-        r = conn.getresponse()
-        body = r.read()
-        assert r.status in (200, 202, 204), body
-    finally:
-        conn.close()
-
-
 APP_SERIES = ("app_requests", "app_cpu", "app_queue_depth")
 
 
@@ -292,7 +281,7 @@ def test_a_correlated_shift_in_pushed_metrics_is_a_multivariate_anomaly(daemons,
     def push_until(pred, load, rounds, what):
         deadline = _rounds(d) + rounds
         while _rounds(d) < deadline:
-            _push_gauges(port, token, _app_values(rng, load + rng.gauss(0, 5)))
+            _push_gauges(port, token, _app_values(rng, load + rng.gauss(0, 5)), {"service": "web"})
             value = pred()
             if value:
                 return value
