@@ -78,6 +78,8 @@ BAD_CONFIGS = [
     ("env-file-missing", ["--env-file", "{workdir}/no-such.env"], {}, None, "no-such.env"),
     ("env-bad-log-format", [], {"KPULSE_LOG_FORMAT": "xml"}, None, "KPULSE_LOG_FORMAT"),
     ("flag-bad-retention", ["--retention-raw", "10x"], {}, None, "--retention-raw"),
+    ("env-bad-timestamp-tolerance", [], {"KPULSE_TIMESTAMP_TOLERANCE_MS": "-1"}, None,
+     "KPULSE_TIMESTAMP_TOLERANCE_MS"),
     ("unknown-flag", ["--no-such-option", "1"], {}, None, "--no-such-option"),
 ]
 

@@ -1,11 +1,12 @@
 """Round sinks: a slow or stuck consumer of the daemon's rounds never delays collection; it
 drops the oldest rounds waiting for it, and says so in its metrics."""
 
+import http.client
 import json
 import signal
 import time
 
-from conftest import gaps, wait_until
+from conftest import free_port, gaps, wait_until
 
 # The test sink sleeps this long per round: fifteen intervals.
 SLOW_SINK_MS = 3000
@@ -50,6 +51,68 @@ def test_slow_sink_leaves_round_timestamps_regular_and_counts_its_drops(daemons,
     report(f"{len(ts)} rounds, mean step {mean:.3f}s, max step {max(steps):.3f}s; "
            f"slow sink: {done:.0f} done, {dropped:.0f} dropped, {queued:.0f} queued; "
            f"stop took {stop_s:.1f}s")
+
+
+def _login(port, password):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("POST", "/api/v1/auth/login",
+                     body=json.dumps({"username": "admin", "password": password}),
+                     headers={"Content-Type": "application/json"})
+        r = conn.getresponse()
+        body = r.read()
+        assert r.status == 200, body
+        return json.loads(body)["token"]
+    finally:
+        conn.close()
+
+
+def _live_timestamp(port, token):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", "/api/v1/live", headers={"Authorization": f"Bearer {token}"})
+        r = conn.getresponse()
+        body = r.read()
+        if r.status == 503:  # no round yet
+            return None
+        assert r.status == 200, body
+        return json.loads(body)["timestamp"]
+    finally:
+        conn.close()
+
+
+def test_rounds_on_time_are_stamped_exactly_an_interval_apart(daemons, report):
+    """A round that begins within KPULSE_TIMESTAMP_TOLERANCE_MS (and 1% of the interval) of
+    when it was due is stamped with the time it was due, so rounds lie exactly an interval
+    apart whatever the wake-ups' jitter (tens to hundreds of microseconds): in the live round's
+    timestamp and, to the millisecond, in the store."""
+    interval, password, port = 0.5, "timestamp-test-password", free_port()
+    d = daemons.start(interval=interval, env={
+        "KPULSE_LISTEN": f"127.0.0.1:{port}", "KPULSE_ADMIN_PASSWORD": password,
+        "KPULSE_TIMESTAMP_TOLERANCE_MS": "5"})
+    token = _login(port, password)
+    stamps = set()
+    deadline = time.monotonic() + 30
+    while len(stamps) < 10 and time.monotonic() < deadline:
+        ts = _live_timestamp(port, token)
+        if ts is not None:
+            stamps.add(ts)
+        time.sleep(interval / 3)
+    assert d.stop() == 0, d.log_tail()
+
+    stamps = sorted(stamps)
+    assert len(stamps) >= 10, f"{len(stamps)} rounds seen in 30 s"
+    steps = [b - a for a, b in zip(stamps, stamps[1:])]
+    # within 50 us of a whole number of intervals (the wall clock may be slewed by NTP); a
+    # round more than 5 ms late (a busy machine) keeps the time it began
+    off = [s for s in steps if abs(s - round(s / interval) * interval) > 50e-6]
+    assert len(off) <= 2, f"{len(off)} of {len(steps)} steps off a whole interval: {steps}"
+    ts = d.db.timestamps()
+    step_ms = round(interval * 1000)
+    off_grid = [t - ts[0] for t in ts if (t - ts[0]) % step_ms]
+    assert len(off_grid) <= len(ts) // 5, f"{len(off_grid)} of {len(ts)} stored rounds off the grid"
+    report(f"live: {len(steps) - len(off)} of {len(steps)} steps a whole interval to 50 us; "
+           f"store: {len(ts) - len(off_grid)} of {len(ts)} rounds on the {step_ms} ms grid")
 
 
 def test_a_stalled_daemon_counts_and_logs_the_rounds_it_did_not_collect(daemons, report):

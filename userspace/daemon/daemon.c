@@ -622,14 +622,16 @@ static void reload(struct daemon *d)
 
 /* Collects one round into the live registry, freezes it and hands it to
  * every sink. */
-static void run_round(struct daemon *d, uint64_t seq, double interval_s)
+static void run_round(struct daemon *d, uint64_t seq, double interval_s, double due)
 {
+	/* at most 1% of the interval, as Prometheus caps its own */
+	double tolerance = fmin(d->cfg.timestamp_tolerance_ms / 1000.0, d->cfg.interval_s / 100);
 	struct round *round;
 	double ts;
 	int r;
 
 	collector_poll(d->col, 0);
-	ts = clock_wall_s();
+	ts = clock_align_s(clock_wall_s(), clock_mono_s() - due, tolerance);
 	registry_begin(d->reg, ts, interval_s);
 	r = collector_collect(d->col, d->reg);
 	r |=
@@ -715,7 +717,7 @@ static void loop(struct daemon *d)
 		}
 		now = clock_mono_s();
 		count_skipped(d, now - next, now, &last_skip_log, &skips_unlogged);
-		run_round(d, ++seq, now - last_round);
+		run_round(d, ++seq, now - last_round, next);
 		last_round = now;
 		health_log_store(d->store, &last_store_error);
 

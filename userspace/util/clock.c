@@ -26,6 +26,13 @@ double clock_mono_s(void)
 	return read_clock(CLOCK_MONOTONIC);
 }
 
+double clock_align_s(double wall, double late, double tolerance)
+{
+	if (late >= 0 && late <= tolerance)
+		return wall - late;
+	return wall;
+}
+
 void clock_sleep_s(double s)
 {
 	struct timespec ts;

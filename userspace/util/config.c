@@ -54,6 +54,11 @@ const char *const config_target_severity_names[CONFIG_SEVERITY_COUNT + 1] = {"de
 const struct config_option config_options[] = {
     {"KPULSE_INTERVAL", "interval", "SECONDS", "1.0", "Collection interval in seconds",
      CONFIG_SECONDS, 0.1, 3600, FIELD(interval_s)},
+    {"KPULSE_TIMESTAMP_TOLERANCE_MS", "timestamp-tolerance-ms", "MS", "2",
+     "A round that starts at most this many milliseconds (and 1% of the interval) after it was "
+     "due is stamped with the time it was due, so rounds on time lie exactly an interval apart; "
+     "0 stamps every round with the time it started",
+     CONFIG_UINT, 0, 1000, FIELD(timestamp_tolerance_ms)},
     {"KPULSE_DATA_DIR", "data-dir", "DIR", "./data", "Directory where the store keeps its files",
      CONFIG_PATH, 1, 0, FIELD(data_dir)},
     {"KPULSE_DROP_PRIVILEGES", "drop-privileges", "on|off", "on",

@@ -68,12 +68,13 @@ extern const char *const config_target_severity_names[CONFIG_SEVERITY_COUNT + 1]
 #define CONFIG_LIST_MAX 1024
 
 struct kpulse_config {
-	double interval_s;		/* collection interval, 0.1..3600 */
-	char data_dir[CONFIG_PATH_MAX]; /* where the store keeps its files */
-	bool drop_privileges;		/* capabilities dropped after start-up */
-	int seccomp;			/* index in config_seccomp_names */
-	double flush_interval_s;	/* store flush interval, 0.1..60 */
-	double retention_raw_s;		/* how long each resolution is kept */
+	double interval_s;		 /* collection interval, 0.1..3600 */
+	uint32_t timestamp_tolerance_ms; /* a round this late is stamped when it was due */
+	char data_dir[CONFIG_PATH_MAX];	 /* where the store keeps its files */
+	bool drop_privileges;		 /* capabilities dropped after start-up */
+	int seccomp;			 /* index in config_seccomp_names */
+	double flush_interval_s;	 /* store flush interval, 0.1..60 */
+	double retention_raw_s;		 /* how long each resolution is kept */
 	double retention_1m_s;
 	double retention_1h_s;
 	double retention_events_s;
