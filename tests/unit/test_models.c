@@ -142,6 +142,8 @@ TEST(burst_after_quiet_warmup_is_an_anomaly_that_survives_restart)
 
 		feed(m, t0 + i, 50000, ++seq);
 		s = exported(m, "kpulse_anomaly_score");
+		/* published to four decimals, exactly as k / 10^4 */
+		CHECK(s == round(s * 1e4) / 1e4);
 		burst_score = s > burst_score ? s : burst_score;
 	}
 	CHECK(burst_score >= 0.9);
