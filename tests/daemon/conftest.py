@@ -12,6 +12,8 @@ temporary directory is removed at teardown, also when the test failed.
 """
 
 import ctypes
+import http.client
+import json
 import os
 import re
 import shutil
@@ -255,6 +257,45 @@ class Daemon:
             pass
         self._log.close()
         return t
+
+
+class Api:
+    """The daemon's REST API on 127.0.0.1:port, as the admin with password."""
+
+    def __init__(self, port, password):
+        self.host, self.port, self.password = "127.0.0.1", port, password
+        self.token = None
+
+    def get(self, path, token=None):
+        """(status, body) of GET path, with token as the bearer."""
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
+        try:
+            hdrs = {"Authorization": f"Bearer {token}"} if token else {}
+            conn.request("GET", path, headers=hdrs)
+            r = conn.getresponse()
+            return r.status, r.read()
+        finally:
+            conn.close()
+
+    def login(self):
+        """Logs in as the admin; the token is kept for json()."""
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
+        try:
+            conn.request("POST", "/api/v1/auth/login",
+                         body=json.dumps({"username": "admin", "password": self.password}),
+                         headers={"Content-Type": "application/json"})
+            r = conn.getresponse()
+            body = r.read()
+            assert r.status == 200, body
+            self.token = json.loads(body)["token"]
+        finally:
+            conn.close()
+        return self.token
+
+    def json(self, path):
+        status, body = self.get(path, self.token)
+        assert status == 200, body
+        return json.loads(body)
 
 
 def free_port():

@@ -14,7 +14,7 @@ import sqlite3
 import subprocess
 import time
 
-from conftest import free_port, wait_until
+from conftest import Api, free_port, wait_until
 
 INTERVAL = 0.1
 # The detector scores nothing during its first 300 updates (DETECTOR_WARMUP).
@@ -138,23 +138,6 @@ def test_thresholds_out_of_order_refuse_to_start(daemons, workdir):
 MV_PASSWORD = "multivar-test-password"
 
 
-def _api_json(port, path, token=None):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        if token is None:
-            conn.request("POST", "/api/v1/auth/login",
-                         body=json.dumps({"username": "admin", "password": MV_PASSWORD}),
-                         headers={"Content-Type": "application/json"})
-        else:
-            conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
-        r = conn.getresponse()
-        body = r.read()
-        assert r.status == 200, body
-        return json.loads(body)
-    finally:
-        conn.close()
-
-
 def test_the_host_kernel_signals_train_the_multivariate_model_and_rounds_are_scored(daemons):
     """With the host's scheduler and fault rates as the modelled series, the host's Isolation
     Forest and LOF train in the background on the 1 s windows the daemon keeps, and score the
@@ -219,7 +202,8 @@ def test_a_custom_metric_pushed_by_a_client_is_modelled(daemons, report):
         "KPULSE_ADMIN_PASSWORD": MV_PASSWORD,
         "KPULSE_MULTIVAR": "off",
     })
-    token = _api_json(port, None)["token"]
+    api = Api(port, MV_PASSWORD)
+    token = api.login()
     rng = random.Random(7)
     start = _rounds(d)
     while _rounds(d) < start + WARMUP_ROUNDS + 50:
@@ -275,7 +259,8 @@ def test_a_correlated_shift_in_pushed_metrics_is_a_multivariate_anomaly(daemons,
         "KPULSE_MULTIVAR_HISTORY": "10m",
         "KPULSE_MODELS_INCLUDE": "app_*",
     })
-    token = _api_json(port, None)["token"]
+    api = Api(port, MV_PASSWORD)
+    token = api.login()
     rng = random.Random(11)
 
     def push_until(pred, load, rounds, what):
@@ -328,7 +313,7 @@ def test_a_correlated_shift_in_pushed_metrics_is_a_multivariate_anomaly(daemons,
     names = {c["series"].split("{")[0] for c in contrib}
     assert names and names <= set(APP_SERIES), contrib
 
-    body = _api_json(port, f"/api/v1/anomalies?from={shift_start - 5:.3f}", token)
+    body = api.json(f"/api/v1/anomalies?from={shift_start - 5:.3f}")
     rec = [a for a in body["anomalies"] if a["id"] == row[0]]
     assert rec, body
     assert set(rec[0]["detectors"]) & {"iforest", "lof"}, rec

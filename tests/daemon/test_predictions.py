@@ -6,7 +6,6 @@ the prediction must be alert-worthy inside the configured horizon.
 The filesystem series come from the /proc pass (kpulse_filesystem_avail_bytes
 per mount); on a build without them the test skips, naming the series."""
 
-import http.client
 import json
 import os
 import threading
@@ -14,45 +13,12 @@ import time
 
 import pytest
 
-from conftest import free_port, run_cmd, umount, wait_until
+from conftest import Api, free_port, run_cmd, umount, wait_until
 
 ADMIN_PASSWORD = "predictions-test-password"
 IMAGE_MIB = 128
 FILL_BYTES_PER_S = 2 << 20  # 2 MiB/s, in 256 KiB writes
 CHUNK = 256 << 10
-
-
-class Api:
-    def __init__(self, port):
-        self.host, self.port = "127.0.0.1", port
-        self.token = None
-
-    def get(self, path, token=None):
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
-        try:
-            hdrs = {"Authorization": f"Bearer {token}"} if token else {}
-            conn.request("GET", path, headers=hdrs)
-            r = conn.getresponse()
-            return r.status, r.read()
-        finally:
-            conn.close()
-
-    def login(self):
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
-        try:
-            conn.request("POST", "/api/v1/auth/login",
-                         body=json.dumps({"username": "admin", "password": ADMIN_PASSWORD}),
-                         headers={"Content-Type": "application/json"})
-            r = conn.getresponse()
-            assert r.status == 200
-            self.token = json.loads(r.read())["token"]
-        finally:
-            conn.close()
-
-    def json(self, path):
-        status, body = self.get(path, self.token)
-        assert status == 200, body
-        return json.loads(body)
 
 
 @pytest.fixture
@@ -106,7 +72,7 @@ def test_a_filling_filesystem_is_predicted_full(daemons, ext4):
                            "KPULSE_PREDICT_WINDOW": "60s",
                            "KPULSE_PREDICT_MIN_HISTORY": "10s",
                            "KPULSE_PREDICT_HORIZON": "1h"})
-    api = Api(port)  # the daemon logs "running" once the API listens
+    api = Api(port, ADMIN_PASSWORD)  # the daemon logs "running" once the API listens
     api.login()
 
     def fs_listed():

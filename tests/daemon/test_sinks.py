@@ -1,12 +1,11 @@
 """Round sinks: a slow or stuck consumer of the daemon's rounds never delays collection; it
 drops the oldest rounds waiting for it, and says so in its metrics."""
 
-import http.client
 import json
 import signal
 import time
 
-from conftest import free_port, gaps, wait_until
+from conftest import Api, free_port, gaps, wait_until
 
 # The test sink sleeps this long per round: fifteen intervals.
 SLOW_SINK_MS = 3000
@@ -53,34 +52,6 @@ def test_slow_sink_leaves_round_timestamps_regular_and_counts_its_drops(daemons,
            f"stop took {stop_s:.1f}s")
 
 
-def _login(port, password):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        conn.request("POST", "/api/v1/auth/login",
-                     body=json.dumps({"username": "admin", "password": password}),
-                     headers={"Content-Type": "application/json"})
-        r = conn.getresponse()
-        body = r.read()
-        assert r.status == 200, body
-        return json.loads(body)["token"]
-    finally:
-        conn.close()
-
-
-def _live_timestamp(port, token):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        conn.request("GET", "/api/v1/live", headers={"Authorization": f"Bearer {token}"})
-        r = conn.getresponse()
-        body = r.read()
-        if r.status == 503:  # no round yet
-            return None
-        assert r.status == 200, body
-        return json.loads(body)["timestamp"]
-    finally:
-        conn.close()
-
-
 def test_rounds_on_time_are_stamped_exactly_an_interval_apart(daemons, report):
     """A round that begins within KPULSE_TIMESTAMP_TOLERANCE_MS (and 1% of the interval) of
     when it was due is stamped with the time it was due, so rounds lie exactly an interval
@@ -90,13 +61,15 @@ def test_rounds_on_time_are_stamped_exactly_an_interval_apart(daemons, report):
     d = daemons.start(interval=interval, env={
         "KPULSE_LISTEN": f"127.0.0.1:{port}", "KPULSE_ADMIN_PASSWORD": password,
         "KPULSE_TIMESTAMP_TOLERANCE_MS": "5"})
-    token = _login(port, password)
+    api = Api(port, password)
+    api.login()
     stamps = set()
     deadline = time.monotonic() + 30
     while len(stamps) < 10 and time.monotonic() < deadline:
-        ts = _live_timestamp(port, token)
-        if ts is not None:
-            stamps.add(ts)
+        status, body = api.get("/api/v1/live", api.token)
+        if status != 503:  # 503: no round yet
+            assert status == 200, body
+            stamps.add(json.loads(body)["timestamp"])
         time.sleep(interval / 3)
     assert d.stop() == 0, d.log_tail()
 
